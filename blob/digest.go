@@ -1,0 +1,85 @@
+package blob
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"hash"
+	"strings"
+)
+
+// Digest names a blob: the hash of its uncompressed bytes in Zimbra's
+// "FS-safe" base64 (standard alphabet with '=' padding, every '/' replaced by
+// ','). SHA-256 digests are 44 characters; digests of old blobs written with
+// SHA-1 are 28.
+type Digest string
+
+// Lengths of the two digest kinds.
+const (
+	SHA256Len = 44
+	SHA1Len   = 28
+)
+
+// Sum returns the SHA-256 digest of data.
+func Sum(data []byte) Digest {
+	s := sha256.Sum256(data)
+	return FromHash(s[:])
+}
+
+// FromHash encodes raw hash bytes as an FS-safe digest.
+func FromHash(sum []byte) Digest {
+	return Digest(strings.ReplaceAll(base64.StdEncoding.EncodeToString(sum), "/", ","))
+}
+
+// ParseDigest checks s and returns it as a Digest. It accepts the FS-safe
+// form and the plain base64 form (with '/'), which it converts.
+func ParseDigest(s string) (Digest, error) {
+	if len(s) != SHA256Len && len(s) != SHA1Len {
+		return "", fmt.Errorf("invalid digest %q: want %d (SHA-256) or %d (SHA-1) characters, got %d", s, SHA256Len, SHA1Len, len(s))
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(s, ",", "/"))
+	if err != nil {
+		return "", fmt.Errorf("invalid digest %q: not base64: %w", s, err)
+	}
+	if len(raw) != sha256.Size && len(raw) != sha1.Size {
+		return "", fmt.Errorf("invalid digest %q: decodes to %d bytes", s, len(raw))
+	}
+	return Digest(strings.ReplaceAll(s, "/", ",")), nil
+}
+
+// Valid reports whether d is a well-formed digest.
+func (d Digest) Valid() bool {
+	_, err := ParseDigest(string(d))
+	return err == nil && !strings.Contains(string(d), "/")
+}
+
+// NewHash returns a fresh hash of the kind d was made with (SHA-1 for 28
+// characters, SHA-256 otherwise).
+func (d Digest) NewHash() hash.Hash {
+	if len(d) == SHA1Len {
+		return sha1.New()
+	}
+	return sha256.New()
+}
+
+// Algorithm is "sha256" or "sha1".
+func (d Digest) Algorithm() string {
+	if len(d) == SHA1Len {
+		return "sha1"
+	}
+	return "sha256"
+}
+
+// Dir is the blob's folder under items/: the digest's first two characters.
+func (d Digest) Dir() string { return string(d[:2]) }
+
+// RelPath is the blob's path relative to the Backup Path root.
+func (d Digest) RelPath() string { return "items/" + string(d[:2]) + "/" + string(d) }
+
+// Matches reports whether data hashes to d (with d's own algorithm).
+func (d Digest) Matches(data []byte) bool {
+	h := d.NewHash()
+	h.Write(data)
+	return FromHash(h.Sum(nil)) == d
+}
