@@ -60,9 +60,20 @@ func (m *Millis) UnmarshalJSON(b []byte) error {
 		*m = MillisOf(t)
 		return nil
 	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
+	// A number: exact when it is an integer (a float64 would round values
+	// above 2^53); a fraction or exponent is truncated to whole
+	// milliseconds, and a value outside int64 is an error, not a wrapped one.
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
 		return fmt.Errorf("date %s: want milliseconds since 1970 or RFC 3339", b)
+	}
+	if n, err := strconv.ParseInt(string(num), 10, 64); err == nil {
+		*m = Millis(n)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || f != f || f >= 1<<63 || f < -(1<<63) {
+		return fmt.Errorf("date %s: out of range for milliseconds since 1970", b)
 	}
 	*m = Millis(int64(f))
 	return nil

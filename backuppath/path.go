@@ -14,8 +14,6 @@
 package backuppath
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +52,9 @@ const FormatVersion = 1
 type Path struct {
 	Root  string
 	Blobs *blob.Store
+	// Write says how metadata files are written (atomic always; durable
+	// unless Write.NoSync, which only generated samples should set).
+	Write atomicfile.Options
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
@@ -135,12 +136,12 @@ func decodeFile(path string, v any) error {
 	return nil
 }
 
-func writeJSON(path string, v any) error {
+func (p *Path) writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
+	return p.Write.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // listDir returns the sorted names in dir, without temporary files.
@@ -171,10 +172,20 @@ func (p *Path) ReadBackupStat() (*BackupStat, error) {
 
 // WriteBackupStat replaces backupstat.
 func (p *Path) WriteBackupStat(s *BackupStat) error {
-	return writeJSON(filepath.Join(p.Root, BackupStatFile), s)
+	return p.writeJSON(filepath.Join(p.Root, BackupStatFile), s)
 }
 
 // ---- accounts ----
+
+// checkName rejects a name that cannot be one folder or file name inside
+// the Backup Path (empty, ".", "..", or holding '/' or NUL), so an id from a
+// command line or a file never reaches outside the tree.
+func checkName(what, name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("invalid %s %q", what, name)
+	}
+	return nil
+}
 
 // AccountDir is the folder of account id.
 func (p *Path) AccountDir(id string) string { return filepath.Join(p.Root, AccountsDir, id) }
@@ -200,6 +211,9 @@ func (p *Path) AccountIDs() ([]string, error) {
 // ReadAccount reads accounts/<id>/account_info. The id in the file must
 // match the folder's; if the file has none, the folder's is used.
 func (p *Path) ReadAccount(id string) (*Account, error) {
+	if err := checkName("account id", id); err != nil {
+		return nil, fmt.Errorf("read account: %w", err)
+	}
 	var a Account
 	path := filepath.Join(p.AccountDir(id), AccountInfoFile)
 	if err := decodeFile(path, &a); err != nil {
@@ -222,14 +236,17 @@ func (p *Path) ReadAccount(id string) (*Account, error) {
 
 // WriteAccount replaces the account's account_info.
 func (p *Path) WriteAccount(a *Account) error {
-	if a.ID == "" || strings.ContainsAny(a.ID, "/\x00") || a.ID == "." || a.ID == ".." {
-		return fmt.Errorf("write account: invalid account id %q", a.ID)
+	if err := checkName("account id", a.ID); err != nil {
+		return fmt.Errorf("write account: %w", err)
 	}
-	return writeJSON(filepath.Join(p.AccountDir(a.ID), AccountInfoFile), a)
+	return p.writeJSON(filepath.Join(p.AccountDir(a.ID), AccountInfoFile), a)
 }
 
 // ReadAccountStat reads accounts/<id>/account_stat.
 func (p *Path) ReadAccountStat(id string) (*AccountStat, error) {
+	if err := checkName("account id", id); err != nil {
+		return nil, fmt.Errorf("read account stat: %w", err)
+	}
 	var s AccountStat
 	if err := decodeFile(filepath.Join(p.AccountDir(id), AccountStatFile), &s); err != nil {
 		return nil, err
@@ -239,7 +256,10 @@ func (p *Path) ReadAccountStat(id string) (*AccountStat, error) {
 
 // WriteAccountStat replaces accounts/<id>/account_stat.
 func (p *Path) WriteAccountStat(id string, s *AccountStat) error {
-	return writeJSON(filepath.Join(p.AccountDir(id), AccountStatFile), s)
+	if err := checkName("account id", id); err != nil {
+		return fmt.Errorf("write account stat: %w", err)
+	}
+	return p.writeJSON(filepath.Join(p.AccountDir(id), AccountStatFile), s)
 }
 
 // ---- items ----
@@ -266,13 +286,16 @@ type ItemFile struct {
 // id. Names that are not ids are returned in others (relative paths) so a
 // caller can report them.
 func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, err error) {
+	if err := checkName("account id", accountID); err != nil {
+		return nil, nil, fmt.Errorf("list items: %w", err)
+	}
 	base := filepath.Join(AccountsDir, accountID, ItemsDir)
 	buckets, err := listDir(filepath.Join(p.Root, base))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("list items of account %s: %w", accountID, err)
+		return nil, nil, fmt.Errorf("list items of account %s: %w: %w", accountID, blob.ErrUnreadable, err)
 	}
 	for _, b := range buckets {
 		if !b.IsDir() {
@@ -291,17 +314,29 @@ func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, e
 			}
 		}
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].ItemID < files[j].ItemID })
+	// Stable order even when one id is in two buckets: by id, then path.
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].ItemID != files[j].ItemID {
+			return files[i].ItemID < files[j].ItemID
+		}
+		return files[i].RelPath < files[j].RelPath
+	})
 	return files, others, nil
 }
 
 // BucketFiles lists one bucket folder (accounts/<id>/items/<bucket>). Entries
 // whose name is not an item id have ItemID -1.
 func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
+	if err := checkName("account id", accountID); err != nil {
+		return nil, fmt.Errorf("list items: %w", err)
+	}
+	if err := checkName("item bucket", bucket); err != nil {
+		return nil, fmt.Errorf("list items of account %s: %w", accountID, err)
+	}
 	rel := filepath.Join(AccountsDir, accountID, ItemsDir, bucket)
 	ents, err := listDir(filepath.Join(p.Root, rel))
 	if err != nil {
-		return nil, fmt.Errorf("list items of account %s: %w", accountID, err)
+		return nil, fmt.Errorf("list items of account %s: %w: %w", accountID, blob.ErrUnreadable, err)
 	}
 	out := make([]ItemFile, 0, len(ents))
 	for _, e := range ents {
@@ -333,6 +368,9 @@ func (p *Path) ReadItemFile(rel string, id int) (*Item, error) {
 // FindItem returns the relative path of item id's file: the writer's usual
 // place if it is there, else wherever discovery finds it.
 func (p *Path) FindItem(accountID string, id int) (string, error) {
+	if err := checkName("account id", accountID); err != nil {
+		return "", fmt.Errorf("find item %d: %w", id, err)
+	}
 	rel := ItemRelPath(accountID, id)
 	if _, err := os.Lstat(filepath.Join(p.Root, rel)); err == nil {
 		return rel, nil
@@ -360,15 +398,21 @@ func (p *Path) ReadItem(accountID string, id int) (*Item, error) {
 // WriteItem replaces the whole item file (atomically). Writers normally use
 // AppendState: states are never rewritten.
 func (p *Path) WriteItem(accountID string, it *Item) error {
+	if it.ID < 0 || len(it.States) == 0 {
+		return fmt.Errorf("write item %d: want an id >= 0 and at least one state", it.ID)
+	}
 	rel, err := p.FindItem(accountID, it.ID)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		rel = ItemRelPath(accountID, it.ID)
+	case err != nil:
+		return fmt.Errorf("write item %d: %w", it.ID, err)
 	}
 	b, err := it.Encode()
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
 	}
-	return atomicfile.WriteFile(filepath.Join(p.Root, rel), b, 0o644)
+	return p.Write.WriteFile(filepath.Join(p.Root, rel), b, 0o644)
 }
 
 // AppendState adds a new state to item id (creating the item file if it is
@@ -393,32 +437,44 @@ func (p *Path) AppendState(accountID string, id int, s State) error {
 // destination, as one "orig restored" line in accounts/<id>/id_mapper.log.
 // The file is rewritten atomically with the new line at its end.
 func (p *Path) AppendIDMap(accountID string, orig, restored int) error {
+	if err := checkName("account id", accountID); err != nil {
+		return fmt.Errorf("append to %s: %w", IDMapperFile, err)
+	}
 	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	line := fmt.Sprintf("%d %d\n", orig, restored)
-	return atomicfile.WriteFile(path, append(old, line...), 0o644)
+	return p.Write.WriteFile(path, append(old, line...), 0o644)
 }
 
 // ReadIDMap reads accounts/<id>/id_mapper.log (original id -> restored id).
 func (p *Path) ReadIDMap(accountID string) (map[int]int, error) {
-	b, err := readFile(filepath.Join(p.AccountDir(accountID), IDMapperFile))
+	if err := checkName("account id", accountID); err != nil {
+		return nil, fmt.Errorf("read %s: %w", IDMapperFile, err)
+	}
+	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	m := map[int]int{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
+	// Split rather than bufio.Scanner: a Scanner stops silently at a line
+	// longer than its buffer, which would drop the rest of the file.
+	for n, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
 		if len(f) == 0 {
 			continue
 		}
-		a, err1 := strconv.Atoi(f[0])
-		c, err2 := strconv.Atoi(f[len(f)-1])
+		var a, c int
+		var err1, err2 error
+		if len(f) == 2 {
+			a, err1 = strconv.Atoi(f[0])
+			c, err2 = strconv.Atoi(f[1])
+		}
 		if len(f) != 2 || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s line %d: %w: want \"ORIGINAL_ID RESTORED_ID\"", IDMapperFile, n, blob.ErrBroken)
+			return nil, fmt.Errorf("%s line %d: %w: want \"ORIGINAL_ID RESTORED_ID\"", path, n+1, blob.ErrBroken)
 		}
 		m[a] = c
 	}
@@ -444,6 +500,9 @@ func (p *Path) MapFiles() ([]string, error) {
 
 // ReadMap reads map_<serverID>.
 func (p *Path) ReadMap(serverID string) (*Map, error) {
+	if err := checkName("server id", serverID); err != nil {
+		return nil, fmt.Errorf("read map: %w", err)
+	}
 	var m Map
 	if err := decodeFile(filepath.Join(p.Root, MapPrefix+serverID), &m); err != nil {
 		return nil, err
@@ -453,10 +512,10 @@ func (p *Path) ReadMap(serverID string) (*Map, error) {
 
 // WriteMap replaces map_<m.ServerID>.
 func (p *Path) WriteMap(m *Map) error {
-	if m.ServerID == "" || strings.ContainsAny(m.ServerID, "/\x00") {
-		return fmt.Errorf("write map: invalid server id %q", m.ServerID)
+	if err := checkName("server id", m.ServerID); err != nil {
+		return fmt.Errorf("write map: %w", err)
 	}
-	return writeJSON(filepath.Join(p.Root, MapPrefix+m.ServerID), m)
+	return p.writeJSON(filepath.Join(p.Root, MapPrefix+m.ServerID), m)
 }
 
 // ---- server/ ----
@@ -491,7 +550,9 @@ func ParseServerFileName(name string) (kind string, t time.Time, ok bool) {
 			continue
 		}
 		t, err := time.Parse(serverTimeLayout, stamp)
-		if err != nil {
+		// time.Parse takes a one-digit hour too ("#4_01_14"): accept only
+		// the canonical zero-padded name, so a name and a date map one to one.
+		if err != nil || t.Format(serverTimeLayout) != stamp {
 			return "", time.Time{}, false
 		}
 		return k.kind, t, true
@@ -565,12 +626,12 @@ func (p *Path) WriteServerConfig(c *ServerConfig) (string, error) {
 		return "", fmt.Errorf("write server config: no date")
 	}
 	rel := filepath.Join(ServerDir, ServerFileName(KindConfig, c.Date.Time()))
-	return rel, writeJSON(filepath.Join(p.Root, rel), c)
+	return rel, p.writeJSON(filepath.Join(p.Root, rel), c)
 }
 
 // WriteCustomizations stores a customizations archive (a tar.gz of the
 // configuration folders) taken at t and returns its relative path.
 func (p *Path) WriteCustomizations(t time.Time, tgz []byte) (string, error) {
 	rel := filepath.Join(ServerDir, ServerFileName(KindCustomizations, t))
-	return rel, atomicfile.WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
+	return rel, p.Write.WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
 }

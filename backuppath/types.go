@@ -43,7 +43,8 @@ func (t ItemType) String() string {
 	return "type" + strconv.Itoa(int(t))
 }
 
-// ParseItemType accepts a name ("message", case-insensitive) or a code ("5").
+// ParseItemType accepts a name ("message", case-insensitive), a code ("5")
+// or String's form of a code without a name ("type12").
 func ParseItemType(s string) (ItemType, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	for t, n := range typeNames {
@@ -51,7 +52,7 @@ func ParseItemType(s string) (ItemType, error) {
 			return t, nil
 		}
 	}
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 128 {
+	if n, err := strconv.Atoi(strings.TrimPrefix(s, "type")); err == nil && n > 0 && n < 128 {
 		return ItemType(n), nil
 	}
 	names := make([]string, 0, len(typeNames))

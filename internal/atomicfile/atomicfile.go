@@ -17,10 +17,29 @@ import (
 // progress (or left behind by a crash) and never part of the backup.
 const TempPrefix = ".cbfs-tmp-"
 
-// WriteFile atomically replaces path with data. Missing parent folders are
-// created (0755).
+// Options tune how files are written. The zero value is durable.
+type Options struct {
+	// NoSync skips the fsyncs. The rename is still atomic for readers, but
+	// a crash may lose the file. Only for data that can be made again
+	// (generated samples, benchmark fixtures): fsync costs ~0.6 ms here,
+	// which dominates writing 100,000 small files.
+	NoSync bool
+}
+
+// WriteFile atomically and durably replaces path with data. Missing parent
+// folders are created (0755).
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return Write(path, perm, func(w io.Writer) error {
+	return Options{}.WriteFile(path, data, perm)
+}
+
+// Write atomically and durably replaces path with what fill writes.
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return Options{}.Write(path, perm, fill)
+}
+
+// WriteFile atomically replaces path with data.
+func (o Options) WriteFile(path string, data []byte, perm os.FileMode) error {
+	return o.Write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
@@ -28,7 +47,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 
 // Write atomically replaces path with what fill writes. If fill fails, the
 // temporary file is removed and path is untouched.
-func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+func (o Options) Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create folder %s: %w", dir, err)
@@ -50,14 +69,19 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("chmod %s: %w", tmp, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", tmp, err)
+	if !o.NoSync {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", tmp, err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", tmp, err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+	}
+	if o.NoSync {
+		return nil
 	}
 	return SyncDir(dir)
 }
