@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/cbfs/cbfs/blob"
 )
 
@@ -155,15 +157,14 @@ type State struct {
 
 type stateJSON State // no methods: plain encoding
 
+// UnmarshalJSON decodes one state (see state_decode.go for why by hand).
 func (s *State) UnmarshalJSON(b []byte) error {
-	var v stateJSON
-	extra, err := decodeTolerant(b, &v)
-	if err != nil {
-		return err
+	if !gjson.ValidBytes(b) {
+		var v any
+		return json.Unmarshal(b, &v)
 	}
-	*s = State(v)
-	s.Extra = extra
-	return nil
+	*s = State{}
+	return s.decodeGJSON(gjson.ParseBytes(b))
 }
 
 func (s State) MarshalJSON() ([]byte, error) {
@@ -199,8 +200,8 @@ func (it *Item) StateAt(t time.Time) *State {
 // by start date (stable), so readers can rely on the order whatever the
 // writer did.
 func ParseItem(id int, b []byte) (*Item, error) {
-	var states []State
-	if err := json.Unmarshal(b, &states); err != nil {
+	states, err := parseStates(b)
+	if err != nil {
 		return nil, fmt.Errorf("item %d: malformed item file: %w", id, err)
 	}
 	if len(states) == 0 {
