@@ -38,14 +38,20 @@ func ParseDigest(s string) (Digest, error) {
 	if len(s) != SHA256Len && len(s) != SHA1Len {
 		return "", fmt.Errorf("invalid digest %q: want %d (SHA-256) or %d (SHA-1) characters, got %d", s, SHA256Len, SHA1Len, len(s))
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(s, ",", "/"))
+	raw, err := base64.StdEncoding.Strict().DecodeString(strings.ReplaceAll(s, ",", "/"))
 	if err != nil {
 		return "", fmt.Errorf("invalid digest %q: not base64: %w", s, err)
 	}
 	if len(raw) != sha256.Size && len(raw) != sha1.Size {
 		return "", fmt.Errorf("invalid digest %q: decodes to %d bytes", s, len(raw))
 	}
-	return Digest(strings.ReplaceAll(s, "/", ",")), nil
+	d := Digest(strings.ReplaceAll(s, "/", ","))
+	if FromHash(raw) != d {
+		// Line breaks (which the decoder skips) or a length that does not
+		// fit the hash: no hash encodes to this name.
+		return "", fmt.Errorf("invalid digest %q: not canonical base64 of a hash", s)
+	}
+	return d, nil
 }
 
 // Valid reports whether d is a well-formed digest.
