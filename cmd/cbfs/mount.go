@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/term"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/fusefs"
+	"github.com/cbfs/cbfs/index"
+)
+
+// MountCmd is `cbfs mount BACKUP_PATH MOUNTPOINT`.
+type MountCmd struct {
+	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to)."`
+	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
+	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, ~/.cache/cbfs, or /var/cache/cbfs for root; named from the Backup Path)."`
+	AllowOther bool   `name:"allow-other" help:"Let other users see the mount (default: only you)."`
+	Rebuild    bool   `help:"Rebuild the index from scratch instead of refreshing it."`
+
+	// Tuning knobs for benchmarks (see fusefs/doc.go).
+	NoReadDirPlus bool `name:"no-readdirplus" hidden:"" help:"Disable READDIRPLUS."`
+}
+
+// Run mounts and serves until unmounted or signalled.
+func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
+	bp, err := backuppath.Open(c.BackupPath)
+	if err != nil {
+		return err
+	}
+	mp, err := checkMountpoint(bp.Root, c.Mountpoint)
+	if err != nil {
+		return err
+	}
+	dbPath := c.Index
+	if dbPath == "" {
+		if dbPath, err = defaultIndexPath(bp.Root); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	ix, err := index.Open(bp, dbPath)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+
+	progress := progressPrinter()
+	refresh := ix.Refresh
+	if c.Rebuild {
+		refresh = ix.Rebuild
+	}
+	st, err := refresh(ctx, progress)
+	if progress != nil {
+		fmt.Fprintln(os.Stderr)
+	}
+	if ctx.Err() != nil {
+		return nil // interrupted before mounting: nothing to undo
+	}
+	if err != nil {
+		return fmt.Errorf("index %s: %w", c.BackupPath, err)
+	}
+
+	fsys := fusefs.New(ix, fusefs.Options{DisableReadDirPlus: c.NoReadDirPlus})
+	opts := fsys.MountOptions(g.Debug, c.AllowOther, os.Geteuid() == 0)
+	server, err := fs.Mount(mp, fsys.Root(), opts)
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: %w", c.BackupPath, mp, err)
+	}
+	fmt.Printf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s\n",
+		bp.Root, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
+
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			unmount(server, mp)
+		case <-done:
+		}
+	}()
+	server.Wait()
+	close(done)
+	return nil
+}
+
+// unmounter is the part of *fuse.Server unmount needs.
+type unmounter interface{ Unmount() error }
+
+// unmount unmounts mp; if it is busy (a process has a file open or its cwd
+// inside), it detaches it lazily so the process can still exit.
+func unmount(s unmounter, mp string) {
+	err := s.Unmount()
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "cbfs: unmount %s: %v; detaching lazily\n", mp, err)
+	if os.Geteuid() == 0 {
+		err = syscall.Unmount(mp, syscall.MNT_DETACH)
+	} else {
+		err = exec.Command("fusermount3", "-u", "-z", mp).Run()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cbfs: lazy unmount %s: %v\n", mp, err)
+	}
+}
+
+// checkMountpoint returns mp made absolute, or why it cannot be used: it
+// must be an existing, empty folder, not a (stale) mount, and neither
+// inside the Backup Path nor holding it.
+func checkMountpoint(root, mp string) (string, error) {
+	abs, err := filepath.Abs(mp)
+	if err != nil {
+		return "", fmt.Errorf("mountpoint %s: %w", mp, err)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, syscall.ENOTCONN), errors.Is(err, syscall.ECONNABORTED):
+		return "", staleErr(mp, abs)
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("mountpoint %s: no such folder", mp)
+	case err != nil:
+		return "", fmt.Errorf("mountpoint %s: %w", mp, err)
+	case !fi.IsDir():
+		return "", fmt.Errorf("mountpoint %s is not a folder", mp)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("mountpoint %s: %w", mp, err)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("backup path %s: %w", root, err)
+	}
+	if within(realRoot, real) {
+		return "", fmt.Errorf("mountpoint %s is inside the Backup Path %s: choose a folder outside it", mp, root)
+	}
+	if within(real, realRoot) {
+		return "", fmt.Errorf("the Backup Path %s is inside the mountpoint %s: choose another mountpoint", root, mp)
+	}
+	if isMountpoint(real) {
+		if isStale(real) {
+			return "", staleErr(mp, abs)
+		}
+		return "", fmt.Errorf("mountpoint %s is already a mount point: unmount it first (`fusermount3 -u %s` or `umount -l %s`)", mp, abs, abs)
+	}
+	ents, err := os.ReadDir(real)
+	if err != nil {
+		return "", fmt.Errorf("mountpoint %s: %w", mp, err)
+	}
+	if len(ents) > 0 {
+		return "", fmt.Errorf("mountpoint %s is not empty", mp)
+	}
+	return abs, nil
+}
+
+func staleErr(mp, abs string) error {
+	return fmt.Errorf("mountpoint %s is a stale mount (transport endpoint is not connected: its cbfs process died): clear it with `fusermount3 -u %s` (or `umount -l %s`)", mp, abs, abs)
+}
+
+// isStale reports whether the mount at dir has lost its server (the kernel
+// may still answer stat from its cache, so the folder is read).
+func isStale(dir string) bool {
+	f, err := os.Open(dir)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+	}
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// within reports whether path is dir or below it.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// isMountpoint reports whether dir is listed in /proc/self/mountinfo.
+func isMountpoint(dir string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space, ...) of
+// /proc/self/mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// defaultIndexPath is where the index of the Backup Path root lives unless
+// --index says otherwise: a cache folder outside the Backup Path, file
+// named from a hash of root (so two paths never share an index).
+func defaultIndexPath(root string) (string, error) {
+	var dir string
+	switch {
+	case os.Geteuid() == 0:
+		dir = "/var/cache/cbfs"
+	case os.Getenv("XDG_CACHE_HOME") != "":
+		dir = filepath.Join(os.Getenv("XDG_CACHE_HOME"), "cbfs")
+	default:
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache folder for the index (%w): use --index PATH", err)
+		}
+		dir = filepath.Join(home, ".cache", "cbfs")
+	}
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(dir, filepath.Base(root)+"-"+hex.EncodeToString(sum[:8])+".db"), nil
+}
+
+// progressPrinter reports index progress on stderr when it is a terminal
+// (nil otherwise).
+func progressPrinter() func(index.Progress) {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	last := time.Time{}
+	return func(p index.Progress) {
+		if time.Since(last) < 100*time.Millisecond && p.AccountsDone < p.Accounts {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(os.Stderr, "\rindexing: %d/%d accounts, %d item files read", p.AccountsDone, p.Accounts, p.ItemsDone)
+	}
+}

@@ -1,0 +1,392 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/index"
+)
+
+// writeFlags are open flags that would modify a file.
+func writeFlags(flags uint32) bool {
+	return flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
+}
+
+// ---- dataFile: a small file rendered in memory (JSON) ----
+
+type dataFile struct {
+	node
+	data []byte
+}
+
+var (
+	_ = (fs.NodeOpener)((*dataFile)(nil))
+	_ = (fs.NodeReader)((*dataFile)(nil))
+	_ = (fs.NodeGetxattrer)((*dataFile)(nil))
+	_ = (fs.NodeSetattrer)((*dataFile)(nil))
+)
+
+func (f *dataFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if writeFlags(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	return nil, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (f *dataFile) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return fuse.ReadResultData(slice(f.data, dest, off)), 0
+}
+
+func slice(data, dest []byte, off int64) []byte {
+	if off >= int64(len(data)) || off < 0 {
+		return nil
+	}
+	end := off + int64(len(dest))
+	if end > int64(len(data)) {
+		end = int64(len(data))
+	}
+	return data[off:end]
+}
+
+// ---- diskFile: a Backup Path file served as it is ----
+
+type diskFile struct {
+	node
+	path string
+}
+
+var _ = (fs.NodeOpener)((*diskFile)(nil))
+
+func (f *diskFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if writeFlags(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return nil, 0, syscall.EIO
+	}
+	return &osHandle{f: fh}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+type osHandle struct{ f *os.File }
+
+var (
+	_ = (fs.FileReader)((*osHandle)(nil))
+	_ = (fs.FileReleaser)((*osHandle)(nil))
+)
+
+func (h *osHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.f.ReadAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (h *osHandle) Release(ctx context.Context) syscall.Errno {
+	h.f.Close()
+	return 0
+}
+
+// ---- blobFile: a blob's decompressed, verified content ----
+
+// blobFile serves blob digest. Blobs up to Options.SmallBlob are
+// decompressed whole and verified at open (through the LRU); bigger ones
+// stream through a per-handle decoder. Either way a blob that turns out
+// broken or unreadable fails read with EIO, at the latest on the read that
+// reaches its end, so its last byte is never returned unverified.
+type blobFile struct {
+	node
+	digest     blob.Digest
+	sizeUnsure bool // the size is a guess (blobs/): serve with direct I/O
+}
+
+var (
+	_ = (fs.NodeOpener)((*blobFile)(nil))
+	_ = (fs.NodeGetxattrer)((*blobFile)(nil))
+	_ = (fs.NodeListxattrer)((*blobFile)(nil))
+	_ = (fs.NodeSetattrer)((*blobFile)(nil))
+)
+
+func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if writeFlags(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	f := b.fsys
+	fl := uint32(fuse.FOPEN_KEEP_CACHE)
+	if b.sizeUnsure {
+		fl = fuse.FOPEN_DIRECT_IO
+	}
+	size := b.size.Load()
+	if size >= 0 && size <= f.opt.SmallBlob {
+		data, err := f.readWhole(b.digest)
+		if err == nil && int64(len(data)) != size {
+			// The index was wrong: serve what the blob holds.
+			b.size.Store(int64(len(data)))
+			fl = fuse.FOPEN_DIRECT_IO
+		}
+		return &memHandle{data: data, err: err}, fl, 0
+	}
+	return &streamHandle{fsys: f, file: b}, fl, 0
+}
+
+// memHandle serves bytes read whole (or the error that prevented it).
+type memHandle struct {
+	data []byte
+	err  error
+}
+
+var _ = (fs.FileReader)((*memHandle)(nil))
+
+func (h *memHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h.err != nil {
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(slice(h.data, dest, off)), 0
+}
+
+// streamHandle decodes a large blob as it is read. It keeps the decoded
+// bytes of a window behind the furthest position, so the kernel's
+// concurrent, slightly out-of-order readahead is served without restarting;
+// a read before the window restarts the decoder. Reads of one handle are
+// serialised (one decoder); different handles run in parallel.
+type streamHandle struct {
+	fsys *FS
+	file *blobFile
+
+	mu       sync.Mutex
+	rc       io.ReadCloser
+	buf      []byte // decoded bytes [start, start+len(buf))
+	start    int64
+	finished bool  // the stream ended
+	err      error // how it ended: nil = verified
+}
+
+var (
+	_ = (fs.FileReader)((*streamHandle)(nil))
+	_ = (fs.FileReleaser)((*streamHandle)(nil))
+)
+
+const streamChunk = 256 << 10
+
+func (h *streamHandle) reset() {
+	if h.rc != nil {
+		h.rc.Close()
+	}
+	h.rc, h.buf, h.start, h.finished, h.err = nil, h.buf[:0], 0, false, nil
+}
+
+// fill decodes one more chunk.
+func (h *streamHandle) fill() {
+	if h.rc == nil {
+		rc, err := h.fsys.store.Open(h.file.digest)
+		if err != nil {
+			h.finished, h.err = true, err
+			h.fsys.health.put(h.file.digest, err)
+			return
+		}
+		h.rc = rc
+	}
+	if cap(h.buf)-len(h.buf) < streamChunk {
+		nb := make([]byte, len(h.buf), 2*cap(h.buf)+streamChunk)
+		copy(nb, h.buf)
+		h.buf = nb
+	}
+	n, err := h.rc.Read(h.buf[len(h.buf) : len(h.buf)+streamChunk])
+	h.buf = h.buf[:len(h.buf)+n]
+	if err != nil {
+		h.finished = true
+		if !errors.Is(err, io.EOF) {
+			h.err = err
+		}
+		h.fsys.health.put(h.file.digest, h.err)
+	}
+}
+
+// trim drops decoded bytes before keep beyond the window.
+func (h *streamHandle) trim(keep int64) {
+	end := h.start + int64(len(h.buf))
+	from := end - streamWindow
+	if keep < from {
+		from = keep
+	}
+	if drop := from - h.start; drop > streamWindow/2 {
+		n := copy(h.buf, h.buf[drop:])
+		h.buf = h.buf[:n]
+		h.start = from
+	}
+}
+
+func (h *streamHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off < h.start {
+		h.reset()
+	}
+	want := off + int64(len(dest))
+	size := h.file.size.Load()
+	toEnd := size < 0 || want >= size // this read returns the last byte: verify first
+	for !h.finished && (toEnd || h.start+int64(len(h.buf)) < want) {
+		h.fill()
+		h.trim(off)
+		if ctx.Err() != nil {
+			return nil, syscall.EINTR
+		}
+	}
+	if h.err != nil {
+		return nil, syscall.EIO
+	}
+	if off < h.start { // cannot happen: trim keeps off
+		return nil, syscall.EIO
+	}
+	return fuse.ReadResultData(slice(h.buf, dest, off-h.start)), 0
+}
+
+func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rc != nil {
+		h.rc.Close()
+		h.rc = nil
+	}
+	h.buf = nil
+	return 0
+}
+
+// newItemFile is the file of an item's content as of ref's state.
+func (f *FS) newItemFile(acct index.Account, ref fileRef, ino uint64, folder string, deleted bool) *blobFile {
+	file := &blobFile{digest: ref.cs.Digest}
+	mt := ref.state.Date
+	if mt.IsZero() {
+		mt = ref.cs.Date
+	}
+	if mt.IsZero() {
+		mt = ref.state.Start
+	}
+	size := ref.cs.Size
+	if size <= 0 {
+		// The index does not know: take the gzip trailer's word, and
+		// do not let the kernel trust it.
+		size = -1
+		if s, err := f.store.SizeHint(ref.cs.Digest); err == nil {
+			size = s
+		}
+		file.sizeUnsure = true
+	}
+	file.init(f, ino, false, size, mt)
+	if folder == "" {
+		folder = strconv.Itoa(ref.state.FolderID)
+	}
+	file.xa = func() []xattr {
+		return []xattr{
+			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
+			{xattrPrefix + "type", ref.state.Type.String()},
+			{xattrPrefix + "folder", folder},
+			{xattrPrefix + "flags", ref.state.Flags},
+			{xattrPrefix + "digest", string(ref.cs.Digest)},
+			{xattrPrefix + "status", statusOf(f.blobHealth(ref.cs.Digest))},
+		}
+	}
+	return file
+}
+
+// statusOf is the user.cbfs.status value: "ok", or the class and the error.
+func statusOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return blob.Class(err) + ": " + err.Error()
+}
+
+// itemXattrs are the attributes of an item's or a state's meta.json
+// (state -1: the item's: status is the item file's).
+func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
+	return func() []xattr {
+		xa := []xattr{{xattrPrefix + "itemid", strconv.Itoa(it.ID)}}
+		status := "ok"
+		if it.Err != "" {
+			status = it.ErrClass + ": " + it.Err
+		}
+		var s *index.State
+		if state >= 0 && state < len(it.States) {
+			s = &it.States[state]
+		} else {
+			s = it.Latest()
+		}
+		if s != nil {
+			xa = append(xa,
+				xattr{xattrPrefix + "type", s.Type.String()},
+				xattr{xattrPrefix + "folder", strconv.Itoa(s.FolderID)},
+				xattr{xattrPrefix + "flags", s.Flags})
+			if state >= 0 {
+				if c := contentState(it.States, state); c >= 0 {
+					d := it.States[c].Digest
+					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
+					status = statusOf(f.blobHealth(d))
+				}
+			}
+		}
+		return append(xa, xattr{xattrPrefix + "status", status})
+	}
+}
+
+// ---- partialFile: what could be salvaged of a broken blob ----
+
+type partialFile struct {
+	node
+	digest blob.Digest
+}
+
+var _ = (fs.NodeOpener)((*partialFile)(nil))
+
+func (f *FS) salvage(d blob.Digest) []byte {
+	key := "partial:" + string(d)
+	if b, ok := f.cache.get(key); ok {
+		return b
+	}
+	b, _ := f.store.Salvage(d)
+	if b == nil {
+		b = []byte{}
+	}
+	f.cache.add(key, b)
+	return b
+}
+
+func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
+	p := &partialFile{digest: ref.cs.Digest}
+	mt := ref.state.Date
+	if mt.IsZero() {
+		mt = ref.state.Start
+	}
+	p.init(f, ino, false, int64(len(f.salvage(ref.cs.Digest))), mt)
+	p.xa = func() []xattr {
+		return []xattr{
+			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
+			{xattrPrefix + "digest", string(ref.cs.Digest)},
+			{xattrPrefix + "status", "partial: " + statusOf(f.blobHealth(ref.cs.Digest))},
+		}
+	}
+	return p
+}
+
+func (p *partialFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if writeFlags(flags) {
+		return nil, 0, syscall.EROFS
+	}
+	data := p.fsys.salvage(p.digest)
+	fl := uint32(fuse.FOPEN_KEEP_CACHE)
+	if int64(len(data)) != p.size.Load() {
+		p.size.Store(int64(len(data)))
+		fl = fuse.FOPEN_DIRECT_IO
+	}
+	return &memHandle{data: data}, fl, 0
+}

@@ -1,0 +1,447 @@
+package fusefs
+
+import (
+	"container/list"
+	"context"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/index"
+)
+
+// Options tune a mounted tree. Zero values take the defaults.
+type Options struct {
+	// CacheBytes bounds the cache of decompressed small blobs (default 64 MiB).
+	CacheBytes int64
+	// SmallBlob: blobs up to this many bytes are decompressed whole and
+	// verified at open; bigger ones stream (default 1 MiB).
+	SmallBlob int64
+	// Timeout is the kernel's entry, attribute and negative-entry cache
+	// timeout (default 1 hour): the tree does not change while mounted.
+	Timeout time.Duration
+	// UID and GID own every file (default: the mounting process's).
+	UID, GID uint32
+	// DisableReadDirPlus turns READDIRPLUS off (see doc.go).
+	DisableReadDirPlus bool
+}
+
+// Defaults.
+const (
+	DefaultCacheBytes = 64 << 20
+	DefaultSmallBlob  = 1 << 20
+	DefaultTimeout    = time.Hour
+	streamWindow      = 8 << 20 // decoded bytes a stream handle keeps behind its position
+)
+
+// FS is the read-only tree of one indexed Backup Path.
+type FS struct {
+	ix     *index.Index
+	bp     *backuppath.Path
+	store  *blob.Store
+	opt    Options
+	mtime  time.Time // of the fixed folders: the Backup Path root's
+	cache  *lru
+	health healthCache
+	hashed hashedInodes
+}
+
+// New returns the tree of ix's Backup Path.
+func New(ix *index.Index, opt Options) *FS {
+	if opt.CacheBytes <= 0 {
+		opt.CacheBytes = DefaultCacheBytes
+	}
+	if opt.SmallBlob <= 0 {
+		opt.SmallBlob = DefaultSmallBlob
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	if opt.UID == 0 && opt.GID == 0 {
+		opt.UID, opt.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	}
+	bp := ix.BackupPath()
+	f := &FS{ix: ix, bp: bp, store: bp.Blobs, opt: opt, cache: newLRU(opt.CacheBytes)}
+	if fi, err := os.Stat(bp.Root); err == nil {
+		f.mtime = fi.ModTime()
+	}
+	return f
+}
+
+// Root is the root node, for fs.Mount.
+func (f *FS) Root() fs.InodeEmbedder {
+	r := &rootDir{}
+	r.init(f, inoRoot, true, 0, f.mtime)
+	return r
+}
+
+// MountOptions returns the go-fuse options this tree is meant to be mounted
+// with: read-only, explicit kernel cache timeouts, READDIRPLUS as measured.
+func (f *FS) MountOptions(debug, allowOther, direct bool) *fs.Options {
+	t := f.opt.Timeout
+	return &fs.Options{
+		EntryTimeout:    &t,
+		AttrTimeout:     &t,
+		NegativeTimeout: &t,
+		UID:             f.opt.UID,
+		GID:             f.opt.GID,
+		RootStableAttr:  &fs.StableAttr{Ino: inoRoot},
+		MountOptions: fuse.MountOptions{
+			FsName:             "cbfs:" + f.bp.Root,
+			Name:               "cbfs",
+			Options:            []string{"ro", "default_permissions"},
+			DirectMount:        direct,
+			DirectMountFlags:   syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV,
+			AllowOther:         allowOther,
+			Debug:              debug,
+			DisableReadDirPlus: f.opt.DisableReadDirPlus,
+			MaxReadAhead:       128 << 10,
+		},
+	}
+}
+
+// ---- the node every type embeds ----
+
+// node holds what every node has: its attributes, fixed at creation (a size
+// learnt to be wrong at open is corrected), and the answer EROFS to every
+// write.
+type node struct {
+	fs.Inode
+	fsys  *FS
+	ino   uint64
+	dir   bool
+	size  atomic.Int64
+	mtime time.Time
+	xa    func() []xattr // user.cbfs.* attributes, computed on demand; nil: none
+}
+
+func (n *node) init(f *FS, ino uint64, dir bool, size int64, mtime time.Time) {
+	n.fsys, n.ino, n.dir, n.mtime = f, ino, dir, mtime
+	n.size.Store(size)
+}
+
+func (n *node) stable() fs.StableAttr {
+	if n.dir {
+		return fs.StableAttr{Mode: syscall.S_IFDIR, Ino: n.ino}
+	}
+	return fs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino}
+}
+
+func (n *node) fill(a *fuse.Attr) {
+	a.Ino = n.ino
+	if a.Ino == 0 {
+		a.Ino = n.StableAttr().Ino
+	}
+	if n.dir {
+		a.Mode = syscall.S_IFDIR | 0o555
+		a.Nlink = 2
+	} else {
+		a.Mode = syscall.S_IFREG | 0o444
+		a.Nlink = 1
+	}
+	sz := n.size.Load()
+	if sz < 0 {
+		sz = 0
+	}
+	a.Size = uint64(sz)
+	a.Blocks = (a.Size + 511) / 512
+	a.Blksize = 4096
+	t := n.mtime
+	a.SetTimes(&t, &t, &t)
+	a.Owner = fuse.Owner{Uid: n.fsys.opt.UID, Gid: n.fsys.opt.GID}
+}
+
+func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fill(&out.Attr)
+	return 0
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize, out.Frsize, out.NameLen = 4096, 4096, 255
+	return 0
+}
+
+// Writes of every kind: EROFS (the mount is also read-only in the kernel,
+// which answers most of them before they get here).
+func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno { return syscall.EROFS }
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno  { return syscall.EROFS }
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}
+
+// xattr is one extended attribute.
+type xattr struct{ name, value string }
+
+const xattrPrefix = "user.cbfs."
+
+// Getxattr answers user.cbfs.* names. A name outside the user namespace
+// (ls -l asks for system.posix_acl_access and security.selinux on every
+// file) gets EOPNOTSUPP: the tree has no ACLs or security labels, and GNU
+// ls remembers that answer per device and stops asking, so a 100k-file ls -l
+// costs two getxattr round trips instead of 200,000. Other user.* names get
+// ENODATA. Neither touches the index or a blob.
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if !strings.HasPrefix(attr, "user.") {
+		return 0, syscall.EOPNOTSUPP
+	}
+	if n.xa == nil || !strings.HasPrefix(attr, xattrPrefix) {
+		return 0, syscall.ENODATA
+	}
+	for _, x := range n.xa() {
+		if x.name == attr {
+			if len(dest) < len(x.value) {
+				return uint32(len(x.value)), syscall.ERANGE
+			}
+			return uint32(copy(dest, x.value)), 0
+		}
+	}
+	return 0, syscall.ENODATA
+}
+
+// xattrNames are the names Listxattr offers (values are computed only when
+// asked for).
+var xattrNames = []string{"itemid", "type", "folder", "flags", "digest", "status"}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if n.xa == nil {
+		return 0, 0
+	}
+	var b []byte
+	for _, x := range xattrNames {
+		b = append(b, xattrPrefix+x...)
+		b = append(b, 0)
+	}
+	if len(dest) < len(b) {
+		return uint32(len(b)), syscall.ERANGE
+	}
+	return uint32(copy(dest, b)), 0
+}
+
+// ---- helpers for directories ----
+
+// child is a node a directory can hand to the kernel.
+type child interface {
+	fs.InodeEmbedder
+	stable() fs.StableAttr
+	fill(*fuse.Attr)
+}
+
+// newChild registers c under parent and fills out (go-fuse reuses an
+// existing node with the same inode number).
+func newChild(ctx context.Context, parent *fs.Inode, c child, out *fuse.EntryOut) *fs.Inode {
+	in := parent.NewInode(ctx, c, c.stable())
+	if ops, ok := in.Operations().(child); ok {
+		ops.fill(&out.Attr)
+	} else {
+		c.fill(&out.Attr)
+	}
+	return in
+}
+
+// addStatic adds c as a persistent child (static folders).
+func addStatic(ctx context.Context, parent *fs.Inode, name string, c child) {
+	parent.AddChild(name, parent.NewPersistentInode(ctx, c, c.stable()), false)
+}
+
+func dirEntry(name string, dir bool, ino uint64) fuse.DirEntry {
+	m := uint32(syscall.S_IFREG)
+	if dir {
+		m = syscall.S_IFDIR
+	}
+	return fuse.DirEntry{Name: name, Mode: m, Ino: ino}
+}
+
+// childEntries lists a static folder's children, sorted by name.
+func childEntries(n *fs.Inode) []fuse.DirEntry {
+	kids := n.Children()
+	out := make([]fuse.DirEntry, 0, len(kids))
+	for name, c := range kids {
+		out = append(out, fuse.DirEntry{Name: name, Mode: c.Mode(), Ino: c.StableAttr().Ino})
+	}
+	sortEntries(out)
+	return out
+}
+
+func sortEntries(e []fuse.DirEntry) {
+	sort.Slice(e, func(i, j int) bool { return e[i].Name < e[j].Name })
+}
+
+// listHandle serves a folder listing computed once at opendir. The kernel
+// may cache it (FOPEN_CACHE_DIR): listings never change while mounted.
+type listHandle struct {
+	mu      sync.Mutex
+	entries []fuse.DirEntry
+	pos     int
+}
+
+func openList(entries []fuse.DirEntry, errno syscall.Errno) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	return &listHandle{entries: entries}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (h *listHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pos >= len(h.entries) {
+		return nil, 0
+	}
+	e := h.entries[h.pos]
+	h.pos++
+	e.Off = uint64(h.pos)
+	return &e, 0
+}
+
+func (h *listHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off > uint64(len(h.entries)) {
+		off = uint64(len(h.entries))
+	}
+	h.pos = int(off)
+	return 0
+}
+
+func (h *listHandle) Releasedir(ctx context.Context, releaseFlags uint32) {}
+
+var (
+	_ = (fs.FileReaddirenter)((*listHandle)(nil))
+	_ = (fs.FileSeekdirer)((*listHandle)(nil))
+	_ = (fs.FileReleasedirer)((*listHandle)(nil))
+)
+
+// ---- caches ----
+
+// lru caches decompressed, verified small blobs, bounded by bytes.
+type lru struct {
+	mu   sync.Mutex
+	max  int64
+	used int64
+	ll   *list.List
+	m    map[string]*list.Element
+}
+
+type lruEntry struct {
+	key  string
+	data []byte
+}
+
+func newLRU(max int64) *lru {
+	return &lru{max: max, ll: list.New(), m: map[string]*list.Element{}}
+}
+
+func (c *lru) get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		c.ll.MoveToFront(e)
+		return e.Value.(*lruEntry).data, true
+	}
+	return nil, false
+}
+
+func (c *lru) add(key string, data []byte) {
+	if int64(len(data)) > c.max/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; ok {
+		return
+	}
+	c.m[key] = c.ll.PushFront(&lruEntry{key, data})
+	c.used += int64(len(data))
+	for c.used > c.max {
+		e := c.ll.Back()
+		ent := e.Value.(*lruEntry)
+		c.ll.Remove(e)
+		delete(c.m, ent.key)
+		c.used -= int64(len(ent.data))
+	}
+}
+
+// healthCache remembers each checked blob's class (nil, or its *blob.Error).
+// Blobs are immutable, so an answer never goes stale; the map is bounded by
+// dropping it whole when full.
+type healthCache struct {
+	mu sync.Mutex
+	m  map[blob.Digest]error
+}
+
+const healthMax = 1 << 16
+
+func (h *healthCache) get(d blob.Digest) (error, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	err, ok := h.m[d]
+	return err, ok
+}
+
+func (h *healthCache) put(d blob.Digest, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil || len(h.m) >= healthMax {
+		h.m = map[blob.Digest]error{}
+	}
+	h.m[d] = err
+}
+
+// blobHealth is nil for a sound blob, else its *blob.Error. It decompresses
+// the blob once (then remembers).
+func (f *FS) blobHealth(d blob.Digest) error {
+	if err, ok := f.health.get(d); ok {
+		return err
+	}
+	if _, ok := f.cache.get(string(d)); ok {
+		return nil
+	}
+	err := f.store.Check(d)
+	f.health.put(d, err)
+	return err
+}
+
+// readWhole returns blob d decompressed and verified, through the cache.
+func (f *FS) readWhole(d blob.Digest) ([]byte, error) {
+	if b, ok := f.cache.get(string(d)); ok {
+		return b, nil
+	}
+	b, err := f.store.Read(d)
+	f.health.put(d, err)
+	if err != nil {
+		return nil, err
+	}
+	f.cache.add(string(d), b)
+	return b, nil
+}

@@ -1,0 +1,170 @@
+package fusefs
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/index"
+)
+
+// maxRaw bounds how much of a malformed item file meta.json quotes.
+const maxRaw = 64 << 10
+
+func indentJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		b, _ = json.MarshalIndent(map[string]string{"error": "render: " + err.Error()}, "", "  ")
+	}
+	return append(b, '\n')
+}
+
+// accountJSON renders account.json: account_info as cbfs reads it (unknown
+// keys kept), or, if it cannot be read, what the index knows and the error.
+func (f *FS) accountJSON(a index.Account) []byte {
+	acc, err := f.bp.ReadAccount(a.ID)
+	if err == nil {
+		return indentJSON(acc)
+	}
+	return indentJSON(map[string]any{
+		"id":         a.ID,
+		"name":       a.Name,
+		"status":     a.Status,
+		"error":      err.Error(),
+		"errorClass": blob.Class(err),
+	})
+}
+
+// fullStates re-reads the item file for every state with all its keys. If
+// that fails, the index's states are rendered instead, with the error.
+func (f *FS) fullStates(it *index.Item) (states []json.RawMessage, rawFile string, err error) {
+	bi, err := f.bp.ReadItemFile(it.RelPath, it.ID)
+	if err == nil && len(bi.States) == len(it.States) {
+		for _, s := range bi.States {
+			b, _ := json.Marshal(s)
+			states = append(states, b)
+		}
+		return states, "", nil
+	}
+	for _, s := range it.States {
+		b, _ := json.Marshal(s)
+		states = append(states, b)
+	}
+	if err != nil {
+		if b, rerr := os.ReadFile(filepath.Join(f.bp.Root, it.RelPath)); rerr == nil {
+			if len(b) > maxRaw {
+				b = b[:maxRaw]
+			}
+			rawFile = string(b)
+		}
+	}
+	return states, rawFile, err
+}
+
+type stateMeta struct {
+	Folder string          `json:"name"`             // the state folder's name
+	Status string          `json:"status"`           // of the content blob: ok, broken, unreadable
+	Error  string          `json:"error,omitempty"`  // why
+	Digest blob.Digest     `json:"digest,omitempty"` // the content blob
+	State  json.RawMessage `json:"state"`            // the state as the item file has it
+}
+
+func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, i int, name string) stateMeta {
+	m := stateMeta{Folder: name, Status: "ok", State: states[i]}
+	if it.States[i].Type.HasContent() {
+		if c := contentState(it.States, i); c >= 0 {
+			m.Digest = it.States[c].Digest
+			if err := f.blobHealth(m.Digest); err != nil {
+				m.Status, m.Error = blob.Class(err), err.Error()
+			}
+		}
+	}
+	return m
+}
+
+// itemMetaJSON renders items/<id>/meta.json: the whole state history, the
+// item file's status, and each state's blob status.
+func (f *FS) itemMetaJSON(a index.Account, it *index.Item, names []string) []byte {
+	out := struct {
+		Account   string      `json:"account"`
+		AccountID string      `json:"accountId"`
+		ItemID    int         `json:"itemId"`
+		File      string      `json:"file"`
+		Status    string      `json:"status"`
+		Error     string      `json:"error,omitempty"`
+		Raw       string      `json:"raw,omitempty"`
+		States    []stateMeta `json:"states"`
+	}{Account: a.Name, AccountID: a.ID, ItemID: it.ID, File: it.RelPath, Status: "ok", States: []stateMeta{}}
+	if it.Err != "" {
+		out.Status, out.Error = it.ErrClass, it.Err
+	}
+	states, raw, err := f.fullStates(it)
+	if err != nil && out.Error == "" {
+		out.Status, out.Error = blob.Class(err), err.Error()
+	}
+	out.Raw = raw
+	for i := range it.States {
+		out.States = append(out.States, f.stateMeta(it, states, i, names[i]))
+	}
+	return indentJSON(out)
+}
+
+// stateMetaJSON renders items/<id>/<date>/meta.json.
+func (f *FS) stateMetaJSON(a index.Account, it *index.Item, i int, name string) []byte {
+	states, _, _ := f.fullStates(it)
+	out := struct {
+		Account   string `json:"account"`
+		AccountID string `json:"accountId"`
+		ItemID    int    `json:"itemId"`
+		File      string `json:"file"`
+		Index     int    `json:"index"` // 0 = first state
+		Count     int    `json:"count"` // states of the item
+		stateMeta
+	}{a.Name, a.ID, it.ID, it.RelPath, i, len(it.States), f.stateMeta(it, states, i, name)}
+	return indentJSON(out)
+}
+
+type namedData struct {
+	name string
+	data []byte
+}
+
+// configFiles are the files of server/config/<date>/: config.json as it is,
+// and one file per section (serverConfig.json, globalConfig.json,
+// domains.json, cos.json, distributionLists.json, and <key>.json for each
+// key cbfs does not know), sorted by name. A file that cannot be read or
+// parsed gives error.txt.
+func (f *FS) configFiles(sf backuppath.ServerFile) []namedData {
+	path := filepath.Join(f.bp.Root, sf.RelPath)
+	var out []namedData
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return []namedData{{"error.txt", []byte(err.Error() + "\n")}}
+	}
+	out = append(out, namedData{"config.json", raw})
+	c, err := backuppath.ReadServerConfigFile(path)
+	if err != nil {
+		out = append(out, namedData{"error.txt", []byte(err.Error() + "\n")})
+	} else {
+		sections := map[string]any{
+			"serverConfig":      c.ServerConfig,
+			"globalConfig":      c.GlobalConfig,
+			"domains":           c.Domains,
+			"cos":               c.COS,
+			"distributionLists": c.DistributionLists,
+		}
+		for k, v := range c.Extra {
+			if _, known := sections[k]; !known && k != "config" && k != "error" {
+				sections[k] = v
+			}
+		}
+		for k, v := range sections {
+			out = append(out, namedData{k + ".json", indentJSON(v)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}

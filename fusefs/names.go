@@ -1,0 +1,259 @@
+package fusefs
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/index"
+)
+
+// stateTimeLayout names state folders and server config folders (UTC).
+const stateTimeLayout = "2006-01-02T15:04:05Z"
+
+// stateDirNames names an item's state folders by start date, in ISO 8601 UTC
+// to the second. States that share a second are named to the millisecond;
+// if that still collides (same millisecond), "~2", "~3"... are appended in
+// state order. The result is parallel to states.
+func stateDirNames(states []index.State) []string {
+	names := make([]string, len(states))
+	bySecond := map[string]int{}
+	for _, s := range states {
+		bySecond[s.Start.UTC().Format(stateTimeLayout)]++
+	}
+	used := map[string]int{}
+	for i, s := range states {
+		n := s.Start.UTC().Format(stateTimeLayout)
+		if bySecond[n] > 1 {
+			n = s.Start.UTC().Format("2006-01-02T15:04:05.000Z")
+		}
+		used[n]++
+		if c := used[n]; c > 1 {
+			n += "~" + strconv.Itoa(c)
+		}
+		names[i] = n
+	}
+	return names
+}
+
+// contentName is the file name of a state's content in its state folder.
+func contentName(t backuppath.ItemType) string {
+	switch t {
+	case backuppath.TypeMessage:
+		return "message.eml"
+	case backuppath.TypeContact:
+		return "contact.vcf"
+	case backuppath.TypeAppointment:
+		return "appointment.ics"
+	case backuppath.TypeTask:
+		return "task.ics"
+	case backuppath.TypeDocument:
+		return "document.bin"
+	case backuppath.TypeChat:
+		return "chat.eml"
+	}
+	return "content." + t.Extension()
+}
+
+// partialName is the salvage sibling of a content file name:
+// message.eml -> message.partial.eml.
+func partialName(content string) string {
+	if i := strings.LastIndexByte(content, '.'); i > 0 {
+		return content[:i] + ".partial" + content[i:]
+	}
+	return content + ".partial"
+}
+
+// itemFileName is an item's name in folders/, deleted/ and at/: "<id>.<ext>".
+func itemFileName(id int, t backuppath.ItemType) string {
+	return strconv.Itoa(id) + "." + t.Extension()
+}
+
+// parseItemFileName reads "<id>.<ext>" (canonical decimal id only).
+func parseItemFileName(name string) (id int, ext string, ok bool) {
+	base, ext, found := strings.Cut(name, ".")
+	if !found || ext == "" {
+		return 0, "", false
+	}
+	id, err := strconv.Atoi(base)
+	if err != nil || id < 0 || strconv.Itoa(id) != base {
+		return 0, "", false
+	}
+	return id, ext, true
+}
+
+// parseItemID reads a canonical decimal item id (items/<id>).
+func parseItemID(name string) (int, bool) {
+	id, err := strconv.Atoi(name)
+	if err != nil || id < 0 || strconv.Itoa(id) != name {
+		return 0, false
+	}
+	return id, true
+}
+
+// atDayLayout names the entries of at/.
+const atDayLayout = "2006-01-02"
+
+// parseAt reads the name of an at/ folder: an ISO 8601 date or date-time.
+// A date alone means the end of that day (UTC): the account as it was after
+// every change of that day, which is what listing at/ offers. A date-time
+// without a zone is UTC. Accepted: 2024-03-05, 2024-03-05T10:20,
+// 2024-03-05T10:20:30, 2024-03-05T10:20:30.123, each with an optional "Z" or
+// "+01:00" zone, and a space instead of the "T".
+func parseAt(name string) (time.Time, error) {
+	if t, err := time.Parse(atDayLayout, name); err == nil {
+		return t.Add(24*time.Hour - time.Millisecond), nil
+	}
+	s := strings.Replace(name, " ", "T", 1)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 date or date-time (e.g. 2024-03-05 or 2024-03-05T10:20:30Z)", name)
+}
+
+// folderNode is one folder of a folder tree as the mount shows it.
+type folderNode struct {
+	id       int
+	name     string        // file name in its parent ("" for the root)
+	children []*folderNode // sorted by name
+}
+
+// folderTree arranges folders (from index.Folders) by ParentID. Names are
+// made safe and unique: "/" becomes "%2F", an empty, "." or ".." name
+// becomes "#<id>", and a name taken by a sibling gets " #<id>" appended
+// (siblings in id order: the lowest id keeps the plain name). Folders whose
+// parent is unknown (or that form a cycle) hang under the root. The root is
+// the folder with id backuppath.FolderRoot, created if absent.
+func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderNode) {
+	byID = map[int]*folderNode{}
+	parent := map[int]int{}
+	raw := map[int]string{}
+	for _, f := range folders {
+		if _, dup := byID[f.ID]; dup {
+			continue
+		}
+		byID[f.ID] = &folderNode{id: f.ID}
+		parent[f.ID] = f.ParentID
+		raw[f.ID] = f.Name
+	}
+	root, ok := byID[backuppath.FolderRoot]
+	if !ok {
+		root = &folderNode{id: backuppath.FolderRoot}
+		byID[root.id] = root
+	}
+	root.name = ""
+	ids := make([]int, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	// reaches reports whether walking up from p reaches the root.
+	reaches := func(id int) bool {
+		seen := map[int]bool{}
+		for p := parent[id]; ; p = parent[p] {
+			if p == root.id {
+				return true
+			}
+			if _, ok := byID[p]; !ok || seen[p] || p == id {
+				return false
+			}
+			seen[p] = true
+		}
+	}
+	for _, id := range ids {
+		if id == root.id {
+			continue
+		}
+		p := byID[parent[id]]
+		if p == nil || !reaches(id) {
+			p = root
+		}
+		p.children = append(p.children, byID[id])
+	}
+	for _, id := range ids {
+		n := byID[id]
+		taken := map[string]bool{}
+		for _, c := range n.children { // in id order
+			name := safeName(raw[c.id], c.id)
+			if taken[name] {
+				name = fmt.Sprintf("%s #%d", name, c.id)
+			}
+			taken[name] = true
+			c.name = name
+		}
+		sort.Slice(n.children, func(i, j int) bool { return n.children[i].name < n.children[j].name })
+	}
+	return root, byID
+}
+
+// safeName makes a folder name usable as a file name.
+func safeName(name string, id int) string {
+	name = strings.ReplaceAll(name, "/", "%2F")
+	name = strings.ReplaceAll(name, "\x00", "")
+	if name == "" || name == "." || name == ".." {
+		return "#" + strconv.Itoa(id)
+	}
+	return name
+}
+
+// accountNames gives each account a unique name in accounts/: its name, or
+// its id if account_info is unreadable (the index puts the id in Name then).
+// When several accounts share a name (a deleted account and its successor),
+// the active one (else the first by id) keeps it and the others are shown
+// as "<name> (<id>)". The result is sorted by name.
+func accountNames(accts []index.Account) (names []string, byName map[string]index.Account) {
+	groups := map[string][]index.Account{}
+	for _, a := range accts {
+		n := a.Name
+		if n == "" {
+			n = a.ID
+		}
+		groups[n] = append(groups[n], a)
+	}
+	byName = map[string]index.Account{}
+	for n, g := range groups {
+		sort.Slice(g, func(i, j int) bool { return g[i].ID < g[j].ID })
+		keep := 0
+		for i, a := range g {
+			if a.Status == backuppath.StatusActive {
+				keep = i
+				break
+			}
+		}
+		for i, a := range g {
+			name := n
+			if i != keep {
+				name = fmt.Sprintf("%s (%s)", n, a.ID)
+			}
+			byName[safeName(name, int(a.Seq))] = a
+		}
+	}
+	names = make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, byName
+}
+
+// contentState returns the index of the state whose blob is the content of
+// state i: i itself if it has a digest, else the nearest earlier state with
+// one (a deletion or a flag change may carry no digest). -1 if none.
+func contentState(states []index.State, i int) int {
+	for ; i >= 0; i-- {
+		if states[i].Digest != "" {
+			return i
+		}
+	}
+	return -1
+}
