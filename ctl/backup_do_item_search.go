@@ -1,0 +1,170 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+)
+
+// DoItemSearchCmd is "backup doItemSearch ACCOUNT".
+type DoItemSearchCmd struct {
+	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
+	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-insensitively, in the subject, from, to or name of any state."`
+	Type         string `name:"type" default:"all" placeholder:"TYPE" help:"Item type: message, contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
+	After        string `name:"after" placeholder:"DATE" help:"Only items with a state that started at or after this date (${date_help})."`
+	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date."`
+	SearchFilter string `name:"search-filter" default:"all" enum:"all,deleted,not_deleted" placeholder:"all|deleted|not_deleted" help:"Deleted state of the item's latest state: all, deleted or not_deleted."`
+}
+
+// Help is the long help of doItemSearch.
+func (c *DoItemSearchCmd) Help() string {
+	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (UTC), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
+
+Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted`
+}
+
+// searchHit is one doItemSearch result.
+type searchHit struct {
+	ID         int    `json:"id"`
+	Type       string `json:"type"`
+	LatestDate string `json:"latestStartDate"` // RFC 3339, UTC
+	Deleted    bool   `json:"deleted"`
+	FolderID   int    `json:"folderId"`
+	Folder     string `json:"folderPath,omitempty"`
+	Subject    string `json:"subject,omitempty"`
+	States     int    `json:"states"`
+	latest     time.Time
+}
+
+func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
+	var wantType backuppath.ItemType
+	if t := strings.ToLower(strings.TrimSpace(c.Type)); t != "all" && t != "" {
+		var err error
+		if wantType, err = backuppath.ParseItemType(t); err != nil {
+			return usagef("type: %w", err)
+		}
+	}
+	after, err := parseOptDate("after", c.After)
+	if err != nil {
+		return err
+	}
+	before, err := parseOptDate("before", c.Before)
+	if err != nil {
+		return err
+	}
+	if !after.IsZero() && !before.IsZero() && !before.After(after) {
+		return usagef("before (%s) must be later than after (%s)", formatDate(before), formatDate(after))
+	}
+	p, err := g.Path()
+	if err != nil {
+		return err
+	}
+	acct, err := findAccount(p, c.Account)
+	if err != nil {
+		return err
+	}
+	files, _, err := p.ItemFiles(acct.ID)
+	if err != nil {
+		return err
+	}
+	needle := strings.ToLower(c.SearchString)
+	fold := newFolders(p, acct.ID)
+	hits := []searchHit{}
+	bad := 0
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		it, err := p.ReadItemFile(f.RelPath, f.ItemID)
+		if err != nil {
+			bad++
+			g.warnf("account %s item %d: %s: %s", acct.Name, f.ItemID, blob.Class(err), itemReason(err))
+			continue
+		}
+		last := it.Latest()
+		if wantType != 0 && last.Type != wantType {
+			continue
+		}
+		switch c.SearchFilter {
+		case "deleted":
+			if !last.Deleted {
+				continue
+			}
+		case "not_deleted":
+			if last.Deleted {
+				continue
+			}
+		}
+		if !matchDates(it, after, before) || !matchText(it, needle) {
+			continue
+		}
+		h := searchHit{ID: it.ID, Type: last.Type.String(), Deleted: last.Deleted, FolderID: last.FolderID,
+			Folder: fold.Path(last.FolderID), Subject: itemTitle(it), States: len(it.States), latest: last.Start.Time()}
+		if !h.latest.IsZero() {
+			h.LatestDate = h.latest.Format(time.RFC3339)
+		}
+		hits = append(hits, h)
+	}
+	if bad > 0 {
+		g.warnf("account %s: %d item file(s) could not be read and were skipped", acct.Name, bad)
+	}
+	if g.JSON {
+		return printJSON(g.Stdout, hits)
+	}
+	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tLATEST START (UTC)\tDELETED\tFOLDER\tSUBJECT")
+	for _, h := range hits {
+		folder := h.Folder
+		if folder == "" {
+			folder = fmt.Sprint(h.FolderID)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\t%s\n", h.ID, h.Type, formatDate(h.latest), h.Deleted, folder, h.Subject)
+	}
+	return tw.Flush()
+}
+
+// matchDates: some state started in [after, before).
+func matchDates(it *backuppath.Item, after, before time.Time) bool {
+	if after.IsZero() && before.IsZero() {
+		return true
+	}
+	for _, s := range it.States {
+		t := s.Start.Time()
+		if (after.IsZero() || !t.Before(after)) && (before.IsZero() || t.Before(before)) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchText: needle (lower case) in subject, from, to or name of any state.
+func matchText(it *backuppath.Item, needle string) bool {
+	if needle == "" {
+		return true
+	}
+	for _, s := range it.States {
+		for _, f := range []string{s.Subject, s.From, s.To, s.Name} {
+			if strings.Contains(strings.ToLower(f), needle) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// itemTitle is the latest non-empty subject or name.
+func itemTitle(it *backuppath.Item) string {
+	for i := len(it.States) - 1; i >= 0; i-- {
+		if s := it.States[i]; s.Subject != "" {
+			return s.Subject
+		} else if s.Name != "" {
+			return s.Name
+		}
+	}
+	return ""
+}

@@ -1,0 +1,145 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+)
+
+// GetAccountInfoCmd is "backup getAccountInfo ACCOUNT".
+type GetAccountInfoCmd struct {
+	Account string `arg:"" help:"Account name (case-insensitive) or id."`
+}
+
+// Help is the long help of getAccountInfo.
+func (c *GetAccountInfoCmd) Help() string {
+	return `Prints account_info and account_stat, then counts made by reading the account's items: items, states, damaged items (item file unreadable or malformed, or a blob of any state broken or unreadable). Every blob is read and its digest checked, so this takes as long as reading the account's mail. Dates are UTC.`
+}
+
+// accountInfoOut is getAccountInfo's JSON output.
+type accountInfoOut struct {
+	Account    *backuppath.Account     `json:"accountInfo"`
+	Stat       *backuppath.AccountStat `json:"accountStat,omitempty"`
+	StatError  string                  `json:"accountStatError,omitempty"`
+	Items      int                     `json:"items"`
+	States     int                     `json:"states"`
+	Damaged    int                     `json:"damagedItems"`
+	DamagedIDs []int                   `json:"damagedItemIds"`
+	OtherFiles []string                `json:"otherFiles,omitempty"` // files under items/ that are not item files
+}
+
+func (c *GetAccountInfoCmd) Run(ctx context.Context, g *Globals) error {
+	p, err := g.Path()
+	if err != nil {
+		return err
+	}
+	acct, err := findAccount(p, c.Account)
+	if err != nil {
+		return err
+	}
+	out := accountInfoOut{Account: acct, DamagedIDs: []int{}}
+	if st, err := p.ReadAccountStat(acct.ID); err == nil {
+		out.Stat = st
+	} else if !errors.Is(err, blob.ErrMissing) {
+		out.StatError = errReason(err)
+	}
+	files, others, err := p.ItemFiles(acct.ID)
+	if err != nil {
+		return err
+	}
+	out.OtherFiles = others
+	chk := newChecker(p)
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out.Items++
+		it, err := p.ReadItemFile(f.RelPath, f.ItemID)
+		if err != nil {
+			out.DamagedIDs = append(out.DamagedIDs, f.ItemID)
+			continue
+		}
+		out.States += len(it.States)
+		for _, s := range it.States {
+			if st := chk.Check(s.Digest); st.Status != "ok" && st.Status != "none" {
+				out.DamagedIDs = append(out.DamagedIDs, f.ItemID)
+				break
+			}
+		}
+	}
+	out.Damaged = len(out.DamagedIDs)
+	if g.JSON {
+		return printJSON(g.Stdout, out)
+	}
+	w := g.Stdout
+	a := acct
+	kv(w, configIndent, "name", a.Name)
+	kv(w, configIndent, "id", a.ID)
+	kv(w, configIndent, "status", a.Status)
+	if a.DisplayName != "" {
+		kv(w, configIndent, "display name", a.DisplayName)
+	}
+	kv(w, configIndent, "cos", cosLabel(a))
+	if a.Created != 0 {
+		kv(w, configIndent, "created date", formatDate(a.Created.Time()))
+	}
+	if a.DeletedDate != 0 {
+		kv(w, configIndent, "deleted date", formatDate(a.DeletedDate.Time()))
+	}
+	if a.BackupEnabled != nil {
+		kv(w, configIndent, "backup enabled", *a.BackupEnabled)
+	}
+	for _, k := range sortedKeys(a.Attrs) {
+		kv(w, configIndent, k, rawString(a.Attrs[k]))
+	}
+	for _, k := range sortedKeys(a.Extra) {
+		kv(w, configIndent, k, rawString(a.Extra[k]))
+	}
+	if out.Stat != nil {
+		kv(w, configIndent, "last item id", out.Stat.LastItemID)
+		if out.Stat.LastScan != 0 {
+			kv(w, configIndent, "last scan date", formatDate(out.Stat.LastScan.Time()))
+		}
+		kv(w, configIndent, "item count (account_stat)", out.Stat.ItemCount)
+		kv(w, configIndent, "blob bytes (account_stat)", out.Stat.BlobBytes)
+	}
+	if out.StatError != "" {
+		kv(w, configIndent, "account_stat", out.StatError)
+	}
+	kv(w, configIndent, "items", out.Items)
+	kv(w, configIndent, "states", out.States)
+	kv(w, configIndent, "damaged items", out.Damaged)
+	if len(out.DamagedIDs) > 0 {
+		kv(w, configIndent, "damaged item ids", joinInts(out.DamagedIDs))
+	}
+	for _, o := range out.OtherFiles {
+		g.warnf("%s: not an item file", o)
+	}
+	return nil
+}
+
+func cosLabel(a *backuppath.Account) string {
+	switch {
+	case a.COSName != "" && a.COSID != "":
+		return fmt.Sprintf("%s (%s)", a.COSName, a.COSID)
+	case a.COSName != "":
+		return a.COSName
+	case a.COSID != "":
+		return a.COSID
+	}
+	return "-"
+}
+
+func joinInts(ids []int) string {
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprint(id)
+	}
+	return s
+}

@@ -1,0 +1,200 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+)
+
+// GetItemCmd is "backup getItem ACCOUNT ITEM".
+type GetItemCmd struct {
+	Account  string `arg:"" help:"Account name (case-insensitive) or id."`
+	Item     int    `arg:"" help:"Item id."`
+	Date     string `name:"date" default:"all" placeholder:"all|first|last|DATE" help:"Which states: all (default), first, last, or the state in force at a date (${date_help})."`
+	DumpBlob bool   `name:"dump-blob" help:"Also print each state's decompressed blob. A damaged blob prints what could be salvaged, warns on stderr and makes the exit status 1."`
+}
+
+// Help is the long help of getItem.
+func (c *GetItemCmd) Help() string {
+	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, UTC), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
+
+Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path /mnt/import date all`
+}
+
+// stateOut is one state in getItem's JSON output.
+type stateOut struct {
+	State backuppath.State `json:"state"`
+	blobStatus
+	Folder string `json:"folderPath,omitempty"`
+}
+
+// itemOut is getItem's JSON output.
+type itemOut struct {
+	Account  string     `json:"account"`
+	ID       string     `json:"accountId"`
+	Item     int        `json:"item"`
+	ItemFile string     `json:"itemFile,omitempty"`
+	Status   string     `json:"status"` // of the item file: ok, broken, unreadable
+	Reason   string     `json:"reason,omitempty"`
+	States   []stateOut `json:"states"`
+}
+
+func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
+	sel, err := parseDateSel(c.Date, selAll, selFirst, selLast)
+	if err != nil {
+		return err
+	}
+	p, err := g.Path()
+	if err != nil {
+		return err
+	}
+	acct, err := findAccount(p, c.Account)
+	if err != nil {
+		return err
+	}
+	rel, err := p.FindItem(acct.ID, c.Item)
+	if err != nil {
+		return fmt.Errorf("account %s: no item %d", acct.Name, c.Item)
+	}
+	out := itemOut{Account: acct.Name, ID: acct.ID, Item: c.Item, ItemFile: filepath.Join(p.Root, rel), Status: "ok", States: []stateOut{}}
+	it, err := p.ReadItemFile(rel, c.Item)
+	if err != nil {
+		out.Status, out.Reason = blob.Class(err), itemReason(err)
+		if g.JSON {
+			if err := printJSON(g.Stdout, out); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(g.Stdout, "%sitem file %s\n", itemIndent, out.ItemFile)
+			kv(g.Stdout, itemIndent, "status", out.Status+": "+out.Reason)
+		}
+		return fmt.Errorf("account %s item %d: item file is %s: %s", acct.Name, c.Item, out.Status, out.Reason)
+	}
+
+	var states []backuppath.State
+	switch sel.Kind {
+	case selAll:
+		states = it.States
+	case selFirst:
+		states = it.States[:1]
+	case selLast:
+		states = it.States[len(it.States)-1:]
+	case selAt:
+		s := it.StateAt(sel.At)
+		if s == nil {
+			return fmt.Errorf("account %s item %d did not exist yet at %s UTC (first state %s UTC)", acct.Name, c.Item, formatDate(sel.At), formatDate(it.States[0].Start.Time()))
+		}
+		states = []backuppath.State{*s}
+	}
+
+	chk := newChecker(p)
+	fold := newFolders(p, acct.ID)
+	for _, s := range states {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		so := stateOut{State: s, blobStatus: chk.Check(s.Digest), Folder: fold.Path(s.FolderID)}
+		out.States = append(out.States, so)
+	}
+	if g.JSON {
+		if c.DumpBlob {
+			return usagef("dump_blob and --json cannot be combined: the blob is not JSON")
+		}
+		return printJSON(g.Stdout, out)
+	}
+
+	damaged := 0
+	for _, so := range out.States {
+		c.printState(g.Stdout, so, fold)
+		if c.DumpBlob && so.Status != "none" {
+			if !c.dump(g, p, so) {
+				damaged++
+			}
+		}
+	}
+	if damaged > 0 {
+		g.warnf("account %s item %d: %d blob(s) damaged; printed what could be salvaged", acct.Name, c.Item, damaged)
+		return &exitError{code: ExitError}
+	}
+	return nil
+}
+
+func (c *GetItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
+	s := so.State
+	kv(w, itemIndent, "start date", formatDate(s.Start.Time()))
+	kv(w, itemIndent, "type", s.Type.String())
+	kv(w, itemIndent, "deleted", s.Deleted)
+	kv(w, itemIndent, "folder", fold.Label(s.FolderID))
+	kv(w, itemIndent, "flags", orDash(s.Flags))
+	if s.Subject != "" {
+		kv(w, itemIndent, "subject", s.Subject)
+	}
+	if s.Name != "" {
+		kv(w, itemIndent, "name", s.Name)
+	}
+	for _, k := range sortedKeys(s.Extra) {
+		kv(w, itemIndent, k, rawString(s.Extra[k]))
+	}
+	if s.Digest == "" {
+		kv(w, itemIndent, "digest", "-")
+		kv(w, itemIndent, "status", "ok (no blob)")
+		return
+	}
+	kv(w, itemIndent, "digest", string(s.Digest))
+	fmt.Fprintf(w, "%sblob path %s\n", itemIndent, so.Path)
+	st := so.Status
+	if so.Reason != "" {
+		st += ": " + so.Reason
+	}
+	kv(w, itemIndent, "status", st)
+}
+
+// dump writes the state's blob (or its salvage) and reports whether it was
+// sound.
+func (c *GetItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
+	d := so.State.Digest
+	data, err := p.Blobs.Read(d)
+	if err == nil {
+		g.Stdout.Write(data)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			fmt.Fprintln(g.Stdout)
+		}
+		return true
+	}
+	salvaged, serr := p.Blobs.Salvage(d)
+	g.Stdout.Write(salvaged)
+	if len(salvaged) > 0 && salvaged[len(salvaged)-1] != '\n' {
+		fmt.Fprintln(g.Stdout)
+	}
+	if serr == nil {
+		serr = err
+	}
+	g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), blobReason(serr), len(salvaged))
+	return false
+}
+
+// itemReason is the reason an item file could not be read, without the
+// classification words the status already says.
+func itemReason(err error) string {
+	s := errReason(err)
+	for _, k := range []error{blob.ErrMissing, blob.ErrUnreadable, blob.ErrBroken} {
+		s = strings.Replace(s, ": "+k.Error()+": ", ": ", 1)
+	}
+	return s
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,433 @@
+package ctl
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/klauspost/compress/gzip"
+)
+
+// GetServerConfigCmd is "backup getServerConfig standard|customizations".
+type GetServerConfigCmd struct {
+	Kind    string `arg:"" enum:"standard,customizations" placeholder:"standard|customizations" help:"standard: server and global configuration backups; customizations: archives of the configuration folders."`
+	Date    string `name:"date" default:"last" placeholder:"last|first|all|DATE" help:"Which backup: last (default), first, all, or the last one taken at or before a date (${date_help})."`
+	File    string `name:"file" placeholder:"FILE" help:"standard only: read this configuration backup file instead of the Backup Path's."`
+	Query   string `name:"query" default:"/" placeholder:"TYPE/ID/KEY" help:"standard only: what to show: / (everything), serverConfig/KEY, globalConfig/KEY, cos/NAME|ID/KEY, domain/NAME|ID/KEY or distributionList/NAME|ID/KEY; a shorter prefix shows the whole section. Trailing slash optional."`
+	Verbose bool   `name:"verbose" help:"standard: also show each backup's file; customizations: show the restore warning and each archive's file list."`
+}
+
+// Help is the long help of getServerConfig.
+func (c *GetServerConfigCmd) Help() string {
+	return `Dates are printed in UTC. Server configuration is backed up, never restored automatically: use this to read it back.
+
+Examples:
+  cbctl backup getServerConfig standard date last query serverConfig/zimbraMailMode/
+  cbctl backup getServerConfig standard file /path/to/config_28_12_22#15_14_29.json
+  cbctl backup getServerConfig customizations date last verbose true`
+}
+
+// configLine is the width of "config date____..." before the date (seed).
+const configLine = 106
+
+func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
+	sel, err := parseDateSel(c.Date, selLast, selFirst, selAll)
+	if err != nil {
+		return err
+	}
+	if c.Kind == "customizations" {
+		if c.File != "" {
+			return usagef("file applies to standard configuration backups only")
+		}
+		return c.customizations(g, sel)
+	}
+	query, err := parseQuery(c.Query)
+	if err != nil {
+		return err
+	}
+	type source struct {
+		path string
+		cfg  *backuppath.ServerConfig
+	}
+	var sources []source
+	if c.File != "" {
+		cfg, err := backuppath.ReadServerConfigFile(c.File)
+		if err != nil {
+			return fmt.Errorf("config file: %w", err)
+		}
+		abs, _ := filepath.Abs(c.File)
+		sources = append(sources, source{abs, cfg})
+	} else {
+		p, err := g.Path()
+		if err != nil {
+			return err
+		}
+		files, err := selectServerFiles(p, backuppath.KindConfig, sel)
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			cfg, err := p.ReadServerConfig(f.RelPath)
+			if err != nil {
+				return fmt.Errorf("config backup: %w", err)
+			}
+			if cfg.Date == 0 {
+				cfg.Date = backuppath.MillisOf(f.Date)
+			}
+			sources = append(sources, source{filepath.Join(p.Root, f.RelPath), cfg})
+		}
+	}
+
+	type jsonOut struct {
+		Date   string `json:"date"`
+		File   string `json:"file"`
+		Query  string `json:"query"`
+		Result any    `json:"result"`
+	}
+	var outs []jsonOut
+	for _, s := range sources {
+		tree, err := configTree(s.cfg)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
+		res, err := query.apply(tree)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.path, err)
+		}
+		date := s.cfg.Date.Time()
+		if g.JSON {
+			outs = append(outs, jsonOut{Date: date.Format(time.RFC3339), File: s.path, Query: query.String(), Result: res})
+			continue
+		}
+		label := "config date"
+		fmt.Fprintf(g.Stdout, "%s%s%s UTC\n", label, strings.Repeat("_", configLine-len(label)), formatDate(date))
+		if c.Verbose {
+			kv(g.Stdout, configIndent, "file", s.path)
+			if s.cfg.Hostname != "" {
+				kv(g.Stdout, configIndent, "hostname", s.cfg.Hostname)
+			}
+		}
+		flatten(g.Stdout, query.leafName(), res)
+	}
+	if g.JSON {
+		if outs == nil {
+			outs = []jsonOut{}
+		}
+		return printJSON(g.Stdout, outs)
+	}
+	return nil
+}
+
+// selectServerFiles picks files of kind by the date selector.
+func selectServerFiles(p *backuppath.Path, kind string, sel dateSel) ([]backuppath.ServerFile, error) {
+	all, err := p.ServerFiles()
+	if err != nil {
+		return nil, err
+	}
+	var files []backuppath.ServerFile
+	for _, f := range all {
+		if f.Kind == kind {
+			files = append(files, f)
+		}
+	}
+	what := "configuration backup"
+	if kind == backuppath.KindCustomizations {
+		what = "customizations archive"
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no %s in %s", what, filepath.Join(p.Root, backuppath.ServerDir))
+	}
+	switch sel.Kind {
+	case selAll:
+		return files, nil
+	case selFirst:
+		return files[:1], nil
+	case selLast:
+		return files[len(files)-1:], nil
+	}
+	var pick []backuppath.ServerFile
+	for _, f := range files {
+		if !f.Date.After(sel.At) {
+			pick = []backuppath.ServerFile{f}
+		}
+	}
+	if pick == nil {
+		return nil, fmt.Errorf("no %s taken at or before %s UTC (the first is of %s UTC)", what, formatDate(sel.At), formatDate(files[0].Date))
+	}
+	return pick, nil
+}
+
+// configTree turns a configuration backup into a generic tree: sections
+// serverConfig, globalConfig (key -> value), and cos, domain,
+// distributionList (name -> record).
+func configTree(cfg *backuppath.ServerConfig) (map[string]any, error) {
+	tree := map[string]any{
+		"serverConfig": rawMap(cfg.ServerConfig),
+		"globalConfig": rawMap(cfg.GlobalConfig),
+	}
+	for _, sec := range []struct {
+		name string
+		recs []backuppath.Record
+	}{{"cos", cfg.COS}, {"domain", cfg.Domains}, {"distributionList", cfg.DistributionLists}} {
+		m := map[string]any{}
+		for _, r := range sec.recs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return nil, err
+			}
+			var v map[string]any
+			if err := json.Unmarshal(b, &v); err != nil {
+				return nil, err
+			}
+			// Attributes are shown at the record's top level, like Carbonio's
+			// cos/NAME/KEY queries expect.
+			if attrs, ok := v["attrs"].(map[string]any); ok {
+				delete(v, "attrs")
+				for k, a := range attrs {
+					if _, dup := v[k]; !dup {
+						v[k] = a
+					}
+				}
+			}
+			name := r.Name
+			if name == "" {
+				name = r.ID
+			}
+			m[name] = v
+		}
+		tree[sec.name] = m
+	}
+	return tree, nil
+}
+
+func rawMap(m map[string]json.RawMessage) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			x = string(v)
+		}
+		out[k] = x
+	}
+	return out
+}
+
+// configQuery is a parsed "type/id/key" query.
+type configQuery []string
+
+var querySections = []string{"serverConfig", "globalConfig", "cos", "domain", "distributionList"}
+
+func parseQuery(s string) (configQuery, error) {
+	s = strings.Trim(strings.TrimSpace(s), "/")
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, "/")
+	for i, p := range parts {
+		if p == "" {
+			return nil, usagef("bad query %q: empty part", s)
+		}
+		if i == 0 {
+			found := false
+			for _, sec := range querySections {
+				if strings.EqualFold(sec, p) {
+					parts[0], found = sec, true
+				}
+			}
+			if !found {
+				return nil, usagef("bad query %q: unknown type %q (want %s)", s, p, strings.Join(querySections, ", "))
+			}
+		}
+	}
+	records := parts[0] != "serverConfig" && parts[0] != "globalConfig"
+	if (records && len(parts) > 3) || (!records && len(parts) > 2) {
+		return nil, usagef("bad query %q: too many parts", s)
+	}
+	return configQuery(parts), nil
+}
+
+func (q configQuery) String() string { return "/" + strings.Join(q, "/") }
+
+// leafName is the name flattened output starts from: the last part of the
+// query, or "" for everything.
+func (q configQuery) leafName() string {
+	if len(q) == 0 {
+		return ""
+	}
+	return q[len(q)-1]
+}
+
+// apply selects the queried part of tree. Keys match exactly, then
+// case-insensitively; records also match by id.
+func (q configQuery) apply(tree map[string]any) (any, error) {
+	var cur any = tree
+	for i, part := range q {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("query %s: %s is a value, not a section", q, strings.Join(q[:i], "/"))
+		}
+		next, found := lookup(m, part, i == 1 && len(q) > 1 && q[0] != "serverConfig" && q[0] != "globalConfig")
+		if !found {
+			return nil, fmt.Errorf("query %s: no %q", q, part)
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+func lookup(m map[string]any, key string, byID bool) (any, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	if byID {
+		for _, v := range m {
+			if r, ok := v.(map[string]any); ok && r["id"] == key {
+				return v, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// flatten prints v as aligned "path value" lines, sorted by key; the
+// values of a list print one per line under the same key.
+func flatten(w io.Writer, prefix string, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if len(keys) == 0 && prefix != "" {
+			kv(w, configIndent, prefix, "(empty)")
+		}
+		for _, k := range keys {
+			p := k
+			if prefix != "" {
+				p = prefix + "/" + k
+			}
+			flatten(w, p, x[k])
+		}
+	case []any:
+		if len(x) == 0 {
+			kv(w, configIndent, prefix, "(empty)")
+		}
+		for _, e := range x {
+			flatten(w, prefix, e)
+		}
+	case string:
+		kv(w, configIndent, prefix, x)
+	case nil:
+		kv(w, configIndent, prefix, "null")
+	default:
+		b, _ := json.Marshal(x)
+		kv(w, configIndent, prefix, string(b))
+	}
+}
+
+// customizationsWarning is the seed's warning about customizations
+// archives.
+const customizationsWarning = `ATTENTION: These files contain the directories /opt/zextras//conf/ and /opt/zextras/postfix/conf/ compressed into a single archive.
+Restore can only be performed manually. Do it only if you know what you're doing.
+`
+
+// customizationOut is one archive in JSON output.
+type customizationOut struct {
+	Filename   string   `json:"filename"`
+	Path       string   `json:"path"`
+	ModifyDate string   `json:"modifyDate"` // RFC 3339, UTC: the archive's backup time
+	Size       int64    `json:"size"`
+	Files      []string `json:"files,omitempty"`
+	Error      string   `json:"error,omitempty"`
+}
+
+func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
+	p, err := g.Path()
+	if err != nil {
+		return err
+	}
+	files, err := selectServerFiles(p, backuppath.KindCustomizations, sel)
+	if err != nil {
+		return err
+	}
+	outs := make([]customizationOut, 0, len(files))
+	for _, f := range files {
+		abs := filepath.Join(p.Root, f.RelPath)
+		o := customizationOut{Filename: f.Name, Path: filepath.Dir(abs) + "/", ModifyDate: f.Date.Format(time.RFC3339), Size: f.Size}
+		if c.Verbose {
+			names, err := tarNames(abs)
+			o.Files = names
+			if err != nil {
+				o.Error = errReason(err)
+			}
+		}
+		outs = append(outs, o)
+	}
+	if g.JSON {
+		return printJSON(g.Stdout, outs)
+	}
+	if c.Verbose {
+		fmt.Fprint(g.Stdout, customizationsWarning)
+	}
+	for i, o := range outs {
+		fmt.Fprintln(g.Stdout)
+		kv(g.Stdout, configIndent, "filename", o.Filename)
+		kv(g.Stdout, configIndent, "path", o.Path)
+		kv(g.Stdout, configIndent, "modify date", formatDate(files[i].Date)+" UTC")
+		if c.Verbose {
+			kv(g.Stdout, configIndent, "size", o.Size)
+			for _, n := range o.Files {
+				kv(g.Stdout, configIndent, "file", n)
+			}
+			if o.Error != "" {
+				kv(g.Stdout, configIndent, "error", o.Error)
+				g.warnf("%s: %s", o.Filename, o.Error)
+			}
+		}
+	}
+	return nil
+}
+
+// tarNames lists the entries of a tar.gz archive (as many as could be read).
+func tarNames(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("unreadable: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("broken: %w", err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return names, nil
+		}
+		if err != nil {
+			return names, fmt.Errorf("broken: %w", err)
+		}
+		names = append(names, h.Name)
+	}
+}

@@ -1,0 +1,161 @@
+// Package ctl is the cbctl command line: one Globals struct, one struct per
+// command (each in its own file, with a Run method), and the rewriting that
+// lets Carbonio's positional "name value" pairs stand for flags.
+//
+// Exit status: 0 on success, 1 for operational errors (no such path or
+// account, damaged data, I/O), 2 for usage errors (unknown command or
+// parameter, bad date, bad type). Every error is one line on stderr,
+// "cbctl: error: ...".
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the root of the command tree.
+type CLI struct {
+	Globals
+
+	Backup  BackupCmd  `cmd:"" help:"Inspect a Backup Path offline, with Carbonio's backup verbs."`
+	Sample  SampleCmd  `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
+	Version VersionCmd `cmd:"" help:"Print cbctl's version."`
+}
+
+// BackupCmd groups Carbonio's "backup" verbs.
+type BackupCmd struct {
+	GetItem              GetItemCmd              `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
+	DoItemSearch         DoItemSearchCmd         `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
+	GetServerConfig      GetServerConfigCmd      `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
+	GetAccountInfo       GetAccountInfoCmd       `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
+	GetAvailableAccounts GetAvailableAccountsCmd `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
+	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
+}
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1 // operational error
+	ExitUsage = 2 // bad command line
+)
+
+// usageError marks an error caused by the command line (exit status 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error (exit status 2).
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// exitError carries an exit status for a failure whose message was already
+// printed (e.g. dump_blob of a damaged blob after printing the salvage).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitCodeOf is the exit status for err.
+func exitCodeOf(err error) int {
+	var ue *usageError
+	var pe *kong.ParseError
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue), errors.As(err, &pe):
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// hijackedExit is what the kong Exit hook panics with when a caller does
+// not want the process to end (tests); Main recovers it.
+type hijackedExit int
+
+// New builds the kong parser for cli.
+func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
+	opts := []kong.Option{
+		kong.Name("cbctl"),
+		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
+			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
+			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data), 2 usage error (bad command, parameter, date or type)."),
+		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
+	}
+	return kong.New(cli, append(opts, options...)...)
+}
+
+// Main runs cbctl with args (without the program name) and returns the exit
+// status. It never panics on bad input: every failure is one line on stderr.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	cli := &CLI{}
+	cli.Stdout, cli.Stderr = stdout, stderr
+
+	defer func() {
+		if r := recover(); r != nil {
+			if c, ok := r.(hijackedExit); ok {
+				code = int(c)
+				return
+			}
+			fmt.Fprintf(stderr, "cbctl: error: internal error: %v\n", r)
+			code = ExitError
+		}
+	}()
+
+	k, err := New(cli,
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(hijackedExit(c)) }),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Bind(&cli.Globals),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "cbctl: error: %v\n", err)
+		return ExitError
+	}
+	args, err = RewritePairs(k.Model, args)
+	if err != nil {
+		fmt.Fprintf(stderr, "cbctl: error: %v\n", err)
+		return ExitUsage
+	}
+	kctx, err := k.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		return ExitUsage
+	}
+	level := slog.LevelWarn
+	if cli.Debug {
+		level = slog.LevelDebug
+	}
+	cli.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cli.Log.Debug("command", "path", kctx.Command(), "args", args)
+
+	err = kctx.Run()
+	if err != nil {
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		}
+	}
+	return exitCodeOf(err)
+}
+
+// Run is Main for the real process.
+func Run(ctx context.Context) int {
+	return Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
+}

@@ -1,0 +1,202 @@
+// Package tests runs the cbctl binary as a user would.
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// cbctlBin is the binary TestMain builds.
+var cbctlBin string
+
+// fixtureRoot is the hand-made Backup Path shared (read-only) by the tests.
+var fixtureRoot string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "cbctl-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cbctlBin = filepath.Join(dir, "cbctl")
+	build := exec.Command("go", "build", "-o", cbctlBin, "github.com/cbfs/cbfs/cmd/cbctl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build cbctl:", err)
+		return 1
+	}
+	fixtureRoot = filepath.Join(dir, "fixture")
+	if !buildFixture(fixtureRoot) {
+		return 1
+	}
+	return m.Run()
+}
+
+func buildFixture(root string) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	makeFixture(&fixtureTB{}, root)
+	return true
+}
+
+// fixtureTB lets makeFixture run outside a test.
+type fixtureTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fixtureTB) Helper() {}
+func (f *fixtureTB) Fatal(args ...any) {
+	fmt.Fprintln(os.Stderr, append([]any{"fixture:"}, args...)...)
+	f.failed = true
+	panic("fixture failed")
+}
+
+// result is one run of cbctl.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cbctl runs the binary with args.
+func cbctl(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(cbctlBin, args...)
+	cmd.Env = append(os.Environ(), "COLUMNS=100")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run cbctl %q: %v", args, err)
+	}
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
+		t.Fatalf("cbctl %q crashed:\n%s", args, r.stderr)
+	}
+	return r
+}
+
+// ok runs cbctl and requires exit status 0.
+func ok(t *testing.T, args ...string) result {
+	t.Helper()
+	r := cbctl(t, args...)
+	if r.code != 0 {
+		t.Fatalf("cbctl %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// fails runs cbctl and requires exit status code and one "cbctl: error:"
+// line on stderr containing msg.
+func fails(t *testing.T, code int, msg string, args ...string) result {
+	t.Helper()
+	r := cbctl(t, args...)
+	if r.code != code {
+		t.Fatalf("cbctl %q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	errLines := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "cbctl: error: ") {
+			errLines++
+		}
+	}
+	if errLines != 1 || !strings.Contains(r.stderr, msg) {
+		t.Fatalf("cbctl %q: want one error line containing %q, got stderr:\n%s", args, msg, r.stderr)
+	}
+	return r
+}
+
+func decode(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, s)
+	}
+}
+
+// wantLines checks that every line in want occurs in out.
+func wantLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// row is an aligned "label value" line as cbctl prints it.
+func row(indent, label string, value any) string {
+	return fmt.Sprintf("%s%-60s%v\n", indent, label, value)
+}
+
+const ind = "             " // getItem's indent (13)
+
+func bp() string { return fixtureRoot }
+
+func TestHelpGolden(t *testing.T) {
+	cmds := [][]string{
+		{}, {"backup"}, {"backup", "getItem"}, {"backup", "doItemSearch"}, {"backup", "getServerConfig"},
+		{"backup", "getAccountInfo"}, {"backup", "getAvailableAccounts"}, {"backup", "getBackupInfo"},
+		{"sample"}, {"version"},
+	}
+	for _, c := range cmds {
+		name := strings.Join(append([]string{"cbctl"}, c...), "_")
+		t.Run(name, func(t *testing.T) {
+			r := ok(t, append(c, "--help")...)
+			golden := filepath.Join("testdata", "help", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(r.stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./tests -run TestHelpGolden -update)", err)
+			}
+			if string(want) != r.stdout {
+				t.Errorf("help of %q differs from %s (run with -update if intended)\n got:\n%s\nwant:\n%s", c, golden, r.stdout, want)
+			}
+		})
+	}
+}
+
+func TestHelpTouchesNothing(t *testing.T) {
+	// A Backup Path that does not exist: --help and version must not care.
+	for _, args := range [][]string{
+		{"--backup-path", "/nonexistent/x", "backup", "getItem", "--help"},
+		{"backup", "getBackupInfo", "backup_path", "/nonexistent/x", "--help"},
+		{"version", "--backup-path", "/nonexistent/x"},
+	} {
+		r := ok(t, args...)
+		if r.stdout == "" || r.stderr != "" {
+			t.Errorf("cbctl %q: stdout %q stderr %q", args, r.stdout, r.stderr)
+		}
+	}
+	r := ok(t, "version", "--json")
+	var v map[string]string
+	decode(t, r.stdout, &v)
+	if v["version"] == "" {
+		t.Errorf("version --json: %s", r.stdout)
+	}
+}
