@@ -1,0 +1,393 @@
+// Command e2ebench measures cbfs end to end through a real mount and prints
+// each figure beside a baseline measured in the same run (make bench). It
+// must run as root: it drops the kernel caches between cold runs.
+//
+//	e2ebench -bin bin -work /tmp/cbfs-bench [-folder 100000] [-items 1000000] [-bigmb 500]
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/sample"
+)
+
+var (
+	binDir   = flag.String("bin", "bin", "folder holding the cbfs binary")
+	work     = flag.String("work", "/tmp/cbfs-bench", "scratch folder (fixtures are cached here between runs)")
+	folderN  = flag.Int("folder", 100000, "messages in the big folder for the ls -l benchmark (0 skips it)")
+	itemsN   = flag.Int("items", 1000000, "items in the Backup Path for the mount-ready benchmark (0 skips it)")
+	bigMB    = flag.Int("bigmb", 500, "approximate decompressed MB for the cat benchmark (a sample of bigmb/4 accounts with attachments; 0 skips it)")
+	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat or ready")
+)
+
+func main() {
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fatal("e2ebench must run as root (it drops the kernel caches)")
+	}
+	must(os.MkdirAll(*work, 0o755))
+	fmt.Printf("# cbfs end-to-end benchmarks, %s, %s\n", time.Now().UTC().Format(time.RFC3339), cpuInfo())
+	if *folderN > 0 && (*onlyFlag == "" || *onlyFlag == "ls") {
+		benchList()
+	}
+	if *bigMB > 0 && (*onlyFlag == "" || *onlyFlag == "cat") {
+		benchCat()
+	}
+	if *itemsN > 0 && (*onlyFlag == "" || *onlyFlag == "ready") {
+		benchReady()
+	}
+}
+
+// ---- ls -l of a folder of N messages ----
+
+func benchList() {
+	dir := filepath.Join(*work, fmt.Sprintf("ls-%d", *folderN))
+	bp := filepath.Join(dir, "backup")
+	cached(bp, func() {
+		_, err := sample.Generate(context.Background(), bp, sample.Options{Accounts: 3, Messages: 5, Seed: 1, FolderMessages: *folderN})
+		must(err)
+	})
+	m := mount(bp, filepath.Join(dir, "mnt"), filepath.Join(dir, "index.db"))
+	folder := findBulk(m.dir)
+	m.stop()
+
+	// Baseline: ls -l of the same account's item files on the disk (the
+	// same number of entries, ~100 bucket folders).
+	acct := accountWithMost(bp)
+	buckets, _ := filepath.Glob(filepath.Join(bp, "accounts", acct, "items", "*"))
+	dropCaches()
+	baseCold := timeCmd("ls", append([]string{"-l"}, buckets...)...)
+	baseWarm := timeCmd("ls", append([]string{"-l"}, buckets...)...)
+
+	dropCaches()
+	m = mount(bp, filepath.Join(dir, "mnt"), filepath.Join(dir, "index.db"))
+	n := countLines("ls", "-1", folder)
+	m.stop()
+	dropCaches()
+	m = mount(bp, filepath.Join(dir, "mnt"), filepath.Join(dir, "index.db"))
+	cold := timeCmd("ls", "-l", folder)
+	warm := timeCmd("ls", "-l", folder)
+	m.stop()
+	fmt.Printf("\n## ls -l of a folder of %d messages (goal: < 1 s warm, < 3 s cold)\n", n)
+	fmt.Printf("%-44s %10s %10s\n", "", "cold", "warm")
+	fmt.Printf("%-44s %9.3fs %9.3fs\n", "cbfs mount: ls -l folders/Bulk", cold.Seconds(), warm.Seconds())
+	fmt.Printf("%-44s %9.3fs %9.3fs\n", "baseline: ls -l of the item files on disk", baseCold.Seconds(), baseWarm.Seconds())
+	fmt.Printf("%-44s %9.2fx %9.2fx\n", "ratio cbfs/baseline", cold.Seconds()/baseCold.Seconds(), warm.Seconds()/baseWarm.Seconds())
+}
+
+func findBulk(mnt string) string {
+	matches, _ := filepath.Glob(filepath.Join(mnt, "accounts", "*", "folders", "Bulk"))
+	if len(matches) == 0 {
+		fatal("no folders/Bulk in the mounted sample")
+	}
+	return matches[0]
+}
+
+func accountWithMost(bp string) string {
+	p, err := backuppath.Open(bp)
+	must(err)
+	ids, err := p.AccountIDs()
+	must(err)
+	best, bestN := "", -1
+	for _, id := range ids {
+		f, _, _ := p.ItemFiles(id)
+		if len(f) > bestN {
+			best, bestN = id, len(f)
+		}
+	}
+	return best
+}
+
+// ---- cat of every .eml: mount vs in-process decompression ----
+
+func benchCat() {
+	dir := filepath.Join(*work, fmt.Sprintf("cat-%dmb", *bigMB))
+	bp := filepath.Join(dir, "backup")
+	cached(bp, func() {
+		_, err := sample.Generate(context.Background(), bp, sample.Options{Accounts: max(3, *bigMB/4), Messages: 40, Seed: 2, BigAttachments: true})
+		must(err)
+	})
+	p, err := backuppath.Open(bp)
+	must(err)
+	var digests []blob.Digest
+	var total int64
+	must(p.Blobs.Walk(context.Background(), func(name string, d blob.Digest, ok bool) error {
+		if ok && p.Blobs.Check(d) == nil { // sound blobs only: damaged ones fail by design
+			digests = append(digests, d)
+		}
+		return nil
+	}))
+	// Warm the compressed files so both sides read them from the page cache.
+	for _, d := range digests {
+		b, err := os.ReadFile(p.Blobs.Path(d))
+		must(err)
+		_ = b
+	}
+	start := time.Now()
+	for _, d := range digests {
+		r, err := p.Blobs.Open(d)
+		must(err)
+		n, err := io.Copy(io.Discard, r)
+		must(err)
+		r.Close()
+		total += n
+	}
+	base := time.Since(start)
+
+	readAll := func(mnt string, readers int) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := 0; w < readers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				buf := make([]byte, 128<<10)
+				for i := w; i < len(digests); i += readers {
+					f, err := os.Open(filepath.Join(mnt, "blobs", string(digests[i])+".eml"))
+					must(err)
+					_, err = io.CopyBuffer(io.Discard, f, buf)
+					must(err)
+					f.Close()
+				}
+			}(w)
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	idx := filepath.Join(dir, "index.db")
+	m := mount(bp, mnt, idx)
+	one := readAll(m.dir, 1)
+	m.stop()
+	m = mount(bp, mnt, idx)
+	two := readAll(m.dir, 2)
+	m.stop()
+	mbps := func(d time.Duration) float64 { return float64(total) / 1e6 / d.Seconds() }
+	fmt.Printf("\n## cat of every blob as .eml, %d files, %.0f MB decompressed (goals: mount/in-process >= 0.8, 2 readers >= 1.5x 1 reader)\n", len(digests), float64(total)/1e6)
+	fmt.Printf("%-44s %9.1f MB/s\n", "baseline: blob.Store.Open in-process, 1 stream", mbps(base))
+	fmt.Printf("%-44s %9.1f MB/s  ratio %.2f\n", "cbfs mount, 1 reader", mbps(one), mbps(one)/mbps(base))
+	fmt.Printf("%-44s %9.1f MB/s  ratio %.2f (vs 1 reader %.2fx)\n", "cbfs mount, 2 readers", mbps(two), mbps(two)/mbps(base), mbps(two)/mbps(one))
+}
+
+// ---- mount-ready time and peak RSS on a big Backup Path ----
+
+func benchReady() {
+	dir := filepath.Join(*work, fmt.Sprintf("ready-%d", *itemsN))
+	bp := filepath.Join(dir, "backup")
+	cached(bp, func() { genMetadata(bp, *itemsN) })
+	idx := filepath.Join(dir, "index.db")
+	os.Remove(idx)
+	mnt := filepath.Join(dir, "mnt")
+	m := mount(bp, mnt, idx)
+	build := m.ready
+	buildRSS := m.stop()
+	m = mount(bp, mnt, idx)
+	ready := m.ready
+	rss := m.stop()
+	fi, _ := os.Stat(idx)
+	// Baseline: listing every item file of the Backup Path (what a mount
+	// without an index would have to do before answering).
+	dropCaches()
+	walk := timeCmd("find", filepath.Join(bp, "accounts"), "-type", "f", "-name", "[0-9]*")
+	fmt.Printf("\n## mount of a %d-item Backup Path (goals: ready < 2 s with the index built, peak RSS < 1 GB)\n", *itemsN)
+	fmt.Printf("%-44s %9.2fs  peak RSS %6.0f MB\n", "first mount (builds the index)", build.Seconds(), float64(buildRSS)/1e6)
+	fmt.Printf("%-44s %9.2fs  peak RSS %6.0f MB\n", "second mount (index built)", ready.Seconds(), float64(rss)/1e6)
+	fmt.Printf("%-44s %9.2fs\n", "baseline: find of every item file, cold", walk.Seconds())
+	if fi != nil {
+		fmt.Printf("%-44s %9.0f MB (%.0f B/item)\n", "index file", float64(fi.Size())/1e6, float64(fi.Size())/float64(*itemsN))
+	}
+}
+
+// genMetadata writes n message items (metadata only, spread over 10
+// accounts; digests point at one small real blob) quickly: no fsync.
+func genMetadata(dest string, n int) {
+	p, err := backuppath.Create(dest, backuppath.BackupStat{ServerID: "bench", FirstRun: backuppath.MillisOf(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))})
+	must(err)
+	p.Write.NoSync = true
+	body := []byte("From: a@example.com\r\nSubject: bench\r\n\r\nhello\r\n")
+	d, _, err := p.Blobs.Put(body)
+	must(err)
+	const accounts = 10
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for a := 0; a < accounts; a++ {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", a)
+		must(p.WriteAccount(&backuppath.Account{ID: id, Name: fmt.Sprintf("user%02d@example.com", a), Status: backuppath.StatusActive}))
+		wg.Add(1)
+		go func(a int, id string) {
+			defer wg.Done()
+			for i := 0; i < n/accounts; i++ {
+				t := base.Add(time.Duration(i) * time.Minute)
+				st := backuppath.State{Start: backuppath.MillisOf(t), Type: backuppath.TypeMessage, FolderID: 2 + i%2*3,
+					Digest: d, Size: int64(len(body)), Date: backuppath.MillisOf(t), Subject: "bench " + strconv.Itoa(i)}
+				it := &backuppath.Item{ID: 257 + i, States: []backuppath.State{st}}
+				if i%3 == 0 {
+					st2 := st
+					st2.Start += 3600_000
+					st2.Flags = "f"
+					it.States = append(it.States, st2)
+				}
+				must(p.WriteItem(id, it))
+			}
+		}(a, id)
+	}
+	wg.Wait()
+}
+
+// ---- helpers ----
+
+type mounted struct {
+	dir   string
+	cmd   *exec.Cmd
+	ready time.Duration
+}
+
+// mount starts cbfs mount and waits until the mountpoint is a FUSE mount.
+func mount(bp, dir, idx string) *mounted {
+	must(os.MkdirAll(dir, 0o755))
+	cmd := exec.Command(filepath.Join(*binDir, "cbfs"), "mount", "--index", idx, bp, dir)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	start := time.Now()
+	must(cmd.Start())
+	deadline := start.Add(10 * time.Minute)
+	for !isMounted(dir) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			fatal("mount of %s did not become ready", bp)
+		}
+		if cmd.ProcessState != nil {
+			fatal("cbfs mount exited early")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return &mounted{dir: dir, cmd: cmd, ready: time.Since(start)}
+}
+
+// stop unmounts with SIGTERM and returns the process's peak RSS in bytes.
+func (m *mounted) stop() int64 {
+	rss := peakRSS(m.cmd.Process.Pid)
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- m.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		m.cmd.Process.Kill()
+		exec.Command("umount", "-l", m.dir).Run()
+		fatal("cbfs mount did not stop on SIGTERM")
+	}
+	if ru, ok := m.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss*1024 > rss {
+		rss = ru.Maxrss * 1024
+	}
+	return rss
+}
+
+func isMounted(dir string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	abs, _ := filepath.Abs(dir)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && fields[4] == abs {
+			return true
+		}
+	}
+	return false
+}
+
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func timeCmd(name string, args ...string) time.Duration {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fatal("%s: %v", name, err)
+	}
+	return time.Since(start)
+}
+
+func countLines(name string, args ...string) int {
+	out, err := exec.Command(name, args...).Output()
+	must(err)
+	return strings.Count(string(out), "\n")
+}
+
+func dropCaches() {
+	syscall.Sync()
+	must(os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200))
+}
+
+// cached runs gen to make dir unless a previous run completed it.
+func cached(dir string, gen func()) {
+	marker := dir + ".done"
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	os.RemoveAll(dir)
+	start := time.Now()
+	gen()
+	fmt.Fprintf(os.Stderr, "generated %s in %s\n", dir, time.Since(start).Round(time.Millisecond))
+	must(os.WriteFile(marker, nil, 0o644))
+}
+
+func cpuInfo() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	var model string
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") && model == "" {
+			_, model, _ = strings.Cut(l, ":")
+		}
+		if strings.HasPrefix(l, "processor") {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d cores,%s", n, model)
+}
+
+func must(err error) {
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			fatal("%v: %s", err, ee.Stderr)
+		}
+		fatal("%v", err)
+	}
+}
+
+func fatal(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "e2ebench: "+format+"\n", a...)
+	os.Exit(1)
+}
