@@ -415,6 +415,29 @@ func (p *Path) WriteItem(accountID string, it *Item) error {
 	return p.Write.WriteFile(filepath.Join(p.Root, rel), b, 0o644)
 }
 
+// CreateItem writes a new item whose id the caller has just allocated (above
+// account_stat's lastItemId), so it cannot exist anywhere yet: it goes to
+// the usual bucket without the discovery WriteItem does for an item missing
+// from there (listing every bucket, which makes writing n new items
+// O(n^2)). It refuses to replace a file already at that place.
+func (p *Path) CreateItem(accountID string, it *Item) error {
+	if err := checkName("account id", accountID); err != nil {
+		return fmt.Errorf("create item %d: %w", it.ID, err)
+	}
+	if it.ID < 0 || len(it.States) == 0 {
+		return fmt.Errorf("create item %d: want an id >= 0 and at least one state", it.ID)
+	}
+	rel := ItemRelPath(accountID, it.ID)
+	if _, err := os.Lstat(filepath.Join(p.Root, rel)); err == nil {
+		return fmt.Errorf("create item %d: %s already exists", it.ID, rel)
+	}
+	b, err := it.Encode()
+	if err != nil {
+		return fmt.Errorf("encode item %d: %w", it.ID, err)
+	}
+	return p.Write.WriteFile(filepath.Join(p.Root, rel), b, 0o644)
+}
+
 // AppendState adds a new state to item id (creating the item file if it is
 // new). Earlier states are kept as they are.
 func (p *Path) AppendState(accountID string, id int, s State) error {

@@ -1046,3 +1046,24 @@ func TestWriteServerConfig(t *testing.T) {
 		t.Errorf("ReadServerConfigFile of a missing file: %v", err)
 	}
 }
+
+func TestCreateItem(t *testing.T) {
+	p := newPath(t)
+	it := &Item{ID: 257, States: []State{{Start: ms(1, 8), Type: TypeMessage, FolderID: FolderInbox}}}
+	if err := p.CreateItem(acctID, it); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.ReadItem(acctID, 257)
+	if err != nil || !reflect.DeepEqual(got.States, it.States) {
+		t.Fatalf("ReadItem = %+v, %v; want %+v", got, err, it.States)
+	}
+	if err := p.CreateItem(acctID, it); err == nil {
+		t.Error("CreateItem replaced an existing item")
+	}
+	if err := p.CreateItem(acctID, &Item{ID: 258}); err == nil {
+		t.Error("CreateItem wrote an item with no state")
+	}
+	if err := p.CreateItem("../x", it); err == nil {
+		t.Error("CreateItem accepted a bad account id")
+	}
+}

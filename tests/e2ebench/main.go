@@ -242,7 +242,7 @@ func genMetadata(dest string, n int) {
 					st2.Flags = "f"
 					it.States = append(it.States, st2)
 				}
-				must(p.WriteItem(id, it))
+				must(p.CreateItem(id, it))
 			}
 		}(a, id)
 	}
