@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
 )
 
@@ -28,6 +29,37 @@ var pgzwPool = sync.Pool{New: func() any {
 	}
 	return zw
 }}
+
+// smallPutMax is the largest content compressed by compressSmall: one
+// pooled klauspost gzip writer in the caller's goroutine. pgzip costs ~1 ms
+// a call whatever the size (goroutines, block buffers), which made storing a
+// 20 KB message 17 MB/s; content up to one pgzip block gains nothing from
+// its parallelism anyway. Larger content goes through compress (pgzip).
+const smallPutMax = putBlockSize
+
+var gzwPool = sync.Pool{New: func() any {
+	zw, err := gzip.NewWriterLevel(io.Discard, putLevel)
+	if err != nil {
+		panic(fmt.Sprintf("gzip writer: %v", err)) // putLevel is a valid constant
+	}
+	return zw
+}}
+
+// compressSmall writes the gzip compression of data into w (no name, MTIME
+// 0, putLevel: deterministic like compress).
+func compressSmall(w io.Writer, data []byte) error {
+	zw := gzwPool.Get().(*gzip.Writer)
+	defer gzwPool.Put(zw)
+	zw.Reset(w)
+	zw.ModTime = time.Unix(0, 0)
+	if _, err := zw.Write(data); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	return nil
+}
 
 // compress writes the gzip compression of what fill writes into w.
 func compress(w io.Writer, fill func(zw io.Writer) error) error {

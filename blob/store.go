@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -516,6 +517,9 @@ func (s *Store) Put(data []byte) (d Digest, created bool, err error) {
 		return d, false, err
 	}
 	err = s.Write.Write(path, filePerm, func(w io.Writer) error {
+		if len(data) <= smallPutMax {
+			return compressSmall(w, data)
+		}
 		return compress(w, func(zw io.Writer) error {
 			_, err := zw.Write(data)
 			return err
@@ -526,6 +530,9 @@ func (s *Store) Put(data []byte) (d Digest, created bool, err error) {
 	}
 	return d, true, nil
 }
+
+// headPool holds PutReader's look-ahead buffers (one small-path blob).
+var headPool = sync.Pool{New: func() any { b := make([]byte, smallPutMax+1); return &b }}
 
 // filePerm is the mode of blob files.
 const filePerm = 0o644
@@ -555,6 +562,20 @@ func (s *Store) exists(path string) (bool, error) {
 // the final folder is not known until the end; the rename into items/<xx>/
 // stays on one file system, so it is atomic all the same.
 func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err error) {
+	// Content that fits the small path is read whole and stored by Put, so
+	// Put and PutReader give the same bytes for the same content.
+	hp := headPool.Get().(*[]byte)
+	defer headPool.Put(hp)
+	head := *hp
+	n, err := io.ReadFull(r, head)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		d, created, err = s.Put(head[:n])
+		return d, int64(n), created, err
+	case err != nil:
+		return "", 0, false, fmt.Errorf("store blob: read content: %w", err)
+	}
+	r = io.MultiReader(bytes.NewReader(head), r)
 	items := filepath.Join(s.root, "items")
 	if err := os.MkdirAll(items, 0o755); err != nil {
 		return "", 0, false, fmt.Errorf("store blob: create folder %s: %w", items, err)
