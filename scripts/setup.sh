@@ -12,6 +12,8 @@ command -v go >/dev/null 2>&1 || { echo "setup: Go is not installed (https://go.
 
 missing=()
 command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "setup: please install: ${missing[*]} (e.g. sudo apt-get install -y ${missing[*]})" >&2

@@ -1,0 +1,322 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/charset"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+)
+
+// errStop ends an account's fetches once the read error threshold is hit.
+var errStop = errors.New("read error threshold reached")
+
+type occ struct {
+	c *cur
+	m *Message
+}
+
+type sizeKey struct {
+	s    string
+	size int64
+}
+
+// messages compares the listed messages with the scan state and writes
+// new items, new states and deleted states.
+func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
+	present := map[int]*cur{}
+	for _, c := range curs {
+		present[c.id] = c
+	}
+	seen := map[string]bool{}
+	var cands, rereads []occ
+	for _, c := range curs {
+		if !c.listed {
+			for _, e := range a.st.byItem {
+				if e.FolderID == c.id {
+					a.rep.Messages++
+				}
+			}
+			continue
+		}
+		for _, m := range c.msgs {
+			a.rep.Messages++
+			if seen[m.Key] { // the same file name in two folders (a copy)
+				m.Key = m.Key + "@" + c.f.PathString()
+			}
+			seen[m.Key] = true
+			e := a.st.byKey[m.Key]
+			switch {
+			case e == nil:
+				cands = append(cands, occ{c, m})
+			case e.Size != m.Size:
+				rereads = append(rereads, occ{c, m})
+			case e.FolderID != c.id || e.Flags != m.Flags || !equalTags(e.Tags, m.Tags):
+				if err := a.restate(e, c, m, e.Digest, e.Size, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Messages gone from the folders listed (or from folders gone).
+	vanished := map[int]*MessageEntry{}
+	for _, e := range a.st.byItem {
+		c := present[e.FolderID]
+		if !seen[e.Key] && (c == nil || c.listed) {
+			vanished[e.ItemID] = e
+		}
+	}
+	byMsgID := map[sizeKey][]*MessageEntry{}
+	byDigest := map[sizeKey][]*MessageEntry{}
+	for _, e := range vanished {
+		if e.MessageID != "" {
+			k := sizeKey{e.MessageID, e.Size}
+			byMsgID[k] = append(byMsgID[k], e)
+		}
+		k := sizeKey{string(e.Digest), e.Size}
+		byDigest[k] = append(byDigest[k], e)
+	}
+	take := func(idx map[sizeKey][]*MessageEntry, k sizeKey) *MessageEntry {
+		for len(idx[k]) > 0 {
+			e := idx[k][0]
+			idx[k] = idx[k][1:]
+			if vanished[e.ItemID] == e {
+				delete(vanished, e.ItemID)
+				return e
+			}
+		}
+		return nil
+	}
+	// Moves recognised without reading content (IMAP: Message-ID + size).
+	fetch := map[*cur][]*Message{}
+	var order []*cur
+	queue := func(o occ) {
+		if fetch[o.c] == nil {
+			order = append(order, o.c)
+		}
+		fetch[o.c] = append(fetch[o.c], o.m)
+	}
+	for _, o := range cands {
+		if o.m.MessageID != "" {
+			if e := take(byMsgID, sizeKey{o.m.MessageID, o.m.Size}); e != nil {
+				if err := a.restate(e, o.c, o.m, e.Digest, e.Size, nil); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		queue(o)
+	}
+	reread := map[*Message]bool{}
+	for _, o := range rereads {
+		reread[o.m] = true
+		queue(o)
+	}
+	// Read what is new.
+	for _, c := range order {
+		err := a.mb.Fetch(ctx, c.f, fetch[c], func(m *Message, content []byte, err error) error {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if errors.Is(err, ErrVanished) {
+				c.broken = true
+				return nil
+			}
+			if err != nil {
+				c.broken = true
+				a.rep.ReadErrors++
+				a.r.opt.Logger.Warn("read error", "account", a.name, "folder", c.f.PathString(), "message", m.Key, "err", err)
+				if a.r.opt.ReadErrorThreshold > 0 && a.rep.ReadErrors >= a.r.opt.ReadErrorThreshold {
+					return errStop
+				}
+				return nil
+			}
+			a.r.prog.Messages++
+			a.r.prog.Bytes += int64(len(content))
+			a.rep.Bytes += int64(len(content))
+			defer a.r.progress()
+			if e := a.st.byKey[m.Key]; e != nil && reread[m] {
+				d, err := a.put(content)
+				if err != nil {
+					return err
+				}
+				sum := summarize(content)
+				return a.restate(e, c, m, d, int64(len(content)), &sum)
+			}
+			if len(vanished) > 0 {
+				d := blob.Sum(content)
+				if e := take(byDigest, sizeKey{string(d), int64(len(content))}); e != nil {
+					if _, err := a.put(content); err != nil { // normally there already
+						return err
+					}
+					return a.restate(e, c, m, e.Digest, e.Size, nil)
+				}
+			}
+			return a.add(c, m, content)
+		})
+		if errors.Is(err, errStop) {
+			a.rep.Stopped = true
+			a.rep.Errors = append(a.rep.Errors, fmt.Sprintf("stopped after %d read errors (threshold %d)", a.rep.ReadErrors, a.r.opt.ReadErrorThreshold))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if a.rep.ReadErrors > 0 {
+		// A message that could not be read may be one that moved: keep
+		// the vanished ones until a scan reads everything.
+		return nil
+	}
+	for _, e := range vanished {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := a.changeItem(e.ItemID, func(s *backuppath.State) { s.Deleted = true }); err != nil {
+			return err
+		}
+		a.st.drop(e)
+		a.rep.Items.Deleted++
+		a.dirty = true
+		if err := a.checkpoint(); err != nil {
+			return err
+		}
+	}
+	// Folders gone from the source.
+	for id, e := range a.st.folders {
+		if present[id] != nil {
+			continue
+		}
+		delete(a.st.folders, id)
+		a.dirty = true
+		if _, ok := a.st.itemPaths[id]; !ok || id <= 256 {
+			continue // a system folder: no item of ours
+		}
+		_ = e
+		if err := a.changeItem(id, func(s *backuppath.State) { s.Deleted = true }); err != nil {
+			return err
+		}
+		a.rep.Items.Deleted++
+	}
+	return nil
+}
+
+// put stores a blob.
+func (a *acctScan) put(content []byte) (blob.Digest, error) {
+	d, created, err := a.store.Put(content)
+	if err != nil {
+		return d, &writeError{err}
+	}
+	if created {
+		a.rep.BlobsNew++
+		a.rep.Written++
+	}
+	return d, nil
+}
+
+// add backs up a new message: blob first, then the item.
+func (a *acctScan) add(c *cur, m *Message, content []byte) error {
+	d, err := a.put(content)
+	if err != nil {
+		return err
+	}
+	sum := summarize(content)
+	date := m.Date
+	if date.IsZero() {
+		date = sum.date
+	}
+	id := a.alloc()
+	s := backuppath.State{Start: a.when(), Type: backuppath.TypeMessage, FolderID: c.id, Flags: m.Flags,
+		Tags: m.Tags, Digest: d, Size: int64(len(content)), Date: backuppath.MillisOf(date),
+		Subject: sum.subject, From: sum.from, To: sum.to, IMAPUID: m.UID, Extra: backuppath.Extra{}}
+	setExtra(s.Extra, extraSource, m.Key)
+	if err := a.newItem(id, s); err != nil {
+		return err
+	}
+	msgID := m.MessageID
+	if msgID == "" {
+		msgID = sum.messageID
+	}
+	a.st.put(&MessageEntry{Key: m.Key, ItemID: id, FolderID: c.id, Flags: m.Flags, Tags: m.Tags,
+		Size: int64(len(content)), Digest: d, MessageID: msgID})
+	a.rep.Items.New++
+	a.dirty = true
+	return a.checkpoint()
+}
+
+// restate writes a new state of an existing message: another folder,
+// flags, tags, source key, or (sum != nil) content.
+func (a *acctScan) restate(e *MessageEntry, c *cur, m *Message, d blob.Digest, size int64, sum *summary) error {
+	moved := e.FolderID != c.id
+	err := a.changeItem(e.ItemID, func(s *backuppath.State) {
+		s.Deleted = false
+		s.FolderID, s.Flags, s.Tags = c.id, m.Flags, m.Tags
+		s.Digest, s.Size = d, size
+		if m.UID != 0 {
+			s.IMAPUID = m.UID
+		}
+		if sum != nil {
+			s.Subject, s.From, s.To = sum.subject, sum.from, sum.to
+		}
+		setExtra(s.Extra, extraSource, m.Key)
+	})
+	if err != nil {
+		return err
+	}
+	ne := &MessageEntry{Key: m.Key, ItemID: e.ItemID, FolderID: c.id, Flags: m.Flags, Tags: m.Tags,
+		Size: size, Digest: d, MessageID: firstNonEmpty(m.MessageID, e.MessageID)}
+	a.st.drop(e)
+	a.st.put(ne)
+	a.rep.Items.Changed++
+	if moved {
+		a.rep.Items.Moved++
+	}
+	a.dirty = true
+	return a.checkpoint()
+}
+
+// summary is what a state shows of a message without its blob.
+type summary struct {
+	subject, from, to, messageID string
+	date                         time.Time
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// summarize reads the header; a malformed one yields what could be read.
+func summarize(content []byte) summary {
+	var s summary
+	end := bytes.Index(content, []byte("\n\n"))
+	if e2 := bytes.Index(content, []byte("\r\n\r\n")); e2 >= 0 && (end < 0 || e2 < end) {
+		end = e2 + 2
+	}
+	head := content
+	if end >= 0 {
+		head = content[:end+1]
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(append(append([]byte(nil), head...), '\n')))
+	if err != nil {
+		return s
+	}
+	dec := func(k string) string {
+		v := msg.Header.Get(k)
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+		return strings.TrimSpace(v)
+	}
+	s.subject, s.from, s.to = dec("Subject"), dec("From"), dec("To")
+	s.messageID = strings.TrimSpace(msg.Header.Get("Message-Id"))
+	if t, err := msg.Header.Date(); err == nil {
+		s.date = t
+	}
+	return s
+}

@@ -1,0 +1,176 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+)
+
+// Source is a live mail store that Run backs up.
+type Source interface {
+	// String describes the source without secrets (for reports and logs).
+	String() string
+	// Accounts lists the accounts the source holds, or nil if it cannot
+	// list them itself (IMAP: the accounts come from Options.Accounts).
+	Accounts(ctx context.Context) ([]string, error)
+	// Open opens one account for reading.
+	Open(ctx context.Context, account string) (Mailbox, error)
+	// Close releases the source.
+	Close() error
+}
+
+// Mailbox is one account of a Source, open for reading.
+type Mailbox interface {
+	// Folders lists the account's folders, parents before children.
+	Folders(ctx context.Context) ([]*Folder, error)
+	// Messages lists a folder's messages without their content. prior is
+	// what the last scan saw of this folder (nil if none): a source may use
+	// it to fetch extra details (Message-ID) only for new messages.
+	Messages(ctx context.Context, f *Folder, prior *FolderEntry) ([]*Message, error)
+	// Fetch reads the content of msgs (all in folder f) and calls fn for
+	// each, in any order; fn's error stops Fetch and is returned. A message
+	// that vanished since it was listed is passed with ErrVanished; one
+	// that cannot be read, with that error.
+	Fetch(ctx context.Context, f *Folder, msgs []*Message, fn func(m *Message, content []byte, err error) error) error
+	Close() error
+}
+
+// ErrVanished marks a listed message that was gone when its content was
+// read (moved or expunged in between): not a read error.
+var ErrVanished = fmt.Errorf("message vanished while scanning")
+
+// Folder is a folder of a Mailbox.
+type Folder struct {
+	Path    []string // path components; the Inbox is ["INBOX"]
+	Key     string   // stable identity across renames if the source has one, else ""
+	Special int      // system folder id (backuppath.FolderInbox, ...) or 0
+	// Token changes whenever the folder's messages or their flags change;
+	// "" means "unknown: always list". Equal tokens let a scan reuse the
+	// last listing without asking the source.
+	Token string
+
+	ref any // the source's own handle
+}
+
+// PathString is the path joined with "/".
+func (f *Folder) PathString() string { return strings.Join(f.Path, "/") }
+
+// Message is a message as listed, before its content is read.
+type Message struct {
+	Key       string    // identity within the account (see the source's doc)
+	Size      int64     // bytes of content
+	Flags     string    // Zimbra flag letters, canonical order
+	Tags      []string  // keywords, sorted
+	Date      time.Time // internal (received) date, if known from the listing
+	MessageID string    // Message-ID header, if known without reading the content
+	UID       uint32    // IMAP UID, 0 for other sources
+
+	ref any
+}
+
+// ParseSource parses a source URL:
+//
+//	maildir:/var/mail            a tree of Maildir++ accounts
+//	imap://admin:pass@host:port  IMAP with a master login ("user*admin")
+//	imaps://admin:pass@host:port the same over TLS
+//
+// For IMAP, the query parameter "separator" sets the master-user separator
+// (default "*"), "insecure=1" skips TLS certificate checks.
+func ParseSource(raw string) (Source, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok {
+		return nil, fmt.Errorf("source %q: want maildir:/path or imap://admin:pass@host:port", raw)
+	}
+	switch strings.ToLower(scheme) {
+	case "maildir":
+		p := strings.TrimPrefix(rest, "//")
+		if p == "" {
+			return nil, fmt.Errorf("source %q: maildir: needs a folder", raw)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", raw, err)
+		}
+		return NewMaildir(abs), nil
+	case "imap", "imaps":
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		return newIMAPSource(u)
+	}
+	return nil, fmt.Errorf("source %q: unknown scheme %q (want maildir or imap)", raw, scheme)
+}
+
+// Zimbra flag letters in the order a state writes them.
+const flagOrder = "ufrwdxn"
+
+// canonFlags sorts flag letters into flagOrder (others after, sorted) and
+// drops duplicates.
+func canonFlags(set map[byte]bool) string {
+	var b strings.Builder
+	for i := 0; i < len(flagOrder); i++ {
+		if set[flagOrder[i]] {
+			b.WriteByte(flagOrder[i])
+		}
+	}
+	var rest []byte
+	for c := range set {
+		if set[c] && !strings.ContainsRune(flagOrder, rune(c)) {
+			rest = append(rest, c)
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i] < rest[j] })
+	b.Write(rest)
+	return b.String()
+}
+
+// specialByName maps well-known folder names (top level, case-insensitive)
+// to Zimbra's system folder ids, for sources without SPECIAL-USE.
+var specialByName = map[string]int{
+	"inbox": backuppath.FolderInbox, "trash": backuppath.FolderTrash,
+	"deleted items": backuppath.FolderTrash, "deleted messages": backuppath.FolderTrash,
+	"junk": backuppath.FolderJunk, "spam": backuppath.FolderJunk, "junk e-mail": backuppath.FolderJunk,
+	"sent": backuppath.FolderSent, "sent items": backuppath.FolderSent, "sent messages": backuppath.FolderSent,
+	"drafts": backuppath.FolderDrafts,
+}
+
+func specialOf(path []string) int {
+	if len(path) != 1 {
+		return 0
+	}
+	return specialByName[strings.ToLower(path[0])]
+}
+
+func sortedTags(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sortFolders puts the Inbox first, then parents before children, then by
+// path.
+func sortFolders(fs []*Folder) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, c := fs[i], fs[j]
+		if (a.Special == backuppath.FolderInbox) != (c.Special == backuppath.FolderInbox) {
+			return a.Special == backuppath.FolderInbox
+		}
+		if len(a.Path) != len(c.Path) {
+			return len(a.Path) < len(c.Path)
+		}
+		return a.PathString() < c.PathString()
+	})
+}
