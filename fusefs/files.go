@@ -159,14 +159,19 @@ func (h *memHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 // concurrent, slightly out-of-order readahead is served without restarting;
 // a read before the window restarts the decoder. Reads of one handle are
 // serialised (one decoder); different handles run in parallel.
+//
+// The window is a list of fixed-size chunks from a pool: decoding never
+// regrows, zeroes or slides a buffer (an earlier doubling buffer spent
+// most of the daemon's CPU in makeslice and memmove).
 type streamHandle struct {
 	fsys *FS
 	file *blobFile
 
 	mu       sync.Mutex
 	rc       io.ReadCloser
-	buf      []byte // decoded bytes [start, start+len(buf))
+	chunks   []*[]byte // decoded bytes [start, start+decoded), streamChunk each but the last
 	start    int64
+	decoded  int64 // bytes held in chunks
 	finished bool  // the stream ended
 	err      error // how it ended: nil = verified
 }
@@ -178,11 +183,22 @@ var (
 
 const streamChunk = 256 << 10
 
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b }}
+
+func (h *streamHandle) dropChunks(n int) {
+	for _, c := range h.chunks[:n] {
+		*c = (*c)[:streamChunk]
+		chunkPool.Put(c)
+	}
+	h.chunks = append(h.chunks[:0], h.chunks[n:]...)
+}
+
 func (h *streamHandle) reset() {
 	if h.rc != nil {
 		h.rc.Close()
 	}
-	h.rc, h.buf, h.start, h.finished, h.err = nil, h.buf[:0], 0, false, nil
+	h.dropChunks(len(h.chunks))
+	h.rc, h.start, h.decoded, h.finished, h.err = nil, 0, 0, false, nil
 }
 
 // fill decodes one more chunk.
@@ -196,34 +212,69 @@ func (h *streamHandle) fill() {
 		}
 		h.rc = rc
 	}
-	if cap(h.buf)-len(h.buf) < streamChunk {
-		nb := make([]byte, len(h.buf), 2*cap(h.buf)+streamChunk)
-		copy(nb, h.buf)
-		h.buf = nb
+	// Not io.ReadFull: it drops an error that comes with the last bytes
+	// and turns a short clean end into ErrUnexpectedEOF. Only io.EOF itself
+	// is a clean (verified) end; anything else is the blob's fault.
+	c := chunkPool.Get().(*[]byte)
+	n := 0
+	var err error
+	for n < len(*c) && err == nil {
+		var m int
+		m, err = h.rc.Read((*c)[n:])
+		n += m
 	}
-	n, err := h.rc.Read(h.buf[len(h.buf) : len(h.buf)+streamChunk])
-	h.buf = h.buf[:len(h.buf)+n]
+	*c = (*c)[:n]
+	if n > 0 {
+		h.chunks = append(h.chunks, c)
+		h.decoded += int64(n)
+	} else {
+		chunkPool.Put(c)
+	}
 	if err != nil {
 		h.finished = true
-		if !errors.Is(err, io.EOF) {
+		if err != io.EOF {
 			h.err = err
 		}
 		h.fsys.health.put(h.file.digest, h.err)
 	}
 }
 
-// trim drops decoded bytes before keep beyond the window.
+// trim drops whole chunks that end before keep and lie more than
+// streamWindow behind the decoded end.
 func (h *streamHandle) trim(keep int64) {
-	end := h.start + int64(len(h.buf))
-	from := end - streamWindow
-	if keep < from {
-		from = keep
+	end := h.start + h.decoded
+	n := 0
+	for n < len(h.chunks) {
+		cl := int64(len(*h.chunks[n]))
+		if h.start+cl > keep || end-(h.start+cl) < streamWindow {
+			break
+		}
+		h.start += cl
+		h.decoded -= cl
+		n++
 	}
-	if drop := from - h.start; drop > streamWindow/2 {
-		n := copy(h.buf, h.buf[drop:])
-		h.buf = h.buf[:n]
-		h.start = from
+	if n > 0 {
+		h.dropChunks(n)
 	}
+}
+
+// copyOut copies decoded bytes from off into dest and returns how many.
+func (h *streamHandle) copyOut(dest []byte, off int64) int {
+	pos := h.start
+	w := 0
+	for _, c := range h.chunks {
+		cl := int64(len(*c))
+		if off >= pos+cl {
+			pos += cl
+			continue
+		}
+		w += copy(dest[w:], (*c)[off+int64(w)-pos:])
+		if w == len(dest) {
+			break
+		}
+		pos += cl
+	}
+	return w
 }
 
 func (h *streamHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -235,7 +286,7 @@ func (h *streamHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.R
 	want := off + int64(len(dest))
 	size := h.file.size.Load()
 	toEnd := size < 0 || want >= size // this read returns the last byte: verify first
-	for !h.finished && (toEnd || h.start+int64(len(h.buf)) < want) {
+	for !h.finished && (toEnd || h.start+h.decoded < want) {
 		h.fill()
 		h.trim(off)
 		if ctx.Err() != nil {
@@ -248,7 +299,7 @@ func (h *streamHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.R
 	if off < h.start { // cannot happen: trim keeps off
 		return nil, syscall.EIO
 	}
-	return fuse.ReadResultData(slice(h.buf, dest, off-h.start)), 0
+	return fuse.ReadResultData(dest[:h.copyOut(dest, off)]), 0
 }
 
 func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
@@ -258,7 +309,7 @@ func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
 		h.rc.Close()
 		h.rc = nil
 	}
-	h.buf = nil
+	h.dropChunks(len(h.chunks))
 	return 0
 }
 

@@ -104,7 +104,8 @@ func (f *FS) MountOptions(debug, allowOther, direct bool) *fs.Options {
 			AllowOther:         allowOther,
 			Debug:              debug,
 			DisableReadDirPlus: f.opt.DisableReadDirPlus,
-			MaxReadAhead:       128 << 10,
+			MaxReadAhead:       1 << 20,
+			MaxWrite:           1 << 20,
 		},
 	}
 }
@@ -169,6 +170,17 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Bsize, out.Frsize, out.NameLen = 4096, 4096, 255
 	return 0
 }
+
+// Flush answers ENOSYS: nothing is ever buffered for writing, and on the
+// first ENOSYS the kernel stops sending FLUSH for the whole mount (its
+// no_flush), saving one round trip on every close. Each round trip costs
+// ~50 us of daemon CPU on this 2-core VM, which dominates reading many
+// small files.
+func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+var _ = (fs.NodeFlusher)((*node)(nil))
 
 // Writes of every kind: EROFS (the mount is also read-only in the kernel,
 // which answers most of them before they get here).

@@ -122,22 +122,50 @@ func benchCat() {
 		_, err := sample.Generate(context.Background(), bp, sample.Options{Accounts: max(3, *bigMB/4), Messages: 40, Seed: 2, BigAttachments: true})
 		must(err)
 	})
+	mnt := filepath.Join(dir, "mnt")
+	idx := filepath.Join(dir, "index.db")
+
+	// The files: every .eml under accounts/*/folders/ (each live message
+	// once, as a user would cat them), with its digest from the
+	// user.cbfs.digest attribute; damaged ones are left out (they fail by
+	// design). Collected on a first mount, outside the timings.
+	m := mount(bp, mnt, idx)
+	var files []string
+	var digests []blob.Digest
 	p, err := backuppath.Open(bp)
 	must(err)
-	var digests []blob.Digest
-	var total int64
-	must(p.Blobs.Walk(context.Background(), func(name string, d blob.Digest, ok bool) error {
-		if ok && p.Blobs.Check(d) == nil { // sound blobs only: damaged ones fail by design
-			digests = append(digests, d)
+	must(filepath.WalkDir(filepath.Join(m.dir, "accounts"), func(path string, de os.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel, _ := filepath.Rel(m.dir, path)
+		if parts := strings.Split(rel, string(filepath.Separator)); de.IsDir() && len(parts) == 3 && parts[2] != "folders" {
+			return filepath.SkipDir
+		}
+		if de.IsDir() || !strings.HasSuffix(path, ".eml") {
+			return nil
+		}
+		buf := make([]byte, 64)
+		n, err := syscall.Getxattr(path, "user.cbfs.digest", buf)
+		if err != nil {
+			return nil
+		}
+		d := blob.Digest(buf[:n])
+		if p.Blobs.Check(d) != nil {
+			return nil
+		}
+		files = append(files, rel)
+		digests = append(digests, d)
 		return nil
 	}))
+	m.stop()
+
 	// Warm the compressed files so both sides read them from the page cache.
 	for _, d := range digests {
-		b, err := os.ReadFile(p.Blobs.Path(d))
+		_, err := os.ReadFile(p.Blobs.Path(d))
 		must(err)
-		_ = b
 	}
+	var total int64
 	start := time.Now()
 	for _, d := range digests {
 		r, err := p.Blobs.Open(d)
@@ -149,6 +177,8 @@ func benchCat() {
 	}
 	base := time.Since(start)
 
+	// Each pass on a fresh mount: cold lookups and an empty kernel cache
+	// for the mounted files, as an admin's first cp -r would see.
 	readAll := func(mnt string, readers int) time.Duration {
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -157,8 +187,8 @@ func benchCat() {
 			go func(w int) {
 				defer wg.Done()
 				buf := make([]byte, 128<<10)
-				for i := w; i < len(digests); i += readers {
-					f, err := os.Open(filepath.Join(mnt, "blobs", string(digests[i])+".eml"))
+				for i := w; i < len(files); i += readers {
+					f, err := os.Open(filepath.Join(mnt, files[i]))
 					must(err)
 					_, err = io.CopyBuffer(io.Discard, f, buf)
 					must(err)
@@ -169,16 +199,14 @@ func benchCat() {
 		wg.Wait()
 		return time.Since(start)
 	}
-	mnt := filepath.Join(dir, "mnt")
-	idx := filepath.Join(dir, "index.db")
-	m := mount(bp, mnt, idx)
+	m = mount(bp, mnt, idx)
 	one := readAll(m.dir, 1)
 	m.stop()
 	m = mount(bp, mnt, idx)
 	two := readAll(m.dir, 2)
 	m.stop()
 	mbps := func(d time.Duration) float64 { return float64(total) / 1e6 / d.Seconds() }
-	fmt.Printf("\n## cat of every blob as .eml, %d files, %.0f MB decompressed (goals: mount/in-process >= 0.8, 2 readers >= 1.5x 1 reader)\n", len(digests), float64(total)/1e6)
+	fmt.Printf("\n## cat of every .eml under folders/, %d files, %.0f MB decompressed (goals: mount/in-process >= 0.8, 2 readers >= 1.5x 1 reader)\n", len(files), float64(total)/1e6)
 	fmt.Printf("%-44s %9.1f MB/s\n", "baseline: blob.Store.Open in-process, 1 stream", mbps(base))
 	fmt.Printf("%-44s %9.1f MB/s  ratio %.2f\n", "cbfs mount, 1 reader", mbps(one), mbps(one)/mbps(base))
 	fmt.Printf("%-44s %9.1f MB/s  ratio %.2f (vs 1 reader %.2fx)\n", "cbfs mount, 2 readers", mbps(two), mbps(two)/mbps(base), mbps(two)/mbps(one))
