@@ -1,0 +1,793 @@
+// Package coherency implements doCoherencyCheck: it verifies every blob of
+// a Backup Path against its digest and every item state against its blob,
+// finds malformed item and account files, orphan blobs and stray names, and
+// optionally fixes what can be fixed without losing anything.
+//
+// Fixing never deletes. With FixBackup, bad files (broken or unreadable
+// blobs, including a folder where a blob should be; malformed or
+// unreadable item files; names under items/ that are not digests, or
+// digests in the wrong folder) are moved, with the same relative path, into
+// the quarantine folder of the Backup Path:
+//
+//	<backup path>/quarantine/<YYYYMMDDTHHMMSSZ>/<original relative path>
+//
+// (one folder per run, named by its UTC start time). Readers ignore
+// quarantine/; an administrator can inspect, salvage or delete it. With
+// DoubleGzip set to "fix", sound blobs that are gzipped twice are rewritten
+// as single gzip with the same digest, atomically and only after the new
+// file has been read back and verified. Orphan blobs (no state names them)
+// are only reported: doPurge removes them. Missing blobs cannot be fixed and
+// stay reported.
+package coherency
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/atomicfile"
+)
+
+// QuarantineDir is the folder, at the Backup Path's root, that FixBackup
+// moves bad files into (one sub-folder per run).
+const QuarantineDir = "quarantine"
+
+// QuarantineStamp is the layout of a run's folder name in QuarantineDir.
+const QuarantineStamp = "20060102T150405Z"
+
+// Problem classes.
+const (
+	ClassOrphan            = "orphan"             // a sound blob no state names
+	ClassBroken            = "broken"             // a blob that is corrupt (not gzip, truncated, digest mismatch)
+	ClassUnreadable        = "unreadable"         // a blob that cannot be read (permissions, I/O error, a folder)
+	ClassMissing           = "missing"            // a blob that states name but that is not there
+	ClassDoubleGzip        = "double-gzip"        // a sound blob gzipped twice
+	ClassNotDigest         = "not-digest"         // an entry under items/ whose name is not a digest (or not in its digest's folder)
+	ClassBrokenItem        = "broken-item"        // an item file that is malformed
+	ClassUnreadableItem    = "unreadable-item"    // an item file that cannot be read
+	ClassBrokenAccount     = "broken-account"     // an account_info that is malformed
+	ClassUnreadableAccount = "unreadable-account" // an account_info (or items folder) that cannot be read
+	ClassNotItem           = "not-item"           // an entry under accounts/<id>/items/ that is not an item file
+)
+
+// classOrder is the order of classes in reports.
+var classOrder = []struct{ class, title string }{
+	{ClassOrphan, "Orphan Blobs"},
+	{ClassBroken, "Broken Blobs"},
+	{ClassUnreadable, "Unreadable Blobs"},
+	{ClassMissing, "Missing Blobs"},
+	{ClassDoubleGzip, "Double-gzipped Blobs"},
+	{ClassNotDigest, "Names Not Digests"},
+	{ClassBrokenItem, "Broken Item Files"},
+	{ClassUnreadableItem, "Unreadable Item Files"},
+	{ClassBrokenAccount, "Broken Account Files"},
+	{ClassUnreadableAccount, "Unreadable Account Files"},
+	{ClassNotItem, "Names Not Items"},
+}
+
+// DoubleGzip says what to do with double-gzipped blobs.
+type DoubleGzip string
+
+// DoubleGzip modes. The zero value reports them, as DoubleGzipCheck does.
+const (
+	DoubleGzipCheck DoubleGzip = "check"
+	DoubleGzipFix   DoubleGzip = "fix"
+)
+
+// ParseDoubleGzip reads Carbonio's fixDoubleGzip parameter: "check" or
+// "fix" ("" is check).
+func ParseDoubleGzip(s string) (DoubleGzip, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "check":
+		return DoubleGzipCheck, nil
+	case "fix":
+		return DoubleGzipFix, nil
+	}
+	return "", fmt.Errorf("fixDoubleGzip must be check or fix, not %q", s)
+}
+
+// Options of a check.
+type Options struct {
+	// FixBackup moves bad files into the quarantine folder.
+	FixBackup bool
+	// DoubleGzip: check (report) or fix (rewrite as single gzip).
+	DoubleGzip DoubleGzip
+	// Now names the quarantine folder (zero: the current time).
+	Now time.Time
+	// Workers verifying blobs (0: 2).
+	Workers int
+	// Progress, if set, is called as the check advances (phase: "blobs",
+	// "items", "fix").
+	Progress func(done, total int, phase string)
+}
+
+// ItemRef names one item of one account.
+type ItemRef struct {
+	AccountID string `json:"accountId"`
+	Account   string `json:"account,omitempty"` // name, if account_info is readable
+	ItemID    int    `json:"itemId"`
+}
+
+// Problem is one finding.
+type Problem struct {
+	Class  string    `json:"class"`
+	Path   string    `json:"path,omitempty"`   // relative to the Backup Path
+	Digest string    `json:"digest,omitempty"` // blob problems
+	Items  []ItemRef `json:"items,omitempty"`  // the items concerned (for a blob: whose states name it)
+	Reason string    `json:"reason,omitempty"`
+	Action string    `json:"action,omitempty"` // what the fix did ("" if nothing)
+}
+
+// Result of a check.
+type Result struct {
+	Blobs      int       `json:"blobs"`    // entries under items/ looked at
+	Accounts   int       `json:"accounts"` // account folders
+	Items      int       `json:"items"`    // item files
+	States     int       `json:"states"`   // states of readable item files
+	Problems   []Problem `json:"problems"`
+	Quarantine string    `json:"quarantine,omitempty"` // relative folder the fix moved files into
+	// Quarantined counts files moved; DoubleGzipFixed blobs rewritten.
+	Quarantined     int  `json:"quarantined"`
+	DoubleGzipFixed int  `json:"doubleGzipFixed"`
+	Stopped         bool `json:"stopped,omitempty"` // cancelled before the end
+}
+
+// Count is the number of problems of class.
+func (r *Result) Count(class string) int {
+	n := 0
+	for _, p := range r.Problems {
+		if p.Class == class {
+			n++
+		}
+	}
+	return n
+}
+
+// Of returns the problems of class.
+func (r *Result) Of(class string) []Problem {
+	var out []Problem
+	for _, p := range r.Problems {
+		if p.Class == class {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Report is the human text, in Carbonio's "- stats -" style.
+func (r *Result) Report() string {
+	var b strings.Builder
+	b.WriteString("- stats -\n")
+	fmt.Fprintf(&b, "Blobs Checked: %d\n", r.Blobs)
+	fmt.Fprintf(&b, "Accounts Checked: %d\n", r.Accounts)
+	fmt.Fprintf(&b, "Items Checked: %d\n", r.Items)
+	fmt.Fprintf(&b, "States Checked: %d\n", r.States)
+	for _, c := range classOrder {
+		fmt.Fprintf(&b, "%s: %d\n", c.title, r.Count(c.class))
+	}
+	fmt.Fprintf(&b, "Quarantined Files: %d\n", r.Quarantined)
+	fmt.Fprintf(&b, "Double-gzipped Blobs Rewritten: %d\n", r.DoubleGzipFixed)
+	if r.Quarantine != "" {
+		fmt.Fprintf(&b, "Quarantine Folder: %s\n", r.Quarantine)
+	}
+	if r.Stopped {
+		b.WriteString("Stopped: true\n")
+	}
+	if len(r.Problems) > 0 {
+		b.WriteString("\n- problems -\n")
+		for _, p := range r.Problems {
+			what := p.Path
+			if what == "" {
+				what = p.Digest
+			}
+			fmt.Fprintf(&b, "%s: %s", p.Class, what)
+			if p.Reason != "" {
+				fmt.Fprintf(&b, " (%s)", p.Reason)
+			}
+			if len(p.Items) > 0 {
+				fmt.Fprintf(&b, " items: %s", refsString(p.Items))
+			}
+			if p.Action != "" {
+				fmt.Fprintf(&b, " -> %s", p.Action)
+			}
+			b.WriteByte('\n')
+		}
+	}
+	// Damaged items by account, as Carbonio lists unrestorable items.
+	type acct struct {
+		name    string
+		byClass map[string][]int
+	}
+	accts := map[string]*acct{}
+	var order []string
+	for _, p := range r.Problems {
+		label := ""
+		switch p.Class {
+		case ClassBroken, ClassBrokenItem:
+			label = "broken items"
+		case ClassUnreadable, ClassUnreadableItem:
+			label = "unreadable items"
+		case ClassMissing:
+			label = "missing items"
+		default:
+			continue
+		}
+		for _, it := range p.Items {
+			a := accts[it.AccountID]
+			if a == nil {
+				a = &acct{name: it.Account, byClass: map[string][]int{}}
+				if a.name == "" {
+					a.name = it.AccountID
+				}
+				accts[it.AccountID] = a
+				order = append(order, it.AccountID)
+			}
+			a.byClass[label] = append(a.byClass[label], it.ItemID)
+		}
+	}
+	if len(order) > 0 {
+		b.WriteString("\n- damaged items -\n")
+		sort.Slice(order, func(i, j int) bool { return accts[order[i]].name < accts[order[j]].name })
+		for _, id := range order {
+			a := accts[id]
+			fmt.Fprintf(&b, "account: %s\n", a.name)
+			for _, label := range []string{"broken items", "unreadable items", "missing items"} {
+				ids := a.byClass[label]
+				if len(ids) == 0 {
+					continue
+				}
+				sort.Ints(ids)
+				s := make([]string, len(ids))
+				for i, n := range ids {
+					s[i] = strconv.Itoa(n)
+				}
+				fmt.Fprintf(&b, "%s: %s\n", label, strings.Join(s, ","))
+			}
+		}
+	}
+	return b.String()
+}
+
+func refsString(refs []ItemRef) string {
+	parts := make([]string, 0, len(refs))
+	for _, r := range refs {
+		n := r.Account
+		if n == "" {
+			n = r.AccountID
+		}
+		parts = append(parts, n+"/"+strconv.Itoa(r.ItemID))
+	}
+	return strings.Join(parts, ",")
+}
+
+// blobEntry is one entry under items/ and what verifying it found.
+type blobEntry struct {
+	rel    string
+	d      blob.Digest
+	ok     bool  // the name is a digest in its folder
+	err    error // Check's result
+	double bool  // sound, gzipped twice
+}
+
+// Check runs doCoherencyCheck on bp. On cancellation it returns what it
+// found so far (Stopped set) and an error wrapping ctx.Err(); fixes already
+// made stay made (each is atomic).
+func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error) {
+	mode := opt.DoubleGzip
+	if mode == "" {
+		mode = DoubleGzipCheck
+	}
+	if mode != DoubleGzipCheck && mode != DoubleGzipFix {
+		return nil, fmt.Errorf("coherency check: fixDoubleGzip must be check or fix, not %q", mode)
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = 2
+	}
+	progress := opt.Progress
+	if progress == nil {
+		progress = func(int, int, string) {}
+	}
+	res := &Result{}
+	stopped := func(err error) (*Result, error) {
+		res.Stopped = true
+		return res, fmt.Errorf("coherency check: %w", err)
+	}
+
+	// 1. Blobs.
+	var entries []*blobEntry
+	err := bp.Blobs.Walk(ctx, func(name string, d blob.Digest, ok bool) error {
+		entries = append(entries, &blobEntry{rel: name, d: d, ok: ok})
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
+		return nil, fmt.Errorf("coherency check: %w", err)
+	}
+	res.Blobs = len(entries)
+	if err := verifyBlobs(ctx, bp, entries, workers, progress); err != nil {
+		return stopped(err)
+	}
+	sound := make(map[blob.Digest]*blobEntry, len(entries))
+	for _, e := range entries {
+		if e.ok {
+			sound[e.d] = e
+		}
+	}
+
+	// 2. Accounts and items.
+	refs := map[blob.Digest][]ItemRef{}
+	maybe := map[blob.Digest][]ItemRef{} // named in broken item files
+	var itemProblems []Problem
+	ids, err := bp.AccountIDs()
+	if err != nil {
+		return nil, fmt.Errorf("coherency check: %w", err)
+	}
+	res.Accounts = len(ids)
+	for n, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return stopped(err)
+		}
+		progress(n, len(ids), "items")
+		name := ""
+		if a, err := bp.ReadAccount(id); err != nil {
+			class := ClassUnreadableAccount
+			if errors.Is(err, blob.ErrBroken) {
+				class = ClassBrokenAccount
+			}
+			itemProblems = append(itemProblems, Problem{Class: class,
+				Path:   filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile)),
+				Reason: relReason(bp.Root, filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile), err)})
+		} else {
+			name = a.Name
+		}
+		files, others, err := bp.ItemFiles(id)
+		if err != nil {
+			itemProblems = append(itemProblems, Problem{Class: ClassUnreadableAccount,
+				Path:   filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir)),
+				Reason: relReason(bp.Root, filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir), err)})
+			continue
+		}
+		for _, o := range others {
+			itemProblems = append(itemProblems, Problem{Class: ClassNotItem, Path: filepath.ToSlash(o),
+				Reason: "not an item id"})
+		}
+		for _, f := range files {
+			if err := ctx.Err(); err != nil {
+				return stopped(err)
+			}
+			res.Items++
+			ref := ItemRef{AccountID: id, Account: name, ItemID: f.ItemID}
+			it, err := bp.ReadItemFile(f.RelPath, f.ItemID)
+			if err != nil {
+				class := ClassUnreadableItem
+				if errors.Is(err, blob.ErrBroken) {
+					class = ClassBrokenItem
+					// Digests still legible in the broken file.
+					if raw, rerr := os.ReadFile(filepath.Join(bp.Root, f.RelPath)); rerr == nil {
+						for _, d := range DigestsIn(raw) {
+							maybe[d] = append(maybe[d], ref)
+						}
+					}
+				}
+				itemProblems = append(itemProblems, Problem{Class: class, Path: filepath.ToSlash(f.RelPath),
+					Items: []ItemRef{ref}, Reason: relReason(bp.Root, f.RelPath, err)})
+				continue
+			}
+			res.States += len(it.States)
+			var seen []blob.Digest
+			for _, s := range it.States {
+				d := Normalize(s.Digest)
+				if d == "" || containsDigest(seen, d) {
+					continue
+				}
+				seen = append(seen, d)
+				refs[d] = append(refs[d], ref)
+			}
+		}
+	}
+	progress(len(ids), len(ids), "items")
+
+	// 3. Findings.
+	var blobProblems []Problem
+	for _, e := range entries {
+		if !e.ok {
+			why := "not a digest"
+			base := filepath.Base(e.rel)
+			if blob.Digest(base).Valid() {
+				why = "a digest in the wrong folder (want items/" + base[:2] + "/)"
+			} else if strings.Count(e.rel, "/") == 1 {
+				why = "not a folder of blobs"
+			}
+			blobProblems = append(blobProblems, Problem{Class: ClassNotDigest, Path: e.rel, Reason: why})
+			continue
+		}
+		r := refs[e.d]
+		switch {
+		case e.err != nil:
+			class := ClassUnreadable
+			if errors.Is(e.err, blob.ErrBroken) {
+				class = ClassBroken
+			}
+			why := reason(e.err)
+			if len(r) == 0 {
+				why += "; no state names it"
+			}
+			blobProblems = append(blobProblems, Problem{Class: class, Path: e.rel, Digest: string(e.d), Items: r, Reason: why})
+			continue
+		case e.double:
+			blobProblems = append(blobProblems, Problem{Class: ClassDoubleGzip, Path: e.rel, Digest: string(e.d), Items: r,
+				Reason: "gzip inside gzip (sound)"})
+		}
+		if len(r) == 0 {
+			p := Problem{Class: ClassOrphan, Path: e.rel, Digest: string(e.d), Reason: "no state of any account names it"}
+			if m := maybe[e.d]; len(m) > 0 {
+				p.Items = m
+				p.Reason = "no readable state names it; a broken item file mentions it"
+			}
+			blobProblems = append(blobProblems, p)
+		}
+	}
+	missing := make([]blob.Digest, 0)
+	for d := range refs {
+		if _, ok := sound[d]; !ok {
+			missing = append(missing, d)
+		}
+	}
+	sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
+	for _, d := range missing {
+		p := Problem{Class: ClassMissing, Digest: string(d), Items: refs[d], Reason: "no blob file"}
+		if d.Valid() {
+			p.Path = d.RelPath()
+		} else {
+			p.Reason = "states name an invalid digest"
+		}
+		blobProblems = append(blobProblems, p)
+	}
+	res.Problems = append(blobProblems, itemProblems...)
+
+	// 4. Fixes.
+	if opt.FixBackup || mode == DoubleGzipFix {
+		if err := fix(ctx, bp, res, opt, mode, progress); err != nil {
+			if ctx.Err() != nil {
+				return stopped(ctx.Err())
+			}
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Normalize turns a digest as a state may write it (plain base64, with '/')
+// into the FS-safe form blobs are named by.
+func Normalize(d blob.Digest) blob.Digest {
+	return blob.Digest(strings.ReplaceAll(strings.TrimSpace(string(d)), "/", ","))
+}
+
+func containsDigest(ds []blob.Digest, d blob.Digest) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// relReason is the message of err about the file rel, without the
+// absolute Backup Path root and without repeating the path.
+func relReason(root, rel string, err error) string {
+	msg := strings.ReplaceAll(err.Error(), root+string(filepath.Separator), "")
+	for {
+		t := strings.TrimPrefix(msg, rel+": ")
+		if t == msg {
+			break
+		}
+		msg = t
+	}
+	return msg
+}
+
+// DigestsIn returns the well-formed digests (FS-safe form, sorted, each
+// once) that appear in b: what a damaged metadata file may still name.
+func DigestsIn(b []byte) []blob.Digest {
+	set := map[blob.Digest]bool{}
+	for _, m := range digestRE.FindAll(b, -1) {
+		if len(m) != blob.SHA256Len && len(m) != blob.SHA1Len {
+			continue
+		}
+		if d := Normalize(blob.Digest(m)); d.Valid() {
+			set[d] = true
+		}
+	}
+	out := make([]blob.Digest, 0, len(set))
+	for d := range set {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+var digestRE = regexp.MustCompile(`[A-Za-z0-9+/,]+=`)
+
+// reason is err's message without the absolute Backup Path root.
+func reason(err error) string {
+	var be *blob.Error
+	if errors.As(err, &be) {
+		r := be.Reason
+		if be.Err != nil {
+			if r != "" {
+				r += ": "
+			}
+			r += be.Err.Error()
+		}
+		if r == "" {
+			r = blob.Class(err)
+		}
+		return r
+	}
+	return err.Error()
+}
+
+// verifyBlobs checks the digest-named entries with workers goroutines.
+func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry, workers int, progress func(int, int, string)) error {
+	jobs := make(chan *blobEntry)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	progress(0, len(entries), "blobs")
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				e.err = bp.Blobs.Check(e.d)
+				if e.err == nil {
+					e.double = isDoubleGzip(bp.Blobs.Path(e.d), e.d)
+				}
+				mu.Lock() // progress is called by one goroutine at a time
+				done++
+				progress(done, len(entries), "blobs")
+				mu.Unlock()
+			}
+		}()
+	}
+	var err error
+feed:
+	for _, e := range entries {
+		if !e.ok {
+			mu.Lock()
+			done++
+			mu.Unlock()
+			continue
+		}
+		select {
+		case jobs <- e:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return err
+}
+
+var gzipMagic = []byte{0x1f, 0x8b, 0x08}
+
+// gzPool holds gzip readers reused by isDoubleGzip.
+var gzPool sync.Pool // *gzip.Reader
+
+// isDoubleGzip reports whether the sound blob d at path is gzip inside
+// gzip: its once-gunzipped content starts with the gzip magic and does not
+// itself hash to d (Check already found that the twice-gunzipped one does).
+// Only the file's first 4 KiB are read, unless they start a gzip stream
+// inside.
+func isDoubleGzip(path string, d blob.Digest) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [4096]byte
+	n, _ := io.ReadFull(f, head[:])
+	zr, _ := gzPool.Get().(*gzip.Reader)
+	if zr == nil {
+		zr = new(gzip.Reader)
+	}
+	defer gzPool.Put(zr)
+	var peek [3]byte
+	if zr.Reset(bytes.NewReader(head[:n])) != nil {
+		return false
+	}
+	if _, err := io.ReadFull(zr, peek[:]); err != nil && n < len(head) {
+		return false
+	} else if err == nil && !bytes.Equal(peek[:], gzipMagic) {
+		return false
+	}
+	// Starts with the magic (or the head was too short to tell): hash the
+	// whole once-gunzipped content.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false
+	}
+	if zr.Reset(f) != nil {
+		return false
+	}
+	if _, err := io.ReadFull(zr, peek[:]); err != nil || !bytes.Equal(peek[:], gzipMagic) {
+		return false
+	}
+	h := d.NewHash()
+	h.Write(peek[:])
+	if _, err := io.Copy(h, zr); err != nil {
+		return false
+	}
+	return blob.FromHash(h.Sum(nil)) != d
+}
+
+// fix quarantines bad files and rewrites double-gzipped blobs.
+func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mode DoubleGzip, progress func(int, int, string)) error {
+	var q *quarantine
+	for i := range res.Problems {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		progress(i, len(res.Problems), "fix")
+		p := &res.Problems[i]
+		switch p.Class {
+		case ClassBroken, ClassUnreadable, ClassNotDigest, ClassBrokenItem, ClassUnreadableItem:
+			if !opt.FixBackup {
+				continue
+			}
+			if q == nil {
+				var err error
+				if q, err = newQuarantine(bp.Root, opt.Now); err != nil {
+					return err
+				}
+				res.Quarantine = q.rel
+			}
+			dst, err := q.move(p.Path)
+			if err != nil {
+				p.Action = "not moved: " + err.Error()
+				continue
+			}
+			p.Action = "moved to " + dst
+			res.Quarantined++
+		case ClassDoubleGzip:
+			if mode != DoubleGzipFix {
+				continue
+			}
+			if err := rewriteSingle(bp, blob.Digest(p.Digest)); err != nil {
+				p.Action = "not rewritten: " + err.Error()
+				continue
+			}
+			p.Action = "rewritten as single gzip"
+			res.DoubleGzipFixed++
+		}
+	}
+	progress(len(res.Problems), len(res.Problems), "fix")
+	return nil
+}
+
+type quarantine struct {
+	root string // the Backup Path
+	rel  string // quarantine/<stamp>, slash-separated
+}
+
+func newQuarantine(root string, now time.Time) (*quarantine, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	base := filepath.Join(QuarantineDir, now.UTC().Format(QuarantineStamp))
+	rel := base
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(filepath.Join(root, rel)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		rel = base + "-" + strconv.Itoa(n)
+	}
+	if err := os.MkdirAll(filepath.Join(root, rel), 0o755); err != nil {
+		return nil, fmt.Errorf("coherency check: create quarantine folder: %w", err)
+	}
+	return &quarantine{root: root, rel: filepath.ToSlash(rel)}, nil
+}
+
+// move renames root/rel to the quarantine folder, same relative path, and
+// returns the new relative path. Nothing is copied or deleted: a rename
+// inside the Backup Path.
+func (q *quarantine) move(rel string) (string, error) {
+	src := filepath.Join(q.root, filepath.FromSlash(rel))
+	dstRel := q.rel + "/" + rel
+	dst := filepath.Join(q.root, filepath.FromSlash(dstRel))
+	if _, err := os.Lstat(dst); err == nil {
+		return "", fmt.Errorf("%s already exists", dstRel)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return "", err
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(src)); err != nil {
+		return dstRel, err
+	}
+	return dstRel, atomicfile.SyncDir(filepath.Dir(dst))
+}
+
+// rewriteSingle replaces the double-gzipped blob d by a single gzip of the
+// same content: written to a temporary file in the blob's folder, read back
+// and verified against d, then renamed over the blob.
+func rewriteSingle(bp *backuppath.Path, d blob.Digest) error {
+	content, err := bp.Blobs.Read(d)
+	if err != nil {
+		return err
+	}
+	path := bp.Blobs.Path(d)
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, atomicfile.TempPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	zw := gzip.NewWriter(tmp)
+	if _, err := zw.Write(content); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// Verify the new file: one gzip layer whose content hashes to d.
+	f, err := os.Open(tmpName)
+	if err != nil {
+		return err
+	}
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("verify rewritten blob: %w", err)
+	}
+	back, err := io.ReadAll(zr)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("verify rewritten blob: %w", err)
+	}
+	if !d.Matches(back) {
+		return fmt.Errorf("verify rewritten blob: content does not hash to %s", d)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return err
+	}
+	keep = true
+	return atomicfile.SyncDir(dir)
+}

@@ -1,0 +1,625 @@
+// Package export implements doExport: it writes a self-contained Backup
+// Path holding the selected accounts of another one, which
+// doExternalRestore, the index and `cbfs mount` accept like any Backup
+// Path.
+//
+// The export holds, for every selected account, its whole folder as it is
+// (account_info, account_stat, id_mapper.log and every item file, byte for
+// byte, damaged ones included), every blob those item files name (the
+// compressed file copied as is: never hard-linked, so the two Backup Paths
+// stay independent), a backupstat of its own (the source's serverId,
+// hostname and dates), and the latest server configuration backup and the
+// latest customizations archive.
+//
+// Selection: every account, or those whose domain is one of Domains and
+// (when COS is given too) whose COS (name or id) is one of COS; names are
+// matched without regard to case. Accounts whose backup is disabled are
+// left out, as Carbonio does: by the Policy if one is given, else by
+// account_info's backupEnabled false.
+//
+// Damage is copied, never hidden, and never fails the export: an item file
+// that cannot be parsed is copied as is (and the blobs it still mentions
+// with it), a broken blob is copied as is, a missing one stays missing;
+// every case is listed in the result.
+//
+// Every file is written atomically (temporary name, rename). The whole
+// export is flushed to disk once at the end (syncfs), not file by file.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/policy"
+)
+
+// Options of an export.
+type Options struct {
+	// Domains and COS select accounts (empty: no filter). Carbonio's
+	// "domains d1,d2" and "cos c1,c2"; see SplitList.
+	Domains []string
+	COS     []string
+	// Policy, if set, says whose backup is disabled (those are left out).
+	Policy *policy.Policy
+	// NoSync skips the final flush to disk (tests, benchmarks).
+	NoSync bool
+	// Workers copying and verifying blobs (0: 2).
+	Workers int
+	// Progress, if set, is called as the export advances (phase
+	// "accounts", then "blobs").
+	Progress func(done, total int, phase string)
+}
+
+// SplitList splits Carbonio's comma-separated list parameter ("d1,d2").
+func SplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Damage is one damaged file met (and copied, where there was something to
+// copy).
+type Damage struct {
+	Class     string `json:"class"` // broken, unreadable, missing
+	What      string `json:"what"`  // blob, item, account, file
+	Path      string `json:"path"`  // relative to the Backup Path
+	AccountID string `json:"accountId,omitempty"`
+	Account   string `json:"account,omitempty"`
+	ItemID    int    `json:"itemId,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Copied    bool   `json:"copied"`
+}
+
+// LeftOut is an account not exported because of the backup toggles.
+type LeftOut struct {
+	AccountID string `json:"accountId"`
+	Account   string `json:"account"`
+	Reason    string `json:"reason"`
+}
+
+// Result says what an export did.
+type Result struct {
+	Dest        string    `json:"dest"`
+	ServerID    string    `json:"serverId,omitempty"`
+	Accounts    []string  `json:"accounts"` // names (ids if unreadable) exported
+	NotSelected int       `json:"notSelected"`
+	LeftOut     []LeftOut `json:"leftOut,omitempty"`
+	Items       int       `json:"items"`
+	Blobs       int       `json:"blobs"` // blob files copied
+	Bytes       int64     `json:"bytes"` // bytes copied (as stored: compressed)
+	ServerFiles []string  `json:"serverFiles,omitempty"`
+	Damaged     []Damage  `json:"damaged,omitempty"`
+	Stopped     bool      `json:"stopped,omitempty"`
+}
+
+// Report is the human text, in Carbonio's "- stats -" style.
+func (r *Result) Report() string {
+	var b strings.Builder
+	b.WriteString("- stats -\n")
+	fmt.Fprintf(&b, "Destination: %s\n", r.Dest)
+	fmt.Fprintf(&b, "Exported Accounts: %d\n", len(r.Accounts))
+	fmt.Fprintf(&b, "Accounts Not Selected: %d\n", r.NotSelected)
+	fmt.Fprintf(&b, "Accounts Left Out (backup disabled): %d\n", len(r.LeftOut))
+	fmt.Fprintf(&b, "Items: %d\n", r.Items)
+	fmt.Fprintf(&b, "Blobs: %d\n", r.Blobs)
+	fmt.Fprintf(&b, "Bytes Copied: %d\n", r.Bytes)
+	fmt.Fprintf(&b, "Server Files: %d\n", len(r.ServerFiles))
+	fmt.Fprintf(&b, "Damaged Files: %d\n", len(r.Damaged))
+	if r.Stopped {
+		b.WriteString("Stopped: true\n")
+	}
+	if len(r.Accounts) > 0 {
+		fmt.Fprintf(&b, "\n- exported accounts -\n%s\n", strings.Join(r.Accounts, "\n"))
+	}
+	if len(r.LeftOut) > 0 {
+		b.WriteString("\n- left out -\n")
+		for _, l := range r.LeftOut {
+			fmt.Fprintf(&b, "%s: %s\n", l.Account, l.Reason)
+		}
+	}
+	if len(r.Damaged) > 0 {
+		b.WriteString("\n- damaged -\n")
+		for _, d := range r.Damaged {
+			copied := "copied as is"
+			if !d.Copied {
+				copied = "not copied"
+			}
+			who := ""
+			if d.Account != "" {
+				who = " account " + d.Account
+				if d.ItemID != 0 {
+					who += fmt.Sprintf(" item %d", d.ItemID)
+				}
+			}
+			fmt.Fprintf(&b, "%s %s %s%s: %s (%s)\n", d.Class, d.What, d.Path, who, d.Reason, copied)
+		}
+	}
+	return b.String()
+}
+
+// Run exports the selected accounts of src into dest, which must be missing
+// or an empty folder, outside src. On cancellation it stops at the next
+// file and returns what it did and an error wrapping ctx.Err(); dest is then
+// a partial (but valid) Backup Path: remove it and run again.
+func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*Result, error) {
+	destAbs, err := prepareDest(src.Root, dest)
+	if err != nil {
+		return nil, err
+	}
+	progress := opt.Progress
+	if progress == nil {
+		progress = func(int, int, string) {}
+	}
+	res := &Result{Dest: destAbs}
+	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}}
+	stopped := func(err error) (*Result, error) {
+		res.Stopped = true
+		return res, fmt.Errorf("export: %w", err)
+	}
+
+	st, err := src.ReadBackupStat()
+	out := backuppath.BackupStat{FormatVersion: backuppath.FormatVersion}
+	if err != nil {
+		x.damage(Damage{Class: blob.Class(err), What: "file", Path: backuppath.BackupStatFile, Reason: x.rel(err)})
+	} else {
+		out.ServerID, out.Hostname, out.FirstRun, out.LastScan = st.ServerID, st.Hostname, st.FirstRun, st.LastScan
+		res.ServerID = st.ServerID
+	}
+	dst, err := backuppath.Create(destAbs, out)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	dst.Write = x.w
+	dst.Blobs.Write = x.w
+	x.dst = dst
+
+	// Accounts.
+	ids, err := src.AccountIDs()
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	var chosen []string
+	for _, id := range ids {
+		if ok := x.selectAccount(id, opt); ok {
+			chosen = append(chosen, id)
+		}
+	}
+	for n, id := range chosen {
+		if err := ctx.Err(); err != nil {
+			return stopped(err)
+		}
+		progress(n, len(chosen), "accounts")
+		if err := x.copyAccount(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				return stopped(ctx.Err())
+			}
+			return res, fmt.Errorf("export: %w", err)
+		}
+	}
+	progress(len(chosen), len(chosen), "accounts")
+
+	// Blobs.
+	if err := x.copyBlobs(ctx, opt.Workers, progress); err != nil {
+		if ctx.Err() != nil {
+			return stopped(ctx.Err())
+		}
+		return res, fmt.Errorf("export: %w", err)
+	}
+
+	// Server: the latest configuration backup and customizations archive.
+	files, err := src.ServerFiles()
+	if err != nil {
+		x.damage(Damage{Class: blob.Class(err), What: "file", Path: backuppath.ServerDir, Reason: x.rel(err)})
+	}
+	latest := map[string]backuppath.ServerFile{}
+	for _, f := range files {
+		latest[f.Kind] = f // oldest first: the last one wins
+	}
+	for _, kind := range []string{backuppath.KindConfig, backuppath.KindCustomizations} {
+		f, ok := latest[kind]
+		if !ok {
+			continue
+		}
+		if _, err := x.copyFile(f.RelPath); err != nil {
+			if !isSourceErr(err) {
+				return res, fmt.Errorf("export: %w", err)
+			}
+			x.damage(Damage{Class: blob.Class(err), What: "file", Path: f.RelPath, Reason: x.rel(err)})
+			continue
+		}
+		res.ServerFiles = append(res.ServerFiles, filepath.ToSlash(f.RelPath))
+	}
+
+	if !opt.NoSync {
+		if err := syncFS(destAbs); err != nil {
+			return res, fmt.Errorf("export: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// prepareDest checks dest (missing or empty, not inside src) and makes it.
+func prepareDest(srcRoot, dest string) (string, error) {
+	if strings.TrimSpace(dest) == "" {
+		return "", errors.New("export: no destination path given")
+	}
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return "", fmt.Errorf("export: destination %s: %w", dest, err)
+	}
+	if rel, err := filepath.Rel(srcRoot, abs); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return "", fmt.Errorf("export: destination %s is inside the Backup Path %s", dest, srcRoot)
+	}
+	ents, err := os.ReadDir(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return "", fmt.Errorf("export: create destination: %w", err)
+		}
+	case err != nil:
+		if fi, serr := os.Stat(abs); serr == nil && !fi.IsDir() {
+			return "", fmt.Errorf("export: destination %s is not a folder", dest)
+		}
+		return "", fmt.Errorf("export: destination: %w", err)
+	case len(ents) > 0:
+		return "", fmt.Errorf("export: destination %s is not empty", dest)
+	}
+	return abs, nil
+}
+
+type ref struct {
+	accountID, account string
+	itemID             int
+}
+
+type exporter struct {
+	src, dst *backuppath.Path
+	res      *Result
+	w        atomicfile.Options
+	mu       sync.Mutex // res.Damaged, res.Blobs, res.Bytes during copyBlobs
+	digests  map[blob.Digest][]ref
+}
+
+func (x *exporter) rel(err error) string {
+	return strings.ReplaceAll(err.Error(), x.src.Root+string(filepath.Separator), "")
+}
+
+func (x *exporter) damage(d Damage) {
+	x.mu.Lock()
+	x.res.Damaged = append(x.res.Damaged, d)
+	x.mu.Unlock()
+}
+
+func matchAny(v string, list []string) bool {
+	for _, l := range list {
+		if strings.EqualFold(strings.TrimSpace(l), v) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectAccount decides whether account id is exported.
+func (x *exporter) selectAccount(id string, opt Options) bool {
+	a, err := x.src.ReadAccount(id)
+	if err != nil {
+		if len(opt.Domains) > 0 || len(opt.COS) > 0 {
+			x.damage(Damage{Class: blob.Class(err), What: "account", Path: accountInfoRel(id), AccountID: id,
+				Reason: x.rel(err) + "; its domain and COS are unknown, so it is not exported", Copied: false})
+			return false
+		}
+		return true // copied as is; copyAccount reports the damage
+	}
+	if len(opt.Domains) > 0 && !matchAny(a.Domain(), opt.Domains) {
+		x.res.NotSelected++
+		return false
+	}
+	if len(opt.COS) > 0 && !matchAny(a.COSName, opt.COS) && !matchAny(a.COSID, opt.COS) {
+		x.res.NotSelected++
+		return false
+	}
+	disabled, why := false, ""
+	if opt.Policy != nil {
+		disabled, why = !opt.Policy.AccountEnabled(a), "backupEnabled false (toggles)"
+	} else if a.BackupEnabled != nil && !*a.BackupEnabled {
+		disabled, why = true, "backupEnabled false (account_info)"
+	}
+	if disabled {
+		x.res.LeftOut = append(x.res.LeftOut, LeftOut{AccountID: id, Account: a.Name, Reason: why})
+		return false
+	}
+	return true
+}
+
+func accountInfoRel(id string) string {
+	return backuppath.AccountsDir + "/" + id + "/" + backuppath.AccountInfoFile
+}
+
+// copyAccount copies accounts/<id>/ as it is and records the blobs its item
+// files name.
+func (x *exporter) copyAccount(ctx context.Context, id string) error {
+	name := id
+	if a, err := x.src.ReadAccount(id); err == nil {
+		name = a.Name
+	} else {
+		x.damage(Damage{Class: blob.Class(err), What: "account", Path: accountInfoRel(id), AccountID: id,
+			Reason: x.rel(err), Copied: !errors.Is(err, blob.ErrMissing)})
+	}
+	x.res.Accounts = append(x.res.Accounts, name)
+	srcDir := x.src.AccountDir(id)
+	itemsDir := filepath.Join(srcDir, backuppath.ItemsDir)
+	return filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		rel, _ := filepath.Rel(x.src.Root, path)
+		if err != nil {
+			// A folder that cannot be listed: make it, report it.
+			x.damage(Damage{Class: "unreadable", What: "file", Path: filepath.ToSlash(rel), AccountID: id, Account: name, Reason: x.rel(err)})
+			if d != nil && d.IsDir() {
+				_ = os.MkdirAll(filepath.Join(x.dst.Root, rel), 0o755)
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), atomicfile.TempPrefix) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		isItem := filepath.Dir(filepath.Dir(path)) == itemsDir
+		itemID := -1
+		if isItem {
+			itemID = itemIDOf(d.Name())
+		}
+		if d.IsDir() {
+			if err := os.MkdirAll(filepath.Join(x.dst.Root, rel), 0o755); err != nil {
+				return err
+			}
+			if itemID >= 0 {
+				// A folder where an item file should be: copied as a
+				// folder, so the export shows the same damage.
+				x.res.Items++
+				x.damage(Damage{Class: "unreadable", What: "item", Path: filepath.ToSlash(rel), AccountID: id, Account: name,
+					ItemID: itemID, Reason: "a folder where the item file should be", Copied: true})
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := x.copyFile(rel)
+		if err != nil {
+			if !isSourceErr(err) {
+				return err
+			}
+			what := "file"
+			if itemID >= 0 {
+				what = "item"
+				x.res.Items++
+			}
+			x.damage(Damage{Class: "unreadable", What: what, Path: filepath.ToSlash(rel), AccountID: id, Account: name,
+				ItemID: max(itemID, 0), Reason: x.rel(err)})
+			return nil
+		}
+		if itemID < 0 {
+			return nil
+		}
+		x.res.Items++
+		r := ref{accountID: id, account: name, itemID: itemID}
+		it, perr := backuppath.ParseItem(itemID, b)
+		if perr != nil {
+			x.damage(Damage{Class: "broken", What: "item", Path: filepath.ToSlash(rel), AccountID: id, Account: name,
+				ItemID: itemID, Reason: perr.Error(), Copied: true})
+			for _, dg := range coherency.DigestsIn(b) {
+				x.digests[dg] = append(x.digests[dg], r)
+			}
+			return nil
+		}
+		for _, s := range it.States {
+			if dg := coherency.Normalize(s.Digest); dg != "" {
+				if rs := x.digests[dg]; len(rs) == 0 || rs[len(rs)-1] != r {
+					x.digests[dg] = append(rs, r)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func itemIDOf(name string) int {
+	n := 0
+	if name == "" || len(name) > 18 || (name[0] == '0' && name != "0") {
+		return -1
+	}
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// sourceErr marks a failure to read the source (damage), as opposed to a
+// failure to write the export (fatal).
+type sourceErr struct{ err error }
+
+func (e *sourceErr) Error() string { return e.err.Error() }
+func (e *sourceErr) Unwrap() error { return e.err }
+func (e *sourceErr) Is(target error) bool {
+	if target == blob.ErrUnreadable {
+		return true
+	}
+	return target == blob.ErrMissing && errors.Is(e.err, fs.ErrNotExist)
+}
+
+func isSourceErr(err error) bool {
+	var se *sourceErr
+	return errors.As(err, &se)
+}
+
+// copyFile copies root-relative rel from the source to the export,
+// atomically, keeping its modification time, and returns its bytes.
+func (x *exporter) copyFile(rel string) ([]byte, error) {
+	srcPath := filepath.Join(x.src.Root, rel)
+	b, err := os.ReadFile(srcPath)
+	if err != nil {
+		return nil, &sourceErr{err}
+	}
+	dstPath := filepath.Join(x.dst.Root, rel)
+	if err := x.w.WriteFile(dstPath, b, 0o644); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(srcPath); err == nil {
+		_ = os.Chtimes(dstPath, fi.ModTime(), fi.ModTime())
+	}
+	x.mu.Lock()
+	x.res.Bytes += int64(len(b))
+	x.mu.Unlock()
+	return b, nil
+}
+
+// copyBlobs copies every blob the exported items name, then verifies the
+// copy, with workers goroutines.
+func (x *exporter) copyBlobs(ctx context.Context, workers int, progress func(int, int, string)) error {
+	if workers <= 0 {
+		workers = 2
+	}
+	ds := make([]blob.Digest, 0, len(x.digests))
+	for d := range x.digests {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	jobs := make(chan blob.Digest)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		fatal error
+		done  int
+		pmu   sync.Mutex
+	)
+	progress(0, len(ds), "blobs")
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range jobs {
+				if err := x.copyBlob(d); err != nil {
+					once.Do(func() { fatal = err })
+				}
+				pmu.Lock() // progress is called by one goroutine at a time
+				done++
+				progress(done, len(ds), "blobs")
+				pmu.Unlock()
+			}
+		}()
+	}
+	var err error
+feed:
+	for _, d := range ds {
+		select {
+		case jobs <- d:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(x.res.Damaged, func(a, b Damage) int { return strings.Compare(a.Path, b.Path) })
+	return fatal
+}
+
+// copyBlob copies one blob as it is and reports it if it is damaged.
+func (x *exporter) copyBlob(d blob.Digest) error {
+	refs := x.digests[d]
+	dmg := func(class, reason string, copied bool) {
+		for _, r := range refs {
+			x.damage(Damage{Class: class, What: "blob", Path: d.RelPath(), AccountID: r.accountID, Account: r.account,
+				ItemID: r.itemID, Reason: reason, Copied: copied})
+		}
+	}
+	if !d.Valid() {
+		dmg("missing", "states name an invalid digest", false)
+		return nil
+	}
+	fi, err := os.Lstat(x.src.Blobs.Path(d))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		dmg("missing", "no blob file", false)
+		return nil
+	case err != nil:
+		dmg("unreadable", x.rel(err), false)
+		return nil
+	case fi.IsDir():
+		// Mirror the damage: a folder where the blob should be.
+		if err := os.MkdirAll(x.dst.Blobs.Path(d), 0o755); err != nil {
+			return err
+		}
+		dmg("unreadable", "a folder where the blob file should be", true)
+		return nil
+	case !fi.Mode().IsRegular():
+		dmg("unreadable", "not a regular file", false)
+		return nil
+	}
+	if _, err := x.copyFile(d.RelPath()); err != nil {
+		if !isSourceErr(err) {
+			return err
+		}
+		dmg("unreadable", x.rel(err), false)
+		return nil
+	}
+	x.mu.Lock()
+	x.res.Blobs++
+	x.mu.Unlock()
+	// Verify the copy (it is the same bytes as the source).
+	if err := x.dst.Blobs.Check(d); err != nil {
+		reason := strings.ReplaceAll(err.Error(), x.dst.Root+string(filepath.Separator), "")
+		var be *blob.Error
+		if errors.As(err, &be) && be.Reason != "" {
+			reason = be.Reason
+			if be.Err != nil {
+				reason += ": " + be.Err.Error()
+			}
+		}
+		dmg(blob.Class(err), reason, true)
+	}
+	return nil
+}
+
+// syncFS flushes the file system holding dir.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
