@@ -18,15 +18,21 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cbfs/cbfs/operations"
 )
 
 // CLI is the root of the command tree.
 type CLI struct {
 	Globals
 
-	Backup  BackupCmd  `cmd:"" help:"Inspect a Backup Path offline, with Carbonio's backup verbs."`
-	Sample  SampleCmd  `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
-	Version VersionCmd `cmd:"" help:"Print cbctl's version."`
+	Backup BackupCmd `cmd:"" help:"Carbonio's backup verbs: inspect a Backup Path, run and manage operations."`
+	Config ConfigCmd `cmd:"" help:"COS- and account-level backup toggles (backupEnabled), applied at once."`
+	Sample SampleCmd `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
+	// Carbonio's documentation also writes "carbonio set cos NAME backupEnabled false".
+	SetAlias   ConfigSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
+	UnsetAlias ConfigUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
+	Version    VersionCmd     `cmd:"" help:"Print cbctl's version."`
 }
 
 // BackupCmd groups Carbonio's "backup" verbs.
@@ -37,6 +43,16 @@ type BackupCmd struct {
 	GetAccountInfo       GetAccountInfoCmd       `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
 	GetAvailableAccounts GetAvailableAccountsCmd `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
 	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
+
+	DoSmartScan         DoSmartScanCmd         `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
+	DoAccountScan       DoAccountScanCmd       `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
+	DoPurge             DoPurgeCmd             `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
+	DoExport            DoExportCmd            `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
+	DoCoherencyCheck    DoCoherencyCheckCmd    `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
+	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
+	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
+	Monitor             MonitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
 }
 
 // Exit codes.
@@ -92,6 +108,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data), 2 usage error (bad command, parameter, date or type)."),
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
+		kong.Configuration(operations.JSONLoader),
 	}
 	return kong.New(cli, append(opts, options...)...)
 }

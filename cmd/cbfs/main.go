@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cbfs/cbfs/operations"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -26,6 +28,7 @@ type Globals struct {
 type CLI struct {
 	Globals
 	Mount   MountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
+	Serve   ServeCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -73,7 +76,8 @@ func main() {
 	var cli CLI
 	k := kong.Parse(&cli,
 		kong.Name("cbfs"),
-		kong.Description("Mount a Carbonio Backup Path read-only."),
+		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one."),
+		kong.Configuration(operations.JSONLoader),
 		kong.UsageOnError(),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),

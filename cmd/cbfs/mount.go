@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/term"
 
 	"github.com/cbfs/cbfs/backuppath"
@@ -73,11 +74,9 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 		return fmt.Errorf("index %s: %w", c.BackupPath, err)
 	}
 
-	fsys := fusefs.New(ix, fusefs.Options{DisableReadDirPlus: c.NoReadDirPlus})
-	opts := fsys.MountOptions(g.Debug, c.AllowOther, os.Geteuid() == 0)
-	server, err := fs.Mount(mp, fsys.Root(), opts)
+	server, err := mountIndex(ix, mp, g.Debug, c.AllowOther, c.NoReadDirPlus)
 	if err != nil {
-		return fmt.Errorf("mount %s on %s: %w", c.BackupPath, mp, err)
+		return err
 	}
 	fmt.Printf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s\n",
 		bp.Root, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
@@ -93,6 +92,19 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	server.Wait()
 	close(done)
 	return nil
+}
+
+// mountIndex mounts the indexed Backup Path read-only on mp (an absolute,
+// checked mountpoint: see checkMountpoint). cbfs mount and cbfs serve
+// --mount share it.
+func mountIndex(ix *index.Index, mp string, debug, allowOther, noReadDirPlus bool) (*fuse.Server, error) {
+	fsys := fusefs.New(ix, fusefs.Options{DisableReadDirPlus: noReadDirPlus})
+	opts := fsys.MountOptions(debug, allowOther, os.Geteuid() == 0)
+	server, err := fs.Mount(mp, fsys.Root(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, err)
+	}
+	return server, nil
 }
 
 // unmounter is the part of *fuse.Server unmount needs.

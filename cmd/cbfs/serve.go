@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/operations"
+	"github.com/cbfs/cbfs/service"
+)
+
+// IndexFile is the index of the served Backup Path, in the state directory.
+const IndexFile = "index.db"
+
+// ServeCmd is `cbfs serve`: the backup service of one mail server.
+type ServeCmd struct {
+	BackupPath string `name:"backup-path" default:"/opt/zextras/backup/ng" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
+	operations.Flags
+	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00)."`
+	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00)."`
+	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
+	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
+}
+
+// Help is the long help of serve.
+func (c *ServeCmd) Help() string {
+	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json) and the index of --mount (index.db), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck, enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
+}
+
+// Run serves until ctx ends.
+func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
+	level := slog.LevelInfo
+	if g.Debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	settings := operations.Settings{BackupPath: c.BackupPath, Flags: c.Flags}
+	runner, err := operations.New(settings, log)
+	if err != nil {
+		return err
+	}
+	settings = runner.Settings()
+	var schedules []service.Schedule
+	for _, sc := range service.DefaultSchedules() {
+		spec := c.ScanSchedule
+		if sc.Kind == operations.KindPurge {
+			spec = c.PurgeSchedule
+		}
+		spec = strings.TrimSpace(spec)
+		if strings.EqualFold(spec, "off") || spec == "" {
+			continue
+		}
+		sc.Spec = spec
+		schedules = append(schedules, sc)
+	}
+	svc, err := service.Open(service.Options{
+		StateDir:   settings.StateDir,
+		SocketPath: settings.Socket,
+		Handlers:   runner.Handlers(),
+		Validate:   runner.Validate,
+		Config:     runner.Config,
+		Schedules:  schedules,
+		Version:    versionString(),
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	if c.Mount != "" {
+		m, err := startServeMount(ctx, settings, c.Mount, g.Debug, c.AllowOther, log)
+		if err != nil {
+			svc.Close()
+			return err
+		}
+		defer m.close()
+		runner.AfterWrite = func(string) { m.remount(ctx) }
+	}
+	log.Info("cbfs serve", "version", versionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
+		"socket", svc.SocketPath(), "source", redactSource(settings.Source), "pid", os.Getpid())
+	err = svc.Serve(ctx)
+	log.Info("cbfs serve stopped")
+	return err
+}
+
+// redactSource hides the password of an imap:// source in logs.
+func redactSource(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return s
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":***@" + rest[at+1:]
+}
+
+// serveMount is the service's own read-only mount of its Backup Path,
+// refreshed and remounted after operations that wrote it.
+type serveMount struct {
+	mu         sync.Mutex
+	mp         string
+	bp         *backuppath.Path
+	ix         *index.Index
+	server     *fuse.Server
+	debug      bool
+	allowOther bool
+	log        *slog.Logger
+}
+
+func startServeMount(ctx context.Context, s operations.Settings, dir string, debug, allowOther bool, log *slog.Logger) (*serveMount, error) {
+	bp, err := backuppath.Open(s.BackupPath)
+	if err != nil {
+		// Nothing backed up yet: mount an empty Backup Path.
+		if bp, err = backuppath.Create(s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), FirstRun: backuppath.MillisOf(time.Now())}); err != nil {
+			return nil, fmt.Errorf("--mount: %w", err)
+		}
+	}
+	mp, err := checkMountpoint(bp.Root, dir)
+	if err != nil {
+		return nil, fmt.Errorf("--mount: %w", err)
+	}
+	ix, err := index.Open(bp, filepath.Join(s.StateDir, IndexFile))
+	if err != nil {
+		return nil, fmt.Errorf("--mount: %w", err)
+	}
+	m := &serveMount{mp: mp, bp: bp, ix: ix, debug: debug, allowOther: allowOther, log: log}
+	if err := m.mount(ctx); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// mount refreshes the index and mounts it (mu held or not yet shared).
+func (m *serveMount) mount(ctx context.Context) error {
+	st, err := m.ix.Refresh(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("--mount: index %s: %w", m.bp.Root, err)
+	}
+	server, err := mountIndex(m.ix, m.mp, m.debug, m.allowOther, false)
+	if err != nil {
+		return fmt.Errorf("--mount: %w", err)
+	}
+	m.server = server
+	go server.Wait()
+	m.log.Info("mounted", "backup-path", m.bp.Root, "mountpoint", m.mp, "accounts", st.Accounts, "items", st.Items)
+	return nil
+}
+
+// remount shows what an operation wrote: unmount, refresh, mount again
+// (the tree is immutable while mounted, see package fusefs).
+func (m *serveMount) remount(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.server != nil {
+		unmount(m.server, m.mp)
+		m.server = nil
+	}
+	if err := m.mount(context.WithoutCancel(ctx)); err != nil {
+		m.log.Warn("remount failed", "mountpoint", m.mp, "err", err)
+	}
+}
+
+func (m *serveMount) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.server != nil {
+		unmount(m.server, m.mp)
+		m.server = nil
+	}
+	if err := m.ix.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		m.log.Warn("close index", "err", err)
+	}
+}

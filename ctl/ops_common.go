@@ -1,0 +1,311 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/cbfs/cbfs/operations"
+	"github.com/cbfs/cbfs/opqueue"
+	"github.com/cbfs/cbfs/service"
+)
+
+// OpFlags are the flags of every command that runs or manages operations:
+// the service settings (used when cbctl runs the operation in the
+// foreground because no service is running) and --wait.
+type OpFlags struct {
+	operations.Flags
+}
+
+// WaitFlag is --wait of the commands that enqueue.
+type WaitFlag struct {
+	Wait bool `name:"wait" help:"With a running service: follow the operation to its end and print its report (default: print its id and return)."`
+}
+
+// settings are the service settings of a command.
+func (f *OpFlags) settings(g *Globals) (operations.Settings, error) {
+	s := operations.Settings{BackupPath: g.BackupPath, Flags: f.Flags}
+	if err := s.Normalize(); err != nil {
+		return s, usagef("%w", err)
+	}
+	return s, nil
+}
+
+// dial finds the running service: (client, nil), (nil, nil) when none runs
+// (ErrNoService), or an error (permission denied, ...) to report.
+func dial(s operations.Settings) (*service.Client, error) {
+	c, err := service.Dial(s.Socket)
+	if errors.Is(err, service.ErrNoService) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// remoteErr turns the service's refusals of bad requests into usage errors.
+func remoteErr(err error) error {
+	if errors.Is(err, service.ErrInvalid) || errors.Is(err, opqueue.ErrUnknownKind) {
+		return &usageError{err}
+	}
+	return err
+}
+
+// foregroundOut is the JSON of an operation cbctl ran itself.
+type foregroundOut struct {
+	opqueue.Op
+	Foreground bool `json:"foreground"`
+}
+
+// runOp enqueues kind with params on the running service (printing its id,
+// or following it with --wait), or, with no service, runs it in the
+// foreground under the state directory's lock.
+func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, kind string, params map[string]string) error {
+	params = operations.ParamsOf(params)
+	s, err := f.settings(g)
+	if err != nil {
+		return err
+	}
+	c, err := dial(s)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		op, err := c.Enqueue(ctx, kind, params)
+		if err != nil {
+			return remoteErr(err)
+		}
+		if !wait {
+			if g.JSON {
+				return printJSON(g.Stdout, op)
+			}
+			fmt.Fprintln(g.Stdout, op.ID)
+			return nil
+		}
+		return followOp(ctx, g, c, op.ID)
+	}
+
+	lock, err := service.LockStateDir(s.StateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	r, err := operations.New(s, g.Log)
+	if err != nil {
+		return err
+	}
+	if err := r.Validate(kind, params); err != nil {
+		return &usageError{err}
+	}
+	bar := newBar(g)
+	op := opqueue.Op{Kind: kind, Params: params, State: opqueue.Running, Created: time.Now()}
+	op.Started = op.Created
+	report, err := r.Run(ctx, kind, params, func(p opqueue.Progress) { bar.update(p) })
+	bar.finish()
+	op.Ended, op.Result = time.Now(), report
+	switch {
+	case err == nil:
+		op.State = opqueue.Done
+	case ctx.Err() != nil:
+		op.State, op.Error = opqueue.Stopped, "interrupted"
+	default:
+		op.State, op.Error = opqueue.Failed, oneLine(err.Error())
+	}
+	if g.JSON {
+		if perr := printJSON(g.Stdout, foregroundOut{op, true}); perr != nil {
+			return perr
+		}
+	} else {
+		fmt.Fprint(g.Stdout, report)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	return nil
+}
+
+// followOp monitors an operation to its end and prints its report; a
+// failed or stopped operation is an error (exit status 1).
+func followOp(ctx context.Context, g *Globals, c *service.Client, id string) error {
+	bar := newBar(g)
+	op, err := c.Monitor(ctx, id, func(o opqueue.Op) { bar.update(o.Progress) })
+	bar.finish()
+	if err != nil {
+		return remoteErr(err)
+	}
+	if g.JSON {
+		if err := printJSON(g.Stdout, op); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(g.Stdout, op.Result)
+	}
+	return opErr(op)
+}
+
+// opErr is the error of an ended operation that did not succeed.
+func opErr(op opqueue.Op) error {
+	switch op.State {
+	case opqueue.Failed, opqueue.Stopped:
+		msg := op.Error
+		if msg == "" {
+			msg = string(op.State)
+		}
+		return fmt.Errorf("operation %s (%s) %s: %s", op.ID, op.Kind, op.State, msg)
+	}
+	return nil
+}
+
+// bar is a progress bar on stderr when it is a terminal, else nothing.
+type bar struct {
+	pb  *progressbar.ProgressBar
+	max int64
+}
+
+func newBar(g *Globals) *bar {
+	f, ok := g.Stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &bar{}
+	}
+	return &bar{pb: progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+	), max: -1}
+}
+
+func (b *bar) update(p opqueue.Progress) {
+	if b.pb == nil {
+		return
+	}
+	if p.Total > 0 && p.Total != b.max {
+		b.max = p.Total
+		b.pb.ChangeMax64(p.Total)
+	}
+	b.pb.Describe(p.Phase)
+	_ = b.pb.Set64(p.Done)
+}
+
+func (b *bar) finish() {
+	if b.pb != nil {
+		_ = b.pb.Finish()
+	}
+}
+
+// withQueue runs fn on the running service's queue (through the client) or,
+// with none, on the queue database opened under the state lock.
+type queueAccess struct {
+	c *service.Client
+	q *opqueue.Queue
+}
+
+func openQueue(g *Globals, f *OpFlags, fn func(qa queueAccess) error) error {
+	s, err := f.settings(g)
+	if err != nil {
+		return err
+	}
+	c, err := dial(s)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		return fn(queueAccess{c: c})
+	}
+	lock, err := service.LockStateDir(s.StateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	q, err := opqueue.Open(filepath.Join(s.StateDir, service.QueueFile), opqueue.Options{})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	return fn(queueAccess{q: q})
+}
+
+func (qa queueAccess) list(ctx context.Context) ([]opqueue.Op, error) {
+	if qa.c != nil {
+		return qa.c.List(ctx)
+	}
+	return qa.q.List()
+}
+
+// printOps writes the operation table (and, verbose, each report).
+func printOps(w io.Writer, ops []opqueue.Op, verbose bool) {
+	fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", "ID", "KIND", "STATE", "PROGRESS", "CREATED", "PARAMS")
+	for _, op := range ops {
+		fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", op.ID, op.Kind, op.State, progressString(op.Progress),
+			op.Created.UTC().Format(carbonioDate), paramString(op.Params))
+		if verbose {
+			printOpDetails(w, op)
+		}
+	}
+}
+
+const carbonioDate = "02/01/2006 15:04:05"
+
+func progressString(p opqueue.Progress) string {
+	if p.Total > 0 {
+		return fmt.Sprintf("%d/%d", p.Done, p.Total)
+	}
+	if p.Done > 0 {
+		return fmt.Sprint(p.Done)
+	}
+	return "-"
+}
+
+func paramString(m map[string]string) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+" "+m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// printOpDetails writes an operation's times, phase, error and report.
+func printOpDetails(w io.Writer, op opqueue.Op) {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(carbonioDate)
+	}
+	kv(w, configIndent, "started", ts(op.Started))
+	kv(w, configIndent, "ended", ts(op.Ended))
+	if op.Progress.Phase != "" {
+		kv(w, configIndent, "phase", op.Progress.Phase)
+	}
+	if op.Error != "" {
+		kv(w, configIndent, "error", op.Error)
+	}
+	if op.Result != "" {
+		for _, l := range strings.Split(strings.TrimRight(op.Result, "\n"), "\n") {
+			fmt.Fprintf(w, "%s%s\n", configIndent, l)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// sortOps keeps FIFO order (the queue's own) for a list from anywhere.
+func sortOps(ops []opqueue.Op) {
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Seq < ops[j].Seq })
+}

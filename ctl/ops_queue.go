@@ -1,0 +1,155 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cbfs/cbfs/opqueue"
+)
+
+// GetAllOperationsCmd is "backup getAllOperations [verbose true]".
+type GetAllOperationsCmd struct {
+	OpFlags
+	Verbose bool `name:"verbose" help:"Also print each operation's times, error and report."`
+}
+
+// Help is the long help of getAllOperations.
+func (c *GetAllOperationsCmd) Help() string {
+	return `Lists the operations of the queue, oldest first (FIFO order): queued, running and ended ones (ended ones are kept 30 days). With no service running, the queue database in the state directory is read under its lock.`
+}
+
+func (c *GetAllOperationsCmd) Run(ctx context.Context, g *Globals) error {
+	return openQueue(g, &c.OpFlags, func(qa queueAccess) error {
+		ops, err := qa.list(ctx)
+		if err != nil {
+			return err
+		}
+		sortOps(ops)
+		if ops == nil {
+			ops = []opqueue.Op{}
+		}
+		if g.JSON {
+			return printJSON(g.Stdout, ops)
+		}
+		printOps(g.Stdout, ops, c.Verbose)
+		return nil
+	})
+}
+
+// DoStopOperationCmd is "backup doStopOperation ID".
+type DoStopOperationCmd struct {
+	ID string `arg:"" name:"ID" help:"The operation's id (from getAllOperations)."`
+	OpFlags
+}
+
+// Help is the long help of doStopOperation.
+func (c *DoStopOperationCmd) Help() string {
+	return `A queued operation is removed from the queue (recorded stopped); a running one is stopped at its next safe point and stays resumable (run it again).`
+}
+
+func (c *DoStopOperationCmd) Run(ctx context.Context, g *Globals) error {
+	return openQueue(g, &c.OpFlags, func(qa queueAccess) error {
+		var op opqueue.Op
+		var err error
+		if qa.c != nil {
+			op, err = qa.c.Stop(ctx, c.ID)
+		} else {
+			op, err = qa.q.Stop(c.ID)
+		}
+		if err != nil {
+			return stopErr(c.ID, err)
+		}
+		if g.JSON {
+			return printJSON(g.Stdout, op)
+		}
+		fmt.Fprintf(g.Stdout, "operation %s (%s): %s\n", op.ID, op.Kind, stopState(op))
+		return nil
+	})
+}
+
+func stopState(op opqueue.Op) string {
+	if op.State == opqueue.Running {
+		return "stopping"
+	}
+	return string(op.State)
+}
+
+func stopErr(id string, err error) error {
+	switch {
+	case errors.Is(err, opqueue.ErrNotFound):
+		return fmt.Errorf("no operation %s", id)
+	case errors.Is(err, opqueue.ErrFinished):
+		return fmt.Errorf("operation %s has already ended", id)
+	}
+	return err
+}
+
+// DoStopAllOperationsCmd is "backup doStopAllOperations".
+type DoStopAllOperationsCmd struct {
+	OpFlags
+}
+
+// Help is the long help of doStopAllOperations.
+func (c *DoStopAllOperationsCmd) Help() string {
+	return `Stops the running operation and empties the queue.`
+}
+
+func (c *DoStopAllOperationsCmd) Run(ctx context.Context, g *Globals) error {
+	return openQueue(g, &c.OpFlags, func(qa queueAccess) error {
+		var n int
+		var err error
+		if qa.c != nil {
+			n, err = qa.c.StopAll(ctx)
+		} else {
+			n, err = qa.q.StopAll()
+		}
+		if err != nil {
+			return err
+		}
+		if g.JSON {
+			return printJSON(g.Stdout, map[string]int{"stopped": n})
+		}
+		fmt.Fprintf(g.Stdout, "stopped %d operations\n", n)
+		return nil
+	})
+}
+
+// MonitorCmd is "backup monitor ID".
+type MonitorCmd struct {
+	ID string `arg:"" name:"ID" help:"The operation's id."`
+	OpFlags
+}
+
+// Help is the long help of monitor.
+func (c *MonitorCmd) Help() string {
+	return `Follows an operation until it ends (progress bar on a terminal), then prints its state and report. Exit status 1 if it failed or was stopped.`
+}
+
+func (c *MonitorCmd) Run(ctx context.Context, g *Globals) error {
+	return openQueue(g, &c.OpFlags, func(qa queueAccess) error {
+		var op opqueue.Op
+		if qa.c != nil {
+			bar := newBar(g)
+			var err error
+			op, err = qa.c.Monitor(ctx, c.ID, func(o opqueue.Op) { bar.update(o.Progress) })
+			bar.finish()
+			if err != nil {
+				return stopErr(c.ID, remoteErr(err))
+			}
+		} else {
+			var err error
+			if op, err = qa.q.Get(c.ID); err != nil {
+				return stopErr(c.ID, err)
+			}
+		}
+		if g.JSON {
+			if err := printJSON(g.Stdout, op); err != nil {
+				return err
+			}
+		} else {
+			printOps(g.Stdout, []opqueue.Op{op}, true)
+		}
+		return opErr(op)
+	})
+}

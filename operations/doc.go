@@ -1,0 +1,33 @@
+// Package operations maps Carbonio's backup operations onto cbfs's
+// libraries, for both `cbfs serve` (as opqueue handlers) and cbctl's
+// foreground mode (Runner.Run, under the state directory's lock):
+//
+//	doSmartScan                         scan.Run over the whole source
+//	doAccountScan      account          scan.Run with Only
+//	doPurge            [purgeDays N]    purge.Run (default: --retention-days)
+//	doExport           destPath [domains d1,d2] [cos c1,c2]   export.Run
+//	doCoherencyCheck   [fixBackup true] [fixDoubleGzip check|fix]   coherency.Check
+//
+// Every kind also takes "notifications" (addresses); they, and the
+// --notify addresses, are listed at the end of the report: cbfs records
+// them but sends no mail.
+//
+// Parameters are strings, as on Carbonio's command line and in the queue;
+// Runner.Validate checks them when an operation is enqueued, so a bad one
+// is refused at once (service.ErrInvalid). Reports are the libraries'
+// "- stats -" texts. A stopped operation returns what it did so far and an
+// error wrapping the context's; running it again resumes it (scans are
+// incremental, purge and coherency check idempotent; an export must be
+// given a new, empty destination).
+//
+// The backupEnabled toggles (policy.Store, <state-dir>/backup_config.json)
+// are read afresh by every operation and applied to the Backup Path
+// (policy.Apply) before each scan and purge; Runner.Config changes them at
+// once (never queued) and applies them.
+//
+// Settings (Flags plus the Backup Path) are the service's: source, account
+// list ("name [cos]" per line), state directory (DefaultStateDir), socket
+// (<state-dir>/cbfs.sock), retention days, configuration paths, notification
+// addresses. Both binaries read them from flags and from a JSON --config
+// file whose keys are the flag names (JSONLoader).
+package operations

@@ -1,0 +1,29 @@
+package operations
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cbfs/cbfs/export"
+	"github.com/cbfs/cbfs/opqueue"
+)
+
+func (r *Runner) export(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+	bp, err := r.openPath()
+	if err != nil {
+		return "", err
+	}
+	pol, err := r.policy()
+	if err != nil {
+		return "", err
+	}
+	res, err := export.Run(ctx, bp, p.dest, export.Options{Domains: p.domains, COS: p.cos, Policy: pol, Progress: progressOf(progress)})
+	text := ""
+	if res != nil {
+		text = res.Report()
+	}
+	if err != nil {
+		return text, fmt.Errorf("export: %w", err)
+	}
+	return text, nil
+}

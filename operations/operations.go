@@ -1,0 +1,450 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/opqueue"
+	"github.com/cbfs/cbfs/policy"
+	"github.com/cbfs/cbfs/purge"
+	"github.com/cbfs/cbfs/scan"
+	"github.com/cbfs/cbfs/service"
+)
+
+// The operation kinds, with Carbonio's names.
+const (
+	KindSmartScan      = "doSmartScan"
+	KindAccountScan    = "doAccountScan"
+	KindPurge          = "doPurge"
+	KindExport         = "doExport"
+	KindCoherencyCheck = "doCoherencyCheck"
+)
+
+// Kinds lists every kind a Runner handles.
+var Kinds = []string{KindSmartScan, KindAccountScan, KindPurge, KindExport, KindCoherencyCheck}
+
+// Parameter names (Carbonio's spellings).
+const (
+	ParamAccount       = "account"
+	ParamPurgeDays     = "purgeDays"
+	ParamDestPath      = "destPath"
+	ParamDomains       = "domains"
+	ParamCOS           = "cos"
+	ParamFixBackup     = "fixBackup"
+	ParamFixDoubleGzip = "fixDoubleGzip"
+	ParamNotifications = "notifications"
+)
+
+// allowed are each kind's parameters.
+var allowed = map[string][]string{
+	KindSmartScan:      {ParamNotifications},
+	KindAccountScan:    {ParamAccount, ParamNotifications},
+	KindPurge:          {ParamPurgeDays, ParamNotifications},
+	KindExport:         {ParamDestPath, ParamDomains, ParamCOS, ParamNotifications},
+	KindCoherencyCheck: {ParamFixBackup, ParamFixDoubleGzip, ParamNotifications},
+}
+
+// Runner runs the operations of one Backup Path with one set of Settings.
+// The caller holds the state directory's lock (service.Open, or
+// service.LockStateDir in cbctl's foreground mode).
+type Runner struct {
+	s        Settings
+	log      *slog.Logger
+	toggles  *policy.Store
+	accounts []scan.AccountSpec
+	now      func() time.Time
+
+	mu sync.Mutex
+	// AfterWrite, if set, is called after an operation that may have
+	// written the Backup Path has ended (cbfs serve refreshes its index and
+	// remounts). It runs on the operation's goroutine.
+	AfterWrite func(kind string)
+}
+
+// New checks the settings (Normalize is called) and reads the account list
+// and the toggles file. It creates the state directory (0700) if needed.
+func New(s Settings, log *slog.Logger) (*Runner, error) {
+	if err := s.Normalize(); err != nil {
+		return nil, err
+	}
+	if s.BackupPath == "" {
+		return nil, errors.New("no Backup Path given (--backup-path)")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	r := &Runner{s: s, log: log, now: time.Now}
+	if s.AccountsFile != "" {
+		accts, err := ReadAccountsFile(s.AccountsFile)
+		if err != nil {
+			return nil, err
+		}
+		r.accounts = accts
+	}
+	if s.Source != "" {
+		src, err := scan.ParseSource(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		src.Close()
+	}
+	st, err := policy.Open(s.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	r.toggles = st
+	return r, nil
+}
+
+// Settings are the runner's settings, normalized.
+func (r *Runner) Settings() Settings { return r.s }
+
+// Handlers are the opqueue handlers of every kind.
+func (r *Runner) Handlers() map[string]opqueue.Handler {
+	m := map[string]opqueue.Handler{}
+	for _, k := range Kinds {
+		m[k] = r.handler(k)
+	}
+	return m
+}
+
+func (r *Runner) handler(kind string) opqueue.Handler {
+	return func(ctx context.Context, op *opqueue.Op, progress opqueue.ProgressFunc) (string, error) {
+		return r.Run(ctx, kind, op.Params, progress)
+	}
+}
+
+// Validate checks an operation's parameters (errors wrap
+// service.ErrInvalid), so a bad request is refused when enqueued.
+func (r *Runner) Validate(kind string, params map[string]string) error {
+	if _, err := parseParams(kind, params); err != nil {
+		return fmt.Errorf("%w: %s: %w", service.ErrInvalid, kind, err)
+	}
+	return nil
+}
+
+// params are an operation's parsed parameters.
+type params struct {
+	account       string
+	purgeDays     int
+	hasPurgeDays  bool
+	dest          string
+	domains, cos  []string
+	fixBackup     bool
+	doubleGzip    coherency.DoubleGzip
+	notifications []string
+}
+
+func parseParams(kind string, in map[string]string) (*params, error) {
+	names, ok := allowed[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", opqueue.ErrUnknownKind, kind)
+	}
+	for k := range in {
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(names, ", "))
+		}
+	}
+	p := &params{notifications: splitList(in[ParamNotifications])}
+	switch kind {
+	case KindAccountScan:
+		p.account = strings.TrimSpace(in[ParamAccount])
+		if p.account == "" {
+			return nil, errors.New("no account given")
+		}
+	case KindPurge:
+		if v, ok := in[ParamPurgeDays]; ok && v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("purgeDays must be a number of days (0 or more), not %q", v)
+			}
+			p.purgeDays, p.hasPurgeDays = n, true
+		}
+	case KindExport:
+		p.dest = strings.TrimSpace(in[ParamDestPath])
+		if p.dest == "" {
+			return nil, errors.New("no destination path given")
+		}
+		p.domains, p.cos = splitList(in[ParamDomains]), splitList(in[ParamCOS])
+	case KindCoherencyCheck:
+		if v, ok := in[ParamFixBackup]; ok && v != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("fixBackup must be true or false, not %q", v)
+			}
+			p.fixBackup = b
+		}
+		m, err := coherency.ParseDoubleGzip(in[ParamFixDoubleGzip])
+		if err != nil {
+			return nil, err
+		}
+		p.doubleGzip = m
+	}
+	return p, nil
+}
+
+// splitList splits "a,b c" into its non-empty parts.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// JoinList is how cbctl passes a list parameter (domains, cos).
+func JoinList(v []string) string { return strings.Join(v, ",") }
+
+// Run runs one operation in the calling goroutine: the queue's handlers and
+// cbctl's foreground mode both come here. It returns the report (also when
+// stopped or failed: what was done so far) and, when stopped, an error
+// wrapping ctx.Err().
+func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, progress opqueue.ProgressFunc) (report string, err error) {
+	p, err := parseParams(kind, in)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", kind, err)
+	}
+	if progress == nil {
+		progress = func(opqueue.Progress) {}
+	}
+	var rep string
+	switch kind {
+	case KindSmartScan, KindAccountScan:
+		rep, err = r.scan(ctx, p, progress)
+	case KindPurge:
+		rep, err = r.purge(ctx, p, progress)
+	case KindExport:
+		rep, err = r.export(ctx, p, progress)
+	case KindCoherencyCheck:
+		rep, err = r.coherency(ctx, p, progress)
+	}
+	if kind != KindExport && r.AfterWrite != nil {
+		r.AfterWrite(kind)
+	}
+	rep += notes(append(slices.Clone(r.s.Notify), p.notifications...))
+	if err != nil {
+		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
+	}
+	return rep, err
+}
+
+// notes lists the notification addresses: cbfs records them but has no
+// mail transport of its own.
+func notes(addrs []string) string {
+	if len(addrs) == 0 {
+		return ""
+	}
+	return "\n- notifications -\n" + strings.Join(addrs, "\n") + "\n(recorded only: cbfs sends no mail)\n"
+}
+
+// openPath opens the Backup Path for an operation that needs it to exist.
+func (r *Runner) openPath() (*backuppath.Path, error) {
+	return backuppath.Open(r.s.BackupPath)
+}
+
+// createPath opens the Backup Path, creating it if missing (scans).
+func (r *Runner) createPath() (*backuppath.Path, error) {
+	if bp, err := backuppath.Open(r.s.BackupPath); err == nil {
+		return bp, nil
+	}
+	host, _ := os.Hostname()
+	return backuppath.Create(r.s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), Hostname: host, FirstRun: backuppath.MillisOf(r.now())})
+}
+
+// policy reads the toggles afresh (a foreground cbctl may have changed
+// them).
+func (r *Runner) policy() (*policy.Policy, error) { return r.toggles.Policy() }
+
+func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+	if r.s.Source == "" {
+		return "", errors.New("no mail source configured (--source maildir:/path or imap://admin:pass@host:port)")
+	}
+	src, err := scan.ParseSource(r.s.Source)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	if strings.HasPrefix(strings.ToLower(r.s.Source), "imap") && len(r.accounts) == 0 {
+		return "", errors.New("an IMAP source needs the account list (--accounts-file)")
+	}
+	bp, err := r.createPath()
+	if err != nil {
+		return "", err
+	}
+	pol, err := r.policy()
+	if err != nil {
+		return "", err
+	}
+	if _, err := pol.Apply(ctx, bp, r.now()); err != nil {
+		return "", err
+	}
+	opt := scan.Options{
+		Accounts:           r.accounts,
+		Disabled:           func(name, cos string) bool { return !pol.Enabled(name, cos) },
+		ConfigPaths:        r.s.ConfigPaths,
+		ReadErrorThreshold: r.s.ReadErrorThreshold,
+		Logger:             r.log,
+		Progress: func(sp scan.Progress) {
+			progress(opqueue.Progress{Done: int64(sp.AccountsDone), Total: int64(sp.AccountsTotal),
+				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", sp.Account, sp.Messages, sp.Bytes)})
+		},
+	}
+	if p.account != "" {
+		opt.Only = []string{p.account}
+	}
+	rep, err := scan.Run(ctx, bp, src, opt)
+	text := ""
+	if rep != nil {
+		text = ScanReport(rep)
+		if err == nil {
+			n := int64(rep.Accounts + rep.AccountsSkipped)
+			progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
+		}
+	}
+	if err != nil {
+		return text, fmt.Errorf("scan: %w", err)
+	}
+	return text, nil
+}
+
+// ScanReport is the human text of a scan report.
+func ScanReport(r *scan.Report) string {
+	var b strings.Builder
+	b.WriteString("- stats -\n")
+	fmt.Fprintf(&b, "Source: %s\n", r.Source)
+	fmt.Fprintf(&b, "Accounts Scanned: %d\n", r.Accounts)
+	fmt.Fprintf(&b, "Accounts Skipped: %d\n", r.AccountsSkipped)
+	fmt.Fprintf(&b, "Accounts New: %d\n", r.AccountsNew)
+	fmt.Fprintf(&b, "Accounts Deleted: %d\n", r.AccountsDeleted)
+	fmt.Fprintf(&b, "Items New: %d\n", r.Items.New)
+	fmt.Fprintf(&b, "Items Changed: %d\n", r.Items.Changed)
+	fmt.Fprintf(&b, "Items Moved: %d\n", r.Items.Moved)
+	fmt.Fprintf(&b, "Items Deleted: %d\n", r.Items.Deleted)
+	fmt.Fprintf(&b, "Messages: %d\n", r.Messages)
+	fmt.Fprintf(&b, "Bytes Read: %d\n", r.Bytes)
+	fmt.Fprintf(&b, "Blobs New: %d\n", r.BlobsNew)
+	fmt.Fprintf(&b, "Files Written: %d\n", r.Written)
+	fmt.Fprintf(&b, "Read Errors: %d\n", r.ReadErrors)
+	fmt.Fprintf(&b, "Errors: %d\n", len(r.Errors))
+	if r.ServerConfig != "" {
+		fmt.Fprintf(&b, "Server Config: %s\n", r.ServerConfig)
+	}
+	if r.Customizations != "" {
+		fmt.Fprintf(&b, "Customizations: %s\n", r.Customizations)
+	}
+	if !r.Start.IsZero() && !r.End.IsZero() {
+		fmt.Fprintf(&b, "Duration: %s\n", r.End.Sub(r.Start).Round(time.Millisecond))
+	}
+	if len(r.PerAccount) > 0 {
+		b.WriteString("\n- accounts -\n")
+		for _, a := range r.PerAccount {
+			if a.Skipped != "" {
+				fmt.Fprintf(&b, "%s: skipped (%s)\n", a.Name, a.Skipped)
+				continue
+			}
+			fmt.Fprintf(&b, "%s: new %d, changed %d, deleted %d, messages %d, read errors %d", a.Name,
+				a.Items.New, a.Items.Changed, a.Items.Deleted, a.Messages, a.ReadErrors)
+			if a.Stopped {
+				b.WriteString(", stopped by read_error_threshold")
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(&b, "\n- errors -\n%s\n", strings.Join(r.Errors, "\n"))
+	}
+	return b.String()
+}
+
+func (r *Runner) purge(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+	bp, err := r.openPath()
+	if err != nil {
+		return "", err
+	}
+	pol, err := r.policy()
+	if err != nil {
+		return "", err
+	}
+	days := r.s.RetentionDays
+	if p.hasPurgeDays {
+		days = p.purgeDays
+	}
+	res, err := purge.Run(ctx, bp, purge.Options{RetentionDays: days, Now: r.now(), Policy: pol, Progress: progressOf(progress)})
+	text := ""
+	if res != nil {
+		text = res.Report()
+	}
+	if err != nil {
+		return text, fmt.Errorf("purge: %w", err)
+	}
+	return text, nil
+}
+
+func (r *Runner) coherency(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+	bp, err := r.openPath()
+	if err != nil {
+		return "", err
+	}
+	res, err := coherency.Check(ctx, bp, coherency.Options{FixBackup: p.fixBackup, DoubleGzip: p.doubleGzip, Progress: progressOf(progress)})
+	text := ""
+	if res != nil {
+		text = res.Report()
+	}
+	if err != nil {
+		return text, fmt.Errorf("coherency check: %w", err)
+	}
+	return text, nil
+}
+
+// progressOf adapts the libraries' (done, total, phase) callbacks.
+func progressOf(progress opqueue.ProgressFunc) func(done, total int, phase string) {
+	return func(done, total int, phase string) {
+		progress(opqueue.Progress{Done: int64(done), Total: int64(total), Phase: phase})
+	}
+}
+
+// Config answers the service's config command (and cbctl's foreground
+// config): it changes or reads a backupEnabled toggle at once, and applies
+// the toggles to the Backup Path (account_info statuses) after a change.
+func (r *Runner) Config(ctx context.Context, req service.ConfigRequest) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, err := r.toggles.Config(req.Action, req.Scope, req.Name, req.Key, req.Value)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", service.ErrInvalid, err)
+	}
+	if strings.EqualFold(req.Action, "get") {
+		return v, nil
+	}
+	bp, err := r.openPath()
+	if err != nil {
+		return v, nil // nothing backed up yet: the toggles take effect at the first scan
+	}
+	pol, err := r.policy()
+	if err != nil {
+		return v, err
+	}
+	if _, err := pol.Apply(ctx, bp, r.now()); err != nil {
+		return v, fmt.Errorf("apply backup toggles to %s: %w", bp.Root, err)
+	}
+	return v, nil
+}
+
+// ParamsOf copies params without empty values (what cbctl enqueues).
+func ParamsOf(in map[string]string) map[string]string {
+	out := maps.Clone(in)
+	maps.DeleteFunc(out, func(_, v string) bool { return v == "" })
+	return out
+}

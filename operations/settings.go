@@ -1,0 +1,173 @@
+package operations
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/cbfs/cbfs/scan"
+	"github.com/cbfs/cbfs/service"
+)
+
+// DefaultRetentionDays is Carbonio's default data retention.
+const DefaultRetentionDays = 30
+
+// Flags are the service settings both `cbfs serve` and cbctl's foreground
+// operations take (the Backup Path is each binary's own flag). Their names
+// are also the keys of the --config file (see JSONLoader).
+type Flags struct {
+	Config             kong.ConfigFlag `name:"config" placeholder:"FILE" help:"JSON file of settings whose keys are these flags' names (\"source\", \"accounts-file\", ...); flags given on the command line win."`
+	Source             string          `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin:pass@host:port (a master login)."`
+	AccountsFile       string          `name:"accounts-file" placeholder:"FILE" help:"The account list: one account a line, \"name [cos]\"; # starts a comment. IMAP sources scan exactly these; Maildir sources take their COS from it."`
+	StateDir           string          `name:"state-dir" placeholder:"DIR" help:"Service state: lock, operation queue, index, backup toggles (default: /var/lib/cbfs for root, $XDG_STATE_HOME/cbfs or ~/.local/state/cbfs otherwise)."`
+	Socket             string          `name:"socket" placeholder:"PATH" help:"The service's Unix socket (default: <state-dir>/cbfs.sock)."`
+	RetentionDays      int             `name:"retention-days" default:"30" help:"Data retention in days for doPurge (0: keep forever)."`
+	ConfigPaths        []string        `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
+	Notify             []string        `name:"notify" placeholder:"ADDRESS" help:"Notification addresses recorded with each operation's report (repeatable)."`
+	ReadErrorThreshold int             `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
+}
+
+// Settings are everything an operation needs.
+type Settings struct {
+	BackupPath string
+	Flags
+}
+
+// DefaultStateDir is /var/lib/cbfs for root, else $XDG_STATE_HOME/cbfs or
+// ~/.local/state/cbfs.
+func DefaultStateDir() (string, error) {
+	if os.Geteuid() == 0 {
+		return "/var/lib/cbfs", nil
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "cbfs"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: give --state-dir (%w)", err)
+	}
+	return filepath.Join(home, ".local", "state", "cbfs"), nil
+}
+
+// Normalize fills the defaults (state directory, socket) and makes paths
+// absolute. It checks the values but opens nothing.
+func (s *Settings) Normalize() error {
+	if s.StateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return err
+		}
+		s.StateDir = d
+	}
+	abs := func(p *string) error {
+		if *p == "" {
+			return nil
+		}
+		a, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *p, err)
+		}
+		*p = a
+		return nil
+	}
+	for _, p := range []*string{&s.StateDir, &s.BackupPath, &s.AccountsFile, &s.Socket} {
+		if err := abs(p); err != nil {
+			return err
+		}
+	}
+	if s.Socket == "" {
+		s.Socket = service.DefaultSocketPath(s.StateDir)
+	}
+	if s.RetentionDays < 0 {
+		return fmt.Errorf("retention-days: want 0 or more, got %d", s.RetentionDays)
+	}
+	if s.ReadErrorThreshold < 0 {
+		return fmt.Errorf("read-error-threshold: want 0 or more, got %d", s.ReadErrorThreshold)
+	}
+	return nil
+}
+
+// ReadAccountsFile reads an account list: one account a line, "name
+// [cos]", blank lines and lines starting with # ignored.
+func ReadAccountsFile(path string) ([]scan.AccountSpec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("accounts file: %w", err)
+	}
+	defer f.Close()
+	return ParseAccounts(f, path)
+}
+
+// ParseAccounts parses an account list (see ReadAccountsFile); name is for
+// error messages.
+func ParseAccounts(r io.Reader, name string) ([]scan.AccountSpec, error) {
+	var out []scan.AccountSpec
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) > 2 {
+			return nil, fmt.Errorf("accounts file %s line %d: want \"name [cos]\", got %q", name, n, line)
+		}
+		acct := scan.AccountSpec{Name: fields[0]}
+		if !strings.Contains(acct.Name, "@") {
+			return nil, fmt.Errorf("accounts file %s line %d: %q is not an address (name@domain)", name, n, acct.Name)
+		}
+		if len(fields) == 2 {
+			acct.COS = fields[1]
+		}
+		key := strings.ToLower(acct.Name)
+		if prev, ok := seen[key]; ok {
+			return nil, fmt.Errorf("accounts file %s line %d: %s already listed on line %d", name, n, acct.Name, prev)
+		}
+		seen[key] = n
+		out = append(out, acct)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("accounts file %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// JSONLoader is kong's JSON configuration loader (kong.JSON) accepting the
+// flags' own spelling as keys ("backup-path") as well as kong's
+// ("backup_path", "backupPath"). Use it as kong.Configuration(JSONLoader).
+func JSONLoader(r io.Reader) (kong.Resolver, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var values map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&values); err != nil {
+		return nil, fmt.Errorf("configuration file: %w", err)
+	}
+	if values == nil {
+		return nil, errors.New("configuration file: want a JSON object")
+	}
+	norm := make(map[string]any, len(values))
+	for k, v := range values {
+		if n, ok := v.(json.Number); ok {
+			v = n.String() // kong parses numbers from strings
+		}
+		norm[strings.ReplaceAll(k, "-", "_")] = v
+	}
+	b, err = json.Marshal(norm)
+	if err != nil {
+		return nil, err
+	}
+	return kong.JSON(bytes.NewReader(b))
+}
