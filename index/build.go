@@ -515,6 +515,7 @@ type writer struct {
 	finals  []*acctWork
 	touched map[*acctWork]bool
 	days    map[string]int
+	folders map[string]map[int]bool // folder list key -> item id -> added (false: removed)
 	read    int
 	removed int
 	err     error
@@ -552,6 +553,7 @@ func (wr *writer) flush() {
 	}
 	wr.touched = map[*acctWork]bool{}
 	wr.days = map[string]int{}
+	wr.folders = map[string]map[int]bool{}
 	removed := 0
 	write := len(wr.items) > 0
 	for _, w := range wr.finals {
@@ -590,6 +592,9 @@ func (wr *writer) flush() {
 					return err
 				}
 			}
+			if err := wr.putFolders(tx); err != nil {
+				return err
+			}
 			return wr.putDays(tx)
 		})
 		if err != nil {
@@ -612,10 +617,13 @@ func (wr *writer) flush() {
 	}
 }
 
-// derived is the set of keys and days an item record implies.
+// derived is the set of keys, folder listing and days an item record
+// implies.
 type derived struct {
-	keys [2]string
-	days []string
+	keys     [2]string // del: and tree: keys
+	folder   int       // the folder whose list holds the item, if inFolder
+	inFolder bool
+	days     []string
 }
 
 func deriveKeys(seq uint32, id int, r *itemRec) derived {
@@ -629,7 +637,7 @@ func deriveKeys(seq uint32, id int, r *itemRec) derived {
 		case last.Deleted:
 			d.keys[0] = delKey(seq, id)
 		case last.Type != backuppath.TypeFolder && last.Type != backuppath.TypeSearchFolder:
-			d.keys[0] = folderKey(seq, last.FolderID, id)
+			d.folder, d.inFolder = last.FolderID, true
 		}
 	}
 	for i := range r.States {
@@ -663,7 +671,7 @@ func (wr *writer) putItem(tx *buntdb.Tx, m *msg) error {
 	w, seq, id := m.w, m.w.rec.Seq, m.job.id
 	k := itemKey(seq, id)
 	old, existed := oldItem(tx, k)
-	if err := wr.swapDerived(tx, seq, deriveKeys(seq, id, old), deriveKeys(seq, id, &m.rec)); err != nil {
+	if err := wr.swapDerived(tx, seq, id, deriveKeys(seq, id, old), deriveKeys(seq, id, &m.rec)); err != nil {
 		return err
 	}
 	if _, _, err := tx.Set(k, m.val, nil); err != nil {
@@ -689,7 +697,7 @@ func (wr *writer) removeItem(tx *buntdb.Tx, w *acctWork, id int) error {
 	if !existed {
 		return nil
 	}
-	if err := wr.swapDerived(tx, seq, deriveKeys(seq, id, old), derived{}); err != nil {
+	if err := wr.swapDerived(tx, seq, id, deriveKeys(seq, id, old), derived{}); err != nil {
 		return err
 	}
 	if _, err := tx.Delete(k); err != nil {
@@ -703,7 +711,7 @@ func (wr *writer) removeItem(tx *buntdb.Tx, w *acctWork, id int) error {
 }
 
 // swapDerived replaces the derived keys of an old record by a new one's.
-func (wr *writer) swapDerived(tx *buntdb.Tx, seq uint32, old, new derived) error {
+func (wr *writer) swapDerived(tx *buntdb.Tx, seq uint32, id int, old, new derived) error {
 	for _, k := range old.keys {
 		if k != "" && k != new.keys[0] && k != new.keys[1] {
 			if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
@@ -718,11 +726,55 @@ func (wr *writer) swapDerived(tx *buntdb.Tx, seq uint32, old, new derived) error
 			}
 		}
 	}
+	if old.inFolder != new.inFolder || old.folder != new.folder {
+		if old.inFolder {
+			wr.folderChange(folderKey(seq, old.folder), id, false)
+		}
+		if new.inFolder {
+			wr.folderChange(folderKey(seq, new.folder), id, true)
+		}
+	}
 	for _, d := range old.days {
 		wr.days[dayKey(seq, d)]--
 	}
 	for _, d := range new.days {
 		wr.days[dayKey(seq, d)]++
+	}
+	return nil
+}
+
+// folderChange records that item id joins (add) or leaves a folder's list;
+// putFolders applies a batch's changes once per folder.
+func (wr *writer) folderChange(key string, id int, add bool) {
+	m := wr.folders[key]
+	if m == nil {
+		m = map[int]bool{}
+		wr.folders[key] = m
+	}
+	m[id] = add
+}
+
+// putFolders rewrites each folder list the batch changed (one read and one
+// write per folder, however many items moved).
+func (wr *writer) putFolders(tx *buntdb.Tx) error {
+	for k, changes := range wr.folders {
+		var ids []int
+		if v, err := tx.Get(k); err == nil {
+			ids, _ = decodeIDList(v) // a damaged list is rebuilt from the changes
+		}
+		ids = applyIDChanges(ids, changes)
+		var err error
+		if len(ids) == 0 {
+			_, err = tx.Delete(k)
+			if errors.Is(err, buntdb.ErrNotFound) {
+				err = nil
+			}
+		} else {
+			_, _, err = tx.Set(k, encodeIDList(ids), nil)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -132,7 +132,7 @@ type Index struct {
 // schemaVersion is the version of the key layout and record encodings.
 // Bump it (and add a migration, or let old indexes be rebuilt) whenever
 // either changes.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migration turns schema version from into from+1 inside one transaction.
 type migration struct {
@@ -142,8 +142,11 @@ type migration struct {
 
 // migrations is the ordered chain of schema upgrades (ergo's
 // irc/database.go style). An index whose version has no path to
-// schemaVersion through this chain is rebuilt instead. Today: v1 only.
-var migrations []migration
+// schemaVersion through this chain is rebuilt instead.
+//
+//	v1 -> v2: per-item folder keys "folder:<seq>:<folderId>:<itemId>" become
+//	          one packed list per folder "folder:<seq>:<folderId>".
+var migrations = []migration{{from: 1, apply: packFolderKeys}}
 
 // Defaults of an open Index.
 const (
@@ -549,7 +552,23 @@ func (ix *Index) ids(accountID string, prefix func(seq uint32) string) ([]int, e
 // FolderItems lists (ascending) the items whose latest state is not deleted
 // and lies in folder folderID. Folder items themselves are not included.
 func (ix *Index) FolderItems(accountID string, folderID int) ([]int, error) {
-	return ix.ids(accountID, func(seq uint32) string { return folderPrefix(seq, folderID) })
+	var out []int
+	err := ix.view(func(tx *buntdb.Tx) error {
+		a, err := findAccount(tx, accountID)
+		if err != nil {
+			return err
+		}
+		v, err := tx.Get(folderKey(a.Seq, folderID))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out, err = decodeIDList(v)
+		return err
+	})
+	return out, err
 }
 
 // DeletedItems lists (ascending) the items whose latest state is deleted.

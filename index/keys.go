@@ -30,8 +30,11 @@ const (
 	// tmplItem = "item:<seq>:<itemId>" -> item record (binary, encode.go),
 	// one per item file, whatever its state.
 	tmplItem = "item:"
-	// tmplFolder = "folder:<seq>:<folderId>:<itemId>" -> "": items whose
-	// latest state is live and lies in folderId (folder items excluded).
+	// tmplFolder = "folder:<seq>:<folderId>" -> the ascending ids of the
+	// items whose latest state is live and lies in folderId (folder items
+	// excluded), packed (idlist.go). One key per folder, not per item:
+	// buntdb replays every key into RAM at open, so per-item keys doubled
+	// the mount-ready time of a big path (schema v1 had them).
 	tmplFolder = "folder:"
 	// tmplDel = "del:<seq>:<itemId>" -> "": items whose latest state is
 	// deleted.
@@ -94,19 +97,7 @@ func itemKey(seq uint32, id int) string { return idKey(tmplItem, seq, id) }
 func delKey(seq uint32, id int) string  { return idKey(tmplDel, seq, id) }
 func treeKey(seq uint32, id int) string { return idKey(tmplTree, seq, id) }
 
-func folderPrefix(seq uint32, folder int) string {
-	return idKey(tmplFolder, seq, folder) + ":"
-}
-
-func folderKey(seq uint32, folder, id int) string {
-	b := make([]byte, 0, len(tmplFolder)+12+2*idWidth+1)
-	b = append(b, tmplFolder...)
-	b = strconv.AppendUint(b, uint64(seq), 10)
-	b = append(b, ':')
-	b = appendPadded(b, folder)
-	b = append(b, ':')
-	return string(appendPadded(b, id))
-}
+func folderKey(seq uint32, folder int) string { return idKey(tmplFolder, seq, folder) }
 
 func dayKey(seq uint32, day string) string { return seqPrefix(tmplDay, seq) + day }
 
