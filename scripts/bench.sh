@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make bench: Go micro-benchmarks, then the end-to-end mount benchmarks
-# (tests/e2ebench, root only). Fixtures are generated on first use and
+# make bench: Go micro-benchmarks, then the end-to-end mount and backup-scan
+# benchmarks (tests/e2ebench, root only). Fixtures are generated on first use and
 # cached under $BENCH_WORK. Results: docs/PERFORMANCE.md.
 #   BENCHTIME=1s CBFS_BENCH_ITEMS=100000 BENCH_WORK=/tmp/cbfs-bench make bench
 set -euo pipefail
@@ -9,12 +9,12 @@ export PATH=$PATH:/usr/local/go/bin
 : "${BENCHTIME:=1s}" "${BENCH_WORK:=/tmp/cbfs-bench}" "${CBFS_BENCH_ITEMS:=100000}"
 export CBFS_BENCH_ITEMS
 
-echo "== go test -bench (blob, index, fusefs)"
-go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./blob ./index ./fusefs
+echo "== go test -bench (blob, index, fusefs, scan)"
+go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./blob ./index ./fusefs ./scan
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "== end-to-end mount benchmarks skipped: they need root (they drop the kernel caches)"
+	echo "== end-to-end mount and scan benchmarks skipped: they need root (they drop the kernel caches)"
 	exit 0
 fi
-echo "== end-to-end mount benchmarks"
+echo "== end-to-end mount and backup-scan benchmarks"
 go run ./tests/e2ebench -bin bin -work "$BENCH_WORK" ${E2E_ARGS:-}

@@ -1,8 +1,9 @@
-// Command e2ebench measures cbfs end to end through a real mount and prints
-// each figure beside a baseline measured in the same run (make bench). It
-// must run as root: it drops the kernel caches between cold runs.
+// Command e2ebench measures cbfs end to end through a real mount, and the
+// backup scan (scan.go), and prints each figure beside a baseline measured
+// in the same run (make bench). It must run as root: it drops the kernel
+// caches between cold runs.
 //
-//	e2ebench -bin bin -work /tmp/cbfs-bench [-folder 100000] [-items 1000000] [-bigmb 500]
+//	e2ebench -bin bin -work /tmp/cbfs-bench [-folder 100000] [-items 1000000] [-bigmb 500] [-scanmsgs 20000]
 package main
 
 import (
@@ -32,7 +33,8 @@ var (
 	folderN  = flag.Int("folder", 100000, "messages in the big folder for the ls -l benchmark (0 skips it)")
 	itemsN   = flag.Int("items", 1000000, "items in the Backup Path for the mount-ready benchmark (0 skips it)")
 	bigMB    = flag.Int("bigmb", 500, "approximate decompressed MB for the cat benchmark (a sample of bigmb/4 accounts with attachments; 0 skips it)")
-	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat or ready")
+	scanMsgs = flag.Int("scanmsgs", 20000, "messages in the Maildir tree for the backup-scan benchmark (0 skips it)")
+	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready or scan")
 )
 
 func main() {
@@ -50,6 +52,9 @@ func main() {
 	}
 	if *itemsN > 0 && (*onlyFlag == "" || *onlyFlag == "ready") {
 		benchReady()
+	}
+	if *scanMsgs > 0 && (*onlyFlag == "" || *onlyFlag == "scan") {
+		benchScan()
 	}
 }
 
