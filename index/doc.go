@@ -8,9 +8,10 @@
 //
 // Everything lives in one buntdb database, in RAM, persisted to the file
 // given to Open (its append-only log; ":memory:" for RAM only). Keys follow
-// the templates in keys.go, fixed prefix first, so one account's items, one
-// folder's items or one account's deleted items are a contiguous key range
-// read by a prefix scan. Accounts are numbered by a small Seq, handed out
+// the templates in keys.go, fixed prefix first, so one account's items or
+// its deleted items are a contiguous key range read by a prefix scan; a
+// folder's live items are one packed id list, one key per folder (buntdb
+// replays every key into RAM at open: fewer keys, faster mounts). Accounts are numbered by a small Seq, handed out
 // when an account is first seen and kept for the life of the index (a
 // Rebuild hands them out again in account-id order, so rebuilding the same
 // Backup Path gives the same numbers). Item records are a compact binary
