@@ -1,0 +1,214 @@
+package restore
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/index"
+)
+
+// InboxName is the first path component of the account's inbox and its
+// subfolders, whatever the source called folder 2: targets map ["INBOX"] to
+// the Maildir's own cur/new and to IMAP's INBOX.
+const InboxName = "INBOX"
+
+// folderRule picks the state of a folder item that names it in a tree, or
+// nil when the folder is not part of that tree.
+type folderRule func(it *backuppath.Item) *backuppath.State
+
+// lastLiveBefore is the folder's last state that is not deleted, started at
+// or before t (any time if t is 0): the folder as it was last seen.
+func lastLiveBefore(t backuppath.Millis) folderRule {
+	return func(it *backuppath.Item) *backuppath.State {
+		for i := len(it.States) - 1; i >= 0; i-- {
+			s := &it.States[i]
+			if (t == 0 || s.Start <= t) && !s.Deleted && s.Type == backuppath.TypeFolder {
+				return s
+			}
+		}
+		return nil
+	}
+}
+
+// liveAt is the folder's state at t (the latest if 0) if it is not deleted:
+// the folder tree as it was at t.
+func liveAt(t backuppath.Millis) folderRule {
+	return func(it *backuppath.Item) *backuppath.State {
+		s := it.Latest()
+		if t != 0 {
+			s = it.StateAt(t.Time())
+		}
+		if s == nil || s.Deleted || s.Type != backuppath.TypeFolder {
+			return nil
+		}
+		return s
+	}
+}
+
+// tree maps folder ids to target folder paths.
+type tree struct {
+	paths map[int][]string
+	all   [][]string // the primary tree's folders, parents first
+}
+
+// buildTree makes the folder tree of an account from its folder items:
+// primary picks each folder's state; folders that items need (need) but
+// primary does not give are added from their last live state, or as
+// "unknown_<id>" under the root when the backup knows nothing of them (as
+// Carbonio's undelete names them). Names and paths follow index.FolderTree,
+// so a restored folder has the same path as in the mounted tree.
+func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[int]bool) *tree {
+	found := map[int]index.Folder{}
+	add := func(id int, s *backuppath.State) {
+		found[id] = index.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
+	}
+	for id, it := range folders {
+		if s := primary(it); s != nil {
+			add(id, s)
+		}
+	}
+	inPrimary := make(map[int]bool, len(found))
+	for id := range found {
+		inPrimary[id] = true
+	}
+	last := lastLiveBefore(0)
+	var queue []int
+	for id := range need {
+		queue = append(queue, id)
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if _, ok := found[id]; ok || id == backuppath.FolderRoot || id == 0 {
+			continue
+		}
+		if _, system := backuppath.SystemFolderNames[id]; system {
+			if _, ok := folders[id]; !ok {
+				continue // FolderTree names it
+			}
+		}
+		if it, ok := folders[id]; ok {
+			if s := last(it); s != nil {
+				add(id, s)
+				queue = append(queue, s.ParentID)
+				continue
+			}
+		}
+		found[id] = index.Folder{ID: id, ParentID: backuppath.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
+	}
+	list := make([]index.Folder, 0, len(found))
+	for _, f := range found {
+		list = append(list, f)
+	}
+	t := &tree{paths: map[int][]string{}}
+	named := index.FolderTree(list)
+	inboxPath := ""
+	var nonMail []string // paths of the system folders that hold no mail
+	for _, f := range named {
+		switch f.ID {
+		case backuppath.FolderInbox:
+			inboxPath = f.Path
+		case backuppath.FolderContacts, backuppath.FolderCalendar, 13, backuppath.FolderTasks, backuppath.FolderBriefcase:
+			nonMail = append(nonMail, f.Path)
+		}
+	}
+	under := func(path string, roots []string) bool {
+		for _, r := range roots {
+			if r != "" && (path == r || strings.HasPrefix(path, r+"/")) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, f := range named {
+		if f.Path == "" {
+			continue
+		}
+		p := strings.Split(f.Path, "/")
+		if inboxPath != "" && (f.Path == inboxPath || strings.HasPrefix(f.Path, inboxPath+"/")) {
+			p[0] = InboxName
+		}
+		t.paths[f.ID] = p
+		// The account's folder tree: the primary tree's mail folders and the
+		// system mail folders. Folders only the fallback added, and the
+		// address books, calendars and briefcase, are created when used.
+		if (inPrimary[f.ID] || f.ID < 257) && f.ID != backuppath.FolderTags && !under(f.Path, nonMail) {
+			t.all = append(t.all, p)
+		}
+	}
+	// Parents first: FolderTree sorts by path, so a parent precedes its
+	// children; make sure the INBOX rename kept that.
+	sortPaths(t.all)
+	return t
+}
+
+// folderOf is the target path for a folder id; messages in the root, the
+// tags folder or an unknown folder go to the inbox.
+func (t *tree) folderOf(id int) []string {
+	if p, ok := t.paths[id]; ok && id != backuppath.FolderTags {
+		return p
+	}
+	return []string{InboxName}
+}
+
+func sortPaths(ps [][]string) {
+	less := func(a, b []string) bool {
+		for i := 0; i < len(a) && i < len(b); i++ {
+			if a[i] != b[i] {
+				if a[i] == InboxName {
+					return true
+				}
+				if b[i] == InboxName {
+					return false
+				}
+				return a[i] < b[i]
+			}
+		}
+		return len(a) < len(b)
+	}
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && less(ps[j], ps[j-1]); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+// encodeMUTF7 encodes a folder name in IMAP's modified UTF-7 (RFC 3501
+// 5.1.3), the form Dovecot stores Maildir++ folder names in.
+func encodeMUTF7(s string) string {
+	var b strings.Builder
+	var run []rune
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		u := utf16.Encode(run)
+		buf := make([]byte, 0, 2*len(u))
+		for _, c := range u {
+			buf = append(buf, byte(c>>8), byte(c))
+		}
+		enc := base64.StdEncoding.EncodeToString(buf)
+		enc = strings.TrimRight(enc, "=")
+		b.WriteByte('&')
+		b.WriteString(strings.ReplaceAll(enc, "/", ","))
+		b.WriteByte('-')
+		run = run[:0]
+	}
+	for _, r := range s {
+		if r >= 0x20 && r <= 0x7e {
+			flush()
+			if r == '&' {
+				b.WriteString("&-")
+			} else {
+				b.WriteRune(r)
+			}
+			continue
+		}
+		run = append(run, r)
+	}
+	flush()
+	return b.String()
+}

@@ -1,0 +1,379 @@
+package restore
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cbfs/cbfs/internal/atomicfile"
+)
+
+// Maildir is the maildir:/path target: one Maildir++ tree per account at
+// <Root>/<account name>/Maildir, the layout Dovecot reads (mail_location =
+// maildir:~/Maildir with the account's folder as home).
+//
+//   - The inbox is the Maildir itself; a folder A/B is the folder ".A.B"
+//     (the inbox's subfolder Inbox/A is ".INBOX.A"), each with cur/, new/
+//     and tmp/ and an empty "maildirfolder" file. Names are in IMAP's
+//     modified UTF-7, as Dovecot stores them; a "." inside a name (the
+//     Maildir++ separator) becomes "_".
+//   - A message is written to tmp/, fsynced, given the internal date as
+//     mtime, and renamed into cur/ as
+//     <unix date>.cbfs-<unique>.restore,S=<size>:2,<flags><keywords>, where
+//     <unique> is derived from the source server, account, item and digest
+//     (Message.Unique). The cur/ folders are fsynced before the restore
+//     records the message in its ledger (in groups: done is called from
+//     Flush or every 256 messages).
+//   - Flags: D (draft), F (flagged), P (forwarded), R (replied), S (seen).
+//     Tags become keywords: lower-case letters a-z listed in the folder's
+//     dovecot-keywords file (Dovecot's format: "<n> <name>"); a folder
+//     holds at most 26, later tags are left out.
+//   - Before writing a message not in the ledger, the folder's cur/ and
+//     new/ are listed (once per folder and run) for a file with the same
+//     <unique>: one is there if a run stopped between the rename and the
+//     ledger record, and it is then recorded, not written again.
+//
+// Phase 1 writes <Root>/_provisioning.json: the domains, COS, distribution
+// lists and accounts of every source server restored here, by server id.
+// Nothing is ever deleted from the tree.
+type Maildir struct {
+	Root string
+	// NoSync skips the fsyncs (for benchmarks of regenerable data only).
+	NoSync bool
+
+	mu sync.Mutex // _provisioning.json
+}
+
+// NewMaildir returns the Maildir target at root (an absolute path).
+func NewMaildir(root string) *Maildir { return &Maildir{Root: root} }
+
+// ProvisioningFile is the name of the provisioning records file at the root
+// of a Maildir target.
+const ProvisioningFile = "_provisioning.json"
+
+func (m *Maildir) ID() string   { return "maildir:" + m.Root }
+func (m *Maildir) Close() error { return nil }
+
+// Provision writes (merges) the records into <Root>/_provisioning.json: one
+// entry per source server id, replaced by a later restore of that server.
+func (m *Maildir) Provision(ctx context.Context, p *Provisioning) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := os.MkdirAll(m.Root, 0o755); err != nil {
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	path := filepath.Join(m.Root, ProvisioningFile)
+	doc := struct {
+		Sources map[string]json.RawMessage `json:"sources"`
+	}{Sources: map[string]json.RawMessage{}}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("maildir target: %s is not a provisioning file (%v): not overwriting it", path, err)
+		}
+		if doc.Sources == nil {
+			doc.Sources = map[string]json.RawMessage{}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	rec, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	doc.Sources[p.ServerID] = rec
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	opt := atomicfile.Options{NoSync: m.NoSync}
+	if err := opt.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	return nil
+}
+
+// AccountDir is the Maildir of an account.
+func (m *Maildir) AccountDir(account string) string {
+	return filepath.Join(m.Root, account, "Maildir")
+}
+
+// Open makes the account's Maildir (the account name must be one path
+// component).
+func (m *Maildir) Open(ctx context.Context, account string) (Mailbox, error) {
+	if account == "" || account == "." || account == ".." || strings.ContainsAny(account, "/\x00") ||
+		strings.HasPrefix(account, "_") {
+		return nil, fmt.Errorf("maildir target: account name %q cannot be a folder name: %w", account, ErrRefused)
+	}
+	b := &maildirBox{t: m, dir: m.AccountDir(account), folders: map[string]*mdFolder{}}
+	if _, err := b.folder([]string{InboxName}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+type maildirBox struct {
+	t       *Maildir
+	dir     string
+	folders map[string]*mdFolder
+	pending []mdPending
+	dirty   map[string]bool // cur/ folders to fsync before the pending dones
+}
+
+type mdPending struct {
+	res  Appended
+	done func(Appended, error)
+}
+
+type mdFolder struct {
+	dir      string
+	existing map[string]string // unique -> file name, listed on first append
+	keywords []string          // dovecot-keywords, index = letter - 'a'
+	kwLoaded bool
+}
+
+// folderDir is the Maildir++ folder of a path.
+func (b *maildirBox) folderDir(path []string) string {
+	if len(path) == 0 || (len(path) == 1 && path[0] == InboxName) {
+		return b.dir
+	}
+	parts := make([]string, len(path))
+	for i, p := range path {
+		parts[i] = encodeMUTF7(strings.ReplaceAll(p, ".", "_"))
+	}
+	return filepath.Join(b.dir, "."+strings.Join(parts, "."))
+}
+
+func (b *maildirBox) folder(path []string) (*mdFolder, error) {
+	k := strings.Join(path, "\x00")
+	if f, ok := b.folders[k]; ok {
+		return f, nil
+	}
+	dir := b.folderDir(path)
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("maildir target: %w", err)
+		}
+	}
+	if dir != b.dir {
+		mf := filepath.Join(dir, "maildirfolder")
+		if _, err := os.Stat(mf); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(mf, nil, 0o644); err != nil {
+				return nil, fmt.Errorf("maildir target: %w", err)
+			}
+		}
+	}
+	f := &mdFolder{dir: dir}
+	b.folders[k] = f
+	return f, nil
+}
+
+func (b *maildirBox) CreateFolders(ctx context.Context, folders [][]string) error {
+	for _, p := range folders {
+		if _, err := b.folder(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list finds the files earlier runs wrote into the folder.
+func (f *mdFolder) list() error {
+	f.existing = map[string]string{}
+	for _, sub := range []string{"cur", "new"} {
+		ents, err := os.ReadDir(filepath.Join(f.dir, sub))
+		if err != nil {
+			return fmt.Errorf("maildir target: %w", err)
+		}
+		for _, e := range ents {
+			n := e.Name()
+			i := strings.Index(n, ".cbfs-")
+			if i < 0 {
+				continue
+			}
+			u := n[i+len(".cbfs-"):]
+			if j := strings.IndexAny(u, ".:,"); j >= 0 {
+				u = u[:j]
+			}
+			f.existing[u] = filepath.Join(sub, n)
+		}
+	}
+	return nil
+}
+
+// keywordLetters returns the keyword letters for tags, adding new
+// keywords to the folder's dovecot-keywords file first.
+func (b *maildirBox) keywordLetters(f *mdFolder, tags []string) (string, error) {
+	if len(tags) == 0 {
+		return "", nil
+	}
+	path := filepath.Join(f.dir, "dovecot-keywords")
+	if !f.kwLoaded {
+		f.kwLoaded = true
+		if fh, err := os.Open(path); err == nil {
+			sc := bufio.NewScanner(fh)
+			for sc.Scan() {
+				n, name, ok := strings.Cut(sc.Text(), " ")
+				i, err := strconv.Atoi(n)
+				if !ok || err != nil || i < 0 || i >= 26 {
+					continue
+				}
+				for len(f.keywords) <= i {
+					f.keywords = append(f.keywords, "")
+				}
+				f.keywords[i] = name
+			}
+			fh.Close()
+		}
+	}
+	var letters []byte
+	added := false
+	for _, t := range tags {
+		k := keyword(t)
+		if k == "" {
+			continue
+		}
+		idx := -1
+		for i, have := range f.keywords {
+			if have == k {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			if len(f.keywords) >= 26 {
+				continue
+			}
+			f.keywords = append(f.keywords, k)
+			idx = len(f.keywords) - 1
+			added = true
+		}
+		c := byte('a' + idx)
+		if strings.IndexByte(string(letters), c) < 0 {
+			letters = append(letters, c)
+		}
+	}
+	if added {
+		var sb strings.Builder
+		for i, k := range f.keywords {
+			if k != "" {
+				fmt.Fprintf(&sb, "%d %s\n", i, k)
+			}
+		}
+		opt := atomicfile.Options{NoSync: b.t.NoSync}
+		if err := opt.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+			return "", fmt.Errorf("maildir target: %w", err)
+		}
+	}
+	for i := 1; i < len(letters); i++ {
+		for j := i; j > 0 && letters[j] < letters[j-1]; j-- {
+			letters[j], letters[j-1] = letters[j-1], letters[j]
+		}
+	}
+	return string(letters), nil
+}
+
+// maildirGroup is how many messages are written before their cur/ folders
+// are fsynced and the restore told (and the ledger written).
+const maildirGroup = 256
+
+func (b *maildirBox) Append(ctx context.Context, path []string, msg *Message, done func(Appended, error)) error {
+	if msg.Unique == "" || strings.ContainsAny(msg.Unique, "/.:,\x00") {
+		return fmt.Errorf("maildir target: bad unique name %q", msg.Unique)
+	}
+	f, err := b.folder(path)
+	if err != nil {
+		return err
+	}
+	if f.existing == nil {
+		if err := f.list(); err != nil {
+			return err
+		}
+	}
+	if name, ok := f.existing[msg.Unique]; ok {
+		b.queue(Appended{ID: name, Existing: true}, done)
+		return nil
+	}
+	kw, err := b.keywordLetters(f, msg.Tags)
+	if err != nil {
+		return err
+	}
+	base := fmt.Sprintf("%d.cbfs-%s.restore,S=%d", msg.Date.Unix(), msg.Unique, len(msg.Body))
+	tmp := filepath.Join(f.dir, "tmp", base)
+	final := filepath.Join("cur", base+":2,"+maildirFlags(msg.Flags)+kw)
+	if err := b.write(tmp, msg); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(f.dir, final)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	f.existing[msg.Unique] = final
+	if b.dirty == nil {
+		b.dirty = map[string]bool{}
+	}
+	b.dirty[filepath.Join(f.dir, "cur")] = true
+	b.queue(Appended{ID: final}, done)
+	if len(b.pending) >= maildirGroup {
+		return b.Flush(ctx)
+	}
+	return nil
+}
+
+func (b *maildirBox) write(tmp string, msg *Message) error {
+	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("maildir target: %w", err)
+	}
+	if _, err := fh.Write(msg.Body); err != nil {
+		fh.Close()
+		return fmt.Errorf("maildir target: write %s: %w", tmp, err)
+	}
+	if !b.t.NoSync {
+		if err := fh.Sync(); err != nil {
+			fh.Close()
+			return fmt.Errorf("maildir target: fsync %s: %w", tmp, err)
+		}
+	}
+	if err := fh.Close(); err != nil {
+		return fmt.Errorf("maildir target: write %s: %w", tmp, err)
+	}
+	if !msg.Date.IsZero() {
+		if err := os.Chtimes(tmp, msg.Date, msg.Date); err != nil {
+			return fmt.Errorf("maildir target: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *maildirBox) queue(a Appended, done func(Appended, error)) {
+	b.pending = append(b.pending, mdPending{res: a, done: done})
+}
+
+// Flush fsyncs the cur/ folders written to, then reports the pending
+// messages.
+func (b *maildirBox) Flush(ctx context.Context) error {
+	if !b.t.NoSync {
+		for d := range b.dirty {
+			if err := atomicfile.SyncDir(d); err != nil {
+				return fmt.Errorf("maildir target: %w", err)
+			}
+		}
+	}
+	b.dirty = nil
+	p := b.pending
+	b.pending = nil
+	for _, x := range p {
+		x.done(x.res, nil)
+	}
+	return nil
+}
+
+func (b *maildirBox) Close() error { return nil }

@@ -1,0 +1,225 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/smtp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/blob"
+)
+
+// Classes of unrestored items, as Carbonio names them.
+const (
+	ClassReadError = "read error" // the item file or its blob cannot be read
+	ClassBroken    = "broken"     // readable, but corrupt (bad gzip, digest mismatch, malformed metadata)
+	ClassInvalid   = "invalid"    // sound, but the target refused it (IMAP NO, over max_file_size)
+)
+
+// classOf is the class of a source-side error.
+func classOf(err error) string {
+	if errors.Is(err, blob.ErrBroken) {
+		return ClassBroken
+	}
+	return ClassReadError
+}
+
+// Report is the outcome of a restore, kept with the operation.
+type Report struct {
+	Operation  string          `json:"operation"` // doExternalRestore, doRestoreOnNewAccount, ...
+	Source     string          `json:"source"`
+	Target     string          `json:"target"`
+	Started    time.Time       `json:"started"`
+	Finished   time.Time       `json:"finished"`
+	Restored   int             `json:"restoredItems"`
+	Skipped    int             `json:"skippedItems"`
+	Unrestored int             `json:"unrestoredItems"`
+	Bytes      int64           `json:"restoredBytes"`
+	Accounts   []AccountReport `json:"accounts"`
+	// Provisioning is phase 1 of an external restore (nil otherwise).
+	Provisioning *ProvisioningReport `json:"provisioning,omitempty"`
+	// FailedAccounts could not be restored at all (account_info unreadable,
+	// login refused by the target).
+	FailedAccounts []FailedAccount `json:"failedAccounts,omitempty"`
+	// Other counts items of kinds a mail target cannot hold (contacts,
+	// appointments, tasks, documents), by type name: not restored, not
+	// counted as unrestored.
+	Other map[string]int `json:"otherItems,omitempty"`
+	// Stopped is set when the operation ended early (stopped, or the
+	// target went away); running it again resumes it.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// AccountReport is one account's part of a Report.
+type AccountReport struct {
+	Account    string           `json:"account"`   // restored into
+	AccountID  string           `json:"accountId"` // source account id
+	Restored   int              `json:"restored"`
+	Skipped    int              `json:"skipped"`
+	Unrestored []UnrestoredItem `json:"unrestored,omitempty"`
+}
+
+// UnrestoredItem is one item that could not be restored.
+type UnrestoredItem struct {
+	ID     int    `json:"id"`
+	Class  string `json:"class"` // ClassReadError, ClassBroken, ClassInvalid
+	Reason string `json:"reason"`
+}
+
+// FailedAccount is an account that could not be restored at all.
+type FailedAccount struct {
+	Account string `json:"account"`
+	Class   string `json:"class"`
+	Reason  string `json:"reason"`
+}
+
+// ProvisioningReport is what phase 1 did.
+type ProvisioningReport struct {
+	Domains           int      `json:"domains"`
+	COS               int      `json:"cos"`
+	DistributionLists int      `json:"distributionLists"`
+	Accounts          int      `json:"accounts"`
+	Folders           int      `json:"folders"`
+	Notes             []string `json:"notes,omitempty"` // e.g. no configuration backup found
+}
+
+// String is the provisioning phase's report.
+func (p *ProvisioningReport) String() string {
+	var b strings.Builder
+	b.WriteString("- provisioning -\n")
+	fmt.Fprintf(&b, "Domains: %d\nClasses of Service: %d\nDistribution Lists: %d\nAccounts: %d\nFolders: %d\n",
+		p.Domains, p.COS, p.DistributionLists, p.Accounts, p.Folders)
+	for _, n := range p.Notes {
+		b.WriteString("note: " + n + "\n")
+	}
+	return b.String()
+}
+
+// String renders the report in Carbonio's shape: "- stats -", then
+// "- unrestored items -" per account, then cbfs's additions (the class of
+// each unrestored item, provisioning, failed accounts, other items).
+func (r *Report) String() string {
+	var b strings.Builder
+	b.WriteString("- stats -\n")
+	fmt.Fprintf(&b, "Restored Items: %d\n", r.Restored)
+	fmt.Fprintf(&b, "Skipped Items:  %d\n", r.Skipped)
+	fmt.Fprintf(&b, "Unrestored Items: %d\n", r.Unrestored)
+	var bad []AccountReport
+	for _, a := range r.Accounts {
+		if len(a.Unrestored) > 0 {
+			bad = append(bad, a)
+		}
+	}
+	if len(bad) > 0 {
+		b.WriteString("\n- unrestored items -\n")
+		for _, a := range bad {
+			ids := make([]string, len(a.Unrestored))
+			for i, u := range a.Unrestored {
+				ids[i] = strconv.Itoa(u.ID)
+			}
+			fmt.Fprintf(&b, "account: %s\nunrestored items: %s\n", a.Account, strings.Join(ids, ","))
+		}
+		b.WriteString("\n- unrestored items by class -\n")
+		for _, a := range bad {
+			fmt.Fprintf(&b, "account: %s\n", a.Account)
+			for _, class := range []string{ClassReadError, ClassBroken, ClassInvalid} {
+				var ids []string
+				for _, u := range a.Unrestored {
+					if u.Class == class {
+						ids = append(ids, strconv.Itoa(u.ID))
+					}
+				}
+				if len(ids) > 0 {
+					fmt.Fprintf(&b, "%s: %s\n", class, strings.Join(ids, ","))
+				}
+			}
+		}
+	}
+	if len(r.FailedAccounts) > 0 {
+		b.WriteString("\n- accounts not restored -\n")
+		for _, f := range r.FailedAccounts {
+			fmt.Fprintf(&b, "account: %s\n%s: %s\n", f.Account, f.Class, f.Reason)
+		}
+	}
+	if r.Provisioning != nil {
+		b.WriteString("\n")
+		b.WriteString(r.Provisioning.String())
+	}
+	if len(r.Other) > 0 {
+		b.WriteString("\n- items a mail target cannot hold (not restored) -\n")
+		for _, k := range sortedKeys(r.Other) {
+			fmt.Fprintf(&b, "%s: %d\n", k, r.Other[k])
+		}
+	}
+	if r.Stopped != "" {
+		fmt.Fprintf(&b, "\n- stopped -\n%s\nrun the restore again to resume it\n", r.Stopped)
+	}
+	return b.String()
+}
+
+// Details renders every unrestored item with its reason, one per line
+// (for logs and `monitor`).
+func (r *Report) Details() string {
+	var b strings.Builder
+	for _, a := range r.Accounts {
+		for _, u := range a.Unrestored {
+			fmt.Fprintf(&b, "%s %d %s: %s\n", a.Account, u.ID, u.Class, u.Reason)
+		}
+	}
+	return b.String()
+}
+
+// sortAccounts orders the per-account parts by account name.
+func (r *Report) sortAccounts() {
+	sort.SliceStable(r.Accounts, func(i, j int) bool { return r.Accounts[i].Account < r.Accounts[j].Account })
+	for i := range r.Accounts {
+		u := r.Accounts[i].Unrestored
+		sort.Slice(u, func(a, b int) bool { return u[a].ID < u[b].ID })
+	}
+	sort.SliceStable(r.FailedAccounts, func(i, j int) bool { return r.FailedAccounts[i].Account < r.FailedAccounts[j].Account })
+}
+
+// Notify mails the report to addrs through the SMTP server at smtpAddr
+// (host:port, no authentication, STARTTLS when the server offers it), from
+// "cbfs@<local host name>" unless from is given. The subject says which
+// operation ended and how.
+func Notify(r *Report, addrs []string, smtpAddr, from string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	if smtpAddr == "" {
+		return errors.New("notify: no SMTP server given")
+	}
+	if from == "" {
+		from = "cbfs@localhost"
+	}
+	for _, a := range append([]string{from}, addrs...) {
+		if strings.ContainsAny(a, "\r\n<>") || !strings.Contains(a, "@") {
+			return fmt.Errorf("notify: invalid address %q", a)
+		}
+	}
+	if _, _, err := net.SplitHostPort(smtpAddr); err != nil {
+		return fmt.Errorf("notify: SMTP server %q: %w", smtpAddr, err)
+	}
+	status := "Operation Completed"
+	if r.Stopped != "" {
+		status = "Operation Stopped"
+	}
+	op := r.Operation
+	if op == "" {
+		op = "restore"
+	}
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: [cbfs] %s: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+		from, strings.Join(addrs, ", "), status, op, time.Now().Format(time.RFC1123Z))
+	body := r.String()
+	msg.WriteString(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n"))
+	if err := smtp.SendMail(smtpAddr, nil, from, addrs, []byte(msg.String())); err != nil {
+		return fmt.Errorf("notify %s through %s: %w", strings.Join(addrs, ","), smtpAddr, err)
+	}
+	return nil
+}

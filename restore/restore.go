@@ -1,0 +1,817 @@
+package restore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+)
+
+// Options are the parameters of a restore, with Carbonio's names in the
+// comments. Start from DefaultOptions: its FilterDeleted is true, as
+// Carbonio's default, while the zero Options' is false.
+type Options struct {
+	Accounts              []string // accounts (names or ids; input_file's lines too): only these
+	Domains               []string // domains: only accounts (and records) of these domains
+	FilterDeleted         bool     // filter_deleted: leave out deleted accounts and items whose latest state is deleted
+	SkipSystemAccounts    bool     // skip_system_accounts
+	SkipDistributionLists bool     // skip_distribution_lists
+	SkipCOSes             bool     // skip_coses
+	ProvisioningOnly      bool     // provisioning_only: phase 1 only
+	ConcurrentAccounts    int      // concurrent_accounts: accounts restored at once (default 1)
+	MaxFileSize           int64    // max_file_size in bytes: larger items are "invalid" (0: no limit)
+	// DedicatedFolder (doUndelete's target_original_folder false) restores
+	// undeleted items under a folder "undelete_DD_MM_YY" instead of their
+	// original folders.
+	DedicatedFolder bool
+
+	// Progress, if set, is called now and then (never concurrently).
+	Progress func(Progress)
+	// PhaseReport, if set, receives the provisioning report when phase 1
+	// of an external restore ends, before phase 2 starts.
+	PhaseReport func(string)
+	// Now is the clock (the undelete tag's date); time.Now if nil.
+	Now func() time.Time
+}
+
+// DefaultOptions are Carbonio's defaults: filter_deleted true, one account
+// at a time.
+func DefaultOptions() Options { return Options{FilterDeleted: true, ConcurrentAccounts: 1} }
+
+// Progress is a restore's progress.
+type Progress struct {
+	Phase        string // "provisioning" or "restoring"
+	Accounts     int    // accounts to do in this phase
+	AccountsDone int
+	Account      string // the account last worked on
+	Items        int    // items handled so far (restored + skipped + unrestored)
+	Restored     int
+	Skipped      int
+	Unrestored   int
+	Bytes        int64 // restored bytes
+	Elapsed      time.Duration
+}
+
+// ErrNotFound: the account or item asked for is not in the Backup Path.
+var ErrNotFound = errors.New("not found in the backup")
+
+// Restore operation names (Report.Operation).
+const (
+	OpExternalRestore     = "doExternalRestore"
+	OpRestoreOnNewAccount = "doRestoreOnNewAccount"
+	OpUndelete            = "doUndelete"
+	OpItemRestore         = "doItemRestore"
+)
+
+// selection is the state of an item to restore and the folder it goes to.
+type selection struct {
+	state    *backuppath.State
+	folderID int
+}
+
+// job is one account to restore.
+type job struct {
+	acct       *backuppath.Account
+	dst        string
+	pick       func(it *backuppath.Item) (selection, bool)
+	primary    folderRule
+	createTree bool
+	only       map[int]bool
+	extraTags  []string
+	under      []string // DedicatedFolder: prefix of every folder
+}
+
+type engine struct {
+	src      *backuppath.Path
+	serverID string
+	tgt      Target
+	ledger   *Ledger
+	opt      Options
+	start    time.Time
+
+	mu           sync.Mutex
+	rep          *Report
+	prog         Progress
+	lastProgress time.Time
+	seen         map[int]bool // ItemRestore: items found
+}
+
+func newEngine(op string, src *backuppath.Path, tgt Target, ledger *Ledger, opt Options) (*engine, error) {
+	switch {
+	case src == nil:
+		return nil, errors.New("restore: no source Backup Path")
+	case tgt == nil:
+		return nil, errors.New("restore: no target")
+	case ledger == nil:
+		return nil, errors.New("restore: no ledger")
+	case opt.ConcurrentAccounts < 0:
+		return nil, fmt.Errorf("restore: concurrent_accounts must be 1 or more, got %d", opt.ConcurrentAccounts)
+	case opt.MaxFileSize < 0:
+		return nil, fmt.Errorf("restore: max_file_size must not be negative, got %d", opt.MaxFileSize)
+	}
+	if opt.ConcurrentAccounts == 0 {
+		opt.ConcurrentAccounts = 1
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	e := &engine{src: src, serverID: SourceID(src), tgt: tgt, ledger: ledger, opt: opt, start: time.Now()}
+	e.rep = &Report{Operation: op, Source: src.Root, Target: tgt.ID(), Started: opt.Now(), Other: map[string]int{}}
+	return e, nil
+}
+
+// SourceID is the id the ledger knows a source Backup Path by: its server
+// id (backupstat), or, for a path without a readable backupstat, "path-"
+// and a hash of its folder.
+func SourceID(src *backuppath.Path) string {
+	if st, err := src.ReadBackupStat(); err == nil && st.ServerID != "" && !strings.ContainsAny(st.ServerID, ":\x00") {
+		return st.ServerID
+	}
+	h := sha256.Sum256([]byte(src.Root))
+	return "path-" + hex.EncodeToString(h[:8])
+}
+
+// finish completes the report; err is the operation's error.
+func (e *engine) finish(err error) (*Report, error) {
+	e.rep.Finished = e.opt.Now()
+	e.rep.sortAccounts()
+	if len(e.rep.Other) == 0 {
+		e.rep.Other = nil
+	}
+	if err != nil && e.rep.Stopped == "" {
+		e.rep.Stopped = err.Error()
+	}
+	return e.rep, err
+}
+
+func (e *engine) progress(force bool, f func(p *Progress)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f(&e.prog)
+	if e.opt.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(e.lastProgress) < 200*time.Millisecond {
+		return
+	}
+	e.lastProgress = now
+	e.prog.Elapsed = now.Sub(e.start)
+	e.opt.Progress(e.prog)
+}
+
+// accountFailure is an account that cannot be restored, which does not stop
+// the others.
+type accountFailure struct {
+	class, reason string
+}
+
+func (f *accountFailure) Error() string { return f.class + ": " + f.reason }
+
+// runJobs restores the accounts, ConcurrentAccounts at a time. The first
+// error that is not an account's own (the target went away, ctx ended)
+// stops them all.
+func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run func(context.Context, *job) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.progress(true, func(p *Progress) { p.Phase, p.Accounts, p.AccountsDone = phase, len(jobs), 0 })
+	ch := make(chan *job)
+	var (
+		wg       sync.WaitGroup
+		firstErr error
+		errOnce  sync.Once
+	)
+	for w := 0; w < min(e.opt.ConcurrentAccounts, max(len(jobs), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				err := run(ctx, j)
+				var af *accountFailure
+				if errors.As(err, &af) {
+					e.mu.Lock()
+					e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: j.dst, Class: af.class, Reason: af.reason})
+					e.mu.Unlock()
+					err = nil
+				}
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("account %s: %w", j.dst, err); cancel() })
+					continue
+				}
+				e.progress(true, func(p *Progress) { p.AccountsDone++; p.Account = j.dst })
+			}
+		}()
+	}
+	for _, j := range jobs {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// readAccount reads an account's item files: folder items by id, and the
+// other items through fn (or the error reading them).
+func (e *engine) readAccount(ctx context.Context, acct *backuppath.Account, fn func(id int, it *backuppath.Item, err error)) (map[int]*backuppath.Item, error) {
+	files, _, err := e.src.ItemFiles(acct.ID)
+	if err != nil {
+		return nil, &accountFailure{class: ClassReadError, reason: err.Error()}
+	}
+	folders := map[int]*backuppath.Item{}
+	last := -1
+	for i, f := range files {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if f.ItemID == last {
+			continue // the same id in a second bucket: the first one counts
+		}
+		last = f.ItemID
+		it, err := e.src.ReadItemFile(f.RelPath, f.ItemID)
+		if err != nil {
+			if fn != nil {
+				fn(f.ItemID, nil, err)
+			}
+			continue
+		}
+		if t := it.Latest().Type; t == backuppath.TypeFolder || t == backuppath.TypeSearchFolder {
+			folders[it.ID] = it
+			continue
+		}
+		if fn != nil {
+			fn(it.ID, it, nil)
+		}
+	}
+	return folders, nil
+}
+
+type candidate struct {
+	id     int
+	sel    selection
+	folder []string
+}
+
+// runAccount restores one account.
+func (e *engine) runAccount(ctx context.Context, j *job) error {
+	ar := AccountReport{Account: j.dst, AccountID: j.acct.ID}
+	other := map[string]int{}
+	var cands []candidate
+	folders, err := e.readAccount(ctx, j.acct, func(id int, it *backuppath.Item, err error) {
+		if j.only != nil && !j.only[id] {
+			return
+		}
+		if j.only != nil {
+			e.mu.Lock()
+			e.seen[id] = true
+			e.mu.Unlock()
+		}
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && j.only != nil {
+				return
+			}
+			ar.Unrestored = append(ar.Unrestored, UnrestoredItem{ID: id, Class: classOf(err), Reason: err.Error()})
+			return
+		}
+		if !it.Latest().Type.HasContent() {
+			return // tags, conversations
+		}
+		sel, ok := j.pick(it)
+		if !ok {
+			return
+		}
+		if t := sel.state.Type; t != backuppath.TypeMessage && t != backuppath.TypeChat {
+			other[t.String()]++
+			return
+		}
+		cands = append(cands, candidate{id: id, sel: sel})
+	})
+	if err != nil {
+		return err
+	}
+	need := map[int]bool{}
+	for _, c := range cands {
+		need[c.sel.folderID] = true
+	}
+	tr := buildTree(folders, j.primary, need)
+	var create [][]string
+	have := map[string]bool{}
+	addPath := func(p []string) {
+		for i := 1; i <= len(p); i++ {
+			k := strings.Join(p[:i], "/")
+			if !have[k] {
+				have[k] = true
+				create = append(create, p[:i:i])
+			}
+		}
+	}
+	if len(j.under) > 0 {
+		addPath(j.under)
+	}
+	if j.createTree {
+		for _, p := range tr.all {
+			addPath(append(append([]string(nil), j.under...), p...))
+		}
+	}
+	for i := range cands {
+		p := tr.folderOf(cands[i].sel.folderID)
+		if len(j.under) > 0 {
+			p = append(append([]string(nil), j.under...), p...)
+		}
+		cands[i].folder = p
+		addPath(p)
+	}
+	sort.SliceStable(cands, func(a, b int) bool {
+		ka, kb := strings.Join(cands[a].folder, "\x00"), strings.Join(cands[b].folder, "\x00")
+		if ka != kb {
+			return ka < kb
+		}
+		return cands[a].id < cands[b].id
+	})
+
+	mb, err := e.tgt.Open(ctx, j.dst)
+	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			return &accountFailure{class: ClassInvalid, reason: err.Error()}
+		}
+		return err
+	}
+	defer mb.Close()
+	if err := mb.CreateFolders(ctx, create); err != nil {
+		return err
+	}
+
+	var ledgerErr error
+	target := e.tgt.ID()
+	for _, c := range cands {
+		if err := ctx.Err(); err != nil {
+			// Record what the target already confirmed, then stop.
+			ferr := mb.Flush(context.WithoutCancel(ctx))
+			e.addAccount(&ar, other)
+			return errors.Join(err, ferr, ledgerErr)
+		}
+		if ledgerErr != nil {
+			break
+		}
+		st := c.sel.state
+		unrestored := func(class, reason string) {
+			ar.Unrestored = append(ar.Unrestored, UnrestoredItem{ID: c.id, Class: class, Reason: reason})
+			e.progress(false, func(p *Progress) { p.Items++; p.Unrestored++ })
+		}
+		if st.Digest == "" {
+			unrestored(ClassBroken, "the state names no blob")
+			continue
+		}
+		digest := string(st.Digest)
+		has, err := e.ledger.Has(e.serverID, target, j.dst, j.acct.ID, c.id, digest)
+		if err != nil {
+			return err
+		}
+		if has {
+			ar.Skipped++
+			e.progress(false, func(p *Progress) { p.Items++; p.Skipped++ })
+			continue
+		}
+		if e.opt.MaxFileSize > 0 && st.Size > e.opt.MaxFileSize {
+			unrestored(ClassInvalid, fmt.Sprintf("size %d over max_file_size %d", st.Size, e.opt.MaxFileSize))
+			continue
+		}
+		body, err := e.src.Blobs.Read(st.Digest)
+		if err != nil {
+			unrestored(classOf(err), err.Error())
+			continue
+		}
+		size := len(body)
+		if e.opt.MaxFileSize > 0 && int64(size) > e.opt.MaxFileSize {
+			unrestored(ClassInvalid, fmt.Sprintf("size %d over max_file_size %d", size, e.opt.MaxFileSize))
+			continue
+		}
+		key := entryKey(e.serverID, target, j.dst, j.acct.ID, c.id, digest)
+		msg := &Message{
+			Body:   body,
+			Flags:  strings.ReplaceAll(st.Flags, "x", ""),
+			Tags:   append(append([]string(nil), st.Tags...), j.extraTags...),
+			Date:   internalDate(st),
+			Unique: uniqueName(e.serverID, j.acct.ID, c.id, digest),
+			Claimed: func(mailbox string, uv, uid uint32) bool {
+				return e.ledger.claimed(target, j.dst, mailbox, uv, uid, key)
+			},
+		}
+		id, folder := c.id, strings.Join(c.folder, "/")
+		err = mb.Append(ctx, c.folder, msg, func(a Appended, err error) {
+			if err != nil {
+				ar.Unrestored = append(ar.Unrestored, UnrestoredItem{ID: id, Class: ClassInvalid, Reason: err.Error()})
+				e.progress(false, func(p *Progress) { p.Items++; p.Unrestored++ })
+				return
+			}
+			en := &Entry{ServerID: e.serverID, Target: target, Account: j.dst, SourceAccountID: j.acct.ID,
+				ItemID: id, Digest: digest, RestoredID: a.ID, Folder: folder, UIDValidity: a.UIDValidity, UID: a.UID,
+				Found: a.Existing, At: time.Now().UTC()}
+			if err := e.ledger.Record(en); err != nil && ledgerErr == nil {
+				ledgerErr = err
+			}
+			if a.Existing {
+				ar.Skipped++
+				e.progress(false, func(p *Progress) { p.Items++; p.Skipped++ })
+				return
+			}
+			ar.Restored++
+			e.progress(false, func(p *Progress) { p.Items++; p.Restored++; p.Bytes += int64(size) })
+		})
+		if err != nil {
+			e.addAccount(&ar, other)
+			return err
+		}
+	}
+	ferr := mb.Flush(context.WithoutCancel(ctx))
+	e.addAccount(&ar, other)
+	if err := errors.Join(ferr, ledgerErr); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (e *engine) addAccount(ar *AccountReport, other map[string]int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rep.Accounts = append(e.rep.Accounts, *ar)
+	e.rep.Restored += ar.Restored
+	e.rep.Skipped += ar.Skipped
+	e.rep.Unrestored += len(ar.Unrestored)
+	for k, v := range other {
+		e.rep.Other[k] += v
+	}
+	e.rep.Bytes = e.prog.Bytes
+}
+
+// internalDate is the date a restored message gets as its internal date
+// (Maildir mtime, IMAP INTERNALDATE): the state's item date (Zimbra's
+// received date), or the state's start if it has none.
+func internalDate(st *backuppath.State) time.Time {
+	if st.Date != 0 {
+		return st.Date.Time()
+	}
+	return st.Start.Time()
+}
+
+// uniqueName is the deterministic name of one restore of an item state.
+func uniqueName(serverID, accountID string, itemID int, digest string) string {
+	h := sha256.New()
+	h.Write([]byte(serverID + "\x00" + accountID + "\x00" + strconv.Itoa(itemID) + "\x00" + digest))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// lastLive is the last state before index i (exclusive) that is not
+// deleted, or -1.
+func lastLive(it *backuppath.Item, i int) int {
+	for i--; i >= 0; i-- {
+		if !it.States[i].Deleted {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexAt is the index of the state in force at t (the latest for zero t),
+// or -1.
+func indexAt(it *backuppath.Item, t time.Time) int {
+	if t.IsZero() {
+		return len(it.States) - 1
+	}
+	ms := backuppath.MillisOf(t)
+	i := sort.Search(len(it.States), func(i int) bool { return it.States[i].Start > ms })
+	return i - 1
+}
+
+// pickAt restores the state in force at t (latest for zero t); a deleted
+// state is left out unless withDeleted, which restores the last state
+// before the deletion.
+func pickAt(t time.Time, withDeleted bool) func(it *backuppath.Item) (selection, bool) {
+	return func(it *backuppath.Item) (selection, bool) {
+		i := indexAt(it, t)
+		if i < 0 {
+			return selection{}, false
+		}
+		if it.States[i].Deleted {
+			if !withDeleted {
+				return selection{}, false
+			}
+			if i = lastLive(it, i); i < 0 {
+				return selection{}, false
+			}
+		}
+		s := &it.States[i]
+		return selection{state: s, folderID: s.FolderID}, true
+	}
+}
+
+// pickUndeleted restores items deleted in [start, end] (zero: open): the
+// state before the (last such) deletion, into the folder it was in before
+// it went to the Trash (or the Trash, if it never was anywhere else), as
+// Carbonio's undelete does.
+func pickUndeleted(start, end time.Time) func(it *backuppath.Item) (selection, bool) {
+	lo, hi := backuppath.MillisOf(start), backuppath.MillisOf(end)
+	return func(it *backuppath.Item) (selection, bool) {
+		for i := len(it.States) - 1; i >= 1; i-- {
+			s := &it.States[i]
+			if !s.Deleted || it.States[i-1].Deleted || (lo != 0 && s.Start < lo) || (hi != 0 && s.Start > hi) {
+				continue
+			}
+			live := &it.States[i-1]
+			folder := backuppath.FolderTrash
+			for k := i - 1; k >= 0; k-- {
+				if !it.States[k].Deleted && it.States[k].FolderID != backuppath.FolderTrash {
+					folder = it.States[k].FolderID
+					break
+				}
+			}
+			return selection{state: live, folderID: folder}, true
+		}
+		return selection{}, false
+	}
+}
+
+// ---- accounts ----
+
+// isSystemAccount tells Carbonio's system accounts (spam/ham training,
+// virus quarantine, GAL sync, ...) by attribute or by name.
+func isSystemAccount(a *backuppath.Account) bool {
+	for _, k := range []string{"zimbraIsSystemAccount", "zimbraIsSystemResource"} {
+		if v, ok := a.Attrs[k]; ok && strings.Contains(strings.ToUpper(string(v)), "TRUE") {
+			return true
+		}
+	}
+	local, _, _ := strings.Cut(strings.ToLower(a.Name), "@")
+	for _, p := range []string{"spam.", "ham.", "virus-quarantine.", "galsync", "zextras", "admin_"} {
+		if strings.HasPrefix(local, p) {
+			return true
+		}
+	}
+	return false
+}
+
+type srcAccount struct {
+	id   string
+	acct *backuppath.Account
+	err  error
+}
+
+func listAccounts(src *backuppath.Path) ([]srcAccount, error) {
+	ids, err := src.AccountIDs()
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	out := make([]srcAccount, 0, len(ids))
+	for _, id := range ids {
+		a, err := src.ReadAccount(id)
+		out = append(out, srcAccount{id: id, acct: a, err: err})
+	}
+	return out, nil
+}
+
+// findAccount resolves a name (case-insensitive) or id. Among accounts of
+// one name, an active one wins, then the most recently created.
+func findAccount(src *backuppath.Path, nameOrID string) (*backuppath.Account, error) {
+	all, err := listAccounts(src)
+	if err != nil {
+		return nil, err
+	}
+	var best *backuppath.Account
+	for _, a := range all {
+		if a.acct == nil {
+			if a.id == nameOrID {
+				return nil, fmt.Errorf("account %s: %w", nameOrID, a.err)
+			}
+			continue
+		}
+		if a.id == nameOrID {
+			return a.acct, nil
+		}
+		if !strings.EqualFold(a.acct.Name, nameOrID) {
+			continue
+		}
+		switch {
+		case best == nil,
+			best.Status != backuppath.StatusActive && a.acct.Status == backuppath.StatusActive,
+			(best.Status == backuppath.StatusActive) == (a.acct.Status == backuppath.StatusActive) && a.acct.Created > best.Created:
+			best = a.acct
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("account %s: %w", nameOrID, ErrNotFound)
+	}
+	return best, nil
+}
+
+func inList(list []string, vals ...string) bool {
+	for _, l := range list {
+		for _, v := range vals {
+			if strings.EqualFold(strings.TrimSpace(l), v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ---- the operations ----
+
+// ExternalRestore restores a whole Backup Path (doExternalRestore): phase 1
+// provisions (the domains, COS and distribution lists of the latest
+// configuration backup and the accounts, recorded by the target; every
+// account's folder tree created), reports that phase through
+// opt.PhaseReport, then phase 2 restores every account's messages, in their
+// latest state, into their folders. Nothing is written into src.
+//
+// It is idempotent and resumable through the ledger: items restored before
+// are skipped. The error is non-nil when the operation could not finish (ctx
+// ended, the target went away): the report says what was done, and running
+// it again resumes it.
+func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledger *Ledger, opt Options) (*Report, error) {
+	e, err := newEngine(OpExternalRestore, src, tgt, ledger, opt)
+	if err != nil {
+		return nil, err
+	}
+	all, err := listAccounts(src)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []*job
+	matched := map[string]bool{}
+	for _, a := range all {
+		if a.acct == nil {
+			if len(opt.Accounts) == 0 && len(opt.Domains) == 0 || inList(opt.Accounts, a.id) {
+				matched[strings.ToLower(a.id)] = true
+				e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: a.id, Class: classOf(a.err), Reason: a.err.Error()})
+			}
+			continue
+		}
+		acct := a.acct
+		if len(opt.Accounts) > 0 && !inList(opt.Accounts, acct.Name, acct.ID) {
+			continue
+		}
+		matched[strings.ToLower(acct.Name)], matched[strings.ToLower(acct.ID)] = true, true
+		switch {
+		case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()),
+			opt.FilterDeleted && acct.Status == backuppath.StatusDeleted,
+			opt.SkipSystemAccounts && isSystemAccount(acct):
+			continue
+		}
+		jobs = append(jobs, &job{acct: acct, dst: acct.Name, pick: pickAt(time.Time{}, !opt.FilterDeleted),
+			primary: liveAt(0), createTree: true})
+	}
+	for _, name := range opt.Accounts {
+		if n := strings.ToLower(strings.TrimSpace(name)); n != "" && !matched[n] {
+			e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: name, Class: ClassReadError, Reason: "not in the backup"})
+		}
+	}
+	// Two accounts of one name (a deleted one and its successor): the
+	// active, most recent one is restored.
+	jobs = dedupeJobs(jobs)
+
+	jobs, err = e.provision(ctx, jobs)
+	if err != nil {
+		return e.finish(err)
+	}
+	if opt.ProvisioningOnly {
+		return e.finish(nil)
+	}
+	return e.finish(e.runJobs(ctx, jobs, "restoring", e.runAccount))
+}
+
+func dedupeJobs(jobs []*job) []*job {
+	byName := map[string]*job{}
+	var out []*job
+	for _, j := range jobs {
+		k := strings.ToLower(j.dst)
+		prev, ok := byName[k]
+		if !ok {
+			byName[k] = j
+			out = append(out, j)
+			continue
+		}
+		better := prev.acct.Status != backuppath.StatusActive && j.acct.Status == backuppath.StatusActive ||
+			(prev.acct.Status == backuppath.StatusActive) == (j.acct.Status == backuppath.StatusActive) && j.acct.Created > prev.acct.Created
+		if better {
+			*prev = *j
+		}
+	}
+	return out
+}
+
+// provision is phase 1 of an external restore.
+func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
+	pr := &ProvisioningReport{}
+	e.rep.Provisioning = pr
+	p := &Provisioning{ServerID: e.serverID, Source: e.src.Root, Date: e.opt.Now().UTC()}
+	files, err := e.src.ServerFiles()
+	if err != nil {
+		pr.Notes = append(pr.Notes, "server configuration backups unreadable: "+err.Error())
+	}
+	var cfg *backuppath.ServerConfig
+	for i := len(files) - 1; i >= 0 && cfg == nil; i-- {
+		if files[i].Kind != backuppath.KindConfig {
+			continue
+		}
+		c, err := e.src.ReadServerConfig(files[i].RelPath)
+		if err != nil {
+			pr.Notes = append(pr.Notes, "configuration backup "+files[i].RelPath+" skipped: "+err.Error())
+			continue
+		}
+		cfg, p.ConfigBackup = c, files[i].RelPath
+	}
+	if cfg == nil {
+		pr.Notes = append(pr.Notes, "no configuration backup: domains, COS and distribution lists not provisioned")
+	} else {
+		for _, d := range cfg.Domains {
+			if len(e.opt.Domains) == 0 || inList(e.opt.Domains, d.Name) {
+				p.Domains = append(p.Domains, d)
+			}
+		}
+		if !e.opt.SkipCOSes {
+			p.COS = cfg.COS
+		}
+		if !e.opt.SkipDistributionLists {
+			for _, dl := range cfg.DistributionLists {
+				_, dom, _ := strings.Cut(dl.Name, "@")
+				if len(e.opt.Domains) == 0 || inList(e.opt.Domains, dom) {
+					p.DistributionLists = append(p.DistributionLists, dl)
+				}
+			}
+		}
+	}
+	var mu sync.Mutex
+	err = e.runJobs(ctx, jobs, "provisioning", func(ctx context.Context, j *job) error {
+		folders, err := e.readAccount(ctx, j.acct, nil)
+		if err != nil {
+			return err
+		}
+		tr := buildTree(folders, j.primary, nil)
+		mb, err := e.tgt.Open(ctx, j.dst)
+		if err != nil {
+			if errors.Is(err, ErrRefused) {
+				return &accountFailure{class: ClassInvalid, reason: err.Error()}
+			}
+			return err
+		}
+		defer mb.Close()
+		if err := mb.CreateFolders(ctx, tr.all); err != nil {
+			return err
+		}
+		pa := ProvisionedAccount{ID: j.acct.ID, Name: j.dst, DisplayName: j.acct.DisplayName, Status: j.acct.Status,
+			COSName: j.acct.COSName}
+		for _, f := range tr.all {
+			pa.Folders = append(pa.Folders, strings.Join(f, "/"))
+		}
+		mu.Lock()
+		p.Accounts = append(p.Accounts, pa)
+		pr.Folders += len(tr.all)
+		mu.Unlock()
+		return nil
+	})
+	sort.Slice(p.Accounts, func(a, b int) bool { return p.Accounts[a].Name < p.Accounts[b].Name })
+	pr.Domains, pr.COS, pr.DistributionLists, pr.Accounts = len(p.Domains), len(p.COS), len(p.DistributionLists), len(p.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.tgt.Provision(ctx, p); err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
+	}
+	// Accounts that failed in phase 1 are not tried again in phase 2.
+	if len(e.rep.FailedAccounts) > 0 {
+		failed := map[string]bool{}
+		for _, f := range e.rep.FailedAccounts {
+			failed[f.Account] = true
+		}
+		var kept []*job
+		for _, j := range jobs {
+			if !failed[j.dst] {
+				kept = append(kept, j)
+			}
+		}
+		jobs = kept
+	}
+	if e.opt.PhaseReport != nil {
+		e.opt.PhaseReport(pr.String())
+	}
+	return jobs, nil
+}

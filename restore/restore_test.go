@@ -1,0 +1,633 @@
+package restore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/sample"
+)
+
+func TestExternalRestoreMaildir(t *testing.T) {
+	f := sampleFixture(t)
+	root := filepath.Join(t.TempDir(), "target")
+	tgt, err := ParseTarget("maildir:" + root)
+	require.NoError(t, err)
+	ledger := openLedger(t)
+
+	var phase string
+	opt := DefaultOptions()
+	opt.ConcurrentAccounts = 2
+	opt.PhaseReport = func(s string) { phase = s }
+	rep, err := ExternalRestore(context.Background(), f.p, tgt, ledger, opt)
+	require.NoError(t, err)
+	t.Logf("\n%s", rep)
+
+	t.Run("every restorable message in its folder with flags, date and bytes", func(t *testing.T) {
+		total := 0
+		for _, a := range f.activeAccounts() {
+			w := f.wantAt(t, a, time.Time{})
+			require.NotEmpty(t, w)
+			got := readMaildir(t, filepath.Join(root, a.Name, "Maildir"))
+			assert.Equal(t, w, got, "account %s", a.Name)
+			total += len(w)
+		}
+		assert.Equal(t, total, rep.Restored)
+		assert.Equal(t, 0, rep.Skipped)
+	})
+
+	t.Run("damaged items reported with their class", func(t *testing.T) {
+		want := f.damagedClasses()
+		require.NotEmpty(t, want)
+		got := map[string]string{}
+		for _, a := range rep.Accounts {
+			for _, u := range a.Unrestored {
+				got[fmt.Sprintf("%s/%d", a.AccountID, u.ID)] = u.Class
+			}
+		}
+		assert.Equal(t, want, got)
+		assert.Equal(t, len(want), rep.Unrestored)
+	})
+
+	t.Run("report in the seed's shape", func(t *testing.T) {
+		s := rep.String()
+		re := regexp.MustCompile(`(?s)^- stats -\nRestored Items: \d+\nSkipped Items:  \d+\nUnrestored Items: \d+\n\n- unrestored items -\n(account: \S+\nunrestored items: \d+(,\d+)*\n)+\n`)
+		assert.Regexp(t, re, s)
+		assert.Contains(t, s, fmt.Sprintf("Restored Items: %d\n", rep.Restored))
+		for _, class := range []string{"read error: ", "broken: "} {
+			assert.Contains(t, s, class)
+		}
+		b, err := json.Marshal(rep)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `"unrestoredItems":`)
+	})
+
+	t.Run("provisioning phase reported and recorded", func(t *testing.T) {
+		assert.Contains(t, phase, "- provisioning -")
+		require.NotNil(t, rep.Provisioning)
+		assert.Equal(t, len(f.activeAccounts()), rep.Provisioning.Accounts)
+		assert.Positive(t, rep.Provisioning.Domains)
+		var doc struct {
+			Sources map[string]Provisioning `json:"sources"`
+		}
+		b, err := os.ReadFile(filepath.Join(root, ProvisioningFile))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &doc))
+		p := doc.Sources[SourceID(f.p)]
+		assert.Len(t, p.Accounts, len(f.activeAccounts()))
+		assert.Equal(t, rep.Provisioning.Domains, len(p.Domains))
+		// Folders exist even when empty (the tree of phase 1).
+		a := f.activeAccounts()[0]
+		for _, d := range []string{".INBOX.Projects.2024", ".Archive.2023", ".Trash", ".Sent"} {
+			assert.DirExists(t, filepath.Join(root, a.Name, "Maildir", d, "cur"))
+		}
+	})
+
+	t.Run("second run restores nothing and skips everything", func(t *testing.T) {
+		rep2, err := ExternalRestore(context.Background(), f.p, tgt, ledger, opt)
+		require.NoError(t, err)
+		assert.Equal(t, 0, rep2.Restored)
+		assert.Equal(t, rep.Restored, rep2.Skipped)
+		assert.Equal(t, rep.Unrestored, rep2.Unrestored)
+		for _, a := range f.activeAccounts() {
+			assert.Equal(t, f.wantAt(t, a, time.Time{}), readMaildir(t, filepath.Join(root, a.Name, "Maildir")))
+		}
+	})
+
+	t.Run("ledger map lists every restored item", func(t *testing.T) {
+		m, err := ledger.Map()
+		require.NoError(t, err)
+		assert.Len(t, m, rep.Restored)
+		for _, e := range m {
+			assert.Equal(t, tgt.ID(), e.Target)
+			assert.FileExists(t, filepath.Join(root, e.Account, "Maildir", maildirFolderOf(strings.Replace(e.Folder, "INBOX", "Inbox", 1)), e.RestoredID))
+		}
+	})
+
+	t.Run("source untouched", func(t *testing.T) {
+		h, err := treeHash(f.p.Root)
+		require.NoError(t, err)
+		assert.Equal(t, f.hash, h)
+	})
+}
+
+func TestStopMidwayThenResume(t *testing.T) {
+	f := sampleFixture(t)
+	root := filepath.Join(t.TempDir(), "target")
+	md := NewMaildir(root)
+	ledger := openLedger(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int64
+	tgt := &countingTarget{Target: md, onAppend: func() error {
+		if n.Add(1) == 45 { // in the second account
+			cancel()
+		}
+		return nil
+	}}
+	rep, err := ExternalRestore(ctx, f.p, tgt, ledger, DefaultOptions())
+	require.ErrorIs(t, err, context.Canceled)
+	assert.NotEmpty(t, rep.Stopped)
+	assert.Contains(t, rep.String(), "- stopped -")
+	first := rep.Restored
+	assert.Positive(t, first)
+
+	rep2, err := ExternalRestore(context.Background(), f.p, md, ledger, DefaultOptions())
+	require.NoError(t, err)
+	total := 0
+	for _, a := range f.activeAccounts() {
+		w := f.wantAt(t, a, time.Time{})
+		total += len(w)
+		assert.Equal(t, w, readMaildir(t, filepath.Join(root, a.Name, "Maildir")), "account %s: every item exactly once", a.Name)
+	}
+	assert.Equal(t, total, first+rep2.Restored)
+	assert.Equal(t, first, rep2.Skipped)
+}
+
+func TestCrashBetweenWriteAndLedger(t *testing.T) {
+	f := sampleFixture(t)
+	root := filepath.Join(t.TempDir(), "target")
+	md := NewMaildir(root)
+	ledger := openLedger(t)
+	a := f.activeAccounts()[0]
+	opt := DefaultOptions()
+	opt.Accounts = []string{a.Name}
+	rep, err := ExternalRestore(context.Background(), f.p, md, ledger, opt)
+	require.NoError(t, err)
+	// A crash after the rename, before the record: the entry is missing.
+	m, err := ledger.Map()
+	require.NoError(t, err)
+	require.NotEmpty(t, m)
+	for _, e := range m[:3] {
+		ok, err := ledger.Forget(e.ServerID, e.Target, e.Account, e.SourceAccountID, e.ItemID, e.Digest)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	rep2, err := ExternalRestore(context.Background(), f.p, md, ledger, opt)
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep2.Restored)
+	assert.Equal(t, rep.Restored, rep2.Skipped)
+	assert.Equal(t, f.wantAt(t, a, time.Time{}), readMaildir(t, filepath.Join(root, a.Name, "Maildir")))
+	m2, err := ledger.Map()
+	require.NoError(t, err)
+	assert.Len(t, m2, len(m))
+	found := 0
+	for _, e := range m2 {
+		if e.Found {
+			found++
+		}
+	}
+	assert.Equal(t, 3, found)
+}
+
+func TestRestoreOnNewAccountAtDate(t *testing.T) {
+	f := sampleFixture(t)
+	a := f.activeAccounts()[1]
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"mid 2023", time.Date(2023, 7, 1, 12, 0, 0, 0, time.UTC)},
+		{"early 2024", time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)},
+		{"last", time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "target")
+			rep, err := RestoreOnNewAccount(context.Background(), f.p, a.Name, "restored@example.test", tc.at, false,
+				NewMaildir(root), openLedger(t), DefaultOptions())
+			require.NoError(t, err)
+			w := f.wantAt(t, a, tc.at)
+			require.NotEmpty(t, w)
+			assert.Equal(t, w, readMaildir(t, filepath.Join(root, "restored@example.test", "Maildir")))
+			assert.Equal(t, len(w), rep.Restored)
+			_, err = os.Stat(filepath.Join(root, a.Name))
+			assert.True(t, os.IsNotExist(err), "nothing restored into the source account's name")
+		})
+	}
+	t.Run("folder renamed later has its old name", func(t *testing.T) {
+		// Receipts was renamed Invoices in the middle of the history.
+		root := filepath.Join(t.TempDir(), "target")
+		_, err := RestoreOnNewAccount(context.Background(), f.p, a.Name, "old@example.test", a.Created.Time().Add(time.Hour),
+			false, NewMaildir(root), openLedger(t), DefaultOptions())
+		require.NoError(t, err)
+		assert.DirExists(t, filepath.Join(root, "old@example.test", "Maildir", ".INBOX.Receipts"))
+		assert.NoDirExists(t, filepath.Join(root, "old@example.test", "Maildir", ".INBOX.Invoices"))
+	})
+	t.Run("unknown account", func(t *testing.T) {
+		_, err := RestoreOnNewAccount(context.Background(), f.p, "nobody@example.test", "x@example.test", time.Time{}, false,
+			NewMaildir(t.TempDir()), openLedger(t), DefaultOptions())
+		require.ErrorIs(t, err, ErrNotFound)
+	})
+}
+
+// deletedIn lists the items of a whose state turned from live to deleted
+// in [start, end], with the digest of the state before.
+func deletedIn(f *fixture, a *backuppath.Account, start, end time.Time) map[int]string {
+	out := map[int]string{}
+	for _, it := range f.items[a.ID] {
+		for i := len(it.States) - 1; i >= 1; i-- {
+			s, prev := it.States[i], it.States[i-1]
+			at := s.Start.Time()
+			if s.Deleted && !prev.Deleted && !at.Before(start) && !at.After(end) &&
+				(prev.Type == backuppath.TypeMessage || prev.Type == backuppath.TypeChat) {
+				out[it.ID] = string(prev.Digest)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func TestUndelete(t *testing.T) {
+	f := sampleFixture(t)
+	start, end := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2024, 8, 15, 10, 0, 0, 0, time.UTC)
+	var a *backuppath.Account
+	var want map[int]string
+	for _, acct := range f.activeAccounts() {
+		if w := deletedIn(f, acct, start, end); len(w) >= 2 {
+			a, want = acct, w
+			break
+		}
+	}
+	require.NotNil(t, a, "the sample has an account with deleted messages")
+	root := filepath.Join(t.TempDir(), "target")
+	ledger := openLedger(t)
+	opt := DefaultOptions()
+	opt.Now = func() time.Time { return now }
+	rep, err := Undelete(context.Background(), f.p, a.Name, start, end, NewMaildir(root), ledger, opt)
+	require.NoError(t, err)
+	m, err := ledger.Map()
+	require.NoError(t, err)
+	got := map[int]string{}
+	for _, e := range m {
+		got[e.ItemID] = e.Digest
+		assert.NotEqual(t, "Trash", e.Folder, "item %d: restored into the folder it had before the Trash", e.ItemID)
+	}
+	// Unrestored: damaged blobs of items in the window, and item files
+	// that cannot be read (they may have been deleted in the window).
+	malformed := map[int]bool{}
+	for _, d := range f.rep.Damaged {
+		if d.AccountID == a.ID && d.Kind == sample.DamageMalformedJSON {
+			malformed[d.ItemID] = true
+		}
+	}
+	for _, u := range rep.Accounts[0].Unrestored {
+		if malformed[u.ID] {
+			assert.Equal(t, ClassBroken, u.Class)
+			continue
+		}
+		got[u.ID] = want[u.ID]
+	}
+	assert.Equal(t, want, got)
+	// Every undeleted message carries the tag.
+	msgs := readMaildir(t, filepath.Join(root, a.Name, "Maildir"))
+	assert.Len(t, msgs, rep.Restored)
+	kw, err := os.ReadFile(filepath.Join(root, a.Name, "Maildir", maildirFolderOf(strings.Replace(m[0].Folder, "INBOX", "Inbox", 1)), "dovecot-keywords"))
+	require.NoError(t, err)
+	assert.Contains(t, string(kw), "undelete_15_08_24")
+
+	t.Run("dedicated folder", func(t *testing.T) {
+		root := filepath.Join(t.TempDir(), "target")
+		opt := opt
+		opt.DedicatedFolder = true
+		rep2, err := Undelete(context.Background(), f.p, a.Name, start, end, NewMaildir(root), openLedger(t), opt)
+		require.NoError(t, err)
+		assert.Equal(t, rep.Restored, rep2.Restored)
+		for _, w := range readMaildir(t, filepath.Join(root, a.Name, "Maildir")) {
+			assert.True(t, strings.HasPrefix(w.Folder, ".undelete_15_08_24"), w.Folder)
+		}
+	})
+	t.Run("end before start", func(t *testing.T) {
+		_, err := Undelete(context.Background(), f.p, a.Name, end, start, NewMaildir(root), ledger, opt)
+		require.Error(t, err)
+	})
+}
+
+func TestItemRestore(t *testing.T) {
+	f := sampleFixture(t)
+	var a *backuppath.Account
+	var id int
+	var digest string
+	for _, acct := range f.activeAccounts() {
+		for k, d := range deletedIn(f, acct, time.Time{}.Add(1), time.Now()) {
+			a, id, digest = acct, k, d
+			break
+		}
+		if a != nil {
+			break
+		}
+	}
+	require.NotNil(t, a)
+	root := filepath.Join(t.TempDir(), "target")
+	rep, err := ItemRestore(context.Background(), f.p, a.Name, id, time.Time{}, NewMaildir(root), openLedger(t), DefaultOptions())
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Restored)
+	got := readMaildir(t, filepath.Join(root, a.Name, "Maildir"))
+	require.Len(t, got, 1)
+	assert.Equal(t, digest, got[0].Digest)
+
+	_, err = ItemRestore(context.Background(), f.p, a.Name, 999999, time.Time{}, NewMaildir(root), openLedger(t), DefaultOptions())
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestFilters(t *testing.T) {
+	f := sampleFixture(t)
+	active := f.activeAccounts()
+	var deleted *backuppath.Account
+	for _, a := range f.accts {
+		if a.Status == backuppath.StatusDeleted {
+			deleted = a
+		}
+	}
+	require.NotNil(t, deleted)
+	dirs := func(root string) []string {
+		ents, _ := os.ReadDir(root)
+		var out []string
+		for _, e := range ents {
+			if e.IsDir() {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+	names := func(as ...*backuppath.Account) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		opt   func(o *Options)
+		check func(t *testing.T, root string, rep *Report)
+	}{
+		{"accounts", func(o *Options) { o.Accounts = []string{strings.ToUpper(active[1].Name)} },
+			func(t *testing.T, root string, rep *Report) {
+				assert.Equal(t, []string{active[1].Name}, dirs(root))
+			}},
+		{"accounts not in the backup", func(o *Options) { o.Accounts = []string{active[0].Name, "ghost@example.test"} },
+			func(t *testing.T, root string, rep *Report) {
+				assert.Equal(t, []string{active[0].Name}, dirs(root))
+				require.Len(t, rep.FailedAccounts, 1)
+				assert.Equal(t, "ghost@example.test", rep.FailedAccounts[0].Account)
+			}},
+		{"domains", func(o *Options) { o.Domains = []string{active[0].Domain()} },
+			func(t *testing.T, root string, rep *Report) {
+				var want []string
+				for _, a := range active {
+					if a.Domain() == active[0].Domain() {
+						want = append(want, a.Name)
+					}
+				}
+				assert.ElementsMatch(t, want, dirs(root))
+				assert.Equal(t, 1, rep.Provisioning.Domains)
+			}},
+		{"filter_deleted false", func(o *Options) { o.FilterDeleted = false },
+			func(t *testing.T, root string, rep *Report) {
+				assert.ElementsMatch(t, names(f.accts...), dirs(root))
+				want := 0
+				for _, a := range f.accts {
+					for _, it := range f.items[a.ID] {
+						if ty := it.Latest().Type; ty == backuppath.TypeMessage || ty == backuppath.TypeChat {
+							want++
+						}
+					}
+				}
+				assert.Equal(t, want, rep.Restored+rep.Unrestored-1, "every message, deleted or not (the malformed one counted once)")
+			}},
+		{"max_file_size", func(o *Options) { o.MaxFileSize = 8 << 10; o.Accounts = []string{active[0].Name} },
+			func(t *testing.T, root string, rep *Report) {
+				n := 0
+				for _, u := range rep.Accounts[0].Unrestored {
+					if u.Class == ClassInvalid {
+						n++
+					}
+				}
+				assert.Positive(t, n)
+				assert.Positive(t, rep.Restored)
+				assert.Len(t, readMaildir(t, filepath.Join(root, active[0].Name, "Maildir")), rep.Restored)
+			}},
+		{"provisioning only", func(o *Options) { o.ProvisioningOnly = true },
+			func(t *testing.T, root string, rep *Report) {
+				assert.Equal(t, 0, rep.Restored)
+				assert.ElementsMatch(t, names(active...), dirs(root))
+				assert.FileExists(t, filepath.Join(root, ProvisioningFile))
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "target")
+			opt := DefaultOptions()
+			tc.opt(&opt)
+			rep, err := ExternalRestore(context.Background(), f.p, NewMaildir(root), openLedger(t), opt)
+			require.NoError(t, err)
+			tc.check(t, root, rep)
+		})
+	}
+}
+
+// smallPath builds a hand-made Backup Path: one account with a message in
+// a folder deleted since, a message in a folder the backup never saw, a
+// message state without a blob, a system account, and no backupstat.
+func smallPath(t *testing.T) (*backuppath.Path, map[string]int) {
+	root := t.TempDir()
+	p, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "srv-1"})
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(root, backuppath.BackupStatFile)))
+	ms := func(s string) backuppath.Millis {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return backuppath.MillisOf(tm)
+	}
+	put := func(body string) blob.Digest {
+		d, _, err := p.Blobs.Put([]byte(body))
+		require.NoError(t, err)
+		return d
+	}
+	acct := &backuppath.Account{ID: "acct-1", Name: "ann@example.test", Status: backuppath.StatusActive}
+	require.NoError(t, p.WriteAccount(acct))
+	sys := &backuppath.Account{ID: "acct-2", Name: "spam.abc@example.test", Status: backuppath.StatusActive}
+	require.NoError(t, p.WriteAccount(sys))
+	items := []*backuppath.Item{
+		{ID: 300, States: []backuppath.State{
+			{Start: ms("2024-01-01T00:00:00Z"), Type: backuppath.TypeFolder, FolderID: 1, ParentID: 1, Name: "Old.Stuff"},
+			{Start: ms("2024-03-01T00:00:00Z"), Type: backuppath.TypeFolder, FolderID: 1, ParentID: 1, Name: "Old.Stuff", Deleted: true},
+		}},
+		{ID: 301, States: []backuppath.State{{Start: ms("2024-01-02T00:00:00Z"), Type: backuppath.TypeMessage, FolderID: 300,
+			Flags: "fr", Digest: put("Subject: a\r\n\r\nin a deleted folder\r\n"), Date: ms("2024-01-02T00:00:00Z")}}},
+		{ID: 302, States: []backuppath.State{{Start: ms("2024-01-03T00:00:00Z"), Type: backuppath.TypeMessage, FolderID: 777,
+			Flags: "u", Tags: []string{"My Tag"}, Digest: put("Subject: b\r\n\r\nunknown folder\r\n"), Date: ms("2024-01-03T00:00:00Z")}}},
+		{ID: 303, States: []backuppath.State{{Start: ms("2024-01-04T00:00:00Z"), Type: backuppath.TypeMessage, FolderID: 2}}},
+		{ID: 304, States: []backuppath.State{{Start: ms("2024-01-05T00:00:00Z"), Type: backuppath.TypeContact, FolderID: 7,
+			Digest: put("BEGIN:VCARD\r\nEND:VCARD\r\n")}}},
+	}
+	for _, it := range items {
+		require.NoError(t, p.WriteItem(acct.ID, it))
+	}
+	require.NoError(t, p.WriteItem(sys.ID, &backuppath.Item{ID: 400, States: []backuppath.State{{Start: ms("2024-01-02T00:00:00Z"),
+		Type: backuppath.TypeMessage, FolderID: 2, Digest: put("Subject: spam\r\n\r\nx\r\n")}}}))
+	return p, map[string]int{"deleted folder": 301, "unknown folder": 302, "no blob": 303}
+}
+
+func TestSmallPath(t *testing.T) {
+	p, ids := smallPath(t)
+	root := filepath.Join(t.TempDir(), "target")
+	opt := DefaultOptions()
+	opt.SkipSystemAccounts = true
+	ledger := openLedger(t)
+	rep, err := ExternalRestore(context.Background(), p, NewMaildir(root), ledger, opt)
+	require.NoError(t, err)
+	t.Logf("\n%s", rep)
+	assert.NoDirExists(t, filepath.Join(root, "spam.abc@example.test"), "system account skipped")
+	assert.Equal(t, 2, rep.Restored)
+	require.Len(t, rep.Accounts, 1)
+	require.Len(t, rep.Accounts[0].Unrestored, 1)
+	assert.Equal(t, UnrestoredItem{ID: ids["no blob"], Class: ClassBroken, Reason: "the state names no blob"}, rep.Accounts[0].Unrestored[0])
+	assert.Equal(t, map[string]int{"contact": 1}, rep.Other)
+	md := filepath.Join(root, "ann@example.test", "Maildir")
+	// The deleted folder is named by its last state ("." becomes "_");
+	// the unknown one as Carbonio's undelete does.
+	got := readMaildir(t, md)
+	require.Len(t, got, 2)
+	assert.Equal(t, ".Old_Stuff", got[0].Folder)
+	assert.Equal(t, "FRS", got[0].Flags)
+	assert.Equal(t, ".unknown_777", got[1].Folder)
+	assert.Equal(t, "", got[1].Flags)
+	kw, err := os.ReadFile(filepath.Join(md, ".unknown_777", "dovecot-keywords"))
+	require.NoError(t, err)
+	assert.Equal(t, "0 My_Tag\n", string(kw))
+	assert.True(t, strings.HasPrefix(SourceID(p), "path-"), "no backupstat: the source is known by its folder")
+	m, err := ledger.Map()
+	require.NoError(t, err)
+	assert.Len(t, m, 2)
+
+	t.Run("system accounts kept unless skipped", func(t *testing.T) {
+		root := filepath.Join(t.TempDir(), "target")
+		rep, err := ExternalRestore(context.Background(), p, NewMaildir(root), openLedger(t), DefaultOptions())
+		require.NoError(t, err)
+		assert.Equal(t, 3, rep.Restored)
+	})
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in, id, err string
+	}{
+		{"maildir:/srv/restore", "maildir:/srv/restore", ""},
+		{"maildir:///srv/restore", "maildir:/srv/restore", ""},
+		{"imap://admin:pw@127.0.0.1:1143", "imap://admin@127.0.0.1:1143", ""},
+		{"imaps://admin:pw@mail.example.com", "imaps://admin@mail.example.com:993", ""},
+		{"imap://admin:pw@h?separator=%25&window=4", "imap://admin@h:143", ""},
+		{"maildir:", "", "needs a folder"},
+		{"imap://h:143", "", "admin login"},
+		{"imap://admin:pw@h?windw=4", "", "unknown parameter"},
+		{"imap://admin:pw@h?timeout=soon", "", "timeout"},
+		{"ftp://admin:secret@h", "", "unknown kind"},
+		{"", "", "empty"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			tg, err := ParseTarget(tc.in)
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				assert.NotContains(t, err.Error(), "secret")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.id, tg.ID())
+		})
+	}
+	tg, err := ParseTarget("imap://admin:pw@h?separator=%25&window=4")
+	require.NoError(t, err)
+	assert.Equal(t, "%", tg.(*IMAPTarget).Sep)
+	assert.Equal(t, 4, tg.(*IMAPTarget).Window)
+}
+
+func TestMaildirRefusesBadAccountNames(t *testing.T) {
+	md := NewMaildir(t.TempDir())
+	for _, n := range []string{"", "..", "a/b", "_provisioning.json"} {
+		_, err := md.Open(context.Background(), n)
+		require.ErrorIs(t, err, ErrRefused, n)
+	}
+}
+
+func TestTargetGoneStops(t *testing.T) {
+	f := sampleFixture(t)
+	md := NewMaildir(filepath.Join(t.TempDir(), "target"))
+	var n atomic.Int64
+	gone := errors.New("disk vanished")
+	tgt := &countingTarget{Target: md, onAppend: func() error {
+		if n.Add(1) > 10 {
+			return gone
+		}
+		return nil
+	}}
+	ledger := openLedger(t)
+	rep, err := ExternalRestore(context.Background(), f.p, tgt, ledger, DefaultOptions())
+	require.ErrorIs(t, err, gone)
+	assert.Contains(t, rep.Stopped, "disk vanished")
+	// Maildir reports in groups after an fsync: the 10 files written are
+	// not recorded yet.
+	assert.LessOrEqual(t, rep.Restored, 10)
+	assert.LessOrEqual(t, rep.Unrestored, len(f.damagedClasses()), "later items are not counted as unrestored")
+
+	rep2, err := ExternalRestore(context.Background(), f.p, md, ledger, DefaultOptions())
+	require.NoError(t, err)
+	total := 0
+	for _, a := range f.activeAccounts() {
+		w := f.wantAt(t, a, time.Time{})
+		total += len(w)
+		assert.Equal(t, w, readMaildir(t, md.AccountDir(a.Name)))
+	}
+	assert.Equal(t, total, rep2.Restored+rep2.Skipped)
+	assert.Equal(t, 10, rep2.Skipped, "the files written before the stop are found, not written again")
+}
+
+func TestReportString(t *testing.T) {
+	r := &Report{Restored: 15233, Skipped: 125, Unrestored: 3, Accounts: []AccountReport{
+		{Account: "john@example.com", Unrestored: []UnrestoredItem{{ID: 1255, Class: ClassReadError}, {ID: 1369, Class: ClassBroken}}},
+		{Account: "ann@example.com", Unrestored: []UnrestoredItem{{ID: 49965, Class: ClassInvalid}}},
+		{Account: "bob@example.com", Restored: 3},
+	}}
+	want := `- stats -
+Restored Items: 15233
+Skipped Items:  125
+Unrestored Items: 3
+
+- unrestored items -
+account: john@example.com
+unrestored items: 1255,1369
+account: ann@example.com
+unrestored items: 49965
+
+- unrestored items by class -
+account: john@example.com
+read error: 1255
+broken: 1369
+account: ann@example.com
+invalid: 49965
+`
+	assert.Equal(t, want, r.String())
+	assert.Equal(t, "- stats -\nRestored Items: 0\nSkipped Items:  0\nUnrestored Items: 0\n", (&Report{}).String())
+}
+
+func TestEncodeMUTF7(t *testing.T) {
+	for in, want := range map[string]string{
+		"Inbox": "Inbox", "Entwürfe": "Entw&APw-rfe", "a&b": "a&-b", "日本語": "&ZeVnLIqe-",
+	} {
+		assert.Equal(t, want, encodeMUTF7(in), in)
+	}
+}
