@@ -420,7 +420,13 @@ func must(err error) {
 	}
 }
 
+// atExit holds what fatal must stop before exiting (a running Dovecot).
+var atExit []func()
+
 func fatal(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "e2ebench: "+format+"\n", a...)
+	for i := len(atExit) - 1; i >= 0; i-- {
+		atExit[i]()
+	}
 	os.Exit(1)
 }
