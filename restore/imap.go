@@ -3,7 +3,6 @@ package restore
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/cbfs/cbfs/internal/imapmaster"
 )
 
 // IMAPTarget is the imap://admin:password@host:port target: any IMAP
@@ -53,52 +54,16 @@ import (
 // (fsync, dovecot-uidlist, index), which bounds the rate; MULTIAPPEND, one
 // transaction per batch, is the next step for speed.
 type IMAPTarget struct {
-	Addr     string
-	TLS      bool
-	Insecure bool
-	User     string
-	Pass     string
-	Sep      string        // master-user separator, "*"
-	Timeout  time.Duration // bounds each command
-	Window   int           // APPENDs in flight per connection
+	imapmaster.Server
+	Window int // APPENDs in flight per connection
 }
 
 func newIMAPTarget(u *url.URL) (*IMAPTarget, error) {
-	t := &IMAPTarget{Addr: u.Host, TLS: u.Scheme == "imaps", Sep: "*", Timeout: 2 * time.Minute, Window: 16}
-	if u.User == nil || u.User.Username() == "" {
-		return nil, fmt.Errorf("target %s: imap needs the admin login: imap://admin:password@host:port", u.Redacted())
+	srv, q, err := imapmaster.Parse(u, "target", "window")
+	if err != nil {
+		return nil, err
 	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("target %s: no host", u.Redacted())
-	}
-	t.User = u.User.Username()
-	t.Pass, _ = u.User.Password()
-	if u.Port() == "" {
-		port := "143"
-		if t.TLS {
-			port = "993"
-		}
-		t.Addr = net.JoinHostPort(u.Hostname(), port)
-	}
-	q := u.Query()
-	for k := range q {
-		switch k {
-		case "separator", "insecure", "timeout", "window":
-		default:
-			return nil, fmt.Errorf("target %s: unknown parameter %q (want separator, insecure, timeout, window)", u.Redacted(), k)
-		}
-	}
-	if v := q.Get("separator"); v != "" {
-		t.Sep = v
-	}
-	t.Insecure = q.Get("insecure") == "1" || q.Get("insecure") == "true"
-	if v := q.Get("timeout"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("target %s: timeout %q: want a duration such as 2m", u.Redacted(), v)
-		}
-		t.Timeout = d
-	}
+	t := &IMAPTarget{Server: srv, Window: 16}
 	if v := q.Get("window"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1024 {
@@ -109,13 +74,8 @@ func newIMAPTarget(u *url.URL) (*IMAPTarget, error) {
 	return t, nil
 }
 
-func (t *IMAPTarget) ID() string {
-	scheme := "imap"
-	if t.TLS {
-		scheme = "imaps"
-	}
-	return scheme + "://" + t.User + "@" + t.Addr
-}
+// ID names the target in the ledger: the URL without the password.
+func (t *IMAPTarget) ID() string { return t.String() }
 
 func (t *IMAPTarget) Close() error { return nil }
 
@@ -126,27 +86,13 @@ func (t *IMAPTarget) Provision(ctx context.Context, p *Provisioning) error { ret
 
 // Open logs in as the account.
 func (t *IMAPTarget) Open(ctx context.Context, account string) (Mailbox, error) {
-	d := net.Dialer{Timeout: 30 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", t.Addr)
+	c, conn, err := t.Dial(ctx, account, nil)
 	if err != nil {
-		return nil, fmt.Errorf("imap target %s: %w", t.Addr, err)
+		return nil, fmt.Errorf("imap target: %w", classifyIMAP(err))
 	}
-	if t.TLS {
-		host, _, _ := net.SplitHostPort(t.Addr)
-		conn = tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: t.Insecure})
-	}
-	b := &imapBox{t: t, conn: conn, account: account, mailboxes: map[string]bool{}, names: map[string]string{},
+	b := &imapBox{t: t, c: c, conn: conn, account: account, mailboxes: map[string]bool{}, names: map[string]string{},
 		nonEmpty: map[string]bool{}}
 	b.deadline()
-	b.c = imapclient.New(conn, nil)
-	if err := b.c.WaitGreeting(); err != nil {
-		b.c.Close()
-		return nil, fmt.Errorf("imap target %s: %w", t.Addr, err)
-	}
-	if err := b.c.Login(account+t.Sep+t.User, t.Pass).Wait(); err != nil {
-		b.c.Close()
-		return nil, fmt.Errorf("imap target: login as %s%s%s: %w", account, t.Sep, t.User, classifyIMAP(err))
-	}
 	list, err := b.c.List("", "*", nil).Collect()
 	if err != nil {
 		b.c.Close()
@@ -192,11 +138,7 @@ type imapPending struct {
 	done    func(Appended, error)
 }
 
-func (b *imapBox) deadline() {
-	if b.t.Timeout > 0 {
-		b.conn.SetDeadline(time.Now().Add(b.t.Timeout))
-	}
-}
+func (b *imapBox) deadline() { b.t.Deadline(b.conn) }
 
 // mailboxName is the IMAP name of a path.
 func (b *imapBox) mailboxName(path []string, dotSafe bool) string {

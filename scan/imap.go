@@ -2,7 +2,6 @@ package scan
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/imapmaster"
 )
 
 // IMAP is an IMAP server read through a master login: account A is opened
@@ -29,76 +29,28 @@ import (
 // delivery, expunge or flag change moves it. Without CONDSTORE flags can
 // change silently, so such folders are always listed (UID FLAGS only).
 type IMAP struct {
-	Addr     string
-	TLS      bool
-	Insecure bool // skip certificate checks (imaps with a self-signed cert)
-	User     string
-	Pass     string
-	Sep      string // master-user separator, "*"
-	Timeout  time.Duration
+	imapmaster.Server
 }
 
 func newIMAPSource(u *url.URL) (*IMAP, error) {
-	s := &IMAP{Addr: u.Host, TLS: u.Scheme == "imaps", Sep: "*", Timeout: 2 * time.Minute}
-	if u.User == nil || u.User.Username() == "" {
-		return nil, fmt.Errorf("source %s: imap needs the admin login: imap://admin:password@host:port", u.Redacted())
+	srv, _, err := imapmaster.Parse(u, "source")
+	if err != nil {
+		return nil, err
 	}
-	s.User = u.User.Username()
-	s.Pass, _ = u.User.Password()
-	if u.Port() == "" {
-		port := "143"
-		if s.TLS {
-			port = "993"
-		}
-		s.Addr = net.JoinHostPort(u.Hostname(), port)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("source %s: no host", u.Redacted())
-	}
-	q := u.Query()
-	if v := q.Get("separator"); v != "" {
-		s.Sep = v
-	}
-	s.Insecure = q.Get("insecure") == "1" || q.Get("insecure") == "true"
-	return s, nil
+	return &IMAP{Server: srv}, nil
 }
-
-func (s *IMAP) String() string {
-	scheme := "imap"
-	if s.TLS {
-		scheme = "imaps"
-	}
-	return scheme + "://" + s.User + "@" + s.Addr
-}
-
-func (s *IMAP) Close() error { return nil }
 
 // Accounts returns nil: IMAP cannot list accounts; they come from the
 // account list.
 func (s *IMAP) Accounts(ctx context.Context) ([]string, error) { return nil, nil }
 
+func (s *IMAP) Close() error { return nil }
+
 // Open logs in as the account.
 func (s *IMAP) Open(ctx context.Context, account string) (Mailbox, error) {
-	opts := &imapclient.Options{}
-	var c *imapclient.Client
-	var err error
-	d := net.Dialer{Timeout: 30 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	c, conn, err := s.Dial(ctx, account, nil)
 	if err != nil {
-		return nil, fmt.Errorf("imap %s: %w", s.Addr, err)
-	}
-	if s.TLS {
-		host, _, _ := net.SplitHostPort(s.Addr)
-		conn = tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: s.Insecure})
-	}
-	c = imapclient.New(conn, opts)
-	if err := c.WaitGreeting(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("imap %s: %w", s.Addr, err)
-	}
-	if err := c.Login(account+s.Sep+s.User, s.Pass).Wait(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("imap login as %s%s%s: %w", account, s.Sep, s.User, err)
+		return nil, err
 	}
 	// ctx is checked between batches of fetchBatch messages; the
 	// connection deadline (Timeout) bounds each command. (Closing the
@@ -126,11 +78,7 @@ func (b *imapBox) Close() error {
 	return b.c.Close()
 }
 
-func (b *imapBox) deadline() {
-	if b.src.Timeout > 0 {
-		b.conn.SetDeadline(time.Now().Add(b.src.Timeout))
-	}
-}
+func (b *imapBox) deadline() { b.src.Deadline(b.conn) }
 
 // Folders lists the selectable folders with their status.
 func (b *imapBox) Folders(ctx context.Context) ([]*Folder, error) {
