@@ -44,11 +44,18 @@ type BackupCmd struct {
 	GetAvailableAccounts GetAvailableAccountsCmd `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
 	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
 
-	DoSmartScan         DoSmartScanCmd         `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
-	DoAccountScan       DoAccountScanCmd       `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
-	DoPurge             DoPurgeCmd             `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
-	DoExport            DoExportCmd            `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
-	DoCoherencyCheck    DoCoherencyCheckCmd    `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	DoSmartScan      DoSmartScanCmd      `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
+	DoAccountScan    DoAccountScanCmd    `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
+	DoPurge          DoPurgeCmd          `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
+	DoExport         DoExportCmd         `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
+	DoCoherencyCheck DoCoherencyCheckCmd `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+
+	DoExternalRestore     DoExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
+	DoRestoreOnNewAccount DoRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
+	DoUndelete            DoUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
+	DoItemRestore         DoItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
+	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"List the restore ledger: which item went where."`
+
 	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
 	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
 	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`

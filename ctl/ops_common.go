@@ -276,7 +276,7 @@ func paramString(m map[string]string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, k+" "+m[k])
+		parts = append(parts, k+" "+redactParam(m[k]))
 	}
 	return strings.Join(parts, " ")
 }

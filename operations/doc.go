@@ -7,10 +7,12 @@
 //	doPurge            [purgeDays N]    purge.Run (default: --retention-days)
 //	doExport           destPath [domains d1,d2] [cos c1,c2]   export.Run
 //	doCoherencyCheck   [fixBackup true] [fixDoubleGzip check|fix]   coherency.Check
+//	doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore   package restore (restore.go)
 //
 // Every kind also takes "notifications" (addresses); they, and the
-// --notify addresses, are listed at the end of the report: cbfs records
-// them but sends no mail.
+// --notify addresses, are listed at the end of the report. A restore's
+// report is also mailed to them when --smtp names an SMTP server; the
+// other kinds only record them.
 //
 // Parameters are strings, as on Carbonio's command line and in the queue;
 // Runner.Validate checks them when an operation is enqueued, so a bad one

@@ -34,7 +34,7 @@ const (
 )
 
 // Kinds lists every kind a Runner handles.
-var Kinds = []string{KindSmartScan, KindAccountScan, KindPurge, KindExport, KindCoherencyCheck}
+var Kinds = append([]string{KindSmartScan, KindAccountScan, KindPurge, KindExport, KindCoherencyCheck}, RestoreKinds...)
 
 // Parameter names (Carbonio's spellings).
 const (
@@ -55,7 +55,10 @@ var allowed = map[string][]string{
 	KindPurge:          {ParamPurgeDays, ParamNotifications},
 	KindExport:         {ParamDestPath, ParamDomains, ParamCOS, ParamNotifications},
 	KindCoherencyCheck: {ParamFixBackup, ParamFixDoubleGzip, ParamNotifications},
+	// the restores: restoreAllowed (restore.go)
 }
+
+func init() { maps.Copy(allowed, restoreAllowed) }
 
 // Runner runs the operations of one Backup Path with one set of Settings.
 // The caller holds the state directory's lock (service.Open, or
@@ -133,7 +136,11 @@ func (r *Runner) handler(kind string) opqueue.Handler {
 // Validate checks an operation's parameters (errors wrap
 // service.ErrInvalid), so a bad request is refused when enqueued.
 func (r *Runner) Validate(kind string, params map[string]string) error {
-	if _, err := parseParams(kind, params); err != nil {
+	p, err := parseParams(kind, params)
+	if err == nil && p.restore != nil {
+		err = r.checkRestore(kind, p.restore)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %s: %w", service.ErrInvalid, kind, err)
 	}
 	return nil
@@ -149,6 +156,7 @@ type params struct {
 	fixBackup     bool
 	doubleGzip    coherency.DoubleGzip
 	notifications []string
+	restore       *restoreParams // the restore kinds
 }
 
 func parseParams(kind string, in map[string]string) (*params, error) {
@@ -195,6 +203,12 @@ func parseParams(kind string, in map[string]string) (*params, error) {
 			return nil, err
 		}
 		p.doubleGzip = m
+	case KindExternalRestore, KindRestoreOnNewAccount, KindUndelete, KindItemRestore:
+		rp, err := parseRestore(kind, in)
+		if err != nil {
+			return nil, err
+		}
+		p.restore = rp
 	}
 	return p, nil
 }
@@ -229,11 +243,16 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 		rep, err = r.export(ctx, p, progress)
 	case KindCoherencyCheck:
 		rep, err = r.coherency(ctx, p, progress)
+	case KindExternalRestore, KindRestoreOnNewAccount, KindUndelete, KindItemRestore:
+		rep, err = r.restore(ctx, kind, p, progress) // notifications included
 	}
-	if kind != KindExport && r.AfterWrite != nil {
+	// Exports and restores do not write the Backup Path.
+	if kind != KindExport && p.restore == nil && r.AfterWrite != nil {
 		r.AfterWrite(kind)
 	}
-	rep += notes(append(slices.Clone(r.s.Notify), p.notifications...))
+	if p.restore == nil {
+		rep += notes(append(slices.Clone(r.s.Notify), p.notifications...))
+	}
 	if err != nil {
 		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
 	}

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/service"
 )
@@ -31,8 +33,11 @@ type Flags struct {
 	Socket             string          `name:"socket" placeholder:"PATH" help:"The service's Unix socket (default: <state-dir>/cbfs.sock)."`
 	RetentionDays      int             `name:"retention-days" default:"30" help:"Data retention in days for doPurge (0: keep forever)."`
 	ConfigPaths        []string        `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
-	Notify             []string        `name:"notify" placeholder:"ADDRESS" help:"Notification addresses recorded with each operation's report (repeatable)."`
+	Notify             []string        `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): restore reports are mailed to them with --smtp, other reports list them."`
 	ReadErrorThreshold int             `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
+	RestoreTarget      string          `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin:pass@host:port (default: the --source when it is an IMAP server)."`
+	SMTP               string          `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails restore reports to their notifications addresses (default: none, the addresses are only recorded)."`
+	SMTPFrom           string          `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
 }
 
 // Settings are everything an operation needs.
@@ -88,6 +93,16 @@ func (s *Settings) Normalize() error {
 	}
 	if s.RetentionDays < 0 {
 		return fmt.Errorf("retention-days: want 0 or more, got %d", s.RetentionDays)
+	}
+	if s.RestoreTarget != "" {
+		if _, err := restore.ParseTarget(s.RestoreTarget); err != nil {
+			return fmt.Errorf("restore-target: %w", err)
+		}
+	}
+	if s.SMTP != "" {
+		if _, _, err := net.SplitHostPort(s.SMTP); err != nil {
+			return fmt.Errorf("smtp: want HOST:PORT, got %q", s.SMTP)
+		}
 	}
 	if s.ReadErrorThreshold < 0 {
 		return fmt.Errorf("read-error-threshold: want 0 or more, got %d", s.ReadErrorThreshold)

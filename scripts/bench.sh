@@ -9,8 +9,10 @@ export PATH=$PATH:/usr/local/go/bin
 : "${BENCHTIME:=1s}" "${BENCH_WORK:=/tmp/cbfs-bench}" "${CBFS_BENCH_ITEMS:=100000}"
 export CBFS_BENCH_ITEMS
 
-echo "== go test -bench (blob, index, fusefs, scan)"
+echo "== go test -bench (blob, index, fusefs, scan, restore)"
 go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./blob ./index ./fusefs ./scan
+# Maildir and real-Dovecot IMAP restores beside doveadm import (CBFS_BENCH_RESTORE messages)
+go test -run '^$' -bench Restore -benchtime 1x ./restore
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "== end-to-end mount and scan benchmarks skipped: they need root (they drop the kernel caches)"

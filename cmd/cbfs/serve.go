@@ -35,7 +35,7 @@ type ServeCmd struct {
 
 // Help is the long help of serve.
 func (c *ServeCmd) Help() string {
-	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json) and the index of --mount (index.db), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck, enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
+	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json) and the index of --mount (index.db), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck and the restores (doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore, with their ledger restore-ledger.db in the state directory), enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
 }
 
 // Run serves until ctx ends.

@@ -1,0 +1,124 @@
+package operations
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/service"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"", 0, false}, {"0", 0, false}, {"1234", 1234, false}, {"1234B", 1234, false},
+		{"2k", 2048, false}, {"2KB", 2048, false}, {"2KiB", 2048, false}, {"25M", 25 << 20, false},
+		{" 1 G ", 1 << 30, false},
+		{"12X", 0, true}, {"-1", 0, true}, {"1.5M", 0, true}, {"M", 0, true}, {"99999999999999G", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseSize(tt.in)
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseRestoreDate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{"last", time.Time{}, false},
+		{"LAST", time.Time{}, false},
+		{"", time.Time{}, false},
+		{"01/03/2024 10:00:00", time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC), false},
+		{"01/03/2024", time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), false},
+		{"2024-03-01T10:00:00+02:00", time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC), false},
+		{"2024-03-01T10:00:00.123Z", time.Date(2024, 3, 1, 10, 0, 0, 123e6, time.UTC), false},
+		{"first", time.Time{}, true}, // only "last" is open here
+		{"31/31/2024", time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseRestoreDate("date", tt.in, "last")
+			if tt.err {
+				require.ErrorContains(t, err, "bad date")
+				return
+			}
+			require.NoError(t, err)
+			assert.True(t, tt.want.Equal(got), "got %v", got)
+		})
+	}
+}
+
+func TestValidateRestore(t *testing.T) {
+	r := newRunner(t)
+	src := r.Settings().BackupPath
+	_, err := backuppath.Create(src, backuppath.BackupStat{ServerID: "s"})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	list := filepath.Join(dir, "accounts")
+	require.NoError(t, os.WriteFile(list, []byte("# to restore\na@example.com\n\nb@example.com\n"), 0o644))
+	bad := filepath.Join(dir, "bad")
+	require.NoError(t, os.WriteFile(bad, []byte("a@example.com b@example.com\n"), 0o644))
+	tgt := "maildir:" + filepath.Join(dir, "t")
+	tests := []struct {
+		name   string
+		kind   string
+		params map[string]string
+		err    string
+	}{
+		{"external ok", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamInputFile: list,
+			ParamFilterDeleted: "false", ParamConcurrentAccounts: "2", ParamMaxFileSize: "10M"}, ""},
+		{"no source", KindExternalRestore, map[string]string{ParamTarget: tgt}, "no source path"},
+		{"relative source", KindExternalRestore, map[string]string{ParamSourcePath: "bp", ParamTarget: tgt}, "absolute"},
+		{"missing source", KindExternalRestore, map[string]string{ParamSourcePath: filepath.Join(dir, "none"), ParamTarget: tgt}, "source"},
+		{"no target", KindExternalRestore, map[string]string{ParamSourcePath: src}, "no restore target"},
+		{"bad target", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: "pop3://x"}, "unknown kind"},
+		{"bad bool", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamSkipCOSes: "maybe"}, "skip_coses"},
+		{"bad concurrency", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamConcurrentAccounts: "0"}, "concurrent_accounts"},
+		{"bad input file", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamInputFile: bad}, "one account a line"},
+		{"missing input file", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamInputFile: filepath.Join(dir, "x")}, "input_file"},
+		{"new account ok", KindRestoreOnNewAccount, map[string]string{ParamSourceAccount: "a@x", ParamDestAccount: "b@x", ParamDate: "last", ParamTarget: tgt}, ""},
+		{"new account same", KindRestoreOnNewAccount, map[string]string{ParamSourceAccount: "a@x", ParamDestAccount: "A@X", ParamTarget: tgt}, "new account"},
+		{"undelete ok", KindUndelete, map[string]string{ParamAccount: "a@x", ParamStart: "first", ParamEnd: "01/01/2024", ParamTarget: tgt}, ""},
+		{"undelete backwards", KindUndelete, map[string]string{ParamAccount: "a@x", ParamStart: "02/01/2024", ParamEnd: "01/01/2024", ParamTarget: tgt}, "before"},
+		{"item ok", KindItemRestore, map[string]string{ParamAccount: "a@x", ParamItemID: "42", ParamTarget: tgt}, ""},
+		{"item bad id", KindItemRestore, map[string]string{ParamAccount: "a@x", ParamItemID: "x", ParamTarget: tgt}, "item id"},
+		{"unknown parameter", KindItemRestore, map[string]string{ParamAccount: "a@x", ParamItemID: "1", "accounts": "a"}, "unknown parameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := r.Validate(tt.kind, tt.params)
+			if tt.err == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.err)
+			assert.True(t, errors.Is(err, service.ErrInvalid))
+		})
+	}
+	p, err := parseRestore(KindExternalRestore, map[string]string{ParamSourcePath: src, ParamAccounts: "c@example.com", ParamInputFile: list})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c@example.com", "a@example.com", "b@example.com"}, p.opt.Accounts)
+	assert.True(t, p.opt.FilterDeleted, "Carbonio's default")
+	p, err = parseRestore(KindUndelete, map[string]string{ParamAccount: "a@x", ParamTargetOriginalFolder: "false"})
+	require.NoError(t, err)
+	assert.True(t, p.opt.DedicatedFolder)
+}
