@@ -10,9 +10,8 @@
 //	doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore   package restore (restore.go)
 //
 // Every kind also takes "notifications" (addresses); they, and the
-// --notify addresses, are listed at the end of the report. A restore's
-// report is also mailed to them when --smtp names an SMTP server; the
-// other kinds only record them.
+// --notify addresses, are listed at the end of the report, and the report
+// is mailed to them (internal/notify) when --smtp names an SMTP server.
 //
 // Parameters are strings, as on Carbonio's command line and in the queue;
 // Runner.Validate checks them when an operation is enqueued, so a bad one

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/internal/notify"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/purge"
@@ -250,8 +251,8 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 	if kind != KindExport && p.restore == nil && r.AfterWrite != nil {
 		r.AfterWrite(kind)
 	}
-	if p.restore == nil {
-		rep += notes(append(slices.Clone(r.s.Notify), p.notifications...))
+	if p.restore == nil { // a restore's report already carries its notification
+		rep += r.notify(kind, rep, ctx.Err() != nil, append(slices.Clone(r.s.Notify), p.notifications...))
 	}
 	if err != nil {
 		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
@@ -259,14 +260,25 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 	return rep, err
 }
 
-// notes lists the notification addresses: cbfs records them but has no
-// mail transport of its own.
-func notes(addrs []string) string {
+// notify mails an operation's report to the notification addresses when
+// --smtp names a server, and says at the end of the report what became of
+// them (sent, not sent and why, or only recorded).
+func (r *Runner) notify(kind, report string, stopped bool, addrs []string) string {
 	if len(addrs) == 0 {
 		return ""
 	}
-	return "\n- notifications -\n" + strings.Join(addrs, "\n") + "\n(recorded only: cbfs sends no mail)\n"
+	head := "\n- notifications -\n" + strings.Join(addrs, "\n") + "\n"
+	if r.s.SMTP == "" {
+		return head + "(recorded only: no SMTP server configured, see --smtp)\n"
+	}
+	if err := notify.Send(r.s.SMTP, r.s.SMTPFrom, addrs, kind, stopped, report); err != nil {
+		r.log.Warn("notification not sent", "err", err)
+		return head + "(not sent: " + oneLine(err.Error()) + ")\n"
+	}
+	return head + "(sent through " + r.s.SMTP + ")\n"
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
 // openPath opens the Backup Path for an operation that needs it to exist.
 func (r *Runner) openPath() (*backuppath.Path, error) {

@@ -415,7 +415,8 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 		}
 		return "", err
 	}
-	text := rep.String() + r.notify(rep, append(slices.Clone(r.s.Notify), p.notifications...))
+	text := rep.String()
+	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.notifications...))
 	if err == nil {
 		n := int64(len(rep.Accounts) + len(rep.FailedAccounts))
 		progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
@@ -438,25 +439,6 @@ func activeAccount(src *backuppath.Path, nameOrID string) bool {
 	}
 	return false
 }
-
-// notify mails the report when an SMTP server is configured, and says in
-// the report what happened to the addresses.
-func (r *Runner) notify(rep *restore.Report, addrs []string) string {
-	if len(addrs) == 0 {
-		return ""
-	}
-	head := "\n- notifications -\n" + strings.Join(addrs, "\n") + "\n"
-	if r.s.SMTP == "" {
-		return head + "(recorded only: no SMTP server configured, see --smtp)\n"
-	}
-	if err := restore.Notify(rep, addrs, r.s.SMTP, r.s.SMTPFrom); err != nil {
-		r.log.Warn("notification not sent", "err", err)
-		return head + "(not sent: " + oneLine(err.Error()) + ")\n"
-	}
-	return head + "(sent through " + r.s.SMTP + ")\n"
-}
-
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
 // LedgerMap lists the restore ledger of the state directory stateDir
 // (backup getMap). It reads a copy of the ledger file, so it neither

@@ -33,10 +33,10 @@ type Flags struct {
 	Socket             string          `name:"socket" placeholder:"PATH" help:"The service's Unix socket (default: <state-dir>/cbfs.sock)."`
 	RetentionDays      int             `name:"retention-days" default:"30" help:"Data retention in days for doPurge (0: keep forever)."`
 	ConfigPaths        []string        `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
-	Notify             []string        `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): restore reports are mailed to them with --smtp, other reports list them."`
+	Notify             []string        `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): the report is mailed to them with --smtp, else they are only listed in it."`
 	ReadErrorThreshold int             `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
 	RestoreTarget      string          `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin:pass@host:port (default: the --source when it is an IMAP server)."`
-	SMTP               string          `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails restore reports to their notifications addresses (default: none, the addresses are only recorded)."`
+	SMTP               string          `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
 	SMTPFrom           string          `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
 }
 

@@ -3,14 +3,13 @@ package restore
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/smtp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/notify"
 )
 
 // Classes of unrestored items, as Carbonio names them.
@@ -184,42 +183,11 @@ func (r *Report) sortAccounts() {
 }
 
 // Notify mails the report to addrs through the SMTP server at smtpAddr
-// (host:port, no authentication, STARTTLS when the server offers it), from
-// "cbfs@<local host name>" unless from is given. The subject says which
-// operation ended and how.
+// (see notify.Send). The subject says which operation ended and how.
 func Notify(r *Report, addrs []string, smtpAddr, from string) error {
-	if len(addrs) == 0 {
-		return nil
-	}
-	if smtpAddr == "" {
-		return errors.New("notify: no SMTP server given")
-	}
-	if from == "" {
-		from = "cbfs@localhost"
-	}
-	for _, a := range append([]string{from}, addrs...) {
-		if strings.ContainsAny(a, "\r\n<>") || !strings.Contains(a, "@") {
-			return fmt.Errorf("notify: invalid address %q", a)
-		}
-	}
-	if _, _, err := net.SplitHostPort(smtpAddr); err != nil {
-		return fmt.Errorf("notify: SMTP server %q: %w", smtpAddr, err)
-	}
-	status := "Operation Completed"
-	if r.Stopped != "" {
-		status = "Operation Stopped"
-	}
 	op := r.Operation
 	if op == "" {
 		op = "restore"
 	}
-	var msg strings.Builder
-	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: [cbfs] %s: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
-		from, strings.Join(addrs, ", "), status, op, time.Now().Format(time.RFC1123Z))
-	body := r.String()
-	msg.WriteString(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n"))
-	if err := smtp.SendMail(smtpAddr, nil, from, addrs, []byte(msg.String())); err != nil {
-		return fmt.Errorf("notify %s through %s: %w", strings.Join(addrs, ","), smtpAddr, err)
-	}
-	return nil
+	return notify.Send(smtpAddr, from, addrs, op, r.Stopped != "", r.String())
 }

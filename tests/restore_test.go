@@ -9,8 +9,6 @@ package tests
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,12 +16,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,6 +27,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/dovecot"
+	"github.com/cbfs/cbfs/internal/notify/notifytest"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/sample"
@@ -361,40 +358,6 @@ func skippedItems(t *testing.T, report string) int {
 	return n
 }
 
-// smtpBox is an in-test SMTP server's (go-smtp) mailbox: the last mail.
-type smtpBox struct {
-	mu   sync.Mutex
-	from string
-	rcpt []string
-	data string
-}
-
-func (m *smtpBox) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{m: m}, nil }
-
-type smtpSession struct{ m *smtpBox }
-
-func (s *smtpSession) Reset()        {}
-func (s *smtpSession) Logout() error { return nil }
-func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.from, s.m.rcpt = from, nil
-	return nil
-}
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.rcpt = append(s.m.rcpt, to)
-	return nil
-}
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.data = string(b)
-	return err
-}
-
 func names(accts []*backuppath.Account) []string {
 	var out []string
 	for _, a := range accts {
@@ -605,24 +568,17 @@ func TestRestoreForeground(t *testing.T) {
 			}
 		}
 		require.NotZero(t, item)
-		mb := &smtpBox{}
-		srv := smtp.NewServer(mb)
-		srv.Domain = "localhost"
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		go srv.Serve(l)
-		t.Cleanup(func() { srv.Close() })
+		mail := notifytest.Start(t)
 
 		tgt := "maildir:" + filepath.Join(dir, "notified")
 		r := ok(t, "backup", "doItemRestore", a.Name, strconv.Itoa(item), "target", tgt, "notifications", "ops@example.com,boss@example.com",
-			"--smtp", l.Addr().String(), "--smtp-from", "cbfs@example.net", "--backup-path", s.root, "--state-dir", st)
-		assert.Contains(t, r.stdout, "- notifications -\nops@example.com\nboss@example.com\n(sent through "+l.Addr().String()+")\n")
-		mb.mu.Lock()
-		assert.Equal(t, "cbfs@example.net", mb.from)
-		assert.Equal(t, []string{"ops@example.com", "boss@example.com"}, mb.rcpt)
-		assert.Contains(t, mb.data, "Subject: [cbfs] Operation Completed: doItemRestore\r\n")
-		assert.Contains(t, mb.data, "Restored Items: 1\r\n")
-		mb.mu.Unlock()
+			"--smtp", mail.Addr, "--smtp-from", "cbfs@example.net", "--backup-path", s.root, "--state-dir", st)
+		assert.Contains(t, r.stdout, "- notifications -\nops@example.com\nboss@example.com\n(sent through "+mail.Addr+")\n")
+		m := mail.Last()
+		assert.Equal(t, "cbfs@example.net", m.From)
+		assert.Equal(t, []string{"ops@example.com", "boss@example.com"}, m.To)
+		assert.Contains(t, m.Data, "Subject: [cbfs] Operation Completed: doItemRestore\r\n")
+		assert.Contains(t, m.Data, "Restored Items: 1\r\n")
 
 		r = ok(t, "backup", "doItemRestore", a.Name, strconv.Itoa(item), "target", tgt, "notifications", "ops@example.com",
 			"--backup-path", s.root, "--state-dir", st)

@@ -1,0 +1,52 @@
+// Package notify mails an operation's report to its notification
+// addresses, the way Carbonio sends "Operation Completed" notifications.
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/smtp"
+	"strings"
+	"time"
+)
+
+// Send mails body to addrs through the SMTP server at smtpAddr (host:port,
+// no authentication, STARTTLS when the server offers it), from
+// "cbfs@localhost" unless from is given. The subject is
+// "[cbfs] Operation Completed: <operation>", or "Operation Stopped" when
+// stopped is true.
+func Send(smtpAddr, from string, addrs []string, operation string, stopped bool, body string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	if smtpAddr == "" {
+		return errors.New("notify: no SMTP server given")
+	}
+	if from == "" {
+		from = "cbfs@localhost"
+	}
+	for _, a := range append([]string{from}, addrs...) {
+		if strings.ContainsAny(a, "\r\n<>") || !strings.Contains(a, "@") {
+			return fmt.Errorf("notify: invalid address %q", a)
+		}
+	}
+	if strings.ContainsAny(operation, "\r\n") {
+		return fmt.Errorf("notify: invalid operation name %q", operation)
+	}
+	if _, _, err := net.SplitHostPort(smtpAddr); err != nil {
+		return fmt.Errorf("notify: SMTP server %q: %w", smtpAddr, err)
+	}
+	status := "Operation Completed"
+	if stopped {
+		status = "Operation Stopped"
+	}
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: [cbfs] %s: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+		from, strings.Join(addrs, ", "), status, operation, time.Now().Format(time.RFC1123Z))
+	msg.WriteString(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n"))
+	if err := smtp.SendMail(smtpAddr, nil, from, addrs, []byte(msg.String())); err != nil {
+		return fmt.Errorf("notify %s through %s: %w", strings.Join(addrs, ","), smtpAddr, err)
+	}
+	return nil
+}
