@@ -46,7 +46,6 @@ type rootDir struct{ node }
 
 var (
 	_ = (fs.NodeOnAdder)((*rootDir)(nil))
-	_ = (fs.NodeReaddirer)((*rootDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*rootDir)(nil))
 	_ = (fs.NodeGetattrer)((*rootDir)(nil))
 )
@@ -62,10 +61,6 @@ func (r *rootDir) OnAdd(ctx context.Context) {
 	s := &serverDir{}
 	s.init(f, inoServer, true, 0, f.mtime)
 	addStatic(ctx, &r.Inode, "server", s)
-}
-
-func (r *rootDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	return fs.NewListDirStream(childEntries(&r.Inode)), 0
 }
 
 func (r *rootDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -85,7 +80,6 @@ type accountsDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*accountsDir)(nil))
-	_ = (fs.NodeReaddirer)((*accountsDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*accountsDir)(nil))
 )
 
@@ -116,11 +110,6 @@ func (d *accountsDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Err
 func (f *FS) accountIno(a index.Account, sub int) uint64 {
 	n, ok := inoAccountNode(a.Seq, sub)
 	return f.ino(n, ok, fmt.Sprintf("account:%s:%d", a.ID, sub))
-}
-
-func (d *accountsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
 }
 
 func (d *accountsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -155,7 +144,6 @@ type accountDir struct {
 var (
 	_ = (fs.NodeOnAdder)((*accountDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*accountDir)(nil))
-	_ = (fs.NodeReaddirer)((*accountDir)(nil))
 )
 
 func (d *accountDir) OnAdd(ctx context.Context) {
@@ -180,10 +168,6 @@ func (d *accountDir) OnAdd(ctx context.Context) {
 	at := &atDir{acct: a}
 	at.init(f, f.accountIno(a, subAt), true, 0, d.mtime)
 	addStatic(ctx, &d.Inode, "at", at)
-}
-
-func (d *accountDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	return fs.NewListDirStream(childEntries(&d.Inode)), 0
 }
 
 func (d *accountDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -296,7 +280,6 @@ type folderDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*folderDir)(nil))
-	_ = (fs.NodeReaddirer)((*folderDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*folderDir)(nil))
 )
 
@@ -410,11 +393,6 @@ func (d *folderDir) fileIno(id int) uint64 {
 	return f.ino(n, ok, fmt.Sprintf("folderfile:%s:%d", d.v.acct.ID, id))
 }
 
-func (d *folderDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
-}
-
 func (d *folderDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	return openList(d.entries(ctx))
 }
@@ -483,7 +461,6 @@ type deletedDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*deletedDir)(nil))
-	_ = (fs.NodeReaddirer)((*deletedDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*deletedDir)(nil))
 )
 
@@ -542,11 +519,6 @@ func (d *deletedDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errn
 	return out, 0
 }
 
-func (d *deletedDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
-}
-
 func (d *deletedDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	return openList(d.entries(ctx))
 }
@@ -573,7 +545,6 @@ type itemsDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*itemsDir)(nil))
-	_ = (fs.NodeReaddirer)((*itemsDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*itemsDir)(nil))
 )
 
@@ -593,11 +564,6 @@ func (d *itemsDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
 	}
 	sortEntries(out) // by name, as every listing (ids as text)
 	return out, 0
-}
-
-func (d *itemsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
 }
 
 func (d *itemsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -632,7 +598,6 @@ type itemDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*itemDir)(nil))
-	_ = (fs.NodeReaddirer)((*itemDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*itemDir)(nil))
 )
 
@@ -653,11 +618,6 @@ func (d *itemDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) 
 	}
 	sortEntries(out)
 	return out, 0
-}
-
-func (d *itemDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
 }
 
 func (d *itemDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -694,7 +654,6 @@ type stateDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*stateDir)(nil))
-	_ = (fs.NodeReaddirer)((*stateDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*stateDir)(nil))
 )
 
@@ -722,11 +681,6 @@ func (d *stateDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
 	}
 	sortEntries(out)
 	return out, 0
-}
-
-func (d *stateDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
 }
 
 func (d *stateDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -772,7 +726,6 @@ type atDir struct {
 
 var (
 	_ = (fs.NodeLookuper)((*atDir)(nil))
-	_ = (fs.NodeReaddirer)((*atDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*atDir)(nil))
 )
 
@@ -792,11 +745,6 @@ func (d *atDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 		out = append(out, dirEntry(n, true, d.fsys.hashed.ino(d.key(n))))
 	}
 	return out, 0
-}
-
-func (d *atDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
 }
 
 func (d *atDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -832,10 +780,6 @@ func (d *serverDir) OnAdd(ctx context.Context) {
 	cu := &customizationsDir{files: sf}
 	cu.init(d.fsys, inoCustomizations, true, 0, d.mtime)
 	addStatic(ctx, &d.Inode, "customizations", cu)
-}
-
-func (d *serverDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	return fs.NewListDirStream(childEntries(&d.Inode)), 0
 }
 
 func (d *serverDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -894,11 +838,6 @@ func (d *configDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno
 	return out, 0
 }
 
-func (d *configDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
-}
-
 func (d *configDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	return openList(d.entries(ctx))
 }
@@ -940,10 +879,6 @@ func (d *configDateDir) OnAdd(ctx context.Context) {
 	}
 }
 
-func (d *configDateDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	return fs.NewListDirStream(childEntries(&d.Inode)), 0
-}
-
 func (d *configDateDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	return openList(childEntries(&d.Inode), 0)
 }
@@ -977,11 +912,6 @@ func (d *customizationsDir) entries(ctx context.Context) ([]fuse.DirEntry, sysca
 	return out, 0
 }
 
-func (d *customizationsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
-}
-
 func (d *customizationsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	return openList(d.entries(ctx))
 }
@@ -1010,7 +940,6 @@ type blobsDir struct{ node }
 
 var (
 	_ = (fs.NodeLookuper)((*blobsDir)(nil))
-	_ = (fs.NodeReaddirer)((*blobsDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*blobsDir)(nil))
 )
 
@@ -1029,11 +958,6 @@ func (d *blobsDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
 	}
 	sortEntries(out)
 	return out, 0
-}
-
-func (d *blobsDir) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	e, errno := d.entries(ctx)
-	return fs.NewListDirStream(e), errno
 }
 
 func (d *blobsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
