@@ -154,11 +154,17 @@ const ind = "             " // getItem's indent (13)
 func bp() string { return fixtureRoot }
 
 func TestHelpGolden(t *testing.T) {
-	cmds := [][]string{
+	checkHelpGolden(t, [][]string{
 		{}, {"backup"}, {"backup", "getItem"}, {"backup", "doItemSearch"}, {"backup", "getServerConfig"},
 		{"backup", "getAccountInfo"}, {"backup", "getAvailableAccounts"}, {"backup", "getBackupInfo"},
 		{"sample"}, {"version"},
-	}
+	})
+}
+
+// checkHelpGolden compares each command's --help with
+// testdata/help/cbctl_<words>.golden (rewritten with -update).
+func checkHelpGolden(t *testing.T, cmds [][]string) {
+	t.Helper()
 	for _, c := range cmds {
 		name := strings.Join(append([]string{"cbctl"}, c...), "_")
 		t.Run(name, func(t *testing.T) {
@@ -172,7 +178,7 @@ func TestHelpGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run go test ./tests -run TestHelpGolden -update)", err)
+				t.Fatalf("%v (run go test ./tests -run HelpGolden -update)", err)
 			}
 			if string(want) != r.stdout {
 				t.Errorf("help of %q differs from %s (run with -update if intended)\n got:\n%s\nwant:\n%s", c, golden, r.stdout, want)

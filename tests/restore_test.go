@@ -754,21 +754,8 @@ func TestRestoreServeKill9(t *testing.T) {
 }
 
 func TestRestoreHelpGolden(t *testing.T) {
-	for _, c := range [][]string{
+	checkHelpGolden(t, [][]string{
 		{"backup", "doExternalRestore"}, {"backup", "doRestoreOnNewAccount"}, {"backup", "doUndelete"},
 		{"backup", "doItemRestore"}, {"backup", "getMap"},
-	} {
-		name := strings.Join(append([]string{"cbctl"}, c...), "_")
-		t.Run(name, func(t *testing.T) {
-			r := ok(t, append(c, "--help")...)
-			golden := filepath.Join("testdata", "help", name+".golden")
-			if *update {
-				require.NoError(t, os.WriteFile(golden, []byte(r.stdout), 0o644))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test ./tests -run TestRestoreHelpGolden -update")
-			assert.Equal(t, string(want), r.stdout)
-		})
-	}
+	})
 }

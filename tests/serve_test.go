@@ -582,23 +582,9 @@ func TestServeForeground(t *testing.T) {
 }
 
 func TestServeHelpGolden(t *testing.T) {
-	cmds := [][]string{
+	checkHelpGolden(t, [][]string{
 		{"backup", "doSmartScan"}, {"backup", "doAccountScan"}, {"backup", "doPurge"}, {"backup", "doExport"},
 		{"backup", "doCoherencyCheck"}, {"backup", "getAllOperations"}, {"backup", "doStopOperation"},
 		{"backup", "doStopAllOperations"}, {"backup", "monitor"}, {"config"}, {"config", "set"}, {"config", "get"}, {"config", "unset"},
-	}
-	for _, c := range cmds {
-		name := strings.Join(append([]string{"cbctl"}, c...), "_")
-		t.Run(name, func(t *testing.T) {
-			r := ok(t, append(c, "--help")...)
-			golden := filepath.Join("testdata", "help", name+".golden")
-			if *update {
-				require.NoError(t, os.WriteFile(golden, []byte(r.stdout), 0o644))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test ./tests -run TestServeHelpGolden -update")
-			assert.Equal(t, string(want), r.stdout)
-		})
-	}
+	})
 }
