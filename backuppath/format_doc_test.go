@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // TestFormatDocExamples writes the example Backup Path of docs/FORMAT.md
@@ -25,12 +26,12 @@ func TestFormatDocExamples(t *testing.T) {
 		blocks[string(m[1])] = true
 	}
 
-	at := func(s string) Millis {
+	at := func(s string) mailbox.Millis {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return MillisOf(tm)
+		return mailbox.MillisOf(tm)
 	}
 	const srv = "8d5e4a44-5a3c-4f5e-9d0a-0f3a9c1f8b21"
 	root := t.TempDir()
@@ -47,31 +48,31 @@ func TestFormatDocExamples(t *testing.T) {
 	if !strings.Contains(string(doc), "items/"+d.Dir()+"/"+string(d)) {
 		t.Errorf("FORMAT.md does not show the example blob %s", d.RelPath())
 	}
-	msgState := func(start string, folder int, flags string, tags []string, deleted bool) State {
-		return State{Start: at(start), Type: TypeMessage, FolderID: folder, Flags: flags, Tags: tags, Deleted: deleted,
+	msgState := func(start string, folder int, flags string, tags []string, deleted bool) mailbox.State {
+		return mailbox.State{Start: at(start), Type: mailbox.TypeMessage, FolderID: folder, Flags: flags, Tags: tags, Deleted: deleted,
 			Digest: d, Size: int64(len(msg)), Date: at("2024-05-01T08:59:58Z"), Subject: "Q2 report",
 			From: "Ann <ann@example.com>", To: "john@example.com", IMAPUID: 4021}
 	}
 	steps := []func() error{
 		func() error {
-			return p.WriteAccount(&Account{ID: acctID, Name: "john@example.com", Status: StatusActive, DisplayName: "John Smith",
+			return p.WriteAccount(&mailbox.Account{ID: acctID, Name: "john@example.com", Status: mailbox.StatusActive, DisplayName: "John Smith",
 				COSID: "e00428a1-0c00-11d9-836a-000d93afea2a", COSName: "default", Created: at("2024-04-30T09:12:00Z"),
 				BackupEnabled: &yes, Attrs: map[string]json.RawMessage{"zimbraMailQuota": raw(`"0"`), "zimbraPrefLocale": raw(`"en"`)}})
 		},
 		func() error {
-			return p.AppendState(acctID, 257, State{Start: at("2024-05-01T08:00:00Z"), Type: TypeFolder, FolderID: FolderRoot, ParentID: FolderRoot, Name: "Projects"})
+			return p.AppendState(acctID, 257, mailbox.State{Start: at("2024-05-01T08:00:00Z"), Type: mailbox.TypeFolder, FolderID: mailbox.FolderRoot, ParentID: mailbox.FolderRoot, Name: "Projects"})
 		},
 		func() error {
-			return p.AppendState(acctID, 64, State{Start: at("2024-05-01T08:00:00Z"), Type: TypeTag, FolderID: FolderTags, Name: "work"})
+			return p.AppendState(acctID, 64, mailbox.State{Start: at("2024-05-01T08:00:00Z"), Type: mailbox.TypeTag, FolderID: mailbox.FolderTags, Name: "work"})
 		},
 		func() error {
-			return p.AppendState(acctID, 258, msgState("2024-05-01T09:00:00Z", FolderInbox, "u", nil, false))
+			return p.AppendState(acctID, 258, msgState("2024-05-01T09:00:00Z", mailbox.FolderInbox, "u", nil, false))
 		},
 		func() error {
 			return p.AppendState(acctID, 258, msgState("2024-05-02T10:30:00Z", 257, "f", []string{"work"}, false))
 		},
 		func() error {
-			return p.AppendState(acctID, 258, msgState("2024-05-03T07:15:00Z", FolderTrash, "f", []string{"work"}, true))
+			return p.AppendState(acctID, 258, msgState("2024-05-03T07:15:00Z", mailbox.FolderTrash, "f", []string{"work"}, true))
 		},
 		func() error {
 			return p.WriteAccountStat(acctID, &AccountStat{LastItemID: 258, LastScan: at("2024-05-03T01:00:12Z"), ItemCount: 3})

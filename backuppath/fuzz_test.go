@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Fuzz targets for every parser of the package. Each must never panic, and
@@ -40,7 +42,7 @@ func FuzzParseItem(f *testing.F) {
 		f.Add(258, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, id int, b []byte) {
-		it, err := ParseItem(id, b)
+		it, err := mailbox.ParseItem(id, b)
 		if err != nil {
 			if it != nil {
 				t.Fatalf("ParseItem returned an item and an error")
@@ -62,7 +64,7 @@ func FuzzParseItem(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Encode of a parsed item: %v", err)
 		}
-		it2, err := ParseItem(id, enc)
+		it2, err := mailbox.ParseItem(id, enc)
 		if err != nil {
 			t.Fatalf("re-parse of\n%s\nfailed: %v", enc, err)
 		}
@@ -76,8 +78,8 @@ func FuzzParseItem(f *testing.F) {
 	})
 }
 
-func mustParse(t *testing.T, id int, b []byte) *Item {
-	it, err := ParseItem(id, b)
+func mustParse(t *testing.T, id int, b []byte) *mailbox.Item {
+	it, err := mailbox.ParseItem(id, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +125,9 @@ func FuzzAccount(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	mk := func() any { return new(Account) }
+	mk := func() any { return new(mailbox.Account) }
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a := new(Account)
+		a := new(mailbox.Account)
 		if err := json.Unmarshal(b, a); err != nil {
 			return
 		}
@@ -165,7 +167,7 @@ func FuzzMillis(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m Millis
+		var m mailbox.Millis
 		if err := m.UnmarshalJSON(b); err != nil {
 			return
 		}
@@ -174,15 +176,15 @@ func FuzzMillis(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var back Millis
+		var back mailbox.Millis
 		if err := json.Unmarshal(enc, &back); err != nil || back != m {
 			t.Fatalf("%s decoded to %d, re-encoded as %s, read back as %d (%v)", b, m, enc, back, err)
 		}
 		// A date survives the trip through time.Time, except the one whose
-		// Time is Go's zero time (1 Jan of year 1), which MillisOf reads
+		// Time is Go's zero time (1 Jan of year 1), which mailbox.MillisOf reads
 		// as "not set".
-		if !m.Time().IsZero() && MillisOf(m.Time()) != m {
-			t.Fatalf("MillisOf(Time(%d)) = %d", m, MillisOf(m.Time()))
+		if !m.Time().IsZero() && mailbox.MillisOf(m.Time()) != m {
+			t.Fatalf("MillisOf(Time(%d)) = %d", m, mailbox.MillisOf(m.Time()))
 		}
 	})
 }

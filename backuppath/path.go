@@ -27,6 +27,7 @@ import (
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // ErrNotBackupPath is returned by Open for a folder that holds none of a
@@ -55,6 +56,9 @@ type Path struct {
 	// Write says how metadata files are written (atomic always; durable
 	// unless Write.NoSync, which only generated samples should set).
 	Write atomicfile.Options
+	// Decoder reads item files and account_info (any dialect, and the
+	// keymap if SetKeyMap was called).
+	Decoder *mailbox.Decoder
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
@@ -84,7 +88,40 @@ func Open(root string) (*Path, error) {
 	if !found {
 		return nil, fmt.Errorf("%s: %w (no backupstat, accounts/, items/ or server/)", root, ErrNotBackupPath)
 	}
-	return &Path{Root: abs, Blobs: blob.NewStore(abs)}, nil
+	return newPath(abs), nil
+}
+
+func newPath(abs string) *Path {
+	p := &Path{Root: abs, Blobs: blob.NewStore(abs)}
+	p.Decoder = mailbox.Default.WithBlobs(p.blobExists)
+	return p
+}
+
+// blobExists says whether a digest names a blob file of this path (the
+// decoder's test for a digest found by value).
+func (p *Path) blobExists(d blob.Digest) bool {
+	_, err := p.Blobs.Stat(d)
+	return err == nil
+}
+
+// SetKeyMap makes the path's decoder follow a keymap (--keymap FILE).
+func (p *Path) SetKeyMap(km *mailbox.KeyMap) {
+	p.Decoder = mailbox.NewDecoder(km).WithBlobs(p.blobExists)
+}
+
+func (p *Path) decoder() *mailbox.Decoder {
+	if p.Decoder == nil {
+		return mailbox.Default
+	}
+	return p.Decoder
+}
+
+// Blobless reports whether the path holds no blob area (items/) at all:
+// Carbonio's blobless mode, or blobs kept on external storage. Its items
+// then have metadata but no content here.
+func (p *Path) Blobless() bool {
+	fi, err := os.Lstat(filepath.Join(p.Root, ItemsDir))
+	return err != nil || !fi.IsDir()
 }
 
 // Create makes (or opens) a Backup Path at root for writing. If it has no
@@ -99,7 +136,7 @@ func Create(root string, st BackupStat) (*Path, error) {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}
 	}
-	p := &Path{Root: abs, Blobs: blob.NewStore(abs)}
+	p := newPath(abs)
 	if _, err := os.Stat(filepath.Join(abs, BackupStatFile)); errors.Is(err, fs.ErrNotExist) {
 		if st.FormatVersion == 0 {
 			st.FormatVersion = FormatVersion
@@ -208,34 +245,26 @@ func (p *Path) AccountIDs() ([]string, error) {
 	return ids, nil
 }
 
-// ReadAccount reads accounts/<id>/account_info. The id in the file must
-// match the folder's; if the file has none, the folder's is used.
-func (p *Path) ReadAccount(id string) (*Account, error) {
+// ReadAccount reads accounts/<id>/account_info, in any dialect the
+// model's decoder reads (mailbox.Decoder.ParseAccount).
+func (p *Path) ReadAccount(id string) (*mailbox.Account, error) {
 	if err := checkName("account id", id); err != nil {
 		return nil, fmt.Errorf("read account: %w", err)
 	}
-	var a Account
 	path := filepath.Join(p.AccountDir(id), AccountInfoFile)
-	if err := decodeFile(path, &a); err != nil {
+	b, err := readFile(path)
+	if err != nil {
 		return nil, err
 	}
-	if a.ID == "" {
-		a.ID = id
+	a, err := p.decoder().ParseAccount(id, b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: malformed account_info: %w", path, blob.ErrBroken, err)
 	}
-	if a.ID != id {
-		return nil, fmt.Errorf("%s: %w: account id %q does not match its folder", path, blob.ErrBroken, a.ID)
-	}
-	if a.Name == "" {
-		return nil, fmt.Errorf("%s: %w: account has no name", path, blob.ErrBroken)
-	}
-	if a.Status == "" {
-		a.Status = StatusActive
-	}
-	return &a, nil
+	return a, nil
 }
 
 // WriteAccount replaces the account's account_info.
-func (p *Path) WriteAccount(a *Account) error {
+func (p *Path) WriteAccount(a *mailbox.Account) error {
 	if err := checkName("account id", a.ID); err != nil {
 		return fmt.Errorf("write account: %w", err)
 	}
@@ -265,7 +294,7 @@ func (p *Path) WriteAccountStat(id string, s *AccountStat) error {
 // ---- items ----
 
 // ItemBucket is the folder a writer puts item id in: its last two digits.
-func ItemBucket(id int) string { return fmt.Sprintf("%02d", id%100) }
+func ItemBucket(id int) string { return mailbox.Bucket(id) }
 
 // ItemRelPath is where a writer puts item id of an account, relative to the
 // Backup Path root. Readers discover item files (ItemFiles) instead.
@@ -280,6 +309,9 @@ type ItemFile struct {
 	Size    int64
 	ModTime time.Time
 }
+
+// Bucket is the bucket folder the file is in.
+func (f ItemFile) Bucket() string { return filepath.Base(filepath.Dir(f.RelPath)) }
 
 // ItemFiles discovers the item files of an account: every file named by a
 // decimal item id in any folder under accounts/<id>/items/, sorted by item
@@ -314,12 +346,13 @@ func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, e
 			}
 		}
 	}
-	// Stable order even when one id is in two buckets: by id, then path.
+	// By id; when one id is in two buckets, the copy that counts
+	// (mailbox.PreferFile) first.
 	sort.Slice(files, func(i, j int) bool {
 		if files[i].ItemID != files[j].ItemID {
 			return files[i].ItemID < files[j].ItemID
 		}
-		return files[i].RelPath < files[j].RelPath
+		return mailbox.PreferFile(files[i].ItemID, files[i].Bucket(), files[j].Bucket())
 	})
 	return files, others, nil
 }
@@ -353,12 +386,12 @@ func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
 }
 
 // ReadItemFile reads and parses the item file at rel (relative to the root).
-func (p *Path) ReadItemFile(rel string, id int) (*Item, error) {
+func (p *Path) ReadItemFile(rel string, id int) (*mailbox.Item, error) {
 	b, err := readFile(filepath.Join(p.Root, rel))
 	if err != nil {
 		return nil, err
 	}
-	it, err := ParseItem(id, b)
+	it, err := p.decoder().ParseItem(id, b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", rel, blob.ErrBroken, err)
 	}
@@ -387,7 +420,7 @@ func (p *Path) FindItem(accountID string, id int) (string, error) {
 }
 
 // ReadItem finds and reads item id of an account.
-func (p *Path) ReadItem(accountID string, id int) (*Item, error) {
+func (p *Path) ReadItem(accountID string, id int) (*mailbox.Item, error) {
 	rel, err := p.FindItem(accountID, id)
 	if err != nil {
 		return nil, err
@@ -397,7 +430,7 @@ func (p *Path) ReadItem(accountID string, id int) (*Item, error) {
 
 // WriteItem replaces the whole item file (atomically). Writers normally use
 // AppendState: states are never rewritten.
-func (p *Path) WriteItem(accountID string, it *Item) error {
+func (p *Path) WriteItem(accountID string, it *mailbox.Item) error {
 	if it.ID < 0 || len(it.States) == 0 {
 		return fmt.Errorf("write item %d: want an id >= 0 and at least one state", it.ID)
 	}
@@ -420,7 +453,7 @@ func (p *Path) WriteItem(accountID string, it *Item) error {
 // the usual bucket without the discovery WriteItem does for an item missing
 // from there (listing every bucket, which makes writing n new items
 // O(n^2)). It refuses to replace a file already at that place.
-func (p *Path) CreateItem(accountID string, it *Item) error {
+func (p *Path) CreateItem(accountID string, it *mailbox.Item) error {
 	if err := checkName("account id", accountID); err != nil {
 		return fmt.Errorf("create item %d: %w", it.ID, err)
 	}
@@ -440,12 +473,12 @@ func (p *Path) CreateItem(accountID string, it *Item) error {
 
 // AppendState adds a new state to item id (creating the item file if it is
 // new). Earlier states are kept as they are.
-func (p *Path) AppendState(accountID string, id int, s State) error {
+func (p *Path) AppendState(accountID string, id int, s mailbox.State) error {
 	it, err := p.ReadItem(accountID, id)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
-		it = &Item{ID: id}
+		it = &mailbox.Item{ID: id}
 	default:
 		return fmt.Errorf("append state to item %d: %w", id, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 const (
@@ -21,7 +22,7 @@ const (
 )
 
 // newPath creates an empty Backup Path in a fresh folder.
-func newPath(t *testing.T) *Path {
+func openTestPath(t *testing.T) *Path {
 	t.Helper()
 	p, err := Create(filepath.Join(t.TempDir(), "backup"), BackupStat{ServerID: "srv-1", FirstRun: ms(1, 0)})
 	if err != nil {
@@ -218,15 +219,15 @@ func TestCreate(t *testing.T) {
 
 func TestAccounts(t *testing.T) {
 	yes := true
-	full := &Account{
-		ID: acctID, Name: "john@example.com", Status: StatusActive, DisplayName: "John Smith",
+	full := &mailbox.Account{
+		ID: acctID, Name: "john@example.com", Status: mailbox.StatusActive, DisplayName: "John Smith",
 		COSID: "e00428a1-0c00-11d9-836a-000d93afea2a", COSName: "default", Created: ms(1, 0),
 		BackupEnabled: &yes,
 		Attrs:         map[string]json.RawMessage{"zimbraMailQuota": json.RawMessage(`"0"`)},
-		Extra:         Extra{"zimbraMailHost": json.RawMessage(`"mail.example.com"`)},
+		Extra: mailbox.Extra{"zimbraMailHost": json.RawMessage(`"mail.example.com"`)},
 	}
 	t.Run("write and read", func(t *testing.T) {
-		p := newPath(t)
+		p := openTestPath(t)
 		if err := p.WriteAccount(full); err != nil {
 			t.Fatalf("WriteAccount: %v", err)
 		}
@@ -234,8 +235,10 @@ func TestAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ReadAccount: %v", err)
 		}
-		if !reflect.DeepEqual(got, full) {
-			t.Errorf("ReadAccount = %+v, want %+v", got, full)
+		want := *full
+		want.NameSource = "name" // what the reader says of where the name came from
+		if !reflect.DeepEqual(got, &want) {
+			t.Errorf("ReadAccount = %+v, want %+v", got, &want)
 		}
 		if left := tempFiles(t, p.Root); len(left) > 0 {
 			t.Errorf("temporary files left: %v", left)
@@ -248,22 +251,22 @@ func TestAccounts(t *testing.T) {
 		dir        bool   // account_info is a folder
 		wantErr    error
 		wantReason string
-		check      func(t *testing.T, a *Account)
+		check      func(t *testing.T, a *mailbox.Account)
 	}{
 		{
 			name:    "missing status means active",
 			content: `{"id":"` + acctID + `","name":"john@example.com"}`,
-			check: func(t *testing.T, a *Account) {
-				if a.Status != StatusActive {
-					t.Errorf("Status = %q, want %q", a.Status, StatusActive)
+			check: func(t *testing.T, a *mailbox.Account) {
+				if a.Status != mailbox.StatusActive {
+					t.Errorf("Status = %q, want %q", a.Status, mailbox.StatusActive)
 				}
 			},
 		},
 		{
 			name:    "deleted kept",
 			content: `{"id":"` + acctID + `","name":"old@example.com","status":"deleted","deletedDate":1700000000000}`,
-			check: func(t *testing.T, a *Account) {
-				if a.Status != StatusDeleted || a.DeletedDate != 1700000000000 {
+			check: func(t *testing.T, a *mailbox.Account) {
+				if a.Status != mailbox.StatusDeleted || a.DeletedDate != 1700000000000 {
 					t.Errorf("got %+v", a)
 				}
 			},
@@ -271,7 +274,7 @@ func TestAccounts(t *testing.T) {
 		{
 			name:    "missing id taken from the folder",
 			content: `{"name":"john@example.com","status":"active"}`,
-			check: func(t *testing.T, a *Account) {
+			check: func(t *testing.T, a *mailbox.Account) {
 				if a.ID != acctID {
 					t.Errorf("ID = %q, want %q", a.ID, acctID)
 				}
@@ -289,15 +292,16 @@ func TestAccounts(t *testing.T) {
 			wantErr:    blob.ErrBroken,
 			wantReason: "has no name",
 		},
-		{name: "malformed JSON", content: `{"id":`, wantErr: blob.ErrBroken, wantReason: "malformed JSON"},
-		{name: "not an object", content: `["john@example.com"]`, wantErr: blob.ErrBroken, wantReason: "malformed JSON"},
-		{name: "wrong key type", content: `{"name":["john"]}`, wantErr: blob.ErrBroken, wantReason: `"name"`},
+		{name: "malformed JSON", content: `{"id":`, wantErr: blob.ErrBroken, wantReason: "malformed account_info"},
+		{name: "not an object", content: `["john@example.com"]`, wantErr: blob.ErrBroken, wantReason: "malformed account_info"},
+		{name: "uninterpretable name", content: `{"name":{"x":1}}`, wantErr: blob.ErrBroken, wantReason: `has no name`},
+		{name: "deeply nested", content: strings.Repeat("[", 100000), wantErr: blob.ErrBroken, wantReason: "nested too deeply"},
 		{name: "missing file", wantErr: blob.ErrMissing},
 		{name: "folder instead of file", dir: true, wantErr: blob.ErrUnreadable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPath(t)
+			p := openTestPath(t)
 			rel := filepath.Join(AccountsDir, acctID, AccountInfoFile)
 			switch {
 			case tc.dir:
@@ -326,9 +330,9 @@ func TestAccounts(t *testing.T) {
 }
 
 func TestAccountIDs(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	for _, id := range []string{acct2ID, acctID} {
-		if err := p.WriteAccount(&Account{ID: id, Name: id + "@example.com"}); err != nil {
+		if err := p.WriteAccount(&mailbox.Account{ID: id, Name: id + "@example.com"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -349,9 +353,9 @@ func TestAccountIDs(t *testing.T) {
 }
 
 func TestAccountStat(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	want := &AccountStat{LastItemID: 258, LastScan: ms(2, 3), ItemCount: 97, BlobBytes: 123456,
-		Extra: Extra{"future": json.RawMessage(`[1,2]`)}}
+		Extra: mailbox.Extra{"future": json.RawMessage(`[1,2]`)}}
 	if err := p.WriteAccountStat(acctID, want); err != nil {
 		t.Fatal(err)
 	}
@@ -366,20 +370,22 @@ func TestAccountStat(t *testing.T) {
 
 func TestInvalidIDsRejected(t *testing.T) {
 	bad := []string{"", ".", "..", "a/b", "../../etc", "/abs", "x\x00y"}
-	st := State{Start: 1, Type: TypeMessage, FolderID: 2}
+	st := mailbox.State{Start: 1, Type: mailbox.TypeMessage, FolderID: 2}
 	ops := map[string]func(p *Path, id string) error{
-		"WriteAccount":     func(p *Path, id string) error { return p.WriteAccount(&Account{ID: id, Name: "n@example.com"}) },
+		"WriteAccount":     func(p *Path, id string) error { return p.WriteAccount(&mailbox.Account{ID: id, Name: "n@example.com"}) },
 		"ReadAccount":      func(p *Path, id string) error { _, err := p.ReadAccount(id); return err },
 		"WriteAccountStat": func(p *Path, id string) error { return p.WriteAccountStat(id, &AccountStat{}) },
 		"ReadAccountStat":  func(p *Path, id string) error { _, err := p.ReadAccountStat(id); return err },
 		"AppendState":      func(p *Path, id string) error { return p.AppendState(id, 5, st) },
-		"WriteItem":        func(p *Path, id string) error { return p.WriteItem(id, &Item{ID: 5, States: []State{st}}) },
-		"ReadItem":         func(p *Path, id string) error { _, err := p.ReadItem(id, 5); return err },
-		"ItemFiles":        func(p *Path, id string) error { _, _, err := p.ItemFiles(id); return err },
-		"AppendIDMap":      func(p *Path, id string) error { return p.AppendIDMap(id, 1, 2) },
-		"ReadIDMap":        func(p *Path, id string) error { _, err := p.ReadIDMap(id); return err },
-		"WriteMap":         func(p *Path, id string) error { return p.WriteMap(&Map{ServerID: id}) },
-		"ReadMap":          func(p *Path, id string) error { _, err := p.ReadMap(id); return err },
+		"WriteItem": func(p *Path, id string) error {
+			return p.WriteItem(id, &mailbox.Item{ID: 5, States: []mailbox.State{st}})
+		},
+		"ReadItem":    func(p *Path, id string) error { _, err := p.ReadItem(id, 5); return err },
+		"ItemFiles":   func(p *Path, id string) error { _, _, err := p.ItemFiles(id); return err },
+		"AppendIDMap": func(p *Path, id string) error { return p.AppendIDMap(id, 1, 2) },
+		"ReadIDMap":   func(p *Path, id string) error { _, err := p.ReadIDMap(id); return err },
+		"WriteMap":    func(p *Path, id string) error { return p.WriteMap(&Map{ServerID: id}) },
+		"ReadMap":     func(p *Path, id string) error { _, err := p.ReadMap(id); return err },
 	}
 	for name, op := range ops {
 		for _, id := range bad {
@@ -403,7 +409,7 @@ func TestInvalidIDsRejected(t *testing.T) {
 		}
 	}
 	// BucketFiles checks its bucket too.
-	p := newPath(t)
+	p := openTestPath(t)
 	if _, err := p.BucketFiles(acctID, ".."); err == nil {
 		t.Errorf("BucketFiles(..) succeeded")
 	}
@@ -436,7 +442,7 @@ func listTree(t *testing.T, root string) []string {
 }
 
 func TestItemFiles(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	items := filepath.Join(AccountsDir, acctID, ItemsDir)
 	state := `[{"startDate":1,"type":5,"folderId":2,"deleted":false}]`
 	for _, rel := range []string{
@@ -495,7 +501,7 @@ func TestItemFiles(t *testing.T) {
 func TestItemFilesDuplicateID(t *testing.T) {
 	// One id in two buckets: both are reported, in a fixed order, and
 	// FindItem prefers the usual bucket.
-	p := newPath(t)
+	p := openTestPath(t)
 	items := filepath.Join(AccountsDir, acctID, ItemsDir)
 	for _, b := range []string{"zz", "07", "aa"} {
 		writeRaw(t, p, filepath.Join(items, b, "7"), `[{"startDate":1}]`)
@@ -520,7 +526,7 @@ func TestItemFilesDuplicateID(t *testing.T) {
 }
 
 func TestFindItem(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	items := filepath.Join(AccountsDir, acctID, ItemsDir)
 	writeRaw(t, p, filepath.Join(items, "42", "7"), `[{"startDate":1}]`) // not where a writer would put it
 	writeRaw(t, p, ItemRelPath(acctID, 258), `[{"startDate":1}]`)
@@ -559,11 +565,11 @@ func TestFindItem(t *testing.T) {
 }
 
 func TestAppendState(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	d1 := blob.Sum([]byte("v1"))
-	s1 := State{Start: ms(1, 8), Type: TypeMessage, FolderID: FolderInbox, Flags: "u", Digest: d1, Size: 2}
-	s2 := State{Start: ms(2, 8), Type: TypeMessage, FolderID: FolderInbox, Digest: d1, Size: 2}
-	s3 := State{Start: ms(3, 8), Type: TypeMessage, FolderID: FolderTrash, Deleted: true}
+	s1 := mailbox.State{Start: ms(1, 8), Type: mailbox.TypeMessage, FolderID: mailbox.FolderInbox, Flags: "u", Digest: d1, Size: 2}
+	s2 := mailbox.State{Start: ms(2, 8), Type: mailbox.TypeMessage, FolderID: mailbox.FolderInbox, Digest: d1, Size: 2}
+	s3 := mailbox.State{Start: ms(3, 8), Type: mailbox.TypeMessage, FolderID: mailbox.FolderTrash, Deleted: true}
 
 	if err := p.AppendState(acctID, 258, s1); err != nil {
 		t.Fatalf("AppendState to a new item: %v", err)
@@ -583,7 +589,10 @@ func TestAppendState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []State{s1, s2, s3}; !reflect.DeepEqual(it.States, want) {
+	// The deletion names no blob: it keeps the content of the state before it.
+	s3r := s3
+	s3r.Digest, s3r.Size, s3r.Inherited = d1, 2, mailbox.Bit(mailbox.CDigest)|mailbox.Bit(mailbox.CSize)
+	if want := []mailbox.State{s1, s2, s3r}; !reflect.DeepEqual(it.States, want) {
 		t.Errorf("states = %+v\nwant %+v", it.States, want)
 	}
 	// The earlier state's line is unchanged, byte for byte.
@@ -625,15 +634,15 @@ func TestAppendState(t *testing.T) {
 }
 
 func TestWriteItem(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	tests := []struct {
 		name    string
-		it      *Item
+		it      *mailbox.Item
 		wantErr bool
 	}{
-		{name: "ok", it: &Item{ID: 9, States: []State{{Start: 1, Type: TypeContact, FolderID: FolderContacts}}}},
-		{name: "no states", it: &Item{ID: 10}, wantErr: true},
-		{name: "negative id", it: &Item{ID: -1, States: []State{{Start: 1}}}, wantErr: true},
+		{name: "ok", it: &mailbox.Item{ID: 9, States: []mailbox.State{{Start: 1, Type: mailbox.TypeContact, FolderID: mailbox.FolderContacts}}}},
+		{name: "no states", it: &mailbox.Item{ID: 10}, wantErr: true},
+		{name: "negative id", it: &mailbox.Item{ID: -1, States: []mailbox.State{{Start: 1}}}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -746,7 +755,7 @@ func TestErrorClassification(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPath(t)
+			p := openTestPath(t)
 			tc.setup(t, p)
 			err := tc.read(p)
 			if !errors.Is(err, tc.want) {
@@ -769,8 +778,8 @@ func TestErrorClassification(t *testing.T) {
 }
 
 func TestBadItemDoesNotSpoilOthers(t *testing.T) {
-	p := newPath(t)
-	good := State{Start: 1, Type: TypeMessage, FolderID: 2}
+	p := openTestPath(t)
+	good := mailbox.State{Start: 1, Type: mailbox.TypeMessage, FolderID: 2}
 	if err := p.AppendState(acctID, 1, good); err != nil {
 		t.Fatal(err)
 	}
@@ -791,7 +800,7 @@ func TestBadItemDoesNotSpoilOthers(t *testing.T) {
 
 func TestIDMap(t *testing.T) {
 	t.Run("round trip", func(t *testing.T) {
-		p := newPath(t)
+		p := openTestPath(t)
 		pairs := [][2]int{{258, 1001}, {259, 1002}, {300, 1003}, {258, 1010}} // 258 restored twice: last wins
 		for _, pr := range pairs {
 			if err := p.AppendIDMap(acctID, pr[0], pr[1]); err != nil {
@@ -835,7 +844,7 @@ func TestIDMap(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPath(t)
+			p := openTestPath(t)
 			content := tc.content
 			if tc.longLine {
 				content = "1 2\n" + strings.Repeat("9", 100_000) + " x\n3 4\n"
@@ -855,7 +864,7 @@ func TestIDMap(t *testing.T) {
 		})
 	}
 	t.Run("missing", func(t *testing.T) {
-		p := newPath(t)
+		p := openTestPath(t)
 		if _, err := p.ReadIDMap(acctID); !errors.Is(err, blob.ErrMissing) {
 			t.Errorf("ReadIDMap of a missing file: %v, want ErrMissing", err)
 		}
@@ -865,10 +874,10 @@ func TestIDMap(t *testing.T) {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestMapFiles(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	maps := []*Map{
 		{ServerID: "srv-b", Date: ms(4, 12), Accounts: map[string]string{acctID: acct2ID}},
-		{ServerID: "srv-a", Accounts: map[string]string{}, Extra: Extra{"domains": json.RawMessage(`{"old.example":"new.example"}`)}},
+		{ServerID: "srv-a", Accounts: map[string]string{}, Extra: mailbox.Extra{"domains": json.RawMessage(`{"old.example":"new.example"}`)}},
 	}
 	for _, m := range maps {
 		if err := p.WriteMap(m); err != nil {
@@ -947,12 +956,12 @@ func TestServerFileName(t *testing.T) {
 }
 
 func TestServerFiles(t *testing.T) {
-	p := newPath(t)
+	p := openTestPath(t)
 	t1 := time.Date(2024, 5, 1, 1, 0, 0, 0, time.UTC)
 	t2 := time.Date(2024, 5, 2, 1, 0, 0, 0, time.UTC)
 	t0 := time.Date(2023, 12, 31, 23, 0, 0, 0, time.UTC) // older, though its name sorts last
 	for _, tm := range []time.Time{t2, t1, t0} {
-		if _, err := p.WriteServerConfig(&ServerConfig{Date: MillisOf(tm), ServerID: "srv-1"}); err != nil {
+		if _, err := p.WriteServerConfig(&ServerConfig{Date: mailbox.MillisOf(tm), ServerID: "srv-1"}); err != nil {
 			t.Fatalf("WriteServerConfig: %v", err)
 		}
 	}
@@ -997,8 +1006,8 @@ func TestServerFiles(t *testing.T) {
 }
 
 func TestWriteServerConfig(t *testing.T) {
-	p := newPath(t)
-	date := MillisOf(time.Date(2022, 12, 28, 14, 14, 29, 0, time.UTC))
+	p := openTestPath(t)
+	date := mailbox.MillisOf(time.Date(2022, 12, 28, 14, 14, 29, 0, time.UTC))
 	c := &ServerConfig{
 		Date: date, ServerID: "srv-1", Hostname: "mail.example.com",
 		ServerConfig: map[string]json.RawMessage{"zimbraMailMode": json.RawMessage(`"https"`)},
@@ -1006,7 +1015,7 @@ func TestWriteServerConfig(t *testing.T) {
 		Domains:      []Record{{ID: "d-1", Name: "example.com", Attrs: map[string]json.RawMessage{"zimbraDomainStatus": json.RawMessage(`"active"`)}}},
 		COS:          []Record{{ID: "c-1", Name: "default"}},
 		DistributionLists: []Record{{ID: "dl-1", Name: "staff@example.com", Members: []string{"john@example.com"},
-			Extra: Extra{"hidden": json.RawMessage(`true`)}}},
+			Extra: mailbox.Extra{"hidden": json.RawMessage(`true`)}}},
 	}
 	rel, err := p.WriteServerConfig(c)
 	if err != nil {
@@ -1048,8 +1057,8 @@ func TestWriteServerConfig(t *testing.T) {
 }
 
 func TestCreateItem(t *testing.T) {
-	p := newPath(t)
-	it := &Item{ID: 257, States: []State{{Start: ms(1, 8), Type: TypeMessage, FolderID: FolderInbox}}}
+	p := openTestPath(t)
+	it := &mailbox.Item{ID: 257, States: []mailbox.State{{Start: ms(1, 8), Type: mailbox.TypeMessage, FolderID: mailbox.FolderInbox}}}
 	if err := p.CreateItem(acctID, it); err != nil {
 		t.Fatal(err)
 	}
@@ -1060,10 +1069,14 @@ func TestCreateItem(t *testing.T) {
 	if err := p.CreateItem(acctID, it); err == nil {
 		t.Error("CreateItem replaced an existing item")
 	}
-	if err := p.CreateItem(acctID, &Item{ID: 258}); err == nil {
+	if err := p.CreateItem(acctID, &mailbox.Item{ID: 258}); err == nil {
 		t.Error("CreateItem wrote an item with no state")
 	}
 	if err := p.CreateItem("../x", it); err == nil {
 		t.Error("CreateItem accepted a bad account id")
 	}
+}
+
+func ms(day, hour int) mailbox.Millis {
+	return mailbox.MillisOf(time.Date(2024, 5, day, hour, 0, 0, 0, time.UTC))
 }

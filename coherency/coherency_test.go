@@ -17,6 +17,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -313,8 +314,8 @@ func TestContentThatIsGzipIsNotDoubleGzip(t *testing.T) {
 	require.NoError(t, zw.Close())
 	d, _, err := bp.Blobs.Put(gz.Bytes())
 	require.NoError(t, err)
-	require.NoError(t, bp.WriteAccount(&backuppath.Account{ID: "a", Name: "a@x"}))
-	require.NoError(t, bp.CreateItem("a", &backuppath.Item{ID: 300, States: []backuppath.State{{Start: 1, Type: backuppath.TypeDocument, Digest: d}}}))
+	require.NoError(t, bp.WriteAccount(&mailbox.Account{ID: "a", Name: "a@x"}))
+	require.NoError(t, bp.CreateItem("a", &mailbox.Item{ID: 300, States: []mailbox.State{{Start: 1, Type: mailbox.TypeDocument, Digest: d}}}))
 	res, err := Check(context.Background(), bp, Options{})
 	require.NoError(t, err)
 	assert.Empty(t, res.Problems, res.Report())

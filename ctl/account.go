@@ -7,12 +7,13 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // accountEntry is one account folder and what could be read of it.
 type accountEntry struct {
 	ID      string
-	Account *backuppath.Account // nil if account_info could not be read
+	Account *mailbox.Account // nil if account_info could not be read
 	Err     error
 }
 
@@ -33,7 +34,7 @@ func listAccounts(p *backuppath.Path) ([]accountEntry, error) {
 
 // findAccount resolves ACCOUNT: an account id (the folder name) or a name,
 // case-insensitively.
-func findAccount(p *backuppath.Path, ref string) (*backuppath.Account, error) {
+func findAccount(p *backuppath.Path, ref string) (*mailbox.Account, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, usagef("no account given")
@@ -81,13 +82,13 @@ func (f *folders) info(id int) folderInfo {
 	}
 	fi := folderInfo{}
 	if it, err := f.p.ReadItem(f.accountID, id); err == nil {
-		if s := it.Latest(); s != nil && (s.Type == backuppath.TypeFolder || s.Type == backuppath.TypeSearchFolder) {
+		if s := it.Latest(); s != nil && (s.Type == mailbox.TypeFolder || s.Type == mailbox.TypeSearchFolder) {
 			fi = folderInfo{name: s.Name, parent: s.ParentID, ok: true}
 		}
 	}
 	if !fi.ok {
-		if n, ok := backuppath.SystemFolderNames[id]; ok {
-			fi = folderInfo{name: n, parent: backuppath.FolderRoot, ok: true}
+		if n, ok := mailbox.SystemFolderNames[id]; ok {
+			fi = folderInfo{name: n, parent: mailbox.FolderRoot, ok: true}
 		}
 	}
 	f.cache[id] = fi
@@ -96,12 +97,12 @@ func (f *folders) info(id int) folderInfo {
 
 // Path is the folder's path ("/Inbox/Projects"), or "" if unknown.
 func (f *folders) Path(id int) string {
-	if id == backuppath.FolderRoot {
+	if id == mailbox.FolderRoot {
 		return "/"
 	}
 	var parts []string
 	seen := map[int]bool{}
-	for cur := id; cur != backuppath.FolderRoot && cur != 0; {
+	for cur := id; cur != mailbox.FolderRoot && cur != 0; {
 		if seen[cur] || len(parts) > 64 {
 			return ""
 		}

@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // DoItemSearchCmd is "backup doItemSearch ACCOUNT".
@@ -42,10 +42,10 @@ type searchHit struct {
 }
 
 func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
-	var wantType backuppath.ItemType
+	var wantType mailbox.ItemType
 	if t := strings.ToLower(strings.TrimSpace(c.Type)); t != "all" && t != "" {
 		var err error
-		if wantType, err = backuppath.ParseItemType(t); err != nil {
+		if wantType, err = mailbox.ParseItemType(t); err != nil {
 			return usagef("type: %w", err)
 		}
 	}
@@ -129,7 +129,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // matchDates: some state started in [after, before).
-func matchDates(it *backuppath.Item, after, before time.Time) bool {
+func matchDates(it *mailbox.Item, after, before time.Time) bool {
 	if after.IsZero() && before.IsZero() {
 		return true
 	}
@@ -143,7 +143,7 @@ func matchDates(it *backuppath.Item, after, before time.Time) bool {
 }
 
 // matchText: needle (lower case) in subject, from, to or name of any state.
-func matchText(it *backuppath.Item, needle string) bool {
+func matchText(it *mailbox.Item, needle string) bool {
 	if needle == "" {
 		return true
 	}
@@ -158,7 +158,7 @@ func matchText(it *backuppath.Item, needle string) bool {
 }
 
 // itemTitle is the latest non-empty subject or name.
-func itemTitle(it *backuppath.Item) string {
+func itemTitle(it *mailbox.Item) string {
 	for i := len(it.States) - 1; i >= 0; i-- {
 		if s := it.States[i]; s.Subject != "" {
 			return s.Subject

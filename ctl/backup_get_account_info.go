@@ -7,6 +7,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // GetAccountInfoCmd is "backup getAccountInfo ACCOUNT".
@@ -21,7 +22,7 @@ func (c *GetAccountInfoCmd) Help() string {
 
 // accountInfoOut is getAccountInfo's JSON output.
 type accountInfoOut struct {
-	Account    *backuppath.Account     `json:"accountInfo"`
+	Account    *mailbox.Account        `json:"accountInfo"`
 	Stat       *backuppath.AccountStat `json:"accountStat,omitempty"`
 	StatError  string                  `json:"accountStatError,omitempty"`
 	Items      int                     `json:"items"`
@@ -121,7 +122,7 @@ func (c *GetAccountInfoCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-func cosLabel(a *backuppath.Account) string {
+func cosLabel(a *mailbox.Account) string {
 	switch {
 	case a.COSName != "" && a.COSID != "":
 		return fmt.Sprintf("%s (%s)", a.COSName, a.COSID)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // GetItemCmd is "backup getItem ACCOUNT ITEM".
@@ -30,7 +31,7 @@ Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path 
 
 // stateOut is one state in getItem's JSON output.
 type stateOut struct {
-	State backuppath.State `json:"state"`
+	State mailbox.State `json:"state"`
 	blobStatus
 	Folder string `json:"folderPath,omitempty"`
 }
@@ -78,7 +79,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 		return fmt.Errorf("account %s item %d: item file is %s: %s", acct.Name, c.Item, out.Status, out.Reason)
 	}
 
-	var states []backuppath.State
+	var states []mailbox.State
 	switch sel.Kind {
 	case selAll:
 		states = it.States
@@ -91,7 +92,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 		if s == nil {
 			return fmt.Errorf("account %s item %d did not exist yet at %s UTC (first state %s UTC)", acct.Name, c.Item, formatDate(sel.At), formatDate(it.States[0].Start.Time()))
 		}
-		states = []backuppath.State{*s}
+		states = []mailbox.State{*s}
 	}
 
 	chk := newChecker(p)

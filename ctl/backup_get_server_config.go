@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -84,7 +85,7 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 				return fmt.Errorf("config backup: %w", err)
 			}
 			if cfg.Date == 0 {
-				cfg.Date = backuppath.MillisOf(f.Date)
+				cfg.Date = mailbox.MillisOf(f.Date)
 			}
 			sources = append(sources, source{filepath.Join(p.Root, f.RelPath), cfg})
 		}

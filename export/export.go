@@ -44,6 +44,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 )
 
@@ -427,7 +428,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 		}
 		x.res.Items++
 		r := ref{accountID: id, account: name, itemID: itemID}
-		it, perr := backuppath.ParseItem(itemID, b)
+		it, perr := mailbox.ParseItem(itemID, b)
 		if perr != nil {
 			x.damage(Damage{Class: "broken", What: "item", Path: filepath.ToSlash(rel), AccountID: id, Account: name,
 				ItemID: itemID, Reason: perr.Error(), Copied: true})

@@ -16,6 +16,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/sample"
 )
@@ -56,11 +57,11 @@ func indexed(t *testing.T, root string) map[string][]index.Item {
 	return out
 }
 
-func accountsOf(t *testing.T, bp *backuppath.Path) []backuppath.Account {
+func accountsOf(t *testing.T, bp *backuppath.Path) []mailbox.Account {
 	t.Helper()
 	ids, err := bp.AccountIDs()
 	require.NoError(t, err)
-	var out []backuppath.Account
+	var out []mailbox.Account
 	for _, id := range ids {
 		a, err := bp.ReadAccount(id)
 		require.NoError(t, err)
@@ -80,17 +81,17 @@ func TestFilters(t *testing.T) {
 	tests := []struct {
 		name    string
 		opt     Options
-		want    func(a backuppath.Account) bool
+		want    func(a mailbox.Account) bool
 		leftOut []string
 	}{
-		{"all", Options{}, func(backuppath.Account) bool { return true }, nil},
-		{"domain", Options{Domains: []string{strings.ToUpper(dom)}}, func(a backuppath.Account) bool { return a.Domain() == dom }, nil},
-		{"cos", Options{COS: SplitList(" " + cos + ", nosuchcos")}, func(a backuppath.Account) bool { return a.COSName == cos }, nil},
+		{"all", Options{}, func(mailbox.Account) bool { return true }, nil},
+		{"domain", Options{Domains: []string{strings.ToUpper(dom)}}, func(a mailbox.Account) bool { return a.Domain() == dom }, nil},
+		{"cos", Options{COS: SplitList(" " + cos + ", nosuchcos")}, func(a mailbox.Account) bool { return a.COSName == cos }, nil},
 		{"domain and cos", Options{Domains: []string{dom}, COS: []string{cos}},
-			func(a backuppath.Account) bool { return a.Domain() == dom && a.COSName == cos }, nil},
-		{"cos by id", Options{COS: []string{all[0].COSID}}, func(a backuppath.Account) bool { return a.COSID == all[0].COSID }, nil},
+			func(a mailbox.Account) bool { return a.Domain() == dom && a.COSName == cos }, nil},
+		{"cos by id", Options{COS: []string{all[0].COSID}}, func(a mailbox.Account) bool { return a.COSID == all[0].COSID }, nil},
 		{"disabled by account toggle", Options{Policy: &policy.Policy{Accounts: map[string]bool{all[1].Name: false}}},
-			func(a backuppath.Account) bool { return a.Name != all[1].Name }, []string{all[1].Name}},
+			func(a mailbox.Account) bool { return a.Name != all[1].Name }, []string{all[1].Name}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

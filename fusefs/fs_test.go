@@ -19,6 +19,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -365,4 +366,4 @@ func TestTreeDamage(t *testing.T) {
 	}
 }
 
-var zeroTime = backuppath.Millis(0).Time()
+var zeroTime = mailbox.Millis(0).Time()

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // stateTimeLayout names state folders and server config folders (UTC).
@@ -40,19 +40,19 @@ func stateDirNames(states []index.State) []string {
 }
 
 // contentName is the file name of a state's content in its state folder.
-func contentName(t backuppath.ItemType) string {
+func contentName(t mailbox.ItemType) string {
 	switch t {
-	case backuppath.TypeMessage:
+	case mailbox.TypeMessage:
 		return "message.eml"
-	case backuppath.TypeContact:
+	case mailbox.TypeContact:
 		return "contact.vcf"
-	case backuppath.TypeAppointment:
+	case mailbox.TypeAppointment:
 		return "appointment.ics"
-	case backuppath.TypeTask:
+	case mailbox.TypeTask:
 		return "task.ics"
-	case backuppath.TypeDocument:
+	case mailbox.TypeDocument:
 		return "document.bin"
-	case backuppath.TypeChat:
+	case mailbox.TypeChat:
 		return "chat.eml"
 	}
 	return "content." + t.Extension()
@@ -68,7 +68,7 @@ func partialName(content string) string {
 }
 
 // itemFileName is an item's name in folders/, deleted/ and at/: "<id>.<ext>".
-func itemFileName(id int, t backuppath.ItemType) string {
+func itemFileName(id int, t mailbox.ItemType) string {
 	return strconv.Itoa(id) + "." + t.Extension()
 }
 
@@ -133,7 +133,7 @@ type folderNode struct {
 // becomes "#<id>", and a name taken by a sibling gets " #<id>" appended
 // (siblings in id order: the lowest id keeps the plain name). Folders whose
 // parent is unknown (or that form a cycle) hang under the root. The root is
-// the folder with id backuppath.FolderRoot, created if absent.
+// the folder with id mailbox.FolderRoot, created if absent.
 func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderNode) {
 	byID = map[int]*folderNode{}
 	parent := map[int]int{}
@@ -146,9 +146,9 @@ func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderN
 		parent[f.ID] = f.ParentID
 		raw[f.ID] = f.Name
 	}
-	root, ok := byID[backuppath.FolderRoot]
+	root, ok := byID[mailbox.FolderRoot]
 	if !ok {
-		root = &folderNode{id: backuppath.FolderRoot}
+		root = &folderNode{id: mailbox.FolderRoot}
 		byID[root.id] = root
 	}
 	root.name = ""
@@ -225,7 +225,7 @@ func accountNames(accts []index.Account) (names []string, byName map[string]inde
 		sort.Slice(g, func(i, j int) bool { return g[i].ID < g[j].ID })
 		keep := 0
 		for i, a := range g {
-			if a.Status == backuppath.StatusActive {
+			if a.Status == mailbox.StatusActive {
 				keep = i
 				break
 			}

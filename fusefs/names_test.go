@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 func TestStateDirNames(t *testing.T) {
@@ -86,15 +86,15 @@ func TestParseAt(t *testing.T) {
 func TestItemFileNames(t *testing.T) {
 	tests := []struct {
 		id   int
-		typ  backuppath.ItemType
+		typ  mailbox.ItemType
 		name string
 		cont string
 	}{
-		{42, backuppath.TypeMessage, "42.eml", "message.eml"},
-		{7, backuppath.TypeContact, "7.vcf", "contact.vcf"},
-		{9, backuppath.TypeAppointment, "9.ics", "appointment.ics"},
-		{10, backuppath.TypeTask, "10.ics", "task.ics"},
-		{11, backuppath.TypeDocument, "11.bin", "document.bin"},
+		{42, mailbox.TypeMessage, "42.eml", "message.eml"},
+		{7, mailbox.TypeContact, "7.vcf", "contact.vcf"},
+		{9, mailbox.TypeAppointment, "9.ics", "appointment.ics"},
+		{10, mailbox.TypeTask, "10.ics", "task.ics"},
+		{11, mailbox.TypeDocument, "11.bin", "document.bin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,9 +165,9 @@ func TestFolderTree(t *testing.T) {
 
 func TestAccountNames(t *testing.T) {
 	accts := []index.Account{
-		{Seq: 1, ID: "b", Name: "john@example.com", Status: backuppath.StatusDeleted},
-		{Seq: 2, ID: "c", Name: "john@example.com", Status: backuppath.StatusActive},
-		{Seq: 3, ID: "a", Name: "anna@example.com", Status: backuppath.StatusActive},
+		{Seq: 1, ID: "b", Name: "john@example.com", Status: mailbox.StatusDeleted},
+		{Seq: 2, ID: "c", Name: "john@example.com", Status: mailbox.StatusActive},
+		{Seq: 3, ID: "a", Name: "anna@example.com", Status: mailbox.StatusActive},
 		{Seq: 4, ID: "d-unreadable", Name: "d-unreadable", Err: "no account_info"},
 	}
 	names, byName := accountNames(accts)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // benchItems is the size of the benchmark Backup Path: CBFS_BENCH_ITEMS
@@ -67,7 +68,7 @@ func benchTree(b *testing.B, n int) *backuppath.Path {
 // with benchFolders folders and messages of 1 to 3 states (flag changes,
 // moves, deletions), in their usual buckets.
 func genBenchTree(root string, n int) error {
-	bp, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "bench", FirstRun: backuppath.MillisOf(base)})
+	bp, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "bench", FirstRun: mailbox.MillisOf(base)})
 	if err != nil {
 		return err
 	}
@@ -96,8 +97,8 @@ func genBenchTree(root string, n int) error {
 
 func genBenchAccount(bp *backuppath.Path, a, items int) error {
 	id := benchAccountID(a)
-	if err := bp.WriteAccount(&backuppath.Account{ID: id, Name: fmt.Sprintf("user%d@example.com", a),
-		Status: backuppath.StatusActive, COSID: "cos-1", COSName: "default", Created: backuppath.MillisOf(base)}); err != nil {
+	if err := bp.WriteAccount(&mailbox.Account{ID: id, Name: fmt.Sprintf("user%d@example.com", a),
+		Status: mailbox.StatusActive, COSID: "cos-1", COSName: "default", Created: mailbox.MillisOf(base)}); err != nil {
 		return err
 	}
 	for b := range 100 {
@@ -105,7 +106,7 @@ func genBenchAccount(bp *backuppath.Path, a, items int) error {
 			return err
 		}
 	}
-	write := func(it *backuppath.Item) error {
+	write := func(it *mailbox.Item) error {
 		data, err := it.Encode()
 		if err != nil {
 			return err
@@ -115,37 +116,37 @@ func genBenchAccount(bp *backuppath.Path, a, items int) error {
 	for i := range items {
 		itemID := 257 + i
 		t0 := base.Add(time.Duration(i) * 7 * time.Minute)
-		var states []backuppath.State
+		var states []mailbox.State
 		if i < benchFolders {
-			parent := backuppath.FolderRoot
+			parent := mailbox.FolderRoot
 			if i%4 == 3 {
 				parent = itemID - 1
 			}
-			states = []backuppath.State{folderState(t0, "Folder "+strconv.Itoa(i), parent)}
+			states = []mailbox.State{folderState(t0, "Folder "+strconv.Itoa(i), parent)}
 		} else {
-			folder := []int{backuppath.FolderInbox, backuppath.FolderSent, 257 + i%benchFolders}[i%3]
+			folder := []int{mailbox.FolderInbox, mailbox.FolderSent, 257 + i%benchFolders}[i%3]
 			body := "message " + strconv.Itoa(i) + " of " + id
-			s := backuppath.State{Start: backuppath.MillisOf(t0), Type: backuppath.TypeMessage, FolderID: folder,
-				Digest: blob.Sum([]byte(body)), Size: int64(2000 + i%50000), Date: backuppath.MillisOf(t0.Add(-time.Minute)),
+			s := mailbox.State{Start: mailbox.MillisOf(t0), Type: mailbox.TypeMessage, FolderID: folder,
+				Digest: blob.Sum([]byte(body)), Size: int64(2000 + i%50000), Date: mailbox.MillisOf(t0.Add(-time.Minute)),
 				Subject: "Re: quarterly report " + strconv.Itoa(i), From: "Someone <someone@example.org>", To: fmt.Sprintf("user%d@example.com", a),
 				IMAPUID: uint32(i + 1)}
 			states = append(states, s)
 			if i%3 >= 1 { // read later
-				s.Start = backuppath.MillisOf(t0.Add(26 * time.Hour))
+				s.Start = mailbox.MillisOf(t0.Add(26 * time.Hour))
 				s.Flags = "s"
 				states = append(states, s)
 			}
 			if i%3 == 2 { // then moved or deleted
-				s.Start = backuppath.MillisOf(t0.Add(72 * time.Hour))
+				s.Start = mailbox.MillisOf(t0.Add(72 * time.Hour))
 				if i%10 == 2 {
 					s.Deleted = true
 				} else {
-					s.FolderID = backuppath.FolderTrash
+					s.FolderID = mailbox.FolderTrash
 				}
 				states = append(states, s)
 			}
 		}
-		if err := write(&backuppath.Item{ID: itemID, States: states}); err != nil {
+		if err := write(&mailbox.Item{ID: itemID, States: states}); err != nil {
 			return err
 		}
 	}
@@ -246,7 +247,7 @@ func BenchmarkFolderItems(b *testing.B) {
 	b.ResetTimer()
 	listed := 0
 	for i := 0; i < b.N; i++ {
-		ids, err := ix.FolderItems(accts[i%len(accts)].ID, backuppath.FolderInbox)
+		ids, err := ix.FolderItems(accts[i%len(accts)].ID, mailbox.FolderInbox)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/tidwall/buntdb"
 )
 
@@ -413,7 +414,7 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 func (ix *Index) readAccount(r *acctRec) {
 	a, err := ix.bp.ReadAccount(r.ID)
 	if err != nil {
-		*r = acctRec{Seq: r.Seq, ID: r.ID, Name: r.ID, Status: backuppath.StatusActive,
+		*r = acctRec{Seq: r.Seq, ID: r.ID, Name: r.ID, Status: mailbox.StatusActive,
 			Items: r.Items, BadItems: r.BadItems, Err: err.Error(), ErrClass: blob.Class(err)}
 		return
 	}
@@ -427,12 +428,12 @@ func (ix *Index) readAccount(r *acctRec) {
 func (ix *Index) parseLoop(jobs <-chan *job, out chan<- msg) {
 	var buf, data []byte
 	for j := range jobs {
-		var it *backuppath.Item
+		var it *mailbox.Item
 		var err error
 		data, err = ix.readItemFile(j, data)
 		r := itemRec{Bucket: j.bucket, MTime: j.mtime, Size: j.size}
 		if err == nil {
-			it, err = backuppath.ParseItem(j.id, data)
+			it, err = mailbox.ParseItem(j.id, data)
 			if err != nil {
 				err = fmt.Errorf("%s: %w: %w", j.rel, blob.ErrBroken, err)
 			}
@@ -636,13 +637,13 @@ func deriveKeys(seq uint32, id int, r *itemRec) derived {
 		switch {
 		case last.Deleted:
 			d.keys[0] = delKey(seq, id)
-		case last.Type != backuppath.TypeFolder && last.Type != backuppath.TypeSearchFolder:
+		case last.Type != mailbox.TypeFolder && last.Type != mailbox.TypeSearchFolder:
 			d.folder, d.inFolder = last.FolderID, true
 		}
 	}
 	for i := range r.States {
 		s := &r.States[i]
-		if s.Type == backuppath.TypeFolder || s.Type == backuppath.TypeSearchFolder {
+		if s.Type == mailbox.TypeFolder || s.Type == mailbox.TypeSearchFolder {
 			d.keys[1] = treeKey(seq, id)
 		}
 		day := s.Start.UTC().Format(dayLayout)

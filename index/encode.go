@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // itemRec is what an item key holds: where the item file is, the file's
@@ -84,9 +84,9 @@ func rawDigest(d blob.Digest) ([]byte, bool) {
 	return raw, true
 }
 
-func ms(t time.Time) int64 { return int64(backuppath.MillisOf(t)) }
+func ms(t time.Time) int64 { return int64(mailbox.MillisOf(t)) }
 
-func fromMS(m int64) time.Time { return backuppath.Millis(m).Time() }
+func fromMS(m int64) time.Time { return mailbox.Millis(m).Time() }
 
 // encodeItem renders r in the binary layout.
 func encodeItem(buf []byte, r *itemRec) []byte {
@@ -316,7 +316,7 @@ func decodeItem(v string) (itemRec, error) {
 		s := &r.States[i]
 		start += d.varint()
 		s.Start = fromMS(start)
-		s.Type = backuppath.ItemType(int8(d.byte()))
+		s.Type = mailbox.ItemType(int8(d.byte()))
 		f := d.byte()
 		s.Deleted = f&stDeleted != 0
 		s.FolderID = int(d.varint())
@@ -375,7 +375,7 @@ func decodeItem(v string) (itemRec, error) {
 }
 
 // stateOf converts a backuppath state to the index's.
-func stateOf(s *backuppath.State) State {
+func stateOf(s *mailbox.State) State {
 	return State{
 		Start:    s.Start.Time(),
 		Type:     s.Type,

@@ -7,13 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/tidwall/buntdb"
 )
 
 // Folders is the account's folder tree as it was at t (the latest if t is
 // zero), from the folder items' states, with system folders named by
-// backuppath.SystemFolderNames when the backup holds no item for them.
+// mailbox.SystemFolderNames when the backup holds no item for them.
 // Sorted by Path.
 func (ix *Index) Folders(accountID string, t time.Time) ([]Folder, error) {
 	var found []Folder
@@ -45,7 +45,7 @@ func (ix *Index) Folders(accountID string, t time.Time) ([]Folder, error) {
 			if !t.IsZero() {
 				s = it.StateAt(t)
 			}
-			if s == nil || s.Deleted || s.Type != backuppath.TypeFolder {
+			if s == nil || s.Deleted || s.Type != mailbox.TypeFolder {
 				continue
 			}
 			found = append(found, Folder{ID: id, ParentID: s.ParentID, Name: s.Name})
@@ -68,26 +68,26 @@ func (ix *Index) Folders(accountID string, t time.Time) ([]Folder, error) {
 // name). A folder that records no parent (0) is under the root. Every Path
 // is therefore unique.
 func buildTree(found []Folder) []Folder {
-	byID := make(map[int]*Folder, len(found)+len(backuppath.SystemFolderNames))
+	byID := make(map[int]*Folder, len(found)+len(mailbox.SystemFolderNames))
 	for i := range found {
 		f := found[i]
 		if f.ParentID == 0 { // no parent recorded: under the root
-			f.ParentID = backuppath.FolderRoot
+			f.ParentID = mailbox.FolderRoot
 		}
 		byID[f.ID] = &f
 	}
-	for id, name := range backuppath.SystemFolderNames {
-		if _, ok := byID[id]; !ok && id != backuppath.FolderRoot {
-			byID[id] = &Folder{ID: id, ParentID: backuppath.FolderRoot, Name: name}
+	for id, name := range mailbox.SystemFolderNames {
+		if _, ok := byID[id]; !ok && id != mailbox.FolderRoot {
+			byID[id] = &Folder{ID: id, ParentID: mailbox.FolderRoot, Name: name}
 		}
 	}
-	root := &Folder{ID: backuppath.FolderRoot}
-	byID[backuppath.FolderRoot] = root
+	root := &Folder{ID: mailbox.FolderRoot}
+	byID[mailbox.FolderRoot] = root
 
 	ids := make([]int, 0, len(byID))
 	for id, f := range byID {
 		ids = append(ids, id)
-		if id != backuppath.FolderRoot {
+		if id != mailbox.FolderRoot {
 			f.Name = safeName(f.Name, id)
 		}
 	}
@@ -100,7 +100,7 @@ func buildTree(found []Folder) []Folder {
 		ok
 	)
 	stateOf := make(map[int]int, len(byID))
-	stateOf[backuppath.FolderRoot] = ok
+	stateOf[mailbox.FolderRoot] = ok
 	for _, id := range ids {
 		var chain []int
 		cur := id
@@ -131,7 +131,7 @@ func buildTree(found []Folder) []Folder {
 	taken := make(map[string]bool, len(byID))
 	for _, id := range ids {
 		f := byID[id]
-		if id == backuppath.FolderRoot {
+		if id == mailbox.FolderRoot {
 			continue
 		}
 		k := strconv.Itoa(f.ParentID) + "/" + f.Name
@@ -145,9 +145,9 @@ func buildTree(found []Folder) []Folder {
 	out := make([]Folder, 0, len(byID))
 	for _, id := range ids {
 		f := byID[id]
-		if id != backuppath.FolderRoot {
+		if id != mailbox.FolderRoot {
 			var parts []string
-			for c := f; c.ID != backuppath.FolderRoot; c = byID[c.ParentID] {
+			for c := f; c.ID != mailbox.FolderRoot; c = byID[c.ParentID] {
 				parts = append(parts, c.Name)
 			}
 			for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
@@ -167,7 +167,7 @@ func buildTree(found []Folder) []Folder {
 }
 
 func reroot(f *Folder) {
-	f.ParentID = backuppath.FolderRoot
+	f.ParentID = mailbox.FolderRoot
 	f.Name += " (" + strconv.Itoa(f.ID) + ")"
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,7 +38,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	bp, err := backuppath.Create(filepath.Join(t.TempDir(), "backup"), backuppath.BackupStat{ServerID: "srv-1", FirstRun: backuppath.MillisOf(base)})
+	bp, err := backuppath.Create(filepath.Join(t.TempDir(), "backup"), backuppath.BackupStat{ServerID: "srv-1", FirstRun: mailbox.MillisOf(base)})
 	require.NoError(t, err)
 	return &fixture{t: t, bp: bp, clock: time.Now().Add(-time.Hour)}
 }
@@ -53,14 +54,14 @@ func (f *fixture) stamp(rel string) {
 
 func (f *fixture) account(id, name, status string) {
 	f.t.Helper()
-	require.NoError(f.t, f.bp.WriteAccount(&backuppath.Account{ID: id, Name: name, Status: status,
-		DisplayName: "User " + name, COSID: "cos-1", COSName: "default", Created: backuppath.MillisOf(base)}))
+	require.NoError(f.t, f.bp.WriteAccount(&mailbox.Account{ID: id, Name: name, Status: status,
+		DisplayName: "User " + name, COSID: "cos-1", COSName: "default", Created: mailbox.MillisOf(base)}))
 	f.stamp(filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile))
 }
 
-func (f *fixture) item(acct string, id int, states ...backuppath.State) {
+func (f *fixture) item(acct string, id int, states ...mailbox.State) {
 	f.t.Helper()
-	require.NoError(f.t, f.bp.WriteItem(acct, &backuppath.Item{ID: id, States: states}))
+	require.NoError(f.t, f.bp.WriteItem(acct, &mailbox.Item{ID: id, States: states}))
 	f.stamp(backuppath.ItemRelPath(acct, id))
 }
 
@@ -82,24 +83,24 @@ func (f *fixture) removeItem(acct string, id int) {
 	require.NoError(f.t, os.Chtimes(filepath.Join(f.bp.Root, filepath.Dir(rel)), f.clock, f.clock))
 }
 
-func msgState(start time.Time, folder int, body string) backuppath.State {
-	return backuppath.State{Start: backuppath.MillisOf(start), Type: backuppath.TypeMessage, FolderID: folder,
-		Digest: blob.Sum([]byte(body)), Size: int64(len(body)), Date: backuppath.MillisOf(start.Add(-time.Minute)),
+func msgState(start time.Time, folder int, body string) mailbox.State {
+	return mailbox.State{Start: mailbox.MillisOf(start), Type: mailbox.TypeMessage, FolderID: folder,
+		Digest: blob.Sum([]byte(body)), Size: int64(len(body)), Date: mailbox.MillisOf(start.Add(-time.Minute)),
 		Subject: "about " + body, From: "x@example.com"}
 }
 
-func folderState(start time.Time, name string, parent int) backuppath.State {
-	return backuppath.State{Start: backuppath.MillisOf(start), Type: backuppath.TypeFolder, FolderID: parent, Name: name, ParentID: parent}
+func folderState(start time.Time, name string, parent int) mailbox.State {
+	return mailbox.State{Start: mailbox.MillisOf(start), Type: mailbox.TypeFolder, FolderID: parent, Name: name, ParentID: parent}
 }
 
-func deleted(s backuppath.State, at time.Time) backuppath.State {
-	s.Start = backuppath.MillisOf(at)
+func deleted(s mailbox.State, at time.Time) mailbox.State {
+	s.Start = mailbox.MillisOf(at)
 	s.Deleted = true
 	return s
 }
 
-func moved(s backuppath.State, at time.Time, folder int) backuppath.State {
-	s.Start = backuppath.MillisOf(at)
+func moved(s mailbox.State, at time.Time, folder int) mailbox.State {
+	s.Start = mailbox.MillisOf(at)
 	s.FolderID = folder
 	return s
 }
@@ -171,7 +172,7 @@ func checkAgainstDisk(t *testing.T, ix *Index) {
 			switch {
 			case l.Deleted:
 				deleted = append(deleted, f.ItemID)
-			case l.Type != backuppath.TypeFolder && l.Type != backuppath.TypeSearchFolder:
+			case l.Type != mailbox.TypeFolder && l.Type != mailbox.TypeSearchFolder:
 				live[l.FolderID] = append(live[l.FolderID], f.ItemID)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/tidwall/buntdb"
 )
 
@@ -46,7 +47,7 @@ type Account struct {
 	Seq         uint32 // small number assigned when first indexed; stable for the index's life (inode numbers)
 	ID          string
 	Name        string // account_info name; the id if account_info is unreadable
-	Status      string // backuppath.StatusActive / StatusDeleted
+	Status      string // mailbox.StatusActive / StatusDeleted
 	DisplayName string
 	COSID       string
 	COSName     string
@@ -61,7 +62,7 @@ type Account struct {
 // full state (subject, unknown keys, ...) is in the item file (Item.RelPath).
 type State struct {
 	Start    time.Time
-	Type     backuppath.ItemType
+	Type     mailbox.ItemType
 	FolderID int
 	Flags    string
 	Tags     []string
@@ -423,8 +424,8 @@ func findAccount(tx *buntdb.Tx, nameOrID string) (*acctRec, error) {
 }
 
 func betterAccount(a, b *acctRec) bool {
-	if (a.Status == backuppath.StatusActive) != (b.Status == backuppath.StatusActive) {
-		return a.Status == backuppath.StatusActive
+	if (a.Status == mailbox.StatusActive) != (b.Status == mailbox.StatusActive) {
+		return a.Status == mailbox.StatusActive
 	}
 	if a.Created != b.Created {
 		return a.Created > b.Created

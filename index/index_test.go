@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/buntdb"
@@ -25,22 +26,22 @@ import (
 //	C carol (deleted account): item 300 in Inbox.
 func standard(t *testing.T) *fixture {
 	f := newFixture(t)
-	f.account(idA, "alice@example.com", backuppath.StatusActive)
+	f.account(idA, "alice@example.com", mailbox.StatusActive)
 	f.raw(filepath.Join(backuppath.AccountsDir, idB, backuppath.AccountInfoFile), "{not json")
-	f.account(idC, "carol@example.com", backuppath.StatusDeleted)
+	f.account(idC, "carol@example.com", mailbox.StatusDeleted)
 
-	m100 := msgState(day(1), backuppath.FolderInbox, "hello")
+	m100 := msgState(day(1), mailbox.FolderInbox, "hello")
 	f.item(idA, 100, m100, moved(m100, day(3), 257))
-	m101 := msgState(day(1), backuppath.FolderInbox, "bye")
+	m101 := msgState(day(1), mailbox.FolderInbox, "bye")
 	f.item(idA, 101, m101, deleted(m101, day(4)))
-	f.item(idA, 102, msgState(day(2), backuppath.FolderInbox, "third"))
-	f.item(idA, 257, folderState(day(0), "Projects", backuppath.FolderRoot), folderState(day(5), "Work", backuppath.FolderRoot))
+	f.item(idA, 102, msgState(day(2), mailbox.FolderInbox, "third"))
+	f.item(idA, 257, folderState(day(0), "Projects", mailbox.FolderRoot), folderState(day(5), "Work", mailbox.FolderRoot))
 	f.item(idA, 258, folderState(day(0), "2024", 257))
 	f.raw(backuppath.ItemRelPath(idA, 103), "[{\"startDate\": 1,")
 	require.NoError(t, os.MkdirAll(filepath.Join(f.bp.Root, backuppath.ItemRelPath(idA, 104)), 0o755))
 	f.stamp(backuppath.ItemRelPath(idA, 104))
-	f.item(idB, 200, msgState(day(1), backuppath.FolderSent, "sent"))
-	f.item(idC, 300, msgState(day(2), backuppath.FolderInbox, "carol"))
+	f.item(idB, 200, msgState(day(1), mailbox.FolderSent, "sent"))
+	f.item(idC, 300, msgState(day(2), mailbox.FolderInbox, "carol"))
 	return f
 }
 
@@ -71,11 +72,11 @@ func TestBuild(t *testing.T) {
 			seq                    uint32
 			items                  int
 		}{
-			{"alice@example.com", idA, backuppath.StatusActive, "", 1, 7},
-			{"ALICE@Example.com", idA, backuppath.StatusActive, "", 1, 7},
-			{idA, idA, backuppath.StatusActive, "", 1, 7},
-			{idB, idB, backuppath.StatusActive, "broken", 2, 1},
-			{"carol@example.com", idC, backuppath.StatusDeleted, "", 3, 1},
+			{"alice@example.com", idA, mailbox.StatusActive, "", 1, 7},
+			{"ALICE@Example.com", idA, mailbox.StatusActive, "", 1, 7},
+			{idA, idA, mailbox.StatusActive, "", 1, 7},
+			{idB, idB, mailbox.StatusActive, "broken", 2, 1},
+			{"carol@example.com", idC, mailbox.StatusDeleted, "", 3, 1},
 		} {
 			t.Run(tc.key, func(t *testing.T) {
 				a, err := ix.Account(tc.key)
@@ -113,11 +114,11 @@ func TestBuild(t *testing.T) {
 			folder int
 			want   []int
 		}{
-			{idA, backuppath.FolderInbox, []int{102}},
+			{idA, mailbox.FolderInbox, []int{102}},
 			{idA, 257, []int{100}},
-			{idA, backuppath.FolderRoot, nil}, // folders are not listed
-			{idB, backuppath.FolderSent, []int{200}},
-			{"carol@example.com", backuppath.FolderInbox, []int{300}},
+			{idA, mailbox.FolderRoot, nil}, // folders are not listed
+			{idB, mailbox.FolderSent, []int{200}},
+			{"carol@example.com", mailbox.FolderInbox, []int{300}},
 		} {
 			got, err := ix.FolderItems(tc.acct, tc.folder)
 			require.NoError(t, err)
@@ -185,13 +186,13 @@ func TestFolders(t *testing.T) {
 	t.Run("moved message", func(t *testing.T) {
 		it, err := ix.Item(idA, 100)
 		require.NoError(t, err)
-		assert.Equal(t, backuppath.FolderInbox, it.StateAt(day(2)).FolderID)
+		assert.Equal(t, mailbox.FolderInbox, it.StateAt(day(2)).FolderID)
 		assert.Equal(t, 257, it.StateAt(day(3)).FolderID)
 	})
 	t.Run("account without folder items", func(t *testing.T) {
 		fs, err := ix.Folders(idB, time.Time{})
 		require.NoError(t, err)
-		require.Len(t, fs, len(backuppath.SystemFolderNames))
+		require.Len(t, fs, len(mailbox.SystemFolderNames))
 		assert.Equal(t, Folder{ID: 1}, fs[0])
 	})
 }
@@ -239,7 +240,7 @@ func TestRefresh(t *testing.T) {
 	f := standard(t)
 	ix := openMem(t, f.bp)
 	refresh(t, ix)
-	m := msgState(day(7), backuppath.FolderInbox, "new")
+	m := msgState(day(7), mailbox.FolderInbox, "new")
 	for _, step := range []struct {
 		name          string
 		change        func()
@@ -249,15 +250,15 @@ func TestRefresh(t *testing.T) {
 	}{
 		{"nothing changed", func() {}, 0, 0, 9, nil},
 		{"item added", func() { f.item(idA, 105, m) }, 1, 0, 10, func(t *testing.T) {
-			got, err := ix.FolderItems(idA, backuppath.FolderInbox)
+			got, err := ix.FolderItems(idA, mailbox.FolderInbox)
 			require.NoError(t, err)
 			assert.Equal(t, []int{102, 105}, got)
 		}},
-		{"item changed", func() { f.item(idA, 105, m, moved(m, day(8), backuppath.FolderTrash)) }, 1, 0, 10, func(t *testing.T) {
-			got, err := ix.FolderItems(idA, backuppath.FolderInbox)
+		{"item changed", func() { f.item(idA, 105, m, moved(m, day(8), mailbox.FolderTrash)) }, 1, 0, 10, func(t *testing.T) {
+			got, err := ix.FolderItems(idA, mailbox.FolderInbox)
 			require.NoError(t, err)
 			assert.Equal(t, []int{102}, got)
-			got, err = ix.FolderItems(idA, backuppath.FolderTrash)
+			got, err = ix.FolderItems(idA, mailbox.FolderTrash)
 			require.NoError(t, err)
 			assert.Equal(t, []int{105}, got)
 			days, err := ix.ChangeDays(idA)
@@ -279,12 +280,12 @@ func TestRefresh(t *testing.T) {
 			require.NoError(t, err)
 			assert.NotContains(t, days, day(9).Truncate(24*time.Hour))
 		}},
-		{"broken item fixed", func() { f.item(idA, 103, msgState(day(2), backuppath.FolderInbox, "fixed")) }, 1, 0, 9, func(t *testing.T) {
+		{"broken item fixed", func() { f.item(idA, 103, msgState(day(2), mailbox.FolderInbox, "fixed")) }, 1, 0, 9, func(t *testing.T) {
 			it, err := ix.Item(idA, 103)
 			require.NoError(t, err)
 			assert.Empty(t, it.ErrClass)
 		}},
-		{"account renamed", func() { f.account(idC, "carol2@example.com", backuppath.StatusDeleted) }, 0, 0, 9, func(t *testing.T) {
+		{"account renamed", func() { f.account(idC, "carol2@example.com", mailbox.StatusDeleted) }, 0, 0, 9, func(t *testing.T) {
 			_, err := ix.Account("carol@example.com")
 			assert.ErrorIs(t, err, ErrNotFound)
 			a, err := ix.Account("carol2@example.com")
@@ -292,7 +293,7 @@ func TestRefresh(t *testing.T) {
 			assert.Equal(t, uint32(3), a.Seq)
 		}},
 		{"account added", func() {
-			f.account("00000000-0000-4000-8000-000000000000", "zed@example.com", backuppath.StatusActive)
+			f.account("00000000-0000-4000-8000-000000000000", "zed@example.com", mailbox.StatusActive)
 			f.item("00000000-0000-4000-8000-000000000000", 7, m)
 		}, 1, 0, 10, func(t *testing.T) {
 			a, err := ix.Account("zed@example.com")
@@ -304,7 +305,7 @@ func TestRefresh(t *testing.T) {
 		}, 0, 1, 9, func(t *testing.T) {
 			_, err := ix.Account(idC)
 			assert.ErrorIs(t, err, ErrNotFound)
-			_, err = ix.FolderItems(idC, backuppath.FolderInbox)
+			_, err = ix.FolderItems(idC, mailbox.FolderInbox)
 			assert.ErrorIs(t, err, ErrNotFound)
 			var left []string
 			require.NoError(t, ix.db.View(func(tx *buntdb.Tx) error {
@@ -318,7 +319,7 @@ func TestRefresh(t *testing.T) {
 			assert.Empty(t, left, "keys of the removed account")
 		}},
 		{"account re-added gets a new Seq", func() {
-			f.account(idC, "carol@example.com", backuppath.StatusActive)
+			f.account(idC, "carol@example.com", mailbox.StatusActive)
 		}, 0, 0, 9, func(t *testing.T) {
 			a, err := ix.Account(idC)
 			require.NoError(t, err)
@@ -343,8 +344,8 @@ func TestRefresh(t *testing.T) {
 // timestamp granularity: it is read again by the next Refresh.
 func TestRefreshRacyFiles(t *testing.T) {
 	f := newFixture(t)
-	f.account(idA, "alice@example.com", backuppath.StatusActive)
-	require.NoError(t, f.bp.WriteItem(idA, &backuppath.Item{ID: 1, States: []backuppath.State{msgState(day(1), 2, "x")}}))
+	f.account(idA, "alice@example.com", mailbox.StatusActive)
+	require.NoError(t, f.bp.WriteItem(idA, &mailbox.Item{ID: 1, States: []mailbox.State{msgState(day(1), 2, "x")}}))
 	ix := openMem(t, f.bp)
 	assert.Equal(t, 1, refresh(t, ix).ItemsRead)
 	assert.Equal(t, 1, refresh(t, ix).ItemsRead, "too recent to trust")
@@ -356,9 +357,9 @@ func TestRefreshRacyFiles(t *testing.T) {
 func TestRebuildSameSeqs(t *testing.T) {
 	f := newFixture(t)
 	ix := openMem(t, f.bp)
-	f.account(idC, "carol@example.com", backuppath.StatusActive)
+	f.account(idC, "carol@example.com", mailbox.StatusActive)
 	refresh(t, ix)
-	f.account(idA, "alice@example.com", backuppath.StatusActive)
+	f.account(idA, "alice@example.com", mailbox.StatusActive)
 	f.item(idA, 1, msgState(day(1), 2, "x"))
 	refresh(t, ix)
 	seqs := func() map[string]uint32 {
@@ -516,7 +517,7 @@ func TestConcurrentReaders(t *testing.T) {
 					errs <- err
 					return
 				}
-				if _, err := ix.FolderItems(idA, backuppath.FolderInbox); err != nil && !errors.Is(err, ErrNotFound) {
+				if _, err := ix.FolderItems(idA, mailbox.FolderInbox); err != nil && !errors.Is(err, ErrNotFound) {
 					errs <- err
 					return
 				}

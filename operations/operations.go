@@ -18,6 +18,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/notify"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/purge"
@@ -291,7 +292,7 @@ func (r *Runner) createPath() (*backuppath.Path, error) {
 		return bp, nil
 	}
 	host, _ := os.Hostname()
-	return backuppath.Create(r.s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), Hostname: host, FirstRun: backuppath.MillisOf(r.now())})
+	return backuppath.Create(r.s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), Hostname: host, FirstRun: mailbox.MillisOf(r.now())})
 }
 
 // policy reads the toggles afresh (a foreground cbctl may have changed

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/service"
 )
@@ -126,7 +127,7 @@ func TestConfigAppliesToggles(t *testing.T) {
 	ctx := context.Background()
 	bp, err := backuppath.Create(r.s.BackupPath, backuppath.BackupStat{ServerID: "s"})
 	require.NoError(t, err)
-	a := &backuppath.Account{ID: "0b6e2c8e-1111-4c5e-9a8e-000000000001", Name: "x@y.z", Status: backuppath.StatusActive, COSName: "ext"}
+	a := &mailbox.Account{ID: "0b6e2c8e-1111-4c5e-9a8e-000000000001", Name: "x@y.z", Status: mailbox.StatusActive, COSName: "ext"}
 	require.NoError(t, bp.WriteAccount(a))
 	status := func() string {
 		got, err := bp.ReadAccount(a.ID)
@@ -137,11 +138,11 @@ func TestConfigAppliesToggles(t *testing.T) {
 		req        service.ConfigRequest
 		want, stat string
 	}{
-		{service.ConfigRequest{Action: "get", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", backuppath.StatusActive},
-		{service.ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "false"}, "false", backuppath.StatusDeleted},
-		{service.ConfigRequest{Action: "set", Scope: "account", Name: "x@y.z", Key: "backupEnabled", Value: "true"}, "true", backuppath.StatusActive},
-		{service.ConfigRequest{Action: "unset", Scope: "account", Name: "x@y.z", Key: "backupEnabled"}, "true (not set: default)", backuppath.StatusDeleted},
-		{service.ConfigRequest{Action: "unset", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", backuppath.StatusActive},
+		{service.ConfigRequest{Action: "get", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusActive},
+		{service.ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "false"}, "false", mailbox.StatusDeleted},
+		{service.ConfigRequest{Action: "set", Scope: "account", Name: "x@y.z", Key: "backupEnabled", Value: "true"}, "true", mailbox.StatusActive},
+		{service.ConfigRequest{Action: "unset", Scope: "account", Name: "x@y.z", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusDeleted},
+		{service.ConfigRequest{Action: "unset", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusActive},
 	}
 	for _, s := range steps {
 		v, err := r.Config(ctx, s.req)

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 )
@@ -433,7 +434,7 @@ func activeAccount(src *backuppath.Path, nameOrID string) bool {
 	}
 	for _, id := range ids {
 		a, err := src.ReadAccount(id)
-		if err == nil && a.Status == backuppath.StatusActive && (id == nameOrID || strings.EqualFold(a.Name, nameOrID)) {
+		if err == nil && a.Status == mailbox.StatusActive && (id == nameOrID || strings.EqualFold(a.Name, nameOrID)) {
 			return true
 		}
 	}

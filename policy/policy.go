@@ -32,6 +32,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // FileName is the toggles file in the service's state directory.
@@ -117,7 +118,7 @@ func (p *Policy) Setting(scope Scope, name string) (value, set bool) {
 
 // AccountEnabled is Enabled for an account as account_info describes it
 // (its name and cosName; the cosId when it has no cosName).
-func (p *Policy) AccountEnabled(a *backuppath.Account) bool {
+func (p *Policy) AccountEnabled(a *mailbox.Account) bool {
 	cos := a.COSName
 	if cos == "" {
 		cos = a.COSID
@@ -356,7 +357,7 @@ func (r *ApplyResult) Report() string {
 
 // IsDeletedByToggle reports whether account_info a was marked deleted by
 // Apply (not deleted for real).
-func IsDeletedByToggle(a *backuppath.Account) bool {
+func IsDeletedByToggle(a *mailbox.Account) bool {
 	raw, ok := a.Extra[DeletedByKey]
 	if !ok {
 		return false
@@ -397,21 +398,21 @@ func (p *Policy) Apply(ctx context.Context, bp *backuppath.Path, now time.Time) 
 		enabled := p.AccountEnabled(a)
 		changed := false
 		switch {
-		case !enabled && a.Status != backuppath.StatusDeleted:
-			a.Status = backuppath.StatusDeleted
+		case !enabled && a.Status != mailbox.StatusDeleted:
+			a.Status = mailbox.StatusDeleted
 			if a.DeletedDate == 0 {
-				a.DeletedDate = backuppath.MillisOf(now)
+				a.DeletedDate = mailbox.MillisOf(now)
 			}
 			f := false
 			a.BackupEnabled = &f
 			if a.Extra == nil {
-				a.Extra = backuppath.Extra{}
+				a.Extra = mailbox.Extra{}
 			}
 			a.Extra[DeletedByKey] = json.RawMessage(strconv.Quote(DeletedByToggle))
 			res.Disabled = append(res.Disabled, a.Name)
 			changed = true
-		case enabled && a.Status == backuppath.StatusDeleted && IsDeletedByToggle(a):
-			a.Status = backuppath.StatusActive
+		case enabled && a.Status == mailbox.StatusDeleted && IsDeletedByToggle(a):
+			a.Status = mailbox.StatusActive
 			a.DeletedDate = 0
 			a.BackupEnabled = nil
 			delete(a.Extra, DeletedByKey)

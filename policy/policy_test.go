@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 func TestPrecedence(t *testing.T) {
@@ -106,12 +107,12 @@ func TestApply(t *testing.T) {
 	require.NoError(t, err)
 	t0 := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	realDel := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	accts := []backuppath.Account{
+	accts := []mailbox.Account{
 		{ID: "a1", Name: "ann@example.com", Status: "active", COSName: "staff"},
 		{ID: "a2", Name: "bob@example.com", Status: "active", COSName: "external"},
-		{ID: "a3", Name: "cid@example.com", Status: "deleted", COSName: "external", DeletedDate: backuppath.MillisOf(realDel)},
+		{ID: "a3", Name: "cid@example.com", Status: "deleted", COSName: "external", DeletedDate: mailbox.MillisOf(realDel)},
 		{ID: "a4", Name: "dan@example.com", Status: "active", COSName: "external",
-			Extra: backuppath.Extra{"zimbraFoo": []byte(`"kept"`)}},
+			Extra: mailbox.Extra{"zimbraFoo": []byte(`"kept"`)}},
 	}
 	for i := range accts {
 		require.NoError(t, bp.WriteAccount(&accts[i]))
@@ -128,7 +129,7 @@ func TestApply(t *testing.T) {
 		require.NoError(t, err)
 		return r
 	}
-	read := func(id string) *backuppath.Account {
+	read := func(id string) *mailbox.Account {
 		a, err := bp.ReadAccount(id)
 		require.NoError(t, err)
 		return a
@@ -140,13 +141,13 @@ func TestApply(t *testing.T) {
 	assert.Contains(t, r.Report(), "Marked Deleted (backup disabled): 1")
 
 	b := read("a2")
-	assert.Equal(t, backuppath.StatusDeleted, b.Status)
+	assert.Equal(t, mailbox.StatusDeleted, b.Status)
 	assert.Equal(t, t0, b.DeletedDate.Time())
 	require.NotNil(t, b.BackupEnabled)
 	assert.False(t, *b.BackupEnabled)
 	assert.True(t, IsDeletedByToggle(b))
-	assert.Equal(t, backuppath.StatusActive, read("a1").Status)
-	assert.Equal(t, backuppath.StatusActive, read("a4").Status, "account setting wins over its COS")
+	assert.Equal(t, mailbox.StatusActive, read("a1").Status)
+	assert.Equal(t, mailbox.StatusActive, read("a4").Status, "account setting wins over its COS")
 	c := read("a3")
 	assert.Equal(t, realDel, c.DeletedDate.Time(), "a really deleted account is not touched")
 	assert.False(t, IsDeletedByToggle(c))
@@ -161,18 +162,18 @@ func TestApply(t *testing.T) {
 	r = apply(t0.Add(72 * time.Hour))
 	assert.Equal(t, []string{"bob@example.com"}, r.Reactivated)
 	b = read("a2")
-	assert.Equal(t, backuppath.StatusActive, b.Status)
+	assert.Equal(t, mailbox.StatusActive, b.Status)
 	assert.Zero(t, b.DeletedDate)
 	assert.Nil(t, b.BackupEnabled)
 	assert.NotContains(t, b.Extra, DeletedByKey)
-	assert.Equal(t, backuppath.StatusDeleted, read("a3").Status)
+	assert.Equal(t, mailbox.StatusDeleted, read("a3").Status)
 	assert.Equal(t, realDel, read("a3").DeletedDate.Time())
 
 	// Account-level disable of dan keeps its unknown keys.
 	require.NoError(t, s.Set(ScopeAccount, "dan@example.com", Attribute, "false"))
 	apply(t0)
 	d := read("a4")
-	assert.Equal(t, backuppath.StatusDeleted, d.Status)
+	assert.Equal(t, mailbox.StatusDeleted, d.Status)
 	assert.Equal(t, `"kept"`, string(d.Extra["zimbraFoo"]))
 
 	// An unreadable account_info is reported, not fatal.

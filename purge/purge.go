@@ -48,6 +48,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 )
 
@@ -140,7 +141,7 @@ func Run(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error)
 	}
 	cutoff := now.Add(-time.Duration(opt.RetentionDays) * 24 * time.Hour)
 	res.Cutoff = cutoff.UTC()
-	p := &purger{bp: bp, res: res, cutoff: backuppath.MillisOf(cutoff), refs: map[blob.Digest]bool{}}
+	p := &purger{bp: bp, res: res, cutoff: mailbox.MillisOf(cutoff), refs: map[blob.Digest]bool{}}
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("purge: %w", err)
@@ -185,7 +186,7 @@ func Run(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error)
 	if err != nil {
 		res.Skipped = append(res.Skipped, "backupstat not updated: "+relMsg(bp.Root, err))
 	} else {
-		st.LastPurge = backuppath.MillisOf(now)
+		st.LastPurge = mailbox.MillisOf(now)
 		if err := bp.WriteBackupStat(st); err != nil {
 			return res, fmt.Errorf("purge: %w", err)
 		}
@@ -196,7 +197,7 @@ func Run(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error)
 type purger struct {
 	bp     *backuppath.Path
 	res    *Result
-	cutoff backuppath.Millis
+	cutoff mailbox.Millis
 	refs   map[blob.Digest]bool // named by a kept state (or possibly named)
 	// blocked says why blob removal must be skipped ("" if it need not).
 	blocked []string
@@ -230,7 +231,7 @@ func (p *purger) account(ctx context.Context, id string) error {
 	name := id
 	if aerr == nil {
 		name = a.Name
-		if a.Status == backuppath.StatusDeleted {
+		if a.Status == mailbox.StatusDeleted {
 			switch {
 			case a.DeletedDate == 0:
 				p.res.Skipped = append(p.res.Skipped, fmt.Sprintf("account %s: deleted without a deletedDate: kept", name))

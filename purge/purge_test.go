@@ -15,14 +15,15 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/sample"
 )
 
 var now = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 
-func day(m time.Month, d int) backuppath.Millis {
-	return backuppath.MillisOf(time.Date(2024, m, d, 0, 0, 0, 0, time.UTC))
+func day(m time.Month, d int) mailbox.Millis {
+	return mailbox.MillisOf(time.Date(2024, m, d, 0, 0, 0, 0, time.UTC))
 }
 
 // fixture is a small hand-built Backup Path:
@@ -50,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		require.NoError(t, err)
 		f.d[n] = d
 	}
-	accts := []backuppath.Account{
+	accts := []mailbox.Account{
 		{ID: "a-ann", Name: "ann@example.com", Status: "active", COSName: "default"},
 		{ID: "a-bob", Name: "bob@example.com", Status: "active", COSName: "external"},
 		{ID: "a-cid", Name: "cid@example.com", Status: "deleted", DeletedDate: day(3, 15)},
@@ -60,25 +61,25 @@ func newFixture(t *testing.T) *fixture {
 		require.NoError(t, bp.WriteAccount(&accts[i]))
 		require.NoError(t, bp.WriteAccountStat(accts[i].ID, &backuppath.AccountStat{LastItemID: 999}))
 	}
-	msg := func(start backuppath.Millis, d string, mod func(*backuppath.State)) backuppath.State {
-		s := backuppath.State{Start: start, Type: backuppath.TypeMessage, FolderID: 2, Digest: f.d[d], Size: 10}
+	msg := func(start mailbox.Millis, d string, mod func(*mailbox.State)) mailbox.State {
+		s := mailbox.State{Start: start, Type: mailbox.TypeMessage, FolderID: 2, Digest: f.d[d], Size: 10}
 		if mod != nil {
 			mod(&s)
 		}
 		return s
 	}
-	del := func(s *backuppath.State) { s.Deleted = true }
-	items := map[string][]*backuppath.Item{
+	del := func(s *mailbox.State) { s.Deleted = true }
+	items := map[string][]*mailbox.Item{
 		"a-ann": {
-			{ID: 300, States: []backuppath.State{msg(day(1, 1), "D1", nil), msg(day(2, 1), "D1", func(s *backuppath.State) { s.Flags = "f" }),
-				msg(day(3, 1), "D1", func(s *backuppath.State) { s.FolderID = 257 })}},
-			{ID: 301, States: []backuppath.State{msg(day(1, 1), "D2", nil), msg(day(4, 1), "D2", del)}},
-			{ID: 302, States: []backuppath.State{msg(day(1, 1), "D3", nil), msg(day(5, 20), "D4", func(s *backuppath.State) { s.Size = 20 })}},
-			{ID: 303, States: []backuppath.State{msg(day(1, 1), "DS", nil), msg(day(1, 15), "DS", del)}},
+			{ID: 300, States: []mailbox.State{msg(day(1, 1), "D1", nil), msg(day(2, 1), "D1", func(s *mailbox.State) { s.Flags = "f" }),
+				msg(day(3, 1), "D1", func(s *mailbox.State) { s.FolderID = 257 })}},
+			{ID: 301, States: []mailbox.State{msg(day(1, 1), "D2", nil), msg(day(4, 1), "D2", del)}},
+			{ID: 302, States: []mailbox.State{msg(day(1, 1), "D3", nil), msg(day(5, 20), "D4", func(s *mailbox.State) { s.Size = 20 })}},
+			{ID: 303, States: []mailbox.State{msg(day(1, 1), "DS", nil), msg(day(1, 15), "DS", del)}},
 		},
-		"a-bob": {{ID: 400, States: []backuppath.State{msg(day(1, 1), "DS", nil)}}},
-		"a-cid": {{ID: 500, States: []backuppath.State{msg(day(1, 1), "D5", nil)}}},
-		"a-dan": {{ID: 600, States: []backuppath.State{msg(day(1, 1), "D6", nil)}}},
+		"a-bob": {{ID: 400, States: []mailbox.State{msg(day(1, 1), "DS", nil)}}},
+		"a-cid": {{ID: 500, States: []mailbox.State{msg(day(1, 1), "D5", nil)}}},
+		"a-dan": {{ID: 600, States: []mailbox.State{msg(day(1, 1), "D6", nil)}}},
 	}
 	for id, its := range items {
 		for _, it := range its {
@@ -210,7 +211,7 @@ func TestSharedBlobNeverRemoved(t *testing.T) {
 	// state names it, and go once neither does.
 	a, err := f.bp.ReadAccount("a-bob")
 	require.NoError(t, err)
-	a.Status, a.DeletedDate = backuppath.StatusDeleted, day(1, 2)
+	a.Status, a.DeletedDate = mailbox.StatusDeleted, day(1, 2)
 	require.NoError(t, f.bp.WriteAccount(a))
 	// cutoff Jan 10: bob goes, 303 (deleted Jan15) stays.
 	res, err := Run(context.Background(), f.bp, Options{RetentionDays: 143, Now: now})
@@ -319,7 +320,7 @@ func TestReenabledBeforeRetentionIsKept(t *testing.T) {
 	assert.Equal(t, []string{"bob@example.com"}, res.Toggles.Reactivated)
 	a, err := f.bp.ReadAccount("a-bob")
 	require.NoError(t, err)
-	assert.Equal(t, backuppath.StatusActive, a.Status)
+	assert.Equal(t, mailbox.StatusActive, a.Status)
 }
 
 func TestSampleNoBlobRemovedWhileItemMalformed(t *testing.T) {

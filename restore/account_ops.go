@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // RestoreOnNewAccount restores one account of the Backup Path as it was at
@@ -28,7 +29,7 @@ func RestoreOnNewAccount(ctx context.Context, src *backuppath.Path, srcAccount, 
 	if dst == "" {
 		return nil, fmt.Errorf("restore on new account: no destination account")
 	}
-	j := &job{acct: acct, dst: dst, pick: pickAt(at, undelete), primary: liveAt(backuppath.MillisOf(at)), createTree: true}
+	j := &job{acct: acct, dst: dst, pick: pickAt(at, undelete), primary: liveAt(mailbox.MillisOf(at)), createTree: true}
 	return e.finish(e.runJobs(ctx, []*job{j}, "restoring", e.runAccount))
 }
 
@@ -81,7 +82,7 @@ func Undelete(ctx context.Context, src *backuppath.Path, account string, start, 
 		return nil, fmt.Errorf("undelete: %w", err)
 	}
 	tag := UndeleteTag(e.opt.Now())
-	j := &job{acct: acct, dst: acct.Name, pick: pickUndeleted(start, end), primary: lastLiveBefore(backuppath.MillisOf(end)),
+	j := &job{acct: acct, dst: acct.Name, pick: pickUndeleted(start, end), primary: lastLiveBefore(mailbox.MillisOf(end)),
 		extraTags: []string{tag}}
 	if opt.DedicatedFolder {
 		j.under = []string{tag}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // InboxName is the first path component of the account's inbox and its
@@ -17,15 +17,15 @@ const InboxName = "INBOX"
 
 // folderRule picks the state of a folder item that names it in a tree, or
 // nil when the folder is not part of that tree.
-type folderRule func(it *backuppath.Item) *backuppath.State
+type folderRule func(it *mailbox.Item) *mailbox.State
 
 // lastLiveBefore is the folder's last state that is not deleted, started at
 // or before t (any time if t is 0): the folder as it was last seen.
-func lastLiveBefore(t backuppath.Millis) folderRule {
-	return func(it *backuppath.Item) *backuppath.State {
+func lastLiveBefore(t mailbox.Millis) folderRule {
+	return func(it *mailbox.Item) *mailbox.State {
 		for i := len(it.States) - 1; i >= 0; i-- {
 			s := &it.States[i]
-			if (t == 0 || s.Start <= t) && !s.Deleted && s.Type == backuppath.TypeFolder {
+			if (t == 0 || s.Start <= t) && !s.Deleted && s.Type == mailbox.TypeFolder {
 				return s
 			}
 		}
@@ -35,13 +35,13 @@ func lastLiveBefore(t backuppath.Millis) folderRule {
 
 // liveAt is the folder's state at t (the latest if 0) if it is not deleted:
 // the folder tree as it was at t.
-func liveAt(t backuppath.Millis) folderRule {
-	return func(it *backuppath.Item) *backuppath.State {
+func liveAt(t mailbox.Millis) folderRule {
+	return func(it *mailbox.Item) *mailbox.State {
 		s := it.Latest()
 		if t != 0 {
 			s = it.StateAt(t.Time())
 		}
-		if s == nil || s.Deleted || s.Type != backuppath.TypeFolder {
+		if s == nil || s.Deleted || s.Type != mailbox.TypeFolder {
 			return nil
 		}
 		return s
@@ -60,9 +60,9 @@ type tree struct {
 // "unknown_<id>" under the root when the backup knows nothing of them (as
 // Carbonio's undelete names them). Names and paths follow index.FolderTree,
 // so a restored folder has the same path as in the mounted tree.
-func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[int]bool) *tree {
+func buildTree(folders map[int]*mailbox.Item, primary folderRule, need map[int]bool) *tree {
 	found := map[int]index.Folder{}
-	add := func(id int, s *backuppath.State) {
+	add := func(id int, s *mailbox.State) {
 		found[id] = index.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
 	}
 	for id, it := range folders {
@@ -82,10 +82,10 @@ func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[in
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		if _, ok := found[id]; ok || id == backuppath.FolderRoot || id == 0 {
+		if _, ok := found[id]; ok || id == mailbox.FolderRoot || id == 0 {
 			continue
 		}
-		if _, system := backuppath.SystemFolderNames[id]; system {
+		if _, system := mailbox.SystemFolderNames[id]; system {
 			if _, ok := folders[id]; !ok {
 				continue // FolderTree names it
 			}
@@ -97,7 +97,7 @@ func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[in
 				continue
 			}
 		}
-		found[id] = index.Folder{ID: id, ParentID: backuppath.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
+		found[id] = index.Folder{ID: id, ParentID: mailbox.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
 	}
 	list := make([]index.Folder, 0, len(found))
 	for _, f := range found {
@@ -109,9 +109,9 @@ func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[in
 	var nonMail []string // paths of the system folders that hold no mail
 	for _, f := range named {
 		switch f.ID {
-		case backuppath.FolderInbox:
+		case mailbox.FolderInbox:
 			inboxPath = f.Path
-		case backuppath.FolderContacts, backuppath.FolderCalendar, 13, backuppath.FolderTasks, backuppath.FolderBriefcase:
+		case mailbox.FolderContacts, mailbox.FolderCalendar, 13, mailbox.FolderTasks, mailbox.FolderBriefcase:
 			nonMail = append(nonMail, f.Path)
 		}
 	}
@@ -135,7 +135,7 @@ func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[in
 		// The account's folder tree: the primary tree's mail folders and the
 		// system mail folders. Folders only the fallback added, and the
 		// address books, calendars and briefcase, are created when used.
-		if (inPrimary[f.ID] || f.ID < 257) && f.ID != backuppath.FolderTags && !under(f.Path, nonMail) {
+		if (inPrimary[f.ID] || f.ID < 257) && f.ID != mailbox.FolderTags && !under(f.Path, nonMail) {
 			t.all = append(t.all, p)
 		}
 	}
@@ -148,7 +148,7 @@ func buildTree(folders map[int]*backuppath.Item, primary folderRule, need map[in
 // folderOf is the target path for a folder id; messages in the root, the
 // tags folder or an unknown folder go to the inbox.
 func (t *tree) folderOf(id int) []string {
-	if p, ok := t.paths[id]; ok && id != backuppath.FolderTags {
+	if p, ok := t.paths[id]; ok && id != mailbox.FolderTags {
 		return p
 	}
 	return []string{InboxName}

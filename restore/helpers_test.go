@@ -19,6 +19,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -27,9 +28,9 @@ type fixture struct {
 	p     *backuppath.Path
 	rep   *sample.Report
 	ix    *index.Index
-	accts []*backuppath.Account
-	items map[string][]*backuppath.Item // account id -> readable items
-	hash  string                        // tree hash before any restore
+	accts []*mailbox.Account
+	items map[string][]*mailbox.Item // account id -> readable items
+	hash  string                     // tree hash before any restore
 }
 
 var (
@@ -58,7 +59,7 @@ func sampleFixture(t testing.TB) *fixture {
 			return
 		}
 		dest := filepath.Join(fixDir, "bp")
-		f := &fixture{items: map[string][]*backuppath.Item{}}
+		f := &fixture{items: map[string][]*mailbox.Item{}}
 		if f.rep, fixErr = sample.Generate(context.Background(), dest, sample.Options{Accounts: 4, Messages: 40, Seed: 11}); fixErr != nil {
 			return
 		}
@@ -118,7 +119,7 @@ func treeHash(root string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), err
 }
 
-func (f *fixture) account(t testing.TB, name string) *backuppath.Account {
+func (f *fixture) account(t testing.TB, name string) *mailbox.Account {
 	for _, a := range f.accts {
 		if a.Name == name {
 			return a
@@ -129,10 +130,10 @@ func (f *fixture) account(t testing.TB, name string) *backuppath.Account {
 }
 
 // activeAccounts are the accounts whose status is active.
-func (f *fixture) activeAccounts() []*backuppath.Account {
-	var out []*backuppath.Account
+func (f *fixture) activeAccounts() []*mailbox.Account {
+	var out []*mailbox.Account
 	for _, a := range f.accts {
-		if a.Status == backuppath.StatusActive {
+		if a.Status == mailbox.StatusActive {
 			out = append(out, a)
 		}
 	}
@@ -198,7 +199,7 @@ func maildirFolderOf(path string) string {
 // wantAt lists the messages a restore of account a at t (zero: latest)
 // must give: items whose state at t is a live message with a sound blob,
 // in the folder the index names at t. damaged items are left out.
-func (f *fixture) wantAt(t testing.TB, a *backuppath.Account, at time.Time) []want {
+func (f *fixture) wantAt(t testing.TB, a *mailbox.Account, at time.Time) []want {
 	folders, err := f.ix.Folders(a.ID, at)
 	require.NoError(t, err)
 	byID := map[int]string{}
@@ -212,7 +213,7 @@ func (f *fixture) wantAt(t testing.TB, a *backuppath.Account, at time.Time) []wa
 		if !at.IsZero() {
 			s = it.StateAt(at)
 		}
-		if s == nil || s.Deleted || (s.Type != backuppath.TypeMessage && s.Type != backuppath.TypeChat) {
+		if s == nil || s.Deleted || (s.Type != mailbox.TypeMessage && s.Type != mailbox.TypeChat) {
 			continue
 		}
 		if _, ok := bad[fmt.Sprintf("%s/%d", a.ID, it.ID)]; ok {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Options are the parameters of a restore, with Carbonio's names in the
@@ -74,15 +75,15 @@ const (
 
 // selection is the state of an item to restore and the folder it goes to.
 type selection struct {
-	state    *backuppath.State
+	state    *mailbox.State
 	folderID int
 }
 
 // job is one account to restore.
 type job struct {
-	acct       *backuppath.Account
+	acct       *mailbox.Account
 	dst        string
-	pick       func(it *backuppath.Item) (selection, bool)
+	pick       func(it *mailbox.Item) (selection, bool)
 	primary    folderRule
 	createTree bool
 	only       map[int]bool
@@ -230,12 +231,12 @@ func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run fun
 
 // readAccount reads an account's item files: folder items by id, and the
 // other items through fn (or the error reading them).
-func (e *engine) readAccount(ctx context.Context, acct *backuppath.Account, fn func(id int, it *backuppath.Item, err error)) (map[int]*backuppath.Item, error) {
+func (e *engine) readAccount(ctx context.Context, acct *mailbox.Account, fn func(id int, it *mailbox.Item, err error)) (map[int]*mailbox.Item, error) {
 	files, _, err := e.src.ItemFiles(acct.ID)
 	if err != nil {
 		return nil, &accountFailure{class: ClassReadError, reason: err.Error()}
 	}
-	folders := map[int]*backuppath.Item{}
+	folders := map[int]*mailbox.Item{}
 	last := -1
 	for i, f := range files {
 		if i%256 == 0 {
@@ -254,7 +255,7 @@ func (e *engine) readAccount(ctx context.Context, acct *backuppath.Account, fn f
 			}
 			continue
 		}
-		if t := it.Latest().Type; t == backuppath.TypeFolder || t == backuppath.TypeSearchFolder {
+		if t := it.Latest().Type; t == mailbox.TypeFolder || t == mailbox.TypeSearchFolder {
 			folders[it.ID] = it
 			continue
 		}
@@ -276,7 +277,7 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 	ar := AccountReport{Account: j.dst, AccountID: j.acct.ID}
 	other := map[string]int{}
 	var cands []candidate
-	folders, err := e.readAccount(ctx, j.acct, func(id int, it *backuppath.Item, err error) {
+	folders, err := e.readAccount(ctx, j.acct, func(id int, it *mailbox.Item, err error) {
 		if j.only != nil && !j.only[id] {
 			return
 		}
@@ -299,7 +300,7 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		if !ok {
 			return
 		}
-		if t := sel.state.Type; t != backuppath.TypeMessage && t != backuppath.TypeChat {
+		if t := sel.state.Type; t != mailbox.TypeMessage && t != mailbox.TypeChat {
 			other[t.String()]++
 			return
 		}
@@ -466,7 +467,7 @@ func (e *engine) addAccount(ar *AccountReport, other map[string]int) {
 // internalDate is the date a restored message gets as its internal date
 // (Maildir mtime, IMAP INTERNALDATE): the state's item date (Zimbra's
 // received date), or the state's start if it has none.
-func internalDate(st *backuppath.State) time.Time {
+func internalDate(st *mailbox.State) time.Time {
 	if st.Date != 0 {
 		return st.Date.Time()
 	}
@@ -482,7 +483,7 @@ func uniqueName(serverID, accountID string, itemID int, digest string) string {
 
 // lastLive is the last state before index i (exclusive) that is not
 // deleted, or -1.
-func lastLive(it *backuppath.Item, i int) int {
+func lastLive(it *mailbox.Item, i int) int {
 	for i--; i >= 0; i-- {
 		if !it.States[i].Deleted {
 			return i
@@ -493,11 +494,11 @@ func lastLive(it *backuppath.Item, i int) int {
 
 // indexAt is the index of the state in force at t (the latest for zero t),
 // or -1.
-func indexAt(it *backuppath.Item, t time.Time) int {
+func indexAt(it *mailbox.Item, t time.Time) int {
 	if t.IsZero() {
 		return len(it.States) - 1
 	}
-	ms := backuppath.MillisOf(t)
+	ms := mailbox.MillisOf(t)
 	i := sort.Search(len(it.States), func(i int) bool { return it.States[i].Start > ms })
 	return i - 1
 }
@@ -505,8 +506,8 @@ func indexAt(it *backuppath.Item, t time.Time) int {
 // pickAt restores the state in force at t (latest for zero t); a deleted
 // state is left out unless withDeleted, which restores the last state
 // before the deletion.
-func pickAt(t time.Time, withDeleted bool) func(it *backuppath.Item) (selection, bool) {
-	return func(it *backuppath.Item) (selection, bool) {
+func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bool) {
+	return func(it *mailbox.Item) (selection, bool) {
 		i := indexAt(it, t)
 		if i < 0 {
 			return selection{}, false
@@ -528,18 +529,18 @@ func pickAt(t time.Time, withDeleted bool) func(it *backuppath.Item) (selection,
 // state before the (last such) deletion, into the folder it was in before
 // it went to the Trash (or the Trash, if it never was anywhere else), as
 // Carbonio's undelete does.
-func pickUndeleted(start, end time.Time) func(it *backuppath.Item) (selection, bool) {
-	lo, hi := backuppath.MillisOf(start), backuppath.MillisOf(end)
-	return func(it *backuppath.Item) (selection, bool) {
+func pickUndeleted(start, end time.Time) func(it *mailbox.Item) (selection, bool) {
+	lo, hi := mailbox.MillisOf(start), mailbox.MillisOf(end)
+	return func(it *mailbox.Item) (selection, bool) {
 		for i := len(it.States) - 1; i >= 1; i-- {
 			s := &it.States[i]
 			if !s.Deleted || it.States[i-1].Deleted || (lo != 0 && s.Start < lo) || (hi != 0 && s.Start > hi) {
 				continue
 			}
 			live := &it.States[i-1]
-			folder := backuppath.FolderTrash
+			folder := mailbox.FolderTrash
 			for k := i - 1; k >= 0; k-- {
-				if !it.States[k].Deleted && it.States[k].FolderID != backuppath.FolderTrash {
+				if !it.States[k].Deleted && it.States[k].FolderID != mailbox.FolderTrash {
 					folder = it.States[k].FolderID
 					break
 				}
@@ -554,7 +555,7 @@ func pickUndeleted(start, end time.Time) func(it *backuppath.Item) (selection, b
 
 // isSystemAccount tells Carbonio's system accounts (spam/ham training,
 // virus quarantine, GAL sync, ...) by attribute or by name.
-func isSystemAccount(a *backuppath.Account) bool {
+func isSystemAccount(a *mailbox.Account) bool {
 	for _, k := range []string{"zimbraIsSystemAccount", "zimbraIsSystemResource"} {
 		if v, ok := a.Attrs[k]; ok && strings.Contains(strings.ToUpper(string(v)), "TRUE") {
 			return true
@@ -571,7 +572,7 @@ func isSystemAccount(a *backuppath.Account) bool {
 
 type srcAccount struct {
 	id   string
-	acct *backuppath.Account
+	acct *mailbox.Account
 	err  error
 }
 
@@ -590,12 +591,12 @@ func listAccounts(src *backuppath.Path) ([]srcAccount, error) {
 
 // findAccount resolves a name (case-insensitive) or id. Among accounts of
 // one name, an active one wins, then the most recently created.
-func findAccount(src *backuppath.Path, nameOrID string) (*backuppath.Account, error) {
+func findAccount(src *backuppath.Path, nameOrID string) (*mailbox.Account, error) {
 	all, err := listAccounts(src)
 	if err != nil {
 		return nil, err
 	}
-	var best *backuppath.Account
+	var best *mailbox.Account
 	for _, a := range all {
 		if a.acct == nil {
 			if a.id == nameOrID {
@@ -611,8 +612,8 @@ func findAccount(src *backuppath.Path, nameOrID string) (*backuppath.Account, er
 		}
 		switch {
 		case best == nil,
-			best.Status != backuppath.StatusActive && a.acct.Status == backuppath.StatusActive,
-			(best.Status == backuppath.StatusActive) == (a.acct.Status == backuppath.StatusActive) && a.acct.Created > best.Created:
+			best.Status != mailbox.StatusActive && a.acct.Status == mailbox.StatusActive,
+			(best.Status == mailbox.StatusActive) == (a.acct.Status == mailbox.StatusActive) && a.acct.Created > best.Created:
 			best = a.acct
 		}
 	}
@@ -672,7 +673,7 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 		matched[strings.ToLower(acct.Name)], matched[strings.ToLower(acct.ID)] = true, true
 		switch {
 		case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()),
-			opt.FilterDeleted && acct.Status == backuppath.StatusDeleted,
+			opt.FilterDeleted && acct.Status == mailbox.StatusDeleted,
 			opt.SkipSystemAccounts && isSystemAccount(acct):
 			continue
 		}
@@ -709,8 +710,8 @@ func dedupeJobs(jobs []*job) []*job {
 			out = append(out, j)
 			continue
 		}
-		better := prev.acct.Status != backuppath.StatusActive && j.acct.Status == backuppath.StatusActive ||
-			(prev.acct.Status == backuppath.StatusActive) == (j.acct.Status == backuppath.StatusActive) && j.acct.Created > prev.acct.Created
+		better := prev.acct.Status != mailbox.StatusActive && j.acct.Status == mailbox.StatusActive ||
+			(prev.acct.Status == mailbox.StatusActive) == (j.acct.Status == mailbox.StatusActive) && j.acct.Created > prev.acct.Created
 		if better {
 			*prev = *j
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -234,14 +235,14 @@ func TestRestoreOnNewAccountAtDate(t *testing.T) {
 
 // deletedIn lists the items of a whose state turned from live to deleted
 // in [start, end], with the digest of the state before.
-func deletedIn(f *fixture, a *backuppath.Account, start, end time.Time) map[int]string {
+func deletedIn(f *fixture, a *mailbox.Account, start, end time.Time) map[int]string {
 	out := map[int]string{}
 	for _, it := range f.items[a.ID] {
 		for i := len(it.States) - 1; i >= 1; i-- {
 			s, prev := it.States[i], it.States[i-1]
 			at := s.Start.Time()
 			if s.Deleted && !prev.Deleted && !at.Before(start) && !at.After(end) &&
-				(prev.Type == backuppath.TypeMessage || prev.Type == backuppath.TypeChat) {
+				(prev.Type == mailbox.TypeMessage || prev.Type == mailbox.TypeChat) {
 				out[it.ID] = string(prev.Digest)
 				break
 			}
@@ -254,7 +255,7 @@ func TestUndelete(t *testing.T) {
 	f := sampleFixture(t)
 	start, end := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	now := time.Date(2024, 8, 15, 10, 0, 0, 0, time.UTC)
-	var a *backuppath.Account
+	var a *mailbox.Account
 	var want map[int]string
 	for _, acct := range f.activeAccounts() {
 		if w := deletedIn(f, acct, start, end); len(w) >= 2 {
@@ -318,7 +319,7 @@ func TestUndelete(t *testing.T) {
 
 func TestItemRestore(t *testing.T) {
 	f := sampleFixture(t)
-	var a *backuppath.Account
+	var a *mailbox.Account
 	var id int
 	var digest string
 	for _, acct := range f.activeAccounts() {
@@ -346,9 +347,9 @@ func TestItemRestore(t *testing.T) {
 func TestFilters(t *testing.T) {
 	f := sampleFixture(t)
 	active := f.activeAccounts()
-	var deleted *backuppath.Account
+	var deleted *mailbox.Account
 	for _, a := range f.accts {
-		if a.Status == backuppath.StatusDeleted {
+		if a.Status == mailbox.StatusDeleted {
 			deleted = a
 		}
 	}
@@ -363,7 +364,7 @@ func TestFilters(t *testing.T) {
 		}
 		return out
 	}
-	names := func(as ...*backuppath.Account) []string {
+	names := func(as ...*mailbox.Account) []string {
 		var out []string
 		for _, a := range as {
 			out = append(out, a.Name)
@@ -402,7 +403,7 @@ func TestFilters(t *testing.T) {
 				want := 0
 				for _, a := range f.accts {
 					for _, it := range f.items[a.ID] {
-						if ty := it.Latest().Type; ty == backuppath.TypeMessage || ty == backuppath.TypeChat {
+						if ty := it.Latest().Type; ty == mailbox.TypeMessage || ty == mailbox.TypeChat {
 							want++
 						}
 					}
@@ -447,38 +448,38 @@ func smallPath(t *testing.T) (*backuppath.Path, map[string]int) {
 	p, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "srv-1"})
 	require.NoError(t, err)
 	require.NoError(t, os.Remove(filepath.Join(root, backuppath.BackupStatFile)))
-	ms := func(s string) backuppath.Millis {
+	ms := func(s string) mailbox.Millis {
 		tm, err := time.Parse(time.RFC3339, s)
 		require.NoError(t, err)
-		return backuppath.MillisOf(tm)
+		return mailbox.MillisOf(tm)
 	}
 	put := func(body string) blob.Digest {
 		d, _, err := p.Blobs.Put([]byte(body))
 		require.NoError(t, err)
 		return d
 	}
-	acct := &backuppath.Account{ID: "acct-1", Name: "ann@example.test", Status: backuppath.StatusActive}
+	acct := &mailbox.Account{ID: "acct-1", Name: "ann@example.test", Status: mailbox.StatusActive}
 	require.NoError(t, p.WriteAccount(acct))
-	sys := &backuppath.Account{ID: "acct-2", Name: "spam.abc@example.test", Status: backuppath.StatusActive}
+	sys := &mailbox.Account{ID: "acct-2", Name: "spam.abc@example.test", Status: mailbox.StatusActive}
 	require.NoError(t, p.WriteAccount(sys))
-	items := []*backuppath.Item{
-		{ID: 300, States: []backuppath.State{
-			{Start: ms("2024-01-01T00:00:00Z"), Type: backuppath.TypeFolder, FolderID: 1, ParentID: 1, Name: "Old.Stuff"},
-			{Start: ms("2024-03-01T00:00:00Z"), Type: backuppath.TypeFolder, FolderID: 1, ParentID: 1, Name: "Old.Stuff", Deleted: true},
+	items := []*mailbox.Item{
+		{ID: 300, States: []mailbox.State{
+			{Start: ms("2024-01-01T00:00:00Z"), Type: mailbox.TypeFolder, FolderID: 1, ParentID: 1, Name: "Old.Stuff"},
+			{Start: ms("2024-03-01T00:00:00Z"), Type: mailbox.TypeFolder, FolderID: 1, ParentID: 1, Name: "Old.Stuff", Deleted: true},
 		}},
-		{ID: 301, States: []backuppath.State{{Start: ms("2024-01-02T00:00:00Z"), Type: backuppath.TypeMessage, FolderID: 300,
+		{ID: 301, States: []mailbox.State{{Start: ms("2024-01-02T00:00:00Z"), Type: mailbox.TypeMessage, FolderID: 300,
 			Flags: "fr", Digest: put("Subject: a\r\n\r\nin a deleted folder\r\n"), Date: ms("2024-01-02T00:00:00Z")}}},
-		{ID: 302, States: []backuppath.State{{Start: ms("2024-01-03T00:00:00Z"), Type: backuppath.TypeMessage, FolderID: 777,
+		{ID: 302, States: []mailbox.State{{Start: ms("2024-01-03T00:00:00Z"), Type: mailbox.TypeMessage, FolderID: 777,
 			Flags: "u", Tags: []string{"My Tag"}, Digest: put("Subject: b\r\n\r\nunknown folder\r\n"), Date: ms("2024-01-03T00:00:00Z")}}},
-		{ID: 303, States: []backuppath.State{{Start: ms("2024-01-04T00:00:00Z"), Type: backuppath.TypeMessage, FolderID: 2}}},
-		{ID: 304, States: []backuppath.State{{Start: ms("2024-01-05T00:00:00Z"), Type: backuppath.TypeContact, FolderID: 7,
+		{ID: 303, States: []mailbox.State{{Start: ms("2024-01-04T00:00:00Z"), Type: mailbox.TypeMessage, FolderID: 2}}},
+		{ID: 304, States: []mailbox.State{{Start: ms("2024-01-05T00:00:00Z"), Type: mailbox.TypeContact, FolderID: 7,
 			Digest: put("BEGIN:VCARD\r\nEND:VCARD\r\n")}}},
 	}
 	for _, it := range items {
 		require.NoError(t, p.WriteItem(acct.ID, it))
 	}
-	require.NoError(t, p.WriteItem(sys.ID, &backuppath.Item{ID: 400, States: []backuppath.State{{Start: ms("2024-01-02T00:00:00Z"),
-		Type: backuppath.TypeMessage, FolderID: 2, Digest: put("Subject: spam\r\n\r\nx\r\n")}}}))
+	require.NoError(t, p.WriteItem(sys.ID, &mailbox.Item{ID: 400, States: []mailbox.State{{Start: ms("2024-01-02T00:00:00Z"),
+		Type: mailbox.TypeMessage, FolderID: 2, Digest: put("Subject: spam\r\n\r\nx\r\n")}}}))
 	return p, map[string]int{"deleted folder": 301, "unknown folder": 302, "no blob": 303}
 }
 

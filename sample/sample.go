@@ -25,6 +25,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Options say how big a sample to make.
@@ -168,19 +169,19 @@ var userFolders = [...]struct {
 	id, parent int
 	name       string
 }{
-	{fProjects, backuppath.FolderInbox, "Projects"},
+	{fProjects, mailbox.FolderInbox, "Projects"},
 	{f2024, fProjects, "2024"},
-	{fClients, backuppath.FolderInbox, "Clients"},
-	{fReceipts, backuppath.FolderInbox, "Receipts"},
-	{fArchive, backuppath.FolderRoot, "Archive"},
+	{fClients, mailbox.FolderInbox, "Clients"},
+	{fReceipts, mailbox.FolderInbox, "Receipts"},
+	{fArchive, mailbox.FolderRoot, "Archive"},
 	{f2023, fArchive, "2023"},
-	{fNewsletters, backuppath.FolderRoot, "Newsletters"},
-	{fTravel, backuppath.FolderRoot, "Travel"},
+	{fNewsletters, mailbox.FolderRoot, "Newsletters"},
+	{fTravel, mailbox.FolderRoot, "Travel"},
 }
 
 var systemFolders = [...]int{
-	backuppath.FolderRoot, backuppath.FolderInbox, backuppath.FolderTrash, backuppath.FolderJunk,
-	backuppath.FolderSent, backuppath.FolderDrafts, backuppath.FolderContacts, backuppath.FolderCalendar,
+	mailbox.FolderRoot, mailbox.FolderInbox, mailbox.FolderTrash, mailbox.FolderJunk,
+	mailbox.FolderSent, mailbox.FolderDrafts, mailbox.FolderContacts, mailbox.FolderCalendar,
 }
 
 var tagNames = [...]string{"Important", "Follow-up", "Personal"}
@@ -208,7 +209,7 @@ type gen struct {
 }
 
 type account struct {
-	info     backuppath.Account
+	info     mailbox.Account
 	first    string
 	last     string
 	me       addr
@@ -287,8 +288,8 @@ func (g *gen) run(dest string) error {
 	p, err := backuppath.Create(dest, backuppath.BackupStat{
 		ServerID: g.serverID,
 		Hostname: hostname,
-		FirstRun: backuppath.MillisOf(g.start),
-		LastScan: backuppath.MillisOf(g.end),
+		FirstRun: mailbox.MillisOf(g.start),
+		LastScan: mailbox.MillisOf(g.end),
 	})
 	if err != nil {
 		return err
@@ -378,21 +379,21 @@ func (g *gen) makeAccounts() {
 		a.until = g.end
 		display := title(a.first) + " " + title(a.last)
 		a.me = addr{display, a.first + "." + a.last + "@" + domains[a.domain]}
-		a.info = backuppath.Account{
+		a.info = mailbox.Account{
 			ID:          g.uuid(),
 			Name:        a.me.email,
-			Status:      backuppath.StatusActive,
+			Status:      mailbox.StatusActive,
 			DisplayName: display,
 			COSID:       g.cosIDs[cos],
 			COSName:     cosNames[cos],
-			Created:     backuppath.MillisOf(a.created),
+			Created:     mailbox.MillisOf(a.created),
 		}
 		locale := [...]string{"en_US", "it_IT", "de_DE", "fr_FR"}[g.r.IntN(4)]
 		status := "active"
 		if i == n-1 { // the last account was deleted
 			a.until = g.start.Add(300*24*time.Hour + g.dur(0, 30*24*time.Hour))
-			a.info.Status = backuppath.StatusDeleted
-			a.info.DeletedDate = backuppath.MillisOf(a.until)
+			a.info.Status = mailbox.StatusDeleted
+			a.info.DeletedDate = mailbox.MillisOf(a.until)
 			status = "closed"
 		}
 		a.info.Attrs = attrs(
@@ -496,11 +497,11 @@ type event struct {
 
 // hist is an item's state history being written.
 type hist struct {
-	states []backuppath.State
+	states []mailbox.State
 	until  time.Time
 }
 
-func (h *hist) last() backuppath.State {
+func (h *hist) last() mailbox.State {
 	s := h.states[len(h.states)-1]
 	s.Tags = append([]string(nil), s.Tags...)
 	return s
@@ -508,17 +509,17 @@ func (h *hist) last() backuppath.State {
 
 // next is a copy of the last state, some time later; ok is false when that
 // time falls after the end of the account's history.
-func (g *gen) next(h *hist, lo, hi time.Duration) (s backuppath.State, ok bool) {
+func (g *gen) next(h *hist, lo, hi time.Duration) (s mailbox.State, ok bool) {
 	s = h.last()
 	t := s.Start.Time().Add(g.dur(lo, hi))
 	if !t.Before(h.until) {
 		return s, false
 	}
-	s.Start = backuppath.MillisOf(t)
+	s.Start = mailbox.MillisOf(t)
 	return s, true
 }
 
-func (h *hist) push(s backuppath.State) { h.states = append(h.states, s) }
+func (h *hist) push(s mailbox.State) { h.states = append(h.states, s) }
 
 // Flags are kept in this order.
 const flagOrder = "adfrsuw"
@@ -540,8 +541,8 @@ func withoutFlag(flags string, f byte) string {
 	return strings.ReplaceAll(flags, string(f), "")
 }
 
-func (g *gen) writeItem(a *account, id int, states []backuppath.State) error {
-	it := &backuppath.Item{ID: id, States: states}
+func (g *gen) writeItem(a *account, id int, states []mailbox.State) error {
+	it := &mailbox.Item{ID: id, States: states}
 	if err := g.w.writeItem(a.info.ID, it); err != nil {
 		return err
 	}
@@ -549,7 +550,7 @@ func (g *gen) writeItem(a *account, id int, states []backuppath.State) error {
 	return nil
 }
 
-func (g *gen) countItem(a *account, it *backuppath.Item) {
+func (g *gen) countItem(a *account, it *mailbox.Item) {
 	a.stat.ItemCount++
 	a.stat.LastItemID = max(a.stat.LastItemID, it.ID)
 	if l := it.Latest(); !l.Deleted {
@@ -602,7 +603,7 @@ func (g *gen) genAccount(a *account) error {
 			return err
 		}
 	}
-	a.stat.LastScan = backuppath.MillisOf(a.until)
+	a.stat.LastScan = mailbox.MillisOf(a.until)
 	if err := g.p.WriteAccountStat(a.info.ID, &a.stat); err != nil {
 		return err
 	}
@@ -616,14 +617,14 @@ func (g *gen) genAccount(a *account) error {
 // genFolders writes the system and user folders and the tags, with the
 // rename of Receipts and the move of Newsletters.
 func (g *gen) genFolders(a *account) error {
-	t := backuppath.MillisOf(a.created)
+	t := mailbox.MillisOf(a.created)
 	for _, id := range systemFolders {
-		s := backuppath.State{Start: t, Type: backuppath.TypeFolder, FolderID: backuppath.FolderRoot,
-			ParentID: backuppath.FolderRoot, Name: backuppath.SystemFolderNames[id]}
-		if id == backuppath.FolderRoot {
+		s := mailbox.State{Start: t, Type: mailbox.TypeFolder, FolderID: mailbox.FolderRoot,
+			ParentID: mailbox.FolderRoot, Name: mailbox.SystemFolderNames[id]}
+		if id == mailbox.FolderRoot {
 			s.ParentID = 0
 		}
-		if err := g.writeItem(a, id, []backuppath.State{s}); err != nil {
+		if err := g.writeItem(a, id, []mailbox.State{s}); err != nil {
 			return err
 		}
 	}
@@ -631,15 +632,15 @@ func (g *gen) genFolders(a *account) error {
 	mid0, mid1 := a.created.Add(30*24*time.Hour), a.until.Add(-30*24*time.Hour)
 	for _, f := range userFolders {
 		h := &hist{until: a.until}
-		h.push(backuppath.State{Start: t, Type: backuppath.TypeFolder, FolderID: f.parent, ParentID: f.parent, Name: f.name})
+		h.push(mailbox.State{Start: t, Type: mailbox.TypeFolder, FolderID: f.parent, ParentID: f.parent, Name: f.name})
 		switch f.id {
 		case fReceipts:
 			s := h.last()
-			s.Start, s.Name = backuppath.MillisOf(g.between(mid0, mid1)), "Invoices"
+			s.Start, s.Name = mailbox.MillisOf(g.between(mid0, mid1)), "Invoices"
 			h.push(s)
 		case fNewsletters:
 			s := h.last()
-			s.Start, s.FolderID, s.ParentID = backuppath.MillisOf(g.between(mid0, mid1)), fArchive, fArchive
+			s.Start, s.FolderID, s.ParentID = mailbox.MillisOf(g.between(mid0, mid1)), fArchive, fArchive
 			h.push(s)
 		}
 		if err := g.writeItem(a, f.id, h.states); err != nil {
@@ -647,15 +648,15 @@ func (g *gen) genFolders(a *account) error {
 		}
 	}
 	if a == g.accts[0] && g.opt.FolderMessages > 0 {
-		s := backuppath.State{Start: t, Type: backuppath.TypeFolder, FolderID: backuppath.FolderRoot,
-			ParentID: backuppath.FolderRoot, Name: "Bulk"}
-		if err := g.writeItem(a, fBulk, []backuppath.State{s}); err != nil {
+		s := mailbox.State{Start: t, Type: mailbox.TypeFolder, FolderID: mailbox.FolderRoot,
+			ParentID: mailbox.FolderRoot, Name: "Bulk"}
+		if err := g.writeItem(a, fBulk, []mailbox.State{s}); err != nil {
 			return err
 		}
 	}
 	for i, name := range tagNames {
-		s := backuppath.State{Start: t, Type: backuppath.TypeTag, FolderID: backuppath.FolderTags, Name: name}
-		if err := g.writeItem(a, firstTagID+i, []backuppath.State{s}); err != nil {
+		s := mailbox.State{Start: t, Type: mailbox.TypeTag, FolderID: mailbox.FolderTags, Name: name}
+		if err := g.writeItem(a, firstTagID+i, []mailbox.State{s}); err != nil {
 			return err
 		}
 	}
@@ -692,7 +693,7 @@ func (g *gen) events(a *account) []event {
 		evs = append(evs, event{t: g.between(lo, lo.Add(hi.Sub(lo)/2)), kind: evDamage, damage: k})
 	}
 	evs = append(evs, event{t: g.shared.at, kind: evShared})
-	if g.opt.BigAttachments && a.info.Status == backuppath.StatusActive {
+	if g.opt.BigAttachments && a.info.Status == mailbox.StatusActive {
 		var cand []int
 		for i, e := range evs {
 			if e.kind == evReceived || e.kind == evSent {
@@ -783,13 +784,13 @@ func (g *gen) shape(s *mailSpec, total int, big bool) {
 }
 
 // stateOf is the first state of a message item.
-func stateOf(t time.Time, folder int, flags string, d blob.Digest, size int, s *mailSpec) backuppath.State {
+func stateOf(t time.Time, folder int, flags string, d blob.Digest, size int, s *mailSpec) mailbox.State {
 	if s.layout == layoutMixed {
 		flags = withFlag(flags, 'a')
 	}
-	return backuppath.State{
-		Start: backuppath.MillisOf(t), Type: backuppath.TypeMessage, FolderID: folder, Flags: flags,
-		Digest: d, Size: int64(size), Date: backuppath.MillisOf(s.date),
+	return mailbox.State{
+		Start: mailbox.MillisOf(t), Type: mailbox.TypeMessage, FolderID: folder, Flags: flags,
+		Digest: d, Size: int64(size), Date: mailbox.MillisOf(s.date),
 		Subject: s.subject, From: s.from.String(), To: addrList(s.to),
 	}
 }
@@ -840,7 +841,7 @@ func (g *gen) receivedSpec(a *account, t time.Time, newsletter, big bool, seq in
 // evolveMessage appends the later life of a mail in a mailbox: read, flagged,
 // replied, tagged, filed into a folder, moved to Trash, deleted.
 func (g *gen) evolveMessage(h *hist, incoming bool) {
-	step := func() (backuppath.State, bool) { return g.next(h, 10*time.Minute, 30*24*time.Hour) }
+	step := func() (mailbox.State, bool) { return g.next(h, 10*time.Minute, 30*24*time.Hour) }
 	if incoming && strings.IndexByte(h.last().Flags, 'u') >= 0 && g.chance(0.8) {
 		s, ok := step()
 		if !ok {
@@ -890,7 +891,7 @@ func (g *gen) evolveMessage(h *hist, incoming bool) {
 		if !ok {
 			return
 		}
-		s.FolderID = backuppath.FolderTrash
+		s.FolderID = mailbox.FolderTrash
 		h.push(s)
 		if g.chance(0.6) {
 			if s, ok = step(); ok {
@@ -913,7 +914,7 @@ func (g *gen) genReceived(a *account, id int, ev event) error {
 	if err != nil {
 		return err
 	}
-	folder := backuppath.FolderInbox
+	folder := mailbox.FolderInbox
 	switch {
 	case ev.kind == evNewsletter:
 		folder = fNewsletters
@@ -957,7 +958,7 @@ func (g *gen) genSent(a *account, id int, ev event) error {
 		return err
 	}
 	h := &hist{until: a.until}
-	h.push(stateOf(ev.t.Add(2*time.Second), backuppath.FolderSent, "s", d, len(g.body), &s))
+	h.push(stateOf(ev.t.Add(2*time.Second), mailbox.FolderSent, "s", d, len(g.body), &s))
 	g.evolveMessage(h, false)
 	return g.writeItem(a, id, h.states)
 }
@@ -994,7 +995,7 @@ func (g *gen) genDraft(a *account, id int, ev event, damage string) error {
 		if err != nil {
 			return err
 		}
-		h.push(stateOf(t, backuppath.FolderDrafts, "d", d, len(g.body), &s))
+		h.push(stateOf(t, mailbox.FolderDrafts, "d", d, len(g.body), &s))
 		last = d
 	}
 	if damage != "" {
@@ -1010,17 +1011,17 @@ func (g *gen) genDraft(a *account, id int, ev event, damage string) error {
 
 func (g *gen) genShared(a *account, id int) error {
 	sh := &g.shared
-	base := backuppath.State{
-		Type: backuppath.TypeMessage, Date: backuppath.MillisOf(sh.spec.date),
+	base := mailbox.State{
+		Type: mailbox.TypeMessage, Date: mailbox.MillisOf(sh.spec.date),
 		Subject: sh.subject, From: sh.fromValue, To: sh.toValue,
 	}
 	h := &hist{until: a.until}
 	if !a.receiver {
-		base.Start, base.FolderID, base.Flags = backuppath.MillisOf(sh.at.Add(2*time.Second)), backuppath.FolderSent, "as"
+		base.Start, base.FolderID, base.Flags = mailbox.MillisOf(sh.at.Add(2*time.Second)), mailbox.FolderSent, "as"
 		base.Digest, base.Size = sh.sentCopy, sh.sentSize
 		h.push(base)
 	} else {
-		base.Start, base.FolderID, base.Flags = backuppath.MillisOf(sh.at.Add(7*time.Second)), backuppath.FolderInbox, "au"
+		base.Start, base.FolderID, base.Flags = mailbox.MillisOf(sh.at.Add(7*time.Second)), mailbox.FolderInbox, "au"
 		base.Digest, base.Size = sh.digest, sh.size
 		h.push(base)
 		g.evolveMessage(h, true)
@@ -1047,14 +1048,14 @@ func (g *gen) genDamage(a *account, id int, ev event) error {
 		return err
 	}
 	h := &hist{until: a.until}
-	h.push(stateOf(ev.t, backuppath.FolderInbox, "u", d, len(g.body), &s))
+	h.push(stateOf(ev.t, mailbox.FolderInbox, "u", d, len(g.body), &s))
 	// Read, then flagged: an item with several states.
-	for _, f := range [...]func(*backuppath.State){
-		func(s *backuppath.State) { s.Flags = withoutFlag(s.Flags, 'u') },
-		func(s *backuppath.State) { s.Flags = withFlag(s.Flags, 'f') },
+	for _, f := range [...]func(*mailbox.State){
+		func(s *mailbox.State) { s.Flags = withoutFlag(s.Flags, 'u') },
+		func(s *mailbox.State) { s.Flags = withFlag(s.Flags, 'f') },
 	} {
 		st := h.last()
-		st.Start = backuppath.MillisOf(st.Start.Time().Add(g.dur(time.Hour, 5*24*time.Hour)))
+		st.Start = mailbox.MillisOf(st.Start.Time().Add(g.dur(time.Hour, 5*24*time.Hour)))
 		f(&st)
 		h.push(st)
 	}
@@ -1065,7 +1066,7 @@ func (g *gen) genDamage(a *account, id int, ev event) error {
 		return g.writeItem(a, id, h.states)
 	}
 	// Malformed JSON: the item file was cut mid-write by some other tool.
-	it := &backuppath.Item{ID: id, States: h.states}
+	it := &mailbox.Item{ID: id, States: h.states}
 	b, err := it.Encode()
 	if err != nil {
 		return err
@@ -1104,9 +1105,9 @@ func (g *gen) genContact(a *account, id int, ev event) error {
 		if err != nil {
 			return err
 		}
-		h.push(backuppath.State{
-			Start: backuppath.MillisOf(t), Type: backuppath.TypeContact, FolderID: backuppath.FolderContacts,
-			Digest: d, Size: int64(len(g.body)), Date: backuppath.MillisOf(t),
+		h.push(mailbox.State{
+			Start: mailbox.MillisOf(t), Type: mailbox.TypeContact, FolderID: mailbox.FolderContacts,
+			Digest: d, Size: int64(len(g.body)), Date: mailbox.MillisOf(t),
 			Name: title(first) + " " + title(last),
 		})
 		return nil
@@ -1155,9 +1156,9 @@ func (g *gen) genAppointment(a *account, id int, ev event) error {
 		if err != nil {
 			return err
 		}
-		h.push(backuppath.State{
-			Start: backuppath.MillisOf(t), Type: backuppath.TypeAppointment, FolderID: backuppath.FolderCalendar,
-			Digest: d, Size: int64(len(g.body)), Date: backuppath.MillisOf(e.start), Subject: e.summary,
+		h.push(mailbox.State{
+			Start: mailbox.MillisOf(t), Type: mailbox.TypeAppointment, FolderID: mailbox.FolderCalendar,
+			Digest: d, Size: int64(len(g.body)), Date: mailbox.MillisOf(e.start), Subject: e.summary,
 		})
 		return nil
 	}
@@ -1191,7 +1192,7 @@ func (g *gen) genBulk(a *account) error {
 	n := g.opt.FolderMessages
 	span := a.until.Sub(a.created.Add(time.Hour))
 	step := span / time.Duration(n+1)
-	states := make([]backuppath.State, 1)
+	states := make([]mailbox.State, 1)
 	for i := 0; i < n; i++ {
 		if i%256 == 0 {
 			if err := g.ctx.Err(); err != nil {

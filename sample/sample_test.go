@@ -28,6 +28,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // treeHash hashes every name, kind, mode, mtime and file content under root.
@@ -95,7 +96,7 @@ type fixture struct {
 	p   *backuppath.Path
 	rep *Report
 	// every item of every account, by account id
-	items   map[string][]*backuppath.Item
+	items   map[string][]*mailbox.Item
 	bad     map[string]error // item read errors, "accountID/itemID"
 	damaged map[blob.Digest]Damaged
 }
@@ -123,7 +124,7 @@ func sample(t *testing.T) *fixture {
 			return
 		}
 		dest := filepath.Join(fixDir, "bp")
-		f := &fixture{items: map[string][]*backuppath.Item{}, bad: map[string]error{}, damaged: map[blob.Digest]Damaged{}}
+		f := &fixture{items: map[string][]*mailbox.Item{}, bad: map[string]error{}, damaged: map[blob.Digest]Damaged{}}
 		if f.rep, fixErr = Generate(context.Background(), dest, Options{Seed: 42, FolderMessages: 50}); fixErr != nil {
 			return
 		}
@@ -300,7 +301,7 @@ func TestMessagesAreMail(t *testing.T) {
 	for acct, items := range f.items {
 		for _, it := range items {
 			for _, s := range it.States {
-				if s.Type != backuppath.TypeMessage || seen[s.Digest] {
+				if s.Type != mailbox.TypeMessage || seen[s.Digest] {
 					continue
 				}
 				if _, bad := f.damaged[s.Digest]; bad {
@@ -330,7 +331,7 @@ func TestMessagesAreMail(t *testing.T) {
 				assert.Equal(t, sto, to, "item %d to", it.ID)
 				date, err := m.Header.Date()
 				require.NoError(t, err)
-				assert.Equal(t, s.Date, backuppath.MillisOf(date), "item %d date", it.ID)
+				assert.Equal(t, s.Date, mailbox.MillisOf(date), "item %d date", it.ID)
 				types := mailParts(t, m.Header, m.Body)
 				hasAtt := len(types) > 1 && !(len(types) == 2 && types[1] == "text/html")
 				assert.Equal(t, hasAtt, strings.Contains(s.Flags, "a"), "item %d flag a vs parts %v", it.ID, types)
@@ -357,7 +358,7 @@ func TestContent(t *testing.T) {
 
 	cos := map[string]bool{}
 	domainsSeen := map[string]bool{}
-	var deleted []*backuppath.Account
+	var deleted []*mailbox.Account
 	for _, id := range ids {
 		_, err := uuid.Parse(id)
 		require.NoError(t, err, "account id is a UUID")
@@ -365,7 +366,7 @@ func TestContent(t *testing.T) {
 		require.NoError(t, err)
 		assert.Regexp(t, `^[a-z]+\.[a-z]+@[a-z.]+$`, a.Name)
 		domainsSeen[a.Domain()] = true
-		if a.Status == backuppath.StatusDeleted {
+		if a.Status == mailbox.StatusDeleted {
 			deleted = append(deleted, a)
 			assert.NotZero(t, a.DeletedDate)
 		} else {
@@ -406,7 +407,7 @@ func TestContent(t *testing.T) {
 		for _, it := range items {
 			first, last := it.States[0], it.Latest()
 			if it.ID < 257 {
-				assert.Equal(t, backuppath.TypeFolder, first.Type, "system item %d", it.ID)
+				assert.Equal(t, mailbox.TypeFolder, first.Type, "system item %d", it.ID)
 				system[it.ID] = true
 			}
 			digests := map[blob.Digest]bool{}
@@ -416,12 +417,12 @@ func TestContent(t *testing.T) {
 					assert.GreaterOrEqual(t, s.Start, it.States[i-1].Start)
 					prev := it.States[i-1]
 					switch s.Type {
-					case backuppath.TypeFolder:
+					case mailbox.TypeFolder:
 						renamed = renamed || s.Name != prev.Name
 						movedFolder = movedFolder || s.ParentID != prev.ParentID
-					case backuppath.TypeMessage:
-						movedItem = movedItem || (s.FolderID != prev.FolderID && s.FolderID != backuppath.FolderTrash)
-						trashThenDeleted = trashThenDeleted || (prev.FolderID == backuppath.FolderTrash && s.Deleted)
+					case mailbox.TypeMessage:
+						movedItem = movedItem || (s.FolderID != prev.FolderID && s.FolderID != mailbox.FolderTrash)
+						trashThenDeleted = trashThenDeleted || (prev.FolderID == mailbox.FolderTrash && s.Deleted)
 					}
 				}
 				if s.Digest != "" {
@@ -436,26 +437,26 @@ func TestContent(t *testing.T) {
 				}
 			}
 			deletedItem = deletedItem || last.Deleted
-			if first.Type == backuppath.TypeMessage && first.FolderID == backuppath.FolderDrafts && len(digests) >= 2 {
+			if first.Type == mailbox.TypeMessage && first.FolderID == mailbox.FolderDrafts && len(digests) >= 2 {
 				editedDraft = true
 			}
 			switch first.Type {
-			case backuppath.TypeContact:
+			case mailbox.TypeContact:
 				contacts++
-				assert.Equal(t, backuppath.FolderContacts, first.FolderID)
+				assert.Equal(t, mailbox.FolderContacts, first.FolderID)
 				b, err := f.p.Blobs.Read(first.Digest)
 				require.NoError(t, err)
 				assert.True(t, bytes.HasPrefix(b, []byte("BEGIN:VCARD\r\nVERSION:3.0\r\n")), "vCard 3.0")
 				assert.Contains(t, string(b), "FN:"+first.Name+"\r\n")
-			case backuppath.TypeAppointment:
+			case mailbox.TypeAppointment:
 				appointments++
-				assert.Equal(t, backuppath.FolderCalendar, first.FolderID)
+				assert.Equal(t, mailbox.FolderCalendar, first.FolderID)
 				b, err := f.p.Blobs.Read(first.Digest)
 				require.NoError(t, err)
 				assert.True(t, bytes.HasPrefix(b, []byte("BEGIN:VCALENDAR\r\n")), "iCalendar")
 				assert.Contains(t, string(b), "BEGIN:VEVENT\r\n")
 				assert.Contains(t, string(b), "SUMMARY:"+first.Subject+"\r\n")
-			case backuppath.TypeTag:
+			case mailbox.TypeTag:
 				tags++
 			}
 		}
@@ -494,13 +495,13 @@ func TestBulkFolder(t *testing.T) {
 	require.NoError(t, err)
 	var bulkID, inBulk int
 	for _, it := range f.items[first.ID] {
-		if l := it.Latest(); l.Type == backuppath.TypeFolder && l.Name == "Bulk" {
+		if l := it.Latest(); l.Type == mailbox.TypeFolder && l.Name == "Bulk" {
 			bulkID = it.ID
 		}
 	}
 	require.NotZero(t, bulkID, "Bulk folder")
 	for _, it := range f.items[first.ID] {
-		if l := it.Latest(); l.Type == backuppath.TypeMessage && l.FolderID == bulkID {
+		if l := it.Latest(); l.Type == mailbox.TypeMessage && l.FolderID == bulkID {
 			inBulk++
 		}
 	}
@@ -596,7 +597,7 @@ func TestBigAttachments(t *testing.T) {
 			if err != nil {
 				continue // the malformed one
 			}
-			if l := it.Latest(); l.Type == backuppath.TypeMessage && l.Size > 1<<20 {
+			if l := it.Latest(); l.Type == mailbox.TypeMessage && l.Size > 1<<20 {
 				big++
 				b, err := p.Blobs.Read(l.Digest)
 				require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // attrs builds an attribute map from name/value pairs.
@@ -75,7 +76,7 @@ func (g *gen) serverConfig(at time.Time, gen int) *backuppath.ServerConfig {
 		maxSize = "20480000"
 	}
 	c := &backuppath.ServerConfig{
-		Date:     backuppath.MillisOf(at),
+		Date:     mailbox.MillisOf(at),
 		ServerID: g.serverID,
 		Hostname: hostname,
 		ServerConfig: attrs(

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // writer writes blobs and item files straight into the new Backup Path.
@@ -279,7 +280,7 @@ func (w *writer) putDamaged(kind string, content []byte, t time.Time) (blob.Dige
 
 // writeItem writes an item file (as Path.WriteItem would) with the mtime of
 // its last state.
-func (w *writer) writeItem(accountID string, it *backuppath.Item) error {
+func (w *writer) writeItem(accountID string, it *mailbox.Item) error {
 	b, err := it.Encode()
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)

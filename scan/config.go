@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // recordNS makes stable ids for domain and COS records from their names.
@@ -71,7 +72,7 @@ func rawJSON(v any) json.RawMessage {
 // configured paths, the domains and classes of service of its accounts.
 func (r *runner) configRecord(now time.Time, st *backuppath.BackupStat, accounts []string, cos map[string]string) *backuppath.ServerConfig {
 	c := &backuppath.ServerConfig{
-		Date:     backuppath.MillisOf(now.Truncate(time.Second)),
+		Date:     mailbox.MillisOf(now.Truncate(time.Second)),
 		ServerID: r.serverID(st),
 		Hostname: r.hostname(st),
 		ServerConfig: map[string]json.RawMessage{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // mailTree builds Maildir++ trees in a temporary folder.
@@ -124,12 +125,12 @@ func accountID(t *testing.T, bp *backuppath.Path, name string) string {
 }
 
 // items reads every item of an account.
-func items(t *testing.T, bp *backuppath.Path, id string) map[int]*backuppath.Item {
+func items(t *testing.T, bp *backuppath.Path, id string) map[int]*mailbox.Item {
 	t.Helper()
 	files, others, err := bp.ItemFiles(id)
 	require.NoError(t, err)
 	require.Empty(t, others)
-	out := map[int]*backuppath.Item{}
+	out := map[int]*mailbox.Item{}
 	for _, f := range files {
 		it, err := bp.ReadItemFile(f.RelPath, f.ItemID)
 		require.NoError(t, err)
@@ -141,11 +142,11 @@ func items(t *testing.T, bp *backuppath.Path, id string) map[int]*backuppath.Ite
 }
 
 // live returns the live messages of an account by subject, their latest states.
-func live(t *testing.T, its map[int]*backuppath.Item) map[string]*backuppath.State {
-	out := map[string]*backuppath.State{}
+func live(t *testing.T, its map[int]*mailbox.Item) map[string]*mailbox.State {
+	out := map[string]*mailbox.State{}
 	for _, it := range its {
 		l := it.Latest()
-		if l.Type == backuppath.TypeMessage && !l.Deleted {
+		if l.Type == mailbox.TypeMessage && !l.Deleted {
 			_, dup := out[l.Subject]
 			require.False(t, dup, "two live items with subject %q", l.Subject)
 			out[l.Subject] = l
@@ -155,10 +156,10 @@ func live(t *testing.T, its map[int]*backuppath.Item) map[string]*backuppath.Sta
 }
 
 // folderByName finds a live folder item by name.
-func folderByName(its map[int]*backuppath.Item, name string) (int, *backuppath.State) {
+func folderByName(its map[int]*mailbox.Item, name string) (int, *mailbox.State) {
 	for id, it := range its {
 		l := it.Latest()
-		if l.Type == backuppath.TypeFolder && l.Name == name {
+		if l.Type == mailbox.TypeFolder && l.Name == name {
 			return id, l
 		}
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/imapmaster"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // IMAP is an IMAP server read through a master login: account A is opened
@@ -119,18 +119,18 @@ func (b *imapBox) Folders(ctx context.Context) ([]*Folder, error) {
 		f := &Folder{Path: path}
 		if strings.EqualFold(l.Mailbox, "INBOX") {
 			f.Path = []string{"INBOX"}
-			f.Special = backuppath.FolderInbox
+			f.Special = mailbox.FolderInbox
 		}
 		for _, at := range l.Attrs {
 			switch at {
 			case imap.MailboxAttrTrash:
-				f.Special = backuppath.FolderTrash
+				f.Special = mailbox.FolderTrash
 			case imap.MailboxAttrJunk:
-				f.Special = backuppath.FolderJunk
+				f.Special = mailbox.FolderJunk
 			case imap.MailboxAttrSent:
-				f.Special = backuppath.FolderSent
+				f.Special = mailbox.FolderSent
 			case imap.MailboxAttrDrafts:
-				f.Special = backuppath.FolderDrafts
+				f.Special = mailbox.FolderDrafts
 			}
 		}
 		if f.Special == 0 {

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/dovecot"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 func appendMsg(t *testing.T, c *imapclient.Client, mbox, content string, flags ...imap.Flag) {
@@ -110,8 +110,8 @@ func TestDovecotIMAP(t *testing.T) {
 	assert.Equal(t, "f", lv["work-2"].Flags)
 	assert.Equal(t, "u", lv["lmtp-0"].Flags)
 	assert.Equal(t, workID, lv["work-1"].FolderID)
-	assert.Equal(t, backuppath.FolderSent, lv["sent-1"].FolderID)
-	assert.Equal(t, backuppath.MillisOf(time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)), lv["work-1"].Date, "INTERNALDATE")
+	assert.Equal(t, mailbox.FolderSent, lv["sent-1"].FolderID)
+	assert.Equal(t, mailbox.MillisOf(time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)), lv["work-1"].Date, "INTERNALDATE")
 	bobRep := live(t, items(t, bp, accountID(t, bp, "bob@example.test")))
 	assert.Equal(t, lv["shared"].Digest, bobRep["shared"].Digest)
 

@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Maildir is a tree of Maildir++ accounts. Accounts are discovered as
@@ -144,7 +144,7 @@ func (b *maildirBox) Folders(ctx context.Context) ([]*Folder, error) {
 		return nil, fmt.Errorf("list folders of %s: %w", b.dir, err)
 	}
 	out := []*Folder{b.folder([]string{"INBOX"}, b.dir)}
-	out[0].Special = backuppath.FolderInbox
+	out[0].Special = mailbox.FolderInbox
 	for _, e := range ents {
 		n := e.Name()
 		if !strings.HasPrefix(n, ".") || n == "." || n == ".." || !e.IsDir() {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // fixture: two accounts in both discovered layouts, folders, flags, and
@@ -67,7 +68,7 @@ func TestMaildirFirstScan(t *testing.T) {
 	its := items(t, bp, alice)
 	workID, work := folderByName(its, "Work")
 	require.NotNil(t, work)
-	assert.Equal(t, backuppath.FolderRoot, work.ParentID)
+	assert.Equal(t, mailbox.FolderRoot, work.ParentID)
 	projID, proj := folderByName(its, "Projects")
 	require.NotNil(t, proj)
 	assert.Equal(t, workID, proj.ParentID)
@@ -79,10 +80,10 @@ func TestMaildirFirstScan(t *testing.T) {
 		subject, flags string
 		folder         int
 	}{
-		{"a-unread", "u", backuppath.FolderInbox},
-		{"a-read", "", backuppath.FolderInbox},
-		{"a-flagged-replied", "fr", backuppath.FolderInbox},
-		{"a-sent", "", backuppath.FolderSent},
+		{"a-unread", "u", mailbox.FolderInbox},
+		{"a-read", "", mailbox.FolderInbox},
+		{"a-flagged-replied", "fr", mailbox.FolderInbox},
+		{"a-sent", "", mailbox.FolderSent},
 		{"a-work", "", workID},
 		{"a-project", "w", projID},
 	}
@@ -99,7 +100,7 @@ func TestMaildirFirstScan(t *testing.T) {
 			assert.Equal(t, src, data, "blob content is the file")
 			assert.Equal(t, int64(len(src)), s.Size)
 			fi, _ := os.Stat(f.tree.find(f.alice, f.files[c.subject]))
-			assert.Equal(t, backuppath.MillisOf(fi.ModTime()), s.Date, "internal date = mtime")
+			assert.Equal(t, mailbox.MillisOf(fi.ModTime()), s.Date, "internal date = mtime")
 			assert.Equal(t, "Ann <ann@example.com>", s.From)
 		})
 	}
@@ -207,7 +208,7 @@ func TestMaildirChanges(t *testing.T) {
 	}
 	assert.Equal(t, "f", lv["a-unread"].Flags)
 	assert.Len(t, its[id("a-unread")].States, 2)
-	assert.Equal(t, backuppath.FolderSent, lv["a-read"].FolderID)
+	assert.Equal(t, mailbox.FolderSent, lv["a-read"].FolderID)
 	assert.Len(t, its[id("a-read")].States, 2)
 	assert.Equal(t, workID, lv["a-flagged-replied"].FolderID)
 	assert.Equal(t, workID, lv["a-work"].FolderID, "unchanged: the folder kept its id")
@@ -349,7 +350,7 @@ func TestCancelAndResume(t *testing.T) {
 			assert.Len(t, live(t, its), n, "every message once")
 			msgs := 0
 			for _, it := range its {
-				if it.Latest().Type == backuppath.TypeMessage {
+				if it.Latest().Type == mailbox.TypeMessage {
 					msgs++
 					assert.Len(t, it.States, 1, "no extra state for item %d", it.ID)
 				}
@@ -414,7 +415,7 @@ func TestAccountSelection(t *testing.T) {
 		assert.Equal(t, 1, rep.AccountsDeleted)
 		a, err := bp.ReadAccount(accountID(t, bp, "bob@example.org"))
 		require.NoError(t, err)
-		assert.Equal(t, backuppath.StatusDeleted, a.Status)
+		assert.Equal(t, mailbox.StatusDeleted, a.Status)
 		assert.NotZero(t, a.DeletedDate)
 		rep = run(t, bp, src, Options{})
 		assert.Zero(t, rep.Written)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/emersion/go-message/charset"
 
-	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // errStop ends an account's fetches once the read error threshold is hit.
@@ -180,7 +180,7 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := a.changeItem(e.ItemID, func(s *backuppath.State) { s.Deleted = true }); err != nil {
+		if err := a.changeItem(e.ItemID, func(s *mailbox.State) { s.Deleted = true }); err != nil {
 			return err
 		}
 		a.st.drop(e)
@@ -201,7 +201,7 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			continue // a system folder: no item of ours
 		}
 		_ = e
-		if err := a.changeItem(id, func(s *backuppath.State) { s.Deleted = true }); err != nil {
+		if err := a.changeItem(id, func(s *mailbox.State) { s.Deleted = true }); err != nil {
 			return err
 		}
 		a.rep.Items.Deleted++
@@ -234,9 +234,9 @@ func (a *acctScan) add(c *cur, m *Message, content []byte) error {
 		date = sum.date
 	}
 	id := a.alloc()
-	s := backuppath.State{Start: a.when(), Type: backuppath.TypeMessage, FolderID: c.id, Flags: m.Flags,
-		Tags: m.Tags, Digest: d, Size: int64(len(content)), Date: backuppath.MillisOf(date),
-		Subject: sum.subject, From: sum.from, To: sum.to, IMAPUID: m.UID, Extra: backuppath.Extra{}}
+	s := mailbox.State{Start: a.when(), Type: mailbox.TypeMessage, FolderID: c.id, Flags: m.Flags,
+		Tags: m.Tags, Digest: d, Size: int64(len(content)), Date: mailbox.MillisOf(date),
+		Subject: sum.subject, From: sum.from, To: sum.to, IMAPUID: m.UID, Extra: mailbox.Extra{}}
 	setExtra(s.Extra, extraSource, m.Key)
 	if err := a.newItem(id, s); err != nil {
 		return err
@@ -256,7 +256,7 @@ func (a *acctScan) add(c *cur, m *Message, content []byte) error {
 // flags, tags, source key, or (sum != nil) content.
 func (a *acctScan) restate(e *MessageEntry, c *cur, m *Message, d blob.Digest, size int64, sum *summary) error {
 	moved := e.FolderID != c.id
-	err := a.changeItem(e.ItemID, func(s *backuppath.State) {
+	err := a.changeItem(e.ItemID, func(s *mailbox.State) {
 		s.Deleted = false
 		s.FolderID, s.Flags, s.Tags = c.id, m.Flags, m.Tags
 		s.Digest, s.Size = d, size

@@ -17,6 +17,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // AccountSpec is one line of the account list: an account and its COS.
@@ -255,14 +256,14 @@ func (r *runner) run(ctx context.Context) error {
 	// Accounts gone from the source are marked deleted (full scans only).
 	if full {
 		for name, info := range known {
-			if inSource[name] || info.Status == backuppath.StatusDeleted {
+			if inSource[name] || info.Status == mailbox.StatusDeleted {
 				continue
 			}
 			if (info.BackupEnabled != nil && !*info.BackupEnabled) || (r.opt.Disabled != nil && r.opt.Disabled(name, info.COSName)) {
 				continue // disabled accounts are the toggles' business
 			}
-			info.Status = backuppath.StatusDeleted
-			info.DeletedDate = backuppath.MillisOf(r.now())
+			info.Status = mailbox.StatusDeleted
+			info.DeletedDate = mailbox.MillisOf(r.now())
 			if err := r.bp.WriteAccount(info); err != nil {
 				return &writeError{err}
 			}
@@ -298,12 +299,12 @@ func (e *writeError) Unwrap() error { return e.err }
 
 // knownAccounts maps account names (lower case) to their account_info;
 // with several accounts of one name, the active one wins, then the newest.
-func (r *runner) knownAccounts() (map[string]*backuppath.Account, error) {
+func (r *runner) knownAccounts() (map[string]*mailbox.Account, error) {
 	ids, err := r.bp.AccountIDs()
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*backuppath.Account{}
+	out := map[string]*mailbox.Account{}
 	for _, id := range ids {
 		a, err := r.bp.ReadAccount(id)
 		if err != nil {
@@ -311,8 +312,8 @@ func (r *runner) knownAccounts() (map[string]*backuppath.Account, error) {
 		}
 		n := strings.ToLower(a.Name)
 		if old := out[n]; old != nil {
-			oldActive := old.Status != backuppath.StatusDeleted
-			newActive := a.Status != backuppath.StatusDeleted
+			oldActive := old.Status != mailbox.StatusDeleted
+			newActive := a.Status != mailbox.StatusDeleted
 			if oldActive && !newActive || (oldActive == newActive && old.Created >= a.Created) {
 				continue
 			}
@@ -329,9 +330,9 @@ func (r *runner) touchBackupStat() error {
 			return &writeError{fmt.Errorf("backupstat: %w", err)}
 		}
 		st = &backuppath.BackupStat{ServerID: r.serverID(nil), Hostname: r.hostname(nil),
-			FirstRun: backuppath.MillisOf(r.rep.Start), FormatVersion: backuppath.FormatVersion}
+			FirstRun: mailbox.MillisOf(r.rep.Start), FormatVersion: backuppath.FormatVersion}
 	}
-	st.LastScan = backuppath.MillisOf(r.now())
+	st.LastScan = mailbox.MillisOf(r.now())
 	if err := r.bp.WriteBackupStat(st); err != nil {
 		return &writeError{err}
 	}
@@ -373,7 +374,7 @@ type acctScan struct {
 	sinceC int  // items written since the last checkpoint
 	wrote  bool // any item written
 	dirty  bool // scan state differs from the file
-	stamp  backuppath.Millis
+	stamp  mailbox.Millis
 	curs   []*cur
 
 	// Group commit: blobs and item files are written without fsync; a
@@ -383,7 +384,7 @@ type acctScan struct {
 	durable bool
 	store   *blob.Store
 	wopt    atomicfile.Options
-	pending []*backuppath.Item
+	pending []*mailbox.Item
 }
 
 // pendingMax is how many new items wait for one blob sync.
@@ -399,11 +400,11 @@ type cur struct {
 	broken bool // a message of it could not be read: list again next time
 }
 
-func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos string, info *backuppath.Account) error {
+func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos string, info *mailbox.Account) error {
 	now := r.now()
 	if info == nil {
-		info = &backuppath.Account{ID: uuid.NewString(), Name: name, Status: backuppath.StatusActive,
-			COSName: cos, Created: backuppath.MillisOf(now)}
+		info = &mailbox.Account{ID: uuid.NewString(), Name: name, Status: mailbox.StatusActive,
+			COSName: cos, Created: mailbox.MillisOf(now)}
 		r.rep.AccountsNew++
 		ar.ID = info.ID
 		if err := r.bp.WriteAccount(info); err != nil {
@@ -413,8 +414,8 @@ func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos strin
 	} else {
 		ar.ID = info.ID
 		changed := false
-		if info.Status == backuppath.StatusDeleted {
-			info.Status, info.DeletedDate, changed = backuppath.StatusActive, 0, true
+		if info.Status == mailbox.StatusDeleted {
+			info.Status, info.DeletedDate, changed = mailbox.StatusActive, 0, true
 		}
 		if cos != "" && info.COSName != cos {
 			info.COSName, changed = cos, true
@@ -448,13 +449,13 @@ func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos strin
 	return err
 }
 
-func (a *acctScan) when() backuppath.Millis {
-	return backuppath.MillisOf(a.r.now())
+func (a *acctScan) when() mailbox.Millis {
+	return mailbox.MillisOf(a.r.now())
 }
 
 // after returns a start date for a new state of an item whose latest
 // state started at prev: now, or just after prev.
-func (a *acctScan) after(prev backuppath.Millis) backuppath.Millis {
+func (a *acctScan) after(prev mailbox.Millis) mailbox.Millis {
 	t := a.when()
 	if t <= prev {
 		t = prev + 1
@@ -581,7 +582,7 @@ func (a *acctScan) writeFolders(curs []*cur) error {
 		byPath[c.f.PathString()] = c.id
 	}
 	for _, c := range curs {
-		parent := backuppath.FolderRoot
+		parent := mailbox.FolderRoot
 		if len(c.f.Path) > 1 {
 			if p, ok := byPath[strings.Join(c.f.Path[:len(c.f.Path)-1], "/")]; ok {
 				parent = p
@@ -606,8 +607,8 @@ func (a *acctScan) writeFolders(curs []*cur) error {
 			a.st.folders[c.id] = e
 			continue
 		}
-		s := backuppath.State{Type: backuppath.TypeFolder, FolderID: parent, ParentID: parent, Name: name}
-		s.Extra = backuppath.Extra{}
+		s := mailbox.State{Type: mailbox.TypeFolder, FolderID: parent, ParentID: parent, Name: name}
+		s.Extra = mailbox.Extra{}
 		setExtra(s.Extra, extraSource, "folder:"+firstNonEmpty(c.f.Key, e.Path))
 		setExtra(s.Extra, extraSourcePath, e.Path)
 		if c.prior == nil {
@@ -617,7 +618,7 @@ func (a *acctScan) writeFolders(curs []*cur) error {
 			}
 			a.rep.Items.New++
 		} else {
-			if err := a.changeItem(c.id, func(ns *backuppath.State) {
+			if err := a.changeItem(c.id, func(ns *mailbox.State) {
 				ns.FolderID, ns.ParentID, ns.Name = parent, parent, name
 				ns.Deleted = false
 				for k, v := range s.Extra {
@@ -641,15 +642,15 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-func setExtra(e backuppath.Extra, k, v string) {
+func setExtra(e mailbox.Extra, k, v string) {
 	b, _ := json.Marshal(v)
 	e[k] = b
 }
 
 // newItem writes the first state of a new item. Items with a blob wait
 // for the next flush (see acctScan.pending).
-func (a *acctScan) newItem(id int, s backuppath.State) error {
-	it := &backuppath.Item{ID: id, States: []backuppath.State{s}}
+func (a *acctScan) newItem(id int, s mailbox.State) error {
+	it := &mailbox.Item{ID: id, States: []mailbox.State{s}}
 	rel := backuppath.ItemRelPath(a.id, id)
 	a.st.itemPaths[id] = rel
 	if s.Digest != "" {
@@ -691,7 +692,7 @@ func (a *acctScan) sync() error {
 	return nil
 }
 
-func (a *acctScan) writeItem(rel string, it *backuppath.Item) error {
+func (a *acctScan) writeItem(rel string, it *mailbox.Item) error {
 	b, err := it.Encode()
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
@@ -707,7 +708,7 @@ func (a *acctScan) writeItem(rel string, it *backuppath.Item) error {
 
 // changeItem appends a new state: a copy of the latest, changed by fn.
 // Earlier states are kept as they are.
-func (a *acctScan) changeItem(id int, fn func(s *backuppath.State)) error {
+func (a *acctScan) changeItem(id int, fn func(s *mailbox.State)) error {
 	rel, ok := a.st.itemPaths[id]
 	if !ok {
 		return fmt.Errorf("item %d: no item file", id)
@@ -717,7 +718,7 @@ func (a *acctScan) changeItem(id int, fn func(s *backuppath.State)) error {
 		return err
 	}
 	l := *it.Latest()
-	extra := backuppath.Extra{}
+	extra := mailbox.Extra{}
 	for k, v := range l.Extra {
 		extra[k] = v
 	}
@@ -780,7 +781,7 @@ func (a *acctScan) save(final bool) error {
 		for _, e := range a.st.byItem {
 			bytes += e.Size
 		}
-		stat := &backuppath.AccountStat{LastItemID: a.nextID - 1, LastScan: backuppath.MillisOf(now),
+		stat := &backuppath.AccountStat{LastItemID: a.nextID - 1, LastScan: mailbox.MillisOf(now),
 			ItemCount: len(a.st.itemPaths), BlobBytes: bytes}
 		if old, err := a.r.bp.ReadAccountStat(a.id); err == nil {
 			stat.Extra = old.Extra

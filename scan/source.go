@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Source is a live mail store that Run backs up.
@@ -49,7 +49,7 @@ var ErrVanished = fmt.Errorf("message vanished while scanning")
 type Folder struct {
 	Path    []string // path components; the Inbox is ["INBOX"]
 	Key     string   // stable identity across renames if the source has one, else ""
-	Special int      // system folder id (backuppath.FolderInbox, ...) or 0
+	Special int      // system folder id (mailbox.FolderInbox, ...) or 0
 	// Token changes whenever the folder's messages or their flags change;
 	// "" means "unknown: always list". Equal tokens let a scan reuse the
 	// last listing without asking the source.
@@ -134,11 +134,11 @@ func canonFlags(set map[byte]bool) string {
 // specialByName maps well-known folder names (top level, case-insensitive)
 // to Zimbra's system folder ids, for sources without SPECIAL-USE.
 var specialByName = map[string]int{
-	"inbox": backuppath.FolderInbox, "trash": backuppath.FolderTrash,
-	"deleted items": backuppath.FolderTrash, "deleted messages": backuppath.FolderTrash,
-	"junk": backuppath.FolderJunk, "spam": backuppath.FolderJunk, "junk e-mail": backuppath.FolderJunk,
-	"sent": backuppath.FolderSent, "sent items": backuppath.FolderSent, "sent messages": backuppath.FolderSent,
-	"drafts": backuppath.FolderDrafts,
+	"inbox": mailbox.FolderInbox, "trash": mailbox.FolderTrash,
+	"deleted items": mailbox.FolderTrash, "deleted messages": mailbox.FolderTrash,
+	"junk": mailbox.FolderJunk, "spam": mailbox.FolderJunk, "junk e-mail": mailbox.FolderJunk,
+	"sent": mailbox.FolderSent, "sent items": mailbox.FolderSent, "sent messages": mailbox.FolderSent,
+	"drafts": mailbox.FolderDrafts,
 }
 
 func specialOf(path []string) int {
@@ -165,8 +165,8 @@ func sortedTags(m map[string]bool) []string {
 func sortFolders(fs []*Folder) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, c := fs[i], fs[j]
-		if (a.Special == backuppath.FolderInbox) != (c.Special == backuppath.FolderInbox) {
-			return a.Special == backuppath.FolderInbox
+		if (a.Special == mailbox.FolderInbox) != (c.Special == mailbox.FolderInbox) {
+			return a.Special == mailbox.FolderInbox
 		}
 		if len(a.Path) != len(c.Path) {
 			return len(a.Path) < len(c.Path)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // StateFile is cbfs's per-account scan state, accounts/<id>/cbfs_scan_state
@@ -53,13 +54,13 @@ type MessageEntry struct {
 
 // ScanState is the content of a cbfs_scan_state file.
 type ScanState struct {
-	Version    int               `json:"version"`
-	Source     string            `json:"source"`
-	Account    string            `json:"account"`
-	Saved      backuppath.Millis `json:"savedDate"`
-	LastItemID int               `json:"lastItemId"`
-	Folders    []*FolderEntry    `json:"folders"`
-	Messages   []*MessageEntry   `json:"messages"`
+	Version    int             `json:"version"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Saved      mailbox.Millis  `json:"savedDate"`
+	LastItemID int             `json:"lastItemId"`
+	Folders    []*FolderEntry  `json:"folders"`
+	Messages   []*MessageEntry `json:"messages"`
 }
 
 // state is the in-memory form of one account's scan state.
@@ -171,7 +172,7 @@ func loadState(bp *backuppath.Path, accountID string) (*state, error) {
 	return s, nil
 }
 
-func extraString(e backuppath.Extra, k string) string {
+func extraString(e mailbox.Extra, k string) string {
 	raw, ok := e[k]
 	if !ok {
 		return ""
@@ -185,7 +186,7 @@ func extraString(e backuppath.Extra, k string) string {
 
 // apply brings the entries in line with an item's latest state; it
 // reports whether anything changed.
-func (s *state) apply(it *backuppath.Item) bool {
+func (s *state) apply(it *mailbox.Item) bool {
 	l := it.Latest()
 	if l == nil {
 		return false
@@ -195,7 +196,7 @@ func (s *state) apply(it *backuppath.Item) bool {
 		return false
 	}
 	switch l.Type {
-	case backuppath.TypeFolder:
+	case mailbox.TypeFolder:
 		old := s.folders[it.ID]
 		if l.Deleted {
 			if old == nil {
@@ -262,12 +263,12 @@ func equalTags(a, b []string) bool {
 func (s *state) encode(source, account string, saved time.Time, lastItemID int) ([]byte, error) {
 	var b bytes.Buffer
 	head, err := json.Marshal(struct {
-		Version    int               `json:"version"`
-		Source     string            `json:"source"`
-		Account    string            `json:"account"`
-		Saved      backuppath.Millis `json:"savedDate"`
-		LastItemID int               `json:"lastItemId"`
-	}{StateVersion, source, account, backuppath.MillisOf(saved), lastItemID})
+		Version    int            `json:"version"`
+		Source     string         `json:"source"`
+		Account    string         `json:"account"`
+		Saved      mailbox.Millis `json:"savedDate"`
+		LastItemID int            `json:"lastItemId"`
+	}{StateVersion, source, account, mailbox.MillisOf(saved), lastItemID})
 	if err != nil {
 		return nil, err
 	}

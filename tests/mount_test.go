@@ -31,6 +31,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -257,7 +258,7 @@ func TestMount(t *testing.T) {
 }
 
 // mountItem reads an item file straight from the Backup Path.
-func mountItem(t *testing.T, bp *backuppath.Path, accountID string, id int) *backuppath.Item {
+func mountItem(t *testing.T, bp *backuppath.Path, accountID string, id int) *mailbox.Item {
 	t.Helper()
 	it, err := bp.ReadItem(accountID, id)
 	require.NoError(t, err)
@@ -265,7 +266,7 @@ func mountItem(t *testing.T, bp *backuppath.Path, accountID string, id int) *bac
 }
 
 // contentOf is the state whose digest is state i's content.
-func mountContent(it *backuppath.Item, i int) *backuppath.State {
+func mountContent(it *mailbox.Item, i int) *mailbox.State {
 	for ; i >= 0; i-- {
 		if it.States[i].Digest != "" {
 			return &it.States[i]
@@ -371,11 +372,11 @@ func mountTestItems(t *testing.T, fx *mountFixture, mp string) {
 				require.NotNil(t, c)
 				var content string
 				switch s.Type {
-				case backuppath.TypeMessage:
+				case mailbox.TypeMessage:
 					content = "message.eml"
-				case backuppath.TypeContact:
+				case mailbox.TypeContact:
 					content = "contact.vcf"
-				case backuppath.TypeAppointment:
+				case mailbox.TypeAppointment:
 					content = "appointment.ics"
 				default:
 					continue

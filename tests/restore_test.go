@@ -28,6 +28,7 @@ import (
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/dovecot"
 	"github.com/cbfs/cbfs/internal/notify/notifytest"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/sample"
@@ -38,10 +39,10 @@ type rsample struct {
 	root   string
 	bp     *backuppath.Path
 	ix     *index.Index
-	active []*backuppath.Account
-	all    []*backuppath.Account
-	items  map[string][]*backuppath.Item // readable items by account id
-	bad    map[string]string             // "accountID/itemID" -> class restore must give
+	active []*mailbox.Account
+	all    []*mailbox.Account
+	items  map[string][]*mailbox.Item // readable items by account id
+	bad    map[string]string          // "accountID/itemID" -> class restore must give
 }
 
 func restoreSample(t *testing.T, opt sample.Options) *rsample {
@@ -49,7 +50,7 @@ func restoreSample(t *testing.T, opt sample.Options) *rsample {
 	root := filepath.Join(t.TempDir(), "bp")
 	rep, err := sample.Generate(context.Background(), root, opt)
 	require.NoError(t, err)
-	s := &rsample{root: root, items: map[string][]*backuppath.Item{}, bad: map[string]string{}}
+	s := &rsample{root: root, items: map[string][]*mailbox.Item{}, bad: map[string]string{}}
 	s.bp, err = backuppath.Open(root)
 	require.NoError(t, err)
 	s.ix, err = index.Open(s.bp, ":memory:")
@@ -63,7 +64,7 @@ func restoreSample(t *testing.T, opt sample.Options) *rsample {
 		a, err := s.bp.ReadAccount(id)
 		require.NoError(t, err)
 		s.all = append(s.all, a)
-		if a.Status == backuppath.StatusActive {
+		if a.Status == mailbox.StatusActive {
 			s.active = append(s.active, a)
 		}
 		files, _, err := s.bp.ItemFiles(id)
@@ -87,13 +88,13 @@ func restoreSample(t *testing.T, opt sample.Options) *rsample {
 	return s
 }
 
-func (s *rsample) isBad(a *backuppath.Account, id int) bool {
+func (s *rsample) isBad(a *mailbox.Account, id int) bool {
 	_, bad := s.bad[fmt.Sprintf("%s/%d", a.ID, id)]
 	return bad
 }
 
-func isMail(st *backuppath.State) bool {
-	return st.Type == backuppath.TypeMessage || st.Type == backuppath.TypeChat
+func isMail(st *mailbox.State) bool {
+	return st.Type == mailbox.TypeMessage || st.Type == mailbox.TypeChat
 }
 
 // folders is folder path ("Inbox/Projects") -> sorted digests of its
@@ -118,7 +119,7 @@ func (f folders) sorted() folders {
 // want is what a restore of a as it was at `at` (zero: latest) must give:
 // every sound message whose state then is live, in the folder the index
 // names at that moment.
-func (s *rsample) want(t *testing.T, a *backuppath.Account, at time.Time) folders {
+func (s *rsample) want(t *testing.T, a *mailbox.Account, at time.Time) folders {
 	t.Helper()
 	fl, err := s.ix.Folders(a.ID, at)
 	require.NoError(t, err)
@@ -145,7 +146,7 @@ func (s *rsample) want(t *testing.T, a *backuppath.Account, at time.Time) folder
 // wantWithDeleted counts what a restore with filter_deleted false must
 // give for a: every sound message, an item whose latest state is deleted
 // in its last live state.
-func (s *rsample) wantWithDeleted(a *backuppath.Account) int {
+func (s *rsample) wantWithDeleted(a *mailbox.Account) int {
 	n := 0
 	for _, it := range s.items[a.ID] {
 		i := len(it.States) - 1
@@ -161,12 +162,12 @@ func (s *rsample) wantWithDeleted(a *backuppath.Account) int {
 
 // byName is the account restored for each name: an active one, else the
 // most recently created.
-func (s *rsample) byName() map[string]*backuppath.Account {
-	out := map[string]*backuppath.Account{}
+func (s *rsample) byName() map[string]*mailbox.Account {
+	out := map[string]*mailbox.Account{}
 	for _, a := range s.all {
 		k := strings.ToLower(a.Name)
 		p, ok := out[k]
-		pa, aa := ok && p.Status == backuppath.StatusActive, a.Status == backuppath.StatusActive
+		pa, aa := ok && p.Status == mailbox.StatusActive, a.Status == mailbox.StatusActive
 		if !ok || (!pa && aa) || (pa == aa && a.Created > p.Created) {
 			out[k] = a
 		}
@@ -177,7 +178,7 @@ func (s *rsample) byName() map[string]*backuppath.Account {
 // wantUndeleted are the digests an undelete of [lo, hi] (zero: open) must
 // bring back: for each item turned from live to deleted in the window,
 // its state just before the latest such deletion.
-func (s *rsample) wantUndeleted(a *backuppath.Account, lo, hi time.Time) []string {
+func (s *rsample) wantUndeleted(a *mailbox.Account, lo, hi time.Time) []string {
 	var out []string
 	for _, it := range s.items[a.ID] {
 		for i := len(it.States) - 1; i >= 1; i-- {
@@ -197,7 +198,7 @@ func (s *rsample) wantUndeleted(a *backuppath.Account, lo, hi time.Time) []strin
 }
 
 // deletions lists the times items of a were deleted.
-func (s *rsample) deletions(a *backuppath.Account) []time.Time {
+func (s *rsample) deletions(a *mailbox.Account) []time.Time {
 	var out []time.Time
 	for _, it := range s.items[a.ID] {
 		for i := 1; i < len(it.States); i++ {
@@ -317,7 +318,7 @@ func unrestored(t *testing.T, report string) (map[string][]int, map[string]strin
 
 // wantUnrestored is the damage restore must report for the active
 // accounts: account name -> ids, "name/id" -> class.
-func (s *rsample) wantUnrestored(accounts []*backuppath.Account) (map[string][]int, map[string]string) {
+func (s *rsample) wantUnrestored(accounts []*mailbox.Account) (map[string][]int, map[string]string) {
 	ids := map[string][]int{}
 	classes := map[string]string{}
 	for _, a := range accounts {
@@ -358,7 +359,7 @@ func skippedItems(t *testing.T, report string) int {
 	return n
 }
 
-func names(accts []*backuppath.Account) []string {
+func names(accts []*mailbox.Account) []string {
 	var out []string
 	for _, a := range accts {
 		out = append(out, a.Name)
@@ -433,7 +434,7 @@ func TestRestoreForeground(t *testing.T) {
 		assert.Equal(t, []string{a.Name}, accountDirs(t, only))
 
 		domain := a.Domain()
-		var inDomain []*backuppath.Account
+		var inDomain []*mailbox.Account
 		n := 0
 		for _, b := range s.active {
 			if strings.EqualFold(b.Domain(), domain) {
@@ -462,9 +463,9 @@ func TestRestoreForeground(t *testing.T) {
 	})
 
 	t.Run("a deleted account, last: as it was just before its deletion", func(t *testing.T) {
-		var a *backuppath.Account
+		var a *mailbox.Account
 		for _, b := range s.all {
-			if b.Status == backuppath.StatusDeleted && b.DeletedDate != 0 {
+			if b.Status == mailbox.StatusDeleted && b.DeletedDate != 0 {
 				a = b
 				break
 			}
@@ -503,7 +504,7 @@ func TestRestoreForeground(t *testing.T) {
 	})
 
 	t.Run("undelete brings back exactly the window's deleted items", func(t *testing.T) {
-		var a *backuppath.Account
+		var a *mailbox.Account
 		for _, b := range s.active {
 			if a == nil || len(s.deletions(b)) > len(s.deletions(a)) {
 				a = b
@@ -538,7 +539,7 @@ func TestRestoreForeground(t *testing.T) {
 
 	t.Run("item restore: one item, then skipped", func(t *testing.T) {
 		a := s.active[1]
-		var item *backuppath.Item
+		var item *mailbox.Item
 		for _, it := range s.items[a.ID] {
 			if l := it.Latest(); !l.Deleted && isMail(l) && !s.isBad(a, it.ID) && (item == nil || it.ID < item.ID) {
 				item = it

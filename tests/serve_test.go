@@ -29,6 +29,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/dovecot"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/sample"
 	"github.com/cbfs/cbfs/service"
@@ -122,8 +123,8 @@ func serveMsg(subject, body string) []byte {
 
 // serveAccount is one account of a Backup Path as read back from disk.
 type serveAccount struct {
-	info  *backuppath.Account
-	items map[int]*backuppath.Item
+	info  *mailbox.Account
+	items map[int]*mailbox.Item
 }
 
 // serveRead reads every account of the Backup Path at root, by name.
@@ -139,7 +140,7 @@ func serveRead(t *testing.T, root string) map[string]*serveAccount {
 		require.NoError(t, err)
 		files, _, err := bp.ItemFiles(id)
 		require.NoError(t, err)
-		sa := &serveAccount{info: a, items: map[int]*backuppath.Item{}}
+		sa := &serveAccount{info: a, items: map[int]*mailbox.Item{}}
 		for _, f := range files {
 			it, err := bp.ReadItemFile(f.RelPath, f.ItemID)
 			require.NoError(t, err)
@@ -152,9 +153,9 @@ func serveRead(t *testing.T, root string) map[string]*serveAccount {
 
 // messages returns subject -> item of the account's message items (type
 // 5), failing on two items with one subject (a duplicate).
-func (a *serveAccount) messages(t *testing.T) map[string]*backuppath.Item {
+func (a *serveAccount) messages(t *testing.T) map[string]*mailbox.Item {
 	t.Helper()
-	out := map[string]*backuppath.Item{}
+	out := map[string]*mailbox.Item{}
 	for _, it := range a.items {
 		l := it.States[len(it.States)-1]
 		if l.Type != 5 {
@@ -169,8 +170,8 @@ func (a *serveAccount) messages(t *testing.T) map[string]*backuppath.Item {
 }
 
 // live is messages without the deleted ones: subject -> latest state.
-func (a *serveAccount) live(t *testing.T) map[string]backuppath.State {
-	out := map[string]backuppath.State{}
+func (a *serveAccount) live(t *testing.T) map[string]mailbox.State {
+	out := map[string]mailbox.State{}
 	for s, it := range a.messages(t) {
 		if l := it.States[len(it.States)-1]; !l.Deleted {
 			out[s] = l
@@ -179,7 +180,7 @@ func (a *serveAccount) live(t *testing.T) map[string]backuppath.State {
 	return out
 }
 
-func serveSubjects(m map[string]backuppath.State) []string {
+func serveSubjects(m map[string]mailbox.State) []string {
 	var out []string
 	for s := range m {
 		out = append(out, s)
@@ -353,7 +354,7 @@ func TestServe(t *testing.T) {
 		assert.Equal(t, "false\n", ok(t, "config", "get", "account", "bob@example.test", "backupEnabled", "--state-dir", st).stdout)
 		require.NoError(t, dv.Deliver("ann@example.com", []string{"bob@example.test"}, serveMsg("bob-1", "while disabled")))
 		got := serveRead(t, root)
-		assert.Equal(t, backuppath.StatusDeleted, got["bob@example.test"].info.Status, "applied at once: marked deleted")
+		assert.Equal(t, mailbox.StatusDeleted, got["bob@example.test"].info.Status, "applied at once: marked deleted")
 		rep := scanWait(t)
 		assert.Equal(t, 0, statLine(t, rep, "Items New"), rep)
 		assert.NotContains(t, serveSubjects(serveRead(t, root)["bob@example.test"].live(t)), "bob-1")
@@ -365,7 +366,7 @@ func TestServe(t *testing.T) {
 		assert.NotContains(t, exp, "bob@example.test")
 
 		assert.Equal(t, "true (not set: default)\n", ok(t, "config", "unset", "account", "bob@example.test", "backupEnabled", "--state-dir", st).stdout)
-		assert.Equal(t, backuppath.StatusActive, serveRead(t, root)["bob@example.test"].info.Status, "re-enabled: active again")
+		assert.Equal(t, mailbox.StatusActive, serveRead(t, root)["bob@example.test"].info.Status, "re-enabled: active again")
 		scanWait(t)
 		assert.Contains(t, serveSubjects(serveRead(t, root)["bob@example.test"].live(t)), "bob-1")
 	})

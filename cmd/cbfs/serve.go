@@ -16,6 +16,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
 )
@@ -124,7 +125,7 @@ func startServeMount(ctx context.Context, s operations.Settings, dir string, deb
 	bp, err := backuppath.Open(s.BackupPath)
 	if err != nil {
 		// Nothing backed up yet: mount an empty Backup Path.
-		if bp, err = backuppath.Create(s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), FirstRun: backuppath.MillisOf(time.Now())}); err != nil {
+		if bp, err = backuppath.Create(s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), FirstRun: mailbox.MillisOf(time.Now())}); err != nil {
 			return nil, fmt.Errorf("--mount: %w", err)
 		}
 	}

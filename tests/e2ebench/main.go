@@ -24,6 +24,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -249,7 +250,7 @@ func benchReady() {
 // genMetadata writes n message items (metadata only, spread over 10
 // accounts; digests point at one small real blob) quickly: no fsync.
 func genMetadata(dest string, n int) {
-	p, err := backuppath.Create(dest, backuppath.BackupStat{ServerID: "bench", FirstRun: backuppath.MillisOf(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))})
+	p, err := backuppath.Create(dest, backuppath.BackupStat{ServerID: "bench", FirstRun: mailbox.MillisOf(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))})
 	must(err)
 	p.Write.NoSync = true
 	body := []byte("From: a@example.com\r\nSubject: bench\r\n\r\nhello\r\n")
@@ -260,15 +261,15 @@ func genMetadata(dest string, n int) {
 	var wg sync.WaitGroup
 	for a := 0; a < accounts; a++ {
 		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", a)
-		must(p.WriteAccount(&backuppath.Account{ID: id, Name: fmt.Sprintf("user%02d@example.com", a), Status: backuppath.StatusActive}))
+		must(p.WriteAccount(&mailbox.Account{ID: id, Name: fmt.Sprintf("user%02d@example.com", a), Status: mailbox.StatusActive}))
 		wg.Add(1)
 		go func(a int, id string) {
 			defer wg.Done()
 			for i := 0; i < n/accounts; i++ {
 				t := base.Add(time.Duration(i) * time.Minute)
-				st := backuppath.State{Start: backuppath.MillisOf(t), Type: backuppath.TypeMessage, FolderID: 2 + i%2*3,
-					Digest: d, Size: int64(len(body)), Date: backuppath.MillisOf(t), Subject: "bench " + strconv.Itoa(i)}
-				it := &backuppath.Item{ID: 257 + i, States: []backuppath.State{st}}
+				st := mailbox.State{Start: mailbox.MillisOf(t), Type: mailbox.TypeMessage, FolderID: 2 + i%2*3,
+					Digest: d, Size: int64(len(body)), Date: mailbox.MillisOf(t), Subject: "bench " + strconv.Itoa(i)}
+				it := &mailbox.Item{ID: 257 + i, States: []mailbox.State{st}}
 				if i%3 == 0 {
 					st2 := st
 					st2.Start += 3600_000

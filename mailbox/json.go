@@ -1,4 +1,4 @@
-package backuppath
+package mailbox
 
 import (
 	"bytes"
@@ -108,11 +108,11 @@ func jsonKeys(t reflect.Type) map[string]int {
 	return keys
 }
 
-// decodeTolerant decodes the JSON object b into *known (a pointer to a plain
+// DecodeObject decodes the JSON object b into *known (a pointer to a plain
 // struct, no custom UnmarshalJSON) and returns the keys known does not
 // declare. Key matching is exact (case-sensitive), unlike encoding/json's
 // default, so an unknown key that differs only in case is kept, not merged.
-func decodeTolerant(b []byte, known any) (Extra, error) {
+func DecodeObject(b []byte, known any) (Extra, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, err
@@ -139,13 +139,23 @@ func decodeTolerant(b []byte, known any) (Extra, error) {
 	return extra, nil
 }
 
-// encodeWithExtra encodes known (a plain struct) and merges extra's keys in;
+// EncodeObject encodes known (a plain struct) and merges extra's keys in;
 // a known key wins over an extra key of the same name. Keys are sorted, so
 // the output is deterministic.
-func encodeWithExtra(known any, extra Extra) ([]byte, error) {
+func EncodeObject(known any, extra Extra) ([]byte, error) {
 	b, err := json.Marshal(known)
 	if err != nil || len(extra) == 0 {
 		return b, err
+	}
+	knownKeys := jsonKeys(reflect.TypeOf(known))
+	shadowed := 0
+	for k := range extra {
+		if _, ok := knownKeys[k]; ok {
+			shadowed++
+		}
+	}
+	if shadowed == len(extra) {
+		return b, nil // nothing to add: the same bytes as without extra
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -1,0 +1,419 @@
+package mailbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Account statuses cbfs writes. Readers keep other values (Zimbra's
+// "locked", "closed", ...) as they are.
+const (
+	StatusActive  = "active"
+	StatusDeleted = "deleted"
+)
+
+// Account is an account: what accounts/<id>/account_info says of it. The
+// JSON keys are cbfs's own dialect (docs/FORMAT.md § 5); ParseAccount also
+// reads LDAP attribute objects and histories.
+type Account struct {
+	ID            string                     `json:"id"`
+	Name          string                     `json:"name"`
+	Status        string                     `json:"status"`
+	DisplayName   string                     `json:"displayName,omitempty"`
+	COSID         string                     `json:"cosId,omitempty"`
+	COSName       string                     `json:"cosName,omitempty"`
+	Created       Millis                     `json:"createdDate,omitempty"`
+	DeletedDate   Millis                     `json:"deletedDate,omitempty"`
+	BackupEnabled *bool                      `json:"backupEnabled,omitempty"` // cbfs: account-level toggle; nil = inherit from COS
+	Attrs         map[string]json.RawMessage `json:"attrs,omitempty"`
+	Extra         Extra                      `json:"-"`
+
+	// What the reader made of it (never written):
+	NameSource string   `json:"-"` // the key(s) the name was taken from ("name", "mail", "uid+domain"...)
+	Notes      []string `json:"-"` // values it could not interpret (kept in Extra)
+}
+
+type accountJSON Account
+
+// UnmarshalJSON reads account_info of any dialect (Default.ParseAccount,
+// without the folder-name checks).
+func (a *Account) UnmarshalJSON(b []byte) error {
+	acc, err := Default.decodeAccount(b)
+	if err != nil {
+		return err
+	}
+	*a = *acc
+	return nil
+}
+
+// MarshalJSON writes cbfs's own dialect.
+func (a Account) MarshalJSON() ([]byte, error) { return EncodeObject(accountJSON(a), a.Extra) }
+
+// Domain is the part of the account name after '@'.
+func (a *Account) Domain() string {
+	_, d, _ := strings.Cut(a.Name, "@")
+	return d
+}
+
+// Active reports whether the account's status is active.
+func (a *Account) Active() bool { return a.Status == StatusActive }
+
+// ErrNoName: account_info names no address under any key cbfs knows.
+var ErrNoName = errors.New("account has no name (looked for name, mail, zimbraMailDeliveryAddress, email, uid+domain)")
+
+// ParseAccount reads an account_info file of the account folder id: a JSON
+// object (cbfs's keys or LDAP-style attributes, values strings or arrays of
+// strings), or an array of such objects (a history, oldest first: later
+// entries override earlier ones). The id, when the file has one, must match
+// the folder; without one the folder's is used. The status defaults to
+// active; a deletion date makes it deleted unless the status says active.
+func (d *Decoder) ParseAccount(id string, b []byte) (*Account, error) {
+	a, err := d.decodeAccount(b)
+	if err != nil {
+		return nil, err
+	}
+	if a.ID == "" {
+		a.ID = id
+	}
+	if a.ID != id {
+		return nil, fmt.Errorf("account id %q does not match its folder", a.ID)
+	}
+	if a.Name == "" {
+		return nil, ErrNoName
+	}
+	if d.Census != nil {
+		d.Census.NameSource(a.NameSource)
+	}
+	return a, nil
+}
+
+// ParseAccount reads account_info with the default decoder.
+func ParseAccount(id string, b []byte) (*Account, error) { return Default.ParseAccount(id, b) }
+
+// account field names, for the keymap and aliases.
+const (
+	afID = iota
+	afName
+	afStatus
+	afDisplay
+	afCOSID
+	afCOSName
+	afCreated
+	afDeleted
+	afBackup
+	afAttrs
+	afUID
+	afDomain
+	afCOS
+)
+
+// accountAliases maps canonical keys (canonKey) to account fields, with a
+// rank: for the name, a lower rank wins when several keys are present.
+var accountAliases = map[string]struct{ field, rank int }{
+	"id": {afID, 0}, "zimbraid": {afID, 1}, "accountid": {afID, 2}, "uuid": {afID, 3},
+	"name": {afName, 0}, "mail": {afName, 1}, "zimbramaildeliveryaddress": {afName, 2},
+	"email": {afName, 3}, "emailaddress": {afName, 3}, "address": {afName, 4}, "accountname": {afName, 5},
+	"status": {afStatus, 0}, "zimbraaccountstatus": {afStatus, 1}, "accountstatus": {afStatus, 2}, "state": {afStatus, 3},
+	"displayname": {afDisplay, 0}, "cn": {afDisplay, 1}, "fullname": {afDisplay, 2},
+	"cosid": {afCOSID, 0}, "zimbracosid": {afCOSID, 1},
+	"cosname":     {afCOSName, 0},
+	"cos":         {afCOS, 0},
+	"createddate": {afCreated, 0}, "zimbracreatetimestamp": {afCreated, 1}, "createtimestamp": {afCreated, 2},
+	"created": {afCreated, 3}, "createdat": {afCreated, 3}, "creationdate": {afCreated, 3},
+	"deleteddate": {afDeleted, 0}, "deletedat": {afDeleted, 1}, "deletiondate": {afDeleted, 1},
+	"zimbrabackupdeletedtimestamp": {afDeleted, 2}, "deletedtimestamp": {afDeleted, 2},
+	"backupenabled": {afBackup, 0}, "zimbrafeaturebackupenabled": {afBackup, 1},
+	"attrs": {afAttrs, 0},
+	"uid":   {afUID, 0}, "domain": {afDomain, 0}, "zimbradomainname": {afDomain, 1}, "domainname": {afDomain, 2},
+}
+
+var accountFieldByName = map[string]int{
+	"id": afID, "name": afName, "status": afStatus, "displayName": afDisplay, "cosId": afCOSID,
+	"cosName": afCOSName, "createdDate": afCreated, "deletedDate": afDeleted,
+}
+
+func (d *Decoder) decodeAccount(b []byte) (*Account, error) {
+	if err := checkDepth(b, MaxDepth); err != nil {
+		return nil, err
+	}
+	if !gjson.ValidBytes(b) {
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("invalid JSON")
+	}
+	r := gjson.ParseBytes(b)
+	switch {
+	case r.IsObject():
+		var acc accountDec
+		acc.read(d, r)
+		return acc.finish(), nil
+	case r.IsArray():
+		var acc accountDec
+		n := 0
+		r.ForEach(func(_, e gjson.Result) bool {
+			if e.IsObject() {
+				acc.read(d, e)
+				n++
+			}
+			return true
+		})
+		if n == 0 {
+			return nil, errors.New("want an account object or a history of them")
+		}
+		a := acc.finish()
+		if n > 1 {
+			a.Notes = append(a.Notes, fmt.Sprintf("a history of %d entries: later entries override earlier ones", n))
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("want a JSON object, got %s", jsonKind(r))
+}
+
+// accountDec gathers one account from one or more objects.
+type accountDec struct {
+	a              Account
+	nameRank       int
+	uid, domain    string
+	statusExplicit bool
+	have           map[int]int // field -> rank of the key that set it
+}
+
+func (x *accountDec) read(d *Decoder, r gjson.Result) {
+	if x.have == nil {
+		x.have = map[int]int{}
+		x.nameRank = 1 << 30
+	}
+	mapped := map[string]int{}
+	for f, k := range d.account {
+		mapped[k] = accountFieldByName[f]
+	}
+	// In a history, a later entry overrides: ranks only decide between
+	// keys of the same entry.
+	seen := map[int]int{}
+	r.ForEach(func(k, v gjson.Result) bool {
+		key := k.Str
+		f, rank := -1, 0
+		if mf, ok := mapped[key]; ok {
+			f, rank = mf, -1
+		} else if al, ok := accountAliases[canonKey(key)]; ok {
+			f, rank = al.field, al.rank
+		}
+		if f < 0 || v.Type == gjson.Null {
+			x.keep(key, v)
+			return true
+		}
+		if pr, ok := seen[f]; ok && pr <= rank {
+			x.keep(key, v)
+			return true
+		}
+		if note := x.set(f, key, v); note != "" {
+			x.a.Notes = append(x.a.Notes, fmt.Sprintf("%s: %s (kept)", key, note))
+			x.keep(key, v)
+			return true
+		}
+		seen[f] = rank
+		return true
+	})
+}
+
+func (x *accountDec) keep(key string, v gjson.Result) {
+	if x.a.Extra == nil {
+		x.a.Extra = Extra{}
+	}
+	x.a.Extra[key] = json.RawMessage(v.Raw)
+}
+
+func (x *accountDec) set(f int, key string, v gjson.Result) string {
+	var s string
+	str := func() string { return readString(v, &s) }
+	switch f {
+	case afID:
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.ID = strings.TrimSpace(s)
+	case afName:
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.Name, x.a.NameSource = strings.TrimSpace(s), key
+	case afUID:
+		if n := str(); n != "" {
+			return n
+		}
+		x.uid = strings.TrimSpace(s)
+	case afDomain:
+		if n := str(); n != "" {
+			return n
+		}
+		x.domain = strings.TrimSpace(s)
+	case afStatus:
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.Status, x.statusExplicit = strings.ToLower(strings.TrimSpace(s)), true
+	case afDisplay:
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.DisplayName = s
+	case afCOSID:
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.COSID = s
+	case afCOSName:
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.COSName = s
+	case afCOS:
+		if v.IsObject() {
+			v.ForEach(func(k, e gjson.Result) bool {
+				switch canonKey(k.Str) {
+				case "id", "cosid", "zimbraid":
+					readString(e, &x.a.COSID)
+				case "name", "cosname", "cn":
+					readString(e, &x.a.COSName)
+				}
+				return true
+			})
+			return ""
+		}
+		if n := str(); n != "" {
+			return n
+		}
+		x.a.COSName = s
+	case afCreated:
+		return readDate(v, key == "createdDate", &x.a.Created)
+	case afDeleted:
+		return readDate(v, key == "deletedDate", &x.a.DeletedDate)
+	case afBackup:
+		b, ok := readBool(v)
+		if !ok {
+			return "not a boolean"
+		}
+		x.a.BackupEnabled = &b
+	case afAttrs:
+		if !v.IsObject() {
+			return "not an object of attributes"
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(v.Raw), &m); err != nil {
+			return "not an object of attributes"
+		}
+		x.a.Attrs = m
+	}
+	return ""
+}
+
+func (x *accountDec) finish() *Account {
+	a := x.a
+	if a.Name == "" && x.uid != "" {
+		if x.domain != "" && !strings.Contains(x.uid, "@") {
+			a.Name, a.NameSource = x.uid+"@"+x.domain, "uid+domain"
+		} else if strings.Contains(x.uid, "@") {
+			a.Name, a.NameSource = x.uid, "uid"
+		}
+	}
+	switch a.Status {
+	case "":
+		a.Status = StatusActive
+		if a.DeletedDate != 0 {
+			a.Status = StatusDeleted
+		}
+	case "removed", "deleted":
+		a.Status = StatusDeleted
+	case StatusActive:
+	default:
+		if a.DeletedDate != 0 {
+			a.Status = StatusDeleted
+		}
+	}
+	return &a
+}
+
+// Prefer reports whether account a is the one a name means rather than b,
+// when both have that name (a deleted account and its successor share
+// one): an active account first, then the most recently created, then the
+// lower id. Every part of cbfs resolves names by this one rule.
+func Prefer(a, b *Account) bool {
+	if a.Active() != b.Active() {
+		return a.Active()
+	}
+	if a.Created != b.Created {
+		return a.Created > b.Created
+	}
+	return a.ID < b.ID
+}
+
+// Resolve finds the account ref means among accts: the account whose id is
+// ref, else the preferred (Prefer) of those whose name is ref, case
+// insensitively. nil when none.
+func Resolve(accts []Account, ref string) *Account {
+	ref = strings.TrimSpace(ref)
+	var best *Account
+	for i := range accts {
+		a := &accts[i]
+		if a.ID == ref {
+			return a
+		}
+		if a.Name != "" && strings.EqualFold(a.Name, ref) && (best == nil || Prefer(a, best)) {
+			best = a
+		}
+	}
+	return best
+}
+
+// ListingNames gives each account a unique name for listings and paths
+// (parallel to accts): the preferred account of a name (Prefer) keeps it,
+// the others are "<name> (<id>)"; an account without a name is shown by
+// its id. Names are made path-safe (SafeName).
+func ListingNames(accts []Account) []string {
+	groups := map[string][]int{}
+	for i := range accts {
+		n := strings.ToLower(accts[i].Name)
+		if accts[i].Name == "" {
+			n = "\x00" + accts[i].ID
+		}
+		groups[n] = append(groups[n], i)
+	}
+	out := make([]string, len(accts))
+	for _, g := range groups {
+		best := g[0]
+		for _, i := range g[1:] {
+			if Prefer(&accts[i], &accts[best]) {
+				best = i
+			}
+		}
+		for _, i := range g {
+			a := &accts[i]
+			switch {
+			case a.Name == "":
+				out[i] = SafeName(a.ID, 0)
+			case i == best:
+				out[i] = SafeName(a.Name, 0)
+			default:
+				out[i] = SafeName(a.Name+" ("+a.ID+")", 0)
+			}
+		}
+	}
+	return out
+}
+
+// SortAccounts sorts by name, then id (the listing order).
+func SortAccounts(accts []Account) {
+	sort.Slice(accts, func(i, j int) bool {
+		if accts[i].Name != accts[j].Name {
+			return accts[i].Name < accts[j].Name
+		}
+		return accts[i].ID < accts[j].ID
+	})
+}

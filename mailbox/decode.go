@@ -1,0 +1,773 @@
+package mailbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/cbfs/cbfs/blob"
+)
+
+// Item files are the bulk of a Backup Path (one per mailbox item), so their
+// states are decoded by hand over gjson: cbfs's own keys are matched first,
+// exactly, with their own value types (the fast path); any other key is
+// folded (canonKey) and looked up among the aliases of every concept; a
+// value is then read liberally (numbers as strings, booleans as 0/1, dates
+// in ms, s or RFC 3339, flags as letters or Zimbra's bitmask...). A value
+// that cannot be read is kept in Extra with a Note, and only that concept
+// is lost, never the item.
+
+// MaxDepth bounds the nesting of the JSON a decoder accepts. encoding/json
+// stops at 10,000; gjson's validator recurses without a bound, so a file of
+// ten million '[' would overflow the stack. No dialect nests deeper than a
+// handful of levels.
+const MaxDepth = 64
+
+// ErrTooDeep: the JSON nests deeper than MaxDepth.
+var ErrTooDeep = errors.New("JSON nested too deeply")
+
+// checkDepth scans b once, without recursion, and fails when arrays and
+// objects nest deeper than max.
+func checkDepth(b []byte, max int) error {
+	depth, inStr, esc := 0, false, false
+	for _, c := range b {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '[', '{':
+			if depth++; depth > max {
+				return fmt.Errorf("%w (more than %d levels)", ErrTooDeep, max)
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return nil
+}
+
+// Decoder reads states and accounts of any dialect onto the model. The zero
+// value is not usable: use Default or NewDecoder.
+type Decoder struct {
+	exact   map[string]Concept // key -> concept, cbfs's keys and the keymap's
+	ignore  map[string]bool    // keys never interpreted (keymap)
+	mode    Concepts           // Bit(cFull) or Bit(cDelta) when the keymap fixes it
+	account map[string]string  // keymap: account_info key -> account field
+
+	// BlobExists, when set, says whether a digest names a blob of the
+	// Backup Path: a digest found by value (under no known key) counts only
+	// then. nil accepts any well-formed digest.
+	BlobExists func(blob.Digest) bool
+
+	// Census, when set, is told about every state key the decoder meets
+	// (cbctl backup getFormatInfo).
+	Census *Census
+}
+
+// Default decodes with cbfs's keys and every alias, and no keymap.
+var Default = NewDecoder(nil)
+
+// NewDecoder makes a decoder; km (may be nil) overrides the inference.
+func NewDecoder(km *KeyMap) *Decoder {
+	d := &Decoder{exact: make(map[string]Concept, numConcepts), ignore: map[string]bool{}}
+	for c, k := range conceptKeys {
+		d.exact[k] = Concept(c)
+	}
+	if km != nil {
+		for name, keys := range km.State {
+			c, _ := ParseConcept(name) // checked by ParseKeyMap
+			for _, k := range keys {
+				d.exact[k] = c
+			}
+		}
+		for _, k := range km.Ignore {
+			d.ignore[k] = true
+			delete(d.exact, k)
+		}
+		switch km.States {
+		case "full":
+			d.mode = Bit(cFull)
+		case "delta":
+			d.mode = Bit(cDelta)
+		}
+		d.account = km.Account
+	}
+	return d
+}
+
+// WithBlobs returns a copy of d that accepts digests found by value only
+// when exists says the blob is there.
+func (d *Decoder) WithBlobs(exists func(blob.Digest) bool) *Decoder {
+	c := *d
+	c.BlobExists = exists
+	return &c
+}
+
+// ParseItem parses an item file with the default decoder.
+func ParseItem(id int, b []byte) (*Item, error) { return Default.ParseItem(id, b) }
+
+// ParseItem parses an item file: a JSON array of states (a single state
+// object is accepted as a one-state history). States are sorted by start
+// date and completed (NewItem). It fails only when the file is not JSON,
+// nests too deeply, or holds no state object at all.
+func (d *Decoder) ParseItem(id int, b []byte) (*Item, error) {
+	states, err := d.parseStates(b)
+	if err != nil {
+		return nil, fmt.Errorf("item %d: malformed item file: %w", id, err)
+	}
+	if len(states) == 0 {
+		return nil, fmt.Errorf("item %d: item file holds no state", id)
+	}
+	return NewItem(id, states), nil
+}
+
+func (d *Decoder) parseStates(b []byte) ([]State, error) {
+	if err := checkDepth(b, MaxDepth); err != nil {
+		return nil, err
+	}
+	if !gjson.ValidBytes(b) {
+		// Let encoding/json say what is wrong, with its offset.
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("invalid JSON")
+	}
+	r := gjson.ParseBytes(b)
+	switch {
+	case r.Type == gjson.Null:
+		return nil, nil // no states: the caller says so
+	case r.IsObject():
+		s := d.decodeState(r)
+		return []State{s}, nil
+	case !r.IsArray():
+		return nil, fmt.Errorf("want a JSON array of states, got %s", jsonKind(r))
+	}
+	var states []State
+	var bad []string
+	r.ForEach(func(_, v gjson.Result) bool {
+		if !v.IsObject() {
+			bad = append(bad, jsonKind(v))
+			return true
+		}
+		states = append(states, d.decodeState(v))
+		return true
+	})
+	if len(states) == 0 && len(bad) > 0 {
+		return nil, fmt.Errorf("want state objects, got %s", strings.Join(bad, ", "))
+	}
+	if len(bad) > 0 && len(states) > 0 {
+		s := &states[0]
+		s.Notes = append(s.Notes, fmt.Sprintf("%d array entries that are not state objects were skipped (%s)", len(bad), bad[0]))
+	}
+	return states, nil
+}
+
+// decodeOne decodes one state object (State.UnmarshalJSON).
+func (d *Decoder) decodeOne(b []byte) (State, error) {
+	if err := checkDepth(b, MaxDepth); err != nil {
+		return State{}, err
+	}
+	if !gjson.ValidBytes(b) {
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return State{}, err
+		}
+		return State{}, errors.New("invalid JSON")
+	}
+	r := gjson.ParseBytes(b)
+	if !r.IsObject() {
+		return State{}, fmt.Errorf("want a JSON object, got %s", jsonKind(r))
+	}
+	return d.decodeState(r), nil
+}
+
+func jsonKind(r gjson.Result) string {
+	switch r.Type {
+	case gjson.Null:
+		return "null"
+	case gjson.False, gjson.True:
+		return "a boolean"
+	case gjson.Number:
+		return "a number"
+	case gjson.String:
+		return "a string"
+	}
+	if r.IsArray() {
+		return "an array"
+	}
+	return "an object"
+}
+
+// decodeState reads one state object.
+func (d *Decoder) decodeState(v gjson.Result) State {
+	var s State
+	// Two passes: cbfs's own (and the keymap's) keys first, so they win over
+	// an alias of the same concept wherever they stand; then, only if the
+	// state has other keys, the aliases and the rest.
+	others := false
+	v.ForEach(func(k, val gjson.Result) bool {
+		key := stateKey(k)
+		c, exact := d.exact[key]
+		if !exact || d.ignore[key] {
+			others = true
+			return true
+		}
+		d.take(&s, key, c, val, conceptKeys[c] == key)
+		return true
+	})
+	if others {
+		v.ForEach(func(k, val gjson.Result) bool {
+			key := stateKey(k)
+			if _, exact := d.exact[key]; exact && !d.ignore[key] {
+				return true // done in the first pass
+			}
+			if d.ignore[key] {
+				d.count(key, "", "ignored (keymap)")
+				s.keep(key, val)
+				return true
+			}
+			c, ok := stateAliases[canonKey(key)]
+			if !ok {
+				d.count(key, "", "")
+				s.keep(key, val)
+				return true
+			}
+			d.take(&s, key, c, val, false)
+			return true
+		})
+	}
+	// A folder stated only as a parent (e.g. "parentId" for a message's
+	// folder), and a folder item's parent stated only as its folder.
+	if !s.has.Has(CFolder) && s.has.Has(CParent) {
+		s.FolderID = s.ParentID
+		s.has |= Bit(CFolder)
+	}
+	if (s.Type == TypeFolder || s.Type == TypeSearchFolder) && !s.has.Has(CParent) && s.has.Has(CFolder) {
+		s.ParentID = s.FolderID
+	}
+	if !s.has.Has(CDigest) && (s.Type == TypeUnknown || s.Type.HasContent()) && len(s.Extra) > 0 {
+		d.digestByValue(&s)
+	}
+	s.has |= Bit(numConcepts) | d.mode // "decoded" marker (never a concept)
+	return s
+}
+
+func stateKey(k gjson.Result) string {
+	key := k.Str
+	if strings.IndexByte(k.Raw, '\\') >= 0 {
+		decodeString(k, &key) // escapes in the key
+	}
+	return key
+}
+
+// take reads val under key as concept c, unless c is already known (the
+// first key wins; the later one is kept as it is).
+func (d *Decoder) take(s *State, key string, c Concept, val gjson.Result, cbfs bool) {
+	if s.has.Has(c) {
+		d.count(key, c.String(), "duplicate, kept")
+		s.keep(key, val)
+		return
+	}
+	if note := s.set(c, val, cbfs); note != "" {
+		d.count(key, c.String(), "uninterpretable, kept")
+		s.keep(key, val)
+		s.Notes = append(s.Notes, fmt.Sprintf("%s: %s (kept)", key, note))
+		return
+	}
+	d.count(key, c.String(), "")
+	s.has |= Bit(c)
+}
+
+func (s *State) keep(key string, val gjson.Result) {
+	if s.Extra == nil {
+		s.Extra = Extra{}
+	}
+	s.Extra[key] = json.RawMessage(val.Raw)
+}
+
+func (d *Decoder) count(key, concept, how string) {
+	if d.Census != nil {
+		d.Census.stateKey(key, concept, how)
+	}
+}
+
+// set reads val as concept c into s; it returns why it could not ("" when
+// it could). cbfs: the key is cbfs's own spelling, read with cbfs's exact
+// value types (dates are milliseconds, never guessed).
+func (s *State) set(c Concept, val gjson.Result, cbfs bool) string {
+	if val.Type == gjson.Null {
+		return "" // present but empty: the zero value
+	}
+	switch c {
+	case CStart:
+		return readDate(val, cbfs, &s.Start)
+	case CDate:
+		return readDate(val, cbfs, &s.Date)
+	case CType:
+		t, ok := readType(val)
+		if !ok {
+			return "not an item type"
+		}
+		s.Type = t
+	case CFolder:
+		return readInt(val, &s.FolderID)
+	case CParent:
+		return readInt(val, &s.ParentID)
+	case CFlags:
+		f, ok := readFlags(val)
+		if !ok {
+			return "not flags (letters, a bitmask or IMAP flags)"
+		}
+		s.Flags = f
+	case CTags:
+		t, ok := readTags(val)
+		if !ok {
+			return "not a list of tag names"
+		}
+		s.Tags = t
+	case CDeleted:
+		b, ok := readBool(val)
+		if !ok {
+			return "not a boolean"
+		}
+		s.Deleted = b
+	case CDigest:
+		dg, ok := digestIn(val, 0)
+		if !ok {
+			return "not a blob digest"
+		}
+		s.Digest = dg
+	case CSize:
+		n, ok := readInt64(val)
+		if !ok || n < 0 {
+			return "not a size"
+		}
+		s.Size = n
+	case CSubject:
+		return readString(val, &s.Subject)
+	case CFrom:
+		return readString(val, &s.From)
+	case CTo:
+		return readString(val, &s.To)
+	case CName:
+		return readString(val, &s.Name)
+	case CIMAPUID:
+		n, ok := readInt64(val)
+		if !ok || n < 0 || n > math.MaxUint32 {
+			return "not an IMAP UID"
+		}
+		s.IMAPUID = uint32(n)
+	}
+	return ""
+}
+
+// digestByValue looks for the content digest among the keys the decoder
+// did not know (nested values too, keys in sorted order): the first string
+// that is a well-formed digest and names an existing blob.
+func (d *Decoder) digestByValue(s *State) {
+	keys := make([]string, 0, len(s.Extra))
+	for k := range s.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var found blob.Digest
+		walkStrings(gjson.ParseBytes(s.Extra[k]), 0, func(str string) bool {
+			dg, ok := parseDigestValue(str)
+			if ok && (d.BlobExists == nil || d.BlobExists(dg)) {
+				found = dg
+				return false
+			}
+			return true
+		})
+		if found != "" {
+			s.Digest = found
+			s.has |= Bit(CDigest)
+			s.Notes = append(s.Notes, fmt.Sprintf("%s: content digest found by value", k))
+			d.count(k, CDigest.String(), "found by value")
+			return
+		}
+	}
+}
+
+// walkStrings calls fn for every string in v (depth-first, bounded), until
+// fn returns false.
+func walkStrings(v gjson.Result, depth int, fn func(string) bool) bool {
+	if depth > MaxDepth {
+		return true
+	}
+	switch {
+	case v.Type == gjson.String:
+		return fn(v.Str)
+	case v.IsArray() || v.IsObject():
+		more := true
+		v.ForEach(func(_, e gjson.Result) bool {
+			more = walkStrings(e, depth+1, fn)
+			return more
+		})
+		return more
+	}
+	return true
+}
+
+// digestIn reads a digest from a value: a string (digest, '/' form, or a
+// blob path ending in items/<2>/<digest>), or the first digest in an object
+// or array.
+func digestIn(v gjson.Result, depth int) (blob.Digest, bool) {
+	var found blob.Digest
+	walkStrings(v, depth, func(str string) bool {
+		if dg, ok := parseDigestValue(str); ok {
+			found = dg
+			return false
+		}
+		return true
+	})
+	return found, found != ""
+}
+
+// parseDigestValue reads a digest written as a digest (FS-safe or with
+// '/'), or as a blob path ".../items/<2 chars>/<digest>".
+func parseDigestValue(s string) (blob.Digest, bool) {
+	s = strings.TrimSpace(s)
+	if d, err := blob.ParseDigest(s); err == nil {
+		return d, true
+	}
+	if i := strings.LastIndex(s, "items/"); i >= 0 {
+		rest := s[i+len("items/"):]
+		if len(rest) > 3 && rest[2] == '/' {
+			if d, err := blob.ParseDigest(rest[3:]); err == nil && d.Dir() == strings.ReplaceAll(rest[:2], "/", ",") {
+				return d, true
+			}
+		}
+	}
+	return "", false
+}
+
+// NormalizeDigest turns a digest as a state may write it (plain base64 with
+// '/', a blob path, spaces around) into its FS-safe form; it returns the
+// trimmed input unchanged when it is no digest at all.
+func NormalizeDigest(s string) blob.Digest {
+	if d, ok := parseDigestValue(s); ok {
+		return d
+	}
+	return blob.Digest(strings.TrimSpace(s))
+}
+
+// ---- value readers ----
+
+func readString(v gjson.Result, out *string) string {
+	switch v.Type {
+	case gjson.String:
+		return decodeString(v, out)
+	case gjson.Number, gjson.True, gjson.False:
+		*out = v.Raw
+		return ""
+	}
+	if v.IsArray() { // LDAP-style single value in an array
+		if a := v.Array(); len(a) > 0 && a[0].Type == gjson.String {
+			return decodeString(a[0], out)
+		}
+	}
+	return "not a string"
+}
+
+// decodeString decodes a JSON string; invalid UTF-8 is replaced as
+// encoding/json would.
+func decodeString(v gjson.Result, s *string) string {
+	if v.Type != gjson.String {
+		return "not a string"
+	}
+	raw := v.Raw
+	plain := true
+	for i := 1; i < len(raw)-1; i++ {
+		if c := raw[i]; c == '\\' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain && len(raw) >= 2 {
+		*s = raw[1 : len(raw)-1]
+		return ""
+	}
+	if err := json.Unmarshal([]byte(raw), s); err != nil {
+		*s = strings.ToValidUTF8(v.Str, string(utf8.RuneError))
+	}
+	return ""
+}
+
+func readInt64(v gjson.Result) (int64, bool) {
+	var raw string
+	switch v.Type {
+	case gjson.Number:
+		raw = v.Raw
+	case gjson.String:
+		raw = strings.TrimSpace(v.Str)
+	default:
+		if v.IsArray() {
+			if a := v.Array(); len(a) == 1 {
+				return readInt64(a[0])
+			}
+		}
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil || f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+func readInt(v gjson.Result, out *int) string {
+	n, ok := readInt64(v)
+	if !ok || n > math.MaxInt32 || n < math.MinInt32 {
+		return "not an id"
+	}
+	*out = int(n)
+	return ""
+}
+
+func readBool(v gjson.Result) (bool, bool) {
+	switch v.Type {
+	case gjson.True:
+		return true, true
+	case gjson.False:
+		return false, true
+	case gjson.Number:
+		switch v.Raw {
+		case "0":
+			return false, true
+		case "1":
+			return true, true
+		}
+	case gjson.String:
+		switch strings.ToLower(strings.TrimSpace(v.Str)) {
+		case "true", "1", "yes", "y", "t", "on":
+			return true, true
+		case "false", "0", "no", "n", "f", "off", "":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// typeSynonyms are further names of item types met in other writers.
+var typeSynonyms = map[string]ItemType{
+	"searchfolder": TypeSearchFolder, "search_folder": TypeSearchFolder, "msg": TypeMessage,
+	"mail": TypeMessage, "email": TypeMessage, "conv": TypeConversation,
+	"virtualconversation": TypeConversation, "wiki": TypeDocument, "file": TypeDocument,
+	"event": TypeAppointment, "calendaritem": TypeAppointment, "note": TypeMessage,
+}
+
+func readType(v gjson.Result) (ItemType, bool) {
+	if n, ok := readInt64(v); ok {
+		if n < 0 || n > 127 {
+			return 0, false
+		}
+		return ItemType(n), true
+	}
+	if v.Type != gjson.String {
+		return 0, false
+	}
+	s := strings.ToLower(strings.TrimSpace(v.Str))
+	if t, err := ParseItemType(s); err == nil {
+		return t, true
+	}
+	t, ok := typeSynonyms[strings.ReplaceAll(s, "-", "")]
+	return t, ok
+}
+
+// zimbraFlagBits are Zimbra's flag letters by bit (Flag.java: bit n-1 for
+// the flag with id -n).
+var zimbraFlagBits = []struct {
+	bit    uint
+	letter byte
+}{
+	{0, 's'}, {1, 'a'}, {2, 'r'}, {3, 'w'}, {5, 'f'}, {6, 'd'}, {7, 'x'}, {8, 'n'},
+	{9, 'u'}, {10, '!'}, {11, '?'}, {15, 't'},
+}
+
+// FlagsFromBits turns Zimbra's integer flag bitmask into flag letters
+// (bits without a letter are dropped).
+func FlagsFromBits(n int64) string {
+	var b []byte
+	for _, f := range zimbraFlagBits {
+		if n&(1<<f.bit) != 0 {
+			b = append(b, f.letter)
+		}
+	}
+	return string(b)
+}
+
+// FlagBits turns flag letters into Zimbra's bitmask (letters without a bit
+// are dropped).
+func FlagBits(flags string) int64 {
+	var n int64
+	for _, f := range zimbraFlagBits {
+		if strings.IndexByte(flags, f.letter) >= 0 {
+			n |= 1 << f.bit
+		}
+	}
+	return n
+}
+
+// imapFlagLetters maps IMAP system flags and keywords onto Zimbra letters.
+var imapFlagLetters = map[string]byte{
+	`\flagged`: 'f', `\answered`: 'r', `\draft`: 'd', `\deleted`: 'x',
+	`$forwarded`: 'w', `$mdnsent`: 'n',
+}
+
+func readFlags(v gjson.Result) (string, bool) {
+	switch v.Type {
+	case gjson.Number:
+		n, ok := readInt64(v)
+		if !ok || n < 0 {
+			return "", false
+		}
+		return FlagsFromBits(n), true
+	case gjson.String:
+		s := strings.TrimSpace(v.Str)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+			return FlagsFromBits(n), true
+		}
+		if strings.ContainsAny(s, `\$ ,`) {
+			return imapFlags(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }))
+		}
+		return s, true
+	}
+	if v.IsArray() {
+		var list []string
+		for _, e := range v.Array() {
+			if e.Type != gjson.String {
+				return "", false
+			}
+			list = append(list, e.Str)
+		}
+		return imapFlags(list)
+	}
+	return "", false
+}
+
+// imapFlags reads IMAP flags (\Seen, \Flagged, ...): no \Seen means unread.
+func imapFlags(list []string) (string, bool) {
+	seen := false
+	var b []byte
+	for _, f := range list {
+		lf := strings.ToLower(f)
+		if lf == `\seen` {
+			seen = true
+			continue
+		}
+		if c, ok := imapFlagLetters[lf]; ok && strings.IndexByte(string(b), c) < 0 {
+			b = append(b, c)
+		}
+	}
+	if !seen {
+		b = append([]byte{'u'}, b...)
+	}
+	return string(b), true
+}
+
+func readTags(v gjson.Result) ([]string, bool) {
+	switch {
+	case v.Type == gjson.String:
+		var out []string
+		for _, t := range strings.Split(v.Str, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out = append(out, t)
+			}
+		}
+		return out, true
+	case v.IsArray():
+		out := []string{}
+		for _, e := range v.Array() {
+			var s string
+			if readString(e, &s) != "" {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// dateLayouts are the date strings readDate understands besides numbers.
+var dateLayouts = []string{
+	time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999", "20060102150405Z", "20060102150405.999Z",
+	"02/01/2006 15:04:05", time.RFC1123Z, time.RFC1123, "2006-01-02",
+}
+
+// readDate reads a date. cbfs's own keys hold milliseconds (or an RFC 3339
+// string), read exactly; for any other key a number's unit is inferred
+// from its magnitude: below 10^11 it is seconds (10^11 ms is March 1973),
+// above 10^14 microseconds, above 10^17 nanoseconds.
+func readDate(v gjson.Result, cbfs bool, out *Millis) string {
+	if cbfs {
+		var m Millis
+		if v.Type == gjson.Number {
+			if n, err := strconv.ParseInt(v.Raw, 10, 64); err == nil {
+				*out = Millis(n)
+				return ""
+			}
+		}
+		if err := m.UnmarshalJSON([]byte(v.Raw)); err == nil {
+			*out = m
+			return ""
+		}
+	}
+	if n, ok := readInt64(v); ok {
+		*out = millisByMagnitude(n)
+		return ""
+	}
+	if v.Type == gjson.String {
+		s := strings.TrimSpace(v.Str)
+		for _, l := range dateLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				*out = MillisOf(t)
+				return ""
+			}
+		}
+	}
+	return "not a date (ms, s or RFC 3339)"
+}
+
+func millisByMagnitude(n int64) Millis {
+	a := n
+	if a < 0 {
+		a = -a
+	}
+	switch {
+	case a == 0:
+		return 0
+	case a < 1e11:
+		return Millis(n * 1000)
+	case a >= 1e17:
+		return Millis(n / 1e6)
+	case a >= 1e14:
+		return Millis(n / 1e3)
+	}
+	return Millis(n)
+}

@@ -1,0 +1,174 @@
+package mailbox
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Folder is a folder of an account at some moment.
+type Folder struct {
+	ID       int
+	ParentID int
+	Name     string
+	Path     string // "/"-separated from the root, e.g. "Inbox/Projects/2024"; "" for the root
+}
+
+// FolderAt is the state that puts folder item it in the account's folder
+// tree at t (the latest if t is zero): its state then, if it is a live
+// folder. nil when the folder is not part of that tree.
+func FolderAt(it *Item, t time.Time) *State {
+	s := it.Latest()
+	if !t.IsZero() {
+		s = it.StateAt(t)
+	}
+	if s == nil || s.Deleted || s.Type != TypeFolder {
+		return nil
+	}
+	return s
+}
+
+// LastFolderBefore is the folder's last live state at or before t (any
+// time if zero): the folder as it was last seen, for putting items back
+// into a folder that has been deleted since (undelete).
+func LastFolderBefore(it *Item, t time.Time) *State {
+	ms := MillisOf(t)
+	for i := len(it.States) - 1; i >= 0; i-- {
+		s := &it.States[i]
+		if (ms == 0 || s.Start <= ms) && !s.Deleted && s.Type == TypeFolder {
+			return s
+		}
+	}
+	return nil
+}
+
+// FolderTree completes and names a folder tree from the folders found
+// (ID, ParentID and Name set; Path ignored), with the one naming rule every
+// part of cbfs shows: the mount, cbctl and the restores.
+//
+// System folders missing from found are added with SystemFolderNames.
+// Names are made safe for a path (SafeName: "/" becomes "_", an empty, "."
+// or ".." name becomes the folder id). The root (id 1) has Path "". A
+// folder whose parent is missing, or which sits on a parent cycle, is hung
+// under the root with " (<id>)" appended to its name; so is a folder whose
+// name another folder under the same parent already has (the lowest id
+// keeps the plain name). A folder that records no parent (0) is under the
+// root. Every Path is therefore unique. Sorted by Path.
+func FolderTree(found []Folder) []Folder {
+	byID := make(map[int]*Folder, len(found)+len(SystemFolderNames))
+	for i := range found {
+		f := found[i]
+		if f.ParentID == 0 { // no parent recorded: under the root
+			f.ParentID = FolderRoot
+		}
+		byID[f.ID] = &f
+	}
+	for id, name := range SystemFolderNames {
+		if _, ok := byID[id]; !ok && id != FolderRoot {
+			byID[id] = &Folder{ID: id, ParentID: FolderRoot, Name: name}
+		}
+	}
+	root := &Folder{ID: FolderRoot}
+	byID[FolderRoot] = root
+
+	ids := make([]int, 0, len(byID))
+	for id, f := range byID {
+		ids = append(ids, id)
+		if id != FolderRoot {
+			f.Name = SafeName(f.Name, id)
+		}
+	}
+	sort.Ints(ids)
+
+	// Re-root folders whose chain does not reach the root.
+	const (
+		unknown = iota
+		visiting
+		ok
+	)
+	stateOf := make(map[int]int, len(byID))
+	stateOf[FolderRoot] = ok
+	for _, id := range ids {
+		var chain []int
+		cur := id
+		for stateOf[cur] == unknown {
+			stateOf[cur] = visiting
+			chain = append(chain, cur)
+			p, exists := byID[byID[cur].ParentID]
+			if !exists || p.ID == cur {
+				reroot(byID[cur])
+				break
+			}
+			if stateOf[p.ID] == visiting { // a cycle: break it at its lowest id
+				low := p.ID
+				for i := len(chain) - 1; i >= 0 && chain[i] != p.ID; i-- {
+					low = min(low, chain[i])
+				}
+				reroot(byID[low])
+				break
+			}
+			cur = p.ID
+		}
+		for _, c := range chain {
+			stateOf[c] = ok
+		}
+	}
+
+	// Unique names among siblings, lowest id first.
+	taken := make(map[string]bool, len(byID))
+	for _, id := range ids {
+		f := byID[id]
+		if id == FolderRoot {
+			continue
+		}
+		k := strconv.Itoa(f.ParentID) + "/" + f.Name
+		for taken[k] {
+			f.Name += " (" + strconv.Itoa(id) + ")"
+			k = strconv.Itoa(f.ParentID) + "/" + f.Name
+		}
+		taken[k] = true
+	}
+
+	out := make([]Folder, 0, len(byID))
+	for _, id := range ids {
+		f := byID[id]
+		if id != FolderRoot {
+			var parts []string
+			for c := f; c.ID != FolderRoot; c = byID[c.ParentID] {
+				parts = append(parts, c.Name)
+			}
+			for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+				parts[i], parts[j] = parts[j], parts[i]
+			}
+			f.Path = strings.Join(parts, "/")
+		}
+		out = append(out, *f)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func reroot(f *Folder) {
+	f.ParentID = FolderRoot
+	f.Name += " (" + strconv.Itoa(f.ID) + ")"
+}
+
+// SafeName makes a name usable as one path component: "/" becomes "_", NUL
+// is dropped, and an empty, "." or ".." name becomes id (when id > 0).
+func SafeName(name string, id int) string {
+	name = strings.ReplaceAll(name, "/", "_")
+	name = strings.ReplaceAll(name, "\x00", "")
+	if name == "" || name == "." || name == ".." {
+		if id <= 0 {
+			return "_"
+		}
+		return strconv.Itoa(id)
+	}
+	return name
+}

@@ -1,0 +1,279 @@
+package mailbox
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/blob"
+)
+
+// State is one state (transaction) of a mailbox item: what the item was from
+// Start until the next state's Start. Field names are cbfs's own dialect
+// (docs/FORMAT.md § 7.1); the reader also understands other dialects
+// (decode.go) and keeps what it could not interpret in Extra, with a Note.
+type State struct {
+	Start    Millis      `json:"startDate"`          // when this state began
+	Type     ItemType    `json:"type"`               // Zimbra type code
+	FolderID int         `json:"folderId"`           // containing folder
+	Flags    string      `json:"flags,omitempty"`    // Zimbra flag letters, e.g. "uf"
+	Tags     []string    `json:"tags,omitempty"`     // tag names / IMAP keywords
+	Deleted  bool        `json:"deleted"`            // the item no longer exists
+	Digest   blob.Digest `json:"digest,omitempty"`   // blob of the content
+	Size     int64       `json:"size,omitempty"`     // uncompressed blob size
+	Date     Millis      `json:"date,omitempty"`     // the item's own date (message Date / received)
+	Subject  string      `json:"subject,omitempty"`  // messages, appointments
+	From     string      `json:"from,omitempty"`     // messages
+	To       string      `json:"to,omitempty"`       // messages
+	Name     string      `json:"name,omitempty"`     // folders, tags, documents, contacts
+	ParentID int         `json:"parentId,omitempty"` // folders: the parent folder id
+	IMAPUID  uint32      `json:"imapUid,omitempty"`  // cbfs: source UID, for incremental scans
+	Extra    Extra       `json:"-"`
+
+	// What the reader made of the state (never written):
+	Inherited Concepts `json:"-"` // concepts the state did not carry, taken from the state before it
+	Notes     []string `json:"-"` // values it could not interpret (kept in Extra), and digests found by value
+	has       Concepts // while decoding: the concepts the file carried (0 for a state built in Go)
+}
+
+type stateJSON State // no methods: plain encoding
+
+// UnmarshalJSON decodes one state with the default decoder (any dialect).
+func (s *State) UnmarshalJSON(b []byte) error {
+	st, err := Default.decodeOne(b)
+	if err != nil {
+		return err
+	}
+	st.has = 0
+	*s = st
+	return nil
+}
+
+// MarshalJSON writes cbfs's own dialect, every concept the state stands for
+// (a delta state of another dialect becomes a full one).
+//
+// Only the content is left out where the state inherited it (the rule that
+// put it there puts it back), so rewriting an item file to append a state
+// leaves the lines of the earlier states as they were.
+func (s State) MarshalJSON() ([]byte, error) {
+	if s.Inherited.Has(CDigest) {
+		s.Digest = ""
+	}
+	if s.Inherited.Has(CSize) {
+		s.Size = 0
+	}
+	return EncodeObject(stateJSON(s), s.Extra)
+}
+
+// Live reports whether the state is an existing (not deleted) item.
+func (s *State) Live() bool { return s != nil && !s.Deleted }
+
+// Item is one mailbox item: its id and every state it had, oldest first.
+type Item struct {
+	ID     int
+	States []State
+
+	// Where it came from, when read from a Backup Path:
+	RelPath  string // item file, relative to the Backup Path root
+	Err      string // why the item file could not be read or parsed ("" if fine)
+	ErrClass string // "unreadable" or "broken" when Err is set
+}
+
+// NewItem makes an item of states read from a file: sorted by start date
+// (stable, so equal dates keep file order) and with every concept a state
+// did not carry filled in from the state before it, as docs/FORMAT.md
+// § 7.6 says: the content (digest and size) always, everything else only
+// in a delta state (one that does not say its type).
+func NewItem(id int, states []State) *Item {
+	sort.SliceStable(states, func(i, j int) bool { return states[i].Start < states[j].Start })
+	for i := 1; i < len(states); i++ {
+		inherit(&states[i], &states[i-1])
+	}
+	for i := range states {
+		states[i].has = 0 // decoding is over: parsed and built states compare equal
+	}
+	return &Item{ID: id, States: states}
+}
+
+// inherit fills what s did not carry from p (only for decoded states).
+func inherit(s, p *State) {
+	if s.has == 0 {
+		return
+	}
+	if !s.has.Has(CDigest) {
+		s.Digest, s.Inherited = p.Digest, s.Inherited|Bit(CDigest)
+		if !s.has.Has(CSize) {
+			s.Size, s.Inherited = p.Size, s.Inherited|Bit(CSize)
+		}
+	} else if !s.has.Has(CSize) && s.Digest == p.Digest {
+		s.Size, s.Inherited = p.Size, s.Inherited|Bit(CSize)
+	}
+	delta := s.has.Has(cDelta) || (!s.has.Has(CType) && !s.has.Has(cFull))
+	if !delta {
+		return
+	}
+	for c := CType; c < numConcepts; c++ {
+		if s.has.Has(c) || c == CDigest || c == CSize {
+			continue
+		}
+		s.Inherited |= Bit(c)
+		switch c {
+		case CType:
+			s.Type = p.Type
+		case CFolder:
+			s.FolderID = p.FolderID
+		case CFlags:
+			s.Flags = p.Flags
+		case CTags:
+			s.Tags = p.Tags
+		case CDeleted:
+			s.Deleted = p.Deleted
+		case CDate:
+			s.Date = p.Date
+		case CSubject:
+			s.Subject = p.Subject
+		case CFrom:
+			s.From = p.From
+		case CTo:
+			s.To = p.To
+		case CName:
+			s.Name = p.Name
+		case CParent:
+			s.ParentID = p.ParentID
+		case CIMAPUID:
+			s.IMAPUID = p.IMAPUID
+		}
+	}
+}
+
+// Latest is the item's newest state (nil for an item with none).
+func (it *Item) Latest() *State {
+	if len(it.States) == 0 {
+		return nil
+	}
+	return &it.States[len(it.States)-1]
+}
+
+// StateAt is the state in force at t (the last one that started at or
+// before t), or nil if the item did not exist yet.
+func (it *Item) StateAt(t time.Time) *State {
+	ms := MillisOf(t)
+	i := sort.Search(len(it.States), func(i int) bool { return it.States[i].Start > ms })
+	if i == 0 {
+		return nil
+	}
+	return &it.States[i-1]
+}
+
+// IndexAt is the index in States of StateAt(t), or -1.
+func (it *Item) IndexAt(t time.Time) int {
+	ms := MillisOf(t)
+	return sort.Search(len(it.States), func(i int) bool { return it.States[i].Start > ms }) - 1
+}
+
+// LiveAt is the state at t if the item existed then and was not deleted
+// (zero t: its latest state), else nil.
+func (it *Item) LiveAt(t time.Time) *State {
+	s := it.Latest()
+	if !t.IsZero() {
+		s = it.StateAt(t)
+	}
+	if s.Live() {
+		return s
+	}
+	return nil
+}
+
+// IsDeleted reports whether the item's latest state is deleted: it is one
+// of the account's "deleted items".
+func (it *Item) IsDeleted() bool {
+	l := it.Latest()
+	return l != nil && l.Deleted
+}
+
+// ContentIndex is the index of the state whose blob is the content of state
+// i: i itself, since the reader fills a state that carries no digest from
+// the one before it; -1 when the state has no content (none of its states
+// named a blob up to i).
+func (it *Item) ContentIndex(i int) int {
+	if i < 0 || i >= len(it.States) || it.States[i].Digest == "" {
+		return -1
+	}
+	return i
+}
+
+// LastLiveBefore is the item's last state that is not deleted and started
+// at or before t (any time if t is zero): how it was last seen. Undelete
+// uses it to put an item (or folder) back as it was.
+func (it *Item) LastLiveBefore(t time.Time) *State {
+	ms := MillisOf(t)
+	for i := len(it.States) - 1; i >= 0; i-- {
+		s := &it.States[i]
+		if (ms == 0 || s.Start <= ms) && !s.Deleted {
+			return s
+		}
+	}
+	return nil
+}
+
+// Digests lists the distinct blobs the item's states name, in state order.
+func (it *Item) Digests() []blob.Digest {
+	var out []blob.Digest
+	for i := range it.States {
+		d := it.States[i].Digest
+		if d != "" && (len(out) == 0 || out[len(out)-1] != d) && !containsDigest(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func containsDigest(list []blob.Digest, d blob.Digest) bool {
+	for _, x := range list {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Encode renders the item file in cbfs's dialect: a JSON array, one state
+// per line.
+func (it *Item) Encode() ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i, s := range it.States {
+		j, err := json.Marshal(s)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(j)
+		if i < len(it.States)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("]\n")
+	return []byte(b.String()), nil
+}
+
+// PreferFile reports whether a file of item id in bucket folder a wins over
+// one in bucket b when the same id is found twice: the writer's usual
+// bucket (the id's last two digits) first, then the lower name.
+func PreferFile(id int, a, b string) bool {
+	std := Bucket(id)
+	if a == std || b == std {
+		return a == std
+	}
+	return a < b
+}
+
+// Bucket is the folder a writer puts item id in: its last two digits.
+func Bucket(id int) string {
+	n := id % 100
+	if n < 0 {
+		n = -n
+	}
+	return string([]byte{byte('0' + n/10), byte('0' + n%10)})
+}
