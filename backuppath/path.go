@@ -691,3 +691,54 @@ func (p *Path) WriteCustomizations(t time.Time, tgz []byte) (string, error) {
 	rel := filepath.Join(ServerDir, ServerFileName(KindCustomizations, t))
 	return rel, p.Write.WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
 }
+
+// AccountEntry is one account folder and what could be read of it.
+type AccountEntry struct {
+	ID      string
+	Account *mailbox.Account // nil when account_info could not be read
+	Err     error
+}
+
+// Accounts reads every account_info. A bad file is an entry with its
+// error, never fatal.
+func (p *Path) Accounts() ([]AccountEntry, error) {
+	ids, err := p.AccountIDs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AccountEntry, 0, len(ids))
+	for _, id := range ids {
+		a, err := p.ReadAccount(id)
+		out = append(out, AccountEntry{ID: id, Account: a, Err: err})
+	}
+	return out, nil
+}
+
+// ErrNoAccount: no account has that name or id.
+var ErrNoAccount = errors.New("no such account")
+
+// FindAccount resolves an account reference (an id, or a name, case
+// insensitively) by the model's one rule (mailbox.Resolve: an id first;
+// among accounts sharing a name, mailbox.Prefer's choice). An account
+// whose id is ref but whose account_info cannot be read is that error.
+func (p *Path) FindAccount(ref string) (*mailbox.Account, error) {
+	ref = strings.TrimSpace(ref)
+	entries, err := p.Accounts()
+	if err != nil {
+		return nil, err
+	}
+	accts := make([]mailbox.Account, 0, len(entries))
+	for _, e := range entries {
+		if e.Account == nil {
+			if e.ID == ref {
+				return nil, fmt.Errorf("account %s: %w", ref, e.Err)
+			}
+			continue
+		}
+		accts = append(accts, *e.Account)
+	}
+	if a := mailbox.Resolve(accts, ref); a != nil {
+		return a, nil
+	}
+	return nil, fmt.Errorf("account %q: %w in %s (neither a name nor an id)", ref, ErrNoAccount, p.Root)
+}

@@ -224,7 +224,7 @@ func TestAccounts(t *testing.T) {
 		COSID: "e00428a1-0c00-11d9-836a-000d93afea2a", COSName: "default", Created: ms(1, 0),
 		BackupEnabled: &yes,
 		Attrs:         map[string]json.RawMessage{"zimbraMailQuota": json.RawMessage(`"0"`)},
-		Extra: mailbox.Extra{"zimbraMailHost": json.RawMessage(`"mail.example.com"`)},
+		Extra:         mailbox.Extra{"zimbraMailHost": json.RawMessage(`"mail.example.com"`)},
 	}
 	t.Run("write and read", func(t *testing.T) {
 		p := openTestPath(t)

@@ -3,6 +3,7 @@ package blob
 import (
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
 	"hash"
@@ -15,10 +16,13 @@ import (
 // SHA-1 are 28.
 type Digest string
 
-// Lengths of the two digest kinds.
+// Lengths of the digest kinds: SHA-256 (what Carbonio writes), SHA-1 (old
+// Zimbra blobs) and 384-bit (SHA-384, named in one Zextras glossary; 64
+// characters, no padding).
 const (
 	SHA256Len = 44
 	SHA1Len   = 28
+	SHA384Len = 64
 )
 
 // Sum returns the SHA-256 digest of data.
@@ -35,14 +39,14 @@ func FromHash(sum []byte) Digest {
 // ParseDigest checks s and returns it as a Digest. It accepts the FS-safe
 // form and the plain base64 form (with '/'), which it converts.
 func ParseDigest(s string) (Digest, error) {
-	if len(s) != SHA256Len && len(s) != SHA1Len {
-		return "", fmt.Errorf("invalid digest %q: want %d (SHA-256) or %d (SHA-1) characters, got %d", s, SHA256Len, SHA1Len, len(s))
+	if len(s) != SHA256Len && len(s) != SHA1Len && len(s) != SHA384Len {
+		return "", fmt.Errorf("invalid digest %q: want %d (SHA-256), %d (SHA-1) or %d (SHA-384) characters, got %d", s, SHA256Len, SHA1Len, SHA384Len, len(s))
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(strings.ReplaceAll(s, ",", "/"))
 	if err != nil {
 		return "", fmt.Errorf("invalid digest %q: not base64: %w", s, err)
 	}
-	if len(raw) != sha256.Size && len(raw) != sha1.Size {
+	if len(raw) != sha256.Size && len(raw) != sha1.Size && len(raw) != sha512.Size384 {
 		return "", fmt.Errorf("invalid digest %q: decodes to %d bytes", s, len(raw))
 	}
 	d := Digest(strings.ReplaceAll(s, "/", ","))
@@ -63,16 +67,22 @@ func (d Digest) Valid() bool {
 // NewHash returns a fresh hash of the kind d was made with (SHA-1 for 28
 // characters, SHA-256 otherwise).
 func (d Digest) NewHash() hash.Hash {
-	if len(d) == SHA1Len {
+	switch len(d) {
+	case SHA1Len:
 		return sha1.New()
+	case SHA384Len:
+		return sha512.New384()
 	}
 	return sha256.New()
 }
 
 // Algorithm is "sha256" or "sha1".
 func (d Digest) Algorithm() string {
-	if len(d) == SHA1Len {
+	switch len(d) {
+	case SHA1Len:
 		return "sha1"
+	case SHA384Len:
+		return "sha384"
 	}
 	return "sha256"
 }

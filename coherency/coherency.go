@@ -41,6 +41,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // QuarantineDir is the folder, at the Backup Path's root, that FixBackup
@@ -394,7 +395,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 			res.States += len(it.States)
 			var seen []blob.Digest
 			for _, s := range it.States {
-				d := Normalize(s.Digest)
+				d := s.Digest // the reader gives the FS-safe form
 				if d == "" || containsDigest(seen, d) {
 					continue
 				}
@@ -475,12 +476,6 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 	return res, nil
 }
 
-// Normalize turns a digest as a state may write it (plain base64, with '/')
-// into the FS-safe form blobs are named by.
-func Normalize(d blob.Digest) blob.Digest {
-	return blob.Digest(strings.ReplaceAll(strings.TrimSpace(string(d)), "/", ","))
-}
-
 func containsDigest(ds []blob.Digest, d blob.Digest) bool {
 	for _, x := range ds {
 		if x == d {
@@ -509,10 +504,10 @@ func relReason(root, rel string, err error) string {
 func DigestsIn(b []byte) []blob.Digest {
 	set := map[blob.Digest]bool{}
 	for _, m := range digestRE.FindAll(b, -1) {
-		if len(m) != blob.SHA256Len && len(m) != blob.SHA1Len {
+		if len(m) != blob.SHA256Len && len(m) != blob.SHA1Len && len(m) != blob.SHA384Len {
 			continue
 		}
-		if d := Normalize(blob.Digest(m)); d.Valid() {
+		if d := mailbox.NormalizeDigest(string(m)); d.Valid() {
 			set[d] = true
 		}
 	}
@@ -524,7 +519,7 @@ func DigestsIn(b []byte) []blob.Digest {
 	return out
 }
 
-var digestRE = regexp.MustCompile(`[A-Za-z0-9+/,]+=`)
+var digestRE = regexp.MustCompile(`[A-Za-z0-9+/,]{27,64}=?`)
 
 // reason is err's message without the absolute Backup Path root.
 func reason(err error) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
@@ -11,113 +12,66 @@ import (
 )
 
 // accountEntry is one account folder and what could be read of it.
-type accountEntry struct {
-	ID      string
-	Account *mailbox.Account // nil if account_info could not be read
-	Err     error
-}
+type accountEntry = backuppath.AccountEntry
 
 // listAccounts reads every account_info of p. A bad file is kept as an
 // entry with its error, never fatal.
-func listAccounts(p *backuppath.Path) ([]accountEntry, error) {
-	ids, err := p.AccountIDs()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]accountEntry, 0, len(ids))
-	for _, id := range ids {
-		a, err := p.ReadAccount(id)
-		out = append(out, accountEntry{ID: id, Account: a, Err: err})
-	}
-	return out, nil
-}
+func listAccounts(p *backuppath.Path) ([]accountEntry, error) { return p.Accounts() }
 
 // findAccount resolves ACCOUNT: an account id (the folder name) or a name,
-// case-insensitively.
+// case-insensitively, by the model's one rule (backuppath.FindAccount).
 func findAccount(p *backuppath.Path, ref string) (*mailbox.Account, error) {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
+	if strings.TrimSpace(ref) == "" {
 		return nil, usagef("no account given")
 	}
-	if !strings.ContainsAny(ref, "/\x00") && ref != "." && ref != ".." {
-		if a, err := p.ReadAccount(ref); err == nil {
-			return a, nil
-		} else if !errors.Is(err, blob.ErrMissing) {
-			return nil, fmt.Errorf("account %s: %w", ref, err)
-		}
-	}
-	accts, err := listAccounts(p)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range accts {
-		if e.Account != nil && strings.EqualFold(e.Account.Name, ref) {
-			return e.Account, nil
-		}
-	}
-	return nil, fmt.Errorf("no account %q in %s (neither a name nor an id)", ref, p.Root)
+	return p.FindAccount(ref)
 }
 
-// folders resolves folder ids to paths within one account, reading folder
-// items on demand and caching them.
+// folders names an account's folders as the mount and the restores do
+// (mailbox.FolderTree over the account's folder items, latest states). The
+// tree is built on first use: it reads every item file of the account.
 type folders struct {
 	p         *backuppath.Path
 	accountID string
-	cache     map[int]folderInfo
-}
-
-type folderInfo struct {
-	name   string
-	parent int
-	ok     bool
+	paths     map[int]string
 }
 
 func newFolders(p *backuppath.Path, accountID string) *folders {
-	return &folders{p: p, accountID: accountID, cache: map[int]folderInfo{}}
+	return &folders{p: p, accountID: accountID}
 }
 
-func (f *folders) info(id int) folderInfo {
-	if fi, ok := f.cache[id]; ok {
-		return fi
+func (f *folders) load() {
+	if f.paths != nil {
+		return
 	}
-	fi := folderInfo{}
-	if it, err := f.p.ReadItem(f.accountID, id); err == nil {
-		if s := it.Latest(); s != nil && (s.Type == mailbox.TypeFolder || s.Type == mailbox.TypeSearchFolder) {
-			fi = folderInfo{name: s.Name, parent: s.ParentID, ok: true}
+	f.paths = map[int]string{}
+	files, _, err := f.p.ItemFiles(f.accountID)
+	if err != nil {
+		return
+	}
+	var found []mailbox.Folder
+	for i, fi := range files {
+		if i > 0 && files[i-1].ItemID == fi.ItemID {
+			continue // a duplicate: the first is the copy that counts
+		}
+		it, err := f.p.ReadItemFile(fi.RelPath, fi.ItemID)
+		if err != nil {
+			continue
+		}
+		if s := mailbox.FolderAt(it, time.Time{}); s != nil {
+			found = append(found, mailbox.Folder{ID: it.ID, ParentID: s.ParentID, Name: s.Name})
 		}
 	}
-	if !fi.ok {
-		if n, ok := mailbox.SystemFolderNames[id]; ok {
-			fi = folderInfo{name: n, parent: mailbox.FolderRoot, ok: true}
-		}
+	for _, fo := range mailbox.FolderTree(found) {
+		f.paths[fo.ID] = "/" + fo.Path
 	}
-	f.cache[id] = fi
-	return fi
 }
 
-// Path is the folder's path ("/Inbox/Projects"), or "" if unknown.
+// Path is the folder's path ("/Inbox/Projects"), or "" if the account has
+// no such folder now.
 func (f *folders) Path(id int) string {
-	if id == mailbox.FolderRoot {
-		return "/"
-	}
-	var parts []string
-	seen := map[int]bool{}
-	for cur := id; cur != mailbox.FolderRoot && cur != 0; {
-		if seen[cur] || len(parts) > 64 {
-			return ""
-		}
-		seen[cur] = true
-		fi := f.info(cur)
-		if !fi.ok || fi.name == "" {
-			return ""
-		}
-		parts = append([]string{fi.name}, parts...)
-		if fi.parent == cur {
-			break
-		}
-		cur = fi.parent
-	}
-	return "/" + strings.Join(parts, "/")
+	f.load()
+	return f.paths[id]
 }
 
 // Label is "id (path)" or just "id".

@@ -438,7 +438,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			return nil
 		}
 		for _, s := range it.States {
-			if dg := coherency.Normalize(s.Digest); dg != "" {
+			if dg := s.Digest; dg != "" {
 				if rs := x.digests[dg]; len(rs) == 0 || rs[len(rs)-1] != r {
 					x.digests[dg] = append(rs, r)
 				}

@@ -47,9 +47,7 @@ func indexed(t *testing.T, root string) map[string][]index.Item {
 	for _, a := range accts {
 		var items []index.Item
 		require.NoError(t, ix.Items(a.ID, func(it *index.Item) bool {
-			c := *it
-			c.AccountSeq = 0 // assigned per index
-			items = append(items, c)
+			items = append(items, *it)
 			return true
 		}))
 		out[a.Name] = items

@@ -125,7 +125,7 @@ func (d *accountsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		return nil, syscall.ENOENT
 	}
 	ad := &accountDir{acct: a}
-	mt := a.Created
+	mt := a.Created.Time()
 	if mt.IsZero() {
 		mt = d.fsys.mtime
 	}
@@ -213,25 +213,10 @@ func (v *view) load() error {
 		}
 		v.items = map[int][]fileRef{}
 		err = ix.Items(v.acct.ID, func(it *index.Item) bool {
-			idx := -1
-			for i := range it.States {
-				if it.States[i].Start.After(v.at) {
-					break
-				}
-				idx = i
+			if idx := it.ShownAt(v.at); idx >= 0 {
+				s := it.States[idx]
+				v.items[s.FolderID] = append(v.items[s.FolderID], fileRef{id: it.ID, state: s, cs: s, idx: idx})
 			}
-			if idx < 0 {
-				return true
-			}
-			s := it.States[idx]
-			if s.Deleted || !s.Type.HasContent() {
-				return true
-			}
-			c := contentState(it.States, idx)
-			if c < 0 {
-				return true
-			}
-			v.items[s.FolderID] = append(v.items[s.FolderID], fileRef{id: it.ID, state: s, cs: it.States[c], idx: idx})
 			return true
 		})
 		if err != nil {
@@ -244,19 +229,12 @@ func (v *view) load() error {
 // refOf builds the fileRef of the latest state of item it, if it is live
 // content in folderID.
 func latestRef(it *index.Item, folderID int) (fileRef, bool) {
-	idx := len(it.States) - 1
-	if idx < 0 {
+	idx := it.ShownAt(time.Time{})
+	if idx < 0 || (folderID >= 0 && it.States[idx].FolderID != folderID) {
 		return fileRef{}, false
 	}
 	s := it.States[idx]
-	if s.Deleted || !s.Type.HasContent() || (folderID >= 0 && s.FolderID != folderID) {
-		return fileRef{}, false
-	}
-	c := contentState(it.States, idx)
-	if c < 0 {
-		return fileRef{}, false
-	}
-	return fileRef{id: it.ID, state: s, cs: it.States[c], idx: idx}, true
+	return fileRef{id: it.ID, state: s, cs: s, idx: idx}, true
 }
 
 // scanRatio: a folder holding more than 1/scanRatio of its account's items
@@ -465,19 +443,12 @@ var (
 )
 
 func deletedRef(it *index.Item) (fileRef, bool) {
-	idx := len(it.States) - 1
-	if idx < 0 || !it.States[idx].Deleted {
-		return fileRef{}, false
-	}
-	c := contentState(it.States, idx)
-	if c < 0 || !it.States[c].Type.HasContent() {
+	idx := it.ShownDeleted()
+	if idx < 0 {
 		return fileRef{}, false
 	}
 	s := it.States[idx]
-	if !s.Type.HasContent() {
-		s.Type = it.States[c].Type
-	}
-	return fileRef{id: it.ID, state: s, cs: it.States[c], idx: idx}, true
+	return fileRef{id: it.ID, state: s, cs: s, idx: idx}, true
 }
 
 func (d *deletedDir) load() error {
@@ -581,7 +552,7 @@ func (d *itemsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	}
 	mt := d.mtime
 	if l := it.Latest(); l != nil {
-		mt = l.Start
+		mt = l.Start.Time()
 	}
 	c := &itemDir{acct: d.acct, item: it, names: stateDirNames(it.States)}
 	c.init(d.fsys, d.ino(id), true, 0, mt)
@@ -634,7 +605,7 @@ func (d *itemDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	for i, n := range d.names {
 		if n == name {
 			s := &stateDir{acct: d.acct, item: &d.item, idx: i, name: n, parent: d}
-			s.init(d.fsys, d.stateIno(kindStateDir, i), true, 0, d.item.States[i].Start)
+			s.init(d.fsys, d.stateIno(kindStateDir, i), true, 0, d.item.States[i].Start.Time())
 			return newChild(ctx, &d.Inode, s, out), 0
 		}
 	}
@@ -664,7 +635,7 @@ func (d *stateDir) content() (string, int) {
 	if !s.Type.HasContent() {
 		return "", -1
 	}
-	c := contentState(d.item.States, d.idx)
+	c := d.item.ContentIndex(d.idx)
 	if c < 0 {
 		return "", -1
 	}
@@ -692,7 +663,7 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	s := d.item.States[d.idx]
 	if name == "meta.json" {
 		js := &dataFile{data: f.stateMetaJSON(d.acct, d.item, d.idx, d.name)}
-		js.init(f, d.parent.stateIno(kindStateMeta, d.idx), false, int64(len(js.data)), s.Start)
+		js.init(f, d.parent.stateIno(kindStateMeta, d.idx), false, int64(len(js.data)), s.Start.Time())
 		js.xa = f.itemXattrs(d.item, d.idx)
 		return newChild(ctx, &d.Inode, js, out), 0
 	}

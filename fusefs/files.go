@@ -316,12 +316,9 @@ func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
 // newItemFile is the file of an item's content as of ref's state.
 func (f *FS) newItemFile(acct index.Account, ref fileRef, ino uint64, folder string, deleted bool) *blobFile {
 	file := &blobFile{digest: ref.cs.Digest}
-	mt := ref.state.Date
+	mt := ref.state.Date.Time()
 	if mt.IsZero() {
-		mt = ref.cs.Date
-	}
-	if mt.IsZero() {
-		mt = ref.state.Start
+		mt = ref.state.Start.Time()
 	}
 	size := ref.cs.Size
 	if size <= 0 {
@@ -379,7 +376,7 @@ func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
 				xattr{xattrPrefix + "folder", strconv.Itoa(s.FolderID)},
 				xattr{xattrPrefix + "flags", s.Flags})
 			if state >= 0 {
-				if c := contentState(it.States, state); c >= 0 {
+				if c := it.ContentIndex(state); c >= 0 {
 					d := it.States[c].Digest
 					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
 					status = statusOf(f.blobHealth(d))
@@ -414,9 +411,9 @@ func (f *FS) salvage(d blob.Digest) []byte {
 
 func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
 	p := &partialFile{digest: ref.cs.Digest}
-	mt := ref.state.Date
+	mt := ref.state.Date.Time()
 	if mt.IsZero() {
-		mt = ref.state.Start
+		mt = ref.state.Start.Time()
 	}
 	p.init(f, ino, false, int64(len(f.salvage(ref.cs.Digest))), mt)
 	p.xa = func() []xattr {

@@ -75,7 +75,7 @@ type stateMeta struct {
 func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, i int, name string) stateMeta {
 	m := stateMeta{Folder: name, Status: "ok", State: states[i]}
 	if it.States[i].Type.HasContent() {
-		if c := contentState(it.States, i); c >= 0 {
+		if c := it.ContentIndex(i); c >= 0 {
 			m.Digest = it.States[c].Digest
 			if err := f.blobHealth(m.Digest); err != nil {
 				m.Status, m.Error = blob.Class(err), err.Error()

@@ -22,13 +22,13 @@ func stateDirNames(states []index.State) []string {
 	names := make([]string, len(states))
 	bySecond := map[string]int{}
 	for _, s := range states {
-		bySecond[s.Start.UTC().Format(stateTimeLayout)]++
+		bySecond[s.Start.Time().Format(stateTimeLayout)]++
 	}
 	used := map[string]int{}
 	for i, s := range states {
-		n := s.Start.UTC().Format(stateTimeLayout)
+		n := s.Start.Time().Format(stateTimeLayout)
 		if bySecond[n] > 1 {
-			n = s.Start.UTC().Format("2006-01-02T15:04:05.000Z")
+			n = s.Start.Time().Format("2006-01-02T15:04:05.000Z")
 		}
 		used[n]++
 		if c := used[n]; c > 1 {
@@ -128,23 +128,15 @@ type folderNode struct {
 	children []*folderNode // sorted by name
 }
 
-// folderTree arranges folders (from index.Folders) by ParentID. Names are
-// made safe and unique: "/" becomes "%2F", an empty, "." or ".." name
-// becomes "#<id>", and a name taken by a sibling gets " #<id>" appended
-// (siblings in id order: the lowest id keeps the plain name). Folders whose
-// parent is unknown (or that form a cycle) hang under the root. The root is
-// the folder with id mailbox.FolderRoot, created if absent.
+// folderTree arranges folders (from index.Folders, already completed and
+// named by mailbox.FolderTree: unique, path-safe names, orphans and cycles
+// hung under the root) by ParentID, children sorted by name.
 func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderNode) {
-	byID = map[int]*folderNode{}
-	parent := map[int]int{}
-	raw := map[int]string{}
+	byID = make(map[int]*folderNode, len(folders)+1)
 	for _, f := range folders {
-		if _, dup := byID[f.ID]; dup {
-			continue
+		if _, dup := byID[f.ID]; !dup {
+			byID[f.ID] = &folderNode{id: f.ID, name: f.Name}
 		}
-		byID[f.ID] = &folderNode{id: f.ID}
-		parent[f.ID] = f.ParentID
-		raw[f.ID] = f.Name
 	}
 	root, ok := byID[mailbox.FolderRoot]
 	if !ok {
@@ -152,91 +144,36 @@ func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderN
 		byID[root.id] = root
 	}
 	root.name = ""
-	ids := make([]int, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	// reaches reports whether walking up from p reaches the root.
-	reaches := func(id int) bool {
-		seen := map[int]bool{}
-		for p := parent[id]; ; p = parent[p] {
-			if p == root.id {
-				return true
-			}
-			if _, ok := byID[p]; !ok || seen[p] || p == id {
-				return false
-			}
-			seen[p] = true
-		}
-	}
-	for _, id := range ids {
-		if id == root.id {
+	for _, f := range folders { // sorted by path: parents before children
+		if f.ID == root.id {
 			continue
 		}
-		p := byID[parent[id]]
-		if p == nil || !reaches(id) {
+		p := byID[f.ParentID]
+		if p == nil {
 			p = root
 		}
-		p.children = append(p.children, byID[id])
+		p.children = append(p.children, byID[f.ID])
 	}
-	for _, id := range ids {
-		n := byID[id]
-		taken := map[string]bool{}
-		for _, c := range n.children { // in id order
-			name := safeName(raw[c.id], c.id)
-			if taken[name] {
-				name = fmt.Sprintf("%s #%d", name, c.id)
-			}
-			taken[name] = true
-			c.name = name
-		}
+	for _, n := range byID {
 		sort.Slice(n.children, func(i, j int) bool { return n.children[i].name < n.children[j].name })
 	}
 	return root, byID
 }
 
-// safeName makes a folder name usable as a file name.
-func safeName(name string, id int) string {
-	name = strings.ReplaceAll(name, "/", "%2F")
-	name = strings.ReplaceAll(name, "\x00", "")
-	if name == "" || name == "." || name == ".." {
-		return "#" + strconv.Itoa(id)
-	}
-	return name
-}
-
-// accountNames gives each account a unique name in accounts/: its name, or
-// its id if account_info is unreadable (the index puts the id in Name then).
-// When several accounts share a name (a deleted account and its successor),
-// the active one (else the first by id) keeps it and the others are shown
-// as "<name> (<id>)". The result is sorted by name.
+// accountNames gives each account its name in accounts/ (mailbox's one
+// rule, ListingNames), sorted.
 func accountNames(accts []index.Account) (names []string, byName map[string]index.Account) {
-	groups := map[string][]index.Account{}
-	for _, a := range accts {
-		n := a.Name
-		if n == "" {
-			n = a.ID
+	model := make([]mailbox.Account, len(accts))
+	for i, a := range accts {
+		model[i] = a.Account
+		if a.Err != "" {
+			model[i].Name = "" // unreadable account_info: shown by its id
 		}
-		groups[n] = append(groups[n], a)
 	}
-	byName = map[string]index.Account{}
-	for n, g := range groups {
-		sort.Slice(g, func(i, j int) bool { return g[i].ID < g[j].ID })
-		keep := 0
-		for i, a := range g {
-			if a.Status == mailbox.StatusActive {
-				keep = i
-				break
-			}
-		}
-		for i, a := range g {
-			name := n
-			if i != keep {
-				name = fmt.Sprintf("%s (%s)", n, a.ID)
-			}
-			byName[safeName(name, int(a.Seq))] = a
-		}
+	listed := mailbox.ListingNames(model)
+	byName = make(map[string]index.Account, len(accts))
+	for i, n := range listed {
+		byName[n] = accts[i]
 	}
 	names = make([]string, 0, len(byName))
 	for n := range byName {
@@ -244,16 +181,4 @@ func accountNames(accts []index.Account) (names []string, byName map[string]inde
 	}
 	sort.Strings(names)
 	return names, byName
-}
-
-// contentState returns the index of the state whose blob is the content of
-// state i: i itself if it has a digest, else the nearest earlier state with
-// one (a deletion or a flag change may carry no digest). -1 if none.
-func contentState(states []index.State, i int) int {
-	for ; i >= 0; i-- {
-		if states[i].Digest != "" {
-			return i
-		}
-	}
-	return -1
 }

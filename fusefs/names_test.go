@@ -15,7 +15,7 @@ func TestStateDirNames(t *testing.T) {
 	at := func(s string) index.State {
 		tm, err := time.Parse(time.RFC3339Nano, s)
 		require.NoError(t, err)
-		return index.State{Start: tm}
+		return index.State{Start: mailbox.MillisOf(tm)}
 	}
 	tests := []struct {
 		name   string
@@ -131,7 +131,8 @@ func TestFolderTree(t *testing.T) {
 		{ID: 307, ParentID: 308, Name: "CycleA"},
 		{ID: 308, ParentID: 307, Name: "CycleB"},
 	}
-	root, byID := folderTree(folders)
+	named := mailbox.FolderTree(folders) // what index.Folders hands the mount
+	root, byID := folderTree(named)
 	paths := map[string]int{}
 	var walk func(n *folderNode, prefix string)
 	walk = func(n *folderNode, prefix string) {
@@ -147,17 +148,26 @@ func TestFolderTree(t *testing.T) {
 		}
 	}
 	walk(root, "")
-	want := map[string]int{
-		"Inbox": 2, "Sent": 5, "Inbox/Projects": 300, "Inbox/Projects/2024": 301,
-		"Inbox/a%2Fb": 302, "Inbox/#303": 303, "Inbox/Dup": 304, "Inbox/Dup #305": 305,
-		"Lost": 306, "CycleA": 307, "CycleB": 308,
+	// The mount shows mailbox.FolderTree's names and paths, nothing else.
+	want := map[string]int{}
+	for _, f := range named {
+		if f.ID != mailbox.FolderRoot {
+			want[f.Path] = f.ID
+		}
 	}
 	assert.Equal(t, want, paths)
-	assert.Len(t, byID, len(folders))
+	for p, id := range map[string]int{
+		"Inbox": 2, "Sent": 5, "Inbox/Projects": 300, "Inbox/Projects/2024": 301,
+		"Inbox/a_b": 302, "Inbox/303": 303, "Inbox/Dup": 304, "Inbox/Dup (305)": 305,
+		"Lost (306)": 306, "CycleA (307)": 307, "CycleA (307)/CycleB": 308,
+	} {
+		assert.Equal(t, id, paths[p], p)
+	}
+	assert.Len(t, byID, len(named))
 	assert.Equal(t, 1, root.id)
 
 	t.Run("no root folder item", func(t *testing.T) {
-		root, _ := folderTree([]index.Folder{{ID: 2, ParentID: 1, Name: "Inbox"}})
+		root, _ := folderTree([]index.Folder{{ID: 2, ParentID: 1, Name: "Inbox", Path: "Inbox"}})
 		require.Len(t, root.children, 1)
 		assert.Equal(t, "Inbox", root.children[0].name)
 	})
@@ -165,10 +175,10 @@ func TestFolderTree(t *testing.T) {
 
 func TestAccountNames(t *testing.T) {
 	accts := []index.Account{
-		{Seq: 1, ID: "b", Name: "john@example.com", Status: mailbox.StatusDeleted},
-		{Seq: 2, ID: "c", Name: "john@example.com", Status: mailbox.StatusActive},
-		{Seq: 3, ID: "a", Name: "anna@example.com", Status: mailbox.StatusActive},
-		{Seq: 4, ID: "d-unreadable", Name: "d-unreadable", Err: "no account_info"},
+		{Seq: 1, Account: mailbox.Account{ID: "b", Name: "john@example.com", Status: mailbox.StatusDeleted}},
+		{Seq: 2, Account: mailbox.Account{ID: "c", Name: "john@example.com", Status: mailbox.StatusActive}},
+		{Seq: 3, Account: mailbox.Account{ID: "a", Name: "anna@example.com", Status: mailbox.StatusActive}},
+		{Seq: 4, Account: mailbox.Account{ID: "d-unreadable", Name: "d-unreadable"}, Err: "no account_info"},
 	}
 	names, byName := accountNames(accts)
 	assert.Equal(t, []string{"anna@example.com", "d-unreadable", "john@example.com", "john@example.com (b)"}, names)
@@ -176,10 +186,3 @@ func TestAccountNames(t *testing.T) {
 	assert.Equal(t, "b", byName["john@example.com (b)"].ID)
 }
 
-func TestContentState(t *testing.T) {
-	states := []index.State{{Digest: "A"}, {}, {Digest: "B"}, {Deleted: true}}
-	for i, want := range []int{0, 0, 2, 2} {
-		assert.Equal(t, want, contentState(states, i), "state %d", i)
-	}
-	assert.Equal(t, -1, contentState([]index.State{{}}, 0))
-}

@@ -254,16 +254,6 @@ func (ix *Index) fileTime(t time.Time, now time.Time) int64 {
 	return t.UnixNano()
 }
 
-// preferBucket reports whether a file of item id in bucket a wins over one
-// in bucket b: the writer's usual bucket first, then the lower name.
-func preferBucket(a, b string, id int) bool {
-	std := backuppath.ItemBucket(id)
-	if a == std || b == std {
-		return a == std
-	}
-	return a < b
-}
-
 // scanAccount compares one account folder with the index and returns the
 // item files to read; the rest of what changed is in the acctWork.
 func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.Time) (*acctWork, []*job) {
@@ -372,7 +362,7 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 			if err != nil || n < 0 || n > maxItemID || strconv.Itoa(n) != e.Name() {
 				continue // not an item file (temporary files included)
 			}
-			if c, ok := chosen[n]; ok && !preferBucket(b, c.bucket, n) {
+			if c, ok := chosen[n]; ok && !mailbox.PreferFile(n, b, c.bucket) {
 				continue
 			}
 			chosen[n] = cand{b, filepath.Join(rel, e.Name()), e}
@@ -382,7 +372,7 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 	for n, c := range chosen {
 		j := &job{w: w, id: n, rel: c.rel, stat: true, now: now}
 		if o, ok := indexed[n]; ok {
-			if o.Bucket != c.bucket && !listed[o.Bucket] && !vanished[o.Bucket] && preferBucket(o.Bucket, c.bucket, n) {
+			if o.Bucket != c.bucket && !listed[o.Bucket] && !vanished[o.Bucket] && mailbox.PreferFile(n, o.Bucket, c.bucket) {
 				continue // the indexed file, in a bucket not re-listed, wins
 			}
 			// Only files the index knows need a stat here; the others
@@ -433,7 +423,7 @@ func (ix *Index) parseLoop(jobs <-chan *job, out chan<- msg) {
 		data, err = ix.readItemFile(j, data)
 		r := itemRec{Bucket: j.bucket, MTime: j.mtime, Size: j.size}
 		if err == nil {
-			it, err = mailbox.ParseItem(j.id, data)
+			it, err = ix.bp.Decoder.ParseItem(j.id, data)
 			if err != nil {
 				err = fmt.Errorf("%s: %w: %w", j.rel, blob.ErrBroken, err)
 			}
@@ -441,10 +431,7 @@ func (ix *Index) parseLoop(jobs <-chan *job, out chan<- msg) {
 		if err != nil {
 			r.Err, r.ErrClass = err.Error(), blob.Class(err)
 		} else {
-			r.States = make([]State, len(it.States))
-			for i := range it.States {
-				r.States[i] = stateOf(&it.States[i])
-			}
+			r.States = it.States
 		}
 		buf = encodeItem(buf, &r)
 		out <- msg{w: j.w, job: j, rec: r, val: string(buf)}
@@ -646,7 +633,7 @@ func deriveKeys(seq uint32, id int, r *itemRec) derived {
 		if s.Type == mailbox.TypeFolder || s.Type == mailbox.TypeSearchFolder {
 			d.keys[1] = treeKey(seq, id)
 		}
-		day := s.Start.UTC().Format(dayLayout)
+		day := s.Start.Time().Format(dayLayout)
 		if len(d.days) == 0 || d.days[len(d.days)-1] != day {
 			d.days = append(d.days, day)
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/mailbox"
@@ -39,7 +38,7 @@ type itemRec struct {
 	Size     int64
 	Err      string
 	ErrClass string
-	States   []State
+	States   []mailbox.State
 }
 
 const (
@@ -84,10 +83,6 @@ func rawDigest(d blob.Digest) ([]byte, bool) {
 	return raw, true
 }
 
-func ms(t time.Time) int64 { return int64(mailbox.MillisOf(t)) }
-
-func fromMS(m int64) time.Time { return mailbox.Millis(m).Time() }
-
 // encodeItem renders r in the binary layout.
 func encodeItem(buf []byte, r *itemRec) []byte {
 	b := buf[:0]
@@ -117,7 +112,7 @@ func encodeItem(buf []byte, r *itemRec) []byte {
 	var prevDigest blob.Digest
 	for i := range r.States {
 		s := &r.States[i]
-		start := ms(s.Start)
+		start := int64(s.Start)
 		b = binary.AppendVarint(b, start-prevStart)
 		prevStart = start
 		b = append(b, byte(s.Type))
@@ -137,7 +132,7 @@ func encodeItem(buf []byte, r *itemRec) []byte {
 		if s.Size != 0 {
 			f |= stSize
 		}
-		if !s.Date.IsZero() {
+		if s.Date != 0 {
 			f |= stDate
 		}
 		if s.Name != "" {
@@ -177,7 +172,7 @@ func encodeItem(buf []byte, r *itemRec) []byte {
 			b = binary.AppendVarint(b, s.Size)
 		}
 		if f&stDate != 0 {
-			b = binary.AppendVarint(b, ms(s.Date)-start)
+			b = binary.AppendVarint(b, int64(s.Date)-start)
 		}
 		if f&stName != 0 {
 			b = appendString(b, s.Name)
@@ -308,14 +303,14 @@ func decodeItem(v string) (itemRec, error) {
 		return r, d.err
 	}
 	if n > 0 {
-		r.States = make([]State, n)
+		r.States = make([]mailbox.State, n)
 	}
 	var start int64
 	var prevDigest blob.Digest
 	for i := range r.States {
 		s := &r.States[i]
 		start += d.varint()
-		s.Start = fromMS(start)
+		s.Start = mailbox.Millis(start)
 		s.Type = mailbox.ItemType(int8(d.byte()))
 		f := d.byte()
 		s.Deleted = f&stDeleted != 0
@@ -353,7 +348,7 @@ func decodeItem(v string) (itemRec, error) {
 			s.Size = d.varint()
 		}
 		if f&stDate != 0 {
-			s.Date = fromMS(start + d.varint())
+			s.Date = mailbox.Millis(start + d.varint())
 		}
 		if f&stName != 0 {
 			s.Name = strings.Clone(d.str())
@@ -372,23 +367,6 @@ func decodeItem(v string) (itemRec, error) {
 		return itemRec{}, d.err
 	}
 	return r, nil
-}
-
-// stateOf converts a backuppath state to the index's.
-func stateOf(s *mailbox.State) State {
-	return State{
-		Start:    s.Start.Time(),
-		Type:     s.Type,
-		FolderID: s.FolderID,
-		Flags:    s.Flags,
-		Tags:     s.Tags,
-		Deleted:  s.Deleted,
-		Digest:   s.Digest,
-		Size:     s.Size,
-		Date:     s.Date.Time(),
-		Name:     s.Name,
-		ParentID: s.ParentID,
-	}
 }
 
 // acctRec is what an acct key holds (JSON: few records, easy to inspect).
@@ -428,17 +406,19 @@ func decodeAcct(v string) (*acctRec, error) {
 
 func (a *acctRec) account() Account {
 	return Account{
-		Seq:         a.Seq,
-		ID:          a.ID,
-		Name:        a.Name,
-		Status:      a.Status,
-		DisplayName: a.DisplayName,
-		COSID:       a.COSID,
-		COSName:     a.COSName,
-		Created:     fromMS(a.Created),
-		Deleted:     fromMS(a.Deleted),
-		Items:       a.Items,
-		Err:         a.Err,
-		ErrClass:    a.ErrClass,
+		Account: mailbox.Account{
+			ID:          a.ID,
+			Name:        a.Name,
+			Status:      a.Status,
+			DisplayName: a.DisplayName,
+			COSID:       a.COSID,
+			COSName:     a.COSName,
+			Created:     mailbox.Millis(a.Created),
+			DeletedDate: mailbox.Millis(a.Deleted),
+		},
+		Seq:      a.Seq,
+		Items:    a.Items,
+		Err:      a.Err,
+		ErrClass: a.ErrClass,
 	}
 }

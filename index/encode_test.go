@@ -30,16 +30,16 @@ func sampleRecs() map[string]itemRec {
 		"empty":       {},
 		"unreadable":  {MTime: 17, Size: 4096, Err: "open x: permission denied", ErrClass: "unreadable"},
 		"broken":      {Bucket: "odd bucket", MTime: -5, Err: allBytes(), ErrClass: "broken"},
-		"one message": {MTime: time.Now().UnixNano(), Size: 321, States: []State{{Start: t0, Type: mailbox.TypeMessage, FolderID: 2, Flags: "uf", Digest: blob.Sum([]byte("x")), Size: 1234, Date: t0.Add(-time.Hour)}}},
+		"one message": {MTime: time.Now().UnixNano(), Size: 321, States: []State{{Start: mailbox.MillisOf(t0), Type: mailbox.TypeMessage, FolderID: 2, Flags: "uf", Digest: blob.Sum([]byte("x")), Size: 1234, Date: mailbox.MillisOf(t0.Add(-time.Hour))}}},
 		"history": {States: []State{
-			{Start: t0, Type: mailbox.TypeMessage, FolderID: 6, Digest: blob.Sum([]byte("a")), Size: 1, Tags: []string{"red", "", allBytes()}},
-			{Start: t0.Add(time.Hour), Type: mailbox.TypeMessage, FolderID: 5, Digest: blob.Sum([]byte("a")), Size: 1},
-			{Start: t0.Add(2 * time.Hour), Type: mailbox.TypeMessage, FolderID: 5, Digest: sha1, Deleted: true},
-			{Start: t0.Add(2 * time.Hour), Type: mailbox.TypeMessage, FolderID: -3, Digest: "not/a,digest"},
-			{Start: t0.Add(3 * time.Hour), Type: mailbox.TypeMessage, Digest: blob.Digest(strings.Repeat("A", 43) + "B")}, // non-canonical base64
+			{Start: mailbox.MillisOf(t0), Type: mailbox.TypeMessage, FolderID: 6, Digest: blob.Sum([]byte("a")), Size: 1, Tags: []string{"red", "", allBytes()}},
+			{Start: mailbox.MillisOf(t0.Add(time.Hour)), Type: mailbox.TypeMessage, FolderID: 5, Digest: blob.Sum([]byte("a")), Size: 1},
+			{Start: mailbox.MillisOf(t0.Add(2 * time.Hour)), Type: mailbox.TypeMessage, FolderID: 5, Digest: sha1, Deleted: true},
+			{Start: mailbox.MillisOf(t0.Add(2 * time.Hour)), Type: mailbox.TypeMessage, FolderID: -3, Digest: "not/a,digest"},
+			{Start: mailbox.MillisOf(t0.Add(3 * time.Hour)), Type: mailbox.TypeMessage, Digest: blob.Digest(strings.Repeat("A", 43) + "B")}, // non-canonical base64
 		}},
-		"folder":        {States: []State{{Start: t0, Type: mailbox.TypeFolder, FolderID: 1, Name: "Inbox/\r\nx\x00", ParentID: 1}}},
-		"before 1970":   {States: []State{{Start: time.UnixMilli(-86400000).UTC(), Type: mailbox.TypeContact, Date: time.UnixMilli(-1).UTC()}}},
+		"folder":        {States: []State{{Start: mailbox.MillisOf(t0), Type: mailbox.TypeFolder, FolderID: 1, Name: "Inbox/\r\nx\x00", ParentID: 1}}},
+		"before 1970":   {States: []State{{Start: mailbox.MillisOf(time.UnixMilli(-86400000).UTC()), Type: mailbox.TypeContact, Date: mailbox.MillisOf(time.UnixMilli(-1).UTC())}}},
 		"start unknown": {States: []State{{Type: mailbox.TypeTag, Name: "t"}}},
 	}
 }

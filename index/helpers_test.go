@@ -195,4 +195,13 @@ func normal(s State) State {
 	return s
 }
 
+// stateOf is what the index keeps of a state read from the item file: not
+// the summaries, the unknown keys or what the reader noted.
+func stateOf(s *mailbox.State) State {
+	c := *s
+	c.Subject, c.From, c.To, c.IMAPUID = "", "", "", 0
+	c.Extra, c.Notes, c.Inherited = nil, nil, 0
+	return normal(c)
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
-	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/tidwall/buntdb"
 )
@@ -42,75 +41,27 @@ type RefreshStats struct {
 	Duration     time.Duration
 }
 
-// Account is an account as the index holds it.
+// Account is an account as the index holds it: the model's account (its
+// name, status, COS and dates; not its attributes) and the index's own
+// facts about it.
 type Account struct {
-	Seq         uint32 // small number assigned when first indexed; stable for the index's life (inode numbers)
-	ID          string
-	Name        string // account_info name; the id if account_info is unreadable
-	Status      string // mailbox.StatusActive / StatusDeleted
-	DisplayName string
-	COSID       string
-	COSName     string
-	Created     time.Time
-	Deleted     time.Time
-	Items       int    // item count
-	Err         string // why account_info could not be read ("" if fine)
-	ErrClass    string // "unreadable" or "broken" ("" if fine)
+	mailbox.Account
+	Seq      uint32 // small number assigned when first indexed; stable for the index's life (inode numbers)
+	Items    int    // item count
+	Err      string // why account_info could not be read ("" if fine); Name is the id then
+	ErrClass string // "unreadable" or "broken" ("" if fine)
 }
 
-// State is one state of an item, as much as the tree and listings need. The
-// full state (subject, unknown keys, ...) is in the item file (Item.RelPath).
-type State struct {
-	Start    time.Time
-	Type     mailbox.ItemType
-	FolderID int
-	Flags    string
-	Tags     []string
-	Deleted  bool
-	Digest   blob.Digest
-	Size     int64     // uncompressed content size
-	Date     time.Time // item date (mtime of the .eml)
-	Name     string    // folders, documents, contacts
-	ParentID int       // folders
-}
+// Item is the model's item; the index keeps its states compactly (every
+// concept the tree and listings need, not the summaries or unknown keys:
+// those are in the item file, Item.RelPath).
+type Item = mailbox.Item
 
-// Item is an item with its states, oldest first.
-type Item struct {
-	AccountSeq uint32
-	ID         int
-	RelPath    string // item file, relative to the Backup Path root
-	States     []State
-	Err        string // why the item file could not be read or parsed
-	ErrClass   string // "unreadable" or "broken"
-}
-
-// Latest is the newest state (nil for an unreadable item).
-func (it *Item) Latest() *State {
-	if len(it.States) == 0 {
-		return nil
-	}
-	return &it.States[len(it.States)-1]
-}
-
-// StateAt is the state in force at t, or nil.
-func (it *Item) StateAt(t time.Time) *State {
-	var s *State
-	for i := range it.States {
-		if it.States[i].Start.After(t) {
-			break
-		}
-		s = &it.States[i]
-	}
-	return s
-}
+// State is the model's state.
+type State = mailbox.State
 
 // Folder is a folder of an account at some moment.
-type Folder struct {
-	ID       int
-	ParentID int
-	Name     string
-	Path     string // "/"-separated from the root, e.g. "Inbox/Projects/2024"; "" for the root
-}
+type Folder = mailbox.Folder
 
 // Index is an open index. Methods are safe for concurrent use.
 type Index struct {
@@ -384,8 +335,8 @@ func (ix *Index) Account(nameOrID string) (Account, error) {
 	return a.account(), nil
 }
 
-// findAccount resolves an id or a name. Among accounts sharing a name, an
-// active one wins, then the most recently created, then the lowest id.
+// findAccount resolves an id or a name; among accounts sharing a name, the
+// one mailbox.Prefer prefers.
 func findAccount(tx *buntdb.Tx, nameOrID string) (*acctRec, error) {
 	if s, err := tx.Get(acctIDKey(nameOrID)); err == nil {
 		v, err := tx.Get(tmplAcct + s)
@@ -423,14 +374,10 @@ func findAccount(tx *buntdb.Tx, nameOrID string) (*acctRec, error) {
 	return best, nil
 }
 
+// betterAccount: the model's one rule for which account a shared name means.
 func betterAccount(a, b *acctRec) bool {
-	if (a.Status == mailbox.StatusActive) != (b.Status == mailbox.StatusActive) {
-		return a.Status == mailbox.StatusActive
-	}
-	if a.Created != b.Created {
-		return a.Created > b.Created
-	}
-	return a.ID < b.ID
+	x, y := a.account(), b.account()
+	return mailbox.Prefer(&x.Account, &y.Account)
 }
 
 // Item returns one item of an account.
@@ -465,12 +412,11 @@ func makeItem(a *acctRec, id int, v string) (Item, error) {
 		bucket = backuppath.ItemBucket(id)
 	}
 	return Item{
-		AccountSeq: a.Seq,
-		ID:         id,
-		RelPath:    filepath.Join(backuppath.AccountsDir, a.ID, backuppath.ItemsDir, bucket, strconv.Itoa(id)),
-		States:     r.States,
-		Err:        r.Err,
-		ErrClass:   r.ErrClass,
+		ID:       id,
+		RelPath:  filepath.Join(backuppath.AccountsDir, a.ID, backuppath.ItemsDir, bucket, strconv.Itoa(id)),
+		States:   r.States,
+		Err:      r.Err,
+		ErrClass: r.ErrClass,
 	}, nil
 }
 

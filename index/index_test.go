@@ -219,7 +219,7 @@ func TestBuildTree(t *testing.T) {
 		{"root item ignored", []Folder{{ID: 1, ParentID: 0, Name: "USER_ROOT"}}, map[int]string{1: ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := buildTree(tc.found)
+			out := mailbox.FolderTree(tc.found)
 			got := map[int]string{}
 			seen := map[string]bool{}
 			for _, f := range out {

@@ -647,14 +647,15 @@ func readFlags(v gjson.Result) (string, bool) {
 		}
 		return FlagsFromBits(n), true
 	case gjson.String:
-		s := strings.TrimSpace(v.Str)
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		var s string
+		decodeString(v, &s)
+		if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil && n >= 0 {
 			return FlagsFromBits(n), true
 		}
-		if strings.ContainsAny(s, `\$ ,`) {
+		if strings.HasPrefix(strings.TrimSpace(s), `\`) || strings.HasPrefix(strings.TrimSpace(s), "$") {
 			return imapFlags(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }))
 		}
-		return s, true
+		return s, true // letters, kept as they are (unknown ones too)
 	}
 	if v.IsArray() {
 		var list []string

@@ -277,3 +277,37 @@ func Bucket(id int) string {
 	}
 	return string([]byte{byte('0' + n/10), byte('0' + n%10)})
 }
+
+// ShownAt is the index of the state that shows item it as a file of its
+// folder at t (zero t: now, its latest state): the state then, if the item
+// was live and is content (a message, contact, ... with a blob). -1 when
+// the item is not a file of any folder at t.
+func (it *Item) ShownAt(t time.Time) int {
+	i := len(it.States) - 1
+	if !t.IsZero() {
+		i = it.IndexAt(t)
+	}
+	if i < 0 {
+		return -1
+	}
+	s := &it.States[i]
+	if s.Deleted || !s.Type.HasContent() || s.Digest == "" {
+		return -1
+	}
+	return i
+}
+
+// ShownDeleted is the index of the state that shows item it among the
+// account's deleted items: its latest state, if that is deleted and the
+// item is content. -1 otherwise.
+func (it *Item) ShownDeleted() int {
+	i := len(it.States) - 1
+	if i < 0 {
+		return -1
+	}
+	s := &it.States[i]
+	if !s.Deleted || !s.Type.HasContent() || s.Digest == "" {
+		return -1
+	}
+	return i
+}

@@ -26,6 +26,9 @@ func MillisOf(t time.Time) Millis {
 	return Millis(t.UnixMilli())
 }
 
+// IsZero reports whether m is "not set".
+func (m Millis) IsZero() bool { return m == 0 }
+
 // Time is m as a UTC time (the zero time for 0).
 func (m Millis) Time() time.Time {
 	if m == 0 {

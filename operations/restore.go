@@ -15,7 +15,6 @@ import (
 	"unicode"
 
 	"github.com/cbfs/cbfs/backuppath"
-	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 )
@@ -425,20 +424,11 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 	return text, err
 }
 
-// activeAccount reports whether an active account of src has that name
-// or id (restore picks an active one among accounts of one name).
+// activeAccount reports whether the account nameOrID means (the model's
+// one rule) is active.
 func activeAccount(src *backuppath.Path, nameOrID string) bool {
-	ids, err := src.AccountIDs()
-	if err != nil {
-		return false
-	}
-	for _, id := range ids {
-		a, err := src.ReadAccount(id)
-		if err == nil && a.Status == mailbox.StatusActive && (id == nameOrID || strings.EqualFold(a.Name, nameOrID)) {
-			return true
-		}
-	}
-	return false
+	a, err := src.FindAccount(nameOrID)
+	return err == nil && a.Active()
 }
 
 // LedgerMap lists the restore ledger of the state directory stateDir

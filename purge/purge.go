@@ -310,7 +310,7 @@ func (p *purger) account(ctx context.Context, id string) error {
 		}
 		kept++
 		for _, s := range it.States {
-			if d := coherency.Normalize(s.Digest); d != "" {
+			if d := s.Digest; d != "" {
 				p.refs[d] = true
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -19,33 +18,16 @@ const InboxName = "INBOX"
 // nil when the folder is not part of that tree.
 type folderRule func(it *mailbox.Item) *mailbox.State
 
-// lastLiveBefore is the folder's last state that is not deleted, started at
-// or before t (any time if t is 0): the folder as it was last seen.
+// lastLiveBefore is the folder's last live state at or before t (any time
+// if 0): the folder as it was last seen (mailbox.LastFolderBefore).
 func lastLiveBefore(t mailbox.Millis) folderRule {
-	return func(it *mailbox.Item) *mailbox.State {
-		for i := len(it.States) - 1; i >= 0; i-- {
-			s := &it.States[i]
-			if (t == 0 || s.Start <= t) && !s.Deleted && s.Type == mailbox.TypeFolder {
-				return s
-			}
-		}
-		return nil
-	}
+	return func(it *mailbox.Item) *mailbox.State { return mailbox.LastFolderBefore(it, t.Time()) }
 }
 
-// liveAt is the folder's state at t (the latest if 0) if it is not deleted:
-// the folder tree as it was at t.
+// liveAt is the folder's state at t (the latest if 0) if it is a live
+// folder then: the folder tree as it was at t (mailbox.FolderAt).
 func liveAt(t mailbox.Millis) folderRule {
-	return func(it *mailbox.Item) *mailbox.State {
-		s := it.Latest()
-		if t != 0 {
-			s = it.StateAt(t.Time())
-		}
-		if s == nil || s.Deleted || s.Type != mailbox.TypeFolder {
-			return nil
-		}
-		return s
-	}
+	return func(it *mailbox.Item) *mailbox.State { return mailbox.FolderAt(it, t.Time()) }
 }
 
 // tree maps folder ids to target folder paths.
@@ -58,12 +40,12 @@ type tree struct {
 // primary picks each folder's state; folders that items need (need) but
 // primary does not give are added from their last live state, or as
 // "unknown_<id>" under the root when the backup knows nothing of them (as
-// Carbonio's undelete names them). Names and paths follow index.FolderTree,
+// Carbonio's undelete names them). Names and paths follow mailbox.FolderTree,
 // so a restored folder has the same path as in the mounted tree.
 func buildTree(folders map[int]*mailbox.Item, primary folderRule, need map[int]bool) *tree {
-	found := map[int]index.Folder{}
+	found := map[int]mailbox.Folder{}
 	add := func(id int, s *mailbox.State) {
-		found[id] = index.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
+		found[id] = mailbox.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
 	}
 	for id, it := range folders {
 		if s := primary(it); s != nil {
@@ -97,14 +79,14 @@ func buildTree(folders map[int]*mailbox.Item, primary folderRule, need map[int]b
 				continue
 			}
 		}
-		found[id] = index.Folder{ID: id, ParentID: mailbox.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
+		found[id] = mailbox.Folder{ID: id, ParentID: mailbox.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
 	}
-	list := make([]index.Folder, 0, len(found))
+	list := make([]mailbox.Folder, 0, len(found))
 	for _, f := range found {
 		list = append(list, f)
 	}
 	t := &tree{paths: map[int][]string{}}
-	named := index.FolderTree(list)
+	named := mailbox.FolderTree(list)
 	inboxPath := ""
 	var nonMail []string // paths of the system folders that hold no mail
 	for _, f := range named {

@@ -589,38 +589,13 @@ func listAccounts(src *backuppath.Path) ([]srcAccount, error) {
 	return out, nil
 }
 
-// findAccount resolves a name (case-insensitive) or id. Among accounts of
-// one name, an active one wins, then the most recently created.
+// findAccount resolves a name or id by the model's one rule.
 func findAccount(src *backuppath.Path, nameOrID string) (*mailbox.Account, error) {
-	all, err := listAccounts(src)
-	if err != nil {
-		return nil, err
-	}
-	var best *mailbox.Account
-	for _, a := range all {
-		if a.acct == nil {
-			if a.id == nameOrID {
-				return nil, fmt.Errorf("account %s: %w", nameOrID, a.err)
-			}
-			continue
-		}
-		if a.id == nameOrID {
-			return a.acct, nil
-		}
-		if !strings.EqualFold(a.acct.Name, nameOrID) {
-			continue
-		}
-		switch {
-		case best == nil,
-			best.Status != mailbox.StatusActive && a.acct.Status == mailbox.StatusActive,
-			(best.Status == mailbox.StatusActive) == (a.acct.Status == mailbox.StatusActive) && a.acct.Created > best.Created:
-			best = a.acct
-		}
-	}
-	if best == nil {
+	a, err := src.FindAccount(nameOrID)
+	if errors.Is(err, backuppath.ErrNoAccount) {
 		return nil, fmt.Errorf("account %s: %w", nameOrID, ErrNotFound)
 	}
-	return best, nil
+	return a, err
 }
 
 func inList(list []string, vals ...string) bool {
