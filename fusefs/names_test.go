@@ -185,4 +185,3 @@ func TestAccountNames(t *testing.T) {
 	assert.Equal(t, "c", byName["john@example.com"].ID, "the active account keeps the plain name")
 	assert.Equal(t, "b", byName["john@example.com (b)"].ID)
 }
-
