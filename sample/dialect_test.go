@@ -549,3 +549,38 @@ func TestDeltaItemEdges(t *testing.T) {
 	require.True(t, ok)
 	checkDeltaReplay(t, states, v.([]any))
 }
+
+// TestDialectDocExamples checks that docs/DIALECTS.md shows what the
+// converters write for the examples of docs/FORMAT.md §§ 5 and 7.5.
+func TestDialectDocExamples(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "DIALECTS.md"))
+	if err != nil {
+		t.Skipf("docs/DIALECTS.md not found: %v", err)
+	}
+	item258 := `[
+{"startDate":1714554000000,"type":5,"folderId":2,"flags":"u","deleted":false,"digest":"nky4b19t96pKvrA2mbBURd0eTwMonVOia4RtiCI,xJ4=","size":157,"date":1714553998000,"subject":"Q2 report","from":"Ann \u003cann@example.com\u003e","to":"john@example.com","imapUid":4021},
+{"startDate":1714645800000,"type":5,"folderId":257,"flags":"f","tags":["work"],"deleted":false,"digest":"nky4b19t96pKvrA2mbBURd0eTwMonVOia4RtiCI,xJ4=","size":157,"date":1714553998000,"subject":"Q2 report","from":"Ann \u003cann@example.com\u003e","to":"john@example.com","imapUid":4021},
+{"startDate":1714720500000,"type":5,"folderId":3,"flags":"f","tags":["work"],"deleted":true,"digest":"nky4b19t96pKvrA2mbBURd0eTwMonVOia4RtiCI,xJ4=","size":157,"date":1714553998000,"subject":"Q2 report","from":"Ann \u003cann@example.com\u003e","to":"john@example.com","imapUid":4021}
+]`
+	john := `{"id": "3b3c1a52-0d7a-4b54-9c0c-5a2bd2f4e0c1", "name": "john@example.com", "status": "deleted",
+ "displayName": "John Smith", "cosId": "e00428a1-0c00-11d9-836a-000d93afea2a", "cosName": "default",
+ "createdDate": 1714468320000, "deletedDate": 1714720500000, "backupEnabled": true,
+ "attrs": {"zimbraMailQuota": "0", "zimbraPrefLocale": "en"}}`
+	v, ok := decodeJSON([]byte(item258))
+	require.True(t, ok)
+	states, _ := objects(v)
+	a, ok := decodeJSON([]byte(john))
+	require.True(t, ok)
+	for _, d := range []struct {
+		name string
+		item func([]map[string]any) []any
+		acct func(map[string]any) any
+	}{{DialectZimbra, zimbraItem, zimbraAccount}, {DialectDelta, deltaItem, deltaAccount}} {
+		b, ok := encodeStates(d.item(states))
+		require.True(t, ok)
+		assert.Contains(t, string(doc), "```\n"+string(b)+"```\n", "%s item 258", d.name)
+		j, err := json.MarshalIndent(d.acct(a.(map[string]any)), "", "  ")
+		require.NoError(t, err)
+		assert.Contains(t, string(doc), "```json\n"+string(j)+"\n```\n", "%s account_info", d.name)
+	}
+}
