@@ -16,6 +16,7 @@ type SampleCmd struct {
 	Messages       int    `name:"messages" default:"40" help:"Messages per account (approximate)."`
 	Seed           int64  `name:"seed" default:"1" help:"Random seed: the same seed makes the same Backup Path, byte for byte."`
 	BigAttachments bool   `name:"big-attachments" help:"Add MB-sized attachments to a few messages."`
+	Dialect        string `name:"dialect" default:"cbfs" enum:"cbfs,zimbra,delta" placeholder:"NAME" help:"Dialect of the account and item files: cbfs (docs/FORMAT.md, the default), or zimbra or delta, foreign test dialects (docs/DIALECTS.md)."`
 }
 
 // Help is the long help of sample.
@@ -32,6 +33,7 @@ func (c *SampleCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	rep, err := sample.Generate(ctx, c.Dest, sample.Options{
 		Accounts: c.Accounts, Messages: c.Messages, Seed: c.Seed, BigAttachments: c.BigAttachments,
+		Dialect: c.Dialect,
 	})
 	if err != nil {
 		return fmt.Errorf("sample: %w", err)
@@ -45,6 +47,9 @@ func (c *SampleCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	w := g.Stdout
 	kv(w, configIndent, "backup path", abs)
+	if rep.Dialect != "" {
+		kv(w, configIndent, "dialect", rep.Dialect)
+	}
 	kv(w, configIndent, "accounts", len(rep.Accounts))
 	for _, a := range rep.Accounts {
 		kv(w, configIndent, "account", a)

@@ -38,6 +38,10 @@ type Options struct {
 	// FolderMessages puts that many extra messages into one folder "Bulk"
 	// of the first account (for benchmarks of big folders).
 	FolderMessages int
+	// Dialect is the dialect of the account_info and item files:
+	// DialectCBFS ("" means it), DialectZimbra or DialectDelta (see
+	// ConvertDialect and docs/DIALECTS.md).
+	Dialect string
 }
 
 // Defaults used for zero Options fields.
@@ -77,6 +81,9 @@ type Report struct {
 	Damaged  []Damaged
 	States   int   // item states, all items
 	Bytes    int64 // uncompressed bytes of the blobs written
+	// Dialect is the foreign dialect the sample was written in; empty for
+	// cbfs's own.
+	Dialect string `json:",omitempty"`
 }
 
 // The calendar of every sample.
@@ -126,6 +133,8 @@ func (o Options) normalize() (Options, error) {
 		return o, fmt.Errorf("sample: messages must not be negative, got %d", o.Messages)
 	case o.FolderMessages < 0:
 		return o, fmt.Errorf("sample: folder messages must not be negative, got %d", o.FolderMessages)
+	case !slices.Contains(Dialects, o.Dialect) && o.Dialect != "":
+		return o, fmt.Errorf("sample: unknown dialect %q (known: %s)", o.Dialect, strings.Join(Dialects, ", "))
 	}
 	return o, nil
 }
@@ -321,6 +330,14 @@ func (g *gen) run(dest string) error {
 	sort.SliceStable(g.rep.Damaged, func(i, j int) bool {
 		return slices.Index(DamageKinds, g.rep.Damaged[i].Kind) < slices.Index(DamageKinds, g.rep.Damaged[j].Kind)
 	})
+	if d := g.opt.Dialect; d != "" && d != DialectCBFS {
+		// Written in cbfs's dialect, then rewritten: the content, the
+		// damage and the report stay those of the cbfs sample.
+		if err := ConvertDialect(p.Root, d); err != nil {
+			return err
+		}
+		g.rep.Dialect = d
+	}
 	return g.stampFolders()
 }
 

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,4 +100,41 @@ func TestSampleDamaged(t *testing.T) {
 	dest2 := filepath.Join(t.TempDir(), "bp2")
 	txt := ok(t, "sample", dest2, "accounts", "3", "messages", "8", "seed", "7")
 	wantLines(t, txt.stdout, "damaged items", sample.DamageTruncated, sample.DamageMalformedJSON)
+}
+
+// TestSampleDialect checks that --dialect reaches the generator: the report
+// names it, the damaged list is the cbfs sample's, and an account_info is
+// written in the dialect. (Reading such a sample is the reader's business.)
+func TestSampleDialect(t *testing.T) {
+	args := []string{"--accounts", "3", "--messages", "4", "--seed", "7", "--json"}
+	var base sampleReport
+	decode(t, ok(t, append([]string{"sample", filepath.Join(t.TempDir(), "bp")}, args...)...).stdout, &base)
+	for _, d := range []string{sample.DialectZimbra, sample.DialectDelta} {
+		t.Run(d, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "bp")
+			var rep struct {
+				sampleReport
+				Dialect string
+			}
+			decode(t, ok(t, append([]string{"sample", dest, "dialect", d}, args...)...).stdout, &rep)
+			if rep.Dialect != d {
+				t.Errorf("report dialect %q, want %q", rep.Dialect, d)
+			}
+			if len(rep.Damaged) != len(base.Damaged) || rep.Items != base.Items || rep.Blobs != base.Blobs {
+				t.Errorf("report %+v differs from the cbfs one %+v", rep.sampleReport, base)
+			}
+			infos, err := filepath.Glob(filepath.Join(dest, "accounts", "*", "account_info"))
+			if err != nil || len(infos) != 3 {
+				t.Fatalf("account_info files: %v %v", infos, err)
+			}
+			b, err := os.ReadFile(infos[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `"zimbraId"`) || strings.Contains(string(b), `"status"`) {
+				t.Errorf("%s is not in the %s dialect:\n%s", infos[0], d, b)
+			}
+		})
+	}
+	fails(t, 2, "must be one of", "sample", filepath.Join(t.TempDir(), "bp"), "--dialect", "carbonio")
 }
