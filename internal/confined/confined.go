@@ -68,14 +68,17 @@ var (
 	ErrTooLarge = errors.New("file too large")
 )
 
-// notRegular is the error for an object of the wrong type. It matches
-// ErrNotRegular, and syscall.EISDIR for a folder.
-type notRegular struct{ mode fs.FileMode }
+// NotRegularError is the error, inside the *fs.PathError, for an object
+// that is not a regular file. It matches ErrNotRegular, and syscall.EISDIR
+// for a folder.
+type NotRegularError struct {
+	Mode fs.FileMode // the object's type bits
+}
 
-func (e *notRegular) Error() string { return ErrNotRegular.Error() + ": " + typeName(e.mode) }
+func (e *NotRegularError) Error() string { return ErrNotRegular.Error() + ": " + typeName(e.Mode) }
 
-func (e *notRegular) Is(target error) bool {
-	return target == ErrNotRegular || (e.mode.IsDir() && target == syscall.EISDIR)
+func (e *NotRegularError) Is(target error) bool {
+	return target == ErrNotRegular || (e.Mode.IsDir() && target == syscall.EISDIR)
 }
 
 func typeName(m fs.FileMode) string {
@@ -111,7 +114,7 @@ func Open(root, rel string) (*os.File, error) {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "open", Path: rel, Err: &notRegular{mode: fileMode(st.Mode)}}
+		return nil, &fs.PathError{Op: "open", Path: rel, Err: &NotRegularError{Mode: fileMode(st.Mode)}}
 	}
 	// O_NONBLOCK stays set: it means nothing for a regular file.
 	return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
