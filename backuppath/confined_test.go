@@ -144,8 +144,10 @@ func TestConfinedReads(t *testing.T) {
 			reason: confined.ErrNotRegular,
 		},
 		{
-			name:   "id_mapper.log symlinked",
-			setup:  func(t *testing.T, p *Path) { symlink(t, p, outside(t, "1 2\n"), filepath.Join(AccountsDir, acctID, IDMapperFile)) },
+			name: "id_mapper.log symlinked",
+			setup: func(t *testing.T, p *Path) {
+				symlink(t, p, outside(t, "1 2\n"), filepath.Join(AccountsDir, acctID, IDMapperFile))
+			},
 			read:   func(p *Path) error { _, err := p.ReadIDMap(acctID); return err },
 			want:   blob.ErrUnreadable,
 			reason: confined.ErrSymlink,
