@@ -10,6 +10,11 @@
 // blob.ErrUnreadable) when a file cannot be read, errors.Is(err,
 // blob.ErrBroken) when it was read but is malformed.
 //
+// A Backup Path is foreign input, so every file of it is read confined
+// (internal/confined): no symbolic link is followed, inside or out, only
+// regular files are read (a FIFO is refused, never waited for), and at most
+// MaxMetadataFile bytes of each.
+//
 // Every write is atomic (internal/atomicfile).
 package backuppath
 
