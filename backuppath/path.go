@@ -10,6 +10,11 @@
 // blob.ErrUnreadable) when a file cannot be read, errors.Is(err,
 // blob.ErrBroken) when it was read but is malformed.
 //
+// A Backup Path is foreign input, so every file of it is read confined
+// (internal/confined): no symbolic link is followed, inside or out, only
+// regular files are read (a FIFO is refused, never waited for), and at most
+// MaxMetadataFile bytes of each.
+//
 // Every write is atomic (internal/atomicfile).
 package backuppath
 
@@ -17,16 +22,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -148,25 +156,46 @@ func Create(root string, st BackupStat) (*Path, error) {
 	return p, nil
 }
 
-// readFile reads a metadata file, classifying failures as unreadable.
-func readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+// MaxMetadataFile is the largest metadata file (backupstat, account_info,
+// account_stat, an item file, a map, a configuration backup,
+// id_mapper.log) read from a Backup Path: a bigger one is broken. Real
+// ones are kilobytes (a configuration backup a few megabytes); the cap keeps
+// a planted huge file from exhausting memory.
+const MaxMetadataFile = 64 << 20
+
+// readFile reads the metadata file rel (relative to the root) the confined
+// way (internal/confined): a symbolic link in any component of rel, inside
+// or outside the Backup Path, is not followed, and anything but a regular
+// file (a FIFO, a device) is refused without blocking. Those, like any
+// failure to read, are blob.ErrUnreadable (blob.ErrMissing if there is no
+// file); a file over MaxMetadataFile is blob.ErrBroken. No byte of a
+// refused file is read, so none appears in the error.
+func (p *Path) readFile(rel string) ([]byte, error) {
+	b, err := confined.ReadFile(p.Root, rel, MaxMetadataFile)
 	if err != nil {
 		kind := blob.ErrUnreadable
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			kind = blob.ErrMissing
+		case errors.Is(err, confined.ErrTooLarge):
+			kind = blob.ErrBroken
 		}
-		return nil, fmt.Errorf("%s: %w: %w", path, kind, err)
+		return nil, fmt.Errorf("%s: %w: %w", filepath.Join(p.Root, rel), kind, err)
 	}
 	return b, nil
 }
 
-// decodeFile reads and decodes a JSON metadata file into v.
-func decodeFile(path string, v any) error {
-	b, err := readFile(path)
+// decodeFile reads (see readFile) and decodes the JSON metadata file rel
+// into v.
+func (p *Path) decodeFile(rel string, v any) error {
+	b, err := p.readFile(rel)
 	if err != nil {
 		return err
 	}
+	return decodeJSON(filepath.Join(p.Root, rel), b, v)
+}
+
+func decodeJSON(path string, b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%s: %w: malformed JSON: %w", path, blob.ErrBroken, err)
 	}
@@ -181,9 +210,13 @@ func (p *Path) writeJSON(path string, v any) error {
 	return p.Write.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// listDir returns the sorted names in dir, without temporary files.
-func listDir(dir string) ([]fs.DirEntry, error) {
-	ents, err := os.ReadDir(dir)
+// listDir returns the sorted entries of the folder rel (relative to the
+// root), without temporary files. The folder is opened the confined way: if
+// rel or any folder above it is a symbolic link, it is an error (never
+// followed). Entries have their own types: a symbolic link to a folder is a
+// symbolic link, not a folder, so callers do not descend into it.
+func (p *Path) listDir(rel string) ([]fs.DirEntry, error) {
+	ents, err := confined.ReadDir(p.Root, rel)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +234,7 @@ func listDir(dir string) ([]fs.DirEntry, error) {
 // ReadBackupStat reads backupstat.
 func (p *Path) ReadBackupStat() (*BackupStat, error) {
 	var s BackupStat
-	if err := decodeFile(filepath.Join(p.Root, BackupStatFile), &s); err != nil {
+	if err := p.decodeFile(BackupStatFile, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -227,9 +260,10 @@ func checkName(what, name string) error {
 // AccountDir is the folder of account id.
 func (p *Path) AccountDir(id string) string { return filepath.Join(p.Root, AccountsDir, id) }
 
-// AccountIDs lists the account folders under accounts/, sorted.
+// AccountIDs lists the account folders under accounts/, sorted. Anything
+// else there, a symbolic link to a folder included, is no account.
 func (p *Path) AccountIDs() ([]string, error) {
-	ents, err := listDir(filepath.Join(p.Root, AccountsDir))
+	ents, err := p.listDir(AccountsDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -252,7 +286,7 @@ func (p *Path) ReadAccount(id string) (*mailbox.Account, error) {
 		return nil, fmt.Errorf("read account: %w", err)
 	}
 	path := filepath.Join(p.AccountDir(id), AccountInfoFile)
-	b, err := readFile(path)
+	b, err := p.readFile(filepath.Join(AccountsDir, id, AccountInfoFile))
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +311,7 @@ func (p *Path) ReadAccountStat(id string) (*AccountStat, error) {
 		return nil, fmt.Errorf("read account stat: %w", err)
 	}
 	var s AccountStat
-	if err := decodeFile(filepath.Join(p.AccountDir(id), AccountStatFile), &s); err != nil {
+	if err := p.decodeFile(filepath.Join(AccountsDir, id, AccountStatFile), &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -322,7 +356,7 @@ func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, e
 		return nil, nil, fmt.Errorf("list items: %w", err)
 	}
 	base := filepath.Join(AccountsDir, accountID, ItemsDir)
-	buckets, err := listDir(filepath.Join(p.Root, base))
+	buckets, err := p.listDir(base)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
@@ -330,7 +364,7 @@ func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, e
 		return nil, nil, fmt.Errorf("list items of account %s: %w: %w", accountID, blob.ErrUnreadable, err)
 	}
 	for _, b := range buckets {
-		if !b.IsDir() {
+		if !b.IsDir() { // a file, or a symbolic link (not followed)
 			others = append(others, filepath.Join(base, b.Name()))
 			continue
 		}
@@ -358,7 +392,9 @@ func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, e
 }
 
 // BucketFiles lists one bucket folder (accounts/<id>/items/<bucket>). Entries
-// whose name is not an item id have ItemID -1.
+// whose name is not an item id have ItemID -1. Every entry is listed with
+// its own size and time, a symbolic link or a FIFO too: reading it
+// (ReadItemFile) reports it unreadable.
 func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
 	if err := checkName("account id", accountID); err != nil {
 		return nil, fmt.Errorf("list items: %w", err)
@@ -367,7 +403,7 @@ func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
 		return nil, fmt.Errorf("list items of account %s: %w", accountID, err)
 	}
 	rel := filepath.Join(AccountsDir, accountID, ItemsDir, bucket)
-	ents, err := listDir(filepath.Join(p.Root, rel))
+	ents, err := p.listDir(rel)
 	if err != nil {
 		return nil, fmt.Errorf("list items of account %s: %w: %w", accountID, blob.ErrUnreadable, err)
 	}
@@ -385,9 +421,10 @@ func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
 	return out, nil
 }
 
-// ReadItemFile reads and parses the item file at rel (relative to the root).
+// ReadItemFile reads and parses the item file at rel (relative to the root;
+// see readFile: a symbolic link or a FIFO there is unreadable).
 func (p *Path) ReadItemFile(rel string, id int) (*mailbox.Item, error) {
-	b, err := readFile(filepath.Join(p.Root, rel))
+	b, err := p.readFile(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +548,7 @@ func (p *Path) ReadIDMap(accountID string) (map[int]int, error) {
 		return nil, fmt.Errorf("read %s: %w", IDMapperFile, err)
 	}
 	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
-	b, err := readFile(path)
+	b, err := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperFile))
 	if err != nil {
 		return nil, err
 	}
@@ -541,7 +578,7 @@ func (p *Path) ReadIDMap(accountID string) (map[int]int, error) {
 
 // MapFiles lists the map_<serverId> files at the root (server ids, sorted).
 func (p *Path) MapFiles() ([]string, error) {
-	ents, err := listDir(p.Root)
+	ents, err := p.listDir(".")
 	if err != nil {
 		return nil, err
 	}
@@ -560,7 +597,7 @@ func (p *Path) ReadMap(serverID string) (*Map, error) {
 		return nil, fmt.Errorf("read map: %w", err)
 	}
 	var m Map
-	if err := decodeFile(filepath.Join(p.Root, MapPrefix+serverID), &m); err != nil {
+	if err := p.decodeFile(MapPrefix+serverID, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -629,7 +666,7 @@ type ServerFile struct {
 // ServerFiles lists server/, oldest first (ties by name). Files whose names
 // do not follow the layout are skipped.
 func (p *Path) ServerFiles() ([]ServerFile, error) {
-	ents, err := listDir(filepath.Join(p.Root, ServerDir))
+	ents, err := p.listDir(ServerDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -658,21 +695,55 @@ func (p *Path) ServerFiles() ([]ServerFile, error) {
 }
 
 // ReadServerConfig reads a configuration backup (path relative to the root,
-// or absolute).
+// read the confined way like every Backup Path file; or absolute, read as
+// ReadServerConfigFile reads it).
 func (p *Path) ReadServerConfig(path string) (*ServerConfig, error) {
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(p.Root, path)
+	if filepath.IsAbs(path) {
+		return ReadServerConfigFile(path)
 	}
-	return ReadServerConfigFile(path)
-}
-
-// ReadServerConfigFile reads a configuration backup file anywhere.
-func ReadServerConfigFile(path string) (*ServerConfig, error) {
 	var c ServerConfig
-	if err := decodeFile(path, &c); err != nil {
+	if err := p.decodeFile(path, &c); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// ReadServerConfigFile reads a configuration backup file anywhere: a file
+// the user names, so symbolic links are followed. It must be a regular
+// file: a FIFO or device is refused (blob.ErrUnreadable) without blocking.
+func ReadServerConfigFile(path string) (*ServerConfig, error) {
+	b, err := readRegularFile(path)
+	if err != nil {
+		kind := blob.ErrUnreadable
+		if errors.Is(err, fs.ErrNotExist) {
+			kind = blob.ErrMissing
+		}
+		return nil, fmt.Errorf("%s: %w: %w", path, kind, err)
+	}
+	var c ServerConfig
+	if err := decodeJSON(path, b, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// readRegularFile is os.ReadFile for a regular file only: the open does not
+// block (a FIFO without a writer) and anything else is refused before it is
+// read.
+func readRegularFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: &confined.NotRegularError{Mode: fi.Mode().Type()}}
+	}
+	return io.ReadAll(f)
 }
 
 // WriteServerConfig writes c as server/config_<c.Date>.json and returns its

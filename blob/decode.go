@@ -14,6 +14,8 @@ import (
 
 	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
+
+	"github.com/cbfs/cbfs/internal/confined"
 )
 
 // smallMax is the largest compressed size (bytes) decoded by the "small"
@@ -305,11 +307,18 @@ func errno(err error) error {
 	return err
 }
 
-// openErr classifies a failure to open or stat a blob file.
+// openErr classifies a failure to open or stat a blob file (through
+// internal/confined: a symbolic link or anything but a regular file is
+// refused, never followed or read).
 func (s *Store) openErr(d Digest, err error) *Error {
+	var nr *confined.NotRegularError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return s.fail(d, ErrMissing, "", errno(err))
+	case errors.Is(err, confined.ErrSymlink):
+		return s.fail(d, ErrUnreadable, "symbolic link (not followed)", nil)
+	case errors.As(err, &nr):
+		return s.checkMode(d, nr.Mode)
 	case errors.Is(err, syscall.ENOTDIR):
 		return s.fail(d, ErrUnreadable, "its folder is not a folder", errno(err))
 	default:
@@ -329,14 +338,15 @@ func (s *Store) invalid(d Digest) error {
 }
 
 // open opens blob d's file for reading and returns it with its size. Every
-// failure is an *Error.
+// failure is an *Error. The file is opened beneath the root without
+// following any symbolic link and without blocking (a FIFO planted where a
+// blob should be must not hang the reader), and only a regular file is
+// accepted: see internal/confined.
 func (s *Store) open(d Digest) (*os.File, int64, error) {
 	if err := s.invalid(d); err != nil {
 		return nil, 0, err
 	}
-	// O_NONBLOCK: a FIFO planted where a blob should be must not hang the
-	// reader (it is refused below); on regular files it changes nothing.
-	f, err := os.OpenFile(s.Path(d), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := confined.Open(s.root, d.RelPath())
 	if err != nil {
 		return nil, 0, s.openErr(d, err)
 	}
@@ -345,19 +355,18 @@ func (s *Store) open(d Digest) (*os.File, int64, error) {
 		f.Close()
 		return nil, 0, s.fail(d, ErrUnreadable, "cannot stat", errno(err))
 	}
-	if err := s.checkMode(d, fi); err != nil {
-		f.Close()
-		return nil, 0, err
-	}
 	return f, fi.Size(), nil
 }
 
-func (s *Store) checkMode(d Digest, fi fs.FileInfo) error {
+// checkMode is the error for a blob file of mode m (nil for a regular file).
+func (s *Store) checkMode(d Digest, m fs.FileMode) *Error {
 	switch {
-	case fi.IsDir():
+	case m.IsDir():
 		return s.fail(d, ErrUnreadable, "a folder where the blob file should be", syscall.EISDIR)
-	case !fi.Mode().IsRegular():
-		return s.fail(d, ErrUnreadable, "not a regular file", fmt.Errorf("file mode %v", fi.Mode()))
+	case m&fs.ModeSymlink != 0:
+		return s.fail(d, ErrUnreadable, "symbolic link (not followed)", nil)
+	case !m.IsRegular():
+		return s.fail(d, ErrUnreadable, "not a regular file", fmt.Errorf("file mode %v", m))
 	}
 	return nil
 }

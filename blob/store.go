@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 )
 
 // Store is the content-addressed blob area of one Backup Path: the files
@@ -468,16 +469,19 @@ func (st *stream) Close() error {
 }
 
 // Stat returns the compressed size of blob d (its file's size), or a
-// classified *Error.
+// classified *Error. Like Open it follows no symbolic link: a symlinked blob
+// (or blob folder) is unreadable, not present.
 func (s *Store) Stat(d Digest) (compressedSize int64, err error) {
 	if err := s.invalid(d); err != nil {
 		return 0, err
 	}
-	fi, err := os.Stat(s.Path(d))
+	// lstat beneath the root: a symbolic link, wherever it points, is no
+	// blob (see internal/confined).
+	fi, err := confined.Stat(s.root, d.RelPath())
 	if err != nil {
 		return 0, s.openErr(d, err)
 	}
-	if err := s.checkMode(d, fi); err != nil {
+	if err := s.checkMode(d, fi.Mode()); err != nil {
 		return 0, err
 	}
 	return fi.Size(), nil
@@ -513,7 +517,7 @@ func (s *Store) SizeHint(d Digest) (int64, error) {
 func (s *Store) Put(data []byte) (d Digest, created bool, err error) {
 	d = Sum(data)
 	path := s.Path(d)
-	if exists, err := s.exists(path); err != nil || exists {
+	if exists, err := s.exists(d); err != nil || exists {
 		return d, false, err
 	}
 	err = s.Write.Write(path, filePerm, func(w io.Writer) error {
@@ -537,20 +541,22 @@ var headPool = sync.Pool{New: func() any { b := make([]byte, smallPutMax+1); ret
 // filePerm is the mode of blob files.
 const filePerm = 0o644
 
-// exists reports whether a blob file is already at path (then it is not
-// written again). Something else there (a folder) is an error: the blob can
-// be neither trusted nor replaced.
-func (s *Store) exists(path string) (bool, error) {
-	fi, err := os.Lstat(path)
+// exists reports whether blob d's file is already there (then it is not
+// written again). Something else there (a folder, a symbolic link) is an
+// error: the blob can be neither trusted nor replaced. It is looked up
+// beneath the root without following symbolic links, so neither is a
+// symlinked items/<xx>/ folder written through.
+func (s *Store) exists(d Digest) (bool, error) {
+	fi, err := confined.Stat(s.root, d.RelPath())
 	switch {
-	case err == nil && fi.Mode()&fs.ModeType&^fs.ModeSymlink != 0:
-		return false, fmt.Errorf("store blob: %s is in the way (%v, not a file)", path, fi.Mode().Type())
+	case err == nil && fi.Mode().Type() != 0:
+		return false, fmt.Errorf("store blob: %s is in the way (%v, not a file)", s.Path(d), fi.Mode().Type())
 	case err == nil:
 		return true, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	default:
-		return false, fmt.Errorf("store blob: %w", err)
+		return false, fmt.Errorf("store blob %s: %w", d, err)
 	}
 }
 
@@ -620,7 +626,7 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 		return "", 0, false, fmt.Errorf("store blob %s: close %s: %w", d, tmpName, err)
 	}
 	path := s.Path(d)
-	if exists, err := s.exists(path); err != nil || exists {
+	if exists, err := s.exists(d); err != nil || exists {
 		return d, size, false, err
 	}
 	dir := filepath.Dir(path)
@@ -648,12 +654,13 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 // folder (not their first two characters) and stray entries directly in
 // items/ are passed with ok=false (and d empty) so callers can report them;
 // temporary files (atomicfile.TempPrefix) are skipped. An entry is passed
-// whatever its type: a folder with a digest's name is ok=true, and reading
-// it reports it unreadable. A missing items/ is an empty store. Walk stops at
-// the first error from fn or ctx.
+// whatever its type: a folder, FIFO or symbolic link with a digest's name is
+// ok=true, and reading it reports it unreadable. Nothing is followed: a
+// symlinked items/<xx> is a stray entry (ok=false), and a symlinked items/
+// is an error. A missing items/ is an empty store. Walk stops at the first
+// error from fn or ctx.
 func (s *Store) Walk(ctx context.Context, fn func(name string, d Digest, ok bool) error) error {
-	items := filepath.Join(s.root, "items")
-	dirs, err := os.ReadDir(items)
+	dirs, err := confined.ReadDir(s.root, "items")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -674,7 +681,7 @@ func (s *Store) Walk(ctx context.Context, fn func(name string, d Digest, ok bool
 			}
 			continue
 		}
-		files, err := os.ReadDir(filepath.Join(items, dn))
+		files, err := confined.ReadDir(s.root, "items/"+dn)
 		if err != nil {
 			return fmt.Errorf("list blobs: %w", err)
 		}

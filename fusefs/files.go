@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/confined"
 )
 
 // writeFlags are open flags that would modify a file.
@@ -70,7 +72,10 @@ func (f *diskFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if writeFlags(flags) {
 		return nil, 0, syscall.EROFS
 	}
-	fh, err := os.Open(f.path)
+	// f.path is under the root; opened beneath it, confined (no symbolic
+	// link followed, regular files only, no blocking on a FIFO).
+	root := f.fsys.bp.Root
+	fh, err := confined.Open(root, strings.TrimPrefix(f.path, root+"/"))
 	if err != nil {
 		return nil, 0, syscall.EIO
 	}

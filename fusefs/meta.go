@@ -2,13 +2,12 @@ package fusefs
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/confined"
 )
 
 // maxRaw bounds how much of a malformed item file meta.json quotes.
@@ -54,7 +53,8 @@ func (f *FS) fullStates(it *index.Item) (states []json.RawMessage, rawFile strin
 		states = append(states, b)
 	}
 	if err != nil {
-		if b, rerr := os.ReadFile(filepath.Join(f.bp.Root, it.RelPath)); rerr == nil {
+		// Confined: a symlinked or FIFO item file is not shown (nor waited for).
+		if b, rerr := confined.ReadFile(f.bp.Root, it.RelPath, backuppath.MaxMetadataFile); rerr == nil {
 			if len(b) > maxRaw {
 				b = b[:maxRaw]
 			}
@@ -138,14 +138,15 @@ type namedData struct {
 // key cbfs does not know), sorted by name. A file that cannot be read or
 // parsed gives error.txt.
 func (f *FS) configFiles(sf backuppath.ServerFile) []namedData {
-	path := filepath.Join(f.bp.Root, sf.RelPath)
 	var out []namedData
-	raw, err := os.ReadFile(path)
+	// Both reads are confined beneath the Backup Path (no symbolic link
+	// followed, regular files only).
+	raw, err := confined.ReadFile(f.bp.Root, sf.RelPath, backuppath.MaxMetadataFile)
 	if err != nil {
 		return []namedData{{"error.txt", []byte(err.Error() + "\n")}}
 	}
 	out = append(out, namedData{"config.json", raw})
-	c, err := backuppath.ReadServerConfigFile(path)
+	c, err := f.bp.ReadServerConfig(sf.RelPath)
 	if err != nil {
 		out = append(out, namedData{"error.txt", []byte(err.Error() + "\n")})
 	} else {

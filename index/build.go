@@ -18,6 +18,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/tidwall/buntdb"
 )
@@ -449,7 +450,10 @@ func (ix *Index) readItemFile(j *job, buf []byte) ([]byte, error) {
 		}
 		return buf[:0], fmt.Errorf("%s: %w: %w", j.rel, kind, err)
 	}
-	f, err := os.Open(filepath.Join(ix.bp.Root, j.rel))
+	// Confined: a symlinked item file (or folder above it) is not followed,
+	// and a FIFO is refused without blocking; either is this item's
+	// failure only.
+	f, err := confined.Open(ix.bp.Root, j.rel)
 	if err != nil {
 		return fail(err)
 	}

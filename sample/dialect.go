@@ -22,6 +22,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Dialects of the generated Backup Path.
@@ -281,16 +282,16 @@ func ldapTime(ms int64) string {
 
 // zimbraTypeNames are Zimbra's MailItem type names by cbfs type code.
 var zimbraTypeNames = map[int64]string{
-	int64(backuppath.TypeFolder):       "FOLDER",
-	int64(backuppath.TypeSearchFolder): "SEARCHFOLDER",
-	int64(backuppath.TypeTag):          "TAG",
-	int64(backuppath.TypeConversation): "CONVERSATION",
-	int64(backuppath.TypeMessage):      "MESSAGE",
-	int64(backuppath.TypeContact):      "CONTACT",
-	int64(backuppath.TypeDocument):     "DOCUMENT",
-	int64(backuppath.TypeAppointment):  "APPOINTMENT",
-	int64(backuppath.TypeTask):         "TASK",
-	int64(backuppath.TypeChat):         "CHAT",
+	int64(mailbox.TypeFolder):       "FOLDER",
+	int64(mailbox.TypeSearchFolder): "SEARCHFOLDER",
+	int64(mailbox.TypeTag):          "TAG",
+	int64(mailbox.TypeConversation): "CONVERSATION",
+	int64(mailbox.TypeMessage):      "MESSAGE",
+	int64(mailbox.TypeContact):      "CONTACT",
+	int64(mailbox.TypeDocument):     "DOCUMENT",
+	int64(mailbox.TypeAppointment):  "APPOINTMENT",
+	int64(mailbox.TypeTask):         "TASK",
+	int64(mailbox.TypeChat):         "CHAT",
 }
 
 // ZimbraFlagBits maps each cbfs flag letter to its bit in Zimbra's integer
@@ -373,7 +374,7 @@ func zimbraState(s map[string]any) map[string]any {
 			z["folder_id"] = v
 		}
 	}
-	if isCode && (code == int64(backuppath.TypeFolder) || code == int64(backuppath.TypeSearchFolder)) {
+	if isCode && (code == int64(mailbox.TypeFolder) || code == int64(mailbox.TypeSearchFolder)) {
 		// The parent; cbfs leaves parentId out for the root (0).
 		if v, ok := s["parentId"]; ok {
 			z["parent_id"] = v
@@ -439,9 +440,9 @@ func zimbraAccount(a map[string]any) any {
 		z["zimbraMailDeliveryAddress"] = v
 	}
 	switch st := stringOf(a["status"]); st {
-	case "", backuppath.StatusActive:
+	case "", mailbox.StatusActive:
 		z["zimbraAccountStatus"] = "active"
-	case backuppath.StatusDeleted:
+	case mailbox.StatusDeleted:
 		z["zimbraAccountStatus"] = "closed"
 	default:
 		z["zimbraAccountStatus"] = st
@@ -457,7 +458,7 @@ func zimbraAccount(a map[string]any) any {
 	if hasCreated && created != 0 {
 		z["zimbraCreateTimestamp"] = ldapTime(created)
 	}
-	if stringOf(a["status"]) == backuppath.StatusDeleted {
+	if stringOf(a["status"]) == mailbox.StatusDeleted {
 		if del, ok := intOf(a["deletedDate"]); ok && del != 0 {
 			z["zimbraBackupDeletedTimestamp"] = ldapTime(del)
 		} else if hasCreated && created != 0 {
@@ -632,7 +633,7 @@ func deltaAccount(a map[string]any) any {
 	putNonEmpty(cur, "mail", name)
 	switch st := stringOf(a["status"]); st {
 	case "":
-		cur["accountStatus"] = backuppath.StatusActive
+		cur["accountStatus"] = mailbox.StatusActive
 	default:
 		cur["accountStatus"] = st
 	}

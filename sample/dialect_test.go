@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // dialectOpts is a small sample with tags, several states per item and
@@ -346,7 +347,7 @@ func TestDialectZimbra(t *testing.T) {
 			for k, v := range orig["attrs"].(map[string]any) {
 				assert.Equal(t, v, z[k], "attribute %s merged", k)
 			}
-			if orig["status"] == backuppath.StatusDeleted {
+			if orig["status"] == mailbox.StatusDeleted {
 				assert.Equal(t, "closed", z["zimbraAccountStatus"])
 				del, err := time.Parse("20060102150405Z", z["zimbraBackupDeletedTimestamp"].(string))
 				require.NoError(t, err)
@@ -508,7 +509,7 @@ func TestDialectDelta(t *testing.T) {
 			assert.Equal(t, orig["displayName"], cur["displayName"])
 			assert.Equal(t, map[string]any{"id": orig["cosId"], "name": orig["cosName"]}, cur["cos"])
 			assert.Equal(t, orig["status"], cur["accountStatus"])
-			if orig["status"] == backuppath.StatusDeleted {
+			if orig["status"] == mailbox.StatusDeleted {
 				assert.Equal(t, orig["deletedDate"], cur["at"])
 			} else {
 				assert.Equal(t, orig["createdDate"], cur["at"])
