@@ -19,6 +19,8 @@
 package backuppath
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +69,8 @@ type Path struct {
 	// Decoder reads item files and account_info (any dialect, and the
 	// keymap if SetKeyMap was called).
 	Decoder *mailbox.Decoder
+	// KeyMapID names the keymap the Decoder follows ("" for none).
+	KeyMapID string
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
@@ -112,9 +116,32 @@ func (p *Path) blobExists(d blob.Digest) bool {
 	return err == nil
 }
 
-// SetKeyMap makes the path's decoder follow a keymap (--keymap FILE).
-func (p *Path) SetKeyMap(km *mailbox.KeyMap) {
+// SetKeyMap makes the path's decoder follow a keymap (--keymap FILE). id
+// names the keymap (its file's content) for caches of decoded data: an
+// index built with another keymap, or none, is rebuilt.
+func (p *Path) SetKeyMap(km *mailbox.KeyMap, id string) {
 	p.Decoder = mailbox.NewDecoder(km).WithBlobs(p.blobExists)
+	p.KeyMapID = id
+}
+
+// OpenWithKeyMap opens a Backup Path (Open) whose item and account files
+// are read with the keymap in kmFile ("" for none).
+func OpenWithKeyMap(root, kmFile string) (*Path, error) {
+	p, err := Open(root)
+	if err != nil || kmFile == "" {
+		return p, err
+	}
+	b, err := os.ReadFile(kmFile)
+	if err != nil {
+		return nil, fmt.Errorf("keymap: %w", err)
+	}
+	km, err := mailbox.ParseKeyMap(b)
+	if err != nil {
+		return nil, fmt.Errorf("keymap %s: %w", kmFile, err)
+	}
+	sum := sha256.Sum256(b)
+	p.SetKeyMap(km, hex.EncodeToString(sum[:8]))
+	return p, nil
 }
 
 func (p *Path) decoder() *mailbox.Decoder {
@@ -786,7 +813,7 @@ func (p *Path) Accounts() ([]AccountEntry, error) {
 }
 
 // ErrNoAccount: no account has that name or id.
-var ErrNoAccount = errors.New("no such account")
+var ErrNoAccount = errors.New("no account")
 
 // FindAccount resolves an account reference (an id, or a name, case
 // insensitively) by the model's one rule (mailbox.Resolve: an id first;
@@ -811,5 +838,5 @@ func (p *Path) FindAccount(ref string) (*mailbox.Account, error) {
 	if a := mailbox.Resolve(accts, ref); a != nil {
 		return a, nil
 	}
-	return nil, fmt.Errorf("account %q: %w in %s (neither a name nor an id)", ref, ErrNoAccount, p.Root)
+	return nil, fmt.Errorf("%w %q in %s (neither a name nor an id)", ErrNoAccount, ref, p.Root)
 }

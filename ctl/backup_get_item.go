@@ -33,7 +33,9 @@ Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path 
 type stateOut struct {
 	State mailbox.State `json:"state"`
 	blobStatus
-	Folder string `json:"folderPath,omitempty"`
+	Folder    string   `json:"folderPath,omitempty"`
+	Inherited []string `json:"inherited,omitempty"` // concepts the state did not say, taken from the state before it
+	Notes     []string `json:"notes,omitempty"`     // values cbfs could not interpret (kept in state), digests found by value
 }
 
 // itemOut is getItem's JSON output.
@@ -101,7 +103,8 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		so := stateOut{State: s, blobStatus: chk.Check(s.Digest), Folder: fold.Path(s.FolderID)}
+		so := stateOut{State: s, blobStatus: chk.Check(s.Digest), Folder: fold.Path(s.FolderID),
+			Inherited: s.Inherited.List(), Notes: s.Notes}
 		out.States = append(out.States, so)
 	}
 	if g.JSON {
@@ -142,6 +145,12 @@ func (c *GetItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
 	}
 	for _, k := range sortedKeys(s.Extra) {
 		kv(w, itemIndent, k, rawString(s.Extra[k]))
+	}
+	if len(so.Inherited) > 0 {
+		kv(w, itemIndent, "inherited", strings.Join(so.Inherited, ", "))
+	}
+	for _, n := range so.Notes {
+		kv(w, itemIndent, "note", n)
 	}
 	if s.Digest == "" {
 		kv(w, itemIndent, "digest", "-")

@@ -43,6 +43,7 @@ type BackupCmd struct {
 	GetAccountInfo       GetAccountInfoCmd       `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
 	GetAvailableAccounts GetAvailableAccountsCmd `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
 	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
+	GetFormatInfo        GetFormatInfoCmd        `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 
 	DoSmartScan      DoSmartScanCmd      `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
 	DoAccountScan    DoAccountScanCmd    `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`

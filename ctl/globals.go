@@ -18,6 +18,7 @@ const DefaultBackupPath = "/opt/zextras/backup/ng"
 type Globals struct {
 	JSON       bool   `name:"json" help:"Print machine-readable JSON instead of text."`
 	BackupPath string `name:"backup-path" default:"${default_backup_path}" placeholder:"PATH" help:"The Backup Path to read; pair form: backup_path PATH (default: ${default})."`
+	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect when the inference is wrong (JSON; see backup getFormatInfo)."`
 	Debug      bool   `name:"debug" help:"Log debugging details to stderr."`
 
 	Stdout io.Writer    `kong:"-"`
@@ -33,7 +34,7 @@ type Globals struct {
 // nothing is created or written, so a read-only path works.
 func (g *Globals) Path() (*backuppath.Path, error) {
 	g.once.Do(func() {
-		g.path, g.err = backuppath.Open(g.BackupPath)
+		g.path, g.err = backuppath.OpenWithKeyMap(g.BackupPath, g.KeyMap)
 		if g.err == nil && g.Log != nil {
 			g.Log.Debug("opened backup path", "root", g.path.Root)
 		}

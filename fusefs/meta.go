@@ -8,6 +8,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/confined"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // maxRaw bounds how much of a malformed item file meta.json quotes.
@@ -26,7 +27,23 @@ func indentJSON(v any) []byte {
 func (f *FS) accountJSON(a index.Account) []byte {
 	acc, err := f.bp.ReadAccount(a.ID)
 	if err == nil {
-		return indentJSON(acc)
+		// account_info as cbfs reads it, with where the name came from and
+		// what could not be interpreted (cbfs's own keys, marked as such).
+		b, err := json.Marshal(acc)
+		var m map[string]json.RawMessage
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil {
+			return indentJSON(map[string]string{"error": "render: " + err.Error()})
+		}
+		if acc.NameSource != "" {
+			m["cbfsNameSource"], _ = json.Marshal(acc.NameSource)
+		}
+		if len(acc.Notes) > 0 {
+			m["cbfsNotes"], _ = json.Marshal(acc.Notes)
+		}
+		return indentJSON(m)
 	}
 	return indentJSON(map[string]any{
 		"id":         a.ID,
@@ -39,14 +56,14 @@ func (f *FS) accountJSON(a index.Account) []byte {
 
 // fullStates re-reads the item file for every state with all its keys. If
 // that fails, the index's states are rendered instead, with the error.
-func (f *FS) fullStates(it *index.Item) (states []json.RawMessage, rawFile string, err error) {
+func (f *FS) fullStates(it *index.Item) (states []json.RawMessage, read []mailbox.State, rawFile string, err error) {
 	bi, err := f.bp.ReadItemFile(it.RelPath, it.ID)
 	if err == nil && len(bi.States) == len(it.States) {
 		for _, s := range bi.States {
 			b, _ := json.Marshal(s)
 			states = append(states, b)
 		}
-		return states, "", nil
+		return states, bi.States, "", nil
 	}
 	for _, s := range it.States {
 		b, _ := json.Marshal(s)
@@ -61,7 +78,7 @@ func (f *FS) fullStates(it *index.Item) (states []json.RawMessage, rawFile strin
 			rawFile = string(b)
 		}
 	}
-	return states, rawFile, err
+	return states, nil, rawFile, err
 }
 
 type stateMeta struct {
@@ -69,11 +86,17 @@ type stateMeta struct {
 	Status string          `json:"status"`           // of the content blob: ok, broken, unreadable
 	Error  string          `json:"error,omitempty"`  // why
 	Digest blob.Digest     `json:"digest,omitempty"` // the content blob
-	State  json.RawMessage `json:"state"`            // the state as the item file has it
+	State  json.RawMessage `json:"state"`            // the state as cbfs reads it (keys it does not know kept as they are)
+	// What the reader made of a state of another dialect:
+	Inherited []string `json:"inherited,omitempty"` // concepts the state did not say, taken from the state before it
+	Notes     []string `json:"notes,omitempty"`     // values it could not interpret (kept in state), digests found by value
 }
 
-func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, i int, name string) stateMeta {
+func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, read []mailbox.State, i int, name string) stateMeta {
 	m := stateMeta{Folder: name, Status: "ok", State: states[i]}
+	if i < len(read) {
+		m.Inherited, m.Notes = read[i].Inherited.List(), read[i].Notes
+	}
 	if it.States[i].Type.HasContent() {
 		if c := it.ContentIndex(i); c >= 0 {
 			m.Digest = it.States[c].Digest
@@ -101,20 +124,20 @@ func (f *FS) itemMetaJSON(a index.Account, it *index.Item, names []string) []byt
 	if it.Err != "" {
 		out.Status, out.Error = it.ErrClass, it.Err
 	}
-	states, raw, err := f.fullStates(it)
+	states, read, raw, err := f.fullStates(it)
 	if err != nil && out.Error == "" {
 		out.Status, out.Error = blob.Class(err), err.Error()
 	}
 	out.Raw = raw
 	for i := range it.States {
-		out.States = append(out.States, f.stateMeta(it, states, i, names[i]))
+		out.States = append(out.States, f.stateMeta(it, states, read, i, names[i]))
 	}
 	return indentJSON(out)
 }
 
 // stateMetaJSON renders items/<id>/<date>/meta.json.
 func (f *FS) stateMetaJSON(a index.Account, it *index.Item, i int, name string) []byte {
-	states, _, _ := f.fullStates(it)
+	states, read, _, _ := f.fullStates(it)
 	out := struct {
 		Account   string `json:"account"`
 		AccountID string `json:"accountId"`
@@ -123,7 +146,7 @@ func (f *FS) stateMetaJSON(a index.Account, it *index.Item, i int, name string) 
 		Index     int    `json:"index"` // 0 = first state
 		Count     int    `json:"count"` // states of the item
 		stateMeta
-	}{a.Name, a.ID, it.ID, it.RelPath, i, len(it.States), f.stateMeta(it, states, i, name)}
+	}{a.Name, a.ID, it.ID, it.RelPath, i, len(it.States), f.stateMeta(it, states, read, i, name)}
 	return indentJSON(out)
 }
 

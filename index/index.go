@@ -185,15 +185,16 @@ func (ix *Index) checkSchema() error {
 				v = n
 			}
 		} else if n, _ := tx.Len(); n == 0 {
-			return initMeta(tx, ix.bp.Root)
+			return initMeta(tx, ix.bp)
 		}
 		ok, err := migrate(tx, v)
 		if err != nil {
 			return err
 		}
 		root, _ := tx.Get(keyRoot)
-		if !ok || root != ix.bp.Root {
-			return wipe(tx, ix.bp.Root)
+		km, _ := tx.Get(keyKeyMap)
+		if !ok || root != ix.bp.Root || km != ix.bp.KeyMapID {
+			return wipe(tx, ix.bp)
 		}
 		return nil
 	})
@@ -217,8 +218,8 @@ func migrate(tx *buntdb.Tx, v int) (ok bool, err error) {
 	return v == schemaVersion, nil
 }
 
-func initMeta(tx *buntdb.Tx, root string) error {
-	for k, v := range map[string]string{keySchema: strconv.Itoa(schemaVersion), keyRoot: root, keyNextSeq: "1"} {
+func initMeta(tx *buntdb.Tx, bp *backuppath.Path) error {
+	for k, v := range map[string]string{keySchema: strconv.Itoa(schemaVersion), keyRoot: bp.Root, keyNextSeq: "1", keyKeyMap: bp.KeyMapID} {
 		if _, _, err := tx.Set(k, v, nil); err != nil {
 			return err
 		}
@@ -227,11 +228,11 @@ func initMeta(tx *buntdb.Tx, root string) error {
 }
 
 // wipe empties the index (account Seqs start again at 1).
-func wipe(tx *buntdb.Tx, root string) error {
+func wipe(tx *buntdb.Tx, bp *backuppath.Path) error {
 	if err := tx.DeleteAll(); err != nil {
 		return err
 	}
-	return initMeta(tx, root)
+	return initMeta(tx, bp)
 }
 
 // Refresh brings the index up to date with the Backup Path, re-reading only
@@ -252,7 +253,7 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(Progress)) (RefreshS
 	if ix.closed {
 		return RefreshStats{}, errClosed
 	}
-	if err := ix.db.Update(func(tx *buntdb.Tx) error { return wipe(tx, ix.bp.Root) }); err != nil {
+	if err := ix.db.Update(func(tx *buntdb.Tx) error { return wipe(tx, ix.bp) }); err != nil {
 		return RefreshStats{}, fmt.Errorf("rebuild index: %w", err)
 	}
 	return ix.sync(ctx, progress)

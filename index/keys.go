@@ -17,6 +17,8 @@ const (
 	keySchema = "meta:schema"
 	// keyRoot holds the absolute Backup Path root the index describes.
 	keyRoot = "meta:root"
+	// keyKeyMap names the keymap the states were decoded with ("" none).
+	keyKeyMap = "meta:keymap"
 	// keyNextSeq holds the next account Seq to hand out (decimal).
 	keyNextSeq = "meta:nextseq"
 

@@ -403,7 +403,9 @@ func (d *Decoder) digestByValue(s *State) {
 			s.Digest = found
 			s.has |= Bit(CDigest)
 			s.Notes = append(s.Notes, fmt.Sprintf("%s: content digest found by value", k))
-			d.count(k, CDigest.String(), "found by value")
+			if d.Census != nil {
+				d.Census.foundByValue(k)
+			}
 			return
 		}
 	}
@@ -721,16 +723,23 @@ var dateLayouts = []string{
 	"02/01/2006 15:04:05", time.RFC1123Z, time.RFC1123, "2006-01-02",
 }
 
-// readDate reads a date. cbfs's own keys hold milliseconds (or an RFC 3339
-// string), read exactly; for any other key a number's unit is inferred
-// from its magnitude: below 10^11 it is seconds (10^11 ms is March 1973),
-// above 10^14 microseconds, above 10^17 nanoseconds.
+// readDate reads a date. A number's unit is inferred from its magnitude:
+// below 10^11 it is seconds (10^11 ms is March 1973, before any mail a
+// backup holds), above 10^14 microseconds, above 10^17 nanoseconds. cbfs's
+// own keys hold milliseconds (or an RFC 3339 string): there a number below
+// 10^8 (the first day of 1970) is taken as milliseconds as written, so
+// only seconds are told apart, for writers that put seconds under cbfs's
+// key names.
 func readDate(v gjson.Result, cbfs bool, out *Millis) string {
 	if cbfs {
 		var m Millis
 		if v.Type == gjson.Number {
 			if n, err := strconv.ParseInt(v.Raw, 10, 64); err == nil {
-				*out = Millis(n)
+				if n > -1e8 && n < 1e8 {
+					*out = Millis(n)
+				} else {
+					*out = millisByMagnitude(n)
+				}
 				return ""
 			}
 		}

@@ -134,6 +134,22 @@ func (c *Census) stateKey(key, concept, how string) {
 	}
 }
 
+// foundByValue records that a key already counted held the content digest.
+func (c *Census) foundByValue(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kc := c.keys[key]
+	if kc == nil {
+		kc = &KeyCount{Key: key, Count: 1}
+		c.keys[key] = kc
+	}
+	kc.Concept = CDigest.String()
+	if kc.Notes == nil {
+		kc.Notes = map[string]int{}
+	}
+	kc.Notes["found by value"]++
+}
+
 // NameSource records where an account's name came from.
 func (c *Census) NameSource(src string) {
 	c.mu.Lock()

@@ -283,12 +283,12 @@ func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), 
 
 // openPath opens the Backup Path for an operation that needs it to exist.
 func (r *Runner) openPath() (*backuppath.Path, error) {
-	return backuppath.Open(r.s.BackupPath)
+	return r.s.OpenPath(r.s.BackupPath)
 }
 
 // createPath opens the Backup Path, creating it if missing (scans).
 func (r *Runner) createPath() (*backuppath.Path, error) {
-	if bp, err := backuppath.Open(r.s.BackupPath); err == nil {
+	if bp, err := r.s.OpenPath(r.s.BackupPath); err == nil {
 		return bp, nil
 	}
 	host, _ := os.Hostname()

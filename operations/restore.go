@@ -330,7 +330,7 @@ func (r *Runner) checkRestore(kind string, p *restoreParams) error {
 	if kind == KindExternalRestore {
 		src = p.source
 	}
-	if _, err := backuppath.Open(src); err != nil {
+	if _, err := r.s.OpenPath(src); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	return nil
@@ -352,7 +352,7 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 	if kind == KindExternalRestore {
 		srcPath = rp.source
 	}
-	src, err := backuppath.Open(srcPath)
+	src, err := r.s.OpenPath(srcPath)
 	if err != nil {
 		return "", fmt.Errorf("source: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/service"
@@ -43,7 +44,14 @@ type Flags struct {
 // Settings are everything an operation needs.
 type Settings struct {
 	BackupPath string
+	KeyMap     string // --keymap FILE: how to read the item and account files of another dialect ("" infers)
 	Flags
+}
+
+// OpenPath opens a Backup Path (the service's, or a restore's source) with
+// the keymap.
+func (s *Settings) OpenPath(root string) (*backuppath.Path, error) {
+	return backuppath.OpenWithKeyMap(root, s.KeyMap)
 }
 
 // DefaultStateDir is /var/lib/cbfs for root, else $XDG_STATE_HOME/cbfs or

@@ -30,6 +30,7 @@ type MountCmd struct {
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, ~/.cache/cbfs, or /var/cache/cbfs for root; named from the Backup Path)."`
 	AllowOther bool   `name:"allow-other" help:"Let other users see the mount (default: only you)."`
 	Rebuild    bool   `help:"Rebuild the index from scratch instead of refreshing it."`
+	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect, when the inference is wrong (JSON; see docs/FORMAT.md § 12.2 and cbctl backup getFormatInfo)."`
 
 	// Tuning knobs for benchmarks (see fusefs/doc.go).
 	NoReadDirPlus bool `name:"no-readdirplus" hidden:"" help:"Disable READDIRPLUS."`
@@ -37,7 +38,7 @@ type MountCmd struct {
 
 // Run mounts and serves until unmounted or signalled.
 func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
-	bp, err := backuppath.Open(c.BackupPath)
+	bp, err := backuppath.OpenWithKeyMap(c.BackupPath, c.KeyMap)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ type ServeCmd struct {
 	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00)."`
 	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
 	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
+	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
 }
 
 // Help is the long help of serve.
@@ -46,7 +47,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	settings := operations.Settings{BackupPath: c.BackupPath, Flags: c.Flags}
+	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags}
 	runner, err := operations.New(settings, log)
 	if err != nil {
 		return err
@@ -122,7 +123,7 @@ type serveMount struct {
 }
 
 func startServeMount(ctx context.Context, s operations.Settings, dir string, debug, allowOther bool, log *slog.Logger) (*serveMount, error) {
-	bp, err := backuppath.Open(s.BackupPath)
+	bp, err := s.OpenPath(s.BackupPath)
 	if err != nil {
 		// Nothing backed up yet: mount an empty Backup Path.
 		if bp, err = backuppath.Create(s.BackupPath, backuppath.BackupStat{ServerID: uuid.NewString(), FirstRun: mailbox.MillisOf(time.Now())}); err != nil {
