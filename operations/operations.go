@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/notify"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/policy"
@@ -90,6 +92,11 @@ func New(s Settings, log *slog.Logger) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Backed-up mail is private (--umask): the mode of what atomicfile
+	// writes, and of what everything else creates (buntdb files, folders).
+	mask, _ := s.UmaskMode() // checked by Normalize
+	atomicfile.SetUmask(mask)
+	unix.Umask(int(mask))
 	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
