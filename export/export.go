@@ -279,7 +279,8 @@ func prepareDest(srcRoot, dest string) (string, error) {
 			return "", fmt.Errorf("export: destination %s is not a folder", dest)
 		}
 		return "", fmt.Errorf("export: destination: %w", err)
-	case len(ents) > 0:
+	case slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".cbfs-") }):
+		// .cbfs-writer.lock: the caller's lock on the destination.
 		return "", fmt.Errorf("export: destination %s is not empty", dest)
 	}
 	return abs, nil

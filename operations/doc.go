@@ -9,6 +9,12 @@
 //	doCoherencyCheck   [fixBackup true] [fixDoubleGzip check|fix]   coherency.Check
 //	doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore   package restore (restore.go)
 //
+// Writers exclude each other per Backup Path, not per state directory:
+// scans, purges, coherency checks that fix and exports (on their
+// destination) hold internal/pathlock's <path>/.cbfs-writer.lock while they
+// run, and a second writer fails at once naming the first. Restores and
+// plain checks only read and take nothing.
+//
 // Every kind also takes "notifications" (addresses); they, and the
 // --notify addresses, are listed at the end of the report, and the report
 // is mailed to them (internal/notify) when --smtp names an SMTP server.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/notify"
+	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/purge"
@@ -241,6 +243,11 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 	if progress == nil {
 		progress = func(opqueue.Progress) {}
 	}
+	lock, err := r.lockWriter(kind, p)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Release()
 	var rep string
 	switch kind {
 	case KindSmartScan, KindAccountScan:
@@ -265,6 +272,47 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
 	}
 	return rep, err
+}
+
+// lockWriter takes the writer lock (internal/pathlock) of the Backup Path
+// an operation writes, whatever state directory or process runs it: the
+// service's own for scans, purges and coherency checks that fix, the
+// destination for exports. Restores and plain checks only read, and take
+// nothing (nil). A scan creates its Backup Path first; the others need it
+// to exist.
+func (r *Runner) lockWriter(kind string, p *params) (*pathlock.Lock, error) {
+	root := r.s.BackupPath
+	switch kind {
+	case KindSmartScan, KindAccountScan:
+		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
+			return nil, fmt.Errorf("create backup path: %w", err)
+		}
+	case KindPurge:
+	case KindCoherencyCheck:
+		if !p.fixBackup && p.doubleGzip != coherency.DoubleGzipFix {
+			return nil, nil
+		}
+	case KindExport:
+		dest, err := filepath.Abs(p.dest)
+		if err != nil {
+			return nil, fmt.Errorf("export: destination %s: %w", p.dest, err)
+		}
+		// export.Run refuses a destination inside the source: do not
+		// create it there.
+		if rel, err := filepath.Rel(root, dest); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", p.dest, root)
+		}
+		if err := os.MkdirAll(dest, atomicfile.Mode(0o755)); err != nil {
+			return nil, fmt.Errorf("export: create destination: %w", err)
+		}
+		root = dest
+	default:
+		return nil, nil
+	}
+	if _, err := os.Stat(root); err != nil {
+		return nil, err
+	}
+	return pathlock.Acquire(root, kind)
 }
 
 // notify mails an operation's report to the notification addresses when
@@ -470,6 +518,14 @@ func (r *Runner) Config(ctx context.Context, req service.ConfigRequest) (string,
 	if err != nil {
 		return v, nil // nothing backed up yet: the toggles take effect at the first scan
 	}
+	lock, err := pathlock.Acquire(bp.Root, "config")
+	if err != nil {
+		// A writer runs (a scan or purge applies the toggles when it
+		// starts): the change is saved and takes effect with the next one.
+		r.log.Info("backup toggles saved, not applied now", "reason", err)
+		return v, nil
+	}
+	defer lock.Release()
 	pol, err := r.policy()
 	if err != nil {
 		return v, err
