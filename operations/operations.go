@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -384,7 +386,7 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 		Logger:             r.log,
 		Progress: func(sp scan.Progress) {
 			progress(opqueue.Progress{Done: int64(sp.AccountsDone), Total: int64(sp.AccountsTotal),
-				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", sp.Account, sp.Messages, sp.Bytes)})
+				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", quoteName(sp.Account), sp.Messages, sp.Bytes)})
 		},
 	}
 	if p.account != "" {
@@ -397,6 +399,7 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 		if err == nil {
 			n := int64(rep.Accounts + rep.AccountsSkipped)
 			progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
+			err = ScanOutcome(rep)
 		}
 	}
 	if err != nil {
@@ -405,11 +408,67 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 	return text, nil
 }
 
+// ErrAccountsFailed is wrapped by the error of a scan in which some
+// (ErrPartial too) or all scanned accounts failed: the operation is
+// recorded failed and cbctl exits 1, so that a backup that did not happen
+// is never reported as done.
+var (
+	ErrAccountsFailed = errors.New("accounts failed")
+	ErrPartial        = errors.New("partial backup")
+)
+
+// ScanOutcome is the error of a finished scan's report: nil when every
+// scanned account was backed up, else one line saying how many failed and
+// the first failure (account names escaped).
+func ScanOutcome(rep *scan.Report) error {
+	scanned, failed := 0, 0
+	first := ""
+	for _, a := range rep.PerAccount {
+		if a.Skipped != "" {
+			continue
+		}
+		scanned++
+		if len(a.Errors) > 0 {
+			if failed == 0 {
+				first = quoteName(a.Name) + ": " + quoteControl(oneLine(a.Errors[0]))
+			}
+			failed++
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case failed == scanned:
+		return fmt.Errorf("%w: every account failed (%d of %d), nothing was backed up; first: %s", ErrAccountsFailed, failed, scanned, first)
+	}
+	return fmt.Errorf("%w: %w: %d of %d accounts failed; first: %s", ErrPartial, ErrAccountsFailed, failed, scanned, first)
+}
+
+// quoteName prints a name as is, or Go-quoted when it holds control or
+// non-printable characters (a name from a hostile source must not drive
+// the terminal or forge report lines).
+func quoteName(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// quoteControl escapes the control characters of a free-text line (error
+// texts that embed an account name), keeping it on one line.
+func quoteControl(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
 // ScanReport is the human text of a scan report.
 func ScanReport(r *scan.Report) string {
 	var b strings.Builder
 	b.WriteString("- stats -\n")
-	fmt.Fprintf(&b, "Source: %s\n", r.Source)
+	fmt.Fprintf(&b, "Source: %s\n", quoteControl(r.Source))
 	fmt.Fprintf(&b, "Accounts Scanned: %d\n", r.Accounts)
 	fmt.Fprintf(&b, "Accounts Skipped: %d\n", r.AccountsSkipped)
 	fmt.Fprintf(&b, "Accounts New: %d\n", r.AccountsNew)
@@ -437,10 +496,10 @@ func ScanReport(r *scan.Report) string {
 		b.WriteString("\n- accounts -\n")
 		for _, a := range r.PerAccount {
 			if a.Skipped != "" {
-				fmt.Fprintf(&b, "%s: skipped (%s)\n", a.Name, a.Skipped)
+				fmt.Fprintf(&b, "%s: skipped (%s)\n", quoteName(a.Name), quoteControl(a.Skipped))
 				continue
 			}
-			fmt.Fprintf(&b, "%s: new %d, changed %d, deleted %d, messages %d, read errors %d", a.Name,
+			fmt.Fprintf(&b, "%s: new %d, changed %d, deleted %d, messages %d, read errors %d", quoteName(a.Name),
 				a.Items.New, a.Items.Changed, a.Items.Deleted, a.Messages, a.ReadErrors)
 			if a.Stopped {
 				b.WriteString(", stopped by read_error_threshold")
@@ -449,7 +508,10 @@ func ScanReport(r *scan.Report) string {
 		}
 	}
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(&b, "\n- errors -\n%s\n", strings.Join(r.Errors, "\n"))
+		b.WriteString("\n- errors -\n")
+		for _, e := range r.Errors {
+			b.WriteString(quoteControl(e) + "\n")
+		}
 	}
 	return b.String()
 }
