@@ -77,7 +77,8 @@ type Runner struct {
 	accounts []scan.AccountSpec
 	now      func() time.Time
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	secrets map[string]string // redacted URL -> password (Redact), guarded by mu
 	// AfterWrite, if set, is called after an operation that may have
 	// written the Backup Path has ended (cbfs serve refreshes its index and
 	// remounts). It runs on the operation's goroutine.
