@@ -167,7 +167,7 @@ func Create(root string, st BackupStat) (*Path, error) {
 		return nil, err
 	}
 	for _, d := range []string{AccountsDir, ItemsDir, ServerDir} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(abs, d), atomicfile.Mode(0o755)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}
 	}

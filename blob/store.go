@@ -583,7 +583,7 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 	}
 	r = io.MultiReader(bytes.NewReader(head), r)
 	items := filepath.Join(s.root, "items")
-	if err := os.MkdirAll(items, 0o755); err != nil {
+	if err := os.MkdirAll(items, atomicfile.Mode(0o755)); err != nil {
 		return "", 0, false, fmt.Errorf("store blob: create folder %s: %w", items, err)
 	}
 	tmp, err := os.CreateTemp(items, atomicfile.TempPrefix+"*")
@@ -614,7 +614,7 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 		return "", 0, false, fmt.Errorf("store blob: %w", err)
 	}
 	d = FromHash(h.Sum(nil))
-	if err := tmp.Chmod(filePerm); err != nil {
+	if err := tmp.Chmod(atomicfile.Mode(filePerm)); err != nil {
 		return "", 0, false, fmt.Errorf("store blob %s: chmod %s: %w", d, tmpName, err)
 	}
 	if !s.Write.NoSync {
@@ -630,7 +630,7 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 		return d, size, false, err
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, atomicfile.Mode(0o755)); err != nil {
 		return "", 0, false, fmt.Errorf("store blob %s: create folder %s: %w", d, dir, err)
 	}
 	if err := os.Rename(tmpName, path); err != nil {

@@ -696,7 +696,7 @@ func newQuarantine(root string, now time.Time) (*quarantine, error) {
 		}
 		rel = base + "-" + strconv.Itoa(n)
 	}
-	if err := os.MkdirAll(filepath.Join(root, rel), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, rel), atomicfile.Mode(0o755)); err != nil {
 		return nil, fmt.Errorf("coherency check: create quarantine folder: %w", err)
 	}
 	return &quarantine{root: root, rel: filepath.ToSlash(rel)}, nil
@@ -712,7 +712,7 @@ func (q *quarantine) move(rel string) (string, error) {
 	if _, err := os.Lstat(dst); err == nil {
 		return "", fmt.Errorf("%s already exists", dstRel)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), atomicfile.Mode(0o755)); err != nil {
 		return "", err
 	}
 	if err := os.Rename(src, dst); err != nil {
@@ -753,7 +753,7 @@ func rewriteSingle(bp *backuppath.Path, d blob.Digest) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(atomicfile.Mode(0o644)); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

@@ -4,7 +4,9 @@
 //
 // Exit status: 0 on success, 1 for operational errors (no such path or
 // account, damaged data, I/O), 2 for usage errors (unknown command or
-// parameter, bad date, bad type). Every error is one line on stderr,
+// parameter, bad date, bad type). A scan in which some accounts failed
+// (a partial backup) or all did is an operational error (1), its report
+// printed first. Every error is one line on stderr,
 // "cbctl: error: ...".
 package ctl
 

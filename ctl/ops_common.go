@@ -110,7 +110,7 @@ func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, kind string, 
 		return &usageError{err}
 	}
 	bar := newBar(g)
-	op := opqueue.Op{Kind: kind, Params: params, State: opqueue.Running, Created: time.Now()}
+	op := opqueue.Op{Kind: kind, Params: operations.RedactParams(params), State: opqueue.Running, Created: time.Now()}
 	op.Started = op.Created
 	report, err := r.Run(ctx, kind, params, func(p opqueue.Progress) { bar.update(p) })
 	bar.finish()

@@ -272,7 +272,7 @@ func prepareDest(srcRoot, dest string) (string, error) {
 	ents, err := os.ReadDir(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(abs, 0o755); err != nil {
+		if err := os.MkdirAll(abs, atomicfile.Mode(0o755)); err != nil {
 			return "", fmt.Errorf("export: create destination: %w", err)
 		}
 	case err != nil:
@@ -280,7 +280,8 @@ func prepareDest(srcRoot, dest string) (string, error) {
 			return "", fmt.Errorf("export: destination %s is not a folder", dest)
 		}
 		return "", fmt.Errorf("export: destination: %w", err)
-	case len(ents) > 0:
+	case slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".cbfs-") }):
+		// .cbfs-writer.lock: the caller's lock on the destination.
 		return "", fmt.Errorf("export: destination %s is not empty", dest)
 	}
 	return abs, nil
@@ -376,7 +377,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			// A folder that cannot be listed: make it, report it.
 			x.damage(Damage{Class: "unreadable", What: "file", Path: filepath.ToSlash(rel), AccountID: id, Account: name, Reason: x.rel(err)})
 			if d != nil && d.IsDir() {
-				_ = os.MkdirAll(filepath.Join(x.dst.Root, rel), 0o755)
+				_ = os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755))
 				return fs.SkipDir
 			}
 			return nil
@@ -393,7 +394,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			itemID = itemIDOf(d.Name())
 		}
 		if d.IsDir() {
-			if err := os.MkdirAll(filepath.Join(x.dst.Root, rel), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755)); err != nil {
 				return err
 			}
 			if itemID >= 0 {
@@ -578,7 +579,7 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		return nil
 	case fi.IsDir():
 		// Mirror the damage: a folder where the blob should be.
-		if err := os.MkdirAll(x.dst.Blobs.Path(d), 0o755); err != nil {
+		if err := os.MkdirAll(x.dst.Blobs.Path(d), atomicfile.Mode(0o755)); err != nil {
 			return err
 		}
 		dmg("unreadable", "a folder where the blob file should be", true)

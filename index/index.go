@@ -106,7 +106,7 @@ const (
 	defaultBatch     = 4096
 	defaultWorkers   = 2
 	memoryPath       = ":memory:"
-	indexDirMode     = 0o755
+	indexDirMode     = 0o700
 	schemaKeyMissing = -1
 )
 

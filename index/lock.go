@@ -13,7 +13,7 @@ import (
 // same index in this very process is refused too.
 func lockFile(dbPath string) (*os.File, error) {
 	path := dbPath + lockSuffix
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open index lock file %s: %w", path, err)
 	}

@@ -9,6 +9,19 @@
 //	doCoherencyCheck   [fixBackup true] [fixDoubleGzip check|fix]   coherency.Check
 //	doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore   package restore (restore.go)
 //
+// Writers exclude each other per Backup Path, not per state directory:
+// scans, purges, coherency checks that fix and exports (on their
+// destination) hold internal/pathlock's <path>/.cbfs-writer.lock while they
+// run, and a second writer fails at once naming the first. Restores and
+// plain checks only read and take nothing.
+//
+// No secret is stored or printed: the service stores parameters through
+// Runner.Redact (a URL's password removed: imap://admin@host:port; any
+// *password*/*secret* parameter "<redacted>") and keeps the password in
+// memory for the run; after a restart, a stored restore gets it from
+// --restore-target or --source when they name the same login and server,
+// else it fails asking for it again (secrets.go).
+//
 // Every kind also takes "notifications" (addresses); they, and the
 // --notify addresses, are listed at the end of the report, and the report
 // is mailed to them (internal/notify) when --smtp names an SMTP server.

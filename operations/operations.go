@@ -7,17 +7,23 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/notify"
+	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/policy"
@@ -72,7 +78,8 @@ type Runner struct {
 	accounts []scan.AccountSpec
 	now      func() time.Time
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	secrets map[string]string // redacted URL -> password (Redact), guarded by mu
 	// AfterWrite, if set, is called after an operation that may have
 	// written the Backup Path has ended (cbfs serve refreshes its index and
 	// remounts). It runs on the operation's goroutine.
@@ -91,6 +98,11 @@ func New(s Settings, log *slog.Logger) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Backed-up mail is private (--umask): the mode of what atomicfile
+	// writes, and of what everything else creates (buntdb files, folders).
+	mask, _ := s.UmaskMode() // checked by Normalize
+	atomicfile.SetUmask(mask)
+	unix.Umask(int(mask))
 	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -235,6 +247,11 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 	if progress == nil {
 		progress = func(opqueue.Progress) {}
 	}
+	lock, err := r.lockWriter(kind, p)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Release()
 	var rep string
 	switch kind {
 	case KindSmartScan, KindAccountScan:
@@ -259,6 +276,47 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
 	}
 	return rep, err
+}
+
+// lockWriter takes the writer lock (internal/pathlock) of the Backup Path
+// an operation writes, whatever state directory or process runs it: the
+// service's own for scans, purges and coherency checks that fix, the
+// destination for exports. Restores and plain checks only read, and take
+// nothing (nil). A scan creates its Backup Path first; the others need it
+// to exist.
+func (r *Runner) lockWriter(kind string, p *params) (*pathlock.Lock, error) {
+	root := r.s.BackupPath
+	switch kind {
+	case KindSmartScan, KindAccountScan:
+		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
+			return nil, fmt.Errorf("create backup path: %w", err)
+		}
+	case KindPurge:
+	case KindCoherencyCheck:
+		if !p.fixBackup && p.doubleGzip != coherency.DoubleGzipFix {
+			return nil, nil
+		}
+	case KindExport:
+		dest, err := filepath.Abs(p.dest)
+		if err != nil {
+			return nil, fmt.Errorf("export: destination %s: %w", p.dest, err)
+		}
+		// export.Run refuses a destination inside the source: do not
+		// create it there.
+		if rel, err := filepath.Rel(root, dest); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", p.dest, root)
+		}
+		if err := os.MkdirAll(dest, atomicfile.Mode(0o755)); err != nil {
+			return nil, fmt.Errorf("export: create destination: %w", err)
+		}
+		root = dest
+	default:
+		return nil, nil
+	}
+	if _, err := os.Stat(root); err != nil {
+		return nil, err
+	}
+	return pathlock.Acquire(root, kind)
 }
 
 // notify mails an operation's report to the notification addresses when
@@ -330,7 +388,7 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 		Logger:             r.log,
 		Progress: func(sp scan.Progress) {
 			progress(opqueue.Progress{Done: int64(sp.AccountsDone), Total: int64(sp.AccountsTotal),
-				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", sp.Account, sp.Messages, sp.Bytes)})
+				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", quoteName(sp.Account), sp.Messages, sp.Bytes)})
 		},
 	}
 	if p.account != "" {
@@ -343,6 +401,7 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 		if err == nil {
 			n := int64(rep.Accounts + rep.AccountsSkipped)
 			progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
+			err = ScanOutcome(rep)
 		}
 	}
 	if err != nil {
@@ -351,11 +410,67 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 	return text, nil
 }
 
+// ErrAccountsFailed is wrapped by the error of a scan in which some
+// (ErrPartial too) or all scanned accounts failed: the operation is
+// recorded failed and cbctl exits 1, so that a backup that did not happen
+// is never reported as done.
+var (
+	ErrAccountsFailed = errors.New("accounts failed")
+	ErrPartial        = errors.New("partial backup")
+)
+
+// ScanOutcome is the error of a finished scan's report: nil when every
+// scanned account was backed up, else one line saying how many failed and
+// the first failure (account names escaped).
+func ScanOutcome(rep *scan.Report) error {
+	scanned, failed := 0, 0
+	first := ""
+	for _, a := range rep.PerAccount {
+		if a.Skipped != "" {
+			continue
+		}
+		scanned++
+		if len(a.Errors) > 0 {
+			if failed == 0 {
+				first = quoteName(a.Name) + ": " + quoteControl(oneLine(a.Errors[0]))
+			}
+			failed++
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case failed == scanned:
+		return fmt.Errorf("%w: every account failed (%d of %d), nothing was backed up; first: %s", ErrAccountsFailed, failed, scanned, first)
+	}
+	return fmt.Errorf("%w: %w: %d of %d accounts failed; first: %s", ErrPartial, ErrAccountsFailed, failed, scanned, first)
+}
+
+// quoteName prints a name as is, or Go-quoted when it holds control or
+// non-printable characters (a name from a hostile source must not drive
+// the terminal or forge report lines).
+func quoteName(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// quoteControl escapes the control characters of a free-text line (error
+// texts that embed an account name), keeping it on one line.
+func quoteControl(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
 // ScanReport is the human text of a scan report.
 func ScanReport(r *scan.Report) string {
 	var b strings.Builder
 	b.WriteString("- stats -\n")
-	fmt.Fprintf(&b, "Source: %s\n", r.Source)
+	fmt.Fprintf(&b, "Source: %s\n", quoteControl(r.Source))
 	fmt.Fprintf(&b, "Accounts Scanned: %d\n", r.Accounts)
 	fmt.Fprintf(&b, "Accounts Skipped: %d\n", r.AccountsSkipped)
 	fmt.Fprintf(&b, "Accounts New: %d\n", r.AccountsNew)
@@ -383,10 +498,10 @@ func ScanReport(r *scan.Report) string {
 		b.WriteString("\n- accounts -\n")
 		for _, a := range r.PerAccount {
 			if a.Skipped != "" {
-				fmt.Fprintf(&b, "%s: skipped (%s)\n", a.Name, a.Skipped)
+				fmt.Fprintf(&b, "%s: skipped (%s)\n", quoteName(a.Name), quoteControl(a.Skipped))
 				continue
 			}
-			fmt.Fprintf(&b, "%s: new %d, changed %d, deleted %d, messages %d, read errors %d", a.Name,
+			fmt.Fprintf(&b, "%s: new %d, changed %d, deleted %d, messages %d, read errors %d", quoteName(a.Name),
 				a.Items.New, a.Items.Changed, a.Items.Deleted, a.Messages, a.ReadErrors)
 			if a.Stopped {
 				b.WriteString(", stopped by read_error_threshold")
@@ -395,7 +510,10 @@ func ScanReport(r *scan.Report) string {
 		}
 	}
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(&b, "\n- errors -\n%s\n", strings.Join(r.Errors, "\n"))
+		b.WriteString("\n- errors -\n")
+		for _, e := range r.Errors {
+			b.WriteString(quoteControl(e) + "\n")
+		}
 	}
 	return b.String()
 }
@@ -464,6 +582,14 @@ func (r *Runner) Config(ctx context.Context, req service.ConfigRequest) (string,
 	if err != nil {
 		return v, nil // nothing backed up yet: the toggles take effect at the first scan
 	}
+	lock, err := pathlock.Acquire(bp.Root, "config")
+	if err != nil {
+		// A writer runs (a scan or purge applies the toggles when it
+		// starts): the change is saved and takes effect with the next one.
+		r.log.Info("backup toggles saved, not applied now", "reason", err)
+		return v, nil
+	}
+	defer lock.Release()
 	pol, err := r.policy()
 	if err != nil {
 		return v, err

@@ -307,7 +307,7 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 func (r *Runner) restoreTarget(p *restoreParams) (string, error) {
 	switch {
 	case p.target != "":
-		return p.target, nil
+		return r.withPassword(p.target)
 	case r.s.RestoreTarget != "":
 		return r.s.RestoreTarget, nil
 	case strings.HasPrefix(strings.ToLower(r.s.Source), "imap"):

@@ -10,11 +10,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/service"
@@ -39,6 +41,7 @@ type Flags struct {
 	RestoreTarget      string          `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin:pass@host:port (default: the --source when it is an IMAP server)."`
 	SMTP               string          `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
 	SMTPFrom           string          `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
+	Umask              string          `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits removed from every file and folder written (Backup Path, state directory): 077 keeps backed-up mail private (files 0600, folders 0700); 027 lets the folders' group read it."`
 }
 
 // Settings are everything an operation needs.
@@ -112,10 +115,29 @@ func (s *Settings) Normalize() error {
 			return fmt.Errorf("smtp: want HOST:PORT, got %q", s.SMTP)
 		}
 	}
+	if _, err := s.UmaskMode(); err != nil {
+		return err
+	}
 	if s.ReadErrorThreshold < 0 {
 		return fmt.Errorf("read-error-threshold: want 0 or more, got %d", s.ReadErrorThreshold)
 	}
 	return nil
+}
+
+// UmaskMode is --umask as a mode ("" is atomicfile.DefaultUmask, 077).
+func (s *Settings) UmaskMode() (os.FileMode, error) {
+	v := strings.TrimSpace(s.Umask)
+	if v == "" {
+		return atomicfile.DefaultUmask, nil
+	}
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return 0, fmt.Errorf("umask: want an octal mask such as 077 or 027, got %q", s.Umask)
+	}
+	if n&0o700 != 0 {
+		return 0, fmt.Errorf("umask %s would make files unreadable by cbfs itself (owner bits set)", v)
+	}
+	return os.FileMode(n), nil
 }
 
 // ReadAccountsFile reads an account list: one account a line, "name

@@ -138,7 +138,7 @@ type imapPending struct {
 	done    func(Appended, error)
 }
 
-func (b *imapBox) deadline() { b.t.Deadline(b.conn) }
+func (b *imapBox) deadline() { b.t.Arm(b.conn) }
 
 // mailboxName is the IMAP name of a path.
 func (b *imapBox) mailboxName(path []string, dotSafe bool) string {

@@ -64,7 +64,7 @@ type Ledger struct {
 // keeps it in RAM.
 func OpenLedger(path string) (*Ledger, error) {
 	if path != ":memory:" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("open restore ledger %s: %w", path, err)
 		}
 	}

@@ -78,7 +78,7 @@ func (b *imapBox) Close() error {
 	return b.c.Close()
 }
 
-func (b *imapBox) deadline() { b.src.Deadline(b.conn) }
+func (b *imapBox) deadline() { b.src.Arm(b.conn) }
 
 // Folders lists the selectable folders with their status.
 func (b *imapBox) Folders(ctx context.Context) ([]*Folder, error) {

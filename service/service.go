@@ -38,6 +38,11 @@ type Options struct {
 	// enqueued, so a bad request is refused at once rather than failing
 	// later; wrap ErrInvalid in its errors.
 	Validate func(kind string, params map[string]string) error
+	// Redact, if set, returns the parameters to store in the queue (and so
+	// to list, monitor and hand to the handler) once Validate accepted
+	// them: secrets such as a URL's password removed. The handler must find
+	// them elsewhere (operations.Runner.Redact keeps them in memory).
+	Redact func(kind string, params map[string]string) map[string]string
 	// Config, if set, answers the config command.
 	Config ConfigFunc
 	// Schedules are enqueued when due (nil: none; see DefaultSchedules).
@@ -338,7 +343,11 @@ func (s *Service) handle(ctx context.Context, req Request) Response {
 				return errResponse(err)
 			}
 		}
-		op, err := s.queue.Enqueue(req.Kind, req.Params)
+		params := req.Params
+		if s.opts.Redact != nil {
+			params = s.opts.Redact(req.Kind, params)
+		}
+		op, err := s.queue.Enqueue(req.Kind, params)
 		if err == nil {
 			s.log.Info("operation enqueued", "id", op.ID, "kind", op.Kind)
 		}

@@ -73,6 +73,9 @@ func versionString() string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Backed-up mail is private: the mount's index too (serve applies its
+	// own --umask).
+	syscall.Umask(0o077)
 	var cli CLI
 	k := kong.Parse(&cli,
 		kong.Name("cbfs"),

@@ -71,6 +71,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		SocketPath: settings.Socket,
 		Handlers:   runner.Handlers(),
 		Validate:   runner.Validate,
+		Redact:     runner.Redact,
 		Config:     runner.Config,
 		Schedules:  schedules,
 		Version:    versionString(),

@@ -10,12 +10,35 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // TempPrefix starts the name of every temporary file this package creates.
 // Readers of a Backup Path skip names with this prefix: they are writes in
 // progress (or left behind by a crash) and never part of the backup.
 const TempPrefix = ".cbfs-tmp-"
+
+// DefaultUmask is removed from the mode of every file and folder written
+// unless SetUmask says otherwise: a backup holds private mail, so files are
+// 0600 and folders 0700 by default.
+const DefaultUmask os.FileMode = 0o077
+
+var umask atomic.Uint32
+
+func init() { umask.Store(uint32(DefaultUmask)) }
+
+// SetUmask sets the permission bits removed from every mode this package
+// applies (files and the folders it creates), and that Mode removes for
+// the writers that create files themselves. Only the low nine bits count.
+func SetUmask(m os.FileMode) { umask.Store(uint32(m & os.ModePerm)) }
+
+// Umask is the mask SetUmask set (DefaultUmask at start).
+func Umask() os.FileMode { return os.FileMode(umask.Load()) }
+
+// Mode is perm without the Umask bits: the mode to give a file or folder
+// of a Backup Path, an index or a state directory that is not written
+// through this package (os.MkdirAll, os.Chmod).
+func Mode(perm os.FileMode) os.FileMode { return perm &^ Umask() }
 
 // Options tune how files are written. The zero value is durable.
 type Options struct {
@@ -26,8 +49,9 @@ type Options struct {
 	NoSync bool
 }
 
-// WriteFile atomically and durably replaces path with data. Missing parent
-// folders are created (0755).
+// WriteFile atomically and durably replaces path with data. The file gets
+// Mode(perm) (0600 for 0644 by default); missing parent folders are created
+// with Mode(0755) (0700 by default).
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return Options{}.WriteFile(path, data, perm)
 }
@@ -49,7 +73,7 @@ func (o Options) WriteFile(path string, data []byte, perm os.FileMode) error {
 // temporary file is removed and path is untouched.
 func (o Options) Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, Mode(0o755)); err != nil {
 		return fmt.Errorf("create folder %s: %w", dir, err)
 	}
 	f, err := os.CreateTemp(dir, TempPrefix+"*")
@@ -66,7 +90,7 @@ func (o Options) Write(path string, perm os.FileMode, fill func(w io.Writer) err
 	if err = fill(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Chmod(perm); err != nil {
+	if err = f.Chmod(Mode(perm)); err != nil {
 		return fmt.Errorf("chmod %s: %w", tmp, err)
 	}
 	if !o.NoSync {

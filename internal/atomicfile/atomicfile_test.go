@@ -23,8 +23,8 @@ func TestWrite(t *testing.T) {
 		if err != nil || string(b) != "two" {
 			t.Fatalf("content %q, %v; want two", b, err)
 		}
-		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
-			t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+			t.Errorf("mode %v, want 0600 (0644 without the default umask)", fi.Mode().Perm())
 		}
 
 		// A failing fill leaves the old file and no temporary behind.
@@ -54,5 +54,27 @@ func TestWriteIntoFileFails(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	if err := WriteFile(filepath.Join(file, "x"), []byte("x"), 0o644); err == nil {
 		t.Fatal("writing below a regular file succeeded")
+	}
+}
+
+func TestModeIsPrivateByDefault(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a", "b", "f")
+	if err := WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{p: 0o600, filepath.Dir(p): 0o700, filepath.Join(dir, "a"): 0o700} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+	SetUmask(0o027)
+	defer SetUmask(DefaultUmask)
+	if got := Mode(0o755); got != 0o750 {
+		t.Errorf("Mode(0755) with umask 027 = %v, want 0750", got)
 	}
 }

@@ -8,6 +8,7 @@ package imapmaster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -26,7 +27,7 @@ type Server struct {
 	User     string        // the admin (master) user
 	Pass     string        // its password
 	Sep      string        // master-user separator, "*"
-	Timeout  time.Duration // bounds each command (connection deadline); 2 minutes
+	Timeout  time.Duration // bounds each command's wait for the server (Watchdog); 2 minutes
 }
 
 // Query parameters every IMAP URL takes.
@@ -89,7 +90,8 @@ func (s *Server) String() string {
 	return scheme + "://" + s.User + "@" + s.Addr
 }
 
-// Deadline sets the connection's deadline for the next command.
+// Deadline sets the connection's deadline for the next command. go-imap
+// clears read deadlines after each response: use Arm on Dial's connections.
 func (s *Server) Deadline(conn net.Conn) {
 	if s.Timeout > 0 {
 		conn.SetDeadline(time.Now().Add(s.Timeout))
@@ -98,26 +100,40 @@ func (s *Server) Deadline(conn net.Conn) {
 
 // Dial connects, waits for the greeting and logs in as account through the
 // master login. A refused login returns an error wrapping the server's
-// *imap.Error (errors.As finds it).
+// *imap.Error (errors.As finds it). The returned connection carries a
+// Watchdog of Timeout: call Arm before each command; a server silent for
+// Timeout makes the command fail with an error wrapping ErrSilent.
 func (s *Server) Dial(ctx context.Context, account string, opts *imapclient.Options) (*imapclient.Client, net.Conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", s.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("imap %s: %w", s.Addr, err)
 	}
+	raw := conn
 	if s.TLS {
 		host, _, _ := net.SplitHostPort(s.Addr)
 		conn = tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: s.Insecure})
 	}
-	s.Deadline(conn)
+	wd, conn := NewWatchdog(raw, conn, s.Timeout)
+	wd.Arm()
 	c := imapclient.New(conn, opts)
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("imap %s: %w", s.Addr, err)
+		return nil, nil, fmt.Errorf("imap %s: %w", s.Addr, silent(wd, err))
 	}
+	wd.Arm()
 	if err := c.Login(account+s.Sep+s.User, s.Pass).Wait(); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("imap login as %s%s%s: %w", account, s.Sep, s.User, err)
+		return nil, nil, fmt.Errorf("imap login as %s%s%s: %w", account, s.Sep, s.User, silent(wd, err))
 	}
 	return c, conn, nil
+}
+
+// silent marks err as ErrSilent when the watchdog closed the connection
+// (go-imap hands commands the reader's error as text).
+func silent(wd *Watchdog, err error) error {
+	if wd.Bitten() && !errors.Is(err, ErrSilent) {
+		return fmt.Errorf("%w: %w", ErrSilent, err)
+	}
+	return err
 }

@@ -1,0 +1,127 @@
+package imapmaster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cbfs/cbfs/internal/dovecot"
+)
+
+// frozenServer accepts IMAP connections, greets, answers LOGIN when
+// answerLogin is set, and then never answers again (the connection stays
+// open). It returns the server's address.
+func frozenServer(t *testing.T, answerLogin bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go func() {
+				c.Write([]byte("* OK [CAPABILITY IMAP4rev1] ready\r\n"))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					tag, rest, _ := strings.Cut(line, " ")
+					if answerLogin && strings.HasPrefix(strings.ToUpper(rest), "LOGIN ") {
+						c.Write([]byte(tag + " OK logged in\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func testServer(t *testing.T, addr, pass string) Server {
+	t.Helper()
+	u, err := url.Parse("imap://admin:" + pass + "@" + addr + "?timeout=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := Parse(u, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestFrozenServerAtLogin(t *testing.T) {
+	s := testServer(t, frozenServer(t, false), "pw")
+	start := time.Now()
+	c, _, err := s.Dial(context.Background(), "ann@example.com", nil)
+	if err == nil {
+		c.Close()
+		t.Fatal("Dial to a server that never answers LOGIN succeeded")
+	}
+	if el := time.Since(start); el > s.Timeout+2*time.Second {
+		t.Fatalf("Dial returned after %s, want within %s", el, s.Timeout+2*time.Second)
+	}
+	if !errors.Is(err, ErrSilent) {
+		t.Errorf("error %v does not say the server was silent", err)
+	}
+}
+
+func TestFrozenServerAfterLogin(t *testing.T) {
+	s := testServer(t, frozenServer(t, true), "pw")
+	c, conn, err := s.Dial(context.Background(), "ann@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	s.Arm(conn)
+	_, err = c.List("", "*", nil).Collect()
+	if err == nil {
+		t.Fatal("LIST on a frozen server succeeded")
+	}
+	if el := time.Since(start); el > s.Timeout+2*time.Second {
+		t.Fatalf("LIST returned after %s, want within %s", el, s.Timeout+2*time.Second)
+	}
+	if !strings.Contains(err.Error(), ErrSilent.Error()) {
+		t.Errorf("error %v does not say the server was silent", err)
+	}
+}
+
+// With the watchdog armed, a working server's commands succeed, and an
+// idle connection (its commands answered) outlives the timeout.
+func TestWatchdogLeavesWorkingServerAlone(t *testing.T) {
+	dv := dovecot.Start(t, map[string]string{"ann@example.com": "pw"})
+	s := testServer(t, dv.IMAPAddr, dv.AdminPass)
+	c, conn, err := s.Dial(context.Background(), "ann@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 3 {
+		s.Arm(conn)
+		if _, err := c.List("", "*", nil).Collect(); err != nil {
+			t.Fatalf("LIST %d: %v", i, err)
+		}
+		s.Arm(conn)
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatalf("SELECT %d: %v", i, err)
+		}
+		time.Sleep(s.Timeout + 300*time.Millisecond) // idle longer than the timeout
+	}
+	s.Arm(conn)
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatalf("NOOP after idling: %v", err)
+	}
+}
