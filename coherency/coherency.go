@@ -5,9 +5,8 @@
 //
 // Fixing never deletes. With FixBackup, bad files (broken or unreadable
 // blobs, including a folder where a blob should be; malformed or
-// unreadable item files; names under items/ that are not digests, or
-// digests in the wrong folder) are moved, with the same relative path, into
-// the quarantine folder of the Backup Path:
+// unreadable item files) are moved, with the same relative path, into the
+// quarantine folder of the Backup Path:
 //
 //	<backup path>/quarantine/<YYYYMMDDTHHMMSSZ>/<original relative path>
 //
@@ -17,7 +16,10 @@
 // as single gzip with the same digest, atomically and only after the new
 // file has been read back and verified. Orphan blobs (no state names them)
 // are only reported: doPurge removes them. Missing blobs cannot be fixed and
-// stay reported.
+// stay reported. Names under items/ that cbfs does not recognise as digests
+// (or digests in the wrong folder) are only reported, never moved: a
+// Backup Path written by another program may name things its own way. A
+// Backup Path without items/ (blobless) has no missing blobs: it says so.
 package coherency
 
 import (
@@ -146,6 +148,9 @@ type Result struct {
 	Quarantined     int  `json:"quarantined"`
 	DoubleGzipFixed int  `json:"doubleGzipFixed"`
 	Stopped         bool `json:"stopped,omitempty"` // cancelled before the end
+	// Blobless: the path has no items/ (Carbonio's blobless mode, or blobs
+	// on external storage); its states' blobs are not reported missing.
+	Blobless bool `json:"blobless,omitempty"`
 }
 
 // Count is the number of problems of class.
@@ -188,6 +193,9 @@ func (r *Result) Report() string {
 	}
 	if r.Stopped {
 		b.WriteString("Stopped: true\n")
+	}
+	if r.Blobless {
+		b.WriteString("Blobless: true (no items/ folder: metadata only, blobs not checked)\n")
 	}
 	if len(r.Problems) > 0 {
 		b.WriteString("\n- problems -\n")
@@ -447,8 +455,9 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		}
 	}
 	missing := make([]blob.Digest, 0)
+	res.Blobless = bp.Blobless()
 	for d := range refs {
-		if _, ok := sound[d]; !ok {
+		if _, ok := sound[d]; !ok && !res.Blobless {
 			missing = append(missing, d)
 		}
 	}
@@ -645,7 +654,12 @@ func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mod
 		progress(i, len(res.Problems), "fix")
 		p := &res.Problems[i]
 		switch p.Class {
-		case ClassBroken, ClassUnreadable, ClassNotDigest, ClassBrokenItem, ClassUnreadableItem:
+		case ClassNotDigest:
+			if opt.FixBackup {
+				p.Action = "not moved: a name cbfs does not know is only reported"
+			}
+			continue
+		case ClassBroken, ClassUnreadable, ClassBrokenItem, ClassUnreadableItem:
 			if !opt.FixBackup {
 				continue
 			}

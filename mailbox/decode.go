@@ -382,32 +382,67 @@ func (s *State) set(c Concept, val gjson.Result, cbfs bool) string {
 
 // digestByValue looks for the content digest among the keys the decoder
 // did not know (nested values too, keys in sorted order): the first string
-// that is a well-formed digest and names an existing blob.
+// that is a well-formed digest and names an existing blob. When none names
+// an existing blob, a well-formed digest under a key that says it is one
+// (digestHints) is taken all the same, so a missing blob is reported
+// missing instead of the state silently keeping the content before it.
 func (d *Decoder) digestByValue(s *State) {
 	keys := make([]string, 0, len(s.Extra))
 	for k := range s.Extra {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var fallback blob.Digest
+	var fallbackKey string
 	for _, k := range keys {
-		var found blob.Digest
+		var found, first blob.Digest
 		walkStrings(gjson.ParseBytes(s.Extra[k]), 0, func(str string) bool {
 			dg, ok := parseDigestValue(str)
-			if ok && (d.BlobExists == nil || d.BlobExists(dg)) {
+			if !ok {
+				return true
+			}
+			if first == "" {
+				first = dg
+			}
+			if d.BlobExists == nil || d.BlobExists(dg) {
 				found = dg
 				return false
 			}
 			return true
 		})
 		if found != "" {
-			s.Digest = found
-			s.has |= Bit(CDigest)
-			s.Notes = append(s.Notes, fmt.Sprintf("%s: content digest found by value", k))
-			if d.Census != nil {
-				d.Census.foundByValue(k)
-			}
+			d.takeByValue(s, k, found, "content digest found by value")
 			return
 		}
+		if first != "" && fallback == "" && hintsDigest(k, s.Extra[k]) {
+			fallback, fallbackKey = first, k
+		}
+	}
+	if fallback != "" {
+		d.takeByValue(s, fallbackKey, fallback, "content digest found by value (its blob is not in items/)")
+	}
+}
+
+// digestHints are words in a key (or the keys nested in its value) that
+// say it holds a content digest.
+var digestHints = []string{"sha", "hash", "digest", "blob", "content", "checksum"}
+
+func hintsDigest(key string, raw []byte) bool {
+	text := strings.ToLower(key + " " + string(raw))
+	for _, h := range digestHints {
+		if strings.Contains(text, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decoder) takeByValue(s *State, key string, dg blob.Digest, note string) {
+	s.Digest = dg
+	s.has |= Bit(CDigest)
+	s.Notes = append(s.Notes, key+": "+note)
+	if d.Census != nil {
+		d.Census.foundByValue(key)
 	}
 }
 

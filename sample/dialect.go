@@ -215,6 +215,10 @@ func rewriteJSON(path string, conv func(any) ([]byte, bool)) error {
 	if err := (atomicfile.Options{NoSync: true}).WriteFile(path, out, fi.Mode().Perm()); err != nil {
 		return err
 	}
+	// The same mode as the file it replaces (atomicfile applies its umask).
+	if err := os.Chmod(path, fi.Mode().Perm()); err != nil {
+		return err
+	}
 	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
 		return err
 	}

@@ -156,7 +156,7 @@ func bp() string { return fixtureRoot }
 func TestHelpGolden(t *testing.T) {
 	checkHelpGolden(t, [][]string{
 		{}, {"backup"}, {"backup", "getItem"}, {"backup", "doItemSearch"}, {"backup", "getServerConfig"},
-		{"backup", "getAccountInfo"}, {"backup", "getAvailableAccounts"}, {"backup", "getBackupInfo"},
+		{"backup", "getAccountInfo"}, {"backup", "getAvailableAccounts"}, {"backup", "getBackupInfo"}, {"backup", "getFormatInfo"},
 		{"sample"}, {"version"},
 	})
 }

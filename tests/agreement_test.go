@@ -1,0 +1,216 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
+	"github.com/cbfs/cbfs/sample"
+)
+
+// The mount, cbctl and the restores read items through one model, so they
+// never disagree: for cbfs's own sample, each foreign dialect of it, and a
+// hand-made path with two accounts of one name (one deleted) whose item 300
+// changes only its flags in its second state (no digest there), every live
+// message is served by the mount, printed by getItem dump_blob and written
+// by an external restore with the same bytes, under the same account and
+// the same folder path.
+func TestOneModelAgreement(t *testing.T) {
+	mountSkipUnlessFUSE(t)
+	bin := mountBinary(t, t.TempDir())
+	var reference map[string]folders // the cbfs sample's messages, by account id
+	for _, dialect := range []string{"cbfs", "zimbra", "delta", "twins"} {
+		t.Run(dialect, func(t *testing.T) {
+			dir := t.TempDir()
+			root := filepath.Join(dir, "bp")
+			if dialect == "twins" {
+				makeTwins(t, root)
+			} else {
+				_, err := sample.Generate(context.Background(), root, sample.Options{Accounts: 4, Messages: 12, Seed: 11, Dialect: dialect})
+				require.NoError(t, err)
+			}
+			seen := checkAgreement(t, bin, root, dialect)
+			switch dialect {
+			case "cbfs":
+				reference = seen
+			case "zimbra", "delta":
+				// The same sample in another dialect: every message of
+				// every active account, in the same folder.
+				require.NotNil(t, reference, "the cbfs run comes first")
+				assert.Equal(t, reference, seen, "%s dialect vs cbfs's own", dialect)
+			}
+		})
+	}
+}
+
+// checkAgreement returns the messages the mount served, by account id.
+func checkAgreement(t *testing.T, bin, root, dialect string) map[string]folders {
+	bp, err := backuppath.Open(root)
+	require.NoError(t, err)
+	entries, err := bp.Accounts()
+	require.NoError(t, err)
+	var accts []mailbox.Account
+	for _, e := range entries {
+		require.NoError(t, e.Err, "account %s: a dialect's account_info must be read", e.ID)
+		accts = append(accts, *e.Account)
+	}
+	listed := mailbox.ListingNames(accts)
+
+	dir := filepath.Dir(root)
+	mp := filepath.Join(dir, "mnt")
+	require.NoError(t, os.Mkdir(mp, 0o755))
+	mountStart(t, bin, root, mp, filepath.Join(dir, "index.db"))
+	tgt := filepath.Join(dir, "maildir")
+	ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st"))
+
+	checked := 0
+	seen := map[string]folders{}
+	for i, a := range accts {
+		// Every account under its address (or "address (id)" when it
+		// shares it), with its own account_info.
+		var shown map[string]any
+		b, err := os.ReadFile(filepath.Join(mp, "accounts", listed[i], "account.json"))
+		require.NoError(t, err, "account %s listed as %q", a.ID, listed[i])
+		require.NoError(t, json.Unmarshal(b, &shown))
+		assert.Equal(t, a.ID, shown["id"], "accounts/%s is account %s", listed[i], a.ID)
+		assert.Contains(t, a.Name, "@", "account %s: the address is read from this dialect", a.ID)
+
+		// cbctl resolves the name to the account the mount shows under it.
+		if mailbox.Resolve(accts, a.Name).ID != a.ID {
+			continue // "name (id)": the name means the other account
+		}
+		assert.Equal(t, a.Name, listed[i], "the account a name means keeps the plain name")
+		var info struct {
+			Info struct {
+				ID string `json:"id"`
+			} `json:"accountInfo"`
+		}
+		decode(t, ok(t, "backup", "getAccountInfo", a.Name, "backup_path", root, "--json").stdout, &info)
+		assert.Equal(t, a.ID, info.Info.ID, "getAccountInfo %s", a.Name)
+		if !a.Active() {
+			continue // external restores bring back active accounts
+		}
+
+		// Messages: mount bytes == restore bytes, folder by folder.
+		onMount := mountMail(t, filepath.Join(mp, "accounts", listed[i], "folders"))
+		restored := readMaildirTree(t, filepath.Join(tgt, a.Name, "Maildir"))
+		got := folders{}
+		for path, files := range onMount {
+			for _, f := range files {
+				got[path] = append(got[path], string(blob.Sum(f.data)))
+			}
+		}
+		for path, ds := range restored {
+			if len(ds) == 0 {
+				delete(restored, path)
+			}
+		}
+		assert.Equal(t, got.sorted(), restored, "account %s: mount vs restore", a.Name)
+		seen[a.ID] = got
+
+		// getItem dump_blob prints the same bytes, and names the same folder.
+		for path, files := range onMount {
+			for _, f := range files {
+				r := ok(t, "backup", "getItem", a.Name, strconv.Itoa(f.id), "backup_path", root, "date", "last", "dump_blob", "true")
+				assert.True(t, bytes.Contains([]byte(r.stdout), f.data), "getItem %s %d: blob differs from the mount's", a.Name, f.id)
+				assert.Contains(t, r.stdout, "(/"+path+")", "getItem %s %d: folder", a.Name, f.id)
+				checked++
+			}
+		}
+	}
+	require.Positive(t, checked, "no message compared")
+
+	// Deleted items: under deleted/ of their account, for every dialect.
+	for i, a := range accts {
+		files, _, err := bp.ItemFiles(a.ID)
+		require.NoError(t, err)
+		for _, f := range files {
+			it, err := bp.ReadItemFile(f.RelPath, f.ItemID)
+			if err != nil || it.ShownDeleted() < 0 {
+				continue
+			}
+			name := strconv.Itoa(it.ID) + "." + it.Latest().Type.Extension()
+			_, err = os.Lstat(filepath.Join(mp, "accounts", listed[i], "deleted", name))
+			assert.NoError(t, err, "account %s: deleted item %d", a.Name, it.ID)
+		}
+	}
+
+	if dialect == "twins" {
+		// The flags-only state keeps its content: served, printed, restored.
+		r := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", root, "dump_blob", "true")
+		assert.Contains(t, r.stdout, "flags-only change keeps me")
+		r = ok(t, "backup", "doItemRestore", "john@example.com", "300", "--target", "maildir:"+filepath.Join(dir, "one"),
+			"--backup-path", root, "--state-dir", filepath.Join(dir, "st1"))
+		assert.Contains(t, r.stdout, "Restored Items: 1", r.stdout)
+	}
+	return seen
+}
+
+type mailFile struct {
+	id   int
+	data []byte
+}
+
+// mountMail reads every .eml under a folders/ tree that can be read (a
+// broken blob fails with EIO and is not restored either), by folder path.
+func mountMail(t *testing.T, top string) map[string][]mailFile {
+	out := map[string][]mailFile{}
+	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if d.IsDir() || !strings.HasSuffix(p, ".eml") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if errors.Is(err, syscall.EIO) {
+			return nil
+		}
+		require.NoError(t, err)
+		rel, _ := filepath.Rel(top, filepath.Dir(p))
+		id, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".eml"))
+		out[rel] = append(out[rel], mailFile{id: id, data: b})
+		return nil
+	})
+	require.NoError(t, err)
+	for _, fs := range out {
+		sort.Slice(fs, func(i, j int) bool { return fs[i].id < fs[j].id })
+	}
+	return out
+}
+
+// makeTwins writes a Backup Path with two accounts named john@example.com
+// (the older one deleted) and item 300 of the active one, whose second state
+// changes only the flags and names no digest.
+func makeTwins(t *testing.T, root string) {
+	const active, gone = "a1000000-0000-4000-8000-000000000001", "b2000000-0000-4000-8000-000000000002"
+	writeJSONFile(t, filepath.Join(root, "backupstat"), map[string]any{"serverId": "srv-twins", "firstRunDate": day("01/07/2013 00:00:00")})
+	writeJSONFile(t, filepath.Join(root, "accounts", gone, "account_info"), map[string]any{
+		"id": gone, "name": "john@example.com", "status": "deleted", "createdDate": day("01/01/2012 00:00:00"),
+		"deletedDate": day("01/06/2013 00:00:00"),
+	})
+	writeItem(t, root, gone, 280, msgState("02/01/2012 08:00:00", 2, "", false,
+		putBlob(t, root, []byte("Subject: old\r\n\r\nold john\r\n"), gz(t, []byte("Subject: old\r\n\r\nold john\r\n"))), "old"))
+	writeJSONFile(t, filepath.Join(root, "accounts", active, "account_info"), map[string]any{
+		"id": active, "name": "john@example.com", "status": "active", "createdDate": day("01/07/2013 00:00:00"),
+	})
+	body := []byte("Subject: flags\r\nFrom: a@example.com\r\n\r\nflags-only change keeps me\r\n")
+	d := putBlob(t, root, body, gz(t, body))
+	first := msgState("02/07/2013 08:00:00", 2, "u", false, d, "flags")
+	first["size"] = len(body)
+	second := msgState("03/07/2013 08:00:00", 2, "f", false, "", "flags") // no digest: only the flags changed
+	writeItem(t, root, active, 300, first, second)
+}
