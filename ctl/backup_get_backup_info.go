@@ -25,6 +25,7 @@ type backupInfoOut struct {
 	Items          int                    `json:"items"`
 	Blobs          int                    `json:"blobs"`
 	OtherBlobFiles int                    `json:"otherBlobFiles"` // files under items/ not named by a digest
+	Blobless       bool                   `json:"blobless,omitempty"` // no items/: metadata only (blobless mode, or blobs on external storage)
 	Configs        int                    `json:"configBackups"`
 	Customizations int                    `json:"customizations"`
 	MapFiles       int                    `json:"mapFiles"`
@@ -35,7 +36,7 @@ func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	out := backupInfoOut{Root: p.Root}
+	out := backupInfoOut{Root: p.Root, Blobless: p.Blobless()}
 	if st, err := p.ReadBackupStat(); err == nil {
 		out.BackupStat = st
 	} else if errors.Is(err, blob.ErrMissing) {
@@ -107,7 +108,11 @@ func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	kv(w, configIndent, "accounts", out.Accounts)
 	kv(w, configIndent, "items", out.Items)
-	kv(w, configIndent, "blobs", out.Blobs)
+	if out.Blobless {
+		kv(w, configIndent, "blobs", "none: no items/ folder (blobless, or blobs on external storage); metadata only")
+	} else {
+		kv(w, configIndent, "blobs", out.Blobs)
+	}
 	if out.OtherBlobFiles > 0 {
 		kv(w, configIndent, "other files under items/", out.OtherBlobFiles)
 	}

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -53,6 +54,8 @@ type FS struct {
 	cache  *lru
 	health healthCache
 	hashed hashedInodes
+	// blobless: the Backup Path has no items/ (metadata only).
+	blobless bool
 }
 
 // New returns the tree of ix's Backup Path.
@@ -74,8 +77,13 @@ func New(ix *index.Index, opt Options) *FS {
 	if fi, err := os.Stat(bp.Root); err == nil {
 		f.mtime = fi.ModTime()
 	}
+	f.blobless = bp.Blobless()
 	return f
 }
+
+// errBlobless is the status of every content file of a Backup Path without
+// items/: not damage, the content is simply kept elsewhere (or nowhere).
+var errBlobless = fmt.Errorf("%w: blobless Backup Path (no items/ folder): the content is not kept here", blob.ErrUnreadable)
 
 // Root is the root node, for fs.Mount.
 func (f *FS) Root() fs.InodeEmbedder {
@@ -433,6 +441,9 @@ func (h *healthCache) put(d blob.Digest, err error) {
 // blobHealth is nil for a sound blob, else its *blob.Error. It decompresses
 // the blob once (then remembers).
 func (f *FS) blobHealth(d blob.Digest) error {
+	if f.blobless {
+		return errBlobless
+	}
 	if err, ok := f.health.get(d); ok {
 		return err
 	}
@@ -446,6 +457,9 @@ func (f *FS) blobHealth(d blob.Digest) error {
 
 // readWhole returns blob d decompressed and verified, through the cache.
 func (f *FS) readWhole(d blob.Digest) ([]byte, error) {
+	if f.blobless {
+		return nil, errBlobless
+	}
 	if b, ok := f.cache.get(string(d)); ok {
 		return b, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -213,4 +214,44 @@ func makeTwins(t *testing.T, root string) {
 	first["size"] = len(body)
 	second := msgState("03/07/2013 08:00:00", 2, "f", false, "", "flags") // no digest: only the flags changed
 	writeItem(t, root, active, 300, first, second)
+}
+
+// A Backup Path without items/ (Carbonio's blobless mode, or blobs on
+// external storage) mounts with its metadata and says so, once at mount
+// and in each content file's status, instead of calling every blob missing.
+func TestBlobless(t *testing.T) {
+	mountSkipUnlessFUSE(t)
+	dir := t.TempDir()
+	bin := mountBinary(t, dir)
+	root := filepath.Join(dir, "bp")
+	_, err := sample.Generate(context.Background(), root, sample.Options{Accounts: 3, Messages: 6, Seed: 5})
+	require.NoError(t, err)
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "items")))
+
+	mp := filepath.Join(dir, "mnt")
+	require.NoError(t, os.Mkdir(mp, 0o755))
+	p := mountStart(t, bin, root, mp, filepath.Join(dir, "index.db"))
+	// Said before the "mounted" line; stderr is copied by another goroutine.
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "has no items/ folder (blobless") },
+		5*time.Second, 20*time.Millisecond, "stderr: %s", p.stderr)
+
+	var emls []string
+	require.NoError(t, filepath.WalkDir(filepath.Join(mp, "accounts"), func(path string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if strings.HasSuffix(path, ".eml") && strings.Contains(path, "/folders/") {
+			emls = append(emls, path)
+		}
+		return nil
+	}))
+	require.NotEmpty(t, emls, "the metadata is browsable")
+	status, err := unixGetxattr(emls[0], "user.cbfs.status")
+	require.NoError(t, err)
+	assert.Contains(t, status, "blobless")
+	assert.NotContains(t, status, "missing")
+
+	var info struct {
+		Blobless bool `json:"blobless"`
+	}
+	decode(t, ok(t, "backup", "getBackupInfo", "backup_path", root, "--json").stdout, &info)
+	assert.True(t, info.Blobless)
 }

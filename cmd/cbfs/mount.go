@@ -79,6 +79,9 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	if bp.Blobless() {
+		fmt.Fprintf(os.Stderr, "cbfs: %s has no items/ folder (blobless, or blobs on external storage): metadata only, message files cannot be read\n", bp.Root)
+	}
 	fmt.Printf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s\n",
 		bp.Root, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
 
