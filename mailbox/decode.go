@@ -657,16 +657,24 @@ func FlagsFromBits(n int64) string {
 	return string(b)
 }
 
-// FlagBits turns flag letters into Zimbra's bitmask (letters without a bit
-// are dropped).
-func FlagBits(flags string) int64 {
-	var n int64
-	for _, f := range zimbraFlagBits {
-		if strings.IndexByte(flags, f.letter) >= 0 {
-			n |= 1 << f.bit
+// FlagBits turns flag letters into Zimbra's bitmask; the letters that have
+// no bit are returned, in their order, as other.
+func FlagBits(flags string) (mask int64, other string) {
+	var o []byte
+	for i := 0; i < len(flags); i++ {
+		found := false
+		for _, f := range zimbraFlagBits {
+			if f.letter == flags[i] {
+				mask |= 1 << f.bit
+				found = true
+				break
+			}
+		}
+		if !found {
+			o = append(o, flags[i])
 		}
 	}
-	return n
+	return mask, string(o)
 }
 
 // imapFlagLetters maps IMAP system flags and keywords onto Zimbra letters.

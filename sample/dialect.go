@@ -298,36 +298,10 @@ var zimbraTypeNames = map[int64]string{
 	int64(mailbox.TypeChat):         "CHAT",
 }
 
-// ZimbraFlagBits maps each cbfs flag letter to its bit in Zimbra's integer
-// flags column: 1 << (n-1) for Zimbra's flag number n.
-var ZimbraFlagBits = map[byte]int64{
-	's': 1 << 0,  // FROM_ME
-	'a': 1 << 1,  // ATTACHED
-	'r': 1 << 2,  // REPLIED
-	'w': 1 << 3,  // FORWARDED
-	'f': 1 << 5,  // FLAGGED
-	'd': 1 << 6,  // DRAFT
-	'x': 1 << 7,  // DELETED
-	'n': 1 << 8,  // NOTIFIED
-	'u': 1 << 9,  // UNREAD
-	'!': 1 << 10, // HIGH_PRIORITY
-	'?': 1 << 11, // LOW_PRIORITY
-	't': 1 << 15, // NOTE
-}
-
-// ZimbraFlags turns flag letters into Zimbra's bitmask; the letters with no
-// bit are returned, in their order, as other.
-func ZimbraFlags(letters string) (mask int64, other string) {
-	var o []byte
-	for i := 0; i < len(letters); i++ {
-		if bit, ok := ZimbraFlagBits[letters[i]]; ok {
-			mask |= bit
-		} else {
-			o = append(o, letters[i])
-		}
-	}
-	return mask, string(o)
-}
+// ZimbraFlags turns flag letters into Zimbra's bitmask (the model's table,
+// mailbox.FlagBits); the letters with no bit are returned, in their order,
+// as other.
+func ZimbraFlags(letters string) (mask int64, other string) { return mailbox.FlagBits(letters) }
 
 // zimbraItem converts the states of one item file.
 func zimbraItem(states []map[string]any) []any {
