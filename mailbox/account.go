@@ -138,17 +138,10 @@ var accountFieldByName = map[string]int{
 }
 
 func (d *Decoder) decodeAccount(b []byte) (*Account, error) {
-	if err := checkDepth(b, MaxDepth); err != nil {
+	r, err := parseJSON(b)
+	if err != nil {
 		return nil, err
 	}
-	if !gjson.ValidBytes(b) {
-		var v any
-		if err := json.Unmarshal(b, &v); err != nil {
-			return nil, err
-		}
-		return nil, errors.New("invalid JSON")
-	}
-	r := gjson.ParseBytes(b)
 	switch {
 	case r.IsObject():
 		var acc accountDec

@@ -139,19 +139,28 @@ func (d *Decoder) ParseItem(id int, b []byte) (*Item, error) {
 	return NewItem(id, states), nil
 }
 
-func (d *Decoder) parseStates(b []byte) ([]State, error) {
+// parseJSON checks b (depth first, so no recursive parser sees absurd
+// nesting) and parses it.
+func parseJSON(b []byte) (gjson.Result, error) {
 	if err := checkDepth(b, MaxDepth); err != nil {
-		return nil, err
+		return gjson.Result{}, err
 	}
 	if !gjson.ValidBytes(b) {
 		// Let encoding/json say what is wrong, with its offset.
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil {
-			return nil, err
+			return gjson.Result{}, err
 		}
-		return nil, errors.New("invalid JSON")
+		return gjson.Result{}, errors.New("invalid JSON")
 	}
-	r := gjson.ParseBytes(b)
+	return gjson.ParseBytes(b), nil
+}
+
+func (d *Decoder) parseStates(b []byte) ([]State, error) {
+	r, err := parseJSON(b)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case r.Type == gjson.Null:
 		return nil, nil // no states: the caller says so
@@ -183,17 +192,10 @@ func (d *Decoder) parseStates(b []byte) ([]State, error) {
 
 // decodeOne decodes one state object (State.UnmarshalJSON).
 func (d *Decoder) decodeOne(b []byte) (State, error) {
-	if err := checkDepth(b, MaxDepth); err != nil {
+	r, err := parseJSON(b)
+	if err != nil {
 		return State{}, err
 	}
-	if !gjson.ValidBytes(b) {
-		var v any
-		if err := json.Unmarshal(b, &v); err != nil {
-			return State{}, err
-		}
-		return State{}, errors.New("invalid JSON")
-	}
-	r := gjson.ParseBytes(b)
 	if !r.IsObject() {
 		return State{}, fmt.Errorf("want a JSON object, got %s", jsonKind(r))
 	}

@@ -1,53 +1,20 @@
 package imapmaster
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cbfs/cbfs/internal/dovecot"
+	"github.com/cbfs/cbfs/internal/imapmaster/imapfrozen"
 )
 
-// frozenServer accepts IMAP connections, greets, answers LOGIN when
-// answerLogin is set, and then never answers again (the connection stays
-// open). It returns the server's address.
-func frozenServer(t *testing.T, answerLogin bool) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			go func() {
-				c.Write([]byte("* OK [CAPABILITY IMAP4rev1] ready\r\n"))
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					tag, rest, _ := strings.Cut(line, " ")
-					if answerLogin && strings.HasPrefix(strings.ToUpper(rest), "LOGIN ") {
-						c.Write([]byte(tag + " OK logged in\r\n"))
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
+// frozenServer is imapfrozen's server: greets, answers LOGIN when
+// answerLogin is set, then never answers again.
+func frozenServer(t *testing.T, answerLogin bool) string { return imapfrozen.Start(t, answerLogin) }
 
 func testServer(t *testing.T, addr, pass string) Server {
 	t.Helper()
