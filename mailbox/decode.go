@@ -353,6 +353,21 @@ func (s *State) set(c Concept, val gjson.Result, cbfs bool) string {
 		}
 		s.Deleted = b
 	case CDigest:
+		if val.Type == gjson.String {
+			// The fast path: a digest as cbfs writes it is taken as it is
+			// (the blob store checks it when it is read). Anything else is
+			// normalised, and a string that is no digest at all stays the
+			// digest, so the state's content is reported invalid instead
+			// of silently being the previous state's.
+			str := strings.TrimSpace(val.Str)
+			if strings.ContainsAny(str, "/\\") || (len(str) != blob.SHA256Len && len(str) != blob.SHA1Len && len(str) != blob.SHA384Len) {
+				if dg, ok := parseDigestValue(str); ok {
+					str = string(dg)
+				}
+			}
+			s.Digest = blob.Digest(str)
+			return ""
+		}
 		dg, ok := digestIn(val, 0)
 		if !ok {
 			return "not a blob digest"
@@ -696,8 +711,10 @@ func readFlags(v gjson.Result) (string, bool) {
 	case gjson.String:
 		var s string
 		decodeString(v, &s)
-		if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil && n >= 0 {
-			return FlagsFromBits(n), true
+		if t := strings.TrimSpace(s); t != "" && t[0] >= '0' && t[0] <= '9' {
+			if n, err := strconv.ParseInt(t, 10, 64); err == nil && n >= 0 {
+				return FlagsFromBits(n), true
+			}
 		}
 		if strings.HasPrefix(strings.TrimSpace(s), `\`) || strings.HasPrefix(strings.TrimSpace(s), "$") {
 			return imapFlags(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }))
