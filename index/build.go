@@ -97,6 +97,14 @@ func (ix *Index) sync(ctx context.Context, progress func(Progress)) (RefreshStat
 		st.ItemsRemoved += n
 	}
 
+	// One open root for every item file of this refresh (confined opens
+	// beneath it without reopening the root each time).
+	root, err := confined.OpenRoot(ix.bp.Root)
+	if err != nil {
+		return st, fmt.Errorf("refresh index: %w", err)
+	}
+	defer root.Close()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *job, 1024)
@@ -106,7 +114,7 @@ func (ix *Index) sync(ctx context.Context, progress func(Progress)) (RefreshStat
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ix.parseLoop(jobs, msgs)
+			ix.parseLoop(root, jobs, msgs)
 		}()
 	}
 	wr := &writer{ix: ix, nextSeq: nextSeq, batch: max(ix.batch, 1), progress: progress, cancel: cancel,
@@ -416,12 +424,12 @@ func (ix *Index) readAccount(r *acctRec) {
 }
 
 // parseLoop reads and encodes item files.
-func (ix *Index) parseLoop(jobs <-chan *job, out chan<- msg) {
+func (ix *Index) parseLoop(root *confined.Root, jobs <-chan *job, out chan<- msg) {
 	var buf, data []byte
 	for j := range jobs {
 		var it *mailbox.Item
 		var err error
-		data, err = ix.readItemFile(j, data)
+		data, err = ix.readItemFile(root, j, data)
 		r := itemRec{Bucket: j.bucket, MTime: j.mtime, Size: j.size}
 		if err == nil {
 			it, err = ix.bp.Decoder.ParseItem(j.id, data)
@@ -442,7 +450,7 @@ func (ix *Index) parseLoop(jobs <-chan *job, out chan<- msg) {
 // readItemFile reads an item file into buf (open, fstat, read, close) and
 // records the file's own mtime and size in j when the listing had none.
 // Failures wrap blob.ErrUnreadable (blob.ErrMissing if it is gone).
-func (ix *Index) readItemFile(j *job, buf []byte) ([]byte, error) {
+func (ix *Index) readItemFile(root *confined.Root, j *job, buf []byte) ([]byte, error) {
 	fail := func(err error) ([]byte, error) {
 		kind := blob.ErrUnreadable
 		if errors.Is(err, fs.ErrNotExist) {
@@ -453,7 +461,7 @@ func (ix *Index) readItemFile(j *job, buf []byte) ([]byte, error) {
 	// Confined: a symlinked item file (or folder above it) is not followed,
 	// and a FIFO is refused without blocking; either is this item's
 	// failure only.
-	f, err := confined.Open(ix.bp.Root, j.rel)
+	f, err := root.Open(j.rel)
 	if err != nil {
 		return fail(err)
 	}

@@ -104,6 +104,45 @@ func typeName(m fs.FileMode) string {
 // without blocking, and returns it only if it is a regular file.
 func Open(root, rel string) (*os.File, error) {
 	fd, err := openBeneath(root, rel, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	return regularFile(fd, err, root, rel)
+}
+
+// Root is a root opened once, for callers that open many files beneath it
+// (the index build reads every item file): Open on a Root saves opening and
+// closing the root for each file. It holds the root folder itself, so a
+// root renamed or replaced meanwhile is not followed to its new place.
+type Root struct {
+	path string
+	fd   int
+}
+
+// OpenRoot opens root for Root.Open. Close it when done.
+func OpenRoot(root string) (*Root, error) {
+	fd, err := openRoot(root)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: root, Err: err}
+	}
+	return &Root{path: root, fd: fd}, nil
+}
+
+// Open is the package's Open beneath r.
+func (r *Root) Open(rel string) (*os.File, error) {
+	fd, err := openBeneathFD(r.fd, rel, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	return regularFile(fd, err, r.path, rel)
+}
+
+// Close releases the root.
+func (r *Root) Close() error {
+	if r == nil || r.fd < 0 {
+		return nil
+	}
+	err := unix.Close(r.fd)
+	r.fd = -1
+	return err
+}
+
+// regularFile finishes an open: the fd must be a regular file.
+func regularFile(fd int, err error, root, rel string) (*os.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: rel, Err: err}
 	}
@@ -207,15 +246,23 @@ var noOpenat2 atomic.Bool
 // no symbolic link. It returns a raw fd or an unwrapped error (ErrSymlink,
 // ErrOutside or an errno).
 func openBeneath(root, rel string, flags int) (int, error) {
-	rel, err := clean(rel)
-	if err != nil {
-		return -1, err
+	if _, err := clean(rel); err != nil {
+		return -1, err // before any system call
 	}
 	dirfd, err := openRoot(root)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(dirfd)
+	return openBeneathFD(dirfd, rel, flags)
+}
+
+// openBeneathFD is openBeneath with the root already open.
+func openBeneathFD(dirfd int, rel string, flags int) (int, error) {
+	rel, err := clean(rel)
+	if err != nil {
+		return -1, err
+	}
 	if !noOpenat2.Load() {
 		fd, err := openat2(dirfd, rel, flags)
 		if err != unix.ENOSYS {

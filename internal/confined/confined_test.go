@@ -120,35 +120,46 @@ func TestOpen(t *testing.T) {
 	}
 	modes(t, func(t *testing.T) {
 		root := tree(t)
-		for _, tt := range tests {
-			t.Run(tt.rel, func(t *testing.T) {
-				if tt.root && os.Geteuid() != 0 {
-					t.Skip("mknod needs root")
-				}
-				guard(t, func() {
-					f, err := Open(root, tt.rel)
-					if tt.err == ErrNotRegular || tt.err == syscall.EISDIR {
-						wantErr(t, err, ErrNotRegular)
+		r, err := OpenRoot(root)
+		must(t, err)
+		t.Cleanup(func() { r.Close() })
+		// Open, and Open on a Root opened once: the same answers.
+		openers := map[string]func(rel string) (*os.File, error){
+			"Open":      func(rel string) (*os.File, error) { return Open(root, rel) },
+			"Root.Open": r.Open,
+		}
+		for _, name := range []string{"Open", "Root.Open"} {
+			open := openers[name]
+			for _, tt := range tests {
+				t.Run(name+" "+tt.rel, func(t *testing.T) {
+					if tt.root && os.Geteuid() != 0 {
+						t.Skip("mknod needs root")
 					}
-					wantErr(t, err, tt.err)
-					if err != nil {
-						if f != nil {
-							t.Error("a file with the error")
+					guard(t, func() {
+						f, err := open(tt.rel)
+						if tt.err == ErrNotRegular || tt.err == syscall.EISDIR {
+							wantErr(t, err, ErrNotRegular)
 						}
-						var pe *fs.PathError
-						if !errors.As(err, &pe) || pe.Path != tt.rel {
-							t.Errorf("error %v does not name %q", err, tt.rel)
+						wantErr(t, err, tt.err)
+						if err != nil {
+							if f != nil {
+								t.Error("a file with the error")
+							}
+							var pe *fs.PathError
+							if !errors.As(err, &pe) || pe.Path != tt.rel {
+								t.Errorf("error %v does not name %q", err, tt.rel)
+							}
+							return
 						}
-						return
-					}
-					defer f.Close()
-					b, err := io.ReadAll(f)
-					must(t, err)
-					if string(b) != tt.want {
-						t.Errorf("read %q, want %q", b, tt.want)
-					}
+						defer f.Close()
+						b, err := io.ReadAll(f)
+						must(t, err)
+						if string(b) != tt.want {
+							t.Errorf("read %q, want %q", b, tt.want)
+						}
+					})
 				})
-			})
+			}
 		}
 	})
 }
