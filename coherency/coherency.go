@@ -401,13 +401,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 				continue
 			}
 			res.States += len(it.States)
-			var seen []blob.Digest
-			for _, s := range it.States {
-				d := s.Digest // the reader gives the FS-safe form
-				if d == "" || containsDigest(seen, d) {
-					continue
-				}
-				seen = append(seen, d)
+			for _, d := range it.Digests() {
 				refs[d] = append(refs[d], ref)
 			}
 		}
@@ -483,15 +477,6 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		}
 	}
 	return res, nil
-}
-
-func containsDigest(ds []blob.Digest, d blob.Digest) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // relReason is the message of err about the file rel, without the

@@ -438,12 +438,8 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			}
 			return nil
 		}
-		for _, s := range it.States {
-			if dg := s.Digest; dg != "" {
-				if rs := x.digests[dg]; len(rs) == 0 || rs[len(rs)-1] != r {
-					x.digests[dg] = append(rs, r)
-				}
-			}
+		for _, dg := range it.Digests() {
+			x.digests[dg] = append(x.digests[dg], r)
 		}
 		return nil
 	})

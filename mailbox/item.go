@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,8 +167,12 @@ func (it *Item) StateAt(t time.Time) *State {
 	return &it.States[i-1]
 }
 
-// IndexAt is the index in States of StateAt(t), or -1.
+// IndexAt is the index in States of the state in force at t, or -1
+// before the first; the zero t means the latest state.
 func (it *Item) IndexAt(t time.Time) int {
+	if t.IsZero() {
+		return len(it.States) - 1
+	}
 	ms := MillisOf(t)
 	return sort.Search(len(it.States), func(i int) bool { return it.States[i].Start > ms }) - 1
 }
@@ -203,18 +208,15 @@ func (it *Item) ContentIndex(i int) int {
 	return i
 }
 
-// LastLiveBefore is the item's last state that is not deleted and started
-// at or before t (any time if t is zero): how it was last seen. Undelete
-// uses it to put an item (or folder) back as it was.
-func (it *Item) LastLiveBefore(t time.Time) *State {
-	ms := MillisOf(t)
-	for i := len(it.States) - 1; i >= 0; i-- {
-		s := &it.States[i]
-		if (ms == 0 || s.Start <= ms) && !s.Deleted {
-			return s
+// LiveBefore is the index of the last state before index i that is not
+// deleted (how the item was just before it was deleted), or -1.
+func (it *Item) LiveBefore(i int) int {
+	for i--; i >= 0; i-- {
+		if !it.States[i].Deleted {
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // Digests lists the distinct blobs the item's states name, in state order.
@@ -222,20 +224,11 @@ func (it *Item) Digests() []blob.Digest {
 	var out []blob.Digest
 	for i := range it.States {
 		d := it.States[i].Digest
-		if d != "" && (len(out) == 0 || out[len(out)-1] != d) && !containsDigest(out, d) {
+		if d != "" && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
 	return out
-}
-
-func containsDigest(list []blob.Digest, d blob.Digest) bool {
-	for _, x := range list {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // Encode renders the item file in cbfs's dialect: a JSON array, one state
@@ -283,10 +276,7 @@ func Bucket(id int) string {
 // was live and is content (a message, contact, ... with a blob). -1 when
 // the item is not a file of any folder at t.
 func (it *Item) ShownAt(t time.Time) int {
-	i := len(it.States) - 1
-	if !t.IsZero() {
-		i = it.IndexAt(t)
-	}
+	i := it.IndexAt(t)
 	if i < 0 {
 		return -1
 	}

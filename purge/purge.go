@@ -309,10 +309,8 @@ func (p *purger) account(ctx context.Context, id string) error {
 			changed = true
 		}
 		kept++
-		for _, s := range it.States {
-			if d := s.Digest; d != "" {
-				p.refs[d] = true
-			}
+		for _, d := range it.Digests() {
+			p.refs[d] = true
 		}
 		if l := it.Latest(); !l.Deleted {
 			blobBytes += l.Size

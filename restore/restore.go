@@ -481,34 +481,12 @@ func uniqueName(serverID, accountID string, itemID int, digest string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// lastLive is the last state before index i (exclusive) that is not
-// deleted, or -1.
-func lastLive(it *mailbox.Item, i int) int {
-	for i--; i >= 0; i-- {
-		if !it.States[i].Deleted {
-			return i
-		}
-	}
-	return -1
-}
-
-// indexAt is the index of the state in force at t (the latest for zero t),
-// or -1.
-func indexAt(it *mailbox.Item, t time.Time) int {
-	if t.IsZero() {
-		return len(it.States) - 1
-	}
-	ms := mailbox.MillisOf(t)
-	i := sort.Search(len(it.States), func(i int) bool { return it.States[i].Start > ms })
-	return i - 1
-}
-
 // pickAt restores the state in force at t (latest for zero t); a deleted
 // state is left out unless withDeleted, which restores the last state
 // before the deletion.
 func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bool) {
 	return func(it *mailbox.Item) (selection, bool) {
-		i := indexAt(it, t)
+		i := it.IndexAt(t)
 		if i < 0 {
 			return selection{}, false
 		}
@@ -516,7 +494,7 @@ func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bo
 			if !withDeleted {
 				return selection{}, false
 			}
-			if i = lastLive(it, i); i < 0 {
+			if i = it.LiveBefore(i); i < 0 {
 				return selection{}, false
 			}
 		}
