@@ -652,54 +652,6 @@ func readType(v gjson.Result) (ItemType, bool) {
 	return t, ok
 }
 
-// zimbraFlagBits are Zimbra's flag letters by bit (Flag.java: bit n-1 for
-// the flag with id -n).
-var zimbraFlagBits = []struct {
-	bit    uint
-	letter byte
-}{
-	{0, 's'}, {1, 'a'}, {2, 'r'}, {3, 'w'}, {5, 'f'}, {6, 'd'}, {7, 'x'}, {8, 'n'},
-	{9, 'u'}, {10, '!'}, {11, '?'}, {15, 't'},
-}
-
-// FlagsFromBits turns Zimbra's integer flag bitmask into flag letters
-// (bits without a letter are dropped).
-func FlagsFromBits(n int64) string {
-	var b []byte
-	for _, f := range zimbraFlagBits {
-		if n&(1<<f.bit) != 0 {
-			b = append(b, f.letter)
-		}
-	}
-	return string(b)
-}
-
-// FlagBits turns flag letters into Zimbra's bitmask; the letters that have
-// no bit are returned, in their order, as other.
-func FlagBits(flags string) (mask int64, other string) {
-	var o []byte
-	for i := 0; i < len(flags); i++ {
-		found := false
-		for _, f := range zimbraFlagBits {
-			if f.letter == flags[i] {
-				mask |= 1 << f.bit
-				found = true
-				break
-			}
-		}
-		if !found {
-			o = append(o, flags[i])
-		}
-	}
-	return mask, string(o)
-}
-
-// imapFlagLetters maps IMAP system flags and keywords onto Zimbra letters.
-var imapFlagLetters = map[string]byte{
-	`\flagged`: 'f', `\answered`: 'r', `\draft`: 'd', `\deleted`: 'x',
-	`$forwarded`: 'w', `$mdnsent`: 'n',
-}
-
 func readFlags(v gjson.Result) (string, bool) {
 	switch v.Type {
 	case gjson.Number:
@@ -717,7 +669,8 @@ func readFlags(v gjson.Result) (string, bool) {
 			}
 		}
 		if strings.HasPrefix(strings.TrimSpace(s), `\`) || strings.HasPrefix(strings.TrimSpace(s), "$") {
-			return imapFlags(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }))
+			l, _ := FlagsFromIMAP(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }))
+			return l, true
 		}
 		return s, true // letters, kept as they are (unknown ones too)
 	}
@@ -729,29 +682,10 @@ func readFlags(v gjson.Result) (string, bool) {
 			}
 			list = append(list, e.Str)
 		}
-		return imapFlags(list)
+		l, _ := FlagsFromIMAP(list)
+		return l, true
 	}
 	return "", false
-}
-
-// imapFlags reads IMAP flags (\Seen, \Flagged, ...): no \Seen means unread.
-func imapFlags(list []string) (string, bool) {
-	seen := false
-	var b []byte
-	for _, f := range list {
-		lf := strings.ToLower(f)
-		if lf == `\seen` {
-			seen = true
-			continue
-		}
-		if c, ok := imapFlagLetters[lf]; ok && strings.IndexByte(string(b), c) < 0 {
-			b = append(b, c)
-		}
-	}
-	if !seen {
-		b = append([]byte{'u'}, b...)
-	}
-	return string(b), true
 }
 
 func readTags(v gjson.Result) ([]string, bool) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // ErrRefused marks an error for one item (or one account) that the target
@@ -121,65 +122,15 @@ func ParseTarget(s string) (Target, error) {
 	return nil, fmt.Errorf("target %q: unknown kind (want maildir:/path or imap://admin:password@host:port)", shown)
 }
 
-// Zimbra flag letters (MailItem flags) and what they become.
-//
-//	letter  meaning     Maildir  IMAP
-//	u       unread      no S     no \Seen
-//	r       replied     R        \Answered
-//	f       flagged     F        \Flagged
-//	d       draft       D        \Draft
-//	w       forwarded   P        $Forwarded
-//	n       MDN sent    -        $MDNSent
-//
-// Zimbra's x (IMAP \Deleted) is not restored, as Carbonio's undelete strips
-// it: a restored message marked \Deleted would vanish at the next EXPUNGE.
-// Other letters (a attachment, s sent by me, ...) are Zimbra's own and have
-// no IMAP or Maildir counterpart.
+// Flag letters become Maildir info letters and IMAP flags by the model's
+// table (mailbox/flags.go); tags become keywords.
 
 // maildirFlags is the ":2," info part for Zimbra flags, letters sorted.
-func maildirFlags(z string) string {
-	var b []byte
-	has := func(c byte) bool { return strings.IndexByte(z, c) >= 0 }
-	if has('d') {
-		b = append(b, 'D')
-	}
-	if has('f') {
-		b = append(b, 'F')
-	}
-	if has('w') {
-		b = append(b, 'P')
-	}
-	if has('r') {
-		b = append(b, 'R')
-	}
-	if !has('u') {
-		b = append(b, 'S')
-	}
-	return string(b)
-}
+func maildirFlags(z string) string { return mailbox.MaildirFlags(z) }
 
 // imapFlags lists the IMAP flags and keywords for Zimbra flags and tags.
 func imapFlags(z string, tags []string) []string {
-	var out []string
-	has := func(c byte) bool { return strings.IndexByte(z, c) >= 0 }
-	if !has('u') {
-		out = append(out, `\Seen`)
-	}
-	if has('r') {
-		out = append(out, `\Answered`)
-	}
-	if has('f') {
-		out = append(out, `\Flagged`)
-	}
-	if has('d') {
-		out = append(out, `\Draft`)
-	}
-	if has('w') {
-		out = append(out, `$Forwarded`)
-	}
-	if has('n') {
-		out = append(out, `$MDNSent`)
-	}
+	out := mailbox.IMAPFlags(z)
 	seen := map[string]bool{}
 	for _, t := range tags {
 		k := keyword(t)

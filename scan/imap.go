@@ -177,32 +177,11 @@ func (b *imapBox) sel(name string) (*imap.SelectData, error) {
 
 // imapFlags maps IMAP flags to Zimbra flags and keyword tags.
 func imapFlags(flags []imap.Flag) (string, []string) {
-	set := map[byte]bool{'u': true}
-	tags := map[string]bool{}
-	for _, f := range flags {
-		switch strings.ToLower(string(f)) {
-		case `\seen`:
-			delete(set, 'u')
-		case `\flagged`:
-			set['f'] = true
-		case `\answered`:
-			set['r'] = true
-		case `$forwarded`:
-			set['w'] = true
-		case `\draft`:
-			set['d'] = true
-		case `\deleted`:
-			set['x'] = true
-		case `$mdnsent`:
-			set['n'] = true
-		case `\recent`:
-		default:
-			if !strings.HasPrefix(string(f), `\`) {
-				tags[string(f)] = true
-			}
-		}
+	list := make([]string, len(flags))
+	for i, f := range flags {
+		list[i] = string(f)
 	}
-	return canonFlags(set), sortedTags(tags)
+	return mailbox.FlagsFromIMAP(list)
 }
 
 // Messages lists UID, FLAGS, RFC822.SIZE and INTERNALDATE of every message;

@@ -268,37 +268,14 @@ func sizeFromName(base string) int64 {
 
 // maildirFlags turns "2,FRS" (and keyword letters) into Zimbra flags and tags.
 func maildirFlags(info string, kw map[byte]string) (string, []string) {
-	set := map[byte]bool{}
+	letters, kl := mailbox.FlagsFromMaildir(info)
 	tags := map[string]bool{}
-	seen := false
-	if fl, ok := strings.CutPrefix(info, "2,"); ok {
-		for i := 0; i < len(fl); i++ {
-			switch c := fl[i]; c {
-			case 'S':
-				seen = true
-			case 'F':
-				set['f'] = true
-			case 'R':
-				set['r'] = true
-			case 'P':
-				set['w'] = true
-			case 'D':
-				set['d'] = true
-			case 'T':
-				set['x'] = true
-			default:
-				if c >= 'a' && c <= 'z' {
-					if name, ok := kw[c]; ok {
-						tags[name] = true
-					}
-				}
-			}
+	for _, c := range kl {
+		if name, ok := kw[c]; ok {
+			tags[name] = true
 		}
 	}
-	if !seen {
-		set['u'] = true
-	}
-	return canonFlags(set), sortedTags(tags)
+	return letters, sortedTags(tags)
 }
 
 // readKeywords reads Dovecot's dovecot-keywords ("0 $Label1" lines: index

@@ -108,29 +108,6 @@ func ParseSource(raw string) (Source, error) {
 	return nil, fmt.Errorf("source %q: unknown scheme %q (want maildir or imap)", raw, scheme)
 }
 
-// Zimbra flag letters in the order a state writes them.
-const flagOrder = "ufrwdxn"
-
-// canonFlags sorts flag letters into flagOrder (others after, sorted) and
-// drops duplicates.
-func canonFlags(set map[byte]bool) string {
-	var b strings.Builder
-	for i := 0; i < len(flagOrder); i++ {
-		if set[flagOrder[i]] {
-			b.WriteByte(flagOrder[i])
-		}
-	}
-	var rest []byte
-	for c := range set {
-		if set[c] && !strings.ContainsRune(flagOrder, rune(c)) {
-			rest = append(rest, c)
-		}
-	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i] < rest[j] })
-	b.Write(rest)
-	return b.String()
-}
-
 // specialByName maps well-known folder names (top level, case-insensitive)
 // to Zimbra's system folder ids, for sources without SPECIAL-USE.
 var specialByName = map[string]int{
