@@ -255,3 +255,62 @@ func TestBlobless(t *testing.T) {
 	decode(t, ok(t, "backup", "getBackupInfo", "backup_path", root, "--json").stdout, &info)
 	assert.True(t, info.Blobless)
 }
+
+// A dialect the inference gets wrong: the folder under "box", a digest
+// under "ref" whose blob is elsewhere. getFormatInfo says what it could
+// not interpret; --keymap corrects it, for cbctl and the mount alike.
+func TestKeyMap(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "bp")
+	const id = "c3000000-0000-4000-8000-000000000003"
+	writeJSONFile(t, filepath.Join(root, "backupstat"), map[string]any{"serverId": "srv-km", "firstRunDate": day("01/07/2013 00:00:00")})
+	writeJSONFile(t, filepath.Join(root, "accounts", id, "account_info"), map[string]any{"login": "kim@example.com", "zimbraId": id})
+	body := []byte("Subject: keymap\r\n\r\nread with a keymap\r\n")
+	d := putBlob(t, root, body, gz(t, body))
+	writeItem(t, root, id, 500, state{"ts": day("02/07/2013 08:00:00"), "type": 5, "box": 2, "digest": string(d), "size": len(body)})
+
+	// Without a keymap: no account name, the folder and date not understood.
+	r := ok(t, "backup", "getFormatInfo", "backup_path", root, "--json")
+	var info struct {
+		Keys []struct {
+			Key, Concept string
+		} `json:"stateKeys"`
+		Problems []struct{ What string } `json:"notUnderstood"`
+	}
+	decode(t, r.stdout, &info)
+	concept := map[string]string{}
+	for _, k := range info.Keys {
+		concept[k.Key] = k.Concept
+	}
+	assert.Equal(t, "", concept["box"], "box is not a key cbfs knows")
+	assert.Equal(t, "digest", concept["digest"])
+	require.NotEmpty(t, info.Problems)
+	assert.Contains(t, info.Problems[0].What, "account_info")
+
+	km := filepath.Join(dir, "keymap.json")
+	writeJSONFile(t, km, map[string]any{"state": map[string]any{"folderId": []string{"box"}, "startDate": []string{"ts"}},
+		"account": map[string]any{"name": "login"}})
+	decode(t, ok(t, "backup", "getFormatInfo", "backup_path", root, "--keymap", km, "--json").stdout, &info)
+	concept = map[string]string{}
+	for _, k := range info.Keys {
+		concept[k.Key] = k.Concept
+	}
+	assert.Equal(t, "folderId", concept["box"])
+	assert.Equal(t, "startDate", concept["ts"])
+	assert.Empty(t, info.Problems)
+	r = ok(t, "backup", "getItem", "kim@example.com", "500", "backup_path", root, "--keymap", km, "dump_blob", "true")
+	assert.Contains(t, r.stdout, "2 (/Inbox)")
+	assert.Contains(t, r.stdout, "read with a keymap")
+	assert.Contains(t, r.stdout, "02/07/2013 08:00:00")
+
+	fails(t, 1, "keymap", "backup", "getItem", "kim@example.com", "500", "backup_path", root, "--keymap", filepath.Join(dir, "nope.json"))
+
+	mountSkipUnlessFUSE(t)
+	bin := mountBinary(t, dir)
+	mp := filepath.Join(dir, "mnt")
+	require.NoError(t, os.Mkdir(mp, 0o755))
+	mountStart(t, bin, root, mp, filepath.Join(dir, "index.db"), "--keymap", km)
+	b, err := os.ReadFile(filepath.Join(mp, "accounts", "kim@example.com", "folders", "Inbox", "500.eml"))
+	require.NoError(t, err)
+	assert.Equal(t, body, b)
+}
