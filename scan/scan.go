@@ -159,6 +159,18 @@ func Run(ctx context.Context, bp *backuppath.Path, src Source, opt Options) (*Re
 			r.rep.Errors = append(r.rep.Errors, a.Name+": "+e)
 		}
 	}
+	// An error that stopped the run (the Backup Path cannot be written, the
+	// source cannot list its accounts) is one of the report's errors too:
+	// a report that says "Errors: 0" must mean it.
+	if err != nil && ctx.Err() == nil {
+		said := false
+		for _, e := range r.rep.Errors {
+			said = said || strings.HasSuffix(e, err.Error())
+		}
+		if !said {
+			r.rep.Errors = append(r.rep.Errors, err.Error())
+		}
+	}
 	return r.rep, err
 }
 
@@ -247,6 +259,11 @@ func (r *runner) run(ctx context.Context) error {
 			}
 			var we *writeError
 			if errors.As(err, &we) {
+				// The Backup Path cannot be written: the run stops here, and
+				// the report says so for this account (it was scanned up to
+				// the failure; what it counts was written).
+				ar.Errors = append(ar.Errors, err.Error())
+				r.rep.Accounts++
 				return err
 			}
 			ar.Errors = append(ar.Errors, err.Error())
