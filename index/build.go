@@ -359,8 +359,8 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 		listed[b] = true
 		w.dirs[rel] = current[b]
 		for _, e := range ents {
-			n, err := strconv.Atoi(e.Name())
-			if err != nil || n < 0 || n > maxItemID || strconv.Itoa(n) != e.Name() {
+			n, ok := mailbox.ParseItemID(e.Name())
+			if !ok {
 				continue // not an item file (temporary files included)
 			}
 			if c, ok := chosen[n]; ok && !mailbox.PreferFile(n, b, c.bucket) {
