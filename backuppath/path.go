@@ -419,7 +419,8 @@ func (p *Path) ItemFiles(accountID string) (files []ItemFile, others []string, e
 }
 
 // BucketFiles lists one bucket folder (accounts/<id>/items/<bucket>). Entries
-// whose name is not an item id have ItemID -1. Every entry is listed with
+// whose name is not an item id (mailbox.ParseItemID: ids over
+// mailbox.MaxItemID are not) have ItemID -1. Every entry is listed with
 // its own size and time, a symbolic link or a FIFO too: reading it
 // (ReadItemFile) reports it unreadable.
 func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
@@ -437,7 +438,7 @@ func (p *Path) BucketFiles(accountID, bucket string) ([]ItemFile, error) {
 	out := make([]ItemFile, 0, len(ents))
 	for _, e := range ents {
 		f := ItemFile{ItemID: -1, RelPath: filepath.Join(rel, e.Name())}
-		if n, err := strconv.Atoi(e.Name()); err == nil && n >= 0 && strconv.Itoa(n) == e.Name() {
+		if n, ok := mailbox.ParseItemID(e.Name()); ok {
 			f.ItemID = n
 		}
 		if info, err := e.Info(); err == nil {
@@ -467,6 +468,9 @@ func (p *Path) ReadItemFile(rel string, id int) (*mailbox.Item, error) {
 func (p *Path) FindItem(accountID string, id int) (string, error) {
 	if err := checkName("account id", accountID); err != nil {
 		return "", fmt.Errorf("find item %d: %w", id, err)
+	}
+	if id < 0 || id > mailbox.MaxItemID {
+		return "", fmt.Errorf("account %s: no item %d (id out of range): %w", accountID, id, fs.ErrNotExist)
 	}
 	rel := ItemRelPath(accountID, id)
 	if _, err := os.Lstat(filepath.Join(p.Root, rel)); err == nil {

@@ -15,7 +15,11 @@
 // DoubleGzip set to "fix", sound blobs that are gzipped twice are rewritten
 // as single gzip with the same digest, atomically and only after the new
 // file has been read back and verified. Orphan blobs (no state names them)
-// are only reported: doPurge removes them. Missing blobs cannot be fixed and
+// are only reported: doPurge removes them. Temporary files an interrupted
+// write left (".cbfs-tmp-*", anywhere but quarantine/) are reported as
+// leftovers with their age; FixBackup removes those older than
+// backuppath.LeftoverMinAge (1 hour: a younger one may be a write in
+// progress), and doPurge does too. Missing blobs cannot be fixed and
 // stay reported. Names under items/ that cbfs does not recognise as digests
 // (or digests in the wrong folder) are only reported, never moved: a
 // Backup Path written by another program may name things its own way. A
@@ -66,6 +70,7 @@ const (
 	ClassBrokenAccount     = "broken-account"     // an account_info that is malformed
 	ClassUnreadableAccount = "unreadable-account" // an account_info (or items folder) that cannot be read
 	ClassNotItem           = "not-item"           // an entry under accounts/<id>/items/ that is not an item file
+	ClassLeftover          = "leftover"           // a temporary file (.cbfs-tmp-*) an interrupted write left
 )
 
 // classOrder is the order of classes in reports.
@@ -81,6 +86,7 @@ var classOrder = []struct{ class, title string }{
 	{ClassBrokenAccount, "Broken Account Files"},
 	{ClassUnreadableAccount, "Unreadable Account Files"},
 	{ClassNotItem, "Names Not Items"},
+	{ClassLeftover, "Leftover Temporary Files"},
 }
 
 // DoubleGzip says what to do with double-gzipped blobs.
@@ -145,9 +151,11 @@ type Result struct {
 	Problems   []Problem `json:"problems"`
 	Quarantine string    `json:"quarantine,omitempty"` // relative folder the fix moved files into
 	// Quarantined counts files moved; DoubleGzipFixed blobs rewritten.
-	Quarantined     int  `json:"quarantined"`
-	DoubleGzipFixed int  `json:"doubleGzipFixed"`
-	Stopped         bool `json:"stopped,omitempty"` // cancelled before the end
+	Quarantined     int `json:"quarantined"`
+	DoubleGzipFixed int `json:"doubleGzipFixed"`
+	// LeftoversRemoved counts leftover temporary files the fix removed.
+	LeftoversRemoved int  `json:"leftoversRemoved"`
+	Stopped          bool `json:"stopped,omitempty"` // cancelled before the end
 	// Blobless: the path has no items/ (Carbonio's blobless mode, or blobs
 	// on external storage); its states' blobs are not reported missing.
 	Blobless bool `json:"blobless,omitempty"`
@@ -188,6 +196,7 @@ func (r *Result) Report() string {
 	}
 	fmt.Fprintf(&b, "Quarantined Files: %d\n", r.Quarantined)
 	fmt.Fprintf(&b, "Double-gzipped Blobs Rewritten: %d\n", r.DoubleGzipFixed)
+	fmt.Fprintf(&b, "Leftover Temporary Files Removed: %d\n", r.LeftoversRemoved)
 	if r.Quarantine != "" {
 		fmt.Fprintf(&b, "Quarantine Folder: %s\n", r.Quarantine)
 	}
@@ -467,6 +476,21 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 	}
 	res.Problems = append(blobProblems, itemProblems...)
 
+	// Leftovers of interrupted writes.
+	lefts, err := bp.Leftovers(ctx)
+	if err != nil {
+		return stopped(err)
+	}
+	for _, l := range lefts {
+		what := "temporary file"
+		if l.Dir {
+			what = "temporary folder"
+		}
+		res.Problems = append(res.Problems, Problem{Class: ClassLeftover, Path: l.RelPath,
+			Reason: fmt.Sprintf("%s of an interrupted write, %s old (modified %s)", what,
+				l.Age(time.Now()).Truncate(time.Second), l.ModTime.UTC().Format(time.RFC3339))})
+	}
+
 	// 4. Fixes.
 	if opt.FixBackup || mode == DoubleGzipFix {
 		if err := fix(ctx, bp, res, opt, mode, progress); err != nil {
@@ -629,7 +653,8 @@ func isDoubleGzip(path string, d blob.Digest) bool {
 	return blob.FromHash(h.Sum(nil)) != d
 }
 
-// fix quarantines bad files and rewrites double-gzipped blobs.
+// fix quarantines bad files, rewrites double-gzipped blobs and removes
+// leftover temporary files older than backuppath.LeftoverMinAge.
 func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mode DoubleGzip, progress func(int, int, string)) error {
 	var q *quarantine
 	for i := range res.Problems {
@@ -662,6 +687,27 @@ func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mod
 			}
 			p.Action = "moved to " + dst
 			res.Quarantined++
+		case ClassLeftover:
+			if !opt.FixBackup {
+				continue
+			}
+			l := backuppath.Leftover{RelPath: p.Path}
+			fi, err := os.Lstat(filepath.Join(bp.Root, filepath.FromSlash(p.Path)))
+			if err != nil {
+				p.Action = "not removed: " + relReason(bp.Root, p.Path, err)
+				continue
+			}
+			l.ModTime = fi.ModTime()
+			if age := time.Now().Sub(l.ModTime); age < backuppath.LeftoverMinAge {
+				p.Action = fmt.Sprintf("kept: younger than %s (a write may be in progress)", backuppath.LeftoverMinAge)
+				continue
+			}
+			if err := bp.RemoveLeftover(l); err != nil {
+				p.Action = "not removed: " + err.Error()
+				continue
+			}
+			p.Action = "removed"
+			res.LeftoversRemoved++
 		case ClassDoubleGzip:
 			if mode != DoubleGzipFix {
 				continue

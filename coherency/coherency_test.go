@@ -366,3 +366,63 @@ func TestBlobless(t *testing.T) {
 	assert.Contains(t, res.Report(), "Blobless: true")
 	assert.Positive(t, res.States)
 }
+
+// plantLeftovers writes temporary files as a kill -9 leaves them: three
+// older than backuppath.LeftoverMinAge and one fresh. It returns their
+// relative paths, old ones first.
+func plantLeftovers(t *testing.T, root string) (old []string, fresh string) {
+	t.Helper()
+	ago := time.Now().Add(-3 * time.Hour)
+	for _, rel := range []string{".cbfs-tmp-111", "items/.cbfs-tmp-222", "accounts/a/.cbfs-tmp-333"} {
+		p := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("half written"), 0o600))
+		require.NoError(t, os.Chtimes(p, ago, ago))
+		old = append(old, rel)
+	}
+	fresh = "accounts/a/.cbfs-tmp-444"
+	require.NoError(t, os.WriteFile(filepath.Join(root, fresh), []byte("being written"), 0o600))
+	return old, fresh
+}
+
+func TestLeftovers(t *testing.T) {
+	root := t.TempDir()
+	bp, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "s"})
+	require.NoError(t, err)
+	d, _, err := bp.Blobs.Put([]byte("mail"))
+	require.NoError(t, err)
+	require.NoError(t, bp.WriteAccount(&mailbox.Account{ID: "a", Name: "a@x"}))
+	require.NoError(t, bp.CreateItem("a", &mailbox.Item{ID: 300, States: []mailbox.State{{Start: 1, Type: mailbox.TypeMessage, Digest: d}}}))
+	old, fresh := plantLeftovers(t, root)
+
+	res, err := Check(context.Background(), bp, Options{})
+	require.NoError(t, err)
+	var got []string
+	for _, p := range res.Of(ClassLeftover) {
+		got = append(got, p.Path)
+		assert.Contains(t, p.Reason, "temporary file of an interrupted write")
+		assert.Empty(t, p.Action)
+	}
+	assert.ElementsMatch(t, append(append([]string(nil), old...), fresh), got)
+	assert.Len(t, res.Problems, 4, res.Report())
+	assert.Contains(t, res.Report(), "Leftover Temporary Files: 4\n")
+	assert.Contains(t, res.Of(ClassLeftover)[0].Reason, "3h0m", "the age is reported")
+
+	res, err = Check(context.Background(), bp, Options{FixBackup: true})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.LeftoversRemoved, res.Report())
+	for _, rel := range old {
+		assert.NoFileExists(t, filepath.Join(root, rel))
+	}
+	assert.FileExists(t, filepath.Join(root, fresh), "a fresh one may be a write in progress")
+	for _, p := range res.Of(ClassLeftover) {
+		if p.Path == fresh {
+			assert.Contains(t, p.Action, "kept: younger than 1h")
+		} else {
+			assert.Equal(t, "removed", p.Action)
+		}
+	}
+	res, err = Check(context.Background(), bp, Options{})
+	require.NoError(t, err)
+	assert.Len(t, res.Problems, 1, res.Report())
+}

@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -75,7 +76,11 @@ accounts:
 			continue
 		}
 		for _, o := range others {
-			census.Problem("not an item file (name is not an item id)", o)
+			why := mailbox.NotItemIDReason(filepath.Base(o))
+			if why == "" {
+				why = "not in a bucket folder"
+			}
+			census.Problem("not an item file ("+why+")", o)
 		}
 		out.Items += len(files)
 		for i, f := range files {

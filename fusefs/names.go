@@ -72,27 +72,21 @@ func itemFileName(id int, t mailbox.ItemType) string {
 	return strconv.Itoa(id) + "." + t.Extension()
 }
 
-// parseItemFileName reads "<id>.<ext>" (canonical decimal id only).
+// parseItemFileName reads "<id>.<ext>" (the id by mailbox.ParseItemID).
 func parseItemFileName(name string) (id int, ext string, ok bool) {
 	base, ext, found := strings.Cut(name, ".")
 	if !found || ext == "" {
 		return 0, "", false
 	}
-	id, err := strconv.Atoi(base)
-	if err != nil || id < 0 || strconv.Itoa(id) != base {
+	id, ok = mailbox.ParseItemID(base)
+	if !ok {
 		return 0, "", false
 	}
 	return id, ext, true
 }
 
-// parseItemID reads a canonical decimal item id (items/<id>).
-func parseItemID(name string) (int, bool) {
-	id, err := strconv.Atoi(name)
-	if err != nil || id < 0 || strconv.Itoa(id) != name {
-		return 0, false
-	}
-	return id, true
-}
+// parseItemID reads an item id (items/<id>): mailbox.ParseItemID.
+func parseItemID(name string) (int, bool) { return mailbox.ParseItemID(name) }
 
 // atDayLayout names the entries of at/.
 const atDayLayout = "2006-01-02"

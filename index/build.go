@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
@@ -367,8 +368,8 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 		listed[b] = true
 		w.dirs[rel] = current[b]
 		for _, e := range ents {
-			n, err := strconv.Atoi(e.Name())
-			if err != nil || n < 0 || n > maxItemID || strconv.Itoa(n) != e.Name() {
+			n, ok := mailbox.ParseItemID(e.Name())
+			if !ok {
 				continue // not an item file (temporary files included)
 			}
 			if c, ok := chosen[n]; ok && !mailbox.PreferFile(n, b, c.bucket) {
@@ -423,6 +424,12 @@ func (ix *Index) readAccount(r *acctRec) {
 	r.Err, r.ErrClass = "", ""
 }
 
+// bigItemFile is the size above which parseLoop parses an item file in
+// its read buffer and lets the buffer go (a 60 MB item file otherwise cost
+// its bytes twice, and the worker kept the buffer for the rest of the
+// build).
+const bigItemFile = 1 << 20
+
 // parseLoop reads and encodes item files.
 func (ix *Index) parseLoop(root *confined.Root, jobs <-chan *job, out chan<- msg) {
 	var buf, data []byte
@@ -431,7 +438,17 @@ func (ix *Index) parseLoop(root *confined.Root, jobs <-chan *job, out chan<- msg
 		var err error
 		data, err = ix.readItemFile(root, j, data)
 		r := itemRec{Bucket: j.bucket, MTime: j.mtime, Size: j.size}
-		if err == nil {
+		if err == nil && cap(data) > bigItemFile {
+			// Parse a big file in place: the states' strings point into
+			// it, so the buffer is handed over (never reused) instead of
+			// copied, and the worker does not keep a huge buffer.
+			s := unsafe.String(unsafe.SliceData(data), len(data))
+			data = nil
+			it, err = ix.bp.Decoder.ParseItemString(j.id, s)
+			if err != nil {
+				err = fmt.Errorf("%s: %w: %w", j.rel, blob.ErrBroken, err)
+			}
+		} else if err == nil {
 			it, err = ix.bp.Decoder.ParseItem(j.id, data)
 			if err != nil {
 				err = fmt.Errorf("%s: %w: %w", j.rel, blob.ErrBroken, err)

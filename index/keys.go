@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Key templates. Every key starts with a fixed prefix, so the keys of one
@@ -54,10 +56,11 @@ const (
 )
 
 // idWidth is the number of digits item and folder ids are padded to. Zimbra
-// item ids are 32-bit; larger numbers are not item files (maxItemID).
+// item ids are 32-bit; larger numbers are not item files
+// (mailbox.MaxItemID).
 const (
 	idWidth   = 10
-	maxItemID = 1<<31 - 1
+	maxItemID = mailbox.MaxItemID
 )
 
 func appendPadded(b []byte, n int) []byte {

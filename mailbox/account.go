@@ -138,7 +138,7 @@ var accountFieldByName = map[string]int{
 }
 
 func (d *Decoder) decodeAccount(b []byte) (*Account, error) {
-	r, err := parseJSON(b)
+	r, err := parseJSON(string(b))
 	if err != nil {
 		return nil, err
 	}

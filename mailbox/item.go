@@ -251,6 +251,48 @@ func (it *Item) Encode() ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
+// MaxItemID is the largest item id: Zimbra's item ids are 32-bit signed.
+// A file named by a larger number is not an item file (for cbctl, the
+// index and the mount alike).
+const MaxItemID = 1<<31 - 1
+
+// ParseItemID reads an item id from a file name: canonical decimal (no
+// sign, no leading zero but for "0"), 0..MaxItemID.
+func ParseItemID(name string) (int, bool) {
+	if name == "" || len(name) > 10 || (len(name) > 1 && name[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > MaxItemID {
+		return 0, false
+	}
+	return n, true
+}
+
+// NotItemIDReason says why a file name is not an item id ("" if it is):
+// "id out of range" for a decimal number over MaxItemID, else "name is not
+// an item id".
+func NotItemIDReason(name string) string {
+	if _, ok := ParseItemID(name); ok {
+		return ""
+	}
+	digits := name != "" && (len(name) == 1 || name[0] != '0')
+	for i := 0; i < len(name) && digits; i++ {
+		digits = name[i] >= '0' && name[i] <= '9'
+	}
+	if digits {
+		return "id out of range"
+	}
+	return "name is not an item id"
+}
+
 // PreferFile reports whether a file of item id in bucket folder a wins over
 // one in bucket b when the same id is found twice: the writer's usual
 // bucket (the id's last two digits) first, then the lower name.

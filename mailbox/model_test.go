@@ -200,3 +200,28 @@ func TestAccountDomain(t *testing.T) {
 		}
 	}
 }
+
+func TestParseItemID(t *testing.T) {
+	for name, want := range map[string]int{"0": 0, "7": 7, "2147483647": MaxItemID} {
+		id, ok := ParseItemID(name)
+		if !ok || id != want {
+			t.Errorf("ParseItemID(%q) = %d, %v; want %d", name, id, ok, want)
+		}
+		if r := NotItemIDReason(name); r != "" {
+			t.Errorf("NotItemIDReason(%q) = %q", name, r)
+		}
+	}
+	for name, reason := range map[string]string{
+		"2147483648": "id out of range", "9223372036854775807": "id out of range",
+		"99999999999999999999999": "id out of range", "": "name is not an item id", "007": "name is not an item id",
+		"-1": "name is not an item id", "+1": "name is not an item id", "1a": "name is not an item id",
+		".cbfs-tmp-1": "name is not an item id",
+	} {
+		if _, ok := ParseItemID(name); ok {
+			t.Errorf("ParseItemID(%q) accepted", name)
+		}
+		if r := NotItemIDReason(name); r != reason {
+			t.Errorf("NotItemIDReason(%q) = %q, want %q", name, r, reason)
+		}
+	}
+}

@@ -23,6 +23,9 @@
 //	    all (the report says so). Blobs that a file in the quarantine folder
 //	    (coherency check) or a stray file in an items bucket mentions are
 //	    kept too.
+//	(e) leftovers: temporary files of interrupted writes (".cbfs-tmp-*",
+//	    backuppath.Leftovers) older than backuppath.LeftoverMinAge (1 hour)
+//	    are removed; younger ones may be a write in progress.
 //
 // Retention 0 means keep forever: nothing is removed. With a Policy, its
 // toggles are applied first (policy.Apply), so an account whose backup is
@@ -75,7 +78,10 @@ type Result struct {
 	ItemsRemoved    int       `json:"itemsRemoved"`
 	AccountsRemoved int       `json:"accountsRemoved"`
 	BlobsRemoved    int       `json:"blobsRemoved"`
-	BytesFreed      int64     `json:"bytesFreed"` // on disk: blobs, item and account files removed or shrunk
+	// LeftoversRemoved counts temporary files of interrupted writes removed
+	// (older than backuppath.LeftoverMinAge).
+	LeftoversRemoved int   `json:"leftoversRemoved"`
+	BytesFreed       int64 `json:"bytesFreed"` // on disk: blobs, item and account files removed or shrunk
 	// RemovedAccounts are the names (ids if unreadable) of removed accounts.
 	RemovedAccounts []string `json:"removedAccounts,omitempty"`
 	// BlobsSkipped is set when blob removal was skipped as a whole.
@@ -99,6 +105,7 @@ func (r *Result) Report() string {
 	fmt.Fprintf(&b, "Items Removed: %d\n", r.ItemsRemoved)
 	fmt.Fprintf(&b, "Accounts Removed: %d\n", r.AccountsRemoved)
 	fmt.Fprintf(&b, "Blobs Removed: %d\n", r.BlobsRemoved)
+	fmt.Fprintf(&b, "Leftover Temporary Files Removed: %d\n", r.LeftoversRemoved)
 	fmt.Fprintf(&b, "Bytes Freed: %d\n", r.BytesFreed)
 	if r.Toggles != nil && (len(r.Toggles.Disabled) > 0 || len(r.Toggles.Reactivated) > 0) {
 		fmt.Fprintf(&b, "Accounts Marked Deleted (backup disabled): %d\n", len(r.Toggles.Disabled))
@@ -157,7 +164,9 @@ func Run(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error)
 			return res, fmt.Errorf("purge: %w", err)
 		}
 	}
-	p.cleanLeftovers()
+	if err := p.cleanLeftovers(ctx); err != nil {
+		return stopped(err)
+	}
 
 	ids, err := bp.AccountIDs()
 	if err != nil {
@@ -207,18 +216,38 @@ func relMsg(root string, err error) string {
 	return strings.ReplaceAll(err.Error(), root+string(filepath.Separator), "")
 }
 
-// cleanLeftovers removes account folders a crashed purge left renamed.
-func (p *purger) cleanLeftovers() {
+// cleanLeftovers removes account folders a crashed purge left renamed,
+// then every other temporary file of an interrupted write
+// (backuppath.Leftovers) older than backuppath.LeftoverMinAge: a younger
+// one may be a write in progress.
+func (p *purger) cleanLeftovers(ctx context.Context) error {
 	dir := filepath.Join(p.bp.Root, backuppath.AccountsDir)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), purgeTempPrefix) {
-			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), purgeTempPrefix) {
+				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
 		}
 	}
+	lefts, err := p.bp.Leftovers(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now() // the real clock, whatever opt.Now says
+	for _, l := range lefts {
+		if l.Age(now) < backuppath.LeftoverMinAge {
+			continue
+		}
+		if err := p.bp.RemoveLeftover(l); err != nil {
+			p.res.Skipped = append(p.res.Skipped, "leftover not removed: "+err.Error())
+			continue
+		}
+		p.res.LeftoversRemoved++
+		if !l.Dir {
+			p.res.BytesFreed += l.Size
+		}
+	}
+	return nil
 }
 
 // account applies (c), else (a) and (b), to one account and records the

@@ -348,3 +348,29 @@ func TestCancelAndBadInput(t *testing.T) {
 	_, err = Run(context.Background(), f.bp, Options{RetentionDays: -1})
 	require.ErrorContains(t, err, "must not be negative")
 }
+
+// TestLeftoversRemoved: temporary files of interrupted writes older than
+// an hour are removed by a purge; a fresh one is left alone.
+func TestLeftoversRemoved(t *testing.T) {
+	f := newFixture(t)
+	root := f.bp.Root
+	ago := time.Now().Add(-2 * time.Hour)
+	var old []string
+	for _, rel := range []string{".cbfs-tmp-1", "items/.cbfs-tmp-2", "accounts/a-ann/items/00/.cbfs-tmp-3"} {
+		p := filepath.Join(root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("half"), 0o600))
+		require.NoError(t, os.Chtimes(p, ago, ago))
+		old = append(old, p)
+	}
+	fresh := filepath.Join(root, "accounts", "a-ann", ".cbfs-tmp-4")
+	require.NoError(t, os.WriteFile(fresh, []byte("writing"), 0o600))
+	res, err := Run(context.Background(), f.bp, Options{RetentionDays: 143, Now: now})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.LeftoversRemoved)
+	assert.Contains(t, res.Report(), "Leftover Temporary Files Removed: 3\n")
+	for _, p := range old {
+		assert.NoFileExists(t, p)
+	}
+	assert.FileExists(t, fresh)
+}

@@ -193,7 +193,7 @@ func maildirFolderOf(path string) string {
 			return ""
 		}
 	}
-	return "." + strings.Join(parts, ".")
+	return MaildirFolderName(parts)
 }
 
 // wantAt lists the messages a restore of account a at t (zero: latest)

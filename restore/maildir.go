@@ -3,12 +3,15 @@ package restore
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +29,14 @@ import (
 //     (the inbox's subfolder Inbox/A is ".INBOX.A"), each with cur/, new/
 //     and tmp/ and an empty "maildirfolder" file. Names are in IMAP's
 //     modified UTF-7, as Dovecot stores them; a "." inside a name (the
-//     Maildir++ separator) becomes "_".
+//     Maildir++ separator) becomes "_". A folder name that would pass 255
+//     bytes (NAME_MAX) is shortened to a readable prefix + "~" + 16 hex
+//     digits of the full path's SHA-256 (MaildirFolderName), the same on
+//     every run.
+//   - A folder that cannot be made or written into (any error: a name the
+//     file system refuses, a file in its place, permissions) makes its
+//     messages unrestored (ClassInvalid, with the reason); the other
+//     folders and accounts go on.
 //   - Messages are written in groups of 256 (and at every Flush): each is
 //     written to tmp/ and given the internal date as mtime; then one
 //     syncfs makes the whole group durable; then each is renamed into cur/
@@ -137,6 +147,7 @@ type maildirBox struct {
 type mdPending struct {
 	tmp, final string // absolute paths
 	res        Appended
+	err        error // refused before it was written (wraps ErrRefused)
 	done       func(Appended, error)
 }
 
@@ -145,6 +156,7 @@ type mdFolder struct {
 	existing map[string]string // unique -> file name, listed on first append
 	keywords []string          // dovecot-keywords, index = letter - 'a'
 	kwLoaded bool
+	err      error // the folder could not be made (wraps ErrRefused)
 }
 
 // folderDir is the Maildir++ folder of a path.
@@ -152,40 +164,89 @@ func (b *maildirBox) folderDir(path []string) string {
 	if len(path) == 0 || (len(path) == 1 && path[0] == InboxName) {
 		return b.dir
 	}
-	parts := make([]string, len(path))
-	for i, p := range path {
-		parts[i] = encodeMUTF7(strings.ReplaceAll(p, ".", "_"))
-	}
-	return filepath.Join(b.dir, "."+strings.Join(parts, "."))
+	return filepath.Join(b.dir, MaildirFolderName(path))
 }
 
+// MaxMaildirName is the longest Maildir++ folder name (in bytes, as
+// stored) a Maildir target writes: NAME_MAX, one path component.
+const MaxMaildirName = 255
+
+// maildirHashLen is how many hex digits of the path's hash a shortened
+// folder name ends with (64 bits).
+const maildirHashLen = 16
+
+// MaildirFolderName is the Maildir++ folder name of a folder path (not the
+// inbox itself): "." + the names in IMAP's modified UTF-7 joined by ".", a
+// "." inside a name becoming "_". A name that would pass MaxMaildirName
+// bytes is shortened: the longest prefix of the path (cut between
+// characters, never inside one, measured after encoding) followed by "~"
+// and the first 16 hex digits of the SHA-256 of the full path (its names
+// joined by NUL bytes). The result is at most MaxMaildirName bytes, the
+// same on every run (so a rerun finds its files), and unique per path.
+// Dovecot shows it under the parents its prefix still names.
+func MaildirFolderName(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		parts[i] = strings.ReplaceAll(p, ".", "_")
+	}
+	plain := strings.Join(parts, ".")
+	if name := "." + encodeMUTF7(plain); len(name) <= MaxMaildirName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(strings.Join(path, "\x00")))
+	suffix := "~" + hex.EncodeToString(sum[:])[:maildirHashLen]
+	budget := MaxMaildirName - 1 - len(suffix)
+	// The encoded length grows with the prefix: find the longest prefix
+	// (on a rune boundary) that fits.
+	var cuts []int
+	for i := range plain {
+		cuts = append(cuts, i)
+	}
+	n := sort.Search(len(cuts), func(k int) bool { return len(encodeMUTF7(plain[:cuts[k]])) > budget })
+	prefix := ""
+	if n > 0 {
+		prefix = plain[:cuts[n-1]]
+	}
+	return "." + encodeMUTF7(prefix) + suffix
+}
+
+// folder opens (creating it if need be) the Maildir++ folder of a path. A
+// folder that cannot be made is remembered: its messages are refused
+// (ErrRefused), the rest of the account goes on.
 func (b *maildirBox) folder(path []string) (*mdFolder, error) {
 	k := strings.Join(path, "\x00")
 	if f, ok := b.folders[k]; ok {
-		return f, nil
+		return f, f.err
 	}
 	dir := b.folderDir(path)
+	f := &mdFolder{dir: dir}
+	b.folders[k] = f
+	f.err = b.makeFolder(dir)
+	return f, f.err
+}
+
+func (b *maildirBox) makeFolder(dir string) error {
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("maildir target: %w", err)
+			return fmt.Errorf("maildir target: folder %s: %w: %w", filepath.Base(dir), err, ErrRefused)
 		}
 	}
 	if dir != b.dir {
 		mf := filepath.Join(dir, "maildirfolder")
 		if _, err := os.Stat(mf); errors.Is(err, fs.ErrNotExist) {
 			if err := os.WriteFile(mf, nil, 0o644); err != nil {
-				return nil, fmt.Errorf("maildir target: %w", err)
+				return fmt.Errorf("maildir target: folder %s: %w: %w", filepath.Base(dir), err, ErrRefused)
 			}
 		}
 	}
-	f := &mdFolder{dir: dir}
-	b.folders[k] = f
-	return f, nil
+	return nil
 }
 
+// CreateFolders makes the folders; one that cannot be made is skipped (its
+// messages are refused when appended).
 func (b *maildirBox) CreateFolders(ctx context.Context, folders [][]string) error {
 	for _, p := range folders {
-		if _, err := b.folder(p); err != nil {
+		if _, err := b.folder(p); err != nil && !errors.Is(err, ErrRefused) {
 			return err
 		}
 	}
@@ -295,13 +356,21 @@ func (b *maildirBox) Append(ctx context.Context, path []string, msg *Message, do
 	if msg.Unique == "" || strings.ContainsAny(msg.Unique, "/.:,\x00") {
 		return fmt.Errorf("maildir target: bad unique name %q", msg.Unique)
 	}
+	refuse := func(err error) error {
+		if !errors.Is(err, ErrRefused) {
+			err = fmt.Errorf("%w: %w", err, ErrRefused)
+		}
+		b.pending = append(b.pending, mdPending{err: err, done: done})
+		return nil
+	}
 	f, err := b.folder(path)
 	if err != nil {
-		return err
+		return refuse(err)
 	}
 	if f.existing == nil {
 		if err := f.list(); err != nil {
-			return err
+			f.existing = nil
+			return refuse(err)
 		}
 	}
 	if name, ok := f.existing[msg.Unique]; ok {
@@ -310,14 +379,14 @@ func (b *maildirBox) Append(ctx context.Context, path []string, msg *Message, do
 	}
 	kw, err := b.keywordLetters(f, msg.Tags)
 	if err != nil {
-		return err
+		return refuse(err)
 	}
 	base := fmt.Sprintf("%d.cbfs-%s.restore,S=%d", msg.Date.Unix(), msg.Unique, len(msg.Body))
 	tmp := filepath.Join(f.dir, "tmp", base)
 	final := filepath.Join("cur", base+":2,"+maildirFlags(msg.Flags)+kw)
 	if err := b.write(tmp, msg); err != nil {
 		os.Remove(tmp)
-		return err
+		return refuse(err)
 	}
 	f.existing[msg.Unique] = final
 	b.pending = append(b.pending, mdPending{tmp: tmp, final: filepath.Join(f.dir, final), res: Appended{ID: final}, done: done})
@@ -358,12 +427,17 @@ func (b *maildirBox) Flush(ctx context.Context) error {
 		}
 	}
 	dirty := map[string]bool{}
-	for _, x := range p {
-		if x.tmp == "" {
+	for i := range p {
+		x := &p[i]
+		if x.tmp == "" || x.err != nil {
 			continue
 		}
 		if err := os.Rename(x.tmp, x.final); err != nil {
-			return fmt.Errorf("maildir target: %w", err)
+			// This folder refuses writes: the message is unrestored, the
+			// rest goes on.
+			os.Remove(x.tmp)
+			x.err = fmt.Errorf("maildir target: %w: %w", err, ErrRefused)
+			continue
 		}
 		dirty[filepath.Dir(x.final)] = true
 	}
@@ -375,6 +449,10 @@ func (b *maildirBox) Flush(ctx context.Context) error {
 		}
 	}
 	for _, x := range p {
+		if x.err != nil {
+			x.done(Appended{}, x.err)
+			continue
+		}
 		x.done(x.res, nil)
 	}
 	return nil

@@ -639,3 +639,112 @@ func TestEncodeMUTF7(t *testing.T) {
 		assert.Equal(t, want, encodeMUTF7(in), in)
 	}
 }
+
+// TestMaildirLongAndBadFolders: a folder whose Maildir++ name would pass
+// 255 bytes is restored under a shortened name, a folder the target cannot
+// make leaves only its own messages unrestored, and a rerun restores
+// nothing twice.
+func TestMaildirLongAndBadFolders(t *testing.T) {
+	root := t.TempDir()
+	p, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "srv-1"})
+	require.NoError(t, err)
+	at := mailbox.MillisOf(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	put := func(body string) blob.Digest {
+		d, _, err := p.Blobs.Put([]byte(body))
+		require.NoError(t, err)
+		return d
+	}
+	folder := func(id, parent int, name string) *mailbox.Item {
+		return &mailbox.Item{ID: id, States: []mailbox.State{{Start: at, Type: mailbox.TypeFolder, FolderID: parent, ParentID: parent, Name: name}}}
+	}
+	msg := func(id, folder int) *mailbox.Item {
+		return &mailbox.Item{ID: id, States: []mailbox.State{{Start: at, Type: mailbox.TypeMessage, FolderID: folder,
+			Digest: put(fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", id, id)), Date: at}}}
+	}
+	long := strings.Repeat("x", 300)
+	parent := strings.Repeat("p", 200)
+	ann := &mailbox.Account{ID: "acct-1", Name: "ann@example.test", Status: mailbox.StatusActive}
+	bob := &mailbox.Account{ID: "acct-2", Name: "bob@example.test", Status: mailbox.StatusActive}
+	for _, a := range []*mailbox.Account{ann, bob} {
+		require.NoError(t, p.WriteAccount(a))
+		for _, it := range []*mailbox.Item{
+			folder(300, 1, parent), folder(301, 300, long), folder(302, 1, "Blocked"), folder(303, 1, "Ok"),
+			folder(304, 1, strings.Repeat("é", 200)),
+			msg(310, 301), msg(311, 2), msg(312, 302), msg(313, 303), msg(314, 300), msg(315, 304),
+		} {
+			require.NoError(t, p.WriteItem(a.ID, it))
+		}
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	// ann's "Blocked" cannot be made: a file stands where it goes.
+	blocked := filepath.Join(target, ann.Name, "Maildir", ".Blocked")
+	require.NoError(t, os.MkdirAll(filepath.Dir(blocked), 0o755))
+	require.NoError(t, os.WriteFile(blocked, []byte("in the way"), 0o644))
+
+	ledger := openLedger(t)
+	rep, err := ExternalRestore(context.Background(), p, NewMaildir(target), ledger, DefaultOptions())
+	require.NoError(t, err)
+	t.Logf("\n%s", rep)
+	assert.Equal(t, 11, rep.Restored, "everything but ann's blocked message")
+	require.Len(t, rep.Accounts, 2)
+	for _, ar := range rep.Accounts {
+		if ar.AccountID == ann.ID {
+			require.Len(t, ar.Unrestored, 1)
+			assert.Equal(t, 312, ar.Unrestored[0].ID)
+			assert.Equal(t, ClassInvalid, ar.Unrestored[0].Class)
+			assert.Contains(t, ar.Unrestored[0].Reason, ".Blocked")
+		} else {
+			assert.Empty(t, ar.Unrestored)
+		}
+	}
+	longName := MaildirFolderName([]string{parent, long})
+	assert.LessOrEqual(t, len(longName), MaxMaildirName)
+	assert.True(t, strings.HasPrefix(longName, "."+parent+"."+"xxx"), longName)
+	assert.Regexp(t, `~[0-9a-f]{16}$`, longName)
+	for _, a := range []*mailbox.Account{ann, bob} {
+		md := filepath.Join(target, a.Name, "Maildir")
+		got := map[string]int{}
+		for _, w := range readMaildir(t, md) {
+			got[w.Folder]++
+		}
+		want := map[string]int{"": 1, longName: 1, "." + parent: 1, ".Ok": 1,
+			MaildirFolderName([]string{strings.Repeat("é", 200)}): 1}
+		if a == bob {
+			want[".Blocked"] = 1
+		}
+		assert.Equal(t, want, got, a.Name)
+	}
+
+	rep2, err := ExternalRestore(context.Background(), p, NewMaildir(target), ledger, DefaultOptions())
+	require.NoError(t, err)
+	assert.Equal(t, 0, rep2.Restored)
+	assert.Equal(t, 11, rep2.Skipped)
+	assert.Equal(t, 1, rep2.Unrestored)
+	n := 0
+	for _, a := range []*mailbox.Account{ann, bob} {
+		n += len(readMaildir(t, filepath.Join(target, a.Name, "Maildir")))
+	}
+	assert.Equal(t, 11, n, "nothing written twice")
+}
+
+func TestMaildirFolderName(t *testing.T) {
+	assert.Equal(t, ".A.B_c", MaildirFolderName([]string{"A", "B.c"}))
+	assert.Equal(t, ".Caf&AOk-", MaildirFolderName([]string{"Café"}))
+	for _, p := range [][]string{
+		{strings.Repeat("x", 300)},
+		{strings.Repeat("p", 254), "x"},
+		{strings.Repeat("é", 100)},
+		{"a", strings.Repeat("日本", 200)},
+		{strings.Repeat("x", 230) + strings.Repeat("é", 100)},
+	} {
+		n := MaildirFolderName(p)
+		assert.LessOrEqual(t, len(n), MaxMaildirName, p)
+		assert.Greater(t, len(n), MaxMaildirName-12, "as much of the name as fits: %s", n)
+		assert.Equal(t, n, MaildirFolderName(p), "deterministic")
+		other := append(append([]string(nil), p...), "y")
+		assert.NotEqual(t, n, MaildirFolderName(other), "unique")
+		// The prefix is whole modified UTF-7: no open "&" run.
+		pre := strings.TrimPrefix(n[:strings.LastIndexByte(n, '~')], ".")
+		assert.Equal(t, strings.Count(pre, "&"), strings.Count(pre, "-"), n)
+	}
+}

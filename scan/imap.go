@@ -80,7 +80,8 @@ func (b *imapBox) Close() error {
 
 func (b *imapBox) deadline() { b.src.Arm(b.conn) }
 
-// Folders lists the selectable folders with their status.
+// Folders lists the folders with their status; \Noselect ones (parents
+// that hold no messages) as NoSelect folders, so the hierarchy is kept.
 func (b *imapBox) Folders(ctx context.Context) ([]*Folder, error) {
 	b.deadline()
 	caps := b.c.Caps()
@@ -97,13 +98,25 @@ func (b *imapBox) Folders(ctx context.Context) ([]*Folder, error) {
 	var out []*Folder
 	uvCount := map[uint32]int{}
 	for _, l := range list {
-		skip := false
+		skip, noSelect := false, false
 		for _, at := range l.Attrs {
-			if at == imap.MailboxAttrNoSelect || at == imap.MailboxAttrNonExistent {
+			switch at {
+			case imap.MailboxAttrNonExistent:
 				skip = true
+			case imap.MailboxAttrNoSelect:
+				noSelect = true
 			}
 		}
 		if skip {
+			continue
+		}
+		if noSelect {
+			// A parent that holds no messages: kept for the hierarchy.
+			path := []string{l.Mailbox}
+			if l.Delim != 0 {
+				path = strings.Split(l.Mailbox, string(l.Delim))
+			}
+			out = append(out, &Folder{Path: path, NoSelect: true, Token: noSelectToken})
 			continue
 		}
 		st := l.Status
@@ -149,6 +162,9 @@ func (b *imapBox) Folders(ctx context.Context) ([]*Folder, error) {
 		out = append(out, f)
 	}
 	for _, f := range out {
+		if f.NoSelect {
+			continue
+		}
 		r := f.ref.(*imapFolder)
 		r.keyPrefix = f.Key
 		if uvCount[r.uidValidity] > 1 { // not unique: not a stable identity

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -228,4 +230,73 @@ func TestDovecotCancelAndResume(t *testing.T) {
 	its := items(t, bp, accountID(t, bp, "dave@example.test"))
 	assert.Len(t, live(t, its), n)
 	assert.Len(t, its, n, "no duplicate item")
+}
+
+// TestIMAPNoselectParent: a folder under a \Noselect parent keeps its
+// place in the hierarchy; the parent becomes a folder item without
+// messages.
+func TestIMAPNoselectParent(t *testing.T) {
+	dv := dovecot.Start(t, map[string]string{"alice@example.test": "pw"})
+	c, err := dv.Login("alice@example.test")
+	require.NoError(t, err)
+	defer c.Close()
+	list, err := c.List("", "%", nil).Collect()
+	require.NoError(t, err)
+	delim := "/"
+	for _, l := range list {
+		if l.Delim != 0 {
+			delim = string(l.Delim)
+		}
+	}
+	require.NoError(t, c.Create("a"+delim+"b", nil).Wait())
+	appendMsg(t, c, "a"+delim+"b", crlf(msg("deep", "under a noselect parent")), imap.FlagSeen)
+	// Make sure the parent is \Noselect (Dovecot's Maildir++ keeps only
+	// ".a.b"; remove ".a" if Dovecot made it).
+	require.NoError(t, os.RemoveAll(filepath.Join(dv.MaildirOf("alice@example.test"), ".a")))
+	list, err = c.List("", "*", nil).Collect()
+	require.NoError(t, err)
+	noselect := false
+	for _, l := range list {
+		if l.Mailbox == "a" {
+			for _, at := range l.Attrs {
+				if at == imap.MailboxAttrNoSelect || at == imap.MailboxAttrNonExistent {
+					noselect = true
+				}
+			}
+		}
+	}
+	require.True(t, noselect, "a is \\Noselect: %+v", list)
+
+	src, err := ParseSource(dv.SourceURL())
+	require.NoError(t, err)
+	bp := newBP(t)
+	opt := Options{Accounts: []AccountSpec{{Name: "alice@example.test"}}}
+	rep := run(t, bp, src, opt)
+	assert.Equal(t, 1, rep.Messages)
+
+	its := items(t, bp, accountID(t, bp, "alice@example.test"))
+	var found []mailbox.Folder
+	for id, it := range its {
+		if s := mailbox.FolderAt(it, time.Time{}); s != nil {
+			found = append(found, mailbox.Folder{ID: id, ParentID: s.ParentID, Name: s.Name})
+		}
+	}
+	paths := map[int]string{}
+	for _, f := range mailbox.FolderTree(found) {
+		paths[f.ID] = f.Path
+	}
+	deep := live(t, its)["deep"]
+	require.NotNil(t, deep)
+	assert.Equal(t, "a/b", paths[deep.FolderID], "the message's folder keeps its parent")
+	aID, _ := folderByName(its, "a")
+	require.NotZero(t, aID, "the \\Noselect parent is a folder item")
+	for _, it := range its {
+		if l := it.Latest(); l.Type == mailbox.TypeMessage {
+			assert.NotEqual(t, aID, l.FolderID, "the parent holds no messages")
+		}
+	}
+
+	// A rerun changes nothing.
+	rep = run(t, bp, src, opt)
+	assert.Zero(t, rep.Items.New+rep.Items.Changed+rep.Items.Deleted, "%+v", rep.Items)
 }

@@ -485,6 +485,7 @@ func (a *acctScan) scan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	folders = withParents(folders)
 	curs, err := a.resolveFolders(ctx, folders)
 	if err != nil {
 		return err
@@ -533,6 +534,10 @@ func (a *acctScan) resolveFolders(ctx context.Context, folders []*Folder) ([]*cu
 	// List what changed (and every unmatched folder: needed below).
 	for _, c := range curs {
 		if c.prior != nil && c.prior.Token != "" && c.prior.Token == c.f.Token {
+			continue
+		}
+		if c.f.NoSelect {
+			c.listed = true // holds no messages
 			continue
 		}
 		if err := ctx.Err(); err != nil {

@@ -54,8 +54,39 @@ type Folder struct {
 	// "" means "unknown: always list". Equal tokens let a scan reuse the
 	// last listing without asking the source.
 	Token string
+	// NoSelect: the folder holds no messages (IMAP \Noselect, or a parent
+	// only implied by its children's paths). It is backed up as a folder
+	// item, so the hierarchy is kept, and never listed.
+	NoSelect bool
 
 	ref any // the source's own handle
+}
+
+// noSelectToken is the change token of a NoSelect folder: it never changes.
+const noSelectToken = "noselect"
+
+// withParents adds the missing ancestors of the folders as NoSelect
+// folders (a source may list "a/b" without "a"), so every folder's parent
+// is a folder of the backup; the result is sorted (sortFolders).
+func withParents(fs []*Folder) []*Folder {
+	have := map[string]bool{}
+	for _, f := range fs {
+		have[f.PathString()] = true
+	}
+	out := fs
+	for _, f := range fs {
+		for i := 1; i < len(f.Path); i++ {
+			p := f.Path[:i:i]
+			k := strings.Join(p, "/")
+			if have[k] {
+				continue
+			}
+			have[k] = true
+			out = append(out, &Folder{Path: p, NoSelect: true, Token: noSelectToken, Special: specialOf(p)})
+		}
+	}
+	sortFolders(out)
+	return out
 }
 
 // PathString is the path joined with "/".
