@@ -24,7 +24,7 @@ type backupInfoOut struct {
 	Accounts       int                    `json:"accounts"`
 	Items          int                    `json:"items"`
 	Blobs          int                    `json:"blobs"`
-	OtherBlobFiles int                    `json:"otherBlobFiles"` // files under items/ not named by a digest
+	OtherBlobFiles int                    `json:"otherBlobFiles"`     // files under items/ not named by a digest
 	Blobless       bool                   `json:"blobless,omitempty"` // no items/: metadata only (blobless mode, or blobs on external storage)
 	Configs        int                    `json:"configBackups"`
 	Customizations int                    `json:"customizations"`
