@@ -1,7 +1,6 @@
 package blob
 
 import (
-	"crypto/sha256"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,9 +8,10 @@ import (
 	"sync"
 	"testing"
 
-	kgzip "github.com/klauspost/compress/gzip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/internal/testbomb"
 )
 
 // bombSize is what the test bomb inflates to: 1 GiB of zeros, about 1 MiB
@@ -28,20 +28,10 @@ func writeBomb(tb testing.TB, s *Store, n int64) Digest {
 	require.NoError(tb, os.MkdirAll(items, 0o755))
 	tmp, err := os.CreateTemp(items, "bomb-*")
 	require.NoError(tb, err)
-	zw, err := kgzip.NewWriterLevel(tmp, kgzip.BestCompression)
+	sum, err := testbomb.Write(tmp, n)
 	require.NoError(tb, err)
-	h := sha256.New()
-	zeros := make([]byte, 1<<20)
-	for left := n; left > 0; {
-		k := min(left, int64(len(zeros)))
-		_, err := zw.Write(zeros[:k])
-		require.NoError(tb, err)
-		h.Write(zeros[:k])
-		left -= k
-	}
-	require.NoError(tb, zw.Close())
 	require.NoError(tb, tmp.Close())
-	d := FromHash(h.Sum(nil))
+	d := FromHash(sum)
 	require.NoError(tb, os.MkdirAll(filepath.Dir(s.Path(d)), 0o755))
 	require.NoError(tb, os.Rename(tmp.Name(), s.Path(d)))
 	return d
