@@ -54,7 +54,9 @@ func TestBombFile(t *testing.T) {
 		require.Zero(t, errno)
 		_, errno = readAt(t, fh.(reader), 0, 128<<10)
 		assert.Equal(t, syscall.EIO, errno, "SmallBlob %d", small)
-		if r, ok := fh.(interface{ Release(context.Context) syscall.Errno }); ok {
+		if r, ok := fh.(interface {
+			Release(context.Context) syscall.Errno
+		}); ok {
 			r.Release(context.Background())
 		}
 		err := f.blobHealth(d, 100)

@@ -1,9 +1,9 @@
 package fusefs
 
 import (
-	"errors"
 	"container/list"
 	"context"
+	"errors"
 	"os"
 	"sort"
 	"strings"
