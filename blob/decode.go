@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -251,7 +252,11 @@ func (p *prefixed) Read(b []byte) (int, error) {
 // bytes are hashed as they arrive, unless the first three bytes are the gzip
 // magic (then the caller decides); hashed reports whether all of out went into
 // h. The error is nil at a clean end.
-func readAll(r io.Reader, out []byte, scratch []byte, h hash.Hash) (_ []byte, hashed bool, _ error) {
+//
+// When out must grow it doubles, up to limit+1 bytes (limit < 0: no limit),
+// so that a large result costs about twice its size in allocations, not the
+// five times append's gentler growth would.
+func readAll(r io.Reader, out []byte, scratch []byte, h hash.Hash, limit int64) (_ []byte, hashed bool, _ error) {
 	done := 0 // bytes of out already hashed
 	decided := h == nil
 	for {
@@ -262,6 +267,13 @@ func readAll(r io.Reader, out []byte, scratch []byte, h hash.Hash) (_ []byte, ha
 			out = out[:len(out)+n]
 		} else {
 			n, err = r.Read(scratch)
+			if n > 0 {
+				grow := max(cap(out), n, 4096)
+				if limit >= 0 {
+					grow = max(min(grow, int(limit+1)-len(out)), n)
+				}
+				out = slices.Grow(out, grow)
+			}
 			out = append(out, scratch[:n]...)
 		}
 		if !decided && len(out) >= 3 {

@@ -17,6 +17,11 @@ var (
 	// ErrMissing is the unreadable case where no file exists. It matches
 	// ErrUnreadable too.
 	ErrMissing = fmt.Errorf("%w: missing", ErrUnreadable)
+	// ErrTooLarge: the content is longer than the reader accepts (a Limit's
+	// Max, or MaxUnsized when no size is recorded), which says nothing
+	// about the blob's health. It is neither broken nor unreadable. (Longer
+	// than the state's recorded size is ErrBroken.)
+	ErrTooLarge = errors.New("too large")
 )
 
 // Error describes what went wrong with one blob. errors.Is(err, ErrBroken)
@@ -24,7 +29,7 @@ var (
 type Error struct {
 	Digest Digest
 	Path   string
-	Kind   error  // ErrUnreadable, ErrMissing or ErrBroken
+	Kind   error  // ErrUnreadable, ErrMissing, ErrBroken or ErrTooLarge
 	Reason string // short human reason, e.g. "digest mismatch", "truncated gzip stream"
 	Err    error  // underlying error, may be nil
 }
@@ -49,13 +54,16 @@ func (e *Error) Is(target error) bool {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Class returns "ok", "broken" or "unreadable" for err (nil is "ok").
+// Class returns "ok", "broken", "too large" or "unreadable" for err (nil is
+// "ok").
 func Class(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
 	case errors.Is(err, ErrBroken):
 		return "broken"
+	case errors.Is(err, ErrTooLarge):
+		return "too large"
 	default:
 		return "unreadable"
 	}

@@ -67,18 +67,33 @@ func (s *Store) Path(d Digest) string {
 	return s.root + "/" + d.RelPath()
 }
 
-// Read returns the decompressed, verified content of blob d.
-func (s *Store) Read(d Digest) ([]byte, error) { return s.load(d, false) }
+// Read returns the decompressed, verified content of blob d, whose size is
+// not known: it is ReadLimit(d, Limit{}), so content over MaxUnsized fails
+// (ErrTooLarge). Readers that know the state's recorded size use ReadLimit.
+func (s *Store) Read(d Digest) ([]byte, error) { return s.load(d, false, Limit{}) }
 
-// Salvage decompresses as much of blob d as it can. It returns the bytes
-// obtained before the first fault and the fault (nil if the blob is sound).
-// For a double-gzipped blob the bytes are those of the inner content.
-func (s *Store) Salvage(d Digest) ([]byte, error) { return s.load(d, true) }
+// ReadLimit returns the decompressed, verified content of blob d, never
+// holding more than l allows (see Limit): content larger than the state's
+// recorded size is broken ("size mismatch"), content larger than l.Max
+// (or MaxUnsized when no size is recorded) fails with ErrTooLarge, in both
+// cases after inflating at most the bound plus a small margin.
+func (s *Store) ReadLimit(d Digest, l Limit) ([]byte, error) { return s.load(d, false, l) }
 
-// load reads blob d into memory. Unless salvage, data is nil on error.
-// Salvage uses the single-threaded decoder throughout, because pgzip drops
-// the block in progress when it meets a fault.
-func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
+// Salvage decompresses as much of blob d as it can, up to SalvageMax bytes.
+// It returns the bytes obtained before the first fault and the fault (nil
+// if the blob is sound). For a double-gzipped blob the bytes are those of
+// the inner content.
+func (s *Store) Salvage(d Digest) ([]byte, error) { return s.load(d, true, Limit{}) }
+
+// SalvageLimit is Salvage bounded by l as well: at most min(recorded size,
+// SalvageMax) bytes (l.Max lowers it further); a blob inflating past its
+// recorded size yields its first l.Size bytes and a "size mismatch" error.
+func (s *Store) SalvageLimit(d Digest, l Limit) ([]byte, error) { return s.load(d, true, l) }
+
+// load reads blob d into memory, within l. Unless salvage, data is nil on
+// error. Salvage uses the single-threaded decoder throughout, because pgzip
+// drops the block in progress when it meets a fault.
+func (s *Store) load(d Digest, salvage bool, l Limit) (data []byte, err error) {
 	f, size, err := s.open(d)
 	if err != nil {
 		return nil, err
@@ -86,6 +101,17 @@ func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
 	defer f.Close()
 	src := &source{r: f}
 	h := d.NewHash()
+	bound := l.bound(salvage)
+	outerMax := outerBound(bound)
+	// over is the error for content beyond bound; a salvage keeps what
+	// fits.
+	over := func(b []byte) ([]byte, error) {
+		e := s.overLimit(d, l, bound, salvage)
+		if !salvage {
+			return nil, e
+		}
+		return b[:min(int64(len(b)), bound)], e
+	}
 
 	var (
 		out    []byte
@@ -100,7 +126,7 @@ func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
 			return nil, s.fail(d, ErrUnreadable, "read error", errno(err))
 		}
 		// Small blobs are hashed after inflating: one pass over hot data.
-		out, _, derr, header = inflate(*comp, nil, nil, nil, nil, false)
+		out, _, derr, header = inflate(*comp, nil, nil, nil, nil, false, outerMax)
 	} else {
 		var tail [4]byte
 		var hint int
@@ -113,10 +139,14 @@ func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
 		peek, _ := br.Peek(3)
 		// Large blobs are hashed as pgzip hands over each block, while it
 		// inflates the next one on the other core.
-		out, hashed, derr, header = inflate(nil, br, peek, make([]byte, 0, hint), h, !salvage)
+		out, hashed, derr, header = inflate(nil, br, peek, make([]byte, 0, min(int64(hint), outerMax+1)), h, !salvage, outerMax)
 		if src.err != nil && derr == nil {
 			derr = src.err
 		}
+	}
+	if int64(len(out)) > outerMax && src.err == nil {
+		// Inflating stopped at the bound: whatever follows, too much.
+		return over(out)
 	}
 	if derr != nil {
 		e := s.decodeErr(d, src, derr, header, false)
@@ -125,14 +155,17 @@ func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
 		}
 		if isGzip(out) {
 			// Double gzip: what the user wants is the inner content.
-			if in, _, _, _ := inflate(out, nil, nil, nil, nil, false); len(in) > 0 {
-				return in, e
+			if in, _, _, _ := inflate(out, nil, nil, nil, nil, false, bound); len(in) > 0 {
+				return in[:min(int64(len(in)), bound)], e
 			}
 		}
-		return out, e
+		return out[:min(int64(len(out)), bound)], e
 	}
 
 	if !isGzip(out) {
+		if int64(len(out)) > bound {
+			return over(out)
+		}
 		if !hashed {
 			h.Write(out)
 		}
@@ -147,12 +180,19 @@ func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
 
 	// The content starts with the gzip magic: gzip inside gzip (old blobs),
 	// or content that really is gzip. The digest says which.
-	in, _, ierr, iheader := inflate(out, nil, nil, nil, nil, !salvage && int64(len(out)) > smallMax)
-	if ierr == nil && hashOf(d, in) == d {
+	in, _, ierr, iheader := inflate(out, nil, nil, nil, nil, !salvage && int64(len(out)) > smallMax, bound)
+	innerOver := int64(len(in)) > bound
+	if ierr == nil && !innerOver && hashOf(d, in) == d {
 		return in, nil
 	}
 	if hashOf(d, out) == d {
+		if int64(len(out)) > bound {
+			return over(out)
+		}
 		return out, nil
+	}
+	if innerOver || (ierr != nil && iheader && int64(len(out)) > bound) {
+		return over(in)
 	}
 	var e *Error
 	if ierr != nil {
@@ -173,12 +213,25 @@ func (s *Store) load(d Digest, salvage bool) ([]byte, error) {
 // *bufio.Reader whose first bytes are peek). out is the presized result
 // (nil: sized from comp's ISIZE). parallel picks pgzip. header reports that
 // the error (if any) came before any content, at the first gzip header.
-func inflate(comp []byte, r io.Reader, peek, out []byte, h hash.Hash, parallel bool) (_ []byte, hashed bool, err error, header bool) {
+//
+// At most limit+1 bytes are inflated (limit < 0: no limit): a result longer
+// than limit means that there was more, and the caller refuses it.
+func inflate(comp []byte, r io.Reader, peek, out []byte, h hash.Hash, parallel bool, limit int64) (_ []byte, hashed bool, err error, header bool) {
 	if comp != nil {
 		peek = comp
 		if out == nil {
-			out = make([]byte, 0, isizeHint(comp))
+			hint := int64(isizeHint(comp))
+			if limit >= 0 {
+				hint = min(hint, limit+1)
+			}
+			out = make([]byte, 0, hint)
 		}
+	}
+	bounded := func(z io.Reader) io.Reader {
+		if limit < 0 {
+			return z
+		}
+		return &io.LimitedReader{R: z, N: limit + 1}
 	}
 	if len(peek) == 0 {
 		return out, false, io.EOF, true
@@ -200,7 +253,7 @@ func inflate(comp []byte, r io.Reader, peek, out []byte, h hash.Hash, parallel b
 			return out, false, err, true
 		}
 		var scratch [512]byte
-		out, hashed, err = readAll(z, out, scratch[:], h)
+		out, hashed, err = readAll(bounded(z), out, scratch[:], h, limit)
 		return out, hashed, err, false
 	}
 	sd := getSmall()
@@ -213,7 +266,7 @@ func inflate(comp []byte, r io.Reader, peek, out []byte, h hash.Hash, parallel b
 	if err := sd.z.Reset(in); err != nil {
 		return out, false, err, true
 	}
-	out, hashed, err = readAll(&sd.z, out, sd.scratch[:], h)
+	out, hashed, err = readAll(bounded(&sd.z), out, sd.scratch[:], h, limit)
 	return out, hashed, err, false
 }
 
@@ -222,22 +275,28 @@ func inflate(comp []byte, r io.Reader, peek, out []byte, h hash.Hash, parallel b
 var errNotGzip = errors.New("no gzip magic number")
 
 // Check reads blob d through and reports its class: nil, or an *Error. It
-// keeps no content in memory beyond the decoders' buffers.
-func (s *Store) Check(d Digest) error {
+// keeps no content in memory beyond the decoders' buffers. It knows no
+// recorded size: CheckLimit also holds the content to one.
+func (s *Store) Check(d Digest) error { return s.CheckLimit(d, Limit{}) }
+
+// CheckLimit is Check within l: content longer than the recorded size is
+// broken ("size mismatch"), longer than l.Max ErrTooLarge, found after
+// inflating at most the bound plus a small margin.
+func (s *Store) CheckLimit(d Digest, l Limit) error {
 	f, size, err := s.open(d)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = s.verify(d, f, size)
+	_, err = s.verify(d, f, size, l)
 	return err
 }
 
 // verify decodes blob file f (of size bytes) through once and reports which
 // layer to serve (1: the gunzipped file; 2: gunzipped twice) and the fault
-// (nil if sound). For content that starts with the gzip magic, both layers
-// are hashed in the same pass.
-func (s *Store) verify(d Digest, f io.Reader, size int64) (layer int, _ error) {
+// (nil if sound), within l (streamBound). For content that starts with the
+// gzip magic, both layers are hashed in the same pass.
+func (s *Store) verify(d Digest, f io.Reader, size int64, l Limit) (layer int, _ error) {
 	src := &source{r: f}
 	st := &stream{s: s, d: d}
 	defer st.release()
@@ -246,11 +305,21 @@ func (s *Store) verify(d Digest, f io.Reader, size int64) (layer int, _ error) {
 	}
 	buf := copyPool.Get().(*[]byte)
 	defer copyPool.Put(buf)
+	bound := l.streamBound()
+	outerMax := int64(-1)
+	if bound >= 0 {
+		outerMax = outerBound(bound)
+	}
+	outer := &limited{r: &st.outer, bound: outerMax}
 
 	if !st.outer.magic() {
 		h := d.NewHash()
-		if _, err := io.CopyBuffer(h, &st.outer, *buf); err != nil {
+		lo := &limited{r: outer, bound: bound}
+		if _, err := io.CopyBuffer(h, lo, *buf); err != nil {
 			return 1, st.classify(err)
+		}
+		if lo.over() {
+			return 1, s.overLimit(d, l, bound, false)
 		}
 		if !sumMatches(d, h) {
 			return 1, s.mismatch(d, FromHash(h.Sum(nil)))
@@ -259,23 +328,30 @@ func (s *Store) verify(d Digest, f io.Reader, size int64) (layer int, _ error) {
 	}
 
 	ho, hi := d.NewHash(), d.NewHash()
-	tee := io.TeeReader(&st.outer, ho)
+	tee := io.TeeReader(outer, ho)
 	st.inner = getSmall()
 	ierr := st.inner.z.Reset(tee)
 	iheader := ierr != nil
+	inner := &limited{r: &st.inner.z, bound: bound}
 	if ierr == nil {
-		_, ierr = io.CopyBuffer(hi, &st.inner.z, *buf)
+		_, ierr = io.CopyBuffer(hi, inner, *buf)
 	}
 	// The rest of the outer stream (nothing, for a sound double gzip).
 	_, _ = io.CopyBuffer(ho, tee, *buf)
 	if st.outer.fault != nil {
 		return 2, st.classify(st.outer.fault)
 	}
-	if ierr == nil && sumMatches(d, hi) {
+	if ierr == nil && !inner.over() && sumMatches(d, hi) {
 		return 2, nil
 	}
-	if sumMatches(d, ho) {
+	if !outer.over() && sumMatches(d, ho) {
+		if bound >= 0 && outer.n > bound {
+			return 1, s.overLimit(d, l, bound, false)
+		}
 		return 1, nil
+	}
+	if inner.over() || outer.over() {
+		return 2, s.overLimit(d, l, bound, false)
 	}
 	if ierr != nil {
 		if iheader {
@@ -288,12 +364,12 @@ func (s *Store) verify(d Digest, f io.Reader, size int64) (layer int, _ error) {
 
 // layerOf is the layer Open serves for a blob whose content starts with the
 // gzip magic: cached, or found by one verify pass over the file (read with
-// pread, so the caller's own reading of f is undisturbed).
-func (s *Store) layerOf(d Digest, f *os.File, size int64) int {
+// pread, so the caller's own reading of f is undisturbed), within l.
+func (s *Store) layerOf(d Digest, f *os.File, size int64, l Limit) int {
 	if v, ok := s.layers.Load(d); ok {
 		return v.(int)
 	}
-	layer, err := s.verify(d, io.NewSectionReader(f, 0, size), size)
+	layer, err := s.verify(d, io.NewSectionReader(f, 0, size), size, l)
 	if err == nil && s.layersLen.Load() < maxLayerCache {
 		if _, loaded := s.layers.LoadOrStore(d, layer); !loaded {
 			s.layersLen.Add(1)
@@ -315,19 +391,29 @@ func (s *Store) layerOf(d Digest, f *os.File, size int64) int {
 // learn whether the digest is of the once- or twice-gunzipped bytes.
 //
 // Close returns the decoders to their pools; the reader must be closed.
-func (s *Store) Open(d Digest) (io.ReadCloser, error) {
+//
+// Open knows no recorded size, so it serves all the content there is (with
+// bounded buffers); OpenLimit holds the stream to a Limit.
+func (s *Store) Open(d Digest) (io.ReadCloser, error) { return s.OpenLimit(d, Limit{}) }
+
+// OpenLimit is Open within l: the stream serves at most the recorded size
+// (l.Size; l.Max if lower) and then fails, instead of going on, with an
+// ErrBroken "size mismatch" *Error (ErrTooLarge for l.Max), having inflated
+// at most the bound plus the decoders' read-ahead. With neither set it is
+// Open.
+func (s *Store) OpenLimit(d Digest, l Limit) (io.ReadCloser, error) {
 	f, size, err := s.open(d)
 	if err != nil {
 		return nil, err
 	}
-	st := &stream{s: s, d: d, f: f, h: d.NewHash()}
+	st := &stream{s: s, d: d, f: f, h: d.NewHash(), lim: l, bound: l.streamBound()}
 	src := &source{r: f}
 	if err := st.start(src, size); err != nil {
 		st.Close()
 		return nil, err
 	}
 	st.r = &st.outer
-	if st.outer.magic() && s.layerOf(d, f, size) == 2 {
+	if st.outer.magic() && s.layerOf(d, f, size, l) == 2 {
 		st.inner = getSmall()
 		if err := st.inner.z.Reset(&st.outer); err != nil {
 			e := st.classify(err)
@@ -356,6 +442,9 @@ type stream struct {
 	h     hash.Hash    // of what Read served
 	err   error        // sticky
 	done  bool         // Close was called
+	lim   Limit        // what the reader expects
+	bound int64        // most bytes Read serves (-1: no bound)
+	n     int64        // bytes Read served
 }
 
 // start sets up the outer decoder on src (the blob file, size bytes) and
@@ -419,7 +508,18 @@ func (st *stream) Read(p []byte) (int, error) {
 	if st.err != nil {
 		return 0, st.err
 	}
+	if st.bound >= 0 && int64(len(p)) > st.bound+1-st.n {
+		p = p[:st.bound+1-st.n] // one byte more than allowed says "too much"
+	}
 	n, err := st.r.Read(p)
+	if st.bound >= 0 && st.n+int64(n) > st.bound {
+		n = int(st.bound - st.n)
+		st.n = st.bound
+		st.h.Write(p[:n])
+		st.err = st.s.overLimit(st.d, st.lim, st.bound, false)
+		return n, st.err
+	}
+	st.n += int64(n)
 	st.h.Write(p[:n])
 	switch {
 	case err == nil:

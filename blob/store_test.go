@@ -228,6 +228,29 @@ func TestDamage(t *testing.T) {
 		{"Check", func(t *testing.T, s *Store, d Digest, dm damage, _, _ []byte) {
 			checkErr(t, d, s.Check(d), dm.kind, dm.reason)
 		}},
+		// With the true size recorded every reader answers the same.
+		{"ReadLimit", func(t *testing.T, s *Store, d Digest, dm damage, want, content []byte) {
+			got, err := s.ReadLimit(d, Limit{Size: int64(len(content))})
+			checkErr(t, d, err, dm.kind, dm.reason)
+			if dm.kind == nil {
+				assert.True(t, bytes.Equal(want, got), "content differs (%d vs %d bytes)", len(want), len(got))
+			}
+		}},
+		{"OpenLimit", func(t *testing.T, s *Store, d Digest, dm damage, want, content []byte) {
+			rc, err := s.OpenLimit(d, Limit{Size: int64(len(content))})
+			if err == nil {
+				var got []byte
+				got, err = io.ReadAll(rc)
+				require.NoError(t, rc.Close())
+				if dm.kind == nil {
+					assert.True(t, bytes.Equal(want, got), "content differs (%d vs %d bytes)", len(want), len(got))
+				}
+			}
+			checkErr(t, d, err, dm.kind, dm.reason)
+		}},
+		{"CheckLimit", func(t *testing.T, s *Store, d Digest, dm damage, _, content []byte) {
+			checkErr(t, d, s.CheckLimit(d, Limit{Size: int64(len(content))}), dm.kind, dm.reason)
+		}},
 		{"Salvage", func(t *testing.T, s *Store, d Digest, dm damage, want, content []byte) {
 			got, err := s.Salvage(d)
 			checkErr(t, d, err, dm.kind, dm.reason)

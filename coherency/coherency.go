@@ -771,12 +771,15 @@ func (q *quarantine) move(rel string) (string, error) {
 
 // rewriteSingle replaces the double-gzipped blob d by a single gzip of the
 // same content: written to a temporary file in the blob's folder, read back
-// and verified against d, then renamed over the blob.
+// and verified against d, then renamed over the blob. The content is
+// streamed both ways (a blob may be large, or a gzip bomb): memory stays
+// bounded whatever it inflates to.
 func rewriteSingle(bp *backuppath.Path, d blob.Digest) error {
-	content, err := bp.Blobs.Read(d)
+	rc, err := bp.Blobs.Open(d)
 	if err != nil {
 		return err
 	}
+	defer rc.Close()
 	path := bp.Blobs.Path(d)
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, atomicfile.TempPrefix+"*")
@@ -792,7 +795,7 @@ func rewriteSingle(bp *backuppath.Path, d blob.Digest) error {
 		}
 	}()
 	zw := gzip.NewWriter(tmp)
-	if _, err := zw.Write(content); err != nil {
+	if _, err := io.Copy(zw, rc); err != nil { // the stream verifies d at its end
 		return err
 	}
 	if err := zw.Close(); err != nil {
@@ -817,12 +820,13 @@ func rewriteSingle(bp *backuppath.Path, d blob.Digest) error {
 		f.Close()
 		return fmt.Errorf("verify rewritten blob: %w", err)
 	}
-	back, err := io.ReadAll(zr)
+	h := d.NewHash()
+	_, err = io.Copy(h, zr)
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("verify rewritten blob: %w", err)
 	}
-	if !d.Matches(back) {
+	if blob.FromHash(h.Sum(nil)) != d {
 		return fmt.Errorf("verify rewritten blob: content does not hash to %s", d)
 	}
 	if err := os.Rename(tmpName, path); err != nil {

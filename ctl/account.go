@@ -89,29 +89,38 @@ type blobStatus struct {
 	Path   string `json:"blobPath,omitempty"`
 }
 
-// checker checks blobs once per digest.
+// checker checks blobs once per digest and recorded size.
 type checker struct {
 	p     *backuppath.Path
-	cache map[blob.Digest]blobStatus
+	cache map[checkKey]blobStatus
+}
+
+type checkKey struct {
+	d    blob.Digest
+	size int64
 }
 
 func newChecker(p *backuppath.Path) *checker {
-	return &checker{p: p, cache: map[blob.Digest]blobStatus{}}
+	return &checker{p: p, cache: map[checkKey]blobStatus{}}
 }
 
-func (c *checker) Check(d blob.Digest) blobStatus {
+// Check is the status of blob d for a state recording size (0: none): a
+// blob inflating past the recorded size is broken ("size mismatch"), as
+// the mount and the restores find it.
+func (c *checker) Check(d blob.Digest, size int64) blobStatus {
 	if d == "" {
 		return blobStatus{Status: "none"}
 	}
 	if !d.Valid() {
 		return blobStatus{Status: "broken", Reason: fmt.Sprintf("invalid digest %q", string(d))}
 	}
-	if st, ok := c.cache[d]; ok {
+	k := checkKey{d, max(size, 0)}
+	if st, ok := c.cache[k]; ok {
 		return st
 	}
-	err := c.p.Blobs.Check(d)
+	err := c.p.Blobs.CheckLimit(d, blob.Limit{Size: k.size})
 	st := blobStatus{Status: blob.Class(err), Reason: blobReason(err), Path: c.p.Blobs.Path(d)}
-	c.cache[d] = st
+	c.cache[k] = st
 	return st
 }
 

@@ -65,7 +65,7 @@ func (c *GetAccountInfoCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		out.States += len(it.States)
 		for _, s := range it.States {
-			if st := chk.Check(s.Digest); st.Status != "ok" && st.Status != "none" {
+			if st := chk.Check(s.Digest, s.Size); st.Status != "ok" && st.Status != "none" {
 				out.DamagedIDs = append(out.DamagedIDs, f.ItemID)
 				break
 			}

@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -24,7 +25,7 @@ type GetItemCmd struct {
 
 // Help is the long help of getItem.
 func (c *GetItemCmd) Help() string {
-	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, UTC), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
+	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, UTC), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
 
 Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path /mnt/import date all`
 }
@@ -103,7 +104,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		so := stateOut{State: s, blobStatus: chk.Check(s.Digest), Folder: fold.Path(s.FolderID),
+		so := stateOut{State: s, blobStatus: chk.Check(s.Digest, s.Size), Folder: fold.Path(s.FolderID),
 			Inherited: s.Inherited.List(), Notes: s.Notes}
 		out.States = append(out.States, so)
 	}
@@ -167,10 +168,19 @@ func (c *GetItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
 }
 
 // dump writes the state's blob (or its salvage) and reports whether it was
-// sound.
+// sound. It never holds more than the state's recorded size (blob.Limit):
+// a blob inflating past it is broken, and its salvage is that many bytes at
+// most. Blobs over blob.MaxUnsized (or of unknown size) are streamed.
 func (c *GetItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
 	d := so.State.Digest
-	data, err := p.Blobs.Read(d)
+	lim := blob.Limit{Size: max(so.State.Size, 0)}
+	if lim.Size > blob.MaxUnsized {
+		return c.stream(g, p, d, lim)
+	}
+	data, err := p.Blobs.ReadLimit(d, lim) // no size recorded: up to MaxUnsized
+	if errors.Is(err, blob.ErrTooLarge) {
+		return c.stream(g, p, d, lim)
+	}
 	if err == nil {
 		g.Stdout.Write(data)
 		if len(data) > 0 && data[len(data)-1] != '\n' {
@@ -178,16 +188,51 @@ func (c *GetItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
 		}
 		return true
 	}
-	salvaged, serr := p.Blobs.Salvage(d)
+	salvaged, serr := p.Blobs.SalvageLimit(d, lim)
 	g.Stdout.Write(salvaged)
 	if len(salvaged) > 0 && salvaged[len(salvaged)-1] != '\n' {
 		fmt.Fprintln(g.Stdout)
 	}
-	if serr == nil {
+	if serr == nil || errors.Is(serr, blob.ErrTooLarge) {
 		serr = err
 	}
 	g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), blobReason(serr), len(salvaged))
 	return false
+}
+
+// stream writes a blob too large to hold whole as it decompresses; a fault
+// ends it, after the bytes that came before (which are its salvage).
+func (c *GetItemCmd) stream(g *Globals, p *backuppath.Path, d blob.Digest, lim blob.Limit) bool {
+	rc, err := p.Blobs.OpenLimit(d, lim)
+	var n int64
+	var last [1]byte
+	if err == nil {
+		w := &lastByte{w: g.Stdout, b: &last}
+		n, err = io.Copy(w, rc)
+		rc.Close()
+	}
+	if n > 0 && last[0] != '\n' {
+		fmt.Fprintln(g.Stdout)
+	}
+	if err != nil {
+		g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), blobReason(err), n)
+		return false
+	}
+	return true
+}
+
+// lastByte remembers the last byte written through it.
+type lastByte struct {
+	w io.Writer
+	b *[1]byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if n > 0 {
+		l.b[0] = p[n-1]
+	}
+	return n, err
 }
 
 // itemReason is the reason an item file could not be read, without the

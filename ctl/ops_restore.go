@@ -61,7 +61,7 @@ type DoExternalRestoreCmd struct {
 	SkipCoses             bool     `name:"skip-coses" help:"Do not provision classes of service."`
 	ProvisioningOnly      bool     `name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
 	ConcurrentAccounts    int      `name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
-	MaxFileSize           string   `name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 25M. Default: no limit."`
+	MaxFileSize           string   `name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
 	Notifications         []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses the report goes to (mailed when the service has --smtp; recorded in the report otherwise)."`
 }
 
@@ -75,7 +75,7 @@ func (c *DoExternalRestoreCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if _, err := operations.ParseSize(c.MaxFileSize); err != nil {
+	if _, err := operations.ParseMaxFileSize(c.MaxFileSize); err != nil {
 		return usagef("max-file-size: %w", err)
 	}
 	if c.ConcurrentAccounts < 1 || c.ConcurrentAccounts > 64 {

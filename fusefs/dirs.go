@@ -646,7 +646,7 @@ func (d *stateDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
 	out := []fuse.DirEntry{dirEntry("meta.json", false, d.parent.stateIno(kindStateMeta, d.idx))}
 	if name, c := d.content(); name != "" {
 		out = append(out, dirEntry(name, false, d.parent.stateIno(kindStateContent, d.idx)))
-		if errors.Is(d.fsys.blobHealth(d.item.States[c].Digest), blob.ErrBroken) {
+		if errors.Is(d.fsys.blobHealth(d.item.States[c].Digest, d.item.States[c].Size), blob.ErrBroken) {
 			out = append(out, dirEntry(partialName(name), false, d.parent.stateIno(kindStatePartial, d.idx)))
 		}
 	}
@@ -677,7 +677,7 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		file := f.newItemFile(d.acct, ref, d.parent.stateIno(kindStateContent, d.idx), "", s.Deleted)
 		return newChild(ctx, &d.Inode, file, out), 0
 	case partialName(cname):
-		if !errors.Is(f.blobHealth(ref.cs.Digest), blob.ErrBroken) {
+		if !errors.Is(f.blobHealth(ref.cs.Digest, ref.cs.Size), blob.ErrBroken) {
 			return nil, syscall.ENOENT
 		}
 		p := f.newPartialFile(ref, d.parent.stateIno(kindStatePartial, d.idx))
@@ -957,7 +957,7 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	file.xa = func() []xattr {
 		return []xattr{
 			{xattrPrefix + "digest", string(dg)},
-			{xattrPrefix + "status", statusOf(d.fsys.blobHealth(dg))},
+			{xattrPrefix + "status", statusOf(d.fsys.blobHealth(dg, 0))},
 		}
 	}
 	return newChild(ctx, &d.Inode, file, out), 0

@@ -38,6 +38,17 @@
 // are opened with FOPEN_DIRECT_IO instead, so a wrong st_size never cuts or
 // pads their content.
 //
+// # Sizes are promises
+//
+// A file whose state records its size is never served past it as if
+// healthy: every read is held to the recorded size (blob.Limit), so a blob
+// that inflates further (a gzip bomb, or a state that lies) is broken, fails
+// read with EIO after inflating at most that size plus a small margin, and
+// says "size mismatch" in user.cbfs.status; its message.partial.eml holds at
+// most the recorded size (and never more than blob.SalvageMax). A file whose
+// size is only the gzip trailer's guess is read whole only up to
+// Options.SmallBlob, and streamed otherwise, with bounded buffers.
+//
 // READDIRPLUS is left on (the default), as measured on a folder of 100,000
 // messages (2 cores, busy machine, ls -l, `cbfs mount --no-readdirplus`
 // for the other case): with it, cold 2.3 s, warm 2.5-3.9 s; without it,

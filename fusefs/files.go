@@ -112,8 +112,13 @@ func (h *osHandle) Release(ctx context.Context) syscall.Errno {
 type blobFile struct {
 	node
 	digest     blob.Digest
-	sizeUnsure bool // the size is a guess (blobs/): serve with direct I/O
+	recorded   int64 // the size the state records (0: none)
+	sizeUnsure bool  // the size is a guess (blobs/): serve with direct I/O
 }
+
+// limit is what the file's blob may hold: its recorded size, beyond which
+// it is broken (never served as if healthy: the kernel was told that size).
+func (b *blobFile) limit() blob.Limit { return blob.Limit{Size: b.recorded} }
 
 var (
 	_ = (fs.NodeOpener)((*blobFile)(nil))
@@ -133,9 +138,19 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	}
 	size := b.size.Load()
 	if size >= 0 && size <= f.opt.SmallBlob {
-		data, err := f.readWhole(b.digest)
+		lim := b.limit()
+		if lim.Size <= 0 {
+			// The size is the gzip trailer's guess, which a bomb can
+			// make small: read whole only what fits, else stream.
+			lim.Max = f.opt.SmallBlob
+		}
+		data, err := f.readWhole(b.digest, lim)
+		if errors.Is(err, blob.ErrTooLarge) {
+			return &streamHandle{fsys: f, file: b}, fl, 0
+		}
 		if err == nil && int64(len(data)) != size {
-			// The index was wrong: serve what the blob holds.
+			// The index was wrong, or guessed: serve what the blob holds
+			// (never more than the recorded size: that is broken).
 			b.size.Store(int64(len(data)))
 			fl = fuse.FOPEN_DIRECT_IO
 		}
@@ -209,10 +224,10 @@ func (h *streamHandle) reset() {
 // fill decodes one more chunk.
 func (h *streamHandle) fill() {
 	if h.rc == nil {
-		rc, err := h.fsys.store.Open(h.file.digest)
+		rc, err := h.fsys.store.OpenLimit(h.file.digest, h.file.limit())
 		if err != nil {
 			h.finished, h.err = true, err
-			h.fsys.health.put(h.file.digest, err)
+			h.fsys.health.put(h.file.digest, h.file.recorded, err)
 			return
 		}
 		h.rc = rc
@@ -240,7 +255,7 @@ func (h *streamHandle) fill() {
 		if err != io.EOF {
 			h.err = err
 		}
-		h.fsys.health.put(h.file.digest, h.err)
+		h.fsys.health.put(h.file.digest, h.file.recorded, h.err)
 	}
 }
 
@@ -320,7 +335,7 @@ func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
 
 // newItemFile is the file of an item's content as of ref's state.
 func (f *FS) newItemFile(acct index.Account, ref fileRef, ino uint64, folder string, deleted bool) *blobFile {
-	file := &blobFile{digest: ref.cs.Digest}
+	file := &blobFile{digest: ref.cs.Digest, recorded: max(ref.cs.Size, 0)}
 	mt := ref.state.Date.Time()
 	if mt.IsZero() {
 		mt = ref.state.Start.Time()
@@ -346,7 +361,7 @@ func (f *FS) newItemFile(acct index.Account, ref fileRef, ino uint64, folder str
 			{xattrPrefix + "folder", folder},
 			{xattrPrefix + "flags", ref.state.Flags},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", statusOf(f.blobHealth(ref.cs.Digest))},
+			{xattrPrefix + "status", statusOf(f.blobHealth(ref.cs.Digest, ref.cs.Size))},
 		}
 	}
 	return file
@@ -384,7 +399,7 @@ func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
 				if c := it.ContentIndex(state); c >= 0 {
 					d := it.States[c].Digest
 					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
-					status = statusOf(f.blobHealth(d))
+					status = statusOf(f.blobHealth(d, it.States[c].Size))
 				}
 			}
 		}
@@ -396,17 +411,20 @@ func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
 
 type partialFile struct {
 	node
-	digest blob.Digest
+	digest   blob.Digest
+	recorded int64 // the size the state records (0: none)
 }
 
 var _ = (fs.NodeOpener)((*partialFile)(nil))
 
-func (f *FS) salvage(d blob.Digest) []byte {
-	key := "partial:" + string(d)
+// salvage is what can be salvaged of blob d for a state recording size (0:
+// none): at most min(size, blob.SalvageMax) bytes.
+func (f *FS) salvage(d blob.Digest, size int64) []byte {
+	key := "partial:" + string(d) + ":" + strconv.FormatInt(size, 10)
 	if b, ok := f.cache.get(key); ok {
 		return b
 	}
-	b, _ := f.store.Salvage(d)
+	b, _ := f.store.SalvageLimit(d, blob.Limit{Size: max(size, 0)})
 	if b == nil {
 		b = []byte{}
 	}
@@ -415,17 +433,17 @@ func (f *FS) salvage(d blob.Digest) []byte {
 }
 
 func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
-	p := &partialFile{digest: ref.cs.Digest}
+	p := &partialFile{digest: ref.cs.Digest, recorded: ref.cs.Size}
 	mt := ref.state.Date.Time()
 	if mt.IsZero() {
 		mt = ref.state.Start.Time()
 	}
-	p.init(f, ino, false, int64(len(f.salvage(ref.cs.Digest))), mt)
+	p.init(f, ino, false, int64(len(f.salvage(ref.cs.Digest, ref.cs.Size))), mt)
 	p.xa = func() []xattr {
 		return []xattr{
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", "partial: " + statusOf(f.blobHealth(ref.cs.Digest))},
+			{xattrPrefix + "status", "partial: " + statusOf(f.blobHealth(ref.cs.Digest, ref.cs.Size))},
 		}
 	}
 	return p
@@ -435,7 +453,7 @@ func (p *partialFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, ui
 	if writeFlags(flags) {
 		return nil, 0, syscall.EROFS
 	}
-	data := p.fsys.salvage(p.digest)
+	data := p.fsys.salvage(p.digest, p.recorded)
 	fl := uint32(fuse.FOPEN_KEEP_CACHE)
 	if int64(len(data)) != p.size.Load() {
 		p.size.Store(int64(len(data)))

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -415,56 +416,74 @@ func (c *lru) add(key string, data []byte) {
 // healthCache remembers each checked blob's class (nil, or its *blob.Error).
 // Blobs are immutable, so an answer never goes stale; the map is bounded by
 // dropping it whole when full.
+//
+// The key is the digest with the size the state records (0: none), because
+// the same blob is sound for a state recording its true size and broken for
+// one recording less (blob.Limit).
 type healthCache struct {
 	mu sync.Mutex
-	m  map[blob.Digest]error
+	m  map[healthKey]error
+}
+
+type healthKey struct {
+	d    blob.Digest
+	size int64
 }
 
 const healthMax = 1 << 16
 
-func (h *healthCache) get(d blob.Digest) (error, bool) {
+func (h *healthCache) get(d blob.Digest, size int64) (error, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	err, ok := h.m[d]
+	err, ok := h.m[healthKey{d, max(size, 0)}]
 	return err, ok
 }
 
-func (h *healthCache) put(d blob.Digest, err error) {
+func (h *healthCache) put(d blob.Digest, size int64, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m) >= healthMax {
-		h.m = map[blob.Digest]error{}
+		h.m = map[healthKey]error{}
 	}
-	h.m[d] = err
+	h.m[healthKey{d, max(size, 0)}] = err
 }
 
-// blobHealth is nil for a sound blob, else its *blob.Error. It decompresses
-// the blob once (then remembers).
-func (f *FS) blobHealth(d blob.Digest) error {
+// blobHealth is nil for a sound blob, else its *blob.Error, for a state
+// recording size (0: none; see blob.Limit). It decompresses the blob once
+// (then remembers), with bounded buffers.
+func (f *FS) blobHealth(d blob.Digest, size int64) error {
 	if f.blobless {
 		return errBlobless
 	}
-	if err, ok := f.health.get(d); ok {
+	if err, ok := f.health.get(d, size); ok {
 		return err
 	}
-	if _, ok := f.cache.get(string(d)); ok {
+	if b, ok := f.cache.get(string(d)); ok && (size <= 0 || int64(len(b)) <= size) {
 		return nil
 	}
-	err := f.store.Check(d)
-	f.health.put(d, err)
+	err := f.store.CheckLimit(d, blob.Limit{Size: max(size, 0)})
+	f.health.put(d, size, err)
 	return err
 }
 
-// readWhole returns blob d decompressed and verified, through the cache.
-func (f *FS) readWhole(d blob.Digest) ([]byte, error) {
+// readWhole returns blob d decompressed and verified, through the cache,
+// within lim: a blob longer than the state's recorded size is broken, and
+// is found so after inflating at most that size (plus a margin).
+func (f *FS) readWhole(d blob.Digest, lim blob.Limit) ([]byte, error) {
 	if f.blobless {
 		return nil, errBlobless
 	}
 	if b, ok := f.cache.get(string(d)); ok {
-		return b, nil
+		if (lim.Size <= 0 || int64(len(b)) <= lim.Size) && (lim.Max <= 0 || int64(len(b)) <= lim.Max) {
+			return b, nil
+		}
+		// Cached for a state that records more: this one is wrong about
+		// it. Reading again stops just past the bound and says why.
 	}
-	b, err := f.store.Read(d)
-	f.health.put(d, err)
+	b, err := f.store.ReadLimit(d, lim)
+	if !errors.Is(err, blob.ErrTooLarge) {
+		f.health.put(d, lim.Size, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func parseRestore(kind string, in map[string]string) (*restoreParams, error) {
 			}
 			p.opt.ConcurrentAccounts = n
 		}
-		if p.opt.MaxFileSize, err = ParseSize(in[ParamMaxFileSize]); err != nil {
+		if p.opt.MaxFileSize, err = ParseMaxFileSize(in[ParamMaxFileSize]); err != nil {
 			return nil, fmt.Errorf("max_file_size: %w", err)
 		}
 	case KindRestoreOnNewAccount:
@@ -241,9 +241,19 @@ func ReadAccountNames(path string) ([]string, error) {
 	return out, nil
 }
 
-// ParseSize reads max_file_size: a number of bytes, or a number with the
-// unit K, M or G (powers of 1024; "KB", "MiB" and lower case read the
-// same). "" and "0" mean no limit.
+// ParseMaxFileSize reads doExternalRestore's max_file_size: a size as
+// ParseSize reads it; empty is restore.DefaultMaxFileSize (25 MiB), and 0
+// is no limit.
+func ParseMaxFileSize(s string) (int64, error) {
+	if strings.TrimSpace(s) == "" {
+		return restore.DefaultMaxFileSize, nil
+	}
+	return ParseSize(s)
+}
+
+// ParseSize reads a size: a number of bytes, or a number with the unit K,
+// M or G (powers of 1024; "KB", "MiB" and lower case read the same). ""
+// and "0" are 0.
 func ParseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {

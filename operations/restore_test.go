@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/service"
 )
 
@@ -121,4 +122,15 @@ func TestValidateRestore(t *testing.T) {
 	p, err = parseRestore(KindUndelete, map[string]string{ParamAccount: "a@x", ParamTargetOriginalFolder: "false"})
 	require.NoError(t, err)
 	assert.True(t, p.opt.DedicatedFolder)
+}
+
+// TestParseMaxFileSize: doExternalRestore's max_file_size defaults to
+// restore.DefaultMaxFileSize; 0 lifts the limit.
+func TestParseMaxFileSize(t *testing.T) {
+	for in, want := range map[string]int64{"": restore.DefaultMaxFileSize, "  ": restore.DefaultMaxFileSize, "0": 0, "10M": 10 << 20} {
+		got, err := ParseMaxFileSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMaxFileSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
 }

@@ -44,13 +44,15 @@
 //
 // Classified as Carbonio does: ClassReadError (the item file or blob cannot
 // be read), ClassBroken (readable but corrupt: malformed item JSON, bad
-// gzip, digest mismatch, a message state without a blob) and ClassInvalid
-// (sound, but refused: an IMAP NO, a Maildir folder that cannot be made or
-// written into, larger than MaxFileSize). One bad item or folder never
-// stops its account. A target that goes away (IMAP: connection refused or
-// closed, timeout, write error; Maildir: a failed syncfs) stops the
-// operation with an error; the report then says where it stopped, and a
-// rerun resumes.
+// gzip, digest mismatch, more content than the state records, a message
+// state without a blob) and ClassInvalid (sound, but refused: an IMAP NO,
+// a Maildir folder that cannot be made or written into, larger than
+// MaxFileSize). A blob is read whole, never past its state's recorded size
+// nor MaxFileSize (blob.Limit), so a gzip bomb costs no more memory than an
+// honest message. One bad item or folder never stops its account. A target
+// that goes away (IMAP: connection refused or closed, timeout, write error;
+// Maildir: a failed syncfs) stops the operation with an error; the report
+// then says where it stopped, and a rerun resumes.
 //
 // # Folders
 //

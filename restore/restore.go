@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -29,7 +30,7 @@ type Options struct {
 	SkipCOSes             bool     // skip_coses
 	ProvisioningOnly      bool     // provisioning_only: phase 1 only
 	ConcurrentAccounts    int      // concurrent_accounts: accounts restored at once (default 1)
-	MaxFileSize           int64    // max_file_size in bytes: larger items are "invalid" (0: no limit)
+	MaxFileSize           int64    // max_file_size in bytes: larger items are "invalid" (0: no limit; doExternalRestore's default is DefaultMaxFileSize)
 	// DedicatedFolder (doUndelete's target_original_folder false) restores
 	// undeleted items under a folder "undelete_DD_MM_YY" instead of their
 	// original folders.
@@ -43,6 +44,16 @@ type Options struct {
 	// Now is the clock (the undelete tag's date); time.Now if nil.
 	Now func() time.Time
 }
+
+// DefaultMaxFileSize is doExternalRestore's max_file_size when none is
+// given (operations applies it; "max_file_size 0" lifts it): 25 MiB, the
+// message size limit mail servers commonly apply by default (Carbonio's
+// own default for this parameter is not documented where cbfs could find
+// it). A message is read whole before it is written, so this bounds what
+// one item can make a restore hold. Whatever the limit, a blob is never
+// read past the size its state records (blob.Limit): a gzip bomb is
+// broken, not restored, at any max_file_size.
+const DefaultMaxFileSize = 25 << 20
 
 // DefaultOptions are Carbonio's defaults: filter_deleted true, one account
 // at a time.
@@ -396,7 +407,21 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 			unrestored(ClassInvalid, fmt.Sprintf("size %d over max_file_size %d", st.Size, e.opt.MaxFileSize))
 			continue
 		}
-		body, err := e.src.Blobs.Read(st.Digest)
+		// Read no more than the state records (a blob inflating past it
+		// is broken) nor than max_file_size: decided before buffering.
+		lim := blob.Limit{Size: max(st.Size, 0)}
+		if e.opt.MaxFileSize > 0 {
+			lim.Max = e.opt.MaxFileSize
+		}
+		body, err := e.src.Blobs.ReadLimit(st.Digest, lim)
+		if errors.Is(err, blob.ErrTooLarge) {
+			if lim.Max > 0 {
+				unrestored(ClassInvalid, fmt.Sprintf("content over max_file_size %d", e.opt.MaxFileSize))
+			} else {
+				unrestored(ClassInvalid, fmt.Sprintf("no size recorded and content over %d bytes", blob.MaxUnsized))
+			}
+			continue
+		}
 		if err != nil {
 			unrestored(classOf(err), err.Error())
 			continue
