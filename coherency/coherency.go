@@ -47,6 +47,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -340,18 +341,11 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		return nil, fmt.Errorf("coherency check: %w", err)
 	}
 	res.Blobs = len(entries)
-	if err := verifyBlobs(ctx, bp, entries, workers, progress); err != nil {
-		return stopped(err)
-	}
-	sound := make(map[blob.Digest]*blobEntry, len(entries))
-	for _, e := range entries {
-		if e.ok {
-			sound[e.d] = e
-		}
-	}
 
-	// 2. Accounts and items.
+	// 2. Accounts and items (before the blobs are verified: a blob is
+	// checked against the sizes its states record).
 	refs := map[blob.Digest][]ItemRef{}
+	recorded := map[blob.Digest]int64{}  // the largest size a state records for a blob; -1: a state records none
 	maybe := map[blob.Digest][]ItemRef{} // named in broken item files
 	var itemProblems []Problem
 	ids, err := bp.AccountIDs()
@@ -399,7 +393,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 				if errors.Is(err, blob.ErrBroken) {
 					class = ClassBrokenItem
 					// Digests still legible in the broken file.
-					if raw, rerr := os.ReadFile(filepath.Join(bp.Root, f.RelPath)); rerr == nil {
+					if raw, rerr := confined.ReadFile(bp.Root, f.RelPath, backuppath.MaxMetadataFile); rerr == nil {
 						for _, d := range DigestsIn(raw) {
 							maybe[d] = append(maybe[d], ref)
 						}
@@ -413,9 +407,37 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 			for _, d := range it.Digests() {
 				refs[d] = append(refs[d], ref)
 			}
+			for i := range it.States {
+				st := &it.States[i]
+				switch r, seen := recorded[st.Digest]; {
+				case st.Digest == "":
+				case st.Size <= 0:
+					recorded[st.Digest] = -1
+				case !seen || (r >= 0 && st.Size > r):
+					recorded[st.Digest] = st.Size
+				}
+			}
 		}
 	}
 	progress(len(ids), len(ids), "items")
+
+	// 1b. Verify the blobs, each within the largest size its states record
+	// (a gzip bomb is broken, found in bounded memory).
+	limit := func(d blob.Digest) blob.Limit {
+		if r := recorded[d]; r > 0 {
+			return blob.Limit{Size: r}
+		}
+		return blob.Limit{}
+	}
+	if err := verifyBlobs(ctx, bp, entries, workers, progress, limit); err != nil {
+		return stopped(err)
+	}
+	sound := make(map[blob.Digest]*blobEntry, len(entries))
+	for _, e := range entries {
+		if e.ok {
+			sound[e.d] = e
+		}
+	}
 
 	// 3. Findings.
 	var blobProblems []Problem
@@ -559,7 +581,7 @@ func reason(err error) string {
 }
 
 // verifyBlobs checks the digest-named entries with workers goroutines.
-func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry, workers int, progress func(int, int, string)) error {
+func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry, workers int, progress func(int, int, string), limit func(blob.Digest) blob.Limit) error {
 	jobs := make(chan *blobEntry)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -570,7 +592,7 @@ func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry,
 		go func() {
 			defer wg.Done()
 			for e := range jobs {
-				e.err = bp.Blobs.Check(e.d)
+				e.err = bp.Blobs.CheckLimit(e.d, limit(e.d))
 				if e.err == nil {
 					e.double = isDoubleGzip(bp.Blobs.Path(e.d), e.d)
 				}

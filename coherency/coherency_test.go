@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/testbomb"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
@@ -425,4 +427,37 @@ func TestLeftovers(t *testing.T) {
 	res, err = Check(context.Background(), bp, Options{})
 	require.NoError(t, err)
 	assert.Len(t, res.Problems, 1, res.Report())
+}
+
+// A gzip bomb (a blob inflating far past the size its state records) is
+// broken to the coherency check, found in bounded memory.
+func TestBombIsBroken(t *testing.T) {
+	bp, _ := genSample(t)
+	ids, err := bp.AccountIDs()
+	require.NoError(t, err)
+	var gzBuf bytes.Buffer
+	sum, err := testbomb.Write(&gzBuf, 256<<20)
+	require.NoError(t, err)
+	d := blob.FromHash(sum)
+	require.NoError(t, os.MkdirAll(filepath.Join(bp.Root, "items", d.Dir()), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(bp.Root, d.RelPath()), gzBuf.Bytes(), 0o600))
+	require.NoError(t, bp.AppendState(ids[0], 9000, mailbox.State{Start: 1, Type: mailbox.TypeMessage,
+		FolderID: mailbox.FolderInbox, Digest: d, Size: 100}))
+
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := Check(context.Background(), bp, Options{})
+	require.NoError(t, err)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	var bomb *Problem
+	for i, p := range res.Problems {
+		if p.Digest == string(d) {
+			bomb = &res.Problems[i]
+		}
+	}
+	require.NotNil(t, bomb, res.Report())
+	assert.Equal(t, ClassBroken, bomb.Class)
+	assert.Contains(t, bomb.Reason, "size mismatch")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(128<<20), "bounded memory")
 }

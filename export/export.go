@@ -44,7 +44,6 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/atomicfile"
-	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 )
 
@@ -170,7 +169,7 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 		progress = func(int, int, string) {}
 	}
 	res := &Result{Dest: destAbs}
-	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}}
+	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}}
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("export: %w", err)
@@ -298,6 +297,7 @@ type exporter struct {
 	w        atomicfile.Options
 	mu       sync.Mutex // res.Damaged, res.Blobs, res.Bytes during copyBlobs
 	digests  map[blob.Digest][]ref
+	recorded map[blob.Digest]int64 // the largest size a state records for a blob; -1: a state records none
 }
 
 func (x *exporter) rel(err error) string {
@@ -429,7 +429,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 		}
 		x.res.Items++
 		r := ref{accountID: id, account: name, itemID: itemID}
-		it, perr := mailbox.ParseItem(itemID, b)
+		it, perr := x.src.Decoder.ParseItem(itemID, b)
 		if perr != nil {
 			x.damage(Damage{Class: "broken", What: "item", Path: filepath.ToSlash(rel), AccountID: id, Account: name,
 				ItemID: itemID, Reason: perr.Error(), Copied: true})
@@ -440,6 +440,16 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 		}
 		for _, dg := range it.Digests() {
 			x.digests[dg] = append(x.digests[dg], r)
+		}
+		for i := range it.States {
+			st := &it.States[i]
+			switch prev, seen := x.recorded[st.Digest]; {
+			case st.Digest == "":
+			case st.Size <= 0:
+				x.recorded[st.Digest] = -1
+			case !seen || (prev >= 0 && st.Size > prev):
+				x.recorded[st.Digest] = st.Size
+			}
 		}
 		return nil
 	})
@@ -594,8 +604,15 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 	x.mu.Lock()
 	x.res.Blobs++
 	x.mu.Unlock()
-	// Verify the copy (it is the same bytes as the source).
-	if err := x.dst.Blobs.Check(d); err != nil {
+	// Verify the copy (it is the same bytes as the source), within the
+	// largest size its states record: a gzip bomb is broken.
+	lim := blob.Limit{}
+	x.mu.Lock()
+	if r := x.recorded[d]; r > 0 {
+		lim.Size = r
+	}
+	x.mu.Unlock()
+	if err := x.dst.Blobs.CheckLimit(d, lim); err != nil {
 		reason := strings.ReplaceAll(err.Error(), x.dst.Root+string(filepath.Separator), "")
 		var be *blob.Error
 		if errors.As(err, &be) && be.Reason != "" {

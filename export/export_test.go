@@ -16,6 +16,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/testbomb"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/sample"
@@ -266,4 +267,31 @@ func TestCancel(t *testing.T) {
 	res, err := Run(ctx, src, filepath.Join(t.TempDir(), "e"), Options{NoSync: true})
 	require.ErrorIs(t, err, context.Canceled)
 	assert.True(t, res.Stopped)
+}
+
+// A gzip bomb (a blob inflating far past the size its state records) is
+// reported broken by the export, as by the mount and the restores.
+func TestBombReportedBroken(t *testing.T) {
+	src, _ := genSample(t)
+	ids, err := src.AccountIDs()
+	require.NoError(t, err)
+	var gzBuf bytes.Buffer
+	sum, err := testbomb.Write(&gzBuf, 64<<20)
+	require.NoError(t, err)
+	d := blob.FromHash(sum)
+	require.NoError(t, os.MkdirAll(filepath.Join(src.Root, "items", d.Dir()), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(src.Root, d.RelPath()), gzBuf.Bytes(), 0o600))
+	require.NoError(t, src.AppendState(ids[0], 9000, mailbox.State{Start: 1, Type: mailbox.TypeMessage,
+		FolderID: mailbox.FolderInbox, Digest: d, Size: 100}))
+	res, err := Run(context.Background(), src, filepath.Join(t.TempDir(), "export"), Options{NoSync: true})
+	require.NoError(t, err)
+	var found *Damage
+	for i, dm := range res.Damaged {
+		if dm.Path == d.RelPath() {
+			found = &res.Damaged[i]
+		}
+	}
+	require.NotNil(t, found, res.Report())
+	assert.Equal(t, "broken", found.Class)
+	assert.Contains(t, found.Reason, "size mismatch")
 }
