@@ -53,7 +53,10 @@ const (
 	AccountInfoFile = "account_info"
 	AccountStatFile = "account_stat"
 	IDMapperFile    = "id_mapper.log"
-	MapPrefix       = "map_"
+	// QuarantineDir [cbfs] holds what doCoherencyCheck's fix moved aside
+	// (docs/FORMAT.md § 15); readers ignore it.
+	QuarantineDir = "quarantine"
+	MapPrefix     = "map_"
 )
 
 // FormatVersion is the version of docs/FORMAT.md that this code writes.

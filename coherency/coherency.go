@@ -35,7 +35,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,7 +52,7 @@ import (
 
 // QuarantineDir is the folder, at the Backup Path's root, that FixBackup
 // moves bad files into (one sub-folder per run).
-const QuarantineDir = "quarantine"
+const QuarantineDir = backuppath.QuarantineDir
 
 // QuarantineStamp is the layout of a run's folder name in QuarantineDir.
 const QuarantineStamp = "20060102T150405Z"
@@ -394,7 +393,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 					class = ClassBrokenItem
 					// Digests still legible in the broken file.
 					if raw, rerr := confined.ReadFile(bp.Root, f.RelPath, backuppath.MaxMetadataFile); rerr == nil {
-						for _, d := range DigestsIn(raw) {
+						for _, d := range mailbox.DigestsIn(raw) {
 							maybe[d] = append(maybe[d], ref)
 						}
 					}
@@ -538,28 +537,6 @@ func relReason(root, rel string, err error) string {
 	}
 	return msg
 }
-
-// DigestsIn returns the well-formed digests (FS-safe form, sorted, each
-// once) that appear in b: what a damaged metadata file may still name.
-func DigestsIn(b []byte) []blob.Digest {
-	set := map[blob.Digest]bool{}
-	for _, m := range digestRE.FindAll(b, -1) {
-		if len(m) != blob.SHA256Len && len(m) != blob.SHA1Len && len(m) != blob.SHA384Len {
-			continue
-		}
-		if d := mailbox.NormalizeDigest(string(m)); d.Valid() {
-			set[d] = true
-		}
-	}
-	out := make([]blob.Digest, 0, len(set))
-	for d := range set {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-var digestRE = regexp.MustCompile(`[A-Za-z0-9+/,]{27,64}=?`)
 
 // reason is err's message without the absolute Backup Path root.
 func reason(err error) string {

@@ -42,8 +42,8 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
-	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
 )
 
@@ -433,7 +433,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 		if perr != nil {
 			x.damage(Damage{Class: "broken", What: "item", Path: filepath.ToSlash(rel), AccountID: id, Account: name,
 				ItemID: itemID, Reason: perr.Error(), Copied: true})
-			for _, dg := range coherency.DigestsIn(b) {
+			for _, dg := range mailbox.DigestsIn(b) {
 				x.digests[dg] = append(x.digests[dg], r)
 			}
 			return nil

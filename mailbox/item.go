@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"encoding/json"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -343,3 +344,27 @@ func (it *Item) ShownDeleted() int {
 	}
 	return i
 }
+
+// DigestsIn returns the well-formed digests (FS-safe form, sorted, each
+// once) that appear anywhere in b: what a damaged item file (one the
+// decoder refuses) may still name, so purge keeps those blobs and export
+// copies them.
+func DigestsIn(b []byte) []blob.Digest {
+	set := map[blob.Digest]bool{}
+	for _, m := range digestRE.FindAll(b, -1) {
+		if len(m) != blob.SHA256Len && len(m) != blob.SHA1Len && len(m) != blob.SHA384Len {
+			continue
+		}
+		if d := NormalizeDigest(string(m)); d.Valid() {
+			set[d] = true
+		}
+	}
+	out := make([]blob.Digest, 0, len(set))
+	for d := range set {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+var digestRE = regexp.MustCompile(`[A-Za-z0-9+/,]{27,64}=?`)

@@ -49,7 +49,6 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
-	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/policy"
@@ -392,7 +391,7 @@ func (p *purger) protectFile(path string, strict bool) {
 		}
 		return
 	}
-	for _, d := range coherency.DigestsIn(b) {
+	for _, d := range mailbox.DigestsIn(b) {
 		p.refs[d] = true
 	}
 }
@@ -440,7 +439,7 @@ func (p *purger) blobs(ctx context.Context, progress func(int, int, string)) err
 	}
 	// Item and account files in the quarantine folder may still be
 	// salvaged: keep the blobs they mention.
-	qdir := filepath.Join(p.bp.Root, coherency.QuarantineDir)
+	qdir := filepath.Join(p.bp.Root, backuppath.QuarantineDir)
 	_ = filepath.WalkDir(qdir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/"+backuppath.AccountsDir+"/") {
 			p.protectFile(path, false)

@@ -257,7 +257,7 @@ func TestQuarantinedItemKeepsItsBlobs(t *testing.T) {
 	// named there, so purge keeps it even once ann no longer names it.
 	rel, err := f.bp.FindItem("a-bob", 400)
 	require.NoError(t, err)
-	q := filepath.Join(f.bp.Root, coherency.QuarantineDir, "20240101T000000Z", rel)
+	q := filepath.Join(f.bp.Root, backuppath.QuarantineDir, "20240101T000000Z", rel)
 	require.NoError(t, os.MkdirAll(filepath.Dir(q), 0o755))
 	require.NoError(t, os.Rename(filepath.Join(f.bp.Root, rel), q))
 	res, err := Run(context.Background(), f.bp, Options{RetentionDays: 5, Now: now})
