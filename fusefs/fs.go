@@ -271,6 +271,25 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 
 // ---- helpers for directories ----
 
+// errno maps an index or Backup Path error to what the kernel gets.
+func errno(err error) syscall.Errno {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, index.ErrNotFound), errors.Is(err, os.ErrNotExist):
+		return syscall.ENOENT
+	}
+	return syscall.EIO
+}
+
+// ino returns the scheme's number if ok, else a hashed one for key.
+func (f *FS) ino(n uint64, ok bool, key string) uint64 {
+	if ok {
+		return n
+	}
+	return f.hashed.ino(key)
+}
+
 // child is a node a directory can hand to the kernel.
 type child interface {
 	fs.InodeEmbedder

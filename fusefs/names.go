@@ -154,6 +154,16 @@ func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderN
 	return root, byID
 }
 
+func joinPath(dir, name string) string {
+	switch {
+	case dir == "":
+		return name
+	case name == "":
+		return dir
+	}
+	return dir + "/" + name
+}
+
 // accountNames gives each account its name in accounts/ (mailbox's one
 // rule, ListingNames), sorted.
 func accountNames(accts []index.Account) (names []string, byName map[string]index.Account) {

@@ -1,0 +1,227 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/index"
+)
+
+// ---- items/ ----
+
+// itemsDir lists every item of the account by id.
+type itemsDir struct {
+	node
+	acct index.Account
+}
+
+var (
+	_ = (fs.NodeLookuper)((*itemsDir)(nil))
+	_ = (fs.NodeOpendirHandler)((*itemsDir)(nil))
+)
+
+func (d *itemsDir) ino(id int) uint64 {
+	n, ok := inoAccountItem(kindItem, d.acct.Seq, id)
+	return d.fsys.ino(n, ok, fmt.Sprintf("item:%s:%d", d.acct.ID, id))
+}
+
+func (d *itemsDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	var out []fuse.DirEntry
+	err := d.fsys.ix.Items(d.acct.ID, func(it *index.Item) bool {
+		out = append(out, dirEntry(strconv.Itoa(it.ID), true, d.ino(it.ID)))
+		return ctx.Err() == nil
+	})
+	if err != nil {
+		return nil, errno(err)
+	}
+	sortEntries(out) // by name, as every listing (ids as text)
+	return out, 0
+}
+
+func (d *itemsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return openList(d.entries(ctx))
+}
+
+func (d *itemsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	id, ok := parseItemID(name)
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	it, err := d.fsys.ix.Item(d.acct.ID, id)
+	if err != nil {
+		return nil, errno(err)
+	}
+	mt := d.mtime
+	if l := it.Latest(); l != nil {
+		mt = l.Start.Time()
+	}
+	c := &itemDir{acct: d.acct, item: it, names: stateDirNames(it.States)}
+	c.init(d.fsys, d.ino(id), true, 0, mt)
+	return newChild(ctx, &d.Inode, c, out), 0
+}
+
+// itemDir is items/<id>/: meta.json and one folder per state.
+type itemDir struct {
+	node
+	acct  index.Account
+	item  index.Item
+	names []string // state folder names, parallel to item.States
+}
+
+var (
+	_ = (fs.NodeLookuper)((*itemDir)(nil))
+	_ = (fs.NodeOpendirHandler)((*itemDir)(nil))
+)
+
+func (d *itemDir) stateIno(kind uint64, i int) uint64 {
+	n, ok := inoState(kind, d.acct.Seq, d.item.ID, i)
+	return d.fsys.ino(n, ok, fmt.Sprintf("state:%d:%s:%d:%d", kind, d.acct.ID, d.item.ID, i))
+}
+
+func (d *itemDir) metaIno() uint64 {
+	n, ok := inoAccountItem(kindItemMeta, d.acct.Seq, d.item.ID)
+	return d.fsys.ino(n, ok, fmt.Sprintf("itemmeta:%s:%d", d.acct.ID, d.item.ID))
+}
+
+func (d *itemDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	out := []fuse.DirEntry{dirEntry("meta.json", false, d.metaIno())}
+	for i, n := range d.names {
+		out = append(out, dirEntry(n, true, d.stateIno(kindStateDir, i)))
+	}
+	sortEntries(out)
+	return out, 0
+}
+
+func (d *itemDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return openList(d.entries(ctx))
+}
+
+func (d *itemDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if name == "meta.json" {
+		js := &dataFile{data: d.fsys.itemMetaJSON(d.acct, &d.item, d.names)}
+		js.init(d.fsys, d.metaIno(), false, int64(len(js.data)), d.mtime)
+		js.xa = d.fsys.itemXattrs(&d.item, -1)
+		return newChild(ctx, &d.Inode, js, out), 0
+	}
+	for i, n := range d.names {
+		if n == name {
+			s := &stateDir{acct: d.acct, item: &d.item, idx: i, name: n, parent: d}
+			s.init(d.fsys, d.stateIno(kindStateDir, i), true, 0, d.item.States[i].Start.Time())
+			return newChild(ctx, &d.Inode, s, out), 0
+		}
+	}
+	return nil, syscall.ENOENT
+}
+
+// stateDir is items/<id>/<start date>/: meta.json, the content, and for a
+// broken blob the salvaged part.
+type stateDir struct {
+	node
+	acct   index.Account
+	item   *index.Item
+	idx    int
+	name   string
+	parent *itemDir
+}
+
+var (
+	_ = (fs.NodeLookuper)((*stateDir)(nil))
+	_ = (fs.NodeOpendirHandler)((*stateDir)(nil))
+)
+
+// content is the state's content file name and the state holding its blob,
+// or "" if the state has no content.
+func (d *stateDir) content() (string, int) {
+	s := d.item.States[d.idx]
+	if !s.Type.HasContent() {
+		return "", -1
+	}
+	c := d.item.ContentIndex(d.idx)
+	if c < 0 {
+		return "", -1
+	}
+	return contentName(s.Type), c
+}
+
+func (d *stateDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
+	out := []fuse.DirEntry{dirEntry("meta.json", false, d.parent.stateIno(kindStateMeta, d.idx))}
+	if name, c := d.content(); name != "" {
+		out = append(out, dirEntry(name, false, d.parent.stateIno(kindStateContent, d.idx)))
+		if errors.Is(d.fsys.blobHealth(d.item.States[c].Digest, d.item.States[c].Size), blob.ErrBroken) {
+			out = append(out, dirEntry(partialName(name), false, d.parent.stateIno(kindStatePartial, d.idx)))
+		}
+	}
+	sortEntries(out)
+	return out, 0
+}
+
+func (d *stateDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return openList(d.entries(ctx))
+}
+
+func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	f := d.fsys
+	s := d.item.States[d.idx]
+	if name == "meta.json" {
+		js := &dataFile{data: f.stateMetaJSON(d.acct, d.item, d.idx, d.name)}
+		js.init(f, d.parent.stateIno(kindStateMeta, d.idx), false, int64(len(js.data)), s.Start.Time())
+		js.xa = f.itemXattrs(d.item, d.idx)
+		return newChild(ctx, &d.Inode, js, out), 0
+	}
+	cname, c := d.content()
+	if cname == "" {
+		return nil, syscall.ENOENT
+	}
+	ref := fileRef{id: d.item.ID, state: s, cs: d.item.States[c], idx: d.idx}
+	switch name {
+	case cname:
+		file := f.newItemFile(d.acct, ref, d.parent.stateIno(kindStateContent, d.idx), "", s.Deleted)
+		return newChild(ctx, &d.Inode, file, out), 0
+	case partialName(cname):
+		if !errors.Is(f.blobHealth(ref.cs.Digest, ref.cs.Size), blob.ErrBroken) {
+			return nil, syscall.ENOENT
+		}
+		p := f.newPartialFile(ref, d.parent.stateIno(kindStatePartial, d.idx))
+		return newChild(ctx, &d.Inode, p, out), 0
+	}
+	return nil, syscall.ENOENT
+}
+
+// itemXattrs are the attributes of an item's or a state's meta.json
+// (state -1: the item's: status is the item file's).
+func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
+	return func() []xattr {
+		xa := []xattr{{xattrPrefix + "itemid", strconv.Itoa(it.ID)}}
+		status := "ok"
+		if it.Err != "" {
+			status = it.ErrClass + ": " + it.Err
+		}
+		var s *index.State
+		if state >= 0 && state < len(it.States) {
+			s = &it.States[state]
+		} else {
+			s = it.Latest()
+		}
+		if s != nil {
+			xa = append(xa,
+				xattr{xattrPrefix + "type", s.Type.String()},
+				xattr{xattrPrefix + "folder", strconv.Itoa(s.FolderID)},
+				xattr{xattrPrefix + "flags", s.Flags})
+			if state >= 0 {
+				if c := it.ContentIndex(state); c >= 0 {
+					d := it.States[c].Digest
+					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
+					status = statusOf(f.blobHealth(d, it.States[c].Size))
+				}
+			}
+		}
+		return append(xa, xattr{xattrPrefix + "status", status})
+	}
+}
