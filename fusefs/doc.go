@@ -11,11 +11,28 @@
 //	server/customizations/<archive>.tar.gz
 //	blobs/<digest>.eml
 //
-// It is a thin adapter: every listing and every attribute comes from the
-// index (index.Index), every content byte from the blob store
-// (blob.Store). Nothing is ever written, neither to the Backup Path nor
+// It is a thin adapter: the accounts' listings and attributes come from the
+// index (index.Index), every content byte from the blob store (blob.Store).
+// Three parts read the Backup Path instead: blobs/ lists the blob area
+// itself (blob.Store.Walk), so it works where the metadata cannot be read;
+// server/ lists and serves the server files (backuppath.Path.ServerFiles);
+// account.json and meta.json re-read account_info and the item file, to
+// show every key. Nothing is ever written, neither to the Backup Path nor
 // through the mount: every write, create, mkdir, rename, unlink, setattr and
 // setxattr answers EROFS, and the mount itself is read-only in the kernel.
+//
+// # Where things are
+//
+// One file per node kind, as the tree above reads: root.go (/),
+// accounts.go (accounts/, accounts/<name>/), folders.go (folders/ and
+// at/<moment>/, which share one folder node, and at/), items.go (items/,
+// items/<id>/, the state folders), deleted.go, server.go (server/ and all
+// below it), blobs.go. The files: files.go (rendered JSON, a Backup Path
+// file as it is), blobfile.go (a blob's content, read whole or streamed),
+// partial.go (the salvaged part of a broken blob). fs.go holds FS, its
+// options and caches, and the node every type embeds; names.go the naming
+// rules and the folder tree; meta.go the JSON renderers; inode.go the
+// inode numbers.
 //
 // # Static and dynamic folders
 //
@@ -23,8 +40,8 @@
 // are small and fixed: their children are built once in OnAdd as persistent
 // inodes. Everything that can be large (accounts/, folders with 100k
 // messages, items/, deleted/, at/, blobs/) is served by Lookup and a
-// listing computed at opendir, from the index; those nodes are forgotten
-// when the kernel forgets them.
+// listing computed at opendir, from the index (blobs/: from the blob area);
+// those nodes are forgotten when the kernel forgets them.
 //
 // # Kernel caching
 //

@@ -67,8 +67,8 @@ func (v *view) load() error {
 	return v.err
 }
 
-// refOf builds the fileRef of the latest state of item it, if it is live
-// content in folderID.
+// latestRef builds the fileRef of the latest state of item it, if it is
+// live content in folderID (any folder if folderID < 0).
 func latestRef(it *index.Item, folderID int) (fileRef, bool) {
 	idx := it.ShownAt(time.Time{})
 	if idx < 0 || (folderID >= 0 && it.States[idx].FolderID != folderID) {

@@ -154,6 +154,7 @@ func folderTree(folders []index.Folder) (root *folderNode, byID map[int]*folderN
 	return root, byID
 }
 
+// joinPath joins a folder path and a name (either may be "").
 func joinPath(dir, name string) string {
 	switch {
 	case dir == "":
