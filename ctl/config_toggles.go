@@ -81,7 +81,7 @@ func runConfig(ctx context.Context, g *Globals, f *OpFlags, req service.ConfigRe
 			return remoteErr(err)
 		}
 	} else {
-		lock, err := service.LockStateDir(s.StateDir)
+		lock, err := s.Dir().Lock()
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -97,7 +96,7 @@ func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, kind string, 
 		return followOp(ctx, g, c, op.ID)
 	}
 
-	lock, err := service.LockStateDir(s.StateDir)
+	lock, err := s.Dir().Lock()
 	if err != nil {
 		return err
 	}
@@ -225,12 +224,12 @@ func openQueue(g *Globals, f *OpFlags, fn func(qa queueAccess) error) error {
 	if c != nil {
 		return fn(queueAccess{c: c})
 	}
-	lock, err := service.LockStateDir(s.StateDir)
+	lock, err := s.Dir().Lock()
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
-	q, err := opqueue.Open(filepath.Join(s.StateDir, service.QueueFile), opqueue.Options{})
+	q, err := opqueue.Open(s.Dir().Queue(), opqueue.Options{})
 	if err != nil {
 		return err
 	}

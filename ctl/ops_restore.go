@@ -234,7 +234,7 @@ func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	entries, err := operations.LedgerMap(s.StateDir)
+	entries, err := operations.LedgerMap(s.Dir())
 	if err != nil {
 		return err
 	}

@@ -34,14 +34,14 @@
 // incremental, purge and coherency check idempotent; an export must be
 // given a new, empty destination).
 //
-// The backupEnabled toggles (policy.Store, <state-dir>/backup_config.json)
+// The backupEnabled toggles (toggles.Store, statedir.Dir.Toggles)
 // are read afresh by every operation and applied to the Backup Path
-// (policy.Apply) before each scan and purge; Runner.Config changes them at
+// (toggles.Policy.Apply) before each scan and purge; Runner.Config changes them at
 // once (never queued) and applies them.
 //
 // Settings (Flags plus the Backup Path) are the service's: source, account
-// list ("name [cos]" per line), state directory (DefaultStateDir), socket
-// (<state-dir>/cbfs.sock), retention days, configuration paths, notification
+// list ("name [cos]" per line), state directory (statedir.Default), socket
+// (statedir.Dir.Socket), retention days, configuration paths, notification
 // addresses. Both binaries read them from flags and from a JSON --config
 // file whose keys are the flag names (JSONLoader).
 package operations

@@ -26,10 +26,10 @@ import (
 	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
-	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/purge"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/toggles"
 )
 
 // The operation kinds, with Carbonio's names.
@@ -70,11 +70,11 @@ func init() { maps.Copy(allowed, restoreAllowed) }
 
 // Runner runs the operations of one Backup Path with one set of Settings.
 // The caller holds the state directory's lock (service.Open, or
-// service.LockStateDir in cbctl's foreground mode).
+// statedir.Dir.Lock in cbctl's foreground mode).
 type Runner struct {
 	s        Settings
 	log      *slog.Logger
-	toggles  *policy.Store
+	toggles  *toggles.Store
 	accounts []scan.AccountSpec
 	now      func() time.Time
 
@@ -121,7 +121,7 @@ func New(s Settings, log *slog.Logger) (*Runner, error) {
 		}
 		src.Close()
 	}
-	st, err := policy.Open(s.StateDir)
+	st, err := toggles.Open(s.Dir())
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +355,7 @@ func (r *Runner) createPath() (*backuppath.Path, error) {
 
 // policy reads the toggles afresh (a foreground cbctl may have changed
 // them).
-func (r *Runner) policy() (*policy.Policy, error) { return r.toggles.Policy() }
+func (r *Runner) policy() (*toggles.Policy, error) { return r.toggles.Policy() }
 
 func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
 	if r.s.Source == "" {

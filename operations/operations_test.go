@@ -16,6 +16,7 @@ import (
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 func TestParseAccounts(t *testing.T) {
@@ -91,12 +92,12 @@ func TestNormalizeDefaults(t *testing.T) {
 	assert.Equal(t, filepath.Join(s.StateDir, "cbfs.sock"), s.Socket)
 	s = Settings{Flags: Flags{RetentionDays: -1, StateDir: "x"}}
 	require.ErrorContains(t, s.Normalize(), "retention-days")
-	d, err := DefaultStateDir()
+	d, err := statedir.Default()
 	require.NoError(t, err)
 	if os.Geteuid() == 0 {
-		assert.Equal(t, "/var/lib/cbfs", d)
+		assert.Equal(t, statedir.Dir("/var/lib/cbfs"), d)
 	} else {
-		assert.Equal(t, "cbfs", filepath.Base(d))
+		assert.Equal(t, "cbfs", filepath.Base(d.Path()))
 	}
 }
 

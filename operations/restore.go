@@ -17,6 +17,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // The restore kinds (package restore does the work):
@@ -32,7 +33,7 @@ import (
 // into it); the others read the service's own Backup Path. Every restore
 // goes to the target URL, or --restore-target, or the --source when it is
 // an IMAP server (the mail server this service backs up). The restore
-// ledger is <state-dir>/restore-ledger.db: a second run restores nothing
+// ledger is <state-dir>/restore-ledger.db (statedir.Dir.Ledger): a second run restores nothing
 // twice, and a stopped run resumes.
 const (
 	KindExternalRestore     = restore.OpExternalRestore
@@ -46,9 +47,6 @@ var RestoreKinds = []string{KindExternalRestore, KindRestoreOnNewAccount, KindUn
 
 // IsRestoreKind reports whether kind is a restore.
 func IsRestoreKind(kind string) bool { return slices.Contains(RestoreKinds, kind) }
-
-// LedgerFile is the restore ledger, in the state directory.
-const LedgerFile = "restore-ledger.db"
 
 // The restores' parameter names: Carbonio's for its documented
 // parameters, camelCase for the positional arguments (as destPath).
@@ -366,7 +364,7 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 	if err != nil {
 		return "", fmt.Errorf("source: %w", err)
 	}
-	ledger, err := restore.OpenLedger(filepath.Join(r.s.StateDir, LedgerFile))
+	ledger, err := restore.OpenLedger(r.s.Dir().Ledger())
 	if err != nil {
 		return "", err
 	}
@@ -445,8 +443,8 @@ func activeAccount(src *backuppath.Path, nameOrID string) bool {
 // (backup getMap). It reads a copy of the ledger file, so it neither
 // needs the state lock nor disturbs a restore writing it; a missing
 // ledger (no restore yet) is an empty map.
-func LedgerMap(stateDir string) ([]restore.Entry, error) {
-	path := filepath.Join(stateDir, LedgerFile)
+func LedgerMap(stateDir statedir.Dir) ([]restore.Entry, error) {
+	path := stateDir.Ledger()
 	in, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -460,7 +458,7 @@ func LedgerMap(stateDir string) ([]restore.Entry, error) {
 		return nil, fmt.Errorf("restore ledger: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	cp := filepath.Join(tmp, LedgerFile)
+	cp := filepath.Join(tmp, filepath.Base(path))
 	out, err := os.OpenFile(cp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		_, err = io.Copy(out, in)

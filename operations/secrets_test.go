@@ -17,6 +17,7 @@ import (
 	"github.com/cbfs/cbfs/internal/dovecot"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // A restore to imap://admin:PASSWORD@host: the password is nowhere on disk
@@ -76,8 +77,8 @@ func TestRestoreTargetPasswordIsNeverStoredOrPrinted(t *testing.T) {
 		assert.NotContains(t, string(b), secret, p)
 		return nil
 	}))
-	assert.FileExists(t, filepath.Join(st, service.QueueFile))
-	assert.FileExists(t, filepath.Join(st, LedgerFile))
+	assert.FileExists(t, statedir.Dir(st).Queue())
+	assert.FileExists(t, statedir.Dir(st).Ledger())
 	assert.GreaterOrEqual(t, files, 3)
 
 	// After a restart the password is gone from memory: the stored

@@ -19,7 +19,7 @@ import (
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
-	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // DefaultRetentionDays is Carbonio's default data retention.
@@ -57,31 +57,18 @@ func (s *Settings) OpenPath(root string) (*backuppath.Path, error) {
 	return backuppath.OpenWithKeyMap(root, s.KeyMap)
 }
 
-// DefaultStateDir is /var/lib/cbfs for root, else $XDG_STATE_HOME/cbfs or
-// ~/.local/state/cbfs.
-func DefaultStateDir() (string, error) {
-	if os.Geteuid() == 0 {
-		return "/var/lib/cbfs", nil
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "cbfs"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no state directory: give --state-dir (%w)", err)
-	}
-	return filepath.Join(home, ".local", "state", "cbfs"), nil
-}
+// Dir is the state directory (its layout: package statedir).
+func (s *Settings) Dir() statedir.Dir { return statedir.Dir(s.StateDir) }
 
 // Normalize fills the defaults (state directory, socket) and makes paths
 // absolute. It checks the values but opens nothing.
 func (s *Settings) Normalize() error {
 	if s.StateDir == "" {
-		d, err := DefaultStateDir()
+		d, err := statedir.Default()
 		if err != nil {
 			return err
 		}
-		s.StateDir = d
+		s.StateDir = d.Path()
 	}
 	abs := func(p *string) error {
 		if *p == "" {
@@ -100,7 +87,7 @@ func (s *Settings) Normalize() error {
 		}
 	}
 	if s.Socket == "" {
-		s.Socket = service.DefaultSocketPath(s.StateDir)
+		s.Socket = s.Dir().Socket()
 	}
 	if s.RetentionDays < 0 {
 		return fmt.Errorf("retention-days: want 0 or more, got %d", s.RetentionDays)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -20,9 +19,6 @@ import (
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
 )
-
-// IndexFile is the index of the served Backup Path, in the state directory.
-const IndexFile = "index.db"
 
 // ServeCmd is `cbfs serve`: the backup service of one mail server.
 type ServeCmd struct {
@@ -135,7 +131,7 @@ func startServeMount(ctx context.Context, s operations.Settings, dir string, deb
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}
-	ix, err := index.Open(bp, filepath.Join(s.StateDir, IndexFile))
+	ix, err := index.Open(bp, s.Dir().Index())
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}
