@@ -47,9 +47,9 @@ func TestRestoreTargetPasswordIsNeverStoredOrPrinted(t *testing.T) {
 		return err == nil && c.Ping(context.Background()) == nil
 	}, 10*time.Second, 20*time.Millisecond)
 
-	op, err := c.Enqueue(context.Background(), KindExternalRestore, map[string]string{ParamSourcePath: bp, ParamTarget: target})
+	op, err := c.Enqueue(context.Background(), KindExternalRestore, map[string]string{"sourcePath": bp, "target": target})
 	require.NoError(t, err)
-	assert.Equal(t, strings.Replace(target, ":"+secret, "", 1), op.Params[ParamTarget], "stored without the password")
+	assert.Equal(t, strings.Replace(target, ":"+secret, "", 1), op.Params["target"], "stored without the password")
 	end, err := c.Monitor(context.Background(), op.ID, nil)
 	require.NoError(t, err)
 	require.Equal(t, opqueue.Done, end.State, "%s\n%s", end.Error, end.Result)

@@ -2,9 +2,6 @@ package operations
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/alecthomas/kong"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/atomicfile"
@@ -26,10 +21,10 @@ import (
 const DefaultRetentionDays = 30
 
 // Flags are the service settings both `cbfs serve` and cbctl's foreground
-// operations take (the Backup Path is each binary's own flag). Their names
-// are also the keys of the --config file (see JSONLoader).
+// operations take (the Backup Path is each binary's own flag, --config
+// ctl.ServiceFlags'). Their names are also the keys of the --config file
+// (see ctl.JSONLoader).
 type Flags struct {
-	Config             kong.ConfigFlag `name:"config" placeholder:"FILE" help:"JSON file of settings whose keys are these flags' names (\"source\", \"accounts-file\", ...); flags given on the command line win."`
 	Source             string          `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin:pass@host:port (a master login)."`
 	AccountsFile       string          `name:"accounts-file" placeholder:"FILE" help:"The account list: one account a line, \"name [cos]\"; # starts a comment. IMAP sources scan exactly these; Maildir sources take their COS from it."`
 	StateDir           string          `name:"state-dir" placeholder:"DIR" help:"Service state: lock, operation queue, index, backup toggles (default: /var/lib/cbfs for root, $XDG_STATE_HOME/cbfs or ~/.local/state/cbfs otherwise)."`
@@ -171,35 +166,4 @@ func ParseAccounts(r io.Reader, name string) ([]scan.AccountSpec, error) {
 		return nil, fmt.Errorf("accounts file %s: %w", name, err)
 	}
 	return out, nil
-}
-
-// JSONLoader is kong's JSON configuration loader (kong.JSON) accepting the
-// flags' own spelling as keys ("backup-path") as well as kong's
-// ("backup_path", "backupPath"). Use it as kong.Configuration(JSONLoader).
-func JSONLoader(r io.Reader) (kong.Resolver, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var values map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&values); err != nil {
-		return nil, fmt.Errorf("configuration file: %w", err)
-	}
-	if values == nil {
-		return nil, errors.New("configuration file: want a JSON object")
-	}
-	norm := make(map[string]any, len(values))
-	for k, v := range values {
-		if n, ok := v.(json.Number); ok {
-			v = n.String() // kong parses numbers from strings
-		}
-		norm[strings.ReplaceAll(k, "-", "_")] = v
-	}
-	b, err = json.Marshal(norm)
-	if err != nil {
-		return nil, err
-	}
-	return kong.JSON(bytes.NewReader(b))
 }
