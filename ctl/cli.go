@@ -20,7 +20,6 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-
 )
 
 // CLI is the root of the command tree.
