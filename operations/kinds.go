@@ -317,7 +317,8 @@ type ItemRestoreParams struct {
 	Account string `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
 	Item    int    `pair:"itemId" required:"" what:"item id" arg:"" name:"ITEM" help:"The item id."`
 	Target
-	Date DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
+	Date          DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
+	RestoreFolder string     `pair:"restore_folder" name:"restore-folder" placeholder:"FOLDER" help:"Restore the item into this folder (a/b for a subfolder; created if missing) instead of the folder of its state."`
 	ReportTo
 }
 
@@ -328,9 +329,13 @@ func (p *ItemRestoreParams) Check() error {
 	}
 	return p.Target.Check()
 }
-func (p *ItemRestoreParams) Localize()                { p.Target.Localize() }
-func (p *ItemRestoreParams) source(r *Runner) string  { return r.s.BackupPath }
-func (p *ItemRestoreParams) options() restore.Options { return restore.DefaultOptions() }
+func (p *ItemRestoreParams) Localize()               { p.Target.Localize() }
+func (p *ItemRestoreParams) source(r *Runner) string { return r.s.BackupPath }
+func (p *ItemRestoreParams) options() restore.Options {
+	opt := restore.DefaultOptions()
+	opt.Folder = p.RestoreFolder
+	return opt
+}
 func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
 	return restore.ItemRestore(ctx, src, p.Account, p.Item, p.Date.Time(), tgt, l, opt)
 }

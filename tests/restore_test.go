@@ -559,6 +559,27 @@ func TestRestoreForeground(t *testing.T) {
 		assert.Equal(t, 1, readMaildirTree(t, filepath.Join(one, a.Name, "Maildir")).count())
 	})
 
+	t.Run("item restore into restore_folder", func(t *testing.T) {
+		a := s.active[1]
+		var item *mailbox.Item
+		for _, it := range s.items[a.ID] {
+			if l := it.Latest(); !l.Deleted && isMail(l) && !s.isBad(a, it.ID) && (item == nil || it.ID < item.ID) {
+				item = it
+			}
+		}
+		require.NotNil(t, item)
+		tgt := filepath.Join(dir, "item-folder")
+		r := ok(t, "backup", "doItemRestore", a.Name, strconv.Itoa(item.ID), "target", "maildir:"+tgt, "restore_folder", "Recovered/Item",
+			"--backup-path", s.root, "--state-dir", st)
+		assert.Equal(t, 1, statLine(t, r.stdout, "Restored Items"), r.stdout)
+		got := readMaildirTree(t, filepath.Join(tgt, a.Name, "Maildir"))
+		require.Equal(t, 1, got.count())
+		for folder, d := range got {
+			assert.Equal(t, "Recovered/Item", folder)
+			assert.Equal(t, []string{string(item.Latest().Digest)}, d)
+		}
+	})
+
 	t.Run("notifications: mailed through --smtp, recorded without", func(t *testing.T) {
 		a := s.active[0]
 		var item int
