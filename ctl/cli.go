@@ -20,8 +20,6 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-
-	"github.com/cbfs/cbfs/operations"
 )
 
 // CLI is the root of the command tree.
@@ -118,7 +116,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data), 2 usage error (bad command, parameter, date or type)."),
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
-		kong.Configuration(operations.JSONLoader),
+		kong.Configuration(JSONLoader),
 	}
 	return kong.New(cli, append(opts, options...)...)
 }

@@ -67,32 +67,20 @@ func (c *ConfigUnsetCmd) Run(ctx context.Context, g *Globals) error {
 // runConfig applies or reads a toggle through the running service, or
 // here under the state lock.
 func runConfig(ctx context.Context, g *Globals, f *OpFlags, req service.ConfigRequest) error {
-	s, err := f.settings(g)
-	if err != nil {
-		return err
-	}
-	c, err := dial(s)
-	if err != nil {
-		return err
-	}
 	var v string
-	if c != nil {
-		if v, err = c.Config(ctx, req); err != nil {
-			return remoteErr(err)
-		}
-	} else {
-		lock, err := service.LockStateDir(s.StateDir)
+	err := viaService(g, f, func(c *service.Client) (err error) {
+		v, err = c.Config(ctx, req)
+		return err
+	}, func(s operations.Settings) error {
+		r, err := runner(g, s)
 		if err != nil {
 			return err
 		}
-		defer lock.Release()
-		r, err := operations.New(s, g.Log)
-		if err != nil {
-			return err
-		}
-		if v, err = r.Config(ctx, req); err != nil {
-			return remoteErr(err)
-		}
+		v, err = r.Config(ctx, operations.ConfigRequest(req))
+		return err
+	})
+	if err != nil {
+		return remoteErr(err)
 	}
 	if g.JSON {
 		return printJSON(g.Stdout, map[string]string{"scope": req.Scope, "name": req.Name, "key": req.Key, "value": v})

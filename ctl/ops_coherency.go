@@ -2,8 +2,6 @@ package ctl
 
 import (
 	"context"
-	"path/filepath"
-	"strconv"
 
 	"github.com/cbfs/cbfs/operations"
 )
@@ -12,9 +10,7 @@ import (
 type DoCoherencyCheckCmd struct {
 	OpFlags
 	WaitFlag
-	FixBackup     bool     `name:"fix-backup" help:"Move bad files into the quarantine folder inside the Backup Path (nothing is ever deleted)."`
-	FixDoubleGzip string   `name:"fix-double-gzip" enum:"check,fix," default:"" placeholder:"check|fix" help:"Double-gzipped blobs: check (report them) or fix (rewrite them gzipped once)."`
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses to notify of the result (recorded in the report)."`
+	operations.CoherencyCheckParams
 }
 
 // Help is the long help of doCoherencyCheck.
@@ -23,18 +19,5 @@ func (c *DoCoherencyCheckCmd) Help() string {
 }
 
 func (c *DoCoherencyCheckCmd) Run(ctx context.Context, g *Globals) error {
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindCoherencyCheck, map[string]string{
-		operations.ParamFixBackup:     strconv.FormatBool(c.FixBackup),
-		operations.ParamFixDoubleGzip: c.FixDoubleGzip,
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
-}
-
-// absPath makes a path given on cbctl's command line absolute: the service
-// has another working directory.
-func absPath(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.CoherencyCheckParams)
 }

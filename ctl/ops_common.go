@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -25,7 +24,7 @@ import (
 // the service settings (used when cbctl runs the operation in the
 // foreground because no service is running) and --wait.
 type OpFlags struct {
-	operations.Flags
+	ServiceFlags
 }
 
 // WaitFlag is --wait of the commands that enqueue.
@@ -42,22 +41,39 @@ func (f *OpFlags) settings(g *Globals) (operations.Settings, error) {
 	return s, nil
 }
 
-// dial finds the running service: (client, nil), (nil, nil) when none runs
-// (ErrNoService), or an error (permission denied, ...) to report.
-func dial(s operations.Settings) (*service.Client, error) {
-	c, err := service.Dial(s.Socket)
-	if errors.Is(err, service.ErrNoService) {
-		return nil, nil
-	}
+// viaService is the one place cbctl decides where a command runs: on the
+// running service (remote gets its client) or, with none listening, here
+// under the state directory's lock (local). Any other failure to reach
+// the service (permission denied, ...) is reported.
+func viaService(g *Globals, f *OpFlags, remote func(c *service.Client) error, local func(s operations.Settings) error) error {
+	s, err := f.settings(g)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return c, nil
+	c, err := service.Dial(s.Socket)
+	switch {
+	case err == nil:
+		return remote(c)
+	case !errors.Is(err, service.ErrNoService):
+		return err
+	}
+	lock, err := s.Dir().Lock()
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	return local(s)
+}
+
+// runner is the operations runner of a command run here (viaService's
+// local).
+func runner(g *Globals, s operations.Settings) (*operations.Runner, error) {
+	return operations.New(s, g.Log)
 }
 
 // remoteErr turns the service's refusals of bad requests into usage errors.
 func remoteErr(err error) error {
-	if errors.Is(err, service.ErrInvalid) || errors.Is(err, opqueue.ErrUnknownKind) {
+	if errors.Is(err, opqueue.ErrInvalid) || errors.Is(err, opqueue.ErrUnknownKind) {
 		return &usageError{err}
 	}
 	return err
@@ -69,20 +85,15 @@ type foregroundOut struct {
 	Foreground bool `json:"foreground"`
 }
 
-// runOp enqueues kind with params on the running service (printing its id,
-// or following it with --wait), or, with no service, runs it in the
-// foreground under the state directory's lock.
-func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, kind string, params map[string]string) error {
-	params = operations.ParamsOf(params)
-	s, err := f.settings(g)
-	if err != nil {
-		return err
-	}
-	c, err := dial(s)
-	if err != nil {
-		return err
-	}
-	if c != nil {
+// runOp is every operation verb: it makes p's paths absolute (the service
+// has another working directory) and enqueues p's pairs on the running
+// service (printing its id, or following it with --wait), or, with no
+// service, runs them in the foreground under the state directory's lock
+// through the same Validate and Run.
+func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, p operations.Params) error {
+	operations.Localize(p)
+	kind, params := p.Kind(), operations.Encode(p)
+	return viaService(g, f, func(c *service.Client) error {
 		op, err := c.Enqueue(ctx, kind, params)
 		if err != nil {
 			return remoteErr(err)
@@ -95,17 +106,17 @@ func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, kind string, 
 			return nil
 		}
 		return followOp(ctx, g, c, op.ID)
-	}
+	}, func(s operations.Settings) error {
+		r, err := runner(g, s)
+		if err != nil {
+			return err
+		}
+		return runHere(ctx, g, r, kind, params)
+	})
+}
 
-	lock, err := service.LockStateDir(s.StateDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	r, err := operations.New(s, g.Log)
-	if err != nil {
-		return err
-	}
+// runHere runs one operation in the foreground and prints its report.
+func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string, params map[string]string) error {
 	if err := r.Validate(kind, params); err != nil {
 		return &usageError{err}
 	}
@@ -214,28 +225,16 @@ type queueAccess struct {
 }
 
 func openQueue(g *Globals, f *OpFlags, fn func(qa queueAccess) error) error {
-	s, err := f.settings(g)
-	if err != nil {
-		return err
-	}
-	c, err := dial(s)
-	if err != nil {
-		return err
-	}
-	if c != nil {
+	return viaService(g, f, func(c *service.Client) error {
 		return fn(queueAccess{c: c})
-	}
-	lock, err := service.LockStateDir(s.StateDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	q, err := opqueue.Open(filepath.Join(s.StateDir, service.QueueFile), opqueue.Options{})
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-	return fn(queueAccess{q: q})
+	}, func(s operations.Settings) error {
+		q, err := opqueue.Open(s.Dir().Queue(), opqueue.Options{})
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		return fn(queueAccess{q: q})
+	})
 }
 
 func (qa queueAccess) list(ctx context.Context) ([]opqueue.Op, error) {

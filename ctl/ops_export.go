@@ -8,12 +8,9 @@ import (
 
 // DoExportCmd is "backup doExport DEST_PATH [domains ...] [cos ...]".
 type DoExportCmd struct {
-	DestPath string `arg:"" name:"DEST_PATH" help:"Folder to write the exported Backup Path into."`
 	OpFlags
 	WaitFlag
-	Domains       []string `name:"domains" placeholder:"DOMAIN" help:"Export only accounts of these domains (comma-separated)."`
-	COS           []string `name:"cos" placeholder:"COS" help:"Export only accounts of these COS (comma-separated)."`
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses to notify of the result (recorded in the report)."`
+	operations.ExportParams
 }
 
 // Help is the long help of doExport.
@@ -22,10 +19,5 @@ func (c *DoExportCmd) Help() string {
 }
 
 func (c *DoExportCmd) Run(ctx context.Context, g *Globals) error {
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindExport, map[string]string{
-		operations.ParamDestPath:      absPath(c.DestPath),
-		operations.ParamDomains:       operations.JoinList(c.Domains),
-		operations.ParamCOS:           operations.JoinList(c.COS),
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.ExportParams)
 }

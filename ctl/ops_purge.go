@@ -10,8 +10,7 @@ import (
 type DoPurgeCmd struct {
 	OpFlags
 	WaitFlag
-	PurgeDays     string   `name:"purge-days" placeholder:"N" help:"Retention in days for this purge (default: --retention-days; 0 keeps everything)."`
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses to notify of the result (recorded in the report)."`
+	operations.PurgeParams
 }
 
 // Help is the long help of doPurge.
@@ -20,8 +19,5 @@ func (c *DoPurgeCmd) Help() string {
 }
 
 func (c *DoPurgeCmd) Run(ctx context.Context, g *Globals) error {
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindPurge, map[string]string{
-		operations.ParamPurgeDays:     c.PurgeDays,
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.PurgeParams)
 }

@@ -4,65 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/restore"
 )
 
-// TargetFlag is --target of the restores.
-type TargetFlag struct {
-	Target string `name:"target" placeholder:"URL" help:"Where to restore: maildir:/path (one Maildir++ tree per account) or imap://admin:password@host:port (any IMAP server, through its master login; imaps:// for TLS). Default: the service's --restore-target, else its IMAP --source."`
-}
-
-// target checks the URL and makes a maildir: path absolute (the service
-// has another working directory).
-func (f *TargetFlag) target() (string, error) {
-	t := strings.TrimSpace(f.Target)
-	if t == "" {
-		return "", nil
-	}
-	if _, err := restore.ParseTarget(t); err != nil {
-		return "", usagef("%w", err)
-	}
-	if p, ok := strings.CutPrefix(t, "maildir:"); ok {
-		return "maildir:" + absPath(strings.TrimPrefix(p, "//")), nil
-	}
-	return t, nil
-}
-
-// restoreDate checks a date argument and passes it on as RFC 3339 (UTC),
-// or as the open word (first, last).
-func restoreDate(name, s, open string) (string, error) {
-	sel, err := parseDateSel(s, open)
-	if err != nil {
-		return "", usagef("%s: %w", name, err)
-	}
-	if sel.Kind == open {
-		return open, nil
-	}
-	return sel.At.UTC().Format(time.RFC3339Nano), nil
-}
-
 // DoExternalRestoreCmd is "backup doExternalRestore SOURCE_PATH [name value]...".
 type DoExternalRestoreCmd struct {
-	SourcePath string `arg:"" name:"SOURCE_PATH" help:"The Backup Path to restore from: any copy (rsync'd, exported, on read-only media); nothing is written into it."`
 	OpFlags
 	WaitFlag
-	TargetFlag
-	Accounts              []string `name:"accounts" placeholder:"ACCOUNT" help:"Restore only these accounts (names or ids, comma-separated)."`
-	InputFile             string   `name:"input-file" placeholder:"FILE" help:"A file of accounts to restore, one name or id a line (added to --accounts)."`
-	Domains               []string `name:"domains" placeholder:"DOMAIN" help:"Restore only accounts, and provision only domains and distribution lists, of these domains (comma-separated)."`
-	FilterDeleted         bool     `name:"filter-deleted" default:"true" negatable:"" help:"Leave out deleted accounts and items whose latest state is deleted (filter_deleted false restores them, in their last state before the deletion)."`
-	SkipSystemAccounts    bool     `name:"skip-system-accounts" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...)."`
-	SkipDistributionLists bool     `name:"skip-distribution-lists" help:"Do not provision distribution lists."`
-	SkipCoses             bool     `name:"skip-coses" help:"Do not provision classes of service."`
-	ProvisioningOnly      bool     `name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
-	ConcurrentAccounts    int      `name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
-	MaxFileSize           string   `name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
-	Notifications         []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses the report goes to (mailed when the service has --smtp; recorded in the report otherwise)."`
+	operations.ExternalRestoreParams
 }
 
 // Help is the long help of doExternalRestore.
@@ -71,47 +23,14 @@ func (c *DoExternalRestoreCmd) Help() string {
 }
 
 func (c *DoExternalRestoreCmd) Run(ctx context.Context, g *Globals) error {
-	tgt, err := c.target()
-	if err != nil {
-		return err
-	}
-	if _, err := operations.ParseMaxFileSize(c.MaxFileSize); err != nil {
-		return usagef("max-file-size: %w", err)
-	}
-	if c.ConcurrentAccounts < 1 || c.ConcurrentAccounts > 64 {
-		return usagef("concurrent-accounts: want 1 to 64, got %d", c.ConcurrentAccounts)
-	}
-	inputFile := ""
-	if c.InputFile != "" {
-		inputFile = absPath(c.InputFile)
-	}
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindExternalRestore, map[string]string{
-		operations.ParamSourcePath:            absPath(c.SourcePath),
-		operations.ParamTarget:                tgt,
-		operations.ParamAccounts:              operations.JoinList(c.Accounts),
-		operations.ParamInputFile:             inputFile,
-		operations.ParamDomains:               operations.JoinList(c.Domains),
-		operations.ParamFilterDeleted:         strconv.FormatBool(c.FilterDeleted),
-		operations.ParamSkipSystemAccounts:    strconv.FormatBool(c.SkipSystemAccounts),
-		operations.ParamSkipDistributionLists: strconv.FormatBool(c.SkipDistributionLists),
-		operations.ParamSkipCOSes:             strconv.FormatBool(c.SkipCoses),
-		operations.ParamProvisioningOnly:      strconv.FormatBool(c.ProvisioningOnly),
-		operations.ParamConcurrentAccounts:    strconv.Itoa(c.ConcurrentAccounts),
-		operations.ParamMaxFileSize:           c.MaxFileSize,
-		operations.ParamNotifications:         operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.ExternalRestoreParams)
 }
 
 // DoRestoreOnNewAccountCmd is "backup doRestoreOnNewAccount SRC DST DATE|last".
 type DoRestoreOnNewAccountCmd struct {
-	SourceAccount string `arg:"" name:"SOURCE_ACCOUNT" help:"The account in the Backup Path (name or id; a deleted account too)."`
-	DestAccount   string `arg:"" name:"DESTINATION_ACCOUNT" help:"The new account on the target to restore into."`
-	Date          string `arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}."`
 	OpFlags
 	WaitFlag
-	TargetFlag
-	Undelete      bool     `name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses the report goes to (mailed when the service has --smtp; recorded in the report otherwise)."`
+	operations.RestoreOnNewAccountParams
 }
 
 // Help is the long help of doRestoreOnNewAccount.
@@ -120,34 +39,14 @@ func (c *DoRestoreOnNewAccountCmd) Help() string {
 }
 
 func (c *DoRestoreOnNewAccountCmd) Run(ctx context.Context, g *Globals) error {
-	tgt, err := c.target()
-	if err != nil {
-		return err
-	}
-	date, err := restoreDate("DATE", c.Date, selLast)
-	if err != nil {
-		return err
-	}
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindRestoreOnNewAccount, map[string]string{
-		operations.ParamSourceAccount: c.SourceAccount,
-		operations.ParamDestAccount:   c.DestAccount,
-		operations.ParamDate:          date,
-		operations.ParamUndelete:      strconv.FormatBool(c.Undelete),
-		operations.ParamTarget:        tgt,
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.RestoreOnNewAccountParams)
 }
 
 // DoUndeleteCmd is "backup doUndelete ACCOUNT START|first END|last".
 type DoUndeleteCmd struct {
-	Account string `arg:"" name:"ACCOUNT" help:"The account (name or id)."`
-	Start   string `arg:"" name:"START" help:"Start of the window, or first. ${date_help}."`
-	End     string `arg:"" name:"END" help:"End of the window, or last."`
 	OpFlags
 	WaitFlag
-	TargetFlag
-	TargetOriginalFolder bool     `name:"target-original-folder" default:"true" negatable:"" help:"Put each item back in the folder it was in before it was deleted (target_original_folder false: under one folder undelete_DD_MM_YY)."`
-	Notifications        []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses the report goes to (mailed when the service has --smtp; recorded in the report otherwise)."`
+	operations.UndeleteParams
 }
 
 // Help is the long help of doUndelete.
@@ -156,37 +55,14 @@ func (c *DoUndeleteCmd) Help() string {
 }
 
 func (c *DoUndeleteCmd) Run(ctx context.Context, g *Globals) error {
-	tgt, err := c.target()
-	if err != nil {
-		return err
-	}
-	start, err := restoreDate("START", c.Start, selFirst)
-	if err != nil {
-		return err
-	}
-	end, err := restoreDate("END", c.End, selLast)
-	if err != nil {
-		return err
-	}
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindUndelete, map[string]string{
-		operations.ParamAccount:              c.Account,
-		operations.ParamStart:                start,
-		operations.ParamEnd:                  end,
-		operations.ParamTargetOriginalFolder: strconv.FormatBool(c.TargetOriginalFolder),
-		operations.ParamTarget:               tgt,
-		operations.ParamNotifications:        operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.UndeleteParams)
 }
 
 // DoItemRestoreCmd is "backup doItemRestore ACCOUNT ITEM [date D]".
 type DoItemRestoreCmd struct {
-	Account string `arg:"" name:"ACCOUNT" help:"The account (name or id)."`
-	Item    int    `arg:"" name:"ITEM" help:"The item id."`
 	OpFlags
 	WaitFlag
-	TargetFlag
-	Date          string   `name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses the report goes to (mailed when the service has --smtp; recorded in the report otherwise)."`
+	operations.ItemRestoreParams
 }
 
 // Help is the long help of doItemRestore.
@@ -195,26 +71,7 @@ func (c *DoItemRestoreCmd) Help() string {
 }
 
 func (c *DoItemRestoreCmd) Run(ctx context.Context, g *Globals) error {
-	tgt, err := c.target()
-	if err != nil {
-		return err
-	}
-	if c.Item <= 0 {
-		return usagef("ITEM: want a positive item id, got %d", c.Item)
-	}
-	date := ""
-	if c.Date != "" {
-		if date, err = restoreDate("date", c.Date, selLast); err != nil {
-			return err
-		}
-	}
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindItemRestore, map[string]string{
-		operations.ParamAccount:       c.Account,
-		operations.ParamItemID:        strconv.Itoa(c.Item),
-		operations.ParamDate:          date,
-		operations.ParamTarget:        tgt,
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.ItemRestoreParams)
 }
 
 // GetMapCmd is "backup getMap [account A] [target URL]".
@@ -234,7 +91,7 @@ func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	entries, err := operations.LedgerMap(s.StateDir)
+	entries, err := operations.LedgerMap(s.Dir())
 	if err != nil {
 		return err
 	}

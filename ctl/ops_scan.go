@@ -10,7 +10,7 @@ import (
 type DoSmartScanCmd struct {
 	OpFlags
 	WaitFlag
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses to notify of the result (recorded in the report)."`
+	operations.SmartScanParams
 }
 
 // Help is the long help of doSmartScan.
@@ -19,17 +19,14 @@ func (c *DoSmartScanCmd) Help() string {
 }
 
 func (c *DoSmartScanCmd) Run(ctx context.Context, g *Globals) error {
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindSmartScan, map[string]string{
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.SmartScanParams)
 }
 
 // DoAccountScanCmd is "backup doAccountScan ACCOUNT".
 type DoAccountScanCmd struct {
-	Account string `arg:"" help:"The account to scan (name@domain)."`
 	OpFlags
 	WaitFlag
-	Notifications []string `name:"notifications" placeholder:"ADDRESS" help:"Addresses to notify of the result (recorded in the report)."`
+	operations.AccountScanParams
 }
 
 // Help is the long help of doAccountScan.
@@ -38,8 +35,5 @@ func (c *DoAccountScanCmd) Help() string {
 }
 
 func (c *DoAccountScanCmd) Run(ctx context.Context, g *Globals) error {
-	return runOp(ctx, g, &c.OpFlags, c.Wait, operations.KindAccountScan, map[string]string{
-		operations.ParamAccount:       c.Account,
-		operations.ParamNotifications: operations.JoinList(c.Notifications),
-	})
+	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.AccountScanParams)
 }

@@ -44,7 +44,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/mailbox"
-	"github.com/cbfs/cbfs/policy"
+	"github.com/cbfs/cbfs/toggles"
 )
 
 // Options of an export.
@@ -54,7 +54,7 @@ type Options struct {
 	Domains []string
 	COS     []string
 	// Policy, if set, says whose backup is disabled (those are left out).
-	Policy *policy.Policy
+	Policy *toggles.Policy
 	// NoSync skips the final flush to disk (tests, benchmarks).
 	NoSync bool
 	// Workers copying and verifying blobs (0: 2).

@@ -18,8 +18,8 @@ import (
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/testbomb"
 	"github.com/cbfs/cbfs/mailbox"
-	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/sample"
+	"github.com/cbfs/cbfs/toggles"
 )
 
 func genSample(t *testing.T) (*backuppath.Path, *sample.Report) {
@@ -89,7 +89,7 @@ func TestFilters(t *testing.T) {
 		{"domain and cos", Options{Domains: []string{dom}, COS: []string{cos}},
 			func(a mailbox.Account) bool { return a.Domain() == dom && a.COSName == cos }, nil},
 		{"cos by id", Options{COS: []string{all[0].COSID}}, func(a mailbox.Account) bool { return a.COSID == all[0].COSID }, nil},
-		{"disabled by account toggle", Options{Policy: &policy.Policy{Accounts: map[string]bool{all[1].Name: false}}},
+		{"disabled by account toggle", Options{Policy: &toggles.Policy{Accounts: map[string]bool{all[1].Name: false}}},
 			func(a mailbox.Account) bool { return a.Name != all[1].Name }, []string{all[1].Name}},
 	}
 	for _, tc := range tests {
@@ -232,7 +232,7 @@ func TestDisabledByAccountInfo(t *testing.T) {
 	assert.Equal(t, a.Name, res.LeftOut[0].Account)
 	assert.NotContains(t, res.Accounts, a.Name)
 	// With toggles given, they decide.
-	res, err = Run(context.Background(), src, filepath.Join(t.TempDir(), "e"), Options{NoSync: true, Policy: &policy.Policy{}})
+	res, err = Run(context.Background(), src, filepath.Join(t.TempDir(), "e"), Options{NoSync: true, Policy: &toggles.Policy{}})
 	require.NoError(t, err)
 	assert.Empty(t, res.LeftOut)
 	assert.Contains(t, res.Accounts, a.Name)

@@ -1,6 +1,16 @@
-// Package operations maps Carbonio's backup operations onto cbfs's
-// libraries, for both `cbfs serve` (as opqueue handlers) and cbctl's
-// foreground mode (Runner.Run, under the state directory's lock):
+// Package operations is the application layer of cbfs's backup service:
+// the operation kinds, registered once (params.go, kinds.go), and Runner,
+// which runs them for both `cbfs serve` (as opqueue handlers) and cbctl's
+// foreground mode (under the state directory's lock). It imports neither
+// kong nor the socket protocol.
+//
+// A kind is one struct: SmartScanParams, AccountScanParams, PurgeParams,
+// ExportParams, CoherencyCheckParams, ExternalRestoreParams,
+// RestoreOnNewAccountParams, UndeleteParams, ItemRestoreParams. Its fields
+// are its parameters, their tags say the pair name, required, enum and
+// default (Params); Encode and Decode turn it into and from Carbonio's
+// "name value" pairs, the map cbctl sends and the queue stores; its run
+// calls the library:
 //
 //	doSmartScan                         scan.Run over the whole source
 //	doAccountScan      account          scan.Run with Only
@@ -26,22 +36,23 @@
 // --notify addresses, are listed at the end of the report, and the report
 // is mailed to them (internal/notify) when --smtp names an SMTP server.
 //
-// Parameters are strings, as on Carbonio's command line and in the queue;
-// Runner.Validate checks them when an operation is enqueued, so a bad one
-// is refused at once (service.ErrInvalid). Reports are the libraries'
+// Parameters travel as strings, as on Carbonio's command line and in the
+// queue; Runner.Validate decodes them when an operation is enqueued, so a
+// bad one is refused at once (ErrInvalid, which is opqueue.ErrInvalid and
+// service.ErrInvalid). Reports are the libraries'
 // "- stats -" texts. A stopped operation returns what it did so far and an
 // error wrapping the context's; running it again resumes it (scans are
 // incremental, purge and coherency check idempotent; an export must be
 // given a new, empty destination).
 //
-// The backupEnabled toggles (policy.Store, <state-dir>/backup_config.json)
+// The backupEnabled toggles (toggles.Store, statedir.Dir.Toggles)
 // are read afresh by every operation and applied to the Backup Path
-// (policy.Apply) before each scan and purge; Runner.Config changes them at
+// (toggles.Policy.Apply) before each scan and purge; Runner.Config changes them at
 // once (never queued) and applies them.
 //
 // Settings (Flags plus the Backup Path) are the service's: source, account
-// list ("name [cos]" per line), state directory (DefaultStateDir), socket
-// (<state-dir>/cbfs.sock), retention days, configuration paths, notification
+// list ("name [cos]" per line), state directory (statedir.Default), socket
+// (statedir.Dir.Socket), retention days, configuration paths, notification
 // addresses. Both binaries read them from flags and from a JSON --config
-// file whose keys are the flag names (JSONLoader).
+// file whose keys are the flag names (ctl.ServiceFlags, ctl.JSONLoader).
 package operations

@@ -8,7 +8,7 @@ import (
 	"github.com/cbfs/cbfs/opqueue"
 )
 
-func (r *Runner) export(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+func (r *Runner) export(ctx context.Context, dest string, domains, cos []string, progress opqueue.ProgressFunc) (string, error) {
 	bp, err := r.openPath()
 	if err != nil {
 		return "", err
@@ -17,7 +17,7 @@ func (r *Runner) export(ctx context.Context, p *params, progress opqueue.Progres
 	if err != nil {
 		return "", err
 	}
-	res, err := export.Run(ctx, bp, p.dest, export.Options{Domains: p.domains, COS: p.cos, Policy: pol, Progress: progressOf(progress)})
+	res, err := export.Run(ctx, bp, dest, export.Options{Domains: domains, COS: cos, Policy: pol, Progress: progressOf(progress)})
 	text := ""
 	if res != nil {
 		text = res.Report()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,55 +25,23 @@ import (
 	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/opqueue"
-	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/purge"
 	"github.com/cbfs/cbfs/scan"
-	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/toggles"
 )
 
-// The operation kinds, with Carbonio's names.
-const (
-	KindSmartScan      = "doSmartScan"
-	KindAccountScan    = "doAccountScan"
-	KindPurge          = "doPurge"
-	KindExport         = "doExport"
-	KindCoherencyCheck = "doCoherencyCheck"
-)
-
-// Kinds lists every kind a Runner handles.
-var Kinds = append([]string{KindSmartScan, KindAccountScan, KindPurge, KindExport, KindCoherencyCheck}, RestoreKinds...)
-
-// Parameter names (Carbonio's spellings).
-const (
-	ParamAccount       = "account"
-	ParamPurgeDays     = "purgeDays"
-	ParamDestPath      = "destPath"
-	ParamDomains       = "domains"
-	ParamCOS           = "cos"
-	ParamFixBackup     = "fixBackup"
-	ParamFixDoubleGzip = "fixDoubleGzip"
-	ParamNotifications = "notifications"
-)
-
-// allowed are each kind's parameters.
-var allowed = map[string][]string{
-	KindSmartScan:      {ParamNotifications},
-	KindAccountScan:    {ParamAccount, ParamNotifications},
-	KindPurge:          {ParamPurgeDays, ParamNotifications},
-	KindExport:         {ParamDestPath, ParamDomains, ParamCOS, ParamNotifications},
-	KindCoherencyCheck: {ParamFixBackup, ParamFixDoubleGzip, ParamNotifications},
-	// the restores: restoreAllowed (restore.go)
-}
-
-func init() { maps.Copy(allowed, restoreAllowed) }
+// ErrInvalid marks a request refused as invalid (bad parameters, a bad
+// toggle): the service answers it with its code "invalid", cbctl exits 2.
+// It is opqueue.ErrInvalid, the queue's own word for it.
+var ErrInvalid = opqueue.ErrInvalid
 
 // Runner runs the operations of one Backup Path with one set of Settings.
 // The caller holds the state directory's lock (service.Open, or
-// service.LockStateDir in cbctl's foreground mode).
+// statedir.Dir.Lock in cbctl's foreground mode).
 type Runner struct {
 	s        Settings
 	log      *slog.Logger
-	toggles  *policy.Store
+	toggles  *toggles.Store
 	accounts []scan.AccountSpec
 	now      func() time.Time
 
@@ -121,7 +88,7 @@ func New(s Settings, log *slog.Logger) (*Runner, error) {
 		}
 		src.Close()
 	}
-	st, err := policy.Open(s.StateDir)
+	st, err := toggles.Open(s.Dir())
 	if err != nil {
 		return nil, err
 	}
@@ -147,130 +114,45 @@ func (r *Runner) handler(kind string) opqueue.Handler {
 	}
 }
 
-// Validate checks an operation's parameters (errors wrap
-// service.ErrInvalid), so a bad request is refused when enqueued.
-func (r *Runner) Validate(kind string, params map[string]string) error {
-	p, err := parseParams(kind, params)
-	if err == nil && p.restore != nil {
-		err = r.checkRestore(kind, p.restore)
+// Validate checks an operation's parameters (errors wrap ErrInvalid),
+// so a bad request is refused when enqueued: Decode, and for a restore
+// what it will open (the target URL and the source Backup Path).
+func (r *Runner) Validate(kind string, pairs map[string]string) error {
+	p, err := Decode(kind, pairs)
+	if rp, ok := p.(restorer); ok && err == nil {
+		err = r.checkRestore(rp)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", service.ErrInvalid, kind, err)
+		return fmt.Errorf("%w: %s: %w", ErrInvalid, kind, err)
 	}
 	return nil
 }
-
-// params are an operation's parsed parameters.
-type params struct {
-	account       string
-	purgeDays     int
-	hasPurgeDays  bool
-	dest          string
-	domains, cos  []string
-	fixBackup     bool
-	doubleGzip    coherency.DoubleGzip
-	notifications []string
-	restore       *restoreParams // the restore kinds
-}
-
-func parseParams(kind string, in map[string]string) (*params, error) {
-	names, ok := allowed[kind]
-	if !ok {
-		return nil, fmt.Errorf("%w %q", opqueue.ErrUnknownKind, kind)
-	}
-	for k := range in {
-		if !slices.Contains(names, k) {
-			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(names, ", "))
-		}
-	}
-	p := &params{notifications: splitList(in[ParamNotifications])}
-	switch kind {
-	case KindAccountScan:
-		p.account = strings.TrimSpace(in[ParamAccount])
-		if p.account == "" {
-			return nil, errors.New("no account given")
-		}
-	case KindPurge:
-		if v, ok := in[ParamPurgeDays]; ok && v != "" {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("purgeDays must be a number of days (0 or more), not %q", v)
-			}
-			p.purgeDays, p.hasPurgeDays = n, true
-		}
-	case KindExport:
-		p.dest = strings.TrimSpace(in[ParamDestPath])
-		if p.dest == "" {
-			return nil, errors.New("no destination path given")
-		}
-		p.domains, p.cos = splitList(in[ParamDomains]), splitList(in[ParamCOS])
-	case KindCoherencyCheck:
-		if v, ok := in[ParamFixBackup]; ok && v != "" {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return nil, fmt.Errorf("fixBackup must be true or false, not %q", v)
-			}
-			p.fixBackup = b
-		}
-		m, err := coherency.ParseDoubleGzip(in[ParamFixDoubleGzip])
-		if err != nil {
-			return nil, err
-		}
-		p.doubleGzip = m
-	case KindExternalRestore, KindRestoreOnNewAccount, KindUndelete, KindItemRestore:
-		rp, err := parseRestore(kind, in)
-		if err != nil {
-			return nil, err
-		}
-		p.restore = rp
-	}
-	return p, nil
-}
-
-// splitList splits "a,b c" into its non-empty parts.
-func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
-}
-
-// JoinList is how cbctl passes a list parameter (domains, cos).
-func JoinList(v []string) string { return strings.Join(v, ",") }
 
 // Run runs one operation in the calling goroutine: the queue's handlers and
 // cbctl's foreground mode both come here. It returns the report (also when
 // stopped or failed: what was done so far) and, when stopped, an error
 // wrapping ctx.Err().
-func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, progress opqueue.ProgressFunc) (report string, err error) {
-	p, err := parseParams(kind, in)
+func (r *Runner) Run(ctx context.Context, kind string, pairs map[string]string, progress opqueue.ProgressFunc) (report string, err error) {
+	p, err := Decode(kind, pairs)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", kind, err)
 	}
 	if progress == nil {
 		progress = func(opqueue.Progress) {}
 	}
-	lock, err := r.lockWriter(kind, p)
+	lock, err := r.lockWriter(p)
 	if err != nil {
 		return "", err
 	}
 	defer lock.Release()
-	var rep string
-	switch kind {
-	case KindSmartScan, KindAccountScan:
-		rep, err = r.scan(ctx, p, progress)
-	case KindPurge:
-		rep, err = r.purge(ctx, p, progress)
-	case KindExport:
-		rep, err = r.export(ctx, p, progress)
-	case KindCoherencyCheck:
-		rep, err = r.coherency(ctx, p, progress)
-	case KindExternalRestore, KindRestoreOnNewAccount, KindUndelete, KindItemRestore:
-		rep, err = r.restore(ctx, kind, p, progress) // notifications included
-	}
+	rep, err := p.run(ctx, r, progress)
+	_, isRestore := p.(restorer)
 	// Exports and restores do not write the Backup Path.
-	if kind != KindExport && p.restore == nil && r.AfterWrite != nil {
+	if kind != KindExport && !isRestore && r.AfterWrite != nil {
 		r.AfterWrite(kind)
 	}
-	if p.restore == nil { // a restore's report already carries its notification
-		rep += r.notify(kind, rep, ctx.Err() != nil, append(slices.Clone(r.s.Notify), p.notifications...))
+	if n, ok := p.(interface{ addresses() []string }); ok && !isRestore { // a restore's report already carries its notification
+		rep += r.notify(kind, rep, ctx.Err() != nil, append(slices.Clone(r.s.Notify), n.addresses()...))
 	}
 	if err != nil {
 		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
@@ -282,41 +164,40 @@ func (r *Runner) Run(ctx context.Context, kind string, in map[string]string, pro
 // an operation writes, whatever state directory or process runs it: the
 // service's own for scans, purges and coherency checks that fix, the
 // destination for exports. Restores and plain checks only read, and take
-// nothing (nil). A scan creates its Backup Path first; the others need it
-// to exist.
-func (r *Runner) lockWriter(kind string, p *params) (*pathlock.Lock, error) {
-	root := r.s.BackupPath
-	switch kind {
-	case KindSmartScan, KindAccountScan:
-		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
-			return nil, fmt.Errorf("create backup path: %w", err)
-		}
-	case KindPurge:
-	case KindCoherencyCheck:
-		if !p.fixBackup && p.doubleGzip != coherency.DoubleGzipFix {
-			return nil, nil
-		}
-	case KindExport:
-		dest, err := filepath.Abs(p.dest)
+// nothing (nil). A scan creates its Backup Path first, an export its
+// destination; the others need it to exist.
+func (r *Runner) lockWriter(p Params) (*pathlock.Lock, error) {
+	w, ok := p.(writer)
+	if !ok {
+		return nil, nil
+	}
+	root, create := w.writes(r)
+	if root == "" {
+		return nil, nil
+	}
+	if p.Kind() == KindExport {
+		dest, err := filepath.Abs(root)
 		if err != nil {
-			return nil, fmt.Errorf("export: destination %s: %w", p.dest, err)
+			return nil, fmt.Errorf("export: destination %s: %w", root, err)
 		}
 		// export.Run refuses a destination inside the source: do not
 		// create it there.
-		if rel, err := filepath.Rel(root, dest); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-			return nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", p.dest, root)
+		if rel, err := filepath.Rel(r.s.BackupPath, dest); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+			return nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", root, r.s.BackupPath)
 		}
 		if err := os.MkdirAll(dest, atomicfile.Mode(0o755)); err != nil {
 			return nil, fmt.Errorf("export: create destination: %w", err)
 		}
 		root = dest
-	default:
-		return nil, nil
+	} else if create {
+		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
+			return nil, fmt.Errorf("create backup path: %w", err)
+		}
 	}
 	if _, err := os.Stat(root); err != nil {
 		return nil, err
 	}
-	return pathlock.Acquire(root, kind)
+	return pathlock.Acquire(root, p.Kind())
 }
 
 // notify mails an operation's report to the notification addresses when
@@ -355,9 +236,9 @@ func (r *Runner) createPath() (*backuppath.Path, error) {
 
 // policy reads the toggles afresh (a foreground cbctl may have changed
 // them).
-func (r *Runner) policy() (*policy.Policy, error) { return r.toggles.Policy() }
+func (r *Runner) policy() (*toggles.Policy, error) { return r.toggles.Policy() }
 
-func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+func (r *Runner) scan(ctx context.Context, account string, progress opqueue.ProgressFunc) (string, error) {
 	if r.s.Source == "" {
 		return "", errors.New("no mail source configured (--source maildir:/path or imap://admin:pass@host:port)")
 	}
@@ -391,8 +272,8 @@ func (r *Runner) scan(ctx context.Context, p *params, progress opqueue.ProgressF
 				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", quoteName(sp.Account), sp.Messages, sp.Bytes)})
 		},
 	}
-	if p.account != "" {
-		opt.Only = []string{p.account}
+	if account != "" {
+		opt.Only = []string{account}
 	}
 	rep, err := scan.Run(ctx, bp, src, opt)
 	text := ""
@@ -518,7 +399,7 @@ func ScanReport(r *scan.Report) string {
 	return b.String()
 }
 
-func (r *Runner) purge(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+func (r *Runner) purge(ctx context.Context, days int, progress opqueue.ProgressFunc) (string, error) {
 	bp, err := r.openPath()
 	if err != nil {
 		return "", err
@@ -526,10 +407,6 @@ func (r *Runner) purge(ctx context.Context, p *params, progress opqueue.Progress
 	pol, err := r.policy()
 	if err != nil {
 		return "", err
-	}
-	days := r.s.RetentionDays
-	if p.hasPurgeDays {
-		days = p.purgeDays
 	}
 	res, err := purge.Run(ctx, bp, purge.Options{RetentionDays: days, Now: r.now(), Policy: pol, Progress: progressOf(progress)})
 	text := ""
@@ -542,12 +419,13 @@ func (r *Runner) purge(ctx context.Context, p *params, progress opqueue.Progress
 	return text, nil
 }
 
-func (r *Runner) coherency(ctx context.Context, p *params, progress opqueue.ProgressFunc) (string, error) {
+func (r *Runner) coherency(ctx context.Context, opt coherency.Options, progress opqueue.ProgressFunc) (string, error) {
 	bp, err := r.openPath()
 	if err != nil {
 		return "", err
 	}
-	res, err := coherency.Check(ctx, bp, coherency.Options{FixBackup: p.fixBackup, DoubleGzip: p.doubleGzip, Progress: progressOf(progress)})
+	opt.Progress = progressOf(progress)
+	res, err := coherency.Check(ctx, bp, opt)
 	text := ""
 	if res != nil {
 		text = res.Report()
@@ -565,15 +443,23 @@ func progressOf(progress opqueue.ProgressFunc) func(done, total int, phase strin
 	}
 }
 
+// ConfigRequest is a change or query of a backupEnabled toggle: "config
+// set cos NAME backupEnabled false" is {Action: "set", Scope: "cos", Name:
+// "NAME", Key: "backupEnabled", Value: "false"}. (The service's
+// ConfigRequest has the same fields.)
+type ConfigRequest struct {
+	Action, Scope, Name, Key, Value string
+}
+
 // Config answers the service's config command (and cbctl's foreground
 // config): it changes or reads a backupEnabled toggle at once, and applies
 // the toggles to the Backup Path (account_info statuses) after a change.
-func (r *Runner) Config(ctx context.Context, req service.ConfigRequest) (string, error) {
+func (r *Runner) Config(ctx context.Context, req ConfigRequest) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v, err := r.toggles.Config(req.Action, req.Scope, req.Name, req.Key, req.Value)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", service.ErrInvalid, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if strings.EqualFold(req.Action, "get") {
 		return v, nil
@@ -598,11 +484,4 @@ func (r *Runner) Config(ctx context.Context, req service.ConfigRequest) (string,
 		return v, fmt.Errorf("apply backup toggles to %s: %w", bp.Root, err)
 	}
 	return v, nil
-}
-
-// ParamsOf copies params without empty values (what cbctl enqueues).
-func ParamsOf(in map[string]string) map[string]string {
-	out := maps.Clone(in)
-	maps.DeleteFunc(out, func(_, v string) bool { return v == "" })
-	return out
 }

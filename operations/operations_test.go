@@ -8,14 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alecthomas/kong"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/scan"
-	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 func TestParseAccounts(t *testing.T) {
@@ -53,14 +52,14 @@ func TestValidate(t *testing.T) {
 		{KindSmartScan, nil, ""},
 		{KindSmartScan, map[string]string{"bogus": "1"}, "unknown parameter"},
 		{KindAccountScan, nil, "no account"},
-		{KindAccountScan, map[string]string{ParamAccount: "a@b"}, ""},
-		{KindPurge, map[string]string{ParamPurgeDays: "0"}, ""},
-		{KindPurge, map[string]string{ParamPurgeDays: "-1"}, "purgeDays"},
+		{KindAccountScan, map[string]string{"account": "a@b"}, ""},
+		{KindPurge, map[string]string{"purgeDays": "0"}, ""},
+		{KindPurge, map[string]string{"purgeDays": "-1"}, "purgeDays"},
 		{KindExport, nil, "no destination"},
-		{KindExport, map[string]string{ParamDestPath: "/x", ParamDomains: "a.com,b.com"}, ""},
-		{KindCoherencyCheck, map[string]string{ParamFixBackup: "yes please"}, "fixBackup"},
-		{KindCoherencyCheck, map[string]string{ParamFixDoubleGzip: "fix"}, ""},
-		{KindCoherencyCheck, map[string]string{ParamFixDoubleGzip: "x"}, "fixDoubleGzip"},
+		{KindExport, map[string]string{"destPath": "/x", "domains": "a.com,b.com"}, ""},
+		{KindCoherencyCheck, map[string]string{"fixBackup": "yes please"}, "fixBackup"},
+		{KindCoherencyCheck, map[string]string{"fixDoubleGzip": "fix"}, ""},
+		{KindCoherencyCheck, map[string]string{"fixDoubleGzip": "x"}, "fixDoubleGzip"},
 		{"doNothing", nil, "unknown operation kind"},
 	}
 	for _, tt := range tests {
@@ -71,7 +70,7 @@ func TestValidate(t *testing.T) {
 				return
 			}
 			require.ErrorContains(t, err, tt.err)
-			assert.True(t, errors.Is(err, service.ErrInvalid))
+			assert.True(t, errors.Is(err, ErrInvalid))
 		})
 	}
 }
@@ -91,35 +90,13 @@ func TestNormalizeDefaults(t *testing.T) {
 	assert.Equal(t, filepath.Join(s.StateDir, "cbfs.sock"), s.Socket)
 	s = Settings{Flags: Flags{RetentionDays: -1, StateDir: "x"}}
 	require.ErrorContains(t, s.Normalize(), "retention-days")
-	d, err := DefaultStateDir()
+	d, err := statedir.Default()
 	require.NoError(t, err)
 	if os.Geteuid() == 0 {
-		assert.Equal(t, "/var/lib/cbfs", d)
+		assert.Equal(t, statedir.Dir("/var/lib/cbfs"), d)
 	} else {
-		assert.Equal(t, "cbfs", filepath.Base(d))
+		assert.Equal(t, "cbfs", filepath.Base(d.Path()))
 	}
-}
-
-func TestJSONLoaderFlagNames(t *testing.T) {
-	var cli struct {
-		BackupPath string `name:"backup-path"`
-		Flags
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "c.json")
-	require.NoError(t, os.WriteFile(conf, []byte(`{"backup-path":"/b","source":"maildir:/m","accounts_file":"/a","retention-days":7,"notify":["x@y","z@y"]}`), 0o600))
-	k, err := kong.New(&cli, kong.Configuration(JSONLoader), kong.Exit(func(int) {}))
-	require.NoError(t, err)
-	_, err = k.Parse([]string{"--config", conf, "--source", "maildir:/cli"})
-	require.NoError(t, err)
-	assert.Equal(t, "/b", cli.BackupPath)
-	assert.Equal(t, "maildir:/cli", cli.Source, "the command line wins")
-	assert.Equal(t, "/a", cli.AccountsFile)
-	assert.Equal(t, 7, cli.RetentionDays)
-	assert.Equal(t, []string{"x@y", "z@y"}, cli.Notify)
-	require.NoError(t, os.WriteFile(conf, []byte(`[1]`), 0o600))
-	_, err = k.Parse([]string{"--config", conf})
-	require.Error(t, err)
 }
 
 func TestConfigAppliesToggles(t *testing.T) {
@@ -135,14 +112,14 @@ func TestConfigAppliesToggles(t *testing.T) {
 		return got.Status
 	}
 	steps := []struct {
-		req        service.ConfigRequest
+		req        ConfigRequest
 		want, stat string
 	}{
-		{service.ConfigRequest{Action: "get", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusActive},
-		{service.ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "false"}, "false", mailbox.StatusDeleted},
-		{service.ConfigRequest{Action: "set", Scope: "account", Name: "x@y.z", Key: "backupEnabled", Value: "true"}, "true", mailbox.StatusActive},
-		{service.ConfigRequest{Action: "unset", Scope: "account", Name: "x@y.z", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusDeleted},
-		{service.ConfigRequest{Action: "unset", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusActive},
+		{ConfigRequest{Action: "get", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusActive},
+		{ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "false"}, "false", mailbox.StatusDeleted},
+		{ConfigRequest{Action: "set", Scope: "account", Name: "x@y.z", Key: "backupEnabled", Value: "true"}, "true", mailbox.StatusActive},
+		{ConfigRequest{Action: "unset", Scope: "account", Name: "x@y.z", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusDeleted},
+		{ConfigRequest{Action: "unset", Scope: "cos", Name: "ext", Key: "backupEnabled"}, "true (not set: default)", mailbox.StatusActive},
 	}
 	for _, s := range steps {
 		v, err := r.Config(ctx, s.req)
@@ -150,6 +127,6 @@ func TestConfigAppliesToggles(t *testing.T) {
 		assert.Equal(t, s.want, v, "%+v", s.req)
 		assert.Equal(t, s.stat, status(), "%+v", s.req)
 	}
-	_, err = r.Config(ctx, service.ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "maybe"})
-	assert.ErrorIs(t, err, service.ErrInvalid)
+	_, err = r.Config(ctx, ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "maybe"})
+	assert.ErrorIs(t, err, ErrInvalid)
 }

@@ -69,13 +69,13 @@ func TestTwoWritersOnOneBackupPath(t *testing.T) {
 
 	// The lock file is no part of the backup: a fixing coherency check
 	// neither reports nor quarantines it, and an export ignores it.
-	rep, err := r1.Run(context.Background(), KindCoherencyCheck, map[string]string{ParamFixBackup: "true"}, nil)
+	rep, err := r1.Run(context.Background(), KindCoherencyCheck, map[string]string{"fixBackup": "true"}, nil)
 	require.NoError(t, err)
 	assert.NotContains(t, rep, ".cbfs-")
 	assert.FileExists(t, filepath.Join(bpRoot, pathlock.Name))
 	q, _ := filepath.Glob(filepath.Join(bpRoot, "quarantine", "*", "*"))
 	assert.Empty(t, q)
-	rep, err = r1.Run(context.Background(), KindExport, map[string]string{ParamDestPath: filepath.Join(dir, "exp")}, nil)
+	rep, err = r1.Run(context.Background(), KindExport, map[string]string{"destPath": filepath.Join(dir, "exp")}, nil)
 	require.NoError(t, err, rep)
 	assert.False(t, strings.Contains(rep, ".cbfs-"), rep)
 }
@@ -93,6 +93,6 @@ func TestReadersTakeNoWriterLock(t *testing.T) {
 	defer l.Release()
 	_, err = r.Run(context.Background(), KindCoherencyCheck, nil, nil)
 	require.NoError(t, err)
-	_, err = r.Run(context.Background(), KindExternalRestore, map[string]string{ParamSourcePath: bpRoot, ParamTarget: "maildir:" + filepath.Join(dir, "out")}, nil)
+	_, err = r.Run(context.Background(), KindExternalRestore, map[string]string{"sourcePath": bpRoot, "target": "maildir:" + filepath.Join(dir, "out")}, nil)
 	require.NoError(t, err)
 }

@@ -17,199 +17,78 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
+	"github.com/cbfs/cbfs/statedir"
 )
 
-// The restore kinds (package restore does the work):
-//
-//	doExternalRestore      sourcePath [target URL] [accounts a,b] [input_file F] [domains d,e]
-//	                       [filter_deleted true] [skip_system_accounts B] [skip_distribution_lists B]
-//	                       [skip_coses B] [provisioning_only B] [concurrent_accounts N] [max_file_size SIZE]
-//	doRestoreOnNewAccount  sourceAccount destAccount date(last|D) [undelete B] [target URL]
-//	doUndelete             account start(first|D) end(last|D) [target_original_folder true] [target URL]
-//	doItemRestore          account itemId [date D] [target URL]
-//
-// doExternalRestore reads the Backup Path at sourcePath (nothing is written
-// into it); the others read the service's own Backup Path. Every restore
-// goes to the target URL, or --restore-target, or the --source when it is
-// an IMAP server (the mail server this service backs up). The restore
-// ledger is <state-dir>/restore-ledger.db: a second run restores nothing
-// twice, and a stopped run resumes.
-const (
-	KindExternalRestore     = restore.OpExternalRestore
-	KindRestoreOnNewAccount = restore.OpRestoreOnNewAccount
-	KindUndelete            = restore.OpUndelete
-	KindItemRestore         = restore.OpItemRestore
-)
+// Size is a size parameter (max_file_size): a number of bytes, or a
+// number with K, M or G (ParseSize), kept as given.
+type Size string
 
-// RestoreKinds are the restore kinds.
-var RestoreKinds = []string{KindExternalRestore, KindRestoreOnNewAccount, KindUndelete, KindItemRestore}
-
-// IsRestoreKind reports whether kind is a restore.
-func IsRestoreKind(kind string) bool { return slices.Contains(RestoreKinds, kind) }
-
-// LedgerFile is the restore ledger, in the state directory.
-const LedgerFile = "restore-ledger.db"
-
-// The restores' parameter names: Carbonio's for its documented
-// parameters, camelCase for the positional arguments (as destPath).
-const (
-	ParamSourcePath            = "sourcePath"
-	ParamTarget                = "target"
-	ParamAccounts              = "accounts"
-	ParamInputFile             = "input_file"
-	ParamFilterDeleted         = "filter_deleted"
-	ParamSkipSystemAccounts    = "skip_system_accounts"
-	ParamSkipDistributionLists = "skip_distribution_lists"
-	ParamSkipCOSes             = "skip_coses"
-	ParamProvisioningOnly      = "provisioning_only"
-	ParamConcurrentAccounts    = "concurrent_accounts"
-	ParamMaxFileSize           = "max_file_size"
-	ParamSourceAccount         = "sourceAccount"
-	ParamDestAccount           = "destAccount"
-	ParamDate                  = "date"
-	ParamUndelete              = "undelete"
-	ParamStart                 = "start"
-	ParamEnd                   = "end"
-	ParamTargetOriginalFolder  = "target_original_folder"
-	ParamItemID                = "itemId"
-)
-
-// restoreAllowed are the restore kinds' parameters.
-var restoreAllowed = map[string][]string{
-	KindExternalRestore: {ParamSourcePath, ParamTarget, ParamAccounts, ParamInputFile, ParamDomains, ParamFilterDeleted,
-		ParamSkipSystemAccounts, ParamSkipDistributionLists, ParamSkipCOSes, ParamProvisioningOnly,
-		ParamConcurrentAccounts, ParamMaxFileSize, ParamNotifications},
-	KindRestoreOnNewAccount: {ParamSourceAccount, ParamDestAccount, ParamDate, ParamUndelete, ParamTarget, ParamNotifications},
-	KindUndelete:            {ParamAccount, ParamStart, ParamEnd, ParamTargetOriginalFolder, ParamTarget, ParamNotifications},
-	KindItemRestore:         {ParamAccount, ParamItemID, ParamDate, ParamTarget, ParamNotifications},
+// UnmarshalText checks the size.
+func (s *Size) UnmarshalText(b []byte) error {
+	if _, err := ParseSize(string(b)); err != nil {
+		return err
+	}
+	*s = Size(strings.TrimSpace(string(b)))
+	return nil
 }
 
-// restoreParams are a restore's parsed parameters.
-type restoreParams struct {
-	source   string // doExternalRestore's Backup Path
-	target   string // "" : the settings' default
-	opt      restore.Options
-	account  string // doUndelete, doItemRestore; doRestoreOnNewAccount's source
-	dest     string // doRestoreOnNewAccount
-	at       time.Time
-	start    time.Time
-	end      time.Time
-	undelete bool
-	item     int
+// MarshalText is the size as given.
+func (s Size) MarshalText() ([]byte, error) { return []byte(s), nil }
+
+// Bytes is max_file_size's value: "" is restore.DefaultMaxFileSize, 0 no
+// limit.
+func (s Size) Bytes() int64 {
+	n, _ := ParseMaxFileSize(string(s)) // checked by UnmarshalText
+	return n
 }
 
-// parseRestore parses a restore's parameters. It reads input_file and
-// parses the target URL, and opens nothing else.
-func parseRestore(kind string, in map[string]string) (*restoreParams, error) {
-	p := &restoreParams{opt: restore.DefaultOptions(), target: strings.TrimSpace(in[ParamTarget])}
-	if p.target != "" {
-		if _, err := restore.ParseTarget(p.target); err != nil {
-			return nil, err
-		}
+// DateOrFirst is a date parameter that may be "first" (no lower bound),
+// DateOrLast one that may be "last" (the latest state). Both keep the open
+// word, or the date as RFC 3339 in UTC; "" is the open word too.
+type (
+	DateOrFirst string
+	DateOrLast  string
+)
+
+func (d *DateOrFirst) UnmarshalText(b []byte) error {
+	s, err := normalizeDate(string(b), "first")
+	*d = DateOrFirst(s)
+	return err
+}
+func (d *DateOrLast) UnmarshalText(b []byte) error {
+	s, err := normalizeDate(string(b), "last")
+	*d = DateOrLast(s)
+	return err
+}
+func (d DateOrFirst) MarshalText() ([]byte, error) { return []byte(d), nil }
+func (d DateOrLast) MarshalText() ([]byte, error)  { return []byte(d), nil }
+
+// Time is the moment, or the zero time for first and "".
+func (d DateOrFirst) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "first"); return t }
+
+// Time is the moment, or the zero time for last and "".
+func (d DateOrLast) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "last"); return t }
+
+// normalizeDate is s as RFC 3339 in UTC, or open.
+func normalizeDate(s, open string) (string, error) {
+	t, err := ParseRestoreDate("", s, open)
+	switch {
+	case err != nil:
+		return "", err
+	case t.IsZero():
+		return open, nil
 	}
-	boolParam := func(name string, dst *bool) error {
-		v := strings.TrimSpace(in[name])
-		if v == "" {
-			return nil
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%s must be true or false, not %q", name, v)
-		}
-		*dst = b
-		return nil
+	return t.Format(time.RFC3339Nano), nil
+}
+
+// absPath makes a path given on cbctl's command line absolute: the service
+// has another working directory.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
 	}
-	var err error
-	switch kind {
-	case KindExternalRestore:
-		p.source = strings.TrimSpace(in[ParamSourcePath])
-		if p.source == "" {
-			return nil, errors.New("no source path given")
-		}
-		if !filepath.IsAbs(p.source) {
-			return nil, fmt.Errorf("source path %q must be absolute", p.source)
-		}
-		p.opt.Accounts = splitList(in[ParamAccounts])
-		if f := strings.TrimSpace(in[ParamInputFile]); f != "" {
-			names, err := ReadAccountNames(f)
-			if err != nil {
-				return nil, err
-			}
-			p.opt.Accounts = append(p.opt.Accounts, names...)
-		}
-		p.opt.Domains = splitList(in[ParamDomains])
-		for _, b := range []struct {
-			name string
-			dst  *bool
-		}{
-			{ParamFilterDeleted, &p.opt.FilterDeleted},
-			{ParamSkipSystemAccounts, &p.opt.SkipSystemAccounts},
-			{ParamSkipDistributionLists, &p.opt.SkipDistributionLists},
-			{ParamSkipCOSes, &p.opt.SkipCOSes},
-			{ParamProvisioningOnly, &p.opt.ProvisioningOnly},
-		} {
-			if err := boolParam(b.name, b.dst); err != nil {
-				return nil, err
-			}
-		}
-		if v := strings.TrimSpace(in[ParamConcurrentAccounts]); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 64 {
-				return nil, fmt.Errorf("concurrent_accounts must be a number from 1 to 64, not %q", v)
-			}
-			p.opt.ConcurrentAccounts = n
-		}
-		if p.opt.MaxFileSize, err = ParseMaxFileSize(in[ParamMaxFileSize]); err != nil {
-			return nil, fmt.Errorf("max_file_size: %w", err)
-		}
-	case KindRestoreOnNewAccount:
-		p.account = strings.TrimSpace(in[ParamSourceAccount])
-		p.dest = strings.TrimSpace(in[ParamDestAccount])
-		if p.account == "" || p.dest == "" {
-			return nil, errors.New("want the source account, the destination account and a date (or last)")
-		}
-		if strings.EqualFold(p.account, p.dest) {
-			return nil, fmt.Errorf("the destination account must be a new account, not %s itself", p.account)
-		}
-		if p.at, err = ParseRestoreDate(ParamDate, in[ParamDate], "last"); err != nil {
-			return nil, err
-		}
-		if err := boolParam(ParamUndelete, &p.undelete); err != nil {
-			return nil, err
-		}
-	case KindUndelete:
-		p.account = strings.TrimSpace(in[ParamAccount])
-		if p.account == "" {
-			return nil, errors.New("no account given")
-		}
-		if p.start, err = ParseRestoreDate(ParamStart, in[ParamStart], "first"); err != nil {
-			return nil, err
-		}
-		if p.end, err = ParseRestoreDate(ParamEnd, in[ParamEnd], "last"); err != nil {
-			return nil, err
-		}
-		if !p.start.IsZero() && !p.end.IsZero() && p.end.Before(p.start) {
-			return nil, fmt.Errorf("end %s is before start %s", p.end.Format(time.RFC3339), p.start.Format(time.RFC3339))
-		}
-		original := true
-		if err := boolParam(ParamTargetOriginalFolder, &original); err != nil {
-			return nil, err
-		}
-		p.opt.DedicatedFolder = !original
-	case KindItemRestore:
-		p.account = strings.TrimSpace(in[ParamAccount])
-		if p.account == "" {
-			return nil, errors.New("no account given")
-		}
-		v := strings.TrimSpace(in[ParamItemID])
-		if p.item, err = strconv.Atoi(v); err != nil || p.item <= 0 {
-			return nil, fmt.Errorf("item id must be a positive number, not %q", v)
-		}
-		if p.at, err = ParseRestoreDate(ParamDate, in[ParamDate], "last"); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
+	return p
 }
 
 // ReadAccountNames reads input_file: one account (name or id) a line;
@@ -309,15 +188,18 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%s: bad date %q: want %s, dd/MM/yyyy HH:mm:ss, dd/MM/yyyy or ISO 8601", name, s, open)
+	if name != "" {
+		name += ": "
+	}
+	return time.Time{}, fmt.Errorf("%sbad date %q: want %s, dd/MM/yyyy HH:mm:ss, dd/MM/yyyy or ISO 8601", name, s, open)
 }
 
 // restoreTarget is the target URL of a restore: its own, --restore-target,
 // or an IMAP --source.
-func (r *Runner) restoreTarget(p *restoreParams) (string, error) {
+func (r *Runner) restoreTarget(p restorer) (string, error) {
 	switch {
-	case p.target != "":
-		return r.withPassword(p.target)
+	case p.target() != "":
+		return r.withPassword(p.target())
 	case r.s.RestoreTarget != "":
 		return r.s.RestoreTarget, nil
 	case strings.HasPrefix(strings.ToLower(r.s.Source), "imap"):
@@ -328,7 +210,7 @@ func (r *Runner) restoreTarget(p *restoreParams) (string, error) {
 
 // checkRestore is Validate's check of what a restore will open: the
 // target URL and the source Backup Path.
-func (r *Runner) checkRestore(kind string, p *restoreParams) error {
+func (r *Runner) checkRestore(p restorer) error {
 	u, err := r.restoreTarget(p)
 	if err != nil {
 		return err
@@ -336,20 +218,16 @@ func (r *Runner) checkRestore(kind string, p *restoreParams) error {
 	if _, err := restore.ParseTarget(u); err != nil {
 		return err
 	}
-	src := r.s.BackupPath
-	if kind == KindExternalRestore {
-		src = p.source
-	}
-	if _, err := r.s.OpenPath(src); err != nil {
+	if _, err := r.s.OpenPath(p.source(r)); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	return nil
 }
 
 // restore runs a restore kind.
-func (r *Runner) restore(ctx context.Context, kind string, p *params, progress opqueue.ProgressFunc) (string, error) {
-	rp := p.restore
-	u, err := r.restoreTarget(rp)
+func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.ProgressFunc) (string, error) {
+	kind := p.Kind()
+	u, err := r.restoreTarget(p)
 	if err != nil {
 		return "", err
 	}
@@ -358,21 +236,17 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 		return "", err
 	}
 	defer tgt.Close()
-	srcPath := r.s.BackupPath
-	if kind == KindExternalRestore {
-		srcPath = rp.source
-	}
-	src, err := r.s.OpenPath(srcPath)
+	src, err := r.s.OpenPath(p.source(r))
 	if err != nil {
 		return "", fmt.Errorf("source: %w", err)
 	}
-	ledger, err := restore.OpenLedger(filepath.Join(r.s.StateDir, LedgerFile))
+	ledger, err := restore.OpenLedger(r.s.Dir().Ledger())
 	if err != nil {
 		return "", err
 	}
 	defer ledger.Close()
 
-	opt := rp.opt
+	opt := p.options()
 	var last opqueue.Progress
 	opt.Progress = func(rp restore.Progress) {
 		var b strings.Builder
@@ -402,23 +276,7 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 		progress(last)
 	}
 
-	var rep *restore.Report
-	switch kind {
-	case KindExternalRestore:
-		rep, err = restore.ExternalRestore(ctx, src, tgt, ledger, opt)
-	case KindRestoreOnNewAccount:
-		if rp.at.IsZero() && !rp.undelete && !activeAccount(src, rp.account) {
-			// "last" of a deleted account: as it was just before its
-			// deletion.
-			rep, err = restore.RestoreDeletedAccount(ctx, src, rp.account, rp.dest, tgt, ledger, opt)
-		} else {
-			rep, err = restore.RestoreOnNewAccount(ctx, src, rp.account, rp.dest, rp.at, rp.undelete, tgt, ledger, opt)
-		}
-	case KindUndelete:
-		rep, err = restore.Undelete(ctx, src, rp.account, rp.start, rp.end, tgt, ledger, opt)
-	case KindItemRestore:
-		rep, err = restore.ItemRestore(ctx, src, rp.account, rp.item, rp.at, tgt, ledger, opt)
-	}
+	rep, err := p.restore(ctx, src, tgt, ledger, opt)
 	if rep == nil {
 		if err == nil {
 			err = errors.New("no report")
@@ -426,7 +284,7 @@ func (r *Runner) restore(ctx context.Context, kind string, p *params, progress o
 		return "", err
 	}
 	text := rep.String()
-	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.notifications...))
+	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
 	if err == nil {
 		n := int64(len(rep.Accounts) + len(rep.FailedAccounts))
 		progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
@@ -445,8 +303,8 @@ func activeAccount(src *backuppath.Path, nameOrID string) bool {
 // (backup getMap). It reads a copy of the ledger file, so it neither
 // needs the state lock nor disturbs a restore writing it; a missing
 // ledger (no restore yet) is an empty map.
-func LedgerMap(stateDir string) ([]restore.Entry, error) {
-	path := filepath.Join(stateDir, LedgerFile)
+func LedgerMap(stateDir statedir.Dir) ([]restore.Entry, error) {
+	path := stateDir.Ledger()
 	in, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -460,7 +318,7 @@ func LedgerMap(stateDir string) ([]restore.Entry, error) {
 		return nil, fmt.Errorf("restore ledger: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	cp := filepath.Join(tmp, LedgerFile)
+	cp := filepath.Join(tmp, filepath.Base(path))
 	out, err := os.OpenFile(cp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		_, err = io.Copy(out, in)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/restore"
-	"github.com/cbfs/cbfs/service"
 )
 
 func TestParseSize(t *testing.T) {
@@ -85,24 +84,24 @@ func TestValidateRestore(t *testing.T) {
 		params map[string]string
 		err    string
 	}{
-		{"external ok", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamInputFile: list,
-			ParamFilterDeleted: "false", ParamConcurrentAccounts: "2", ParamMaxFileSize: "10M"}, ""},
-		{"no source", KindExternalRestore, map[string]string{ParamTarget: tgt}, "no source path"},
-		{"relative source", KindExternalRestore, map[string]string{ParamSourcePath: "bp", ParamTarget: tgt}, "absolute"},
-		{"missing source", KindExternalRestore, map[string]string{ParamSourcePath: filepath.Join(dir, "none"), ParamTarget: tgt}, "source"},
-		{"no target", KindExternalRestore, map[string]string{ParamSourcePath: src}, "no restore target"},
-		{"bad target", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: "pop3://x"}, "unknown kind"},
-		{"bad bool", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamSkipCOSes: "maybe"}, "skip_coses"},
-		{"bad concurrency", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamConcurrentAccounts: "0"}, "concurrent_accounts"},
-		{"bad input file", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamInputFile: bad}, "one account a line"},
-		{"missing input file", KindExternalRestore, map[string]string{ParamSourcePath: src, ParamTarget: tgt, ParamInputFile: filepath.Join(dir, "x")}, "input_file"},
-		{"new account ok", KindRestoreOnNewAccount, map[string]string{ParamSourceAccount: "a@x", ParamDestAccount: "b@x", ParamDate: "last", ParamTarget: tgt}, ""},
-		{"new account same", KindRestoreOnNewAccount, map[string]string{ParamSourceAccount: "a@x", ParamDestAccount: "A@X", ParamTarget: tgt}, "new account"},
-		{"undelete ok", KindUndelete, map[string]string{ParamAccount: "a@x", ParamStart: "first", ParamEnd: "01/01/2024", ParamTarget: tgt}, ""},
-		{"undelete backwards", KindUndelete, map[string]string{ParamAccount: "a@x", ParamStart: "02/01/2024", ParamEnd: "01/01/2024", ParamTarget: tgt}, "before"},
-		{"item ok", KindItemRestore, map[string]string{ParamAccount: "a@x", ParamItemID: "42", ParamTarget: tgt}, ""},
-		{"item bad id", KindItemRestore, map[string]string{ParamAccount: "a@x", ParamItemID: "x", ParamTarget: tgt}, "item id"},
-		{"unknown parameter", KindItemRestore, map[string]string{ParamAccount: "a@x", ParamItemID: "1", "accounts": "a"}, "unknown parameter"},
+		{"external ok", KindExternalRestore, map[string]string{"sourcePath": src, "target": tgt, "input_file": list,
+			"filter_deleted": "false", "concurrent_accounts": "2", "max_file_size": "10M"}, ""},
+		{"no source", KindExternalRestore, map[string]string{"target": tgt}, "no source path"},
+		{"relative source", KindExternalRestore, map[string]string{"sourcePath": "bp", "target": tgt}, "absolute"},
+		{"missing source", KindExternalRestore, map[string]string{"sourcePath": filepath.Join(dir, "none"), "target": tgt}, "source"},
+		{"no target", KindExternalRestore, map[string]string{"sourcePath": src}, "no restore target"},
+		{"bad target", KindExternalRestore, map[string]string{"sourcePath": src, "target": "pop3://x"}, "unknown kind"},
+		{"bad bool", KindExternalRestore, map[string]string{"sourcePath": src, "target": tgt, "skip_coses": "maybe"}, "skip_coses"},
+		{"bad concurrency", KindExternalRestore, map[string]string{"sourcePath": src, "target": tgt, "concurrent_accounts": "0"}, "concurrent_accounts"},
+		{"bad input file", KindExternalRestore, map[string]string{"sourcePath": src, "target": tgt, "input_file": bad}, "one account a line"},
+		{"missing input file", KindExternalRestore, map[string]string{"sourcePath": src, "target": tgt, "input_file": filepath.Join(dir, "x")}, "input_file"},
+		{"new account ok", KindRestoreOnNewAccount, map[string]string{"sourceAccount": "a@x", "destAccount": "b@x", "date": "last", "target": tgt}, ""},
+		{"new account same", KindRestoreOnNewAccount, map[string]string{"sourceAccount": "a@x", "destAccount": "A@X", "target": tgt}, "new account"},
+		{"undelete ok", KindUndelete, map[string]string{"account": "a@x", "start": "first", "end": "01/01/2024", "target": tgt}, ""},
+		{"undelete backwards", KindUndelete, map[string]string{"account": "a@x", "start": "02/01/2024", "end": "01/01/2024", "target": tgt}, "before"},
+		{"item ok", KindItemRestore, map[string]string{"account": "a@x", "itemId": "42", "target": tgt}, ""},
+		{"item bad id", KindItemRestore, map[string]string{"account": "a@x", "itemId": "x", "target": tgt}, "item id"},
+		{"unknown parameter", KindItemRestore, map[string]string{"account": "a@x", "itemId": "1", "accounts": "a"}, "unknown parameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,16 +111,17 @@ func TestValidateRestore(t *testing.T) {
 				return
 			}
 			require.ErrorContains(t, err, tt.err)
-			assert.True(t, errors.Is(err, service.ErrInvalid))
+			assert.True(t, errors.Is(err, ErrInvalid))
 		})
 	}
-	p, err := parseRestore(KindExternalRestore, map[string]string{ParamSourcePath: src, ParamAccounts: "c@example.com", ParamInputFile: list})
+	p, err := Decode(KindExternalRestore, map[string]string{"sourcePath": src, "accounts": "c@example.com", "input_file": list})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"c@example.com", "a@example.com", "b@example.com"}, p.opt.Accounts)
-	assert.True(t, p.opt.FilterDeleted, "Carbonio's default")
-	p, err = parseRestore(KindUndelete, map[string]string{ParamAccount: "a@x", ParamTargetOriginalFolder: "false"})
+	opt := p.(restorer).options()
+	assert.Equal(t, []string{"c@example.com", "a@example.com", "b@example.com"}, opt.Accounts)
+	assert.True(t, opt.FilterDeleted, "Carbonio's default")
+	p, err = Decode(KindUndelete, map[string]string{"account": "a@x", "target_original_folder": "false"})
 	require.NoError(t, err)
-	assert.True(t, p.opt.DedicatedFolder)
+	assert.True(t, p.(restorer).options().DedicatedFolder)
 }
 
 // TestParseMaxFileSize: doExternalRestore's max_file_size defaults to

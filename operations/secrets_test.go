@@ -17,6 +17,7 @@ import (
 	"github.com/cbfs/cbfs/internal/dovecot"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // A restore to imap://admin:PASSWORD@host: the password is nowhere on disk
@@ -46,9 +47,9 @@ func TestRestoreTargetPasswordIsNeverStoredOrPrinted(t *testing.T) {
 		return err == nil && c.Ping(context.Background()) == nil
 	}, 10*time.Second, 20*time.Millisecond)
 
-	op, err := c.Enqueue(context.Background(), KindExternalRestore, map[string]string{ParamSourcePath: bp, ParamTarget: target})
+	op, err := c.Enqueue(context.Background(), KindExternalRestore, map[string]string{"sourcePath": bp, "target": target})
 	require.NoError(t, err)
-	assert.Equal(t, strings.Replace(target, ":"+secret, "", 1), op.Params[ParamTarget], "stored without the password")
+	assert.Equal(t, strings.Replace(target, ":"+secret, "", 1), op.Params["target"], "stored without the password")
 	end, err := c.Monitor(context.Background(), op.ID, nil)
 	require.NoError(t, err)
 	require.Equal(t, opqueue.Done, end.State, "%s\n%s", end.Error, end.Result)
@@ -76,8 +77,8 @@ func TestRestoreTargetPasswordIsNeverStoredOrPrinted(t *testing.T) {
 		assert.NotContains(t, string(b), secret, p)
 		return nil
 	}))
-	assert.FileExists(t, filepath.Join(st, service.QueueFile))
-	assert.FileExists(t, filepath.Join(st, LedgerFile))
+	assert.FileExists(t, statedir.Dir(st).Queue())
+	assert.FileExists(t, statedir.Dir(st).Ledger())
 	assert.GreaterOrEqual(t, files, 3)
 
 	// After a restart the password is gone from memory: the stored

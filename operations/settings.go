@@ -2,9 +2,6 @@ package operations
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,35 +10,33 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
-	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // DefaultRetentionDays is Carbonio's default data retention.
 const DefaultRetentionDays = 30
 
 // Flags are the service settings both `cbfs serve` and cbctl's foreground
-// operations take (the Backup Path is each binary's own flag). Their names
-// are also the keys of the --config file (see JSONLoader).
+// operations take (the Backup Path is each binary's own flag, --config
+// ctl.ServiceFlags'). Their names are also the keys of the --config file
+// (see ctl.JSONLoader).
 type Flags struct {
-	Config             kong.ConfigFlag `name:"config" placeholder:"FILE" help:"JSON file of settings whose keys are these flags' names (\"source\", \"accounts-file\", ...); flags given on the command line win."`
-	Source             string          `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin:pass@host:port (a master login)."`
-	AccountsFile       string          `name:"accounts-file" placeholder:"FILE" help:"The account list: one account a line, \"name [cos]\"; # starts a comment. IMAP sources scan exactly these; Maildir sources take their COS from it."`
-	StateDir           string          `name:"state-dir" placeholder:"DIR" help:"Service state: lock, operation queue, index, backup toggles (default: /var/lib/cbfs for root, $XDG_STATE_HOME/cbfs or ~/.local/state/cbfs otherwise)."`
-	Socket             string          `name:"socket" placeholder:"PATH" help:"The service's Unix socket (default: <state-dir>/cbfs.sock)."`
-	RetentionDays      int             `name:"retention-days" default:"30" help:"Data retention in days for doPurge (0: keep forever)."`
-	ConfigPaths        []string        `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
-	Notify             []string        `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): the report is mailed to them with --smtp, else they are only listed in it."`
-	ReadErrorThreshold int             `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
-	RestoreTarget      string          `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin:pass@host:port (default: the --source when it is an IMAP server)."`
-	SMTP               string          `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
-	SMTPFrom           string          `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
-	Umask              string          `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits removed from every file and folder written (Backup Path, state directory): 077 keeps backed-up mail private (files 0600, folders 0700); 027 lets the folders' group read it."`
+	Source             string   `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin:pass@host:port (a master login)."`
+	AccountsFile       string   `name:"accounts-file" placeholder:"FILE" help:"The account list: one account a line, \"name [cos]\"; # starts a comment. IMAP sources scan exactly these; Maildir sources take their COS from it."`
+	StateDir           string   `name:"state-dir" placeholder:"DIR" help:"Service state: lock, operation queue, index, backup toggles (default: /var/lib/cbfs for root, $XDG_STATE_HOME/cbfs or ~/.local/state/cbfs otherwise)."`
+	Socket             string   `name:"socket" placeholder:"PATH" help:"The service's Unix socket (default: <state-dir>/cbfs.sock)."`
+	RetentionDays      int      `name:"retention-days" default:"30" help:"Data retention in days for doPurge (0: keep forever)."`
+	ConfigPaths        []string `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
+	Notify             []string `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): the report is mailed to them with --smtp, else they are only listed in it."`
+	ReadErrorThreshold int      `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
+	RestoreTarget      string   `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin:pass@host:port (default: the --source when it is an IMAP server)."`
+	SMTP               string   `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
+	SMTPFrom           string   `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
+	Umask              string   `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits removed from every file and folder written (Backup Path, state directory): 077 keeps backed-up mail private (files 0600, folders 0700); 027 lets the folders' group read it."`
 }
 
 // Settings are everything an operation needs.
@@ -57,31 +52,18 @@ func (s *Settings) OpenPath(root string) (*backuppath.Path, error) {
 	return backuppath.OpenWithKeyMap(root, s.KeyMap)
 }
 
-// DefaultStateDir is /var/lib/cbfs for root, else $XDG_STATE_HOME/cbfs or
-// ~/.local/state/cbfs.
-func DefaultStateDir() (string, error) {
-	if os.Geteuid() == 0 {
-		return "/var/lib/cbfs", nil
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "cbfs"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no state directory: give --state-dir (%w)", err)
-	}
-	return filepath.Join(home, ".local", "state", "cbfs"), nil
-}
+// Dir is the state directory (its layout: package statedir).
+func (s *Settings) Dir() statedir.Dir { return statedir.Dir(s.StateDir) }
 
 // Normalize fills the defaults (state directory, socket) and makes paths
 // absolute. It checks the values but opens nothing.
 func (s *Settings) Normalize() error {
 	if s.StateDir == "" {
-		d, err := DefaultStateDir()
+		d, err := statedir.Default()
 		if err != nil {
 			return err
 		}
-		s.StateDir = d
+		s.StateDir = d.Path()
 	}
 	abs := func(p *string) error {
 		if *p == "" {
@@ -100,7 +82,7 @@ func (s *Settings) Normalize() error {
 		}
 	}
 	if s.Socket == "" {
-		s.Socket = service.DefaultSocketPath(s.StateDir)
+		s.Socket = s.Dir().Socket()
 	}
 	if s.RetentionDays < 0 {
 		return fmt.Errorf("retention-days: want 0 or more, got %d", s.RetentionDays)
@@ -184,35 +166,4 @@ func ParseAccounts(r io.Reader, name string) ([]scan.AccountSpec, error) {
 		return nil, fmt.Errorf("accounts file %s: %w", name, err)
 	}
 	return out, nil
-}
-
-// JSONLoader is kong's JSON configuration loader (kong.JSON) accepting the
-// flags' own spelling as keys ("backup-path") as well as kong's
-// ("backup_path", "backupPath"). Use it as kong.Configuration(JSONLoader).
-func JSONLoader(r io.Reader) (kong.Resolver, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var values map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&values); err != nil {
-		return nil, fmt.Errorf("configuration file: %w", err)
-	}
-	if values == nil {
-		return nil, errors.New("configuration file: want a JSON object")
-	}
-	norm := make(map[string]any, len(values))
-	for k, v := range values {
-		if n, ok := v.(json.Number); ok {
-			v = n.String() // kong parses numbers from strings
-		}
-		norm[strings.ReplaceAll(k, "-", "_")] = v
-	}
-	b, err = json.Marshal(norm)
-	if err != nil {
-		return nil, err
-	}
-	return kong.JSON(bytes.NewReader(b))
 }

@@ -91,6 +91,11 @@ var (
 	ErrUnknownKind = errors.New("unknown operation kind")
 	ErrClosed      = errors.New("operation queue is closed")
 	ErrRunning     = errors.New("operation runner is already running")
+	// ErrInvalid marks an operation refused for its parameters (or any
+	// request refused as malformed): the queue's callers wrap it, so
+	// the service and the operations that validate for it share one
+	// sentinel.
+	ErrInvalid = errors.New("invalid request")
 )
 
 // Notes recorded in Op.Error for stopped operations.

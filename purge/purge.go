@@ -28,7 +28,7 @@
 //	    are removed; younger ones may be a write in progress.
 //
 // Retention 0 means keep forever: nothing is removed. With a Policy, its
-// toggles are applied first (policy.Apply), so an account whose backup is
+// toggles are applied first (toggles.Policy.Apply), so an account whose backup is
 // disabled counts as deleted from the moment it was first found disabled.
 //
 // Item files are rewritten atomically with the kept states in their order;
@@ -51,7 +51,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/mailbox"
-	"github.com/cbfs/cbfs/policy"
+	"github.com/cbfs/cbfs/toggles"
 )
 
 // Options of a purge.
@@ -61,8 +61,8 @@ type Options struct {
 	RetentionDays int
 	// Now is the time the cutoff is counted from (zero: the current time).
 	Now time.Time
-	// Policy, if set, is applied first (see policy.Policy.Apply).
-	Policy *policy.Policy
+	// Policy, if set, is applied first (see toggles.Policy.Apply).
+	Policy *toggles.Policy
 	// Progress, if set, is called as the purge advances (phase "accounts",
 	// then "blobs").
 	Progress func(done, total int, phase string)
@@ -86,9 +86,9 @@ type Result struct {
 	// BlobsSkipped is set when blob removal was skipped as a whole.
 	BlobsSkipped bool `json:"blobsSkipped,omitempty"`
 	// Skipped lists what was not done and why.
-	Skipped []string            `json:"skipped,omitempty"`
-	Toggles *policy.ApplyResult `json:"toggles,omitempty"`
-	Stopped bool                `json:"stopped,omitempty"`
+	Skipped []string             `json:"skipped,omitempty"`
+	Toggles *toggles.ApplyResult `json:"toggles,omitempty"`
+	Stopped bool                 `json:"stopped,omitempty"`
 }
 
 // Report is the human text, in Carbonio's "- stats -" style.

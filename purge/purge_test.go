@@ -16,8 +16,9 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/mailbox"
-	"github.com/cbfs/cbfs/policy"
 	"github.com/cbfs/cbfs/sample"
+	"github.com/cbfs/cbfs/statedir"
+	"github.com/cbfs/cbfs/toggles"
 )
 
 var now = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -269,9 +270,9 @@ func TestQuarantinedItemKeepsItsBlobs(t *testing.T) {
 
 func TestDisabledAccountPurgedAfterRetention(t *testing.T) {
 	f := newFixture(t)
-	s, err := policy.Open(t.TempDir())
+	s, err := toggles.Open(statedir.Dir(t.TempDir()))
 	require.NoError(t, err)
-	require.NoError(t, s.Set(policy.ScopeCOS, "external", policy.Attribute, "false"))
+	require.NoError(t, s.Set(toggles.ScopeCOS, "external", toggles.Attribute, "false"))
 	pol, err := s.Policy()
 	require.NoError(t, err)
 
@@ -307,13 +308,13 @@ func TestDisabledAccountPurgedAfterRetention(t *testing.T) {
 
 func TestReenabledBeforeRetentionIsKept(t *testing.T) {
 	f := newFixture(t)
-	s, err := policy.Open(t.TempDir())
+	s, err := toggles.Open(statedir.Dir(t.TempDir()))
 	require.NoError(t, err)
-	require.NoError(t, s.Set(policy.ScopeAccount, "bob@example.com", policy.Attribute, "false"))
+	require.NoError(t, s.Set(toggles.ScopeAccount, "bob@example.com", toggles.Attribute, "false"))
 	pol, _ := s.Policy()
 	_, err = Run(context.Background(), f.bp, Options{RetentionDays: 30, Now: now, Policy: pol})
 	require.NoError(t, err)
-	require.NoError(t, s.Set(policy.ScopeAccount, "bob@example.com", policy.Attribute, "true"))
+	require.NoError(t, s.Set(toggles.ScopeAccount, "bob@example.com", toggles.Attribute, "true"))
 	pol, _ = s.Policy()
 	res, err := Run(context.Background(), f.bp, Options{RetentionDays: 30, Now: now.Add(60 * 24 * time.Hour), Policy: pol})
 	require.NoError(t, err)

@@ -35,6 +35,9 @@ type Options struct {
 	// undeleted items under a folder "undelete_DD_MM_YY" instead of their
 	// original folders.
 	DedicatedFolder bool
+	// Folder (doItemRestore's restore_folder), if set, is the folder every
+	// item goes into instead of its own ("a/b": b inside a).
+	Folder string
 
 	// Progress, if set, is called now and then (never concurrently).
 	Progress func(Progress)
@@ -346,6 +349,9 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 	}
 	for i := range cands {
 		p := tr.folderOf(cands[i].sel.folderID)
+		if e.opt.Folder != "" {
+			p = strings.Split(e.opt.Folder, "/")
+		}
 		if len(j.under) > 0 {
 			p = append(append([]string(nil), j.under...), p...)
 		}

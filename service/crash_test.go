@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/opqueue"
+	"github.com/cbfs/cbfs/statedir"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -91,7 +92,7 @@ func TestServiceKilledMidOperation(t *testing.T) {
 	// A second service on the same state directory is refused, naming
 	// the holder.
 	_, err = Open(Options{StateDir: state, SocketPath: filepath.Join(shortSocketDir(t), "x")})
-	require.ErrorIs(t, err, ErrLocked)
+	require.ErrorIs(t, err, statedir.ErrLocked)
 	assert.Contains(t, err.Error(), "pid "+strconv.Itoa(cmd.Process.Pid))
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))

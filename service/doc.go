@@ -1,7 +1,7 @@
 // Package service is the core of "cbfs serve", the long-running backup
 // service for one mail server, independent of what its operations do:
 //
-//   - a lock on the state directory (StateLock, <state-dir>/lock, an
+//   - a lock on the state directory (statedir.StateLock, <state-dir>/lock, an
 //     exclusive flock holding the owner's PID), so two services, or a
 //     service and a foreground cbctl, never share an index or a queue;
 //   - the operation queue (package opqueue) in <state-dir>/queue.db and its

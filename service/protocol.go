@@ -75,7 +75,7 @@ const (
 // parameters (from Options.Validate), a bad configuration key or value
 // (from Options.Config), a malformed request. Wrap it in those callbacks'
 // errors to have the client see errors.Is(err, ErrInvalid).
-var ErrInvalid = errors.New("invalid request")
+var ErrInvalid = opqueue.ErrInvalid
 
 // ConfigRequest is a configuration change or query, applied at once (never
 // queued): "config set cos NAME backupEnabled false" is

@@ -10,15 +10,12 @@ import (
 	"maps"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/cbfs/cbfs/opqueue"
+	"github.com/cbfs/cbfs/statedir"
 )
-
-// QueueFile is the queue database's name inside the state directory.
-const QueueFile = "queue.db"
 
 // DefaultKeepOps is how long ended operations are kept when
 // Options.KeepOps is 0.
@@ -26,11 +23,12 @@ const DefaultKeepOps = 30 * 24 * time.Hour
 
 // Options configure a Service.
 type Options struct {
-	// StateDir holds the lock, the queue database (QueueFile) and whatever
-	// else the caller keeps there (index, restore ledger). Required.
+	// StateDir holds the lock, the queue database and whatever else the
+	// caller keeps there (index, restore ledger): see package statedir.
+	// Required.
 	StateDir string
 	// SocketPath is where cbctl finds the service (default
-	// DefaultSocketPath(StateDir)).
+	// statedir.Dir(StateDir).Socket()).
 	SocketPath string
 	// Handlers run the operations, by kind. Only these kinds are accepted.
 	Handlers map[string]opqueue.Handler
@@ -65,7 +63,7 @@ type Options struct {
 type Service struct {
 	opts     Options
 	log      *slog.Logger
-	lock     *StateLock
+	lock     *statedir.StateLock
 	queue    *opqueue.Queue
 	sched    *Scheduler
 	closed   sync.Once
@@ -84,7 +82,7 @@ func Open(opts Options) (*Service, error) {
 		return nil, errors.New("service: no state directory given")
 	}
 	if opts.SocketPath == "" {
-		opts.SocketPath = DefaultSocketPath(opts.StateDir)
+		opts.SocketPath = statedir.Dir(opts.StateDir).Socket()
 	}
 	if err := checkSocketPath(opts.SocketPath); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
@@ -109,11 +107,11 @@ func Open(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.sched = sched
-	lock, err := LockStateDir(opts.StateDir)
+	lock, err := statedir.Dir(opts.StateDir).Lock()
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	q, err := opqueue.Open(filepath.Join(opts.StateDir, QueueFile), opqueue.Options{Now: opts.Clock.Now, Logger: opts.Logger})
+	q, err := opqueue.Open(statedir.Dir(opts.StateDir).Queue(), opqueue.Options{Now: opts.Clock.Now, Logger: opts.Logger})
 	if err != nil {
 		lock.Release()
 		return nil, fmt.Errorf("service: %w", err)

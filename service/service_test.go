@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/opqueue"
+	"github.com/cbfs/cbfs/statedir"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -204,7 +205,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, r.stop(t))
 	_, err = os.Lstat(r.sock)
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	l, err := LockStateDir(r.state)
+	l, err := statedir.Dir(r.state).Lock()
 	require.NoError(t, err)
 	require.NoError(t, l.Release())
 	_, err = Dial(r.sock)
@@ -328,21 +329,21 @@ func TestSocketRefusals(t *testing.T) {
 
 func TestStateDirLock(t *testing.T) {
 	dir := t.TempDir()
-	l, err := LockStateDir(dir)
+	l, err := statedir.Dir(dir).Lock()
 	require.NoError(t, err)
 	defer l.Release()
 
-	_, err = LockStateDir(dir)
-	require.ErrorIs(t, err, ErrLocked)
+	_, err = statedir.Dir(dir).Lock()
+	require.ErrorIs(t, err, statedir.ErrLocked)
 	assert.Contains(t, err.Error(), dir)
 	assert.Contains(t, err.Error(), fmt.Sprintf("pid %d", os.Getpid()))
 
 	_, err = Open(Options{StateDir: dir, SocketPath: filepath.Join(shortSocketDir(t), "s")})
-	require.ErrorIs(t, err, ErrLocked, "a second service on the same state directory")
+	require.ErrorIs(t, err, statedir.ErrLocked, "a second service on the same state directory")
 
 	require.NoError(t, l.Release())
 	require.NoError(t, l.Release(), "twice is fine")
-	l2, err := LockStateDir(dir)
+	l2, err := statedir.Dir(dir).Lock()
 	require.NoError(t, err)
 	require.NoError(t, l2.Release())
 }

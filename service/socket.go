@@ -17,10 +17,6 @@ const maxSocketPath = 107
 // ErrServiceRunning: a live service already answers on the socket path.
 var ErrServiceRunning = errors.New("another cbfs service is listening")
 
-// DefaultSocketPath is the socket path used when none is configured:
-// <state-dir>/cbfs.sock.
-func DefaultSocketPath(stateDir string) string { return filepath.Join(stateDir, "cbfs.sock") }
-
 func checkSocketPath(path string) error {
 	if path == "" {
 		return errors.New("no socket path given")

@@ -539,13 +539,7 @@ func TestRestoreForeground(t *testing.T) {
 
 	t.Run("item restore: one item, then skipped", func(t *testing.T) {
 		a := s.active[1]
-		var item *mailbox.Item
-		for _, it := range s.items[a.ID] {
-			if l := it.Latest(); !l.Deleted && isMail(l) && !s.isBad(a, it.ID) && (item == nil || it.ID < item.ID) {
-				item = it
-			}
-		}
-		require.NotNil(t, item)
+		item := oldestLiveMail(t, s, a)
 		one := filepath.Join(dir, "one-item")
 		r := ok(t, "backup", "doItemRestore", a.Name, strconv.Itoa(item.ID), "target", "maildir:"+one, "--backup-path", s.root, "--state-dir", st)
 		assert.Equal(t, 1, statLine(t, r.stdout, "Restored Items"), r.stdout)
@@ -557,6 +551,21 @@ func TestRestoreForeground(t *testing.T) {
 		r = ok(t, "backup", "doItemRestore", a.Name, strconv.Itoa(item.ID), "--target", "maildir:"+one, "--backup-path", s.root, "--state-dir", st)
 		assert.Equal(t, 1, skippedItems(t, r.stdout), r.stdout)
 		assert.Equal(t, 1, readMaildirTree(t, filepath.Join(one, a.Name, "Maildir")).count())
+	})
+
+	t.Run("item restore into restore_folder", func(t *testing.T) {
+		a := s.active[1]
+		item := oldestLiveMail(t, s, a)
+		tgt := filepath.Join(dir, "item-folder")
+		r := ok(t, "backup", "doItemRestore", a.Name, strconv.Itoa(item.ID), "target", "maildir:"+tgt, "restore_folder", "Recovered/Item",
+			"--backup-path", s.root, "--state-dir", st)
+		assert.Equal(t, 1, statLine(t, r.stdout, "Restored Items"), r.stdout)
+		got := readMaildirTree(t, filepath.Join(tgt, a.Name, "Maildir"))
+		require.Equal(t, 1, got.count())
+		for folder, d := range got {
+			assert.Equal(t, "Recovered/Item", folder)
+			assert.Equal(t, []string{string(item.Latest().Digest)}, d)
+		}
 	})
 
 	t.Run("notifications: mailed through --smtp, recorded without", func(t *testing.T) {
@@ -624,6 +633,19 @@ func TestRestoreForeground(t *testing.T) {
 	t.Run("the source is untouched", func(t *testing.T) {
 		assert.Equal(t, before, snapshot(t, s.root))
 	})
+}
+
+// oldestLiveMail is a's live, sound message of the smallest id.
+func oldestLiveMail(t *testing.T, s *rsample, a *mailbox.Account) *mailbox.Item {
+	t.Helper()
+	var item *mailbox.Item
+	for _, it := range s.items[a.ID] {
+		if l := it.Latest(); !l.Deleted && isMail(l) && !s.isBad(a, it.ID) && (item == nil || it.ID < item.ID) {
+			item = it
+		}
+	}
+	require.NotNil(t, item)
+	return item
 }
 
 // TestRestoreServeIMAP restores the sample through `cbfs serve` into a real

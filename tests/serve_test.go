@@ -33,6 +33,7 @@ import (
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/sample"
 	"github.com/cbfs/cbfs/service"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // serveBuf is a goroutine-safe buffer for a subprocess's stderr.
@@ -78,7 +79,7 @@ func serveStart(t *testing.T, bin, stateDir string, args ...string) *serveProc {
 			<-p.done
 		}
 	})
-	sock := service.DefaultSocketPath(stateDir)
+	sock := statedir.Dir(stateDir).Socket()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
@@ -225,7 +226,7 @@ func TestServe(t *testing.T) {
 	require.NoError(t, os.WriteFile(conf, confJSON, 0o600))
 	srv := serveStart(t, bin, st, "--config", conf)
 
-	fi, err := os.Stat(service.DefaultSocketPath(st))
+	fi, err := os.Stat(statedir.Dir(st).Socket())
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "socket mode")
 
@@ -406,7 +407,7 @@ func TestServe(t *testing.T) {
 	t.Run("the queue survives a restart", func(t *testing.T) {
 		ops := serveOps(t, st)
 		srv.term(t)
-		_, err := service.Dial(service.DefaultSocketPath(st))
+		_, err := service.Dial(statedir.Dir(st).Socket())
 		require.ErrorIs(t, err, service.ErrNoService, "socket removed")
 		// No service: the list comes from the queue file, under the lock.
 		assert.Equal(t, ops, serveOps(t, st))
@@ -534,7 +535,7 @@ func TestServeForeground(t *testing.T) {
 		assert.Contains(t, out.Result, "Accounts Scanned: 1")
 
 		// The state lock is taken: a held lock refuses a foreground run.
-		lock, err := service.LockStateDir(st)
+		lock, err := statedir.Dir(st).Lock()
 		require.NoError(t, err)
 		fails(t, 1, "in use", "backup", "doSmartScan", "--backup-path", root, "--source", "maildir:"+mail, "--state-dir", st)
 		require.NoError(t, lock.Release())

@@ -13,7 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/cbfs/cbfs/operations"
+	"github.com/cbfs/cbfs/ctl"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -80,7 +80,7 @@ func main() {
 	k := kong.Parse(&cli,
 		kong.Name("cbfs"),
 		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one."),
-		kong.Configuration(operations.JSONLoader),
+		kong.Configuration(ctl.JSONLoader),
 		kong.UsageOnError(),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -15,19 +14,17 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/ctl"
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
 )
 
-// IndexFile is the index of the served Backup Path, in the state directory.
-const IndexFile = "index.db"
-
 // ServeCmd is `cbfs serve`: the backup service of one mail server.
 type ServeCmd struct {
 	BackupPath string `name:"backup-path" default:"/opt/zextras/backup/ng" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
-	operations.Flags
+	ctl.ServiceFlags
 	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00)."`
 	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00)."`
 	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
@@ -72,10 +69,12 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		Handlers:   runner.Handlers(),
 		Validate:   runner.Validate,
 		Redact:     runner.Redact,
-		Config:     runner.Config,
-		Schedules:  schedules,
-		Version:    versionString(),
-		Logger:     log,
+		Config: func(ctx context.Context, req service.ConfigRequest) (string, error) {
+			return runner.Config(ctx, operations.ConfigRequest(req))
+		},
+		Schedules: schedules,
+		Version:   versionString(),
+		Logger:    log,
 	})
 	if err != nil {
 		return err
@@ -135,7 +134,7 @@ func startServeMount(ctx context.Context, s operations.Settings, dir string, deb
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}
-	ix, err := index.Open(bp, filepath.Join(s.StateDir, IndexFile))
+	ix, err := index.Open(bp, s.Dir().Index())
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}

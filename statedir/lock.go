@@ -1,10 +1,9 @@
-package service
+package statedir
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -15,10 +14,7 @@ import (
 // directory's lock.
 var ErrLocked = errors.New("state directory is in use by another cbfs process")
 
-// lockName is the lock file inside the state directory.
-const lockName = "lock"
-
-// StateLock is an exclusive flock on <state-dir>/lock. It guards everything
+// StateLock is an exclusive flock on <state-dir>/lock (LockFile). It guards everything
 // in the state directory (index, queue, restore ledger): one service (or
 // one foreground cbctl operation) at a time. The holder's PID is written
 // into the file, so a refused process can name it.
@@ -27,18 +23,19 @@ type StateLock struct {
 	f   *os.File
 }
 
-// LockStateDir creates dir (mode 0700) if needed and takes its lock without
-// waiting. A lock held by another process (or by another LockStateDir in
+// Lock creates the directory (mode 0700) if needed and takes its lock
+// without waiting. A lock held by another process (or by another Lock in
 // this one: flock locks belong to the open file) gives an error wrapping
 // ErrLocked that names the directory and the holder's PID when known.
-func LockStateDir(dir string) (*StateLock, error) {
+func (d Dir) Lock() (*StateLock, error) {
+	dir := string(d)
 	if dir == "" {
 		return nil, errors.New("no state directory given")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	path := filepath.Join(dir, lockName)
+	path := d.LockFile()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open state directory lock: %w", err)

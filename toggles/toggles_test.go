@@ -1,4 +1,4 @@
-package policy
+package toggles
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/mailbox"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 func TestPrecedence(t *testing.T) {
@@ -33,7 +34,7 @@ func TestPrecedence(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := Open(t.TempDir())
+			s, err := Open(statedir.Dir(t.TempDir()))
 			require.NoError(t, err)
 			if tc.cos != nil {
 				require.NoError(t, s.Set(ScopeCOS, "staff", "backupEnabled", boolStr(*tc.cos)))
@@ -50,7 +51,7 @@ func TestPrecedence(t *testing.T) {
 
 func TestConfigCommands(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir)
+	s, err := Open(statedir.Dir(dir))
 	require.NoError(t, err)
 	steps := []struct {
 		action, scope, name, attr, value string
@@ -83,7 +84,7 @@ func TestConfigCommands(t *testing.T) {
 		assert.Equal(t, st.want, got, "%+v", st)
 	}
 	// Persisted: a fresh store sees the same.
-	s2, err := Open(dir)
+	s2, err := Open(statedir.Dir(dir))
 	require.NoError(t, err)
 	v, set, err := s2.Get(ScopeAccount, "A@B.C", "backupEnabled")
 	require.NoError(t, err)
@@ -94,8 +95,8 @@ func TestConfigCommands(t *testing.T) {
 	assert.False(t, set)
 
 	// A malformed file is an error, not a silent reset.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), []byte("{not json"), 0o600))
-	_, err = Open(dir)
+	require.NoError(t, os.WriteFile(statedir.Dir(dir).Toggles(), []byte("{not json"), 0o600))
+	_, err = Open(statedir.Dir(dir))
 	require.ErrorContains(t, err, "malformed JSON")
 	_, err = s2.Config("set", "cos", "X", "backupEnabled", "false")
 	require.Error(t, err)
@@ -117,7 +118,7 @@ func TestApply(t *testing.T) {
 	for i := range accts {
 		require.NoError(t, bp.WriteAccount(&accts[i]))
 	}
-	s, err := Open(t.TempDir())
+	s, err := Open(statedir.Dir(t.TempDir()))
 	require.NoError(t, err)
 	require.NoError(t, s.Set(ScopeCOS, "external", Attribute, "false"))
 	require.NoError(t, s.Set(ScopeAccount, "dan@example.com", Attribute, "true"))

@@ -1,9 +1,9 @@
-// Package policy keeps the COS- and account-level backupEnabled toggles
+// Package toggles keeps the COS- and account-level backupEnabled toggles
 // (Carbonio's "config set cos NAME backupEnabled false") and applies them to
 // a Backup Path.
 //
 // The toggles live in the service's state directory, in
-// <state-dir>/backup_config.json, not in the Backup Path: they are the
+// <state-dir>/backup_config.json (statedir.Dir.Toggles), not in the Backup Path: they are the
 // service's configuration. Apply mirrors their effect into each account's
 // account_info: an account whose backup is disabled is marked deleted for
 // the backup system (status "deleted", deletedDate, backupEnabled false and
@@ -13,7 +13,7 @@
 //
 // Precedence: an account-level setting wins, else the COS setting, else
 // backup is enabled.
-package policy
+package toggles
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,10 +32,8 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/mailbox"
+	"github.com/cbfs/cbfs/statedir"
 )
-
-// FileName is the toggles file in the service's state directory.
-const FileName = "backup_config.json"
 
 // Attribute is the only attribute the toggles know (matched without regard
 // to case).
@@ -137,11 +134,11 @@ type Store struct {
 
 // Open returns the store in stateDir (the file need not exist yet). It
 // fails if the file exists and cannot be read or is malformed.
-func Open(stateDir string) (*Store, error) {
+func Open(stateDir statedir.Dir) (*Store, error) {
 	if stateDir == "" {
 		return nil, errors.New("backup toggles: no state directory given")
 	}
-	s := &Store{path: filepath.Join(stateDir, FileName)}
+	s := &Store{path: stateDir.Toggles()}
 	if _, err := s.load(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,360 @@
+package operations
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/opqueue"
+	"github.com/cbfs/cbfs/restore"
+)
+
+// The kinds' parameter structs (see Params for the tags). cbctl's
+// commands embed them after their own flags, so each field's kong tags
+// are its --help.
+
+// The operation kinds, with Carbonio's names.
+const (
+	KindSmartScan           = "doSmartScan"
+	KindAccountScan         = "doAccountScan"
+	KindPurge               = "doPurge"
+	KindExport              = "doExport"
+	KindCoherencyCheck      = "doCoherencyCheck"
+	KindExternalRestore     = restore.OpExternalRestore
+	KindRestoreOnNewAccount = restore.OpRestoreOnNewAccount
+	KindUndelete            = restore.OpUndelete
+	KindItemRestore         = restore.OpItemRestore
+)
+
+// Notify is the notifications parameter of the kinds that are not
+// restores.
+type Notify struct {
+	Notifications []string `pair:"notifications" name:"notifications" placeholder:"ADDRESS" help:"Addresses to notify of the result (recorded in the report)."`
+}
+
+func (n *Notify) addresses() []string { return n.Notifications }
+
+// ReportTo is the notifications parameter of the restores.
+type ReportTo struct {
+	Notifications []string `pair:"notifications" name:"notifications" placeholder:"ADDRESS" help:"Addresses the report goes to (mailed when the service has --smtp; recorded in the report otherwise)."`
+}
+
+func (n *ReportTo) addresses() []string { return n.Notifications }
+
+// SmartScanParams: doSmartScan, scan.Run over the whole source.
+type SmartScanParams struct{ Notify }
+
+func (*SmartScanParams) Kind() string { return KindSmartScan }
+func (*SmartScanParams) Check() error { return nil }
+func (p *SmartScanParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.scan(ctx, "", progress)
+}
+func (*SmartScanParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, true }
+
+// AccountScanParams: doAccountScan ACCOUNT, scan.Run of one account.
+type AccountScanParams struct {
+	Account string `pair:"account" required:"" arg:"" help:"The account to scan (name@domain)."`
+	Notify
+}
+
+func (*AccountScanParams) Kind() string { return KindAccountScan }
+func (*AccountScanParams) Check() error { return nil }
+func (p *AccountScanParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.scan(ctx, p.Account, progress)
+}
+func (*AccountScanParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, true }
+
+// PurgeParams: doPurge [purgeDays N], purge.Run (default: --retention-days).
+type PurgeParams struct {
+	PurgeDays string `pair:"purgeDays" name:"purge-days" placeholder:"N" help:"Retention in days for this purge (default: --retention-days; 0 keeps everything)."`
+	Notify
+}
+
+func (*PurgeParams) Kind() string { return KindPurge }
+func (p *PurgeParams) Check() error {
+	_, _, err := p.days()
+	return err
+}
+
+// days is purgeDays, if given.
+func (p *PurgeParams) days() (int, bool, error) {
+	if p.PurgeDays == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(p.PurgeDays))
+	if err != nil || n < 0 {
+		return 0, false, fmt.Errorf("purgeDays must be a number of days (0 or more), not %q", p.PurgeDays)
+	}
+	return n, true, nil
+}
+
+func (p *PurgeParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	days := r.s.RetentionDays
+	if n, ok, _ := p.days(); ok {
+		days = n
+	}
+	return r.purge(ctx, days, progress)
+}
+func (*PurgeParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, false }
+
+// ExportParams: doExport DEST_PATH [domains d1,d2] [cos c1,c2], export.Run.
+type ExportParams struct {
+	DestPath string   `pair:"destPath" required:"" what:"destination path" arg:"" name:"DEST_PATH" help:"Folder to write the exported Backup Path into."`
+	Domains  []string `pair:"domains" name:"domains" placeholder:"DOMAIN" help:"Export only accounts of these domains (comma-separated)."`
+	COS      []string `pair:"cos" name:"cos" placeholder:"COS" help:"Export only accounts of these COS (comma-separated)."`
+	Notify
+}
+
+func (*ExportParams) Kind() string { return KindExport }
+func (*ExportParams) Check() error { return nil }
+func (p *ExportParams) Localize()  { p.DestPath = absPath(p.DestPath) }
+func (p *ExportParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.export(ctx, p.DestPath, p.Domains, p.COS, progress)
+}
+
+// writes is the destination (created here, never inside the Backup Path).
+func (p *ExportParams) writes(r *Runner) (string, bool) { return p.DestPath, true }
+
+// CoherencyCheckParams: doCoherencyCheck [fixBackup true] [fixDoubleGzip check|fix], coherency.Check.
+type CoherencyCheckParams struct {
+	FixBackup     bool   `pair:"fixBackup" name:"fix-backup" help:"Move bad files into the quarantine folder inside the Backup Path (nothing is ever deleted)."`
+	FixDoubleGzip string `pair:"fixDoubleGzip" name:"fix-double-gzip" enum:"check,fix," default:"" placeholder:"check|fix" help:"Double-gzipped blobs: check (report them) or fix (rewrite them gzipped once)."`
+	Notify
+}
+
+func (*CoherencyCheckParams) Kind() string { return KindCoherencyCheck }
+func (p *CoherencyCheckParams) Check() error {
+	_, err := coherency.ParseDoubleGzip(p.FixDoubleGzip)
+	return err
+}
+func (p *CoherencyCheckParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	m, _ := coherency.ParseDoubleGzip(p.FixDoubleGzip) // checked
+	return r.coherency(ctx, coherency.Options{FixBackup: p.FixBackup, DoubleGzip: m}, progress)
+}
+
+// writes: only a check that fixes writes.
+func (p *CoherencyCheckParams) writes(r *Runner) (string, bool) {
+	m, _ := coherency.ParseDoubleGzip(p.FixDoubleGzip)
+	if !p.FixBackup && m != coherency.DoubleGzipFix {
+		return "", false
+	}
+	return r.s.BackupPath, false
+}
+
+// The restore kinds (package restore does the work) read the Backup Path
+// at sourcePath (doExternalRestore; nothing is written into it) or the
+// service's own, and go to the target URL, or --restore-target, or the
+// --source when it is an IMAP server (the mail server this service backs
+// up). The restore ledger is statedir.Dir.Ledger: a second run restores
+// nothing twice, and a stopped run resumes.
+
+// Target is the target parameter of the restores.
+type Target struct {
+	Target string `pair:"target" name:"target" placeholder:"URL" help:"Where to restore: maildir:/path (one Maildir++ tree per account) or imap://admin:password@host:port (any IMAP server, through its master login; imaps:// for TLS). Default: the service's --restore-target, else its IMAP --source."`
+}
+
+// Check parses the URL, if given.
+func (t *Target) Check() error {
+	if t.Target == "" {
+		return nil
+	}
+	_, err := restore.ParseTarget(t.Target)
+	return err
+}
+
+// Localize makes a maildir: target's path absolute.
+func (t *Target) Localize() {
+	if p, ok := strings.CutPrefix(t.Target, "maildir:"); ok {
+		t.Target = "maildir:" + absPath(strings.TrimPrefix(p, "//"))
+	}
+}
+
+func (t *Target) target() string { return t.Target }
+
+// ExternalRestoreParams: doExternalRestore SOURCE_PATH [target URL] [accounts a,b] [input_file F] [domains d,e]
+// [filter_deleted true] [skip_system_accounts B] [skip_distribution_lists B]
+// [skip_coses B] [provisioning_only B] [concurrent_accounts N] [max_file_size SIZE].
+type ExternalRestoreParams struct {
+	SourcePath string `pair:"sourcePath" required:"" what:"source path" arg:"" name:"SOURCE_PATH" help:"The Backup Path to restore from: any copy (rsync'd, exported, on read-only media); nothing is written into it."`
+	Target
+	Accounts              []string `pair:"accounts" name:"accounts" placeholder:"ACCOUNT" help:"Restore only these accounts (names or ids, comma-separated)."`
+	InputFile             string   `pair:"input_file" name:"input-file" placeholder:"FILE" help:"A file of accounts to restore, one name or id a line (added to --accounts)."`
+	Domains               []string `pair:"domains" name:"domains" placeholder:"DOMAIN" help:"Restore only accounts, and provision only domains and distribution lists, of these domains (comma-separated)."`
+	FilterDeleted         bool     `pair:"filter_deleted" name:"filter-deleted" default:"true" negatable:"" help:"Leave out deleted accounts and items whose latest state is deleted (filter_deleted false restores them, in their last state before the deletion)."`
+	SkipSystemAccounts    bool     `pair:"skip_system_accounts" name:"skip-system-accounts" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...)."`
+	SkipDistributionLists bool     `pair:"skip_distribution_lists" name:"skip-distribution-lists" help:"Do not provision distribution lists."`
+	SkipCOSes             bool     `pair:"skip_coses" name:"skip-coses" help:"Do not provision classes of service."`
+	ProvisioningOnly      bool     `pair:"provisioning_only" name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
+	ConcurrentAccounts    int      `pair:"concurrent_accounts" name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
+	MaxFileSize           Size     `pair:"max_file_size" name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
+	ReportTo
+
+	accounts []string // Accounts and input_file's, read by Check
+}
+
+func (*ExternalRestoreParams) Kind() string { return KindExternalRestore }
+
+// Check reads input_file.
+func (p *ExternalRestoreParams) Check() error {
+	if err := p.Target.Check(); err != nil {
+		return err
+	}
+	if !filepath.IsAbs(p.SourcePath) {
+		return fmt.Errorf("source path %q must be absolute", p.SourcePath)
+	}
+	if p.ConcurrentAccounts < 1 || p.ConcurrentAccounts > 64 {
+		return fmt.Errorf("concurrent_accounts must be a number from 1 to 64, not %d", p.ConcurrentAccounts)
+	}
+	p.accounts = p.Accounts
+	if p.InputFile != "" {
+		names, err := ReadAccountNames(p.InputFile)
+		if err != nil {
+			return err
+		}
+		p.accounts = append(append([]string(nil), p.Accounts...), names...)
+	}
+	return nil
+}
+
+func (p *ExternalRestoreParams) Localize() {
+	p.SourcePath = absPath(p.SourcePath)
+	if p.InputFile != "" {
+		p.InputFile = absPath(p.InputFile)
+	}
+	p.Target.Localize()
+}
+
+func (p *ExternalRestoreParams) source(r *Runner) string { return p.SourcePath }
+
+func (p *ExternalRestoreParams) options() restore.Options {
+	opt := restore.DefaultOptions()
+	opt.Accounts, opt.Domains = p.accounts, p.Domains
+	opt.FilterDeleted, opt.SkipSystemAccounts, opt.SkipDistributionLists = p.FilterDeleted, p.SkipSystemAccounts, p.SkipDistributionLists
+	opt.SkipCOSes, opt.ProvisioningOnly, opt.ConcurrentAccounts = p.SkipCOSes, p.ProvisioningOnly, p.ConcurrentAccounts
+	opt.MaxFileSize = p.MaxFileSize.Bytes()
+	return opt
+}
+
+func (p *ExternalRestoreParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
+	return restore.ExternalRestore(ctx, src, tgt, l, opt)
+}
+
+func (p *ExternalRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.restore(ctx, p, progress)
+}
+
+// RestoreOnNewAccountParams: doRestoreOnNewAccount SOURCE_ACCOUNT DESTINATION_ACCOUNT DATE|last [undelete B].
+type RestoreOnNewAccountParams struct {
+	SourceAccount string     `pair:"sourceAccount" required:"" what:"source account" arg:"" name:"SOURCE_ACCOUNT" help:"The account in the Backup Path (name or id; a deleted account too)."`
+	DestAccount   string     `pair:"destAccount" required:"" what:"destination account" arg:"" name:"DESTINATION_ACCOUNT" help:"The new account on the target to restore into."`
+	Date          DateOrLast `pair:"date" arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}."`
+	Target
+	Undelete bool `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
+	ReportTo
+}
+
+func (*RestoreOnNewAccountParams) Kind() string { return KindRestoreOnNewAccount }
+func (p *RestoreOnNewAccountParams) Check() error {
+	if strings.EqualFold(p.SourceAccount, p.DestAccount) {
+		return fmt.Errorf("the destination account must be a new account, not %s itself", p.SourceAccount)
+	}
+	return p.Target.Check()
+}
+func (p *RestoreOnNewAccountParams) Localize()                { p.Target.Localize() }
+func (p *RestoreOnNewAccountParams) source(r *Runner) string  { return r.s.BackupPath }
+func (p *RestoreOnNewAccountParams) options() restore.Options { return restore.DefaultOptions() }
+func (p *RestoreOnNewAccountParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
+	at := p.Date.Time()
+	if at.IsZero() && !p.Undelete && !activeAccount(src, p.SourceAccount) {
+		// "last" of a deleted account: as it was just before its deletion.
+		return restore.RestoreDeletedAccount(ctx, src, p.SourceAccount, p.DestAccount, tgt, l, opt)
+	}
+	return restore.RestoreOnNewAccount(ctx, src, p.SourceAccount, p.DestAccount, at, p.Undelete, tgt, l, opt)
+}
+func (p *RestoreOnNewAccountParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.restore(ctx, p, progress)
+}
+
+// UndeleteParams: doUndelete ACCOUNT START|first END|last [target_original_folder B].
+type UndeleteParams struct {
+	Account string      `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
+	Start   DateOrFirst `pair:"start" arg:"" name:"START" help:"Start of the window, or first. ${date_help}."`
+	End     DateOrLast  `pair:"end" arg:"" name:"END" help:"End of the window, or last."`
+	Target
+	TargetOriginalFolder bool `pair:"target_original_folder" name:"target-original-folder" default:"true" negatable:"" help:"Put each item back in the folder it was in before it was deleted (target_original_folder false: under one folder undelete_DD_MM_YY)."`
+	ReportTo
+}
+
+func (*UndeleteParams) Kind() string { return KindUndelete }
+func (p *UndeleteParams) Check() error {
+	start, end := p.Start.Time(), p.End.Time()
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		return fmt.Errorf("end %s is before start %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
+	}
+	return p.Target.Check()
+}
+func (p *UndeleteParams) Localize()               { p.Target.Localize() }
+func (p *UndeleteParams) source(r *Runner) string { return r.s.BackupPath }
+func (p *UndeleteParams) options() restore.Options {
+	opt := restore.DefaultOptions()
+	opt.DedicatedFolder = !p.TargetOriginalFolder
+	return opt
+}
+func (p *UndeleteParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
+	return restore.Undelete(ctx, src, p.Account, p.Start.Time(), p.End.Time(), tgt, l, opt)
+}
+func (p *UndeleteParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.restore(ctx, p, progress)
+}
+
+// ItemRestoreParams: doItemRestore ACCOUNT ITEM [date D].
+type ItemRestoreParams struct {
+	Account string `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
+	Item    int    `pair:"itemId" required:"" what:"item id" arg:"" name:"ITEM" help:"The item id."`
+	Target
+	Date          DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
+	RestoreFolder string     `pair:"restore_folder" name:"restore-folder" placeholder:"FOLDER" help:"Restore the item into this folder (a/b for a subfolder; created if missing) instead of the folder of its state."`
+	ReportTo
+}
+
+func (*ItemRestoreParams) Kind() string { return KindItemRestore }
+func (p *ItemRestoreParams) Check() error {
+	if p.Item <= 0 {
+		return fmt.Errorf("item id must be a positive number, not %d", p.Item)
+	}
+	return p.Target.Check()
+}
+func (p *ItemRestoreParams) Localize()               { p.Target.Localize() }
+func (p *ItemRestoreParams) source(r *Runner) string { return r.s.BackupPath }
+func (p *ItemRestoreParams) options() restore.Options {
+	opt := restore.DefaultOptions()
+	opt.Folder = p.RestoreFolder
+	return opt
+}
+func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
+	return restore.ItemRestore(ctx, src, p.Account, p.Item, p.Date.Time(), tgt, l, opt)
+}
+func (p *ItemRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.restore(ctx, p, progress)
+}
+
+// restorer is a restore kind.
+type restorer interface {
+	Params
+	target() string          // "" : the settings' default
+	source(r *Runner) string // the Backup Path read
+	options() restore.Options
+	restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error)
+	addresses() []string
+}
+
+// writer is a kind that writes a Backup Path: it holds that path's writer
+// lock while it runs (create: make the path first).
+type writer interface {
+	writes(r *Runner) (root string, create bool)
+}
