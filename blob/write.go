@@ -1,0 +1,209 @@
+package blob
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
+
+	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
+)
+
+// Compression settings. They are fixed so that the same content always
+// compresses to the same bytes (the sample generator relies on it): pgzip
+// cuts its input into putBlockSize blocks, each compressed with the previous
+// block's tail as dictionary, so the output depends on the data, the block
+// size and the level only, never on timing or on how many blocks are in
+// flight. The header carries no name and a zero mtime.
+const (
+	putLevel     = pgzip.DefaultCompression
+	putBlockSize = 1 << 20
+)
+
+// smallPutMax is the largest content compressed by compressSmall: one
+// pooled klauspost gzip writer in the caller's goroutine. pgzip costs ~1 ms
+// a call whatever the size (goroutines, block buffers), which made storing a
+// 20 KB message 17 MB/s; content up to one pgzip block gains nothing from
+// its parallelism anyway. Larger content goes through compress (pgzip).
+const smallPutMax = putBlockSize
+
+// compressSmall writes the gzip compression of data into w (no name, MTIME
+// 0, putLevel: deterministic like compress).
+func compressSmall(w io.Writer, data []byte) error {
+	zw := gzwPool.Get().(*gzip.Writer)
+	defer gzwPool.Put(zw)
+	zw.Reset(w)
+	zw.ModTime = time.Unix(0, 0)
+	if _, err := zw.Write(data); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	return nil
+}
+
+// compress writes the gzip compression of what fill writes into w.
+func compress(w io.Writer, fill func(zw io.Writer) error) error {
+	zw := pgzwPool.Get().(*pgzip.Writer)
+	zw.Reset(w)
+	if err := zw.SetConcurrency(putBlockSize, runtime.GOMAXPROCS(0)); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	zw.ModTime = time.Unix(0, 0) // MTIME 0: "no time stamp" (RFC 1952)
+	err := fill(zw)
+	if err == nil {
+		err = zw.Close()
+		if err != nil {
+			err = fmt.Errorf("gzip: %w", err)
+		}
+	}
+	// Reset waits for the compressing goroutines (also after a failure, when
+	// they may still be writing to w) and drops the reference to w.
+	zw.Reset(io.Discard)
+	pgzwPool.Put(zw)
+	return err
+}
+
+// Put stores data (uncompressed) and returns its SHA-256 digest. If the blob
+// already exists it is not rewritten (created reports false); an existing
+// file is trusted, not re-verified (Check finds damaged ones).
+func (s *Store) Put(data []byte) (d Digest, created bool, err error) {
+	d = Sum(data)
+	path := s.Path(d)
+	if exists, err := s.exists(d); err != nil || exists {
+		return d, false, err
+	}
+	err = s.Write.Write(path, filePerm, func(w io.Writer) error {
+		if len(data) <= smallPutMax {
+			return compressSmall(w, data)
+		}
+		return compress(w, func(zw io.Writer) error {
+			_, err := zw.Write(data)
+			return err
+		})
+	})
+	if err != nil {
+		return d, false, fmt.Errorf("store blob %s: %w", d, err)
+	}
+	return d, true, nil
+}
+
+// filePerm is the mode of blob files.
+const filePerm = 0o644
+
+// exists reports whether blob d's file is already there (then it is not
+// written again). Something else there (a folder, a symbolic link) is an
+// error: the blob can be neither trusted nor replaced. It is looked up
+// beneath the root without following symbolic links, so neither is a
+// symlinked items/<xx>/ folder written through.
+func (s *Store) exists(d Digest) (bool, error) {
+	fi, err := confined.Stat(s.root, d.RelPath())
+	switch {
+	case err == nil && fi.Mode().Type() != 0:
+		return false, fmt.Errorf("store blob: %s is in the way (%v, not a file)", s.Path(d), fi.Mode().Type())
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("store blob %s: %w", d, err)
+	}
+}
+
+// PutReader stores a stream of unknown length: it is compressed to a
+// temporary file while hashed, then renamed to its digest's name (or dropped
+// if that blob already exists). It returns the digest and uncompressed size.
+//
+// The temporary file (atomicfile.TempPrefix) is made in items/ itself, since
+// the final folder is not known until the end; the rename into items/<xx>/
+// stays on one file system, so it is atomic all the same.
+func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err error) {
+	// Content that fits the small path is read whole and stored by Put, so
+	// Put and PutReader give the same bytes for the same content.
+	hp := headPool.Get().(*[]byte)
+	defer headPool.Put(hp)
+	head := *hp
+	n, err := io.ReadFull(r, head)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		d, created, err = s.Put(head[:n])
+		return d, int64(n), created, err
+	case err != nil:
+		return "", 0, false, fmt.Errorf("store blob: read content: %w", err)
+	}
+	r = io.MultiReader(bytes.NewReader(head), r)
+	items := filepath.Join(s.root, "items")
+	if err := os.MkdirAll(items, atomicfile.Mode(0o755)); err != nil {
+		return "", 0, false, fmt.Errorf("store blob: create folder %s: %w", items, err)
+	}
+	tmp, err := os.CreateTemp(items, atomicfile.TempPrefix+"*")
+	if err != nil {
+		return "", 0, false, fmt.Errorf("store blob: create temporary file in %s: %w", items, err)
+	}
+	tmpName := tmp.Name()
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+
+	h := Digest("").NewHash() // SHA-256
+	err = compress(tmp, func(zw io.Writer) error {
+		buf := copyPool.Get().(*[]byte)
+		defer copyPool.Put(buf)
+		n, err := io.CopyBuffer(zw, io.TeeReader(r, h), *buf)
+		size = n
+		if err != nil {
+			return fmt.Errorf("read content: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", 0, false, fmt.Errorf("store blob: %w", err)
+	}
+	d = FromHash(h.Sum(nil))
+	if err := tmp.Chmod(atomicfile.Mode(filePerm)); err != nil {
+		return "", 0, false, fmt.Errorf("store blob %s: chmod %s: %w", d, tmpName, err)
+	}
+	if !s.Write.NoSync {
+		if err := tmp.Sync(); err != nil {
+			return "", 0, false, fmt.Errorf("store blob %s: fsync %s: %w", d, tmpName, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, false, fmt.Errorf("store blob %s: close %s: %w", d, tmpName, err)
+	}
+	path := s.Path(d)
+	if exists, err := s.exists(d); err != nil || exists {
+		return d, size, false, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, atomicfile.Mode(0o755)); err != nil {
+		return "", 0, false, fmt.Errorf("store blob %s: create folder %s: %w", d, dir, err)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return "", 0, false, fmt.Errorf("store blob %s: rename %s: %w", d, tmpName, err)
+	}
+	keep = true
+	if !s.Write.NoSync {
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return d, size, true, fmt.Errorf("store blob %s: %w", d, err)
+		}
+		if err := atomicfile.SyncDir(items); err != nil {
+			return d, size, true, fmt.Errorf("store blob %s: %w", d, err)
+		}
+	}
+	return d, size, true, nil
+}
