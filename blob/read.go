@@ -215,10 +215,11 @@ func (s *Store) load(d Digest, salvage bool, l Limit) (data []byte, err error) {
 	// or content that really is gzip. The digest says which.
 	in, _, ierr, iheader := inflate(out, nil, nil, nil, nil, !salvage && int64(len(out)) > smallMax, bound)
 	innerOver := int64(len(in)) > bound
-	if ierr == nil && !innerOver && hashOf(d, in) == d {
+	switch servedLayer(func() bool { return ierr == nil && !innerOver && hashOf(d, in) == d },
+		func() bool { return hashOf(d, out) == d }) {
+	case 2:
 		return in, nil
-	}
-	if hashOf(d, out) == d {
+	case 1:
 		if int64(len(out)) > bound {
 			return over(out)
 		}

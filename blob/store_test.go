@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -250,6 +251,18 @@ func TestDamage(t *testing.T) {
 		}},
 		{"CheckLimit", func(t *testing.T, s *Store, d Digest, dm damage, _, content []byte) {
 			checkErr(t, d, s.CheckLimit(d, Limit{Size: int64(len(content))}), dm.kind, dm.reason)
+		}},
+		{"Layers", func(t *testing.T, s *Store, d Digest, dm damage, _, content []byte) {
+			n, err := s.Layers(d, Limit{Size: int64(len(content))})
+			checkErr(t, d, err, dm.kind, dm.reason)
+			switch {
+			case dm.kind != nil:
+				assert.Zero(t, n)
+			case strings.Contains(dm.name, "double gzip"):
+				assert.Equal(t, 2, n)
+			default:
+				assert.Equal(t, 1, n)
+			}
 		}},
 		{"Salvage", func(t *testing.T, s *Store, d Digest, dm damage, want, content []byte) {
 			got, err := s.Salvage(d)

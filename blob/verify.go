@@ -14,13 +14,47 @@ func (s *Store) Check(d Digest) error { return s.CheckLimit(d, Limit{}) }
 // broken ("size mismatch"), longer than l.Max ErrTooLarge, found after
 // inflating at most the bound plus a small margin.
 func (s *Store) CheckLimit(d Digest, l Limit) error {
+	_, err := s.Layers(d, l)
+	return err
+}
+
+// Layers is CheckLimit that also says how many gzip layers blob d's file
+// has: 1 (gunzipped once, the content), or 2 (gzip inside gzip, as old
+// blobs were written: the content is gunzipped twice). It is the one answer
+// to that question; every reader serves the same layer (see servedLayer).
+// On error it returns 0 and the *Error.
+func (s *Store) Layers(d Digest, l Limit) (int, error) {
 	f, size, err := s.open(d)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer f.Close()
-	_, err = s.verify(d, f, size, l)
-	return err
+	layer, err := s.verify(d, f, size, l)
+	if err != nil {
+		return 0, err
+	}
+	if layer == 2 {
+		s.remember(d, layer) // Open need not find it again
+	}
+	return layer, nil
+}
+
+// servedLayer is the one rule for which layer of a blob is its content when
+// the once-gunzipped bytes start with the gzip magic: the twice-gunzipped
+// bytes if they decode within the bound and hash to d (innerSound: gzip
+// inside gzip), else the once-gunzipped bytes if they hash to d (outerSound:
+// content that really is gzip, such as an attached .gz file), else neither
+// (0: broken). The two are asked in that order and only as needed, so a
+// whole read hashes the outer bytes only when the inner ones fail. (Without
+// the magic, only the once-gunzipped bytes can be the content.)
+func servedLayer(innerSound, outerSound func() bool) int {
+	switch {
+	case innerSound():
+		return 2
+	case outerSound():
+		return 1
+	}
+	return 0
 }
 
 // verify decodes blob file f (of size bytes) through once and reports which
@@ -72,10 +106,11 @@ func (s *Store) verify(d Digest, f io.Reader, size int64, l Limit) (layer int, _
 	if st.outer.fault != nil {
 		return 2, st.classify(st.outer.fault)
 	}
-	if ierr == nil && !inner.over() && sumMatches(d, hi) {
+	switch servedLayer(func() bool { return ierr == nil && !inner.over() && sumMatches(d, hi) },
+		func() bool { return !outer.over() && sumMatches(d, ho) }) {
+	case 2:
 		return 2, nil
-	}
-	if !outer.over() && sumMatches(d, ho) {
+	case 1:
 		if bound >= 0 && outer.n > bound {
 			return 1, s.overLimit(d, l, bound, false)
 		}
@@ -101,12 +136,20 @@ func (s *Store) layerOf(d Digest, f *os.File, size int64, l Limit) int {
 		return v.(int)
 	}
 	layer, err := s.verify(d, io.NewSectionReader(f, 0, size), size, l)
-	if err == nil && s.layersLen.Load() < maxLayerCache {
+	if err == nil {
+		s.remember(d, layer)
+	}
+	return layer
+}
+
+// remember notes the layer of sound blob d for layerOf, while the cache has
+// room.
+func (s *Store) remember(d Digest, layer int) {
+	if s.layersLen.Load() < maxLayerCache {
 		if _, loaded := s.layers.LoadOrStore(d, layer); !loaded {
 			s.layersLen.Add(1)
 		}
 	}
-	return layer
 }
 
 // gzipMagic starts every gzip member (ID1, ID2, CM=deflate).

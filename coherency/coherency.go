@@ -27,7 +27,6 @@
 package coherency
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -298,7 +297,7 @@ type blobEntry struct {
 	rel    string
 	d      blob.Digest
 	ok     bool  // the name is a digest in its folder
-	err    error // Check's result
+	err    error // Layers' verdict
 	double bool  // sound, gzipped twice
 }
 
@@ -569,10 +568,8 @@ func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry,
 		go func() {
 			defer wg.Done()
 			for e := range jobs {
-				e.err = bp.Blobs.CheckLimit(e.d, limit(e.d))
-				if e.err == nil {
-					e.double = isDoubleGzip(bp.Blobs.Path(e.d), e.d)
-				}
+				layers, err := bp.Blobs.Layers(e.d, limit(e.d))
+				e.err, e.double = err, layers == 2
 				mu.Lock() // progress is called by one goroutine at a time
 				done++
 				progress(done, len(entries), "blobs")
@@ -599,57 +596,6 @@ feed:
 	close(jobs)
 	wg.Wait()
 	return err
-}
-
-var gzipMagic = []byte{0x1f, 0x8b, 0x08}
-
-// gzPool holds gzip readers reused by isDoubleGzip.
-var gzPool sync.Pool // *gzip.Reader
-
-// isDoubleGzip reports whether the sound blob d at path is gzip inside
-// gzip: its once-gunzipped content starts with the gzip magic and does not
-// itself hash to d (Check already found that the twice-gunzipped one does).
-// Only the file's first 4 KiB are read, unless they start a gzip stream
-// inside.
-func isDoubleGzip(path string, d blob.Digest) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var head [4096]byte
-	n, _ := io.ReadFull(f, head[:])
-	zr, _ := gzPool.Get().(*gzip.Reader)
-	if zr == nil {
-		zr = new(gzip.Reader)
-	}
-	defer gzPool.Put(zr)
-	var peek [3]byte
-	if zr.Reset(bytes.NewReader(head[:n])) != nil {
-		return false
-	}
-	if _, err := io.ReadFull(zr, peek[:]); err != nil && n < len(head) {
-		return false
-	} else if err == nil && !bytes.Equal(peek[:], gzipMagic) {
-		return false
-	}
-	// Starts with the magic (or the head was too short to tell): hash the
-	// whole once-gunzipped content.
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return false
-	}
-	if zr.Reset(f) != nil {
-		return false
-	}
-	if _, err := io.ReadFull(zr, peek[:]); err != nil || !bytes.Equal(peek[:], gzipMagic) {
-		return false
-	}
-	h := d.NewHash()
-	h.Write(peek[:])
-	if _, err := io.Copy(h, zr); err != nil {
-		return false
-	}
-	return blob.FromHash(h.Sum(nil)) != d
 }
 
 // fix quarantines bad files, rewrites double-gzipped blobs and removes
