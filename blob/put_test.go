@@ -277,3 +277,32 @@ func TestWalk(t *testing.T) {
 		assert.NoError(t, err)
 	})
 }
+
+// TestCompressFailureReturnsWriter: when SetConcurrency fails, the pooled
+// pgzip writer still goes back to the pool (it used to be dropped, so each
+// failure made a new one).
+func TestCompressFailureReturnsWriter(t *testing.T) {
+	oldBlocks, oldNew := putBlocks, pgzwPool.New
+	t.Cleanup(func() { putBlocks, pgzwPool.New = oldBlocks, oldNew })
+	putBlocks = func() int { return 0 }
+	made := 0
+	pgzwPool.New = func() any { made++; return oldNew() }
+	for range 100 {
+		err := compress(io.Discard, func(io.Writer) error {
+			t.Fatal("fill called after SetConcurrency failed")
+			return nil
+		})
+		require.ErrorContains(t, err, "blocks cannot be zero")
+	}
+	// One writer serves every call (a few more where the pool drops some,
+	// as it does at random under the race detector).
+	assert.Less(t, made, 50, "writers made for 100 failures")
+	putBlocks = oldBlocks
+	s := NewStore(t.TempDir())
+	c := attachmentMail(putBlockSize+1, 34)
+	d, _, err := s.Put(c)
+	require.NoError(t, err)
+	got, err := s.Read(d)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(c, got), "the pooled writer works after the failures")
+}

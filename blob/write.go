@@ -52,26 +52,32 @@ func compressSmall(w io.Writer, data []byte) error {
 	return nil
 }
 
+// putBlocks is how many blocks compress keeps in flight. (A variable so
+// that a test can make SetConcurrency fail.)
+var putBlocks = func() int { return runtime.GOMAXPROCS(0) }
+
 // compress writes the gzip compression of what fill writes into w.
 func compress(w io.Writer, fill func(zw io.Writer) error) error {
 	zw := pgzwPool.Get().(*pgzip.Writer)
+	// Whatever fails, the writer goes back to the pool. Reset waits for the
+	// compressing goroutines (also after a failure, when they may still be
+	// writing to w) and drops the reference to w.
+	defer func() {
+		zw.Reset(io.Discard)
+		pgzwPool.Put(zw)
+	}()
 	zw.Reset(w)
-	if err := zw.SetConcurrency(putBlockSize, runtime.GOMAXPROCS(0)); err != nil {
+	if err := zw.SetConcurrency(putBlockSize, putBlocks()); err != nil {
 		return fmt.Errorf("gzip: %w", err)
 	}
 	zw.ModTime = time.Unix(0, 0) // MTIME 0: "no time stamp" (RFC 1952)
-	err := fill(zw)
-	if err == nil {
-		err = zw.Close()
-		if err != nil {
-			err = fmt.Errorf("gzip: %w", err)
-		}
+	if err := fill(zw); err != nil {
+		return err
 	}
-	// Reset waits for the compressing goroutines (also after a failure, when
-	// they may still be writing to w) and drops the reference to w.
-	zw.Reset(io.Discard)
-	pgzwPool.Put(zw)
-	return err
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	return nil
 }
 
 // Put stores data (uncompressed) and returns its SHA-256 digest. If the blob
