@@ -278,6 +278,53 @@ func TestWalk(t *testing.T) {
 	})
 }
 
+// putBytes is the file Put writes for content.
+func putBytes(t *testing.T, content []byte) []byte {
+	t.Helper()
+	s := NewStore(t.TempDir())
+	d, _, err := s.Put(content)
+	require.NoError(t, err)
+	raw, err := os.ReadFile(s.Path(d))
+	require.NoError(t, err)
+	return raw
+}
+
+// TestRewriteSingleLarge rewrites double-gzipped blobs whose content takes
+// each compressor (compressSmall up to smallPutMax, pgzip above), through
+// each decoder, with either digest kind: the result is what Put writes, and
+// a stream that fails leaves the old file.
+func TestRewriteSingleLarge(t *testing.T) {
+	for _, path := range decoderPaths {
+		t.Run(path.name, func(t *testing.T) {
+			withSmallMax(t, path.smallMax)
+			for _, c := range [][]byte{attachmentMail(smallPutMax, 31), attachmentMail(2*putBlockSize+777, 32)} {
+				for _, d := range []Digest{Sum(c), sha1Digest(c)} {
+					s := NewStore(t.TempDir())
+					writeRaw(t, s, d, gz(t, gz(t, c)))
+					require.NoError(t, s.RewriteSingle(d, Limit{Size: int64(len(c))}))
+					raw, err := os.ReadFile(s.Path(d))
+					require.NoError(t, err)
+					assert.True(t, bytes.Equal(putBytes(t, c), raw), "%d bytes: not the bytes Put writes", len(c))
+					got, err := s.ReadLimit(d, Limit{Size: int64(len(c))})
+					require.NoError(t, err)
+					assert.True(t, bytes.Equal(c, got))
+					noTemp(t, s.Root())
+				}
+			}
+			// Recorded smaller than the content: refused, file untouched.
+			c := attachmentMail(2*putBlockSize, 33)
+			s := NewStore(t.TempDir())
+			old := gz(t, gz(t, c))
+			writeRaw(t, s, Sum(c), old)
+			checkErr(t, Sum(c), s.RewriteSingle(Sum(c), Limit{Size: int64(len(c)) - 1}), ErrBroken, "size mismatch")
+			raw, err := os.ReadFile(s.Path(Sum(c)))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(old, raw))
+			noTemp(t, s.Root())
+		})
+	}
+}
+
 // TestCompressFailureReturnsWriter: when SetConcurrency fails, the pooled
 // pgzip writer still goes back to the pool (it used to be dropped, so each
 // failure made a new one).

@@ -152,6 +152,13 @@ func (s *Store) remember(d Digest, layer int) {
 	}
 }
 
+// forget drops what layerOf remembers of blob d (its file was replaced).
+func (s *Store) forget(d Digest) {
+	if _, loaded := s.layers.LoadAndDelete(d); loaded {
+		s.layersLen.Add(-1)
+	}
+}
+
 // gzipMagic starts every gzip member (ID1, ID2, CM=deflate).
 var gzipMagic = [3]byte{0x1f, 0x8b, 0x08}
 

@@ -80,6 +80,37 @@ func compress(w io.Writer, fill func(zw io.Writer) error) error {
 	return nil
 }
 
+// readHead reads the start of r into *buf (from headPool): up to one byte
+// more than smallPutMax. If r ends there, small is set and head is all the
+// content, which takes the small path (compressSmall, as in Put); else all
+// yields the whole content (head, then the rest of r) for compress. This is
+// how PutReader and RewriteSingle give the bytes Put would.
+func readHead(r io.Reader, buf *[]byte) (head []byte, all io.Reader, small bool, err error) {
+	n, err := io.ReadFull(r, *buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return (*buf)[:n], nil, true, nil
+	case err != nil:
+		return nil, nil, false, fmt.Errorf("read content: %w", err)
+	}
+	return *buf, io.MultiReader(bytes.NewReader(*buf), r), false, nil
+}
+
+// copyInto is a compress fill that copies r into the compressor and sets
+// *n to the bytes copied.
+func copyInto(r io.Reader, n *int64) func(zw io.Writer) error {
+	return func(zw io.Writer) error {
+		buf := copyPool.Get().(*[]byte)
+		defer copyPool.Put(buf)
+		k, err := io.CopyBuffer(zw, r, *buf)
+		*n = k
+		if err != nil {
+			return fmt.Errorf("read content: %w", err)
+		}
+		return nil
+	}
+}
+
 // Put stores data (uncompressed) and returns its SHA-256 digest. If the blob
 // already exists it is not rewritten (created reports false); an existing
 // file is trusted, not re-verified (Check finds damaged ones).
@@ -138,16 +169,14 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 	// Put and PutReader give the same bytes for the same content.
 	hp := headPool.Get().(*[]byte)
 	defer headPool.Put(hp)
-	head := *hp
-	n, err := io.ReadFull(r, head)
+	head, r, small, err := readHead(r, hp)
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		d, created, err = s.Put(head[:n])
-		return d, int64(n), created, err
 	case err != nil:
-		return "", 0, false, fmt.Errorf("store blob: read content: %w", err)
+		return "", 0, false, fmt.Errorf("store blob: %w", err)
+	case small:
+		d, created, err = s.Put(head)
+		return d, int64(len(head)), created, err
 	}
-	r = io.MultiReader(bytes.NewReader(head), r)
 	items := filepath.Join(s.root, "items")
 	if err := os.MkdirAll(items, atomicfile.Mode(0o755)); err != nil {
 		return "", 0, false, fmt.Errorf("store blob: create folder %s: %w", items, err)
@@ -166,17 +195,7 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 	}()
 
 	h := Digest("").NewHash() // SHA-256
-	err = compress(tmp, func(zw io.Writer) error {
-		buf := copyPool.Get().(*[]byte)
-		defer copyPool.Put(buf)
-		n, err := io.CopyBuffer(zw, io.TeeReader(r, h), *buf)
-		size = n
-		if err != nil {
-			return fmt.Errorf("read content: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := compress(tmp, copyInto(io.TeeReader(r, h), &size)); err != nil {
 		return "", 0, false, fmt.Errorf("store blob: %w", err)
 	}
 	d = FromHash(h.Sum(nil))
@@ -212,4 +231,73 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 		}
 	}
 	return d, size, true, nil
+}
+
+// RewriteSingle replaces blob d, if it is gzip inside gzip (Layers says 2),
+// by the single gzip of the same content, the bytes Put would write for it.
+// The new file is written atomically (Write: a temporary name in the blob's
+// folder, fsync unless Write.NoSync, rename), and read back and verified as
+// one sound layer of content d before the rename. The content is streamed
+// both ways, so memory stays bounded whatever the blob inflates to; l holds
+// it to the recorded size, as every reader does. A blob already single is
+// left as it is (nil); a damaged one too, with its *Error. If the rewrite
+// fails the old file stays.
+func (s *Store) RewriteSingle(d Digest, l Limit) error {
+	layers, err := s.Layers(d, l)
+	if err != nil || layers == 1 {
+		return err
+	}
+	rc, err := s.OpenLimit(d, l)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	hp := headPool.Get().(*[]byte)
+	defer headPool.Put(hp)
+	err = s.Write.Write(s.Path(d), filePerm, func(w io.Writer) error {
+		head, all, small, err := readHead(rc, hp) // rc verifies d at its end
+		switch {
+		case err != nil:
+			return err
+		case small:
+			err = compressSmall(w, head)
+		default:
+			var n int64
+			err = compress(w, copyInto(all, &n))
+		}
+		if err != nil {
+			return err
+		}
+		return s.readBack(d, w, l)
+	})
+	if err != nil {
+		return fmt.Errorf("rewrite blob %s as single gzip: %w", d, err)
+	}
+	s.forget(d) // the file layerOf remembered is gone
+	return nil
+}
+
+// readBack verifies what RewriteSingle wrote to w (the temporary file,
+// which atomicfile opens for reading too): one gzip layer whose content is
+// d, within l.
+func (s *Store) readBack(d Digest, w io.Writer, l Limit) error {
+	f, ok := w.(interface {
+		io.ReaderAt
+		io.Seeker
+	})
+	if !ok {
+		return fmt.Errorf("read back: %T cannot be read", w)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("read back: %w", err)
+	}
+	layer, err := s.verify(d, io.NewSectionReader(f, 0, size), size, l)
+	switch {
+	case err != nil:
+		return fmt.Errorf("read back: %w", err)
+	case layer != 1:
+		return errors.New("read back: still gzip inside gzip")
+	}
+	return nil
 }
