@@ -353,3 +353,27 @@ func TestCompressFailureReturnsWriter(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(c, got), "the pooled writer works after the failures")
 }
+
+// TestRewriteSingleForgetsLayer: content that is itself gzip, stored gzip
+// inside gzip, still opens after RewriteSingle through the Store that
+// remembered its old layer (2, now 1).
+func TestRewriteSingleForgetsLayer(t *testing.T) {
+	s := NewStore(t.TempDir())
+	content := gz(t, mailText(10<<10, 35)) // e.g. a .gz attachment
+	d := Sum(content)
+	writeRaw(t, s, d, gz(t, gz(t, content)))
+	read := func() []byte {
+		rc, err := s.Open(d)
+		require.NoError(t, err)
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		return got
+	}
+	assert.Equal(t, content, read())
+	require.NoError(t, s.RewriteSingle(d, Limit{}))
+	assert.Equal(t, content, read())
+	n, err := s.Layers(d, Limit{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}
