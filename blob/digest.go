@@ -99,3 +99,17 @@ func (d Digest) Matches(data []byte) bool {
 	h.Write(data)
 	return FromHash(h.Sum(nil)) == d
 }
+
+// sumMatches reports whether h's sum is d.
+func sumMatches(d Digest, h hash.Hash) bool {
+	var buf [32]byte
+	return FromHash(h.Sum(buf[:0])) == d
+}
+
+// hashOf is the digest of data with d's algorithm.
+func hashOf(d Digest, data []byte) Digest {
+	h := d.NewHash()
+	h.Write(data)
+	var buf [32]byte
+	return FromHash(h.Sum(buf[:0]))
+}

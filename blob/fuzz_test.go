@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -48,7 +49,8 @@ func FuzzParseDigest(f *testing.F) {
 // FuzzBlob stores arbitrary bytes as a blob file and reads it every way,
 // through both decoders. Nothing may panic; every error is a broken *Error
 // (the file is readable); and the ways agree: Read, Check, Open and Salvage
-// all succeed with the same content, or all fail.
+// all succeed with the same content, or all fail. Then it rewrites the blob
+// as single gzip (fuzzRewrite).
 func FuzzBlob(f *testing.F) {
 	c := mailText(3000, 31)
 	gzc := gz(f, c)
@@ -82,6 +84,7 @@ func FuzzBlob(f *testing.F) {
 			s := NewStore(root) // new: no remembered layers
 			writeRaw(t, s, d, raw)
 			fuzzAgree(t, s, d)
+			fuzzRewrite(t, s, d)
 			smallMax = old
 		}
 	})
@@ -129,5 +132,49 @@ func fuzzAgree(t *testing.T, s *Store, d Digest) {
 		}
 	} else if data != nil {
 		t.Fatalf("Read returned %d bytes with %v", len(data), rerr)
+	}
+}
+
+// fuzzRewrite checks RewriteSingle on what fuzzAgree read: a sound double
+// gzip becomes the file Put writes for its content, which every way reads
+// the same, with one layer; anything else is left byte for byte as it was
+// (a broken blob with its broken *Error).
+func fuzzRewrite(t *testing.T, s *Store, d Digest) {
+	t.Helper()
+	before, err := os.ReadFile(s.Path(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, rerr := s.Read(d)
+	layers, lerr := s.Layers(d, Limit{})
+	if (lerr == nil) != (rerr == nil) {
+		t.Fatalf("Read says %v but Layers says %v", rerr, lerr)
+	}
+	err = s.RewriteSingle(d, Limit{})
+	after, aerr := os.ReadFile(s.Path(d))
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	if rerr != nil || layers == 1 {
+		if (err == nil) != (rerr == nil) || (err != nil && !errors.Is(err, ErrBroken)) {
+			t.Fatalf("RewriteSingle of a blob Read calls %v: %v", rerr, err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Fatal("RewriteSingle changed a blob that is not a sound double gzip")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("RewriteSingle of a sound double gzip: %v", err)
+	}
+	if n, err := s.Layers(d, Limit{}); n != 1 || err != nil {
+		t.Fatalf("after RewriteSingle: %d layers, %v", n, err)
+	}
+	if put := putBytes(t, want); !bytes.Equal(put, after) {
+		t.Fatalf("rewritten as %d bytes, Put writes %d", len(after), len(put))
+	}
+	fuzzAgree(t, s, d)
+	if got, _ := s.Read(d); !bytes.Equal(want, got) {
+		t.Fatalf("content changed: %d bytes, then %d", len(want), len(got))
 	}
 }

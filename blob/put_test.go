@@ -277,3 +277,103 @@ func TestWalk(t *testing.T) {
 		assert.NoError(t, err)
 	})
 }
+
+// putBytes is the file Put writes for content.
+func putBytes(t *testing.T, content []byte) []byte {
+	t.Helper()
+	s := NewStore(t.TempDir())
+	d, _, err := s.Put(content)
+	require.NoError(t, err)
+	raw, err := os.ReadFile(s.Path(d))
+	require.NoError(t, err)
+	return raw
+}
+
+// TestRewriteSingleLarge rewrites double-gzipped blobs whose content takes
+// each compressor (compressSmall up to smallPutMax, pgzip above), through
+// each decoder, with either digest kind: the result is what Put writes, and
+// a stream that fails leaves the old file.
+func TestRewriteSingleLarge(t *testing.T) {
+	for _, path := range decoderPaths {
+		t.Run(path.name, func(t *testing.T) {
+			withSmallMax(t, path.smallMax)
+			for _, c := range [][]byte{attachmentMail(smallPutMax, 31), attachmentMail(2*putBlockSize+777, 32)} {
+				for _, d := range []Digest{Sum(c), sha1Digest(c)} {
+					s := NewStore(t.TempDir())
+					writeRaw(t, s, d, gz(t, gz(t, c)))
+					require.NoError(t, s.RewriteSingle(d, Limit{Size: int64(len(c))}))
+					raw, err := os.ReadFile(s.Path(d))
+					require.NoError(t, err)
+					assert.True(t, bytes.Equal(putBytes(t, c), raw), "%d bytes: not the bytes Put writes", len(c))
+					got, err := s.ReadLimit(d, Limit{Size: int64(len(c))})
+					require.NoError(t, err)
+					assert.True(t, bytes.Equal(c, got))
+					noTemp(t, s.Root())
+				}
+			}
+			// Recorded smaller than the content: refused, file untouched.
+			c := attachmentMail(2*putBlockSize, 33)
+			s := NewStore(t.TempDir())
+			old := gz(t, gz(t, c))
+			writeRaw(t, s, Sum(c), old)
+			checkErr(t, Sum(c), s.RewriteSingle(Sum(c), Limit{Size: int64(len(c)) - 1}), ErrBroken, "size mismatch")
+			raw, err := os.ReadFile(s.Path(Sum(c)))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(old, raw))
+			noTemp(t, s.Root())
+		})
+	}
+}
+
+// TestCompressFailureReturnsWriter: when SetConcurrency fails, the pooled
+// pgzip writer still goes back to the pool (it used to be dropped, so each
+// failure made a new one).
+func TestCompressFailureReturnsWriter(t *testing.T) {
+	oldBlocks, oldNew := putBlocks, pgzwPool.New
+	t.Cleanup(func() { putBlocks, pgzwPool.New = oldBlocks, oldNew })
+	putBlocks = func() int { return 0 }
+	made := 0
+	pgzwPool.New = func() any { made++; return oldNew() }
+	for range 100 {
+		err := compress(io.Discard, func(io.Writer) error {
+			t.Fatal("fill called after SetConcurrency failed")
+			return nil
+		})
+		require.ErrorContains(t, err, "blocks cannot be zero")
+	}
+	// One writer serves every call (a few more where the pool drops some,
+	// as it does at random under the race detector).
+	assert.Less(t, made, 50, "writers made for 100 failures")
+	putBlocks = oldBlocks
+	s := NewStore(t.TempDir())
+	c := attachmentMail(putBlockSize+1, 34)
+	d, _, err := s.Put(c)
+	require.NoError(t, err)
+	got, err := s.Read(d)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(c, got), "the pooled writer works after the failures")
+}
+
+// TestRewriteSingleForgetsLayer: content that is itself gzip, stored gzip
+// inside gzip, still opens after RewriteSingle through the Store that
+// remembered its old layer (2, now 1).
+func TestRewriteSingleForgetsLayer(t *testing.T) {
+	s := NewStore(t.TempDir())
+	content := gz(t, mailText(10<<10, 35)) // e.g. a .gz attachment
+	d := Sum(content)
+	writeRaw(t, s, d, gz(t, gz(t, content)))
+	read := func() []byte {
+		rc, err := s.Open(d)
+		require.NoError(t, err)
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		return got
+	}
+	assert.Equal(t, content, read())
+	require.NoError(t, s.RewriteSingle(d, Limit{}))
+	assert.Equal(t, content, read())
+	n, err := s.Layers(d, Limit{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -250,6 +251,43 @@ func TestDamage(t *testing.T) {
 		}},
 		{"CheckLimit", func(t *testing.T, s *Store, d Digest, dm damage, _, content []byte) {
 			checkErr(t, d, s.CheckLimit(d, Limit{Size: int64(len(content))}), dm.kind, dm.reason)
+		}},
+		{"Layers", func(t *testing.T, s *Store, d Digest, dm damage, _, content []byte) {
+			n, err := s.Layers(d, Limit{Size: int64(len(content))})
+			checkErr(t, d, err, dm.kind, dm.reason)
+			switch {
+			case dm.kind != nil:
+				assert.Zero(t, n)
+			case strings.Contains(dm.name, "double gzip"):
+				assert.Equal(t, 2, n)
+			default:
+				assert.Equal(t, 1, n)
+			}
+		}},
+		{"RewriteSingle", func(t *testing.T, s *Store, d Digest, dm damage, want, content []byte) {
+			before, _ := os.ReadFile(s.Path(d))
+			if rc, err := s.Open(d); err == nil { // the Store remembers the layer
+				_, _ = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			err := s.RewriteSingle(d, Limit{Size: int64(len(content))})
+			checkErr(t, d, err, dm.kind, dm.reason)
+			after, _ := os.ReadFile(s.Path(d))
+			noTemp(t, s.Root())
+			if dm.kind != nil || !strings.Contains(dm.name, "double gzip") {
+				assert.True(t, bytes.Equal(before, after), "a blob that is not a sound double gzip is left as it is")
+				return
+			}
+			assert.Equal(t, putBytes(t, want), after, "the bytes Put writes")
+			n, err := s.Layers(d, Limit{})
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			rc, err := s.Open(d) // not through the remembered layer
+			require.NoError(t, err)
+			got, err := io.ReadAll(rc)
+			require.NoError(t, err)
+			require.NoError(t, rc.Close())
+			assert.True(t, bytes.Equal(want, got), "content differs (%d vs %d bytes)", len(want), len(got))
 		}},
 		{"Salvage", func(t *testing.T, s *Store, d Digest, dm damage, want, content []byte) {
 			got, err := s.Salvage(d)

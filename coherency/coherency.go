@@ -14,12 +14,12 @@
 // quarantine/; an administrator can inspect, salvage or delete it. With
 // DoubleGzip set to "fix", sound blobs that are gzipped twice are rewritten
 // as single gzip with the same digest, atomically and only after the new
-// file has been read back and verified. Orphan blobs (no state names them)
-// are only reported: doPurge removes them. Temporary files an interrupted
-// write left (".cbfs-tmp-*", anywhere but quarantine/) are reported as
-// leftovers with their age; FixBackup removes those older than
-// backuppath.LeftoverMinAge (1 hour: a younger one may be a write in
-// progress), and doPurge does too. Missing blobs cannot be fixed and
+// file has been read back and verified (blob.Store.RewriteSingle). Orphan
+// blobs (no state names them) are only reported: doPurge removes them.
+// Temporary files an interrupted write left (".cbfs-tmp-*", anywhere but
+// quarantine/) are reported as leftovers with their age; FixBackup removes
+// those older than backuppath.LeftoverMinAge (1 hour: a younger one may be
+// a write in progress), and doPurge does too. Missing blobs cannot be fixed and
 // stay reported. Names under items/ that cbfs does not recognise as digests
 // (or digests in the wrong folder) are only reported, never moved: a
 // Backup Path written by another program may name things its own way. A
@@ -27,11 +27,9 @@
 package coherency
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,8 +38,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
@@ -298,7 +294,7 @@ type blobEntry struct {
 	rel    string
 	d      blob.Digest
 	ok     bool  // the name is a digest in its folder
-	err    error // Check's result
+	err    error // Layers' verdict
 	double bool  // sound, gzipped twice
 }
 
@@ -514,7 +510,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 
 	// 4. Fixes.
 	if opt.FixBackup || mode == DoubleGzipFix {
-		if err := fix(ctx, bp, res, opt, mode, progress); err != nil {
+		if err := fix(ctx, bp, res, opt, mode, progress, limit); err != nil {
 			if ctx.Err() != nil {
 				return stopped(ctx.Err())
 			}
@@ -569,10 +565,8 @@ func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry,
 		go func() {
 			defer wg.Done()
 			for e := range jobs {
-				e.err = bp.Blobs.CheckLimit(e.d, limit(e.d))
-				if e.err == nil {
-					e.double = isDoubleGzip(bp.Blobs.Path(e.d), e.d)
-				}
+				layers, err := bp.Blobs.Layers(e.d, limit(e.d))
+				e.err, e.double = err, layers == 2
 				mu.Lock() // progress is called by one goroutine at a time
 				done++
 				progress(done, len(entries), "blobs")
@@ -601,60 +595,10 @@ feed:
 	return err
 }
 
-var gzipMagic = []byte{0x1f, 0x8b, 0x08}
-
-// gzPool holds gzip readers reused by isDoubleGzip.
-var gzPool sync.Pool // *gzip.Reader
-
-// isDoubleGzip reports whether the sound blob d at path is gzip inside
-// gzip: its once-gunzipped content starts with the gzip magic and does not
-// itself hash to d (Check already found that the twice-gunzipped one does).
-// Only the file's first 4 KiB are read, unless they start a gzip stream
-// inside.
-func isDoubleGzip(path string, d blob.Digest) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var head [4096]byte
-	n, _ := io.ReadFull(f, head[:])
-	zr, _ := gzPool.Get().(*gzip.Reader)
-	if zr == nil {
-		zr = new(gzip.Reader)
-	}
-	defer gzPool.Put(zr)
-	var peek [3]byte
-	if zr.Reset(bytes.NewReader(head[:n])) != nil {
-		return false
-	}
-	if _, err := io.ReadFull(zr, peek[:]); err != nil && n < len(head) {
-		return false
-	} else if err == nil && !bytes.Equal(peek[:], gzipMagic) {
-		return false
-	}
-	// Starts with the magic (or the head was too short to tell): hash the
-	// whole once-gunzipped content.
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return false
-	}
-	if zr.Reset(f) != nil {
-		return false
-	}
-	if _, err := io.ReadFull(zr, peek[:]); err != nil || !bytes.Equal(peek[:], gzipMagic) {
-		return false
-	}
-	h := d.NewHash()
-	h.Write(peek[:])
-	if _, err := io.Copy(h, zr); err != nil {
-		return false
-	}
-	return blob.FromHash(h.Sum(nil)) != d
-}
-
-// fix quarantines bad files, rewrites double-gzipped blobs and removes
-// leftover temporary files older than backuppath.LeftoverMinAge.
-func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mode DoubleGzip, progress func(int, int, string)) error {
+// fix quarantines bad files, rewrites double-gzipped blobs (within the
+// sizes their states record, limit) and removes leftover temporary files
+// older than backuppath.LeftoverMinAge.
+func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mode DoubleGzip, progress func(int, int, string), limit func(blob.Digest) blob.Limit) error {
 	var q *quarantine
 	for i := range res.Problems {
 		if err := ctx.Err(); err != nil {
@@ -711,7 +655,8 @@ func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mod
 			if mode != DoubleGzipFix {
 				continue
 			}
-			if err := rewriteSingle(bp, blob.Digest(p.Digest)); err != nil {
+			d := blob.Digest(p.Digest)
+			if err := bp.Blobs.RewriteSingle(d, limit(d)); err != nil {
 				p.Action = "not rewritten: " + err.Error()
 				continue
 			}
@@ -766,71 +711,4 @@ func (q *quarantine) move(rel string) (string, error) {
 		return dstRel, err
 	}
 	return dstRel, atomicfile.SyncDir(filepath.Dir(dst))
-}
-
-// rewriteSingle replaces the double-gzipped blob d by a single gzip of the
-// same content: written to a temporary file in the blob's folder, read back
-// and verified against d, then renamed over the blob. The content is
-// streamed both ways (a blob may be large, or a gzip bomb): memory stays
-// bounded whatever it inflates to.
-func rewriteSingle(bp *backuppath.Path, d blob.Digest) error {
-	rc, err := bp.Blobs.Open(d)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	path := bp.Blobs.Path(d)
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, atomicfile.TempPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	zw := gzip.NewWriter(tmp)
-	if _, err := io.Copy(zw, rc); err != nil { // the stream verifies d at its end
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(atomicfile.Mode(0o644)); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// Verify the new file: one gzip layer whose content hashes to d.
-	f, err := os.Open(tmpName)
-	if err != nil {
-		return err
-	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("verify rewritten blob: %w", err)
-	}
-	h := d.NewHash()
-	_, err = io.Copy(h, zr)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("verify rewritten blob: %w", err)
-	}
-	if blob.FromHash(h.Sum(nil)) != d {
-		return fmt.Errorf("verify rewritten blob: content does not hash to %s", d)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return err
-	}
-	keep = true
-	return atomicfile.SyncDir(dir)
 }

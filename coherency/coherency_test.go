@@ -301,6 +301,9 @@ func TestFixDoubleGzip(t *testing.T) {
 	}
 }
 
+// gzipMagic starts every gzip member (ID1, ID2, CM=deflate).
+var gzipMagic = []byte{0x1f, 0x8b, 0x08}
+
 func outerLayer(t *testing.T, path string) []byte {
 	t.Helper()
 	f, err := os.Open(path)
