@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/tidwall/buntdb"
 )
@@ -68,7 +69,7 @@ type Index struct {
 	bp     *backuppath.Path
 	dbPath string // absolute, or ":memory:"
 	db     *buntdb.DB
-	lock   *os.File
+	lock   *pathlock.Lock
 
 	// mu serialises Refresh, Rebuild and Close.
 	mu     sync.Mutex

@@ -3,43 +3,32 @@ package index
 import (
 	"errors"
 	"fmt"
-	"os"
+	"strconv"
 
-	"golang.org/x/sys/unix"
+	"github.com/cbfs/cbfs/internal/pathlock"
 )
 
-// lockFile takes an exclusive, non-blocking flock on dbPath+lockSuffix
-// (created if missing). flock locks belong to the open file, so a second Open of the
-// same index in this very process is refused too.
-func lockFile(dbPath string) (*os.File, error) {
+// lockFile takes the index's lock, dbPath+lockSuffix (pathlock.Take: an
+// exclusive flock naming its holder). flock locks belong to the open file,
+// so a second Open of the same index in this very process is refused too.
+func lockFile(dbPath string) (*pathlock.Lock, error) {
 	path := dbPath + lockSuffix
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open index lock file %s: %w", path, err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if !errors.Is(err, unix.EINTR) {
-			break
+	l, err := pathlock.Take(path, "index")
+	var held *pathlock.HeldError
+	if errors.As(err, &held) {
+		who := "another cbfs process"
+		if held.Holder.PID > 0 {
+			who += " (pid " + strconv.Itoa(held.Holder.PID) + ")"
 		}
+		return nil, fmt.Errorf("%s: %w: %s is using it (lock %s held); stop it, or give this mount its own index with --index", dbPath, ErrLocked, who, path)
 	}
 	if err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w: another cbfs process is using it (lock %s held)", dbPath, ErrLocked, path)
-		}
 		return nil, fmt.Errorf("lock index %s: %w", path, err)
 	}
-	return f, nil
+	return l, nil
 }
 
 // lockSuffix is appended to the index file's name for its lock file.
 const lockSuffix = ".lock"
 
-func unlockFile(f *os.File) error {
-	if f == nil {
-		return nil
-	}
-	// Closing the file releases the flock.
-	return f.Close()
-}
+func unlockFile(l *pathlock.Lock) error { return l.Release() }

@@ -79,10 +79,44 @@ func Acquire(root, op string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(abs, Name)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	l, err := Take(filepath.Join(abs, Name), op)
+	var held *HeldError
+	if errors.As(err, &held) {
+		return nil, &BusyError{Path: abs, Holder: held.Holder}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("backup path %s: writer lock: %w", abs, err)
+	}
+	return l, nil
+}
+
+// HeldError is Take's error when another open file holds the lock (another
+// process, or another Take in this one: flock locks belong to the open
+// file). It wraps ErrBusy.
+type HeldError struct {
+	File   string
+	Holder Holder // zero if the file could not be read
+}
+
+func (e *HeldError) Error() string {
+	if e.Holder.PID > 0 {
+		return fmt.Sprintf("%s is held by pid %d", e.File, e.Holder.PID)
+	}
+	return e.File + " is held by another process"
+}
+
+func (e *HeldError) Unwrap() error { return ErrBusy }
+
+// Take takes an exclusive flock on the file at path (created 0600 if
+// missing) without waiting, and writes the holder (this process, op) into
+// it. It is the one lock of cbfs: the Backup Path's writer lock, the state
+// directory's and the index's are each a Take of their own file. Closing
+// (Release) drops the lock, so a holder killed with -9 leaves no stale
+// lock, only a file naming it.
+func Take(path, op string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
@@ -94,9 +128,9 @@ func Acquire(root, op string) (*Lock, error) {
 		defer f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			h, _ := readHolder(f)
-			return nil, &BusyError{Path: abs, Holder: h}
+			return nil, &HeldError{File: path, Holder: h}
 		}
-		return nil, fmt.Errorf("backup path %s: writer lock: %w", abs, err)
+		return nil, err
 	}
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Op: op, Since: time.Now().UTC().Truncate(time.Second)})
@@ -105,7 +139,7 @@ func Acquire(root, op string) (*Lock, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("backup path %s: write writer lock: %w", abs, err)
+		return nil, fmt.Errorf("write lock file %s: %w", path, err)
 	}
 	return &Lock{path: path, f: f}, nil
 }
