@@ -54,9 +54,9 @@ func TestMultiAppend(t *testing.T) {
 		sync  bool // synchronizing literals (no LITERAL+)
 		bad   int  // messages in the refused batch
 	}{
-		{"batch16", "?batch=16", false, 16},
+		{"batch16-1conn", "?batch=16&appendconns=1", false, 16},
 		{"batch64-2conns", "?batch=64&appendconns=2", false, 25},
-		{"sync-literals", "?batch=16", true, 16},
+		{"sync-literals", "?batch=16&appendconns=1", true, 16},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const user = "u@example.test"
