@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -105,7 +106,8 @@ func (bf *benchFix) report(b *testing.B) {
 }
 
 // BenchmarkRestore restores the same messages to Maildir, to Dovecot over
-// IMAP (concurrent_accounts 1 and 2), and, as the server-side ceiling,
+// IMAP (concurrent_accounts 1 and 2; CBFS_BENCH_IMAP adds target
+// parameters), and, as the server-side ceiling,
 // imports them with Dovecot's own `doveadm import` from a Maildir copy.
 //
 //	CBFS_BENCH_RESTORE=20000 go test ./restore -run '^$' -bench Restore -benchtime 1x
@@ -146,9 +148,11 @@ func BenchmarkRestore(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				s := dovecot.Start(b, users)
+				// CBFS_BENCH_IMAP: target parameters, such as
+				// "batch=16&appendconns=2" or "batch=0&window=64".
 				url := s.SourceURL()
-				if w := os.Getenv("CBFS_BENCH_WINDOW"); w != "" {
-					url += "?window=" + w
+				if q := os.Getenv("CBFS_BENCH_IMAP"); q != "" {
+					url += "?" + q
 				}
 				tgt, err := ParseTarget(url)
 				require.NoError(b, err)
@@ -161,6 +165,9 @@ func BenchmarkRestore(b *testing.B) {
 				require.NoError(b, err)
 				require.Equal(b, bf.msgs, rep.Restored)
 				b.StopTimer()
+				st := &tgt.(*IMAPTarget).stats
+				b.Logf("%s: %d MULTIAPPEND batches, %d messages in them, %d refused batches",
+					url[strings.LastIndexByte(url, '@')+1:], st.batches.Load(), st.batched.Load(), st.fallbacks.Load())
 				l.Close()
 				s.Close()
 				b.StartTimer()

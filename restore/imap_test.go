@@ -110,6 +110,10 @@ func TestExternalRestoreIMAP(t *testing.T) {
 	}
 	assert.Equal(t, total, rep.Restored)
 	assert.Equal(t, len(f.damagedClasses()), rep.Unrestored)
+	st := &tgt.(*IMAPTarget).stats
+	assert.Positive(t, st.batches.Load(), "Dovecot offers MULTIAPPEND: messages go in batches")
+	assert.EqualValues(t, total, st.batched.Load(), "every message in a batch")
+	assert.Zero(t, st.fallbacks.Load())
 	m, err := ledger.Map()
 	require.NoError(t, err)
 	for _, e := range m {
