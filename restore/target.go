@@ -92,7 +92,10 @@ type Appended struct {
 // IMAP query parameters: separator (the master-user separator, "*" by
 // default, as Dovecot's auth_master_user_separator), insecure, timeout (a
 // Go duration bounding each IMAP command, 2m by default), window (APPENDs in
-// flight per connection, 16 by default).
+// flight per connection, 16 by default), batch (messages per MULTIAPPEND,
+// 64 by default; 0 sends one APPEND per message) and appendconns (extra
+// connections per account that carry the batches, 2 by default): see
+// IMAPTarget.
 func ParseTarget(s string) (Target, error) {
 	switch {
 	case strings.HasPrefix(s, "maildir:"):
