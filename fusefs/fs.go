@@ -33,6 +33,10 @@ type Options struct {
 	Timeout time.Duration
 	// UID and GID own every file (default: the mounting process's).
 	UID, GID uint32
+	// Umask clears permission bits of every file (0444) and folder (0555);
+	// the kernel enforces them (default_permissions). Backed-up mail is
+	// private: cbfs mount defaults to 077, only the owner reads.
+	Umask uint32
 	// DisableReadDirPlus turns READDIRPLUS off (see doc.go).
 	DisableReadDirPlus bool
 }
@@ -152,10 +156,10 @@ func (n *node) fill(a *fuse.Attr) {
 		a.Ino = n.StableAttr().Ino
 	}
 	if n.dir {
-		a.Mode = syscall.S_IFDIR | 0o555
+		a.Mode = syscall.S_IFDIR | 0o555&^n.fsys.opt.Umask
 		a.Nlink = 2
 	} else {
-		a.Mode = syscall.S_IFREG | 0o444
+		a.Mode = syscall.S_IFREG | 0o444&^n.fsys.opt.Umask
 		a.Nlink = 1
 	}
 	sz := n.size.Load()

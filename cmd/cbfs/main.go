@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -70,24 +71,61 @@ func versionString() string {
 	return "dev"
 }
 
+// usageError is a bad command line: exit status 2, as cbctl's.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a mount started from a terminal that goes away (an SSH
+	// session ending) unmounts cleanly instead of leaving a dead mount.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// Backed-up mail is private: the mount's index too (serve applies its
 	// own --umask).
 	syscall.Umask(0o077)
 	var cli CLI
-	k := kong.Parse(&cli,
+	parser, err := kong.New(&cli,
 		kong.Name("cbfs"),
-		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one."),
+		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
 		kong.Configuration(ctl.JSONLoader),
-		kong.UsageOnError(),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),
 	)
-	if err := k.Run(); err != nil {
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "cbfs: %v\n", err)
-		stop()
 		os.Exit(1)
 	}
+	args := os.Args[1:]
+	if rewritten, ok, err := fstabArgs(args, []string{"mount", "serve", "version", "help"}); ok {
+		if err != nil {
+			exit(stop, &usageError{err.Error()})
+		}
+		args = rewritten
+	}
+	k, err := parser.Parse(args)
+	if err != nil {
+		exit(stop, &usageError{err.Error() + " (see cbfs --help)"})
+	}
+	exit(stop, k.Run())
+}
+
+// exit ends the process: status 0, 2 for a usage error, 1 for any other
+// error, which is said on one line (and to a --daemon parent waiting).
+func exit(stop func(), err error) {
+	stop()
+	if err == nil {
+		os.Exit(0)
+	}
+	daemonFailed(err)
+	fmt.Fprintf(os.Stderr, "cbfs: error: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		os.Exit(2)
+	}
+	os.Exit(1)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,7 +29,12 @@ type MountCmd struct {
 	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to)."`
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, ~/.cache/cbfs, or /var/cache/cbfs for root; named from the Backup Path)."`
-	AllowOther bool   `name:"allow-other" help:"Let other users see the mount (default: only you)."`
+	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox)."`
+	UID        int    `name:"uid" default:"-1" help:"Owner of every file and folder (default: you)."`
+	GID        int    `name:"gid" default:"-1" help:"Group of every file and folder (default: yours)."`
+	Umask      string `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits to clear from every file (r--r--r--) and folder (r-xr-xr-x); the kernel enforces them. 077: only the owner reads; 027: the owner and the group (--gid)."`
+	Daemon     bool   `name:"daemon" help:"Go to the background once mounted; the exit status says whether the mount is up (what /etc/fstab and systemd need)."`
+	LogFile    string `name:"log-file" placeholder:"FILE" help:"With --daemon: append the mount's messages to FILE (default: discard them)."`
 	Rebuild    bool   `help:"Rebuild the index from scratch instead of refreshing it."`
 	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect, when the inference is wrong (JSON; see docs/FORMAT.md § 12.2 and cbctl backup getFormatInfo)."`
 
@@ -38,6 +44,13 @@ type MountCmd struct {
 
 // Run mounts and serves until unmounted or signalled.
 func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
+	umask, err := strconv.ParseUint(c.Umask, 8, 32)
+	if err != nil || umask > 0o777 {
+		return usageErrorf("--umask %q: want an octal mask such as 077", c.Umask)
+	}
+	if c.Daemon && !isDaemonChild() {
+		return daemonize(c.LogFile)
+	}
 	bp, err := backuppath.OpenWithKeyMap(c.BackupPath, c.KeyMap)
 	if err != nil {
 		return err
@@ -75,15 +88,18 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 		return fmt.Errorf("index %s: %w", c.BackupPath, err)
 	}
 
-	server, err := mountIndex(ix, mp, g.Debug, c.AllowOther, c.NoReadDirPlus)
+	server, err := mountIndex(ix, mp, mountOptions{debug: g.Debug, allowOther: c.AllowOther,
+		noReadDirPlus: c.NoReadDirPlus, uid: c.UID, gid: c.GID, umask: uint32(umask)})
 	if err != nil {
 		return err
 	}
 	if bp.Blobless() {
 		fmt.Fprintf(os.Stderr, "cbfs: %s has no items/ folder (blobless, or blobs on external storage): metadata only, message files cannot be read\n", bp.Root)
 	}
-	fmt.Printf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s\n",
+	ready := fmt.Sprintf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s",
 		bp.Root, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
+	fmt.Println(ready)
+	daemonReady(ready)
 
 	done := make(chan struct{})
 	go func() {
@@ -98,12 +114,27 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
+// mountOptions say how a Backup Path is mounted.
+type mountOptions struct {
+	debug, allowOther, noReadDirPlus bool
+	uid, gid                         int // -1: the mounting process's
+	umask                            uint32
+}
+
 // mountIndex mounts the indexed Backup Path read-only on mp (an absolute,
 // checked mountpoint: see checkMountpoint). cbfs mount and cbfs serve
 // --mount share it.
-func mountIndex(ix *index.Index, mp string, debug, allowOther, noReadDirPlus bool) (*fuse.Server, error) {
-	fsys := fusefs.New(ix, fusefs.Options{DisableReadDirPlus: noReadDirPlus})
-	opts := fsys.MountOptions(debug, allowOther, os.Geteuid() == 0)
+func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, error) {
+	fo := fusefs.Options{DisableReadDirPlus: o.noReadDirPlus, Umask: o.umask,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	if o.uid >= 0 {
+		fo.UID = uint32(o.uid)
+	}
+	if o.gid >= 0 {
+		fo.GID = uint32(o.gid)
+	}
+	fsys := fusefs.New(ix, fo)
+	opts := fsys.MountOptions(o.debug, o.allowOther, os.Geteuid() == 0)
 	server, err := fs.Mount(mp, fsys.Root(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, err)

@@ -152,7 +152,8 @@ func (m *serveMount) mount(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--mount: index %s: %w", m.bp.Root, err)
 	}
-	server, err := mountIndex(m.ix, m.mp, m.debug, m.allowOther, false)
+	// The service's mount is its own Backup Path: private, as the files are.
+	server, err := mountIndex(m.ix, m.mp, mountOptions{debug: m.debug, allowOther: m.allowOther, uid: -1, gid: -1, umask: 0o077})
 	if err != nil {
 		return fmt.Errorf("--mount: %w", err)
 	}
