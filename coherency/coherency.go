@@ -36,13 +36,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/confined"
+	"github.com/cbfs/cbfs/internal/workers"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -554,45 +554,19 @@ func reason(err error) string {
 }
 
 // verifyBlobs checks the digest-named entries with workers goroutines.
-func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry, workers int, progress func(int, int, string), limit func(blob.Digest) blob.Limit) error {
-	jobs := make(chan *blobEntry)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	progress(0, len(entries), "blobs")
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range jobs {
-				layers, err := bp.Blobs.Layers(e.d, limit(e.d))
-				e.err, e.double = err, layers == 2
-				mu.Lock() // progress is called by one goroutine at a time
-				done++
-				progress(done, len(entries), "blobs")
-				mu.Unlock()
-			}
-		}()
-	}
-	var err error
-feed:
+func verifyBlobs(ctx context.Context, bp *backuppath.Path, entries []*blobEntry, n int, progress func(int, int, string), limit func(blob.Digest) blob.Limit) error {
+	named := make([]*blobEntry, 0, len(entries))
 	for _, e := range entries {
-		if !e.ok {
-			mu.Lock()
-			done++
-			mu.Unlock()
-			continue
-		}
-		select {
-		case jobs <- e:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
+		if e.ok {
+			named = append(named, e)
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	return err
+	others := len(entries) - len(named)
+	return workers.Each(ctx, n, named, func(e *blobEntry) error {
+		layers, err := bp.Blobs.Layers(e.d, limit(e.d))
+		e.err, e.double = err, layers == 2
+		return nil
+	}, func(done, total int) { progress(done+others, total+others, "blobs") })
 }
 
 // fix quarantines bad files, rewrites double-gzipped blobs (within the

@@ -43,6 +43,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/workers"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/toggles"
 )
@@ -510,56 +511,21 @@ func (x *exporter) copyFile(rel string) ([]byte, error) {
 
 // copyBlobs copies every blob the exported items name, then verifies the
 // copy, with workers goroutines.
-func (x *exporter) copyBlobs(ctx context.Context, workers int, progress func(int, int, string)) error {
-	if workers <= 0 {
-		workers = 2
+func (x *exporter) copyBlobs(ctx context.Context, n int, progress func(int, int, string)) error {
+	if n <= 0 {
+		n = 2
 	}
 	ds := make([]blob.Digest, 0, len(x.digests))
 	for d := range x.digests {
 		ds = append(ds, d)
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	jobs := make(chan blob.Digest)
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		fatal error
-		done  int
-		pmu   sync.Mutex
-	)
-	progress(0, len(ds), "blobs")
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range jobs {
-				if err := x.copyBlob(d); err != nil {
-					once.Do(func() { fatal = err })
-				}
-				pmu.Lock() // progress is called by one goroutine at a time
-				done++
-				progress(done, len(ds), "blobs")
-				pmu.Unlock()
-			}
-		}()
-	}
-	var err error
-feed:
-	for _, d := range ds {
-		select {
-		case jobs <- d:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err != nil {
+	err := workers.Each(ctx, n, ds, x.copyBlob, func(done, total int) { progress(done, total, "blobs") })
+	if ctx.Err() != nil {
 		return err
 	}
 	slices.SortStableFunc(x.res.Damaged, func(a, b Damage) int { return strings.Compare(a.Path, b.Path) })
-	return fatal
+	return err
 }
 
 // copyBlob copies one blob as it is and reports it if it is damaged.
