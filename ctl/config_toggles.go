@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
@@ -26,6 +27,7 @@ type configArgs struct {
 type ConfigSetCmd struct {
 	configArgs
 	Value string `arg:"" placeholder:"true|false" help:"true or false."`
+	Force bool   `name:"force" help:"Set it even for a name that is neither an account nor a COS of the Backup Path or the accounts file."`
 	OpFlags
 }
 
@@ -35,7 +37,11 @@ func (c *ConfigSetCmd) Help() string { return configHelp }
 const configHelp = `Configuration changes are applied at once, never queued: by the running cbfs serve, or here under the state directory's lock. The toggles live in <state-dir>/backup_config.json. An account's own setting wins over its COS's. With backup disabled, scans skip the account, exports leave it out, and it is marked deleted in the Backup Path (so doPurge drops its data once the retention has passed); enabling it again marks it active.`
 
 func (c *ConfigSetCmd) Run(ctx context.Context, g *Globals) error {
-	return runConfig(ctx, g, &c.OpFlags, service.ConfigRequest{Action: "set", Scope: c.Scope, Name: c.Name, Key: c.Key, Value: c.Value})
+	scope := c.Scope
+	if c.Force {
+		scope = operations.ForceScope + scope
+	}
+	return runConfig(ctx, g, &c.OpFlags, service.ConfigRequest{Action: "set", Scope: scope, Name: c.Name, Key: c.Key, Value: c.Value})
 }
 
 // ConfigGetCmd is "config get cos|account NAME backupEnabled".
@@ -83,7 +89,7 @@ func runConfig(ctx context.Context, g *Globals, f *OpFlags, req service.ConfigRe
 		return remoteErr(err)
 	}
 	if g.JSON {
-		return printJSON(g.Stdout, map[string]string{"scope": req.Scope, "name": req.Name, "key": req.Key, "value": v})
+		return printJSON(g.Stdout, map[string]string{"scope": strings.TrimPrefix(req.Scope, operations.ForceScope), "name": req.Name, "key": req.Key, "value": v})
 	}
 	fmt.Fprintln(g.Stdout, v)
 	return nil

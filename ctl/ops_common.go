@@ -68,7 +68,11 @@ func viaService(g *Globals, f *OpFlags, remote func(c *service.Client) error, lo
 // runner is the operations runner of a command run here (viaService's
 // local).
 func runner(g *Globals, s operations.Settings) (*operations.Runner, error) {
-	return operations.New(s, g.Log)
+	r, err := operations.New(s, g.Log)
+	if r != nil {
+		r.Prompt = true // asks only when stdin is a terminal
+	}
+	return r, err
 }
 
 // remoteErr turns the service's refusals of bad requests into usage errors.
@@ -92,6 +96,13 @@ type foregroundOut struct {
 // through the same Validate and Run.
 func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, p operations.Params) error {
 	operations.Localize(p)
+	// A passwordless imap:// target takes its password from cbctl's
+	// environment or terminal (or, service side, from password_file).
+	if t, ok := p.(interface{ FillPassword(prompt bool) error }); ok {
+		if err := t.FillPassword(true); err != nil {
+			return err
+		}
+	}
 	kind, params := p.Kind(), operations.Encode(p)
 	return viaService(g, f, func(c *service.Client) error {
 		op, err := c.Enqueue(ctx, kind, params)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
+	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 )
 
@@ -26,6 +29,7 @@ func (c *GetAllOperationsCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		sortOps(ops)
+		startProblems(g, &c.OpFlags)
 		if ops == nil {
 			ops = []opqueue.Op{}
 		}
@@ -152,4 +156,22 @@ func (c *MonitorCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return opErr(op)
 	})
+}
+
+// startProblems shows, as warnings on stderr, what cbfs serve
+// --check-at-start=warn found wrong when it started.
+func startProblems(g *Globals, f *OpFlags) {
+	s, err := f.settings(g)
+	if err != nil {
+		return
+	}
+	b, err := os.ReadFile(operations.StartProblemsFile(s.StateDir))
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			g.warnf("the service started with a problem: %s", l)
+		}
+	}
 }

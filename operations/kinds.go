@@ -155,11 +155,15 @@ func (p *CoherencyCheckParams) writes(r *Runner) (string, bool) {
 
 // Target is the target parameter of the restores.
 type Target struct {
-	Target string `pair:"target" name:"target" placeholder:"URL" help:"Where to restore: maildir:/path (one Maildir++ tree per account) or imap://admin:password@host:port (any IMAP server, through its master login; imaps:// for TLS). Default: the service's --restore-target, else its IMAP --source."`
+	Target       string `pair:"target" name:"target" placeholder:"URL" help:"Where to restore: maildir:/path (one Maildir++ tree per account) or imap://admin@host:port (any IMAP server, through its master login; imaps:// for TLS; the password from password_file, $CBFS_IMAP_PASSWORD, the systemd credential imap-password or a prompt). Default: the service's --restore-target, else its IMAP --source."`
+	PasswordFile string `pair:"password_file" name:"password-file" placeholder:"FILE" help:"File holding the password of an imap:// target given without one (its first line), read by whoever runs the restore."`
 }
 
 // Check parses the URL, if given.
 func (t *Target) Check() error {
+	if t.PasswordFile != "" && strings.HasPrefix(t.Target, "maildir:") {
+		return fmt.Errorf("password_file is for imap:// targets, not %s", t.Target)
+	}
 	if t.Target == "" {
 		return nil
 	}
@@ -171,6 +175,9 @@ func (t *Target) Check() error {
 func (t *Target) Localize() {
 	if p, ok := strings.CutPrefix(t.Target, "maildir:"); ok {
 		t.Target = "maildir:" + absPath(strings.TrimPrefix(p, "//"))
+	}
+	if t.PasswordFile != "" {
+		t.PasswordFile = absPath(t.PasswordFile)
 	}
 }
 

@@ -44,6 +44,9 @@ type Runner struct {
 	toggles  *toggles.Store
 	accounts []scan.AccountSpec
 	now      func() time.Time
+	// Prompt lets a missing IMAP password be asked on the terminal
+	// (cbctl's foreground operations).
+	Prompt bool
 
 	mu      sync.Mutex
 	secrets map[string]string // redacted URL -> password (Redact), guarded by mu
@@ -122,6 +125,9 @@ func (r *Runner) Validate(kind string, pairs map[string]string) error {
 	if rp, ok := p.(restorer); ok && err == nil {
 		err = r.checkRestore(rp)
 	}
+	if _, ok := p.(writer); ok && err == nil && (kind == KindSmartScan || kind == KindAccountScan) {
+		err = r.checkScan()
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalid, kind, err)
 	}
@@ -139,6 +145,12 @@ func (r *Runner) Run(ctx context.Context, kind string, pairs map[string]string, 
 	}
 	if progress == nil {
 		progress = func(opqueue.Progress) {}
+	}
+	if kind == KindSmartScan || kind == KindAccountScan {
+		// Before the writer lock, which would write into the folder.
+		if err := CheckScanPath(r.s.BackupPath); err != nil {
+			return "", fmt.Errorf("%s: %w", kind, err)
+		}
 	}
 	lock, err := r.lockWriter(p)
 	if err != nil {
@@ -238,16 +250,30 @@ func (r *Runner) createPath() (*backuppath.Path, error) {
 // them).
 func (r *Runner) policy() (*toggles.Policy, error) { return r.toggles.Policy() }
 
+// checkScan is Validate's check of a scan: the source's password.
+func (r *Runner) checkScan() error {
+	if err := CheckScanPath(r.s.BackupPath); err != nil {
+		return err
+	}
+	return r.ResolveSecrets(r.Prompt)
+}
+
 func (r *Runner) scan(ctx context.Context, account string, progress opqueue.ProgressFunc) (string, error) {
-	if r.s.Source == "" {
+	if err := r.ResolveSecrets(false); err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	source := r.s.Source
+	r.mu.Unlock()
+	if source == "" {
 		return "", errors.New("no mail source configured (--source maildir:/path or imap://admin:pass@host:port)")
 	}
-	src, err := scan.ParseSource(r.s.Source)
+	src, err := scan.ParseSource(source)
 	if err != nil {
 		return "", err
 	}
 	defer src.Close()
-	if strings.HasPrefix(strings.ToLower(r.s.Source), "imap") && len(r.accounts) == 0 {
+	if strings.HasPrefix(strings.ToLower(source), "imap") && len(r.accounts) == 0 {
 		return "", errors.New("an IMAP source needs the account list (--accounts-file)")
 	}
 	bp, err := r.createPath()
@@ -455,9 +481,17 @@ type ConfigRequest struct {
 // config): it changes or reads a backupEnabled toggle at once, and applies
 // the toggles to the Backup Path (account_info statuses) after a change.
 func (r *Runner) Config(ctx context.Context, req ConfigRequest) (string, error) {
+	scope, force := strings.CutPrefix(req.Scope, ForceScope)
+	if strings.EqualFold(req.Action, "set") && !force {
+		if _, err := toggles.ParseScope(scope); err == nil {
+			if err := r.checkConfigName(scope, req.Name); err != nil {
+				return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	v, err := r.toggles.Config(req.Action, req.Scope, req.Name, req.Key, req.Value)
+	v, err := r.toggles.Config(req.Action, scope, req.Name, req.Key, req.Value)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

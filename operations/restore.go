@@ -197,9 +197,35 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 // restoreTarget is the target URL of a restore: its own, --restore-target,
 // or an IMAP --source.
 func (r *Runner) restoreTarget(p restorer) (string, error) {
+	if pf, ok := p.(interface{ passwordFile() string }); ok && pf.passwordFile() != "" {
+		u := p.target()
+		if u == "" {
+			u = r.s.RestoreTarget
+			if u == "" && strings.HasPrefix(strings.ToLower(r.s.Source), "imap") {
+				u = r.s.Source
+			}
+		}
+		if u != "" {
+			if s, _, ok := StripPassword(u); ok {
+				u = s // password_file wins
+			}
+			return FillIMAPPassword("target", u, pf.passwordFile(), false)
+		}
+	}
+	if p.target() != "" {
+		u, err := r.withPassword(p.target())
+		if errors.Is(err, errNoPassword) {
+			// The environment of this process, its credentials, its terminal.
+			return FillIMAPPassword("target", p.target(), "", r.Prompt)
+		}
+		return u, err
+	}
+	if err := r.ResolveSecrets(r.Prompt); err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	switch {
-	case p.target() != "":
-		return r.withPassword(p.target())
 	case r.s.RestoreTarget != "":
 		return r.s.RestoreTarget, nil
 	case strings.HasPrefix(strings.ToLower(r.s.Source), "imap"):

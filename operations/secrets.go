@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // Secrets never reach the disk or the listings: the queue stores an
@@ -22,6 +26,9 @@ const Redacted = "<redacted>"
 // secretName reports whether a parameter's name says it holds a secret.
 func secretName(name string) bool {
 	n := strings.ToLower(name)
+	if strings.HasSuffix(n, "file") { // password_file: where the secret is, not the secret
+		return false
+	}
 	return strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "passwd")
 }
 
@@ -111,3 +118,157 @@ func (r *Runner) withPassword(target string) (string, error) {
 }
 
 var errNoPassword = errors.New("no password")
+
+// Where the password of an imap:// URL given without one
+// ("imap://admin@host:143") comes from, in this order: a password file
+// (--imap-password-file, or a restore's password_file), the environment
+// variable EnvIMAPPassword, the systemd credential
+// $CREDENTIALS_DIRECTORY/CredentialIMAPPassword (LoadCredential=), and a
+// prompt without echo when stdin is a terminal (cbctl, or cbfs serve
+// started by hand).
+const (
+	EnvIMAPPassword        = "CBFS_IMAP_PASSWORD"
+	CredentialIMAPPassword = "imap-password"
+)
+
+// ReadPasswordFile reads a password file: its first line, without the
+// line end. An empty password is an error.
+func ReadPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	pw = strings.TrimSuffix(pw, "\r")
+	if pw == "" {
+		return "", fmt.Errorf("password file %s is empty", path)
+	}
+	return pw, nil
+}
+
+// needsPassword reports whether u is an imap:// or imaps:// URL with a
+// login and no password.
+func needsPassword(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil || p.User.Username() == "" || !strings.HasPrefix(strings.ToLower(p.Scheme), "imap") {
+		return false
+	}
+	_, has := p.User.Password()
+	return !has
+}
+
+// withUserPassword is u with pw as its password.
+func withUserPassword(u, pw string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	p.User = url.UserPassword(p.User.Username(), pw)
+	return p.String()
+}
+
+// promptPassword asks for the password of u on the terminal, without
+// echo; ok is false when stdin is not a terminal.
+var promptPassword = func(u string) (string, bool, error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", false, nil
+	}
+	fmt.Fprintf(os.Stderr, "Password for %s: ", u)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", false, fmt.Errorf("read password: %w", err)
+	}
+	if len(b) == 0 {
+		return "", false, nil
+	}
+	return string(b), true, nil
+}
+
+// LookupIMAPPassword finds the password of the passwordless URL u: from
+// file when given, else $CBFS_IMAP_PASSWORD, else
+// $CREDENTIALS_DIRECTORY/imap-password, else (prompt) the terminal. ok is
+// false when none of them has one.
+func LookupIMAPPassword(u, file string, prompt bool) (pw string, ok bool, err error) {
+	if file != "" {
+		pw, err := ReadPasswordFile(file)
+		return pw, err == nil, err
+	}
+	if v := os.Getenv(EnvIMAPPassword); v != "" {
+		return v, true, nil
+	}
+	if d := os.Getenv("CREDENTIALS_DIRECTORY"); d != "" {
+		p := filepath.Join(d, CredentialIMAPPassword)
+		if _, err := os.Stat(p); err == nil {
+			pw, err := ReadPasswordFile(p)
+			return pw, err == nil, err
+		}
+	}
+	if prompt {
+		return promptPassword(u)
+	}
+	return "", false, nil
+}
+
+// FillIMAPPassword gives the passwordless imap:// URL u its password
+// (LookupIMAPPassword); any other URL is returned as is. No password found
+// is an error naming every way to give one. what names the URL ("source").
+func FillIMAPPassword(what, u, file string, prompt bool) (string, error) {
+	if !needsPassword(u) {
+		return u, nil
+	}
+	pw, ok, err := LookupIMAPPassword(u, file, prompt)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, u, err)
+	}
+	if !ok {
+		return "", fmt.Errorf("%w for %s %s: give it in a file (--imap-password-file FILE, or password_file FILE on a restore), "+
+			"in $%s, or as the systemd credential %s (LoadCredential=)", errNoPassword, what, u, EnvIMAPPassword, CredentialIMAPPassword)
+	}
+	return withUserPassword(u, pw), nil
+}
+
+// FillPassword gives a passwordless imap:// target given without
+// password_file its password from cbctl's environment or terminal
+// (LookupIMAPPassword without a file), so it travels to the service in
+// memory only; with none found the target is sent as is (the service may
+// know the password: its own --imap-password-file, environment or
+// --restore-target).
+func (t *Target) FillPassword(prompt bool) error {
+	if t.PasswordFile != "" || !needsPassword(t.Target) {
+		return nil
+	}
+	pw, ok, err := LookupIMAPPassword(t.Target, "", prompt)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.Target, err)
+	}
+	if ok {
+		t.Target = withUserPassword(t.Target, pw)
+	}
+	return nil
+}
+
+func (t *Target) passwordFile() string { return t.PasswordFile }
+
+// ResolveSecrets gives the passwordless imap:// URLs of the settings
+// (--source, --restore-target) their passwords, once: cbfs serve calls it
+// at start, the operations that need them before they start. prompt lets
+// it ask on the terminal.
+func (r *Runner) ResolveSecrets(prompt bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range []struct {
+		what string
+		v    *string
+	}{{"source", &r.s.Source}, {"restore-target", &r.s.RestoreTarget}} {
+		u, err := FillIMAPPassword(s.what, *s.v, r.s.IMAPPasswordFile, prompt)
+		if err != nil {
+			return err
+		}
+		if u != *s.v {
+			*s.v = u
+		}
+	}
+	return nil
+}

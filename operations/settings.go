@@ -25,7 +25,8 @@ const DefaultRetentionDays = 30
 // ctl.ServiceFlags'). Their names are also the keys of the --config file
 // (see ctl.JSONLoader).
 type Flags struct {
-	Source             string   `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin:pass@host:port (a master login)."`
+	Source             string   `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin@host:port (a master login; its password from --imap-password-file, $CBFS_IMAP_PASSWORD, the systemd credential imap-password, or a prompt on a terminal)."`
+	IMAPPasswordFile   string   `name:"imap-password-file" placeholder:"FILE" help:"File holding the IMAP master password of --source and --restore-target when their URLs have none (its first line; e.g. a systemd LoadCredential file)."`
 	AccountsFile       string   `name:"accounts-file" placeholder:"FILE" help:"The account list: one account a line, \"name [cos]\"; # starts a comment. IMAP sources scan exactly these; Maildir sources take their COS from it."`
 	StateDir           string   `name:"state-dir" placeholder:"DIR" help:"Service state: lock, operation queue, index, backup toggles (default: /var/lib/cbfs for root, $XDG_STATE_HOME/cbfs or ~/.local/state/cbfs otherwise)."`
 	Socket             string   `name:"socket" placeholder:"PATH" help:"The service's Unix socket (default: <state-dir>/cbfs.sock)."`
@@ -33,7 +34,7 @@ type Flags struct {
 	ConfigPaths        []string `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
 	Notify             []string `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): the report is mailed to them with --smtp, else they are only listed in it."`
 	ReadErrorThreshold int      `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
-	RestoreTarget      string   `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin:pass@host:port (default: the --source when it is an IMAP server)."`
+	RestoreTarget      string   `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin@host:port (password as --source's; default: the --source when it is an IMAP server)."`
 	SMTP               string   `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
 	SMTPFrom           string   `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
 	Umask              string   `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits removed from every file and folder written (Backup Path, state directory): 077 keeps backed-up mail private (files 0600, folders 0700); 027 lets the folders' group read it."`
@@ -76,7 +77,7 @@ func (s *Settings) Normalize() error {
 		*p = a
 		return nil
 	}
-	for _, p := range []*string{&s.StateDir, &s.BackupPath, &s.AccountsFile, &s.Socket} {
+	for _, p := range []*string{&s.StateDir, &s.BackupPath, &s.AccountsFile, &s.Socket, &s.IMAPPasswordFile} {
 		if err := abs(p); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/term"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/ctl"
@@ -30,6 +31,7 @@ type ServeCmd struct {
 	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
 	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
 	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
+	CheckAtStart  string `name:"check-at-start" enum:"fail,warn" default:"fail" placeholder:"fail|warn" help:"At start, check the source (lists, or logs in), the Backup Path (a Backup Path, or missing or empty; writable) and the SMTP server: fail stops with the first problem; warn starts anyway, logs the problems and shows them in cbctl backup getAllOperations (default: ${default})."`
 }
 
 // Help is the long help of serve.
@@ -49,7 +51,22 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// Passwords first (a file, the environment, systemd's credentials, or
+	// the terminal), then what the operations will need: one error line
+	// now rather than a failed scan at 04:00.
+	if err := runner.ResolveSecrets(term.IsTerminal(int(os.Stdin.Fd()))); err != nil {
+		return err
+	}
 	settings = runner.Settings()
+	problems := runner.CheckStart(ctx)
+	if len(problems) > 0 && c.CheckAtStart != "warn" {
+		return fmt.Errorf("%w (--check-at-start=warn starts anyway)", problems[0])
+	}
+	var lines []string
+	for _, p := range problems {
+		log.Warn("start check", "problem", p.Error())
+		lines = append(lines, oneLine(p.Error()))
+	}
 	var schedules []service.Schedule
 	for _, sc := range service.DefaultSchedules() {
 		spec := c.ScanSchedule
@@ -79,6 +96,14 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// The state lock is ours: record (or clear) the problems found.
+	if pf := operations.StartProblemsFile(settings.StateDir); len(lines) > 0 {
+		if err := os.WriteFile(pf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			log.Warn("record start problems", "err", err)
+		}
+	} else {
+		os.Remove(pf)
+	}
 	if c.Mount != "" {
 		m, err := startServeMount(ctx, settings, c.Mount, g.Debug, c.AllowOther, log)
 		if err != nil {
@@ -94,6 +119,8 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	log.Info("cbfs serve stopped")
 	return err
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
 // redactSource hides the password of an imap:// source in logs.
 func redactSource(s string) string {

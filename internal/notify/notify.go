@@ -50,3 +50,28 @@ func Send(smtpAddr, from string, addrs []string, operation string, stopped bool,
 	}
 	return nil
 }
+
+// Check connects to the SMTP server at smtpAddr, reads its greeting, says
+// EHLO and QUIT: whether notifications could be sent (cbfs serve's
+// --check-at-start). The server takes no authentication (Send uses none).
+func Check(smtpAddr string, timeout time.Duration) error {
+	host, _, err := net.SplitHostPort(smtpAddr)
+	if err != nil {
+		return fmt.Errorf("SMTP server %q: %w", smtpAddr, err)
+	}
+	conn, err := net.DialTimeout("tcp", smtpAddr, timeout)
+	if err != nil {
+		return fmt.Errorf("SMTP server %s: %w", smtpAddr, err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return fmt.Errorf("SMTP server %s: %w", smtpAddr, err)
+	}
+	defer c.Close()
+	if err := c.Hello("localhost"); err != nil {
+		return fmt.Errorf("SMTP server %s: %w", smtpAddr, err)
+	}
+	return c.Quit()
+}
