@@ -156,3 +156,91 @@ func TestBrokenStoryMount(t *testing.T) {
 		}
 	})
 }
+
+// storyMaildirFiles returns the contents of every message file under dir.
+func storyMaildirFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() && (filepath.Base(filepath.Dir(p)) == "cur" || filepath.Base(filepath.Dir(p)) == "new") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			out[rel] = b
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func TestBrokenStoryRestore(t *testing.T) {
+	root := storyPath(t)
+	dir := t.TempDir()
+	const earlierLine = "items: 277 (10/07/2023 10:00:00)\n"
+
+	holds := func(files map[string][]byte, body []byte) bool {
+		for _, b := range files {
+			if string(b) == string(body) {
+				return true
+			}
+		}
+		return false
+	}
+
+	t.Run("without broken_fallback", func(t *testing.T) {
+		tgt := filepath.Join(dir, "plain")
+		r := ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st1"))
+		wantLines(t, r.stdout, "Restored Items: 1\n", "Unrestored Items: 2\n",
+			"broken: 277\n",
+			"\n- an earlier healthy state exists (broken_fallback true restores it) -\naccount: "+storyName+"\n"+earlierLine)
+		assert.NotContains(t, r.stdout, "- restored from an earlier state -")
+		assert.False(t, holds(storyMaildirFiles(t, tgt), storyOld), "the earlier state is not restored")
+	})
+
+	t.Run("doExternalRestore broken_fallback true", func(t *testing.T) {
+		tgt := filepath.Join(dir, "fallback")
+		r := ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "broken_fallback", "true", "--state-dir", filepath.Join(dir, "st2"))
+		wantLines(t, r.stdout, "Restored Items: 2\n", "Unrestored Items: 1\n",
+			"\n- restored from an earlier state -\naccount: "+storyName+"\n"+earlierLine)
+		assert.NotContains(t, r.stdout, "- an earlier healthy state exists")
+		assert.NotContains(t, r.stdout, "277,", "277 is not unrestored")
+		files := storyMaildirFiles(t, tgt)
+		assert.True(t, holds(files, storyOld), "the earlier state's bytes land: %v", files)
+		var drafts int
+		for name, b := range files {
+			if string(b) == string(storyOld) {
+				assert.Contains(t, name, "Drafts", "into the folder of the state at the restore date")
+			}
+			if strings.Contains(name, "Drafts") {
+				drafts++
+			}
+		}
+		assert.Equal(t, 1, drafts)
+
+		// A rerun restores nothing twice.
+		r = ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "broken_fallback", "true", "--state-dir", filepath.Join(dir, "st2"))
+		wantLines(t, r.stdout, "Restored Items: 0\n", "Skipped Items:  2\n")
+		assert.Len(t, storyMaildirFiles(t, tgt), len(files))
+	})
+
+	t.Run("doItemRestore and doRestoreOnNewAccount", func(t *testing.T) {
+		tgt := filepath.Join(dir, "item")
+		r := ok(t, "backup", "doItemRestore", storyName, "277", "target", "maildir:"+tgt, "--backup-path", root, "--state-dir", filepath.Join(dir, "st3"))
+		wantLines(t, r.stdout, "Restored Items: 0\n", "broken: 277\n", earlierLine)
+		r = ok(t, "backup", "doItemRestore", storyName, "277", "target", "maildir:"+tgt, "--broken-fallback", "--backup-path", root, "--state-dir", filepath.Join(dir, "st3"))
+		wantLines(t, r.stdout, "Restored Items: 1\n", "- restored from an earlier state -\n", earlierLine)
+		assert.True(t, holds(storyMaildirFiles(t, tgt), storyOld))
+
+		nt := filepath.Join(dir, "new")
+		r = ok(t, "backup", "doRestoreOnNewAccount", storyName, "copy@example.com", "last", "target", "maildir:"+nt, "broken_fallback", "true",
+			"--backup-path", root, "--state-dir", filepath.Join(dir, "st4"))
+		wantLines(t, r.stdout, "Restored Items: 2\n", "- restored from an earlier state -\naccount: copy@example.com\n"+earlierLine)
+		assert.True(t, holds(storyMaildirFiles(t, nt), storyOld))
+	})
+}
