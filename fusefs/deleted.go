@@ -89,6 +89,6 @@ func (d *deletedDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	file := d.fsys.newItemFile(d.acct, r, d.ino(r.id), "", true)
+	file := d.fsys.itemFile(d.acct, r, d.ino(r.id), "", false, true)
 	return newChild(ctx, &d.Inode, file, out), 0
 }

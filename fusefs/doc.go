@@ -105,7 +105,8 @@
 //     label); GNU ls remembers EOPNOTSUPP per device and stops asking, which
 //     took a warm ls -l of 100k files from 18-23 s (200,000 round trips) to
 //     2.5-3.9 s. user.cbfs.status is the one attribute that may decompress
-//     a blob (once; then it is remembered).
+//     a blob (once; then it is remembered); a failing file's
+//     user.cbfs.healthy_state checks its earlier states' blobs the same way.
 //   - stat and ls -l never decompress: sizes come from the index (the
 //     state's Size). Listing a state folder, looking up a meta.json or
 //     asking for user.cbfs.status checks one blob (needed to say whether it
@@ -121,7 +122,17 @@
 // open, and read fails with EIO; a large one streams and the read that
 // reaches its end fails with EIO (the stream verifies the digest before the
 // last byte is returned). A broken blob's state folder also holds
-// message.partial.eml (the bytes salvaged before the fault). meta.json and
-// user.cbfs.status carry the error of a broken or unreadable blob or item
-// file.
+// message.partial.eml when something can be salvaged (mailbox.Salvage:
+// what inflated before the fault, or the whole content of a digest
+// mismatch; nothing for a blob that is missing, unreadable or not gzip).
+// meta.json and user.cbfs.status carry the error of a broken or unreadable
+// blob or item file; an item's status is the worst of its item file's and
+// its states' (mailbox.WorseStatus). A failing content file's
+// user.cbfs.healthy_state and its state's meta.json "healthyState" name the
+// newest earlier state with a sound blob (mailbox's Item.HealthyBefore, the
+// rule broken_fallback restores by), as items/<id>/<state>/message.eml
+// relative to the account; user.cbfs.salvage and "salvage" say what the
+// .partial file holds, or "none: <why>". user.cbfs.folder is the folder's
+// path (as folders/ shows it; the tree of the state's moment for items/ and
+// deleted/), user.cbfs.folder_id its id.
 package fusefs

@@ -252,7 +252,7 @@ func (d *folderDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		}
 		ref = d.files[i]
 	}
-	file := d.fsys.newItemFile(d.v.acct, ref, d.fileIno(id), joinPath(d.path, ""), false)
+	file := d.fsys.itemFile(d.v.acct, ref, d.fileIno(id), joinPath(d.path, ""), true, false)
 	return newChild(ctx, &d.Inode, file, out), 0
 }
 

@@ -256,7 +256,7 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 
 // xattrNames are the names Listxattr offers (values are computed only when
 // asked for).
-var xattrNames = []string{"itemid", "type", "folder", "flags", "digest", "status"}
+var xattrNames = []string{"itemid", "type", "folder", "folder_id", "flags", "digest", "status", "healthy_state", "salvage"}
 
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	if n.xa == nil {

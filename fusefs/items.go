@@ -2,16 +2,17 @@ package fusefs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // ---- items/ ----
@@ -107,7 +108,7 @@ func (d *itemDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if name == "meta.json" {
 		js := &dataFile{data: d.fsys.itemMetaJSON(d.acct, &d.item, d.names)}
 		js.init(d.fsys, d.metaIno(), false, int64(len(js.data)), d.mtime)
-		js.xa = d.fsys.itemXattrs(&d.item, -1)
+		js.xa = d.fsys.itemXattrs(d.acct, &d.item, -1)
 		return newChild(ctx, &d.Inode, js, out), 0
 	}
 	for i, n := range d.names {
@@ -154,7 +155,7 @@ func (d *stateDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno)
 	out := []fuse.DirEntry{dirEntry("meta.json", false, d.parent.stateIno(kindStateMeta, d.idx))}
 	if name, c := d.content(); name != "" {
 		out = append(out, dirEntry(name, false, d.parent.stateIno(kindStateContent, d.idx)))
-		if errors.Is(d.fsys.blobHealth(d.item.States[c].Digest, d.item.States[c].Size), blob.ErrBroken) {
+		if d.fsys.salvageable(&d.item.States[c]) {
 			out = append(out, dirEntry(partialName(name), false, d.parent.stateIno(kindStatePartial, d.idx)))
 		}
 	}
@@ -170,9 +171,9 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	f := d.fsys
 	s := d.item.States[d.idx]
 	if name == "meta.json" {
-		js := &dataFile{data: f.stateMetaJSON(d.acct, d.item, d.idx, d.name)}
+		js := &dataFile{data: f.stateMetaJSON(d.acct, d.item, d.idx, d.parent.names)}
 		js.init(f, d.parent.stateIno(kindStateMeta, d.idx), false, int64(len(js.data)), s.Start.Time())
-		js.xa = f.itemXattrs(d.item, d.idx)
+		js.xa = f.itemXattrs(d.acct, d.item, d.idx)
 		return newChild(ctx, &d.Inode, js, out), 0
 	}
 	cname, c := d.content()
@@ -182,10 +183,10 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	ref := fileRef{id: d.item.ID, state: s, cs: d.item.States[c], idx: d.idx}
 	switch name {
 	case cname:
-		file := f.newItemFile(d.acct, ref, d.parent.stateIno(kindStateContent, d.idx), "", s.Deleted)
+		file := f.itemFile(d.acct, ref, d.parent.stateIno(kindStateContent, d.idx), "", false, s.Deleted)
 		return newChild(ctx, &d.Inode, file, out), 0
 	case partialName(cname):
-		if !errors.Is(f.blobHealth(ref.cs.Digest, ref.cs.Size), blob.ErrBroken) {
+		if !f.salvageable(&ref.cs) {
 			return nil, syscall.ENOENT
 		}
 		p := f.newPartialFile(ref, d.parent.stateIno(kindStatePartial, d.idx))
@@ -195,8 +196,9 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 }
 
 // itemXattrs are the attributes of an item's or a state's meta.json
-// (state -1: the item's: status is the item file's).
-func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
+// (state -1: the item's: its status is the worst of its item file's and
+// its states' blobs', as in meta.json).
+func (f *FS) itemXattrs(acct index.Account, it *index.Item, state int) func() []xattr {
 	return func() []xattr {
 		xa := []xattr{{xattrPrefix + "itemid", strconv.Itoa(it.ID)}}
 		status := "ok"
@@ -208,20 +210,143 @@ func (f *FS) itemXattrs(it *index.Item, state int) func() []xattr {
 			s = &it.States[state]
 		} else {
 			s = it.Latest()
+			if it.Err == "" {
+				if _, why := f.worstState(it); why != nil {
+					status = statusOf(why)
+				}
+			}
 		}
 		if s != nil {
 			xa = append(xa,
 				xattr{xattrPrefix + "type", s.Type.String()},
-				xattr{xattrPrefix + "folder", strconv.Itoa(s.FolderID)},
+				xattr{xattrPrefix + "folder", f.folderPath(acct.ID, s.FolderID, s.Start.Time())},
+				xattr{xattrPrefix + "folder_id", strconv.Itoa(s.FolderID)},
 				xattr{xattrPrefix + "flags", s.Flags})
 			if state >= 0 {
 				if c := it.ContentIndex(state); c >= 0 {
 					d := it.States[c].Digest
 					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
-					status = statusOf(f.blobHealth(d, it.States[c].Size))
+					err := f.blobHealth(d, it.States[c].Size)
+					status = statusOf(err)
+					xa = append(xa, f.damageXattrs(it, state, err)...)
 				}
 			}
 		}
 		return append(xa, xattr{xattrPrefix + "status", status})
 	}
+}
+
+// worstState is the index of the item's state whose blob is the most
+// damaged (mailbox.WorseStatus; the newest of equals) and its error, or
+// -1 and nil when every blob is sound.
+func (f *FS) worstState(it *index.Item) (int, error) {
+	worst, idx := "ok", -1
+	var why error
+	for i := range it.States {
+		c := it.ContentIndex(i)
+		if c < 0 || !it.States[i].Type.HasContent() {
+			continue
+		}
+		err := f.blobHealth(it.States[c].Digest, it.States[c].Size)
+		if err == nil {
+			continue
+		}
+		if cl := blob.Class(err); mailbox.WorseStatus(worst, cl) != worst || cl == worst {
+			worst, idx, why = cl, i, err
+		}
+	}
+	return idx, why
+}
+
+// salvageable reports whether state s's blob is damaged with something to
+// salvage (mailbox.Salvage): then a .partial file is offered beside it.
+func (f *FS) salvageable(s *index.State) bool {
+	ok, _ := mailbox.Salvage(f.blobHealth(s.Digest, s.Size))
+	return ok
+}
+
+// folderPath is folder fid's path in the account's folder tree at t (in
+// the latest tree if it is not in that one), as folders/ shows it; its id
+// as text if neither tree holds it.
+func (f *FS) folderPath(acctID string, fid int, t time.Time) string {
+	for _, at := range []time.Time{t, {}} {
+		folders, err := f.ix.Folders(acctID, at)
+		if err != nil {
+			continue
+		}
+		for _, x := range folders {
+			if x.ID == fid {
+				return x.Path
+			}
+		}
+	}
+	return strconv.Itoa(fid)
+}
+
+// healthyState is where the mount shows the newest state before state i
+// whose content is sound (mailbox's rule, Item.HealthyBefore), relative to
+// the account's folder: items/<id>/<state>/message.eml; "" if none.
+func (f *FS) healthyState(it *index.Item, i int) string {
+	k := it.HealthyBefore(i, func(s *index.State) bool { return f.blobHealth(s.Digest, s.Size) == nil })
+	if k < 0 {
+		return ""
+	}
+	return "items/" + strconv.Itoa(it.ID) + "/" + stateDirNames(it.States)[k] + "/" + contentName(it.States[k].Type)
+}
+
+// salvageNote says what the state's .partial file holds, or "none: why".
+func salvageNote(s *index.State, err error) string {
+	ok, what := mailbox.Salvage(err)
+	if !ok {
+		return what
+	}
+	return partialName(contentName(s.Type)) + ": " + what
+}
+
+// damageXattrs tell the story of state i's failing content (err, nil if
+// sound: none): where the newest earlier healthy state is
+// (user.cbfs.healthy_state) and what can be salvaged (user.cbfs.salvage).
+func (f *FS) damageXattrs(it *index.Item, i int, err error) []xattr {
+	if err == nil || i < 0 || i >= len(it.States) {
+		return nil
+	}
+	var xa []xattr
+	if h := f.healthyState(it, i); h != "" {
+		xa = append(xa, xattr{xattrPrefix + "healthy_state", h})
+	}
+	return append(xa, xattr{xattrPrefix + "salvage", salvageNote(&it.States[i], err)})
+}
+
+// itemFile is the file of an item's content (newItemFile) with the
+// attributes of its story: the folder's path (user.cbfs.folder; its id in
+// user.cbfs.folder_id) and, when it fails, the reason, where the newest
+// earlier healthy state is and what can be salvaged. folder is the path
+// the file is shown under if known, else the folder is looked up in the
+// tree of the state's moment.
+func (f *FS) itemFile(acct index.Account, ref fileRef, ino uint64, folder string, known, deleted bool) *blobFile {
+	file := f.newItemFile(acct, ref, ino, folder, deleted)
+	file.xa = func() []xattr {
+		path := folder
+		if !known {
+			path = f.folderPath(acct.ID, ref.state.FolderID, ref.state.Start.Time())
+		}
+		err := f.blobHealth(ref.cs.Digest, ref.cs.Size)
+		xa := []xattr{
+			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
+			{xattrPrefix + "type", ref.state.Type.String()},
+			{xattrPrefix + "folder", path},
+			{xattrPrefix + "folder_id", strconv.Itoa(ref.state.FolderID)},
+			{xattrPrefix + "flags", ref.state.Flags},
+			{xattrPrefix + "digest", string(ref.cs.Digest)},
+			{xattrPrefix + "status", statusOf(err)},
+		}
+		if err == nil {
+			return xa
+		}
+		if it, ierr := f.ix.Item(acct.ID, ref.id); ierr == nil {
+			return append(xa, f.damageXattrs(&it, ref.idx, err)...)
+		}
+		return append(xa, xattr{xattrPrefix + "salvage", salvageNote(&ref.cs, err)})
+	}
+	return file
 }

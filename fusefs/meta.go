@@ -87,6 +87,12 @@ type stateMeta struct {
 	Error  string          `json:"error,omitempty"`  // why
 	Digest blob.Digest     `json:"digest,omitempty"` // the content blob
 	State  json.RawMessage `json:"state"`            // the state as cbfs reads it (keys it does not know kept as they are)
+	// When the blob fails: where the newest earlier state with a sound blob
+	// is shown (relative to the account: items/<id>/<state>/message.eml;
+	// the one broken_fallback restores), and what the .partial file beside
+	// it holds, or "none: <why>" when there is none.
+	HealthyState string `json:"healthyState,omitempty"`
+	Salvage      string `json:"salvage,omitempty"`
 	// What the reader made of a state of another dialect:
 	Inherited []string `json:"inherited,omitempty"` // concepts the state did not say, taken from the state before it
 	Notes     []string `json:"notes,omitempty"`     // values it could not interpret (kept in state), digests found by value
@@ -102,6 +108,7 @@ func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, read []mailbox.
 			m.Digest = it.States[c].Digest
 			if err := f.blobHealth(m.Digest, it.States[c].Size); err != nil {
 				m.Status, m.Error = blob.Class(err), err.Error()
+				m.HealthyState, m.Salvage = f.healthyState(it, i), salvageNote(&it.States[i], err)
 			}
 		}
 	}
@@ -109,7 +116,9 @@ func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, read []mailbox.
 }
 
 // itemMetaJSON renders items/<id>/meta.json: the whole state history, the
-// item file's status, and each state's blob status.
+// item's status (the worst of its item file's and its states' blobs',
+// mailbox.WorseStatus; error says which, the item file's first), and each
+// state's blob status.
 func (f *FS) itemMetaJSON(a index.Account, it *index.Item, names []string) []byte {
 	out := struct {
 		Account   string      `json:"account"`
@@ -129,14 +138,27 @@ func (f *FS) itemMetaJSON(a index.Account, it *index.Item, names []string) []byt
 		out.Status, out.Error = blob.Class(err), err.Error()
 	}
 	out.Raw = raw
+	worst := -1 // the most damaged state, the newest of equals
 	for i := range it.States {
-		out.States = append(out.States, f.stateMeta(it, states, read, i, names[i]))
+		m := f.stateMeta(it, states, read, i, names[i])
+		if m.Status != "ok" && (worst < 0 || mailbox.WorseStatus(m.Status, out.States[worst].Status) == m.Status) {
+			worst = i
+		}
+		out.States = append(out.States, m)
+	}
+	if worst >= 0 {
+		w := out.States[worst]
+		out.Status = mailbox.WorseStatus(out.Status, w.Status)
+		if out.Error == "" {
+			out.Error = "state " + w.Folder + ": " + w.Error
+		}
 	}
 	return indentJSON(out)
 }
 
 // stateMetaJSON renders items/<id>/<date>/meta.json.
-func (f *FS) stateMetaJSON(a index.Account, it *index.Item, i int, name string) []byte {
+func (f *FS) stateMetaJSON(a index.Account, it *index.Item, i int, names []string) []byte {
+	name := names[i]
 	states, read, _, _ := f.fullStates(it)
 	out := struct {
 		Account   string `json:"account"`

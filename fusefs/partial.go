@@ -48,6 +48,7 @@ func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
 			{xattrPrefix + "status", "partial: " + statusOf(f.blobHealth(ref.cs.Digest, ref.cs.Size))},
+			{xattrPrefix + "salvage", salvageNote(&ref.cs, f.blobHealth(ref.cs.Digest, ref.cs.Size))},
 		}
 	}
 	return p

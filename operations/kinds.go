@@ -199,6 +199,7 @@ type ExternalRestoreParams struct {
 	ProvisioningOnly      bool     `pair:"provisioning_only" name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
 	ConcurrentAccounts    int      `pair:"concurrent_accounts" name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
 	MaxFileSize           Size     `pair:"max_file_size" name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
+	BrokenFallback        bool     `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state to restore has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it); without it such an item stays unrestored and the report says whether an earlier healthy state exists."`
 	ReportTo
 
 	accounts []string // Accounts and input_file's, read by Check
@@ -243,7 +244,7 @@ func (p *ExternalRestoreParams) options() restore.Options {
 	opt.Accounts, opt.Domains = p.accounts, p.Domains
 	opt.FilterDeleted, opt.SkipSystemAccounts, opt.SkipDistributionLists = p.FilterDeleted, p.SkipSystemAccounts, p.SkipDistributionLists
 	opt.SkipCOSes, opt.ProvisioningOnly, opt.ConcurrentAccounts = p.SkipCOSes, p.ProvisioningOnly, p.ConcurrentAccounts
-	opt.MaxFileSize = p.MaxFileSize.Bytes()
+	opt.MaxFileSize, opt.BrokenFallback = p.MaxFileSize.Bytes(), p.BrokenFallback
 	return opt
 }
 
@@ -261,7 +262,8 @@ type RestoreOnNewAccountParams struct {
 	DestAccount   string     `pair:"destAccount" required:"" what:"destination account" arg:"" name:"DESTINATION_ACCOUNT" help:"The new account on the target to restore into."`
 	Date          DateOrLast `pair:"date" arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}."`
 	Target
-	Undelete bool `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
+	Undelete       bool `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
+	BrokenFallback bool `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state at DATE has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it)."`
 	ReportTo
 }
 
@@ -272,9 +274,13 @@ func (p *RestoreOnNewAccountParams) Check() error {
 	}
 	return p.Target.Check()
 }
-func (p *RestoreOnNewAccountParams) Localize()                { p.Target.Localize() }
-func (p *RestoreOnNewAccountParams) source(r *Runner) string  { return r.s.BackupPath }
-func (p *RestoreOnNewAccountParams) options() restore.Options { return restore.DefaultOptions() }
+func (p *RestoreOnNewAccountParams) Localize()               { p.Target.Localize() }
+func (p *RestoreOnNewAccountParams) source(r *Runner) string { return r.s.BackupPath }
+func (p *RestoreOnNewAccountParams) options() restore.Options {
+	opt := restore.DefaultOptions()
+	opt.BrokenFallback = p.BrokenFallback
+	return opt
+}
 func (p *RestoreOnNewAccountParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
 	at := p.Date.Time()
 	if at.IsZero() && !p.Undelete && !activeAccount(src, p.SourceAccount) {
@@ -324,8 +330,9 @@ type ItemRestoreParams struct {
 	Account string `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
 	Item    int    `pair:"itemId" required:"" what:"item id" arg:"" name:"ITEM" help:"The item id."`
 	Target
-	Date          DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
-	RestoreFolder string     `pair:"restore_folder" name:"restore-folder" placeholder:"FOLDER" help:"Restore the item into this folder (a/b for a subfolder; created if missing) instead of the folder of its state."`
+	Date           DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
+	RestoreFolder  string     `pair:"restore_folder" name:"restore-folder" placeholder:"FOLDER" help:"Restore the item into this folder (a/b for a subfolder; created if missing) instead of the folder of its state."`
+	BrokenFallback bool       `pair:"broken_fallback" name:"broken-fallback" help:"If the item's state at DATE has a broken or unreadable blob, restore its newest earlier state with a sound blob (the report lists it)."`
 	ReportTo
 }
 
@@ -340,7 +347,7 @@ func (p *ItemRestoreParams) Localize()               { p.Target.Localize() }
 func (p *ItemRestoreParams) source(r *Runner) string { return r.s.BackupPath }
 func (p *ItemRestoreParams) options() restore.Options {
 	opt := restore.DefaultOptions()
-	opt.Folder = p.RestoreFolder
+	opt.Folder, opt.BrokenFallback = p.RestoreFolder, p.BrokenFallback
 	return opt
 }
 func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {

@@ -60,6 +60,31 @@ type AccountReport struct {
 	Restored   int              `json:"restored"`
 	Skipped    int              `json:"skipped"`
 	Unrestored []UnrestoredItem `json:"unrestored,omitempty"`
+	// FromEarlier (broken_fallback true) are items whose state to restore
+	// had a damaged blob, restored in their newest earlier healthy state
+	// (counted in Restored).
+	FromEarlier []EarlierState `json:"restoredFromEarlierState,omitempty"`
+	// EarlierHealthy (broken_fallback false) are unrestored items whose
+	// damaged state has an earlier healthy one broken_fallback would restore.
+	EarlierHealthy []EarlierState `json:"earlierHealthyState,omitempty"`
+}
+
+// EarlierState is the newest earlier healthy state of an item whose state
+// to restore is damaged (mailbox's Item.HealthyBefore).
+type EarlierState struct {
+	ID     int       `json:"id"`
+	Date   time.Time `json:"date"` // the earlier state's start
+	Digest string    `json:"digest"`
+}
+
+// earlierList renders "277 (21/07/2023 10:00:00), ..." (dates in UTC, as
+// Carbonio writes them).
+func earlierList(es []EarlierState) string {
+	parts := make([]string, len(es))
+	for i, x := range es {
+		parts[i] = fmt.Sprintf("%d (%s)", x.ID, x.Date.UTC().Format("02/01/2006 15:04:05"))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // UnrestoredItem is one item that could not be restored.
@@ -100,7 +125,9 @@ func (p *ProvisioningReport) String() string {
 
 // String renders the report in Carbonio's shape: "- stats -", then
 // "- unrestored items -" per account, then cbfs's additions (the class of
-// each unrestored item, provisioning, failed accounts, other items).
+// each unrestored item; items restored from an earlier state, or unrestored
+// ones that have an earlier healthy state, "items: 277 (21/07/2023
+// 10:00:00)"; provisioning, failed accounts, other items).
 func (r *Report) String() string {
 	var b strings.Builder
 	b.WriteString("- stats -\n")
@@ -135,6 +162,24 @@ func (r *Report) String() string {
 				if len(ids) > 0 {
 					fmt.Fprintf(&b, "%s: %s\n", class, strings.Join(ids, ","))
 				}
+			}
+		}
+	}
+	for _, sec := range []struct {
+		title string
+		list  func(a AccountReport) []EarlierState
+	}{
+		{"- restored from an earlier state -", func(a AccountReport) []EarlierState { return a.FromEarlier }},
+		{"- an earlier healthy state exists (broken_fallback true restores it) -", func(a AccountReport) []EarlierState { return a.EarlierHealthy }},
+	} {
+		head := false
+		for _, a := range r.Accounts {
+			if l := sec.list(a); len(l) > 0 {
+				if !head {
+					b.WriteString("\n" + sec.title + "\n")
+					head = true
+				}
+				fmt.Fprintf(&b, "account: %s\nitems: %s\n", a.Account, earlierList(l))
 			}
 		}
 	}
@@ -178,6 +223,9 @@ func (r *Report) sortAccounts() {
 	for i := range r.Accounts {
 		u := r.Accounts[i].Unrestored
 		sort.Slice(u, func(a, b int) bool { return u[a].ID < u[b].ID })
+		for _, l := range [][]EarlierState{r.Accounts[i].FromEarlier, r.Accounts[i].EarlierHealthy} {
+			sort.Slice(l, func(a, b int) bool { return l[a].ID < l[b].ID })
+		}
 	}
 	sort.SliceStable(r.FailedAccounts, func(i, j int) bool { return r.FailedAccounts[i].Account < r.FailedAccounts[j].Account })
 }

@@ -38,6 +38,14 @@ type Options struct {
 	// Folder (doItemRestore's restore_folder), if set, is the folder every
 	// item goes into instead of its own ("a/b": b inside a).
 	Folder string
+	// BrokenFallback (broken_fallback): an item whose state to restore has
+	// a damaged blob (broken or unreadable) is restored in its newest
+	// earlier state with a sound blob (mailbox's Item.HealthyBefore, the
+	// state the mount names in user.cbfs.healthy_state), into the folder
+	// it would have gone to; the report lists it as restored from an
+	// earlier state. Without it such an item stays unrestored and the
+	// report says that an earlier healthy state exists.
+	BrokenFallback bool
 
 	// Progress, if set, is called now and then (never concurrently).
 	Progress func(Progress)
@@ -282,8 +290,19 @@ func (e *engine) readAccount(ctx context.Context, acct *mailbox.Account, fn func
 
 type candidate struct {
 	id     int
+	item   *mailbox.Item
 	sel    selection
 	folder []string
+}
+
+// stateIndex is the index of st among it's states, or -1.
+func stateIndex(it *mailbox.Item, st *mailbox.State) int {
+	for i := range it.States {
+		if &it.States[i] == st {
+			return i
+		}
+	}
+	return -1
 }
 
 // runAccount restores one account.
@@ -318,7 +337,7 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 			other[t.String()]++
 			return
 		}
-		cands = append(cands, candidate{id: id, sel: sel})
+		cands = append(cands, candidate{id: id, item: it, sel: sel})
 	})
 	if err != nil {
 		return err
@@ -413,15 +432,30 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 			unrestored(ClassInvalid, fmt.Sprintf("size %d over max_file_size %d", st.Size, e.opt.MaxFileSize))
 			continue
 		}
-		// Read no more than the state records (a blob inflating past it
-		// is broken) nor than max_file_size: decided before buffering.
-		lim := blob.Limit{Size: max(st.Size, 0)}
-		if e.opt.MaxFileSize > 0 {
-			lim.Max = e.opt.MaxFileSize
+		body, err := e.readState(st)
+		var earlier *EarlierState // broken_fallback: the state restored instead
+		if damaged(err) {
+			if k := c.item.HealthyBefore(stateIndex(c.item, st), e.sound); k >= 0 {
+				es := EarlierState{ID: c.id, Date: c.item.States[k].Start.Time().UTC(), Digest: string(c.item.States[k].Digest)}
+				if !e.opt.BrokenFallback {
+					ar.EarlierHealthy = append(ar.EarlierHealthy, es)
+				} else {
+					st, digest, earlier = &c.item.States[k], es.Digest, &es
+					has, herr := e.ledger.Has(e.serverID, target, j.dst, j.acct.ID, c.id, digest)
+					if herr != nil {
+						return herr
+					}
+					if has {
+						ar.Skipped++
+						e.progress(false, func(p *Progress) { p.Items++; p.Skipped++ })
+						continue
+					}
+					body, err = e.readState(st)
+				}
+			}
 		}
-		body, err := e.src.Blobs.ReadLimit(st.Digest, lim)
 		if errors.Is(err, blob.ErrTooLarge) {
-			if lim.Max > 0 {
+			if e.opt.MaxFileSize > 0 {
 				unrestored(ClassInvalid, fmt.Sprintf("content over max_file_size %d", e.opt.MaxFileSize))
 			} else {
 				unrestored(ClassInvalid, fmt.Sprintf("no size recorded and content over %d bytes", blob.MaxUnsized))
@@ -467,6 +501,9 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 				return
 			}
 			ar.Restored++
+			if earlier != nil {
+				ar.FromEarlier = append(ar.FromEarlier, *earlier)
+			}
 			e.progress(false, func(p *Progress) { p.Items++; p.Restored++; p.Bytes += int64(size) })
 		})
 		if err != nil {
@@ -480,6 +517,33 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		return err
 	}
 	return ctx.Err()
+}
+
+// readState reads state st's content: no more than the state records (a
+// blob inflating past it is broken) nor than max_file_size, decided before
+// buffering.
+func (e *engine) readState(st *mailbox.State) ([]byte, error) {
+	lim := blob.Limit{Size: max(st.Size, 0)}
+	if e.opt.MaxFileSize > 0 {
+		lim.Max = e.opt.MaxFileSize
+	}
+	return e.src.Blobs.ReadLimit(st.Digest, lim)
+}
+
+// damaged tells a source blob's damage (broken or unreadable) from other
+// failures (too large) and success.
+func damaged(err error) bool {
+	return errors.Is(err, blob.ErrBroken) || errors.Is(err, blob.ErrUnreadable)
+}
+
+// sound is the restores' health predicate for mailbox's Item.HealthyBefore:
+// the state's blob verifies within the size it records and fits
+// max_file_size.
+func (e *engine) sound(s *mailbox.State) bool {
+	if e.opt.MaxFileSize > 0 && s.Size > e.opt.MaxFileSize {
+		return false
+	}
+	return e.src.Blobs.CheckLimit(s.Digest, blob.Limit{Size: max(s.Size, 0)}) == nil
 }
 
 func (e *engine) addAccount(ar *AccountReport, other map[string]int) {

@@ -351,7 +351,19 @@ func mountTestItems(t *testing.T, fx *mountFixture, mp string) {
 			require.NoError(t, err)
 			require.NoError(t, json.Unmarshal(b, &meta))
 			assert.Equal(t, f.ItemID, meta.ItemID)
-			assert.Equal(t, "ok", meta.Status)
+			// The item's status is the worst of its states' (unreadable over broken).
+			wantStatus := "ok"
+			for _, st := range it.States {
+				switch fx.broken[st.Digest] {
+				case sample.DamageUnreadable, sample.DamageMissing:
+					wantStatus = "unreadable"
+				case sample.DamageTruncated, sample.DamageMismatch:
+					if wantStatus == "ok" {
+						wantStatus = "broken"
+					}
+				}
+			}
+			assert.Equal(t, wantStatus, meta.Status, dir)
 			assert.Len(t, meta.States, len(it.States))
 			ents, err := os.ReadDir(dir)
 			require.NoError(t, err)

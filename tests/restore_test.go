@@ -295,8 +295,8 @@ func unrestored(t *testing.T, report string) (map[string][]int, map[string]strin
 			continue
 		}
 		k, v, ok := strings.Cut(l, ": ")
-		if !ok || account == "" {
-			continue
+		if !ok || account == "" || !strings.HasPrefix(section, "- unrestored items") {
+			continue // other sections (e.g. an earlier healthy state exists) list ids with dates
 		}
 		var list []int
 		for _, s := range strings.Split(v, ",") {
