@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -102,23 +103,39 @@ func makeBombPath(t *testing.T, root string) error {
 	return nil
 }
 
-// maxRSS is the peak resident set of a child that has exited (wait4's
-// rusage, in bytes).
-func maxRSS(t *testing.T, ps *os.ProcessState) int64 {
-	t.Helper()
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	require.True(t, ok, "no rusage")
-	return ru.Maxrss << 10 // KiB on Linux
-}
-
-// cbctlRSS runs cbctl like cbctl() and also returns its peak RSS.
+// cbctlRSS runs cbctl like cbctl() and also returns its peak RSS: the
+// largest VmHWM of /proc/<pid>/status seen while it runs (polled). Not
+// wait4's ru_maxrss: on Linux a child's counts the parent's resident set at
+// the fork (exec folds the old mm's high-water mark in), so a test process
+// grown large by earlier tests would be charged to cbctl.
 func cbctlRSS(t *testing.T, args ...string) (result, int64) {
 	t.Helper()
 	cmd := exec.Command(cbctlBin, args...)
 	cmd.Env = append(os.Environ(), "COLUMNS=100")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	require.NoError(t, cmd.Start())
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			if b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"); err == nil {
+				if v := hwmOf(string(b)); v > peak.Load() {
+					peak.Store(v)
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stop)
+	<-polled
 	r := result{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -127,7 +144,20 @@ func cbctlRSS(t *testing.T, args ...string) (result, int64) {
 		t.Fatalf("run cbctl %q: %v", args, err)
 	}
 	require.NotContains(t, r.stderr, "panic:")
-	return r, maxRSS(t, cmd.ProcessState)
+	return r, peak.Load()
+}
+
+// hwmOf reads VmHWM (bytes) from a /proc/<pid>/status text, 0 if absent.
+func hwmOf(status string) int64 {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // vmHWM is a running process's peak RSS (/proc/<pid>/status), in bytes.
