@@ -27,9 +27,11 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -43,6 +45,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/internal/workers"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/toggles"
@@ -239,7 +242,7 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 		if !ok {
 			continue
 		}
-		if _, err := x.copyFile(f.RelPath); err != nil {
+		if _, err := x.copyFile(f.RelPath, false); err != nil {
 			if !isSourceErr(err) {
 				return res, fmt.Errorf("export: %w", err)
 			}
@@ -409,9 +412,13 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			return nil
 		}
 		if !d.Type().IsRegular() {
+			// A symlink, FIFO or device in the source: never followed or
+			// copied, but reported (it may be an item the export lacks).
+			x.damage(Damage{Class: "unreadable", What: "file", Path: filepath.ToSlash(rel), AccountID: id, Account: name,
+				Reason: "not a regular file (" + d.Type().String() + "): not read"})
 			return nil
 		}
-		b, err := x.copyFile(rel)
+		b, err := x.copyFile(rel, true)
 		if err != nil {
 			if !isSourceErr(err) {
 				return err
@@ -489,24 +496,59 @@ func isSourceErr(err error) bool {
 }
 
 // copyFile copies root-relative rel from the source to the export,
-// atomically, keeping its modification time, and returns its bytes.
-func (x *exporter) copyFile(rel string) ([]byte, error) {
-	srcPath := filepath.Join(x.src.Root, rel)
-	b, err := os.ReadFile(srcPath)
+// atomically, keeping its modification time. The source is read confined
+// (no symlink followed, no FIFO waited on: internal/confined) and streamed;
+// with keep (item and account files) it is at most
+// backuppath.MaxMetadataFile and its bytes are returned. Errors reading the
+// source are *sourceErr, the destination's are not.
+func (x *exporter) copyFile(rel string, keep bool) ([]byte, error) {
+	f, err := confined.Open(x.src.Root, rel)
 	if err != nil {
 		return nil, &sourceErr{err}
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, &sourceErr{err}
+	}
+	if keep && fi.Size() > backuppath.MaxMetadataFile {
+		return nil, &sourceErr{fmt.Errorf("%s: larger than %d bytes", rel, backuppath.MaxMetadataFile)}
+	}
+	var kept bytes.Buffer
+	var src io.Reader = sourceReader{f}
+	if keep {
+		src = io.TeeReader(io.LimitReader(src, backuppath.MaxMetadataFile), &kept)
+	}
+	var n int64
 	dstPath := filepath.Join(x.dst.Root, rel)
-	if err := x.w.WriteFile(dstPath, b, 0o644); err != nil {
+	err = x.w.Write(dstPath, 0o644, func(w io.Writer) error {
+		var cerr error
+		n, cerr = io.Copy(w, src)
+		return cerr
+	})
+	if err != nil {
+		var se *sourceErr
+		if errors.As(err, &se) {
+			return nil, se
+		}
 		return nil, err
 	}
-	if fi, err := os.Stat(srcPath); err == nil {
-		_ = os.Chtimes(dstPath, fi.ModTime(), fi.ModTime())
-	}
+	_ = os.Chtimes(dstPath, fi.ModTime(), fi.ModTime())
 	x.mu.Lock()
-	x.res.Bytes += int64(len(b))
+	x.res.Bytes += n
 	x.mu.Unlock()
-	return b, nil
+	return kept.Bytes(), nil
+}
+
+// sourceReader marks its read errors as the source's.
+type sourceReader struct{ r io.Reader }
+
+func (s sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &sourceErr{err}
+	}
+	return n, err
 }
 
 // copyBlobs copies every blob the exported items name, then verifies the
@@ -560,7 +602,7 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		dmg("unreadable", "not a regular file", false)
 		return nil
 	}
-	if _, err := x.copyFile(d.RelPath()); err != nil {
+	if _, err := x.copyFile(d.RelPath(), false); err != nil {
 		if !isSourceErr(err) {
 			return err
 		}

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -294,4 +295,37 @@ func TestBombReportedBroken(t *testing.T) {
 	require.NotNil(t, found, res.Report())
 	assert.Equal(t, "broken", found.Class)
 	assert.Contains(t, found.Reason, "size mismatch")
+}
+
+// A symlink in the source (an item file pointing outside the Backup Path)
+// is reported, never followed: nothing from outside reaches the export.
+func TestSymlinkNotFollowed(t *testing.T) {
+	src, _ := genSample(t)
+	ids, err := src.AccountIDs()
+	require.NoError(t, err)
+	outside := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(outside, []byte(`[{"startDate":1,"type":5,"folderId":2,"subject":"OUTSIDE-SECRET"}]`), 0o600))
+	link := filepath.Join(src.Root, "accounts", ids[0], "items", "77", "9977")
+	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o700))
+	require.NoError(t, os.Symlink(outside, link))
+	dest := filepath.Join(t.TempDir(), "export")
+	res, err := Run(context.Background(), src, dest, Options{NoSync: true})
+	require.NoError(t, err)
+	var found bool
+	for _, d := range res.Damaged {
+		if strings.HasSuffix(d.Path, "77/9977") {
+			found = true
+			assert.Equal(t, "unreadable", d.Class)
+		}
+	}
+	assert.True(t, found, res.Report())
+	require.NoError(t, filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			assert.NotContains(t, string(b), "OUTSIDE-SECRET", p)
+		}
+		return nil
+	}))
 }
