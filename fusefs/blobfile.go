@@ -27,6 +27,10 @@ type blobFile struct {
 	digest     blob.Digest
 	recorded   int64 // the size the state records (0: none)
 	sizeUnsure bool  // the size is a guess (blobs/): serve with direct I/O
+	// folder: the folders/ or at/ folder this file was looked up in (nil
+	// elsewhere); opening the file reads ahead the files after itemID.
+	folder *folderDir
+	itemID int
 }
 
 // limit is what the file's blob may hold: its recorded size, beyond which
@@ -45,6 +49,9 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, syscall.EROFS
 	}
 	f := b.fsys
+	if b.folder != nil {
+		f.readAhead(b.folder, b.itemID) // first: the next blobs load while this one does
+	}
 	fl := uint32(fuse.FOPEN_KEEP_CACHE)
 	if b.sizeUnsure {
 		fl = fuse.FOPEN_DIRECT_IO

@@ -39,6 +39,9 @@ type Options struct {
 	Umask uint32
 	// DisableReadDirPlus turns READDIRPLUS off (see doc.go).
 	DisableReadDirPlus bool
+	// NoReadAhead turns off the read-ahead of a folder's next files
+	// (readahead.go).
+	NoReadAhead bool
 }
 
 // Defaults.
@@ -59,6 +62,8 @@ type FS struct {
 	cache  *lru
 	health healthCache
 	hashed hashedInodes
+	ra     prefetcher
+	flight flights
 	// blobless: the Backup Path has no items/ (metadata only).
 	blobless bool
 }
@@ -79,6 +84,7 @@ func New(ix *index.Index, opt Options) *FS {
 	}
 	bp := ix.BackupPath()
 	f := &FS{ix: ix, bp: bp, store: bp.Blobs, opt: opt, cache: newLRU(opt.CacheBytes)}
+	f.ra.f = f
 	if fi, err := os.Stat(bp.Root); err == nil {
 		f.mtime = fi.ModTime()
 	}
@@ -503,13 +509,17 @@ func (f *FS) readWhole(d blob.Digest, lim blob.Limit) ([]byte, error) {
 		// Cached for a state that records more: this one is wrong about
 		// it. Reading again stops just past the bound and says why.
 	}
-	b, err := f.store.ReadLimit(d, lim)
-	if !errors.Is(err, blob.ErrTooLarge) {
-		f.health.put(d, lim.Size, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.cache.add(string(d), b)
-	return b, nil
+	// One read per blob and limit at a time: an open joins the
+	// prefetcher's read of its blob (or another open's) under way.
+	return f.flight.do(flightKey{d, lim}, func() ([]byte, error) {
+		b, err := f.store.ReadLimit(d, lim)
+		if !errors.Is(err, blob.ErrTooLarge) {
+			f.health.put(d, lim.Size, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		f.cache.add(string(d), b)
+		return b, nil
+	})
 }
