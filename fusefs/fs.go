@@ -46,10 +46,10 @@ type Options struct {
 
 // Defaults.
 const (
-	DefaultCacheBytes = 64 << 20
+	DefaultCacheBytes = 16 << 20
 	DefaultSmallBlob  = 1 << 20
 	DefaultTimeout    = time.Hour
-	streamWindow      = 8 << 20 // decoded bytes a stream handle keeps behind its position
+	streamWindow      = 2 << 20 // decoded bytes a stream handle keeps behind its position
 )
 
 // FS is the read-only tree of one indexed Backup Path.

@@ -39,7 +39,7 @@ const (
 )
 
 // raBytes is how many decoded bytes of small files may be fetched ahead.
-func (f *FS) raBytes() int64 { return min(f.opt.CacheBytes/4, 16<<20) }
+func (f *FS) raBytes() int64 { return min(f.opt.CacheBytes/2, 16<<20) }
 
 // raJob is one file to fetch ahead.
 type raJob struct {
@@ -92,6 +92,11 @@ func (p *prefetcher) work() {
 			p.hint = nil
 			p.mu.Unlock()
 			jobs := h.d.plan(h.id) // may load the listing: outside the lock
+			// Ask the kernel for every file of the window at once, so the
+			// disk has them all queued while the workers decode in order.
+			for _, j := range jobs {
+				p.f.store.WillNeed(j.d)
+			}
 			p.mu.Lock()
 			if p.hint == nil { // no newer hint came meanwhile
 				if p.folder != h.d {
@@ -126,7 +131,7 @@ func (p *prefetcher) work() {
 // fetch does one job.
 func (f *FS) fetch(j raJob) error {
 	if !j.whole {
-		return f.store.WillNeed(j.d)
+		return nil // advised when planned
 	}
 	if _, ok := f.cache.get(string(j.d)); ok {
 		return nil
