@@ -15,22 +15,25 @@ import (
 // at/ is listed, or one of its files is opened, the prefetcher fetches the
 // files that follow in listing order, in the background:
 //
-//   - small blobs (<= Options.SmallBlob) are read whole through readWhole,
-//     with the same blob.Limit the open would use, into the byte-bounded
-//     cache, where the open finds them (a read already under way is
-//     joined, not repeated);
-//   - large blobs get posix_fadvise(WILLNEED) on their compressed file, so
-//     the disk reads them while earlier files decode, and nothing is held in
-//     the process.
+//   - every file of the window gets posix_fadvise(WILLNEED) on its
+//     compressed file as soon as it enters the window, so the disk has
+//     them all queued while earlier files decode (nothing is held in the
+//     process for that: the pages are the kernel's);
+//   - small blobs (<= Options.SmallBlob, size recorded) are then read whole,
+//     in order, through readWhole, with the same blob.Limit the open would
+//     use, into the byte-bounded cache, where the open finds them (a read
+//     already under way is joined, not repeated). Large blobs are left to
+//     the stream handle.
 //
 // It is bounded: raWorkers goroutines (started on demand, gone when idle),
 // a window of at most raFiles files and raBytes() decoded bytes ahead of the
-// reader (a quarter of the cache, so prefetched blobs are not evicted before
-// they are read), and a queue of one folder: a hint for another folder, or
-// a jump within the folder, drops what was queued. No FUSE call ever waits
-// for it: hints only record and wake. Its verdicts are the open's own
-// (same reads, same limits), so the health cache holds nothing an open
-// would not have put there.
+// reader (half the cache, so prefetched blobs are not evicted before they
+// are read), and a queue of one folder: a hint for another folder, or a
+// jump within the folder, drops what was queued. No FUSE call ever waits
+// for the queue: hints only record and wake (an open whose blob a worker
+// is reading at that moment joins that read). Its verdicts are the open's
+// own (same reads, same limits; a read is never cancelled half-way), so the
+// health cache holds nothing an open would not have put there.
 
 const (
 	raWorkers = 2
@@ -46,7 +49,7 @@ type raJob struct {
 	d      blob.Digest
 	lim    blob.Limit
 	size   int64 // decoded size as the file says (-1: unknown)
-	whole  bool  // read whole into the cache, else advise the kernel only
+	whole  bool  // read whole into the cache (all are advised when planned)
 	folder *folderDir
 }
 
@@ -91,22 +94,23 @@ func (p *prefetcher) work() {
 		if h := p.hint; h != nil {
 			p.hint = nil
 			p.mu.Unlock()
-			jobs := h.d.plan(h.id) // may load the listing: outside the lock
+			jobs, jump := h.d.plan(h.id) // may load the listing: outside the lock
 			// Ask the kernel for every file of the window at once, so the
 			// disk has them all queued while the workers decode in order.
 			for _, j := range jobs {
 				p.f.store.WillNeed(j.d)
 			}
 			p.mu.Lock()
-			if p.hint == nil { // no newer hint came meanwhile
-				if p.folder != h.d {
-					p.queue = p.queue[:0]
-					p.folder = h.d
-				}
-				p.queue = append(p.queue, jobs...)
-				if len(p.queue) > raQueue {
-					p.queue = p.queue[len(p.queue)-raQueue:]
-				}
+			// Queued even if a newer hint came meanwhile: the folder's
+			// cursor has moved past these files. The newer hint, if for
+			// another folder, drops them when it is planned.
+			if p.folder != h.d || jump {
+				p.queue = p.queue[:0]
+				p.folder = h.d
+			}
+			p.queue = append(p.queue, jobs...)
+			if len(p.queue) > raQueue {
+				p.queue = p.queue[len(p.queue)-raQueue:]
 			}
 		}
 		if len(p.queue) == 0 && p.hint == nil {
@@ -155,10 +159,11 @@ type raState struct {
 
 // plan returns the jobs for the files after item id (-1: from the first)
 // in listing order, within the window, leaving out those already handed
-// out unless the reader jumped.
-func (d *folderDir) plan(id int) []raJob {
+// out unless the reader jumped (then jump is true: what was queued for
+// this folder is not wanted any more).
+func (d *folderDir) plan(id int) (jobs []raJob, jump bool) {
 	if d.loadFiles() != nil {
-		return nil
+		return nil, false
 	}
 	ra := &d.ra
 	ra.once.Do(func() {
@@ -179,7 +184,7 @@ func (d *folderDir) plan(id int) []raJob {
 	if id >= 0 {
 		k, ok := ra.pos[id]
 		if !ok {
-			return nil
+			return nil, false
 		}
 		start = k + 1
 	}
@@ -187,10 +192,9 @@ func (d *folderDir) plan(id int) []raJob {
 	defer ra.mu.Unlock()
 	from := ra.next
 	if from < start || from > start+raFiles {
-		from = start // a jump (or the first hint): start over here
+		from, jump = start, true // a jump (or the first hint): start over here
 	}
 	f := d.fsys
-	var jobs []raJob
 	var ahead int64
 	k := start
 	for ; k < len(ra.order) && k < start+raFiles; k++ {
@@ -208,11 +212,12 @@ func (d *folderDir) plan(id int) []raJob {
 		}
 		jobs = append(jobs, raJob{d: r.cs.Digest, lim: blob.Limit{Size: max(r.cs.Size, 0)}, size: size, whole: whole, folder: d})
 	}
-	ra.next = max(ra.next, k)
-	if from == start {
+	if jump {
 		ra.next = k
+	} else {
+		ra.next = max(ra.next, k)
 	}
-	return jobs
+	return jobs, jump
 }
 
 // ---- one read of a blob at a time ----
