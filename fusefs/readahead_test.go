@@ -244,3 +244,39 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 		assert.Equal(t, statusOf(want), statusOf(got), "file %d", i)
 	}
 }
+
+func TestReopenVerified(t *testing.T) {
+	f, bp := raFS(t, Options{NoReadAhead: true})
+	d := biggestFolder(t, f)
+	files := listing(d)
+	type reader interface {
+		Read(context.Context, []byte, int64) (fuse.ReadResult, syscall.Errno)
+	}
+	bad := files[1].cs.Digest
+	path := bp.Blobs.Path(bad)
+	comp, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, comp[:len(comp)/2], 0o644))
+	for i, r := range files[:3] {
+		file := f.newItemFile(d.v.acct, r, uint64(10+i), "", false)
+		for open := 0; open < 2; open++ {
+			h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
+			require.Zero(t, errno)
+			if r.cs.Digest == bad {
+				assert.IsType(t, &memHandle{}, h, "a broken blob is never taken as verified")
+				_, errno = readAt(t, h.(reader), 0, int(r.cs.Size))
+				assert.Equal(t, syscall.EIO, errno)
+				continue
+			}
+			if open == 1 {
+				assert.IsType(t, &lazyHandle{}, h, "file %d: reopened", i)
+				f.cache = newLRU(1 << 20) // read again, not from the cache
+			}
+			got, errno := readAt(t, h.(reader), 0, int(r.cs.Size)+1)
+			require.Zero(t, errno)
+			want, err := bp.Blobs.ReadLimit(r.cs.Digest, blob.Limit{Size: r.cs.Size})
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(want, got), "file %d, open %d", i, open)
+		}
+	}
+}
