@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -27,6 +28,14 @@ type blobFile struct {
 	digest     blob.Digest
 	recorded   int64 // the size the state records (0: none)
 	sizeUnsure bool  // the size is a guess (blobs/): serve with direct I/O
+	// folder: the folders/ or at/ folder this file was looked up in (nil
+	// elsewhere); opening the file reads ahead the files after itemID.
+	folder *folderDir
+	itemID int
+	// verified: an open read the blob whole, sound and exactly the
+	// file's size. Later opens then decode nothing unless the kernel
+	// asks for a page it no longer has (lazyHandle).
+	verified atomic.Bool
 }
 
 // limit is what the file's blob may hold: its recorded size, beyond which
@@ -45,11 +54,19 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, syscall.EROFS
 	}
 	f := b.fsys
+	if b.folder != nil {
+		f.readAhead(b.folder, b.itemID) // first: the next blobs load while this one does
+	}
 	fl := uint32(fuse.FOPEN_KEEP_CACHE)
 	if b.sizeUnsure {
 		fl = fuse.FOPEN_DIRECT_IO
 	}
 	size := b.size.Load()
+	if b.verified.Load() {
+		// Read and verified before: the kernel likely still has its pages
+		// (FOPEN_KEEP_CACHE), and then no READ comes at all.
+		return &lazyHandle{file: b}, fl, 0
+	}
 	if size >= 0 && size <= f.opt.SmallBlob {
 		lim := b.limit()
 		if lim.Size <= 0 {
@@ -66,6 +83,8 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 			// (never more than the recorded size: that is broken).
 			b.size.Store(int64(len(data)))
 			fl = fuse.FOPEN_DIRECT_IO
+		} else if err == nil && !b.sizeUnsure {
+			b.verified.Store(true)
 		}
 		return &memHandle{data: data, err: err}, fl, 0
 	}
@@ -85,6 +104,32 @@ func (h *memHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Read
 		return nil, syscall.EIO
 	}
 	return fuse.ReadResultData(slice(h.data, dest, off)), 0
+}
+
+// lazyHandle serves a small blob read and verified by an earlier open of
+// the same file: it reads it again (through the cache) only if the kernel
+// asks for a page, so reopening a file whose pages the kernel kept costs
+// no decoding. Blobs are immutable, and the read is verified again.
+type lazyHandle struct {
+	file *blobFile
+	mu   sync.Mutex
+	mem  *memHandle
+}
+
+var _ = (fs.FileReader)((*lazyHandle)(nil))
+
+func (h *lazyHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h.mu.Lock()
+	if h.mem == nil {
+		b := h.file
+		data, err := b.fsys.readWhole(b.digest, b.limit())
+		if err == nil && int64(len(data)) != b.size.Load() {
+			err = errors.New("size changed") // cannot happen: blobs are immutable
+		}
+		h.mem = &memHandle{data: data, err: err}
+	}
+	h.mu.Unlock()
+	return h.mem.Read(ctx, dest, off)
 }
 
 // streamHandle decodes a large blob as it is read. It keeps the decoded

@@ -77,7 +77,7 @@
 // # What is cached in the process
 //
 //   - Decompressed, verified small blobs (<= Options.SmallBlob, 1 MiB), in
-//     an LRU bounded by Options.CacheBytes (64 MiB), also salvaged parts.
+//     an LRU bounded by Options.CacheBytes (16 MiB), also salvaged parts.
 //   - Each checked blob's health (sound, broken, unreadable), in a map
 //     bounded to 65536 entries (dropped whole when full). Blobs are
 //     immutable, so these answers never go stale.

@@ -1,0 +1,282 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/sample"
+)
+
+// raFS is an FS over a fresh sample of its own (the test damages it).
+func raFS(t *testing.T, opt Options) (*FS, *backuppath.Path) {
+	t.Helper()
+	root := t.TempDir() + "/bp"
+	_, err := sample.Generate(context.Background(), root, sample.Options{Seed: 11, Accounts: 3, Messages: 60})
+	require.NoError(t, err)
+	bp, err := backuppath.Open(root)
+	require.NoError(t, err)
+	ix, err := index.Open(bp, ":memory:")
+	require.NoError(t, err)
+	t.Cleanup(func() { ix.Close() })
+	_, err = ix.Refresh(context.Background(), nil)
+	require.NoError(t, err)
+	return New(ix, opt), bp
+}
+
+// biggestFolder returns the latest-view folder with the most small,
+// sized files, listed.
+func biggestFolder(t *testing.T, f *FS) *folderDir {
+	t.Helper()
+	accts, err := f.ix.Accounts()
+	require.NoError(t, err)
+	var best *folderDir
+	for _, a := range accts {
+		v := &view{fsys: f, acct: a}
+		require.NoError(t, v.load())
+		for id := range v.byID {
+			d := &folderDir{v: v, fid: id}
+			d.init(f, 1, true, 0, zeroTime)
+			if d.loadFiles() != nil {
+				continue
+			}
+			if best == nil || len(d.byName) > len(best.byName) {
+				best = d
+			}
+		}
+	}
+	require.NotNil(t, best)
+	require.GreaterOrEqual(t, len(best.byName), 6, "the sample's biggest folder is too small")
+	return best
+}
+
+// listing returns the folder's files in listing order.
+func listing(d *folderDir) []fileRef {
+	names := make([]string, 0, len(d.byName))
+	for n := range d.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]fileRef, len(names))
+	for i, n := range names {
+		out[i] = d.files[d.byName[n]]
+	}
+	return out
+}
+
+// waitIdle waits for the prefetcher to finish its work.
+func waitIdle(t *testing.T, f *FS) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		f.ra.mu.Lock()
+		defer f.ra.mu.Unlock()
+		return f.ra.running == 0
+	}, 10*time.Second, time.Millisecond)
+}
+
+// recordJobs records the prefetcher's jobs.
+func recordJobs(f *FS) func() []raJob {
+	var mu sync.Mutex
+	var jobs []raJob
+	f.ra.done = func(j raJob, err error) {
+		mu.Lock()
+		jobs = append(jobs, j)
+		mu.Unlock()
+	}
+	return func() []raJob {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]raJob(nil), jobs...)
+	}
+}
+
+func TestReadAheadFillsCache(t *testing.T) {
+	// A cache so small that the window (a quarter of it) holds only a few
+	// of the sample's messages.
+	const cacheBytes = 256 << 10
+	f, _ := raFS(t, Options{CacheBytes: cacheBytes})
+	d := biggestFolder(t, f)
+	files := listing(d)
+	jobs := recordJobs(f)
+
+	// Listing the folder fetches its first files, in order, within the
+	// window.
+	_, _, errno := d.OpendirHandle(context.Background(), 0)
+	require.Zero(t, errno)
+	waitIdle(t, f)
+	got := jobs()
+	require.NotEmpty(t, got)
+	whole := 0
+	for _, j := range got {
+		if j.whole {
+			whole++
+		}
+	}
+	t.Logf("%d files listed, %d fetched ahead (%d whole), window %d B", len(files), len(got), whole, f.raBytes())
+	require.NotZero(t, whole)
+	var ahead int64
+	for i, j := range got {
+		assert.Equal(t, files[i].cs.Digest, j.d, "job %d out of listing order", i)
+		assert.Equal(t, blob.Limit{Size: files[i].cs.Size}, j.lim, "the open's limit")
+		if i > 0 {
+			ahead += j.size
+		}
+		if j.whole {
+			_, ok := f.cache.get(string(j.d))
+			assert.True(t, ok, "file %d not in the cache", i)
+		}
+	}
+	assert.LessOrEqual(t, ahead, f.raBytes(), "fetched past the window")
+	assert.LessOrEqual(t, len(got), raFiles)
+	if len(got) < len(files) && len(got) < raFiles {
+		var next int64
+		for _, r := range files[:len(got)+1] {
+			next += r.cs.Size
+		}
+		assert.Greater(t, next, f.raBytes(), "stopped before the window was full")
+	}
+	f.cache.mu.Lock()
+	assert.LessOrEqual(t, f.cache.used, int64(cacheBytes))
+	f.cache.mu.Unlock()
+
+	// Opening a file further on fetches the files after it.
+	k := min(len(got)+1, len(files)-2)
+	file := f.newItemFile(d.v.acct, files[k], 2, "", false)
+	file.folder, file.itemID = d, files[k].id
+	h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
+	require.Zero(t, errno)
+	_ = h
+	waitIdle(t, f)
+	after := jobs()[len(got):]
+	require.NotEmpty(t, after)
+	assert.Equal(t, files[k+1].cs.Digest, after[0].d, "read-ahead starts after the opened file")
+	for _, j := range after {
+		if j.whole {
+			_, ok := f.cache.get(string(j.d))
+			assert.True(t, ok)
+		}
+	}
+	f.cache.mu.Lock()
+	assert.LessOrEqual(t, f.cache.used, int64(cacheBytes))
+	f.cache.mu.Unlock()
+
+	// Opening the next file hands out no job twice.
+	n := len(jobs())
+	file2 := f.newItemFile(d.v.acct, files[k+1], 3, "", false)
+	file2.folder, file2.itemID = d, files[k+1].id
+	_, _, errno = file2.Open(context.Background(), syscall.O_RDONLY)
+	require.Zero(t, errno)
+	waitIdle(t, f)
+	seen := map[blob.Digest]int{}
+	for _, j := range jobs()[len(got):] {
+		seen[j.d]++
+	}
+	for dg, c := range seen {
+		assert.Equal(t, 1, c, "%s fetched %d times", dg, c)
+	}
+	assert.GreaterOrEqual(t, len(jobs()), n)
+}
+
+func TestReadAheadBrokenBlob(t *testing.T) {
+	f, bp := raFS(t, Options{})
+	d := biggestFolder(t, f)
+	files := listing(d)
+	jobs := recordJobs(f)
+
+	// Break the blob of the third file: cut it short.
+	bad := files[2].cs.Digest
+	path := bp.Blobs.Path(bad)
+	comp, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(path, 0o644))
+	require.NoError(t, os.WriteFile(path, comp[:len(comp)/2], 0o644))
+
+	_, _, errno := d.OpendirHandle(context.Background(), 0)
+	require.Zero(t, errno)
+	waitIdle(t, f)
+	require.NotEmpty(t, jobs())
+
+	// Every file reads as it would without read-ahead: the broken one
+	// fails with EIO, all others give their verified content.
+	ref, _ := raFS(t, Options{NoReadAhead: true})
+	for i, r := range files {
+		file := f.newItemFile(d.v.acct, r, uint64(10+i), "", false)
+		file.folder, file.itemID = d, r.id
+		h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
+		require.Zero(t, errno)
+		size := file.size.Load()
+		got, errno := readAt(t, h.(interface {
+			Read(context.Context, []byte, int64) (fuse.ReadResult, syscall.Errno)
+		}), 0, int(size)+1)
+		if r.cs.Digest == bad {
+			assert.Equal(t, syscall.EIO, errno, "file %d: the broken blob", i)
+		} else {
+			require.Zero(t, errno, "file %d", i)
+			want, err := bp.Blobs.ReadLimit(r.cs.Digest, blob.Limit{Size: r.cs.Size})
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(want, got), "file %d content", i)
+		}
+	}
+	waitIdle(t, f)
+
+	// The health cache says what a fresh check says, for every file.
+	for i, r := range files {
+		want := ref.blobHealth(r.cs.Digest, r.cs.Size)
+		if r.cs.Digest == bad {
+			// ref's store is another sample: check this one directly.
+			want = bp.Blobs.CheckLimit(bad, blob.Limit{Size: r.cs.Size})
+			require.Error(t, want)
+		}
+		got, ok := f.health.get(r.cs.Digest, r.cs.Size)
+		require.True(t, ok, "file %d: no verdict", i)
+		assert.Equal(t, statusOf(want), statusOf(got), "file %d", i)
+	}
+}
+
+func TestReopenVerified(t *testing.T) {
+	f, bp := raFS(t, Options{NoReadAhead: true})
+	d := biggestFolder(t, f)
+	files := listing(d)
+	type reader interface {
+		Read(context.Context, []byte, int64) (fuse.ReadResult, syscall.Errno)
+	}
+	bad := files[1].cs.Digest
+	path := bp.Blobs.Path(bad)
+	comp, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, comp[:len(comp)/2], 0o644))
+	for i, r := range files[:3] {
+		file := f.newItemFile(d.v.acct, r, uint64(10+i), "", false)
+		for open := 0; open < 2; open++ {
+			h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
+			require.Zero(t, errno)
+			if r.cs.Digest == bad {
+				assert.IsType(t, &memHandle{}, h, "a broken blob is never taken as verified")
+				_, errno = readAt(t, h.(reader), 0, int(r.cs.Size))
+				assert.Equal(t, syscall.EIO, errno)
+				continue
+			}
+			if open == 1 {
+				assert.IsType(t, &lazyHandle{}, h, "file %d: reopened", i)
+				f.cache = newLRU(1 << 20) // read again, not from the cache
+			}
+			got, errno := readAt(t, h.(reader), 0, int(r.cs.Size)+1)
+			require.Zero(t, errno)
+			want, err := bp.Blobs.ReadLimit(r.cs.Digest, blob.Limit{Size: r.cs.Size})
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(want, got), "file %d, open %d", i, open)
+		}
+	}
+}
