@@ -6,7 +6,17 @@ BIN     ?= bin
 DEMO    ?= /tmp/cbfs-demo
 GOFLAGS ?=
 
-.PHONY: all setup build test test-short bench fuzz demo clean vet
+.PHONY: all setup build man install test test-short bench fuzz demo clean vet
+
+# make install: PREFIX and DESTDIR as usual; the units go to SYSTEMDDIR
+# (under DESTDIR too). The units call /usr/local/bin/cbfs: with another
+# PREFIX their ExecStart is rewritten to $(BINDIR)/cbfs.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+UNITS      := packaging/systemd/cbfs-serve.service packaging/systemd/mnt-backup.mount packaging/systemd/cbfs-mount@.service
 
 all: build
 
@@ -15,6 +25,26 @@ setup:
 
 build:
 	go build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+
+# Man pages from the binaries' --help (packaging/manpage), so they say
+# exactly what --help says.
+man: build
+	@mkdir -p $(BIN)/man
+	go run ./packaging/manpage $(BIN)/cbfs > $(BIN)/man/cbfs.1.tmp && mv $(BIN)/man/cbfs.1.tmp $(BIN)/man/cbfs.1
+	go run ./packaging/manpage $(BIN)/cbctl > $(BIN)/man/cbctl.1.tmp && mv $(BIN)/man/cbctl.1.tmp $(BIN)/man/cbctl.1
+
+# Binaries, man pages and systemd units. No mount.cbfs helper is needed:
+# mount -t fuse.cbfs runs mount.fuse3, which runs `cbfs` from PATH.
+# Then: systemctl daemon-reload; see packaging/systemd/cbfs-serve.service.
+install: build man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(BIN)/cbfs $(BIN)/cbctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BIN)/man/cbfs.1 $(BIN)/man/cbctl.1 $(DESTDIR)$(MANDIR)/man1/
+	@for u in $(UNITS); do \
+		echo "install $$u -> $(DESTDIR)$(SYSTEMDDIR)/"; \
+		sed 's#/usr/local/bin/cbfs#$(BINDIR)/cbfs#g' $$u > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u) || exit 1; \
+		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
+	done
 
 vet:
 	go vet ./...

@@ -54,8 +54,12 @@ type Options struct {
 	KeepOps time.Duration
 	// Version is what the version command answers.
 	Version string
-	// Logger gets the service's log (default slog.Default()).
+	// Logger gets the service's log (default slog.Default()): each
+	// operation's start, progress and end among the rest.
 	Logger *slog.Logger
+	// ProgressLogEvery is the least time between two progress lines of a
+	// running operation in the log (0: DefaultProgressLogEvery).
+	ProgressLogEvery time.Duration
 }
 
 // Service is the long-running core: state lock, queue, runner, scheduler
@@ -116,8 +120,11 @@ func Open(opts Options) (*Service, error) {
 		lock.Release()
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	if opts.ProgressLogEvery <= 0 {
+		opts.ProgressLogEvery = DefaultProgressLogEvery
+	}
 	for kind, h := range opts.Handlers {
-		q.Register(kind, h)
+		q.Register(kind, logged(opts.Logger, opts.ProgressLogEvery, h))
 	}
 	s.lock, s.queue = lock, q
 	return s, nil

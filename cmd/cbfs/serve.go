@@ -31,6 +31,7 @@ type ServeCmd struct {
 	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
 	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
 	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
+	LogFormat     string `name:"log-format" enum:"text,json" default:"text" placeholder:"text|json" help:"How the log on stderr is written: text (key=value) or json (one object a line, for journald or a log shipper) (default: ${default})."`
 	CheckAtStart  string `name:"check-at-start" enum:"fail,warn" default:"fail" placeholder:"fail|warn" help:"At start, check the source (lists, or logs in), the Backup Path (a Backup Path, or missing or empty; writable) and the SMTP server: fail stops with the first problem; warn starts anyway, logs the problems and shows them in cbctl backup getAllOperations (default: ${default})."`
 }
 
@@ -45,7 +46,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if g.Debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(c.LogFormat, level)
 	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags}
 	runner, err := operations.New(settings, log)
 	if err != nil {
@@ -118,6 +119,15 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	err = svc.Serve(ctx)
 	log.Info("cbfs serve stopped")
 	return err
+}
+
+// newLogger is the service's log on stderr: text (key=value) or JSON lines.
+func newLogger(format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
