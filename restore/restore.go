@@ -82,11 +82,11 @@ type Progress struct {
 	// equal (an account that failed before listing counts as listed).
 	ItemsTotal     int
 	AccountsListed int
-	Restored     int
-	Skipped      int
-	Unrestored   int
-	Bytes        int64 // restored bytes
-	Elapsed      time.Duration
+	Restored       int
+	Skipped        int
+	Unrestored     int
+	Bytes          int64 // restored bytes
+	Elapsed        time.Duration
 }
 
 // ErrNotFound: the account or item asked for is not in the Backup Path.
