@@ -191,9 +191,17 @@ func opErr(op opqueue.Op) error {
 }
 
 // bar is a progress bar on stderr when it is a terminal, else nothing.
+// It counts the progress's unit (items, messages, blobs, bytes, ...) with
+// its rate and, when the total is known, the time left; with no total
+// (a scan listing folders) it is a spinner with the count and the rate,
+// never a wrong percentage. A change of unit or of known/unknown total
+// (restore: accounts provisioned, then items) starts a new bar.
 type bar struct {
-	pb  *progressbar.ProgressBar
-	max int64
+	w     io.Writer // nil: draw nothing
+	pb    *progressbar.ProgressBar
+	unit  string
+	total int64         // the bar's max; -1 for a spinner
+	every time.Duration // redraw at most this often
 }
 
 func newBar(g *Globals) *bar {
@@ -201,31 +209,84 @@ func newBar(g *Globals) *bar {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return &bar{}
 	}
-	return &bar{pb: progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(f),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionThrottle(100*time.Millisecond),
-	), max: -1}
+	return &bar{w: f, every: 100 * time.Millisecond}
 }
 
+// newBarTo draws every update on w whatever it is (tests).
+func newBarTo(w io.Writer) *bar { return &bar{w: w} }
+
 func (b *bar) update(p opqueue.Progress) {
-	if b.pb == nil {
+	if b.w == nil {
 		return
 	}
-	if p.Total > 0 && p.Total != b.max {
-		b.max = p.Total
-		b.pb.ChangeMax64(p.Total)
+	unit := p.Unit
+	if unit == "" {
+		unit = "steps" // a record from before units
 	}
-	b.pb.Describe(p.Phase)
+	total := p.Total
+	if total <= 0 {
+		total = -1
+	}
+	if b.pb == nil || unit != b.unit || (total == -1) != (b.total == -1) {
+		b.start(unit, total)
+	} else if total != b.total {
+		b.total = total
+		b.pb.ChangeMax64(total)
+	}
+	desc := p.Phase
+	if p.Bytes > 0 && unit != "bytes" {
+		desc = strings.TrimSpace(desc + " " + humanBytes(p.Bytes))
+	}
 	_ = b.pb.Set64(p.Done)
+	b.pb.Describe(desc)
+}
+
+// start replaces the bar by one counting unit up to total (-1: unknown).
+func (b *bar) start(unit string, total int64) {
+	if b.pb != nil {
+		_ = b.pb.Finish()
+	}
+	b.unit, b.total = unit, total
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(b.w),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(total > 0),
+		progressbar.OptionThrottle(b.every),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionClearOnFinish(), // the report follows on stdout
+	}
+	if unit == "bytes" {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	} else {
+		opts = append(opts, progressbar.OptionSetItsString(unit))
+	}
+	if total < 0 {
+		opts = append(opts, progressbar.OptionSpinnerType(14))
+	}
+	b.pb = progressbar.NewOptions64(total, opts...)
 }
 
 func (b *bar) finish() {
 	if b.pb != nil {
 		_ = b.pb.Finish()
 	}
+}
+
+// humanBytes is n in B, KiB, MiB, GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
 }
 
 // withQueue runs fn on the running service's queue (through the client) or,

@@ -287,6 +287,7 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 	if _, err := pol.Apply(ctx, bp, r.now()); err != nil {
 		return "", err
 	}
+	var last scan.Progress // called after each message: exact at the end
 	opt := scan.Options{
 		Accounts:           r.accounts,
 		Disabled:           func(name, cos string) bool { return !pol.Enabled(name, cos) },
@@ -294,8 +295,12 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 		ReadErrorThreshold: r.s.ReadErrorThreshold,
 		Logger:             r.log,
 		Progress: func(sp scan.Progress) {
-			progress(opqueue.Progress{Done: int64(sp.AccountsDone), Total: int64(sp.AccountsTotal),
-				Phase: fmt.Sprintf("account %s: %d messages, %d bytes read", quoteName(sp.Account), sp.Messages, sp.Bytes)})
+			last = sp
+			// Messages are what moves; their total is not known before
+			// the folders are listed, so Total stays 0 (a count and a
+			// rate, not a percentage).
+			progress(opqueue.Progress{Done: int64(sp.Messages), Unit: "messages", Bytes: sp.Bytes,
+				Phase: fmt.Sprintf("account %d/%d %s", sp.AccountsDone, sp.AccountsTotal, quoteName(sp.Account))})
 		},
 	}
 	if account != "" {
@@ -306,8 +311,8 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 	if rep != nil {
 		text = ScanReport(rep)
 		if err == nil {
-			n := int64(rep.Accounts + rep.AccountsSkipped)
-			progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
+			n := int64(last.Messages)
+			progress(opqueue.Progress{Done: n, Total: n, Unit: "messages", Bytes: last.Bytes, Phase: "done"})
 			err = ScanOutcome(rep)
 		}
 	}
@@ -462,10 +467,12 @@ func (r *Runner) coherency(ctx context.Context, opt coherency.Options, progress 
 	return text, nil
 }
 
-// progressOf adapts the libraries' (done, total, phase) callbacks.
+// progressOf adapts the libraries' (done, total, phase) callbacks: their
+// phase names what they count ("accounts", "items", "blobs", "fix"), so
+// it is the unit too.
 func progressOf(progress opqueue.ProgressFunc) func(done, total int, phase string) {
 	return func(done, total int, phase string) {
-		progress(opqueue.Progress{Done: int64(done), Total: int64(total), Phase: phase})
+		progress(opqueue.Progress{Done: int64(done), Total: int64(total), Unit: phase, Phase: phase})
 	}
 }
 

@@ -286,7 +286,7 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 				fmt.Fprintf(&b, ", %.0f items/s", float64(rp.Items)/s)
 			}
 		}
-		last = opqueue.Progress{Done: int64(rp.AccountsDone), Total: int64(rp.Accounts), Phase: b.String()}
+		last = restoreProgress(rp, b.String())
 		progress(last)
 	}
 	opt.PhaseReport = func(text string) {
@@ -312,10 +312,32 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 	text := rep.String()
 	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
 	if err == nil {
-		n := int64(len(rep.Accounts) + len(rep.FailedAccounts))
-		progress(opqueue.Progress{Done: n, Total: n, Phase: "done"})
+		done := last
+		if done.Unit == "items" || done.Unit == "" {
+			done.Unit, done.Total = "items", done.Done
+		} else {
+			done.Done = done.Total
+		}
+		done.Phase = "done"
+		progress(done)
 	}
 	return text, err
+}
+
+// restoreProgress counts a restore in items (the unit that moves: a
+// one-account restore of 900 items takes 900 steps, not one), with the
+// bytes restored; the total is given once every account's items are
+// listed (before that 0: unknown, not a wrong percentage). Provisioning
+// has no items and counts accounts.
+func restoreProgress(rp restore.Progress, phase string) opqueue.Progress {
+	if rp.Phase == "provisioning" {
+		return opqueue.Progress{Done: int64(rp.AccountsDone), Total: int64(rp.Accounts), Unit: "accounts", Phase: phase}
+	}
+	p := opqueue.Progress{Done: int64(rp.Items), Unit: "items", Bytes: rp.Bytes, Phase: phase}
+	if rp.AccountsListed >= rp.Accounts {
+		p.Total = int64(rp.ItemsTotal)
+	}
+	return p
 }
 
 // activeAccount reports whether the account nameOrID means (the model's

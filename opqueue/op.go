@@ -25,11 +25,18 @@ const (
 func (s State) Finished() bool { return s == Done || s == Stopped || s == Failed }
 
 // Progress is how far a running operation has got: Done of Total units
-// (Total 0: unknown), and a free-text Phase ("provisioning", "account 3/10
-// john@example.com", ...).
+// (Total 0: unknown), what a unit is (Unit: "items", "messages", "blobs",
+// "accounts", "bytes"; empty in records written before it existed), the
+// bytes handled so far when the work knows them, and a free-text Phase
+// ("provisioning", "account 3/10 john@example.com", ...). The unit is
+// what moves (a one-account restore of 900 items counts 900 items, not
+// one account), so a bar drawn from it advances and its rate means
+// something.
 type Progress struct {
 	Done  int64  `json:"done"`
 	Total int64  `json:"total"`
+	Unit  string `json:"unit,omitempty"`
+	Bytes int64  `json:"bytes,omitempty"`
 	Phase string `json:"phase,omitempty"`
 }
 

@@ -77,11 +77,16 @@ type Progress struct {
 	AccountsDone int
 	Account      string // the account last worked on
 	Items        int    // items handled so far (restored + skipped + unrestored)
-	Restored     int
-	Skipped      int
-	Unrestored   int
-	Bytes        int64 // restored bytes
-	Elapsed      time.Duration
+	// ItemsTotal is the items to handle in the accounts listed so far
+	// (AccountsListed of Accounts): the total is final when they are
+	// equal (an account that failed before listing counts as listed).
+	ItemsTotal     int
+	AccountsListed int
+	Restored       int
+	Skipped        int
+	Unrestored     int
+	Bytes          int64 // restored bytes
+	Elapsed        time.Duration
 }
 
 // ErrNotFound: the account or item asked for is not in the Backup Path.
@@ -108,6 +113,7 @@ type job struct {
 	pick       func(it *mailbox.Item) (selection, bool)
 	primary    folderRule
 	createTree bool
+	listed     bool // its items were counted into Progress.ItemsTotal
 	only       map[int]bool
 	extraTags  []string
 	under      []string // DedicatedFolder: prefix of every folder
@@ -206,7 +212,9 @@ func (f *accountFailure) Error() string { return f.class + ": " + f.reason }
 func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run func(context.Context, *job) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	e.progress(true, func(p *Progress) { p.Phase, p.Accounts, p.AccountsDone = phase, len(jobs), 0 })
+	e.progress(true, func(p *Progress) { p.Phase, p.Accounts, p.AccountsDone, p.AccountsListed = phase, len(jobs), 0, 0 })
+	// The last counts reach the callback even if throttled away.
+	defer e.progress(true, func(*Progress) {})
 	ch := make(chan *job)
 	var (
 		wg       sync.WaitGroup
@@ -219,6 +227,9 @@ func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run fun
 			defer wg.Done()
 			for j := range ch {
 				err := run(ctx, j)
+				if !j.listed {
+					e.progress(false, func(p *Progress) { p.AccountsListed++ })
+				}
 				var af *accountFailure
 				if errors.As(err, &af) {
 					e.mu.Lock()
@@ -377,6 +388,8 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		cands[i].folder = p
 		addPath(p)
 	}
+	j.listed = true
+	e.progress(true, func(p *Progress) { p.ItemsTotal += len(cands); p.AccountsListed++ })
 	sort.SliceStable(cands, func(a, b int) bool {
 		ka, kb := strings.Join(cands[a].folder, "\x00"), strings.Join(cands[b].folder, "\x00")
 		if ka != kb {

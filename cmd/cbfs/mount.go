@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,12 +299,24 @@ func progressPrinter() func(index.Progress) {
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil
 	}
-	last := time.Time{}
+	return progressPrinterTo(os.Stderr, time.Now)
+}
+
+// progressPrinterTo writes index progress on w: accounts, item files read
+// and their rate (the first build of a large Backup Path reads every item
+// file, and that count is what moves).
+func progressPrinterTo(w io.Writer, now func() time.Time) func(index.Progress) {
+	start, last := now(), time.Time{}
 	return func(p index.Progress) {
-		if time.Since(last) < 100*time.Millisecond && p.AccountsDone < p.Accounts {
+		t := now()
+		if t.Sub(last) < 100*time.Millisecond && p.AccountsDone < p.Accounts {
 			return
 		}
-		last = time.Now()
-		fmt.Fprintf(os.Stderr, "\rindexing: %d/%d accounts, %d item files read", p.AccountsDone, p.Accounts, p.ItemsDone)
+		last = t
+		rate := ""
+		if s := t.Sub(start).Seconds(); s > 0 {
+			rate = fmt.Sprintf(", %.0f items/s", float64(p.ItemsDone)/s)
+		}
+		fmt.Fprintf(w, "\rindexing: %d/%d accounts, %d item files read%s", p.AccountsDone, p.Accounts, p.ItemsDone, rate)
 	}
 }
