@@ -190,7 +190,7 @@ func (d *maildirDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	}
 	for _, s := range mdSubs {
 		if s.name == name {
-			c := &mdCurDir{m: d.m, f: d.folder(), empty: s.sub != mdSubCur}
+			c := &mdCurDir{m: d.m, f: d.folder(), empty: s.sub != mdSubCur, tmp: s.sub == mdSubTmp}
 			c.init(d.fsys, d.m.ino(d.key(), s.sub), true, 0, d.mtime)
 			return newChild(ctx, &d.Inode, c, out), 0
 		}
@@ -218,6 +218,7 @@ type mdCurDir struct {
 	m     *mdView
 	f     mdFolder
 	empty bool
+	tmp   bool // tmp/: see fill
 
 	once   sync.Once
 	fd     *folderDir // the folders/ node of the same folder (not in the tree): its listing
@@ -230,6 +231,25 @@ var (
 	_ = (fs.NodeLookuper)((*mdCurDir)(nil))
 	_ = (fs.NodeOpendirHandler)((*mdCurDir)(nil))
 )
+
+var _ = (fs.NodeGetattrer)((*mdCurDir)(nil))
+
+// fill gives tmp/ a ctime of 1970: Dovecot cleans a Maildir's tmp/ when
+// its atime is more than 36 hours old, and ends that with a utime() of
+// tmp/, which fails on the read-only mount and is logged as an error on
+// every SELECT; it leaves alone a tmp/ whose atime is more than 36 hours
+// past its ctime (maildir_check_tmp).
+func (c *mdCurDir) fill(a *fuse.Attr) {
+	c.node.fill(a)
+	if c.tmp {
+		a.Ctime, a.Ctimensec = 0, 0
+	}
+}
+
+func (c *mdCurDir) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	c.fill(&out.Attr)
+	return 0
+}
 
 // maildirFileName is a message's name in cur/.
 func maildirFileName(r fileRef) string {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,6 +168,7 @@ func TestMaildirView(t *testing.T) {
 		dv := dovecot.StartWith(t, users, dovecot.Options{
 			MailLocation: "maildir:" + mp + "/accounts/%u/Maildir:INDEX=$STATE/%u:CONTROL=$STATE/%u",
 		})
+		seenKinds := map[bool]bool{}
 		for _, a := range accts {
 			name := a.Name()
 			c, err := dv.Login(name)
@@ -219,11 +219,15 @@ func TestMaildirView(t *testing.T) {
 				checked++
 			}
 			for k, n := range want {
+				seenKinds[k.seen] = true
 				assert.Zero(t, n, "%s: a readable message (seen=%v) not fetched", name, k.seen)
 			}
 			t.Logf("%s: LIST %d folders, INBOX %d messages, %d fetched and equal", name, len(got), sel.NumMessages, checked)
-			sort.Strings(got)
 			require.NoError(t, c.Logout().Wait())
+		}
+		assert.Len(t, seenKinds, 2, "the sample has read and unread messages in its inboxes")
+		for _, l := range strings.Split(dv.Log(), "\n") {
+			assert.NotContains(t, l, "Error:", "Dovecot reads the view without errors")
 		}
 	})
 }
