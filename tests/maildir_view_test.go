@@ -161,12 +161,16 @@ func TestMaildirView(t *testing.T) {
 	})
 
 	t.Run("dovecot", func(t *testing.T) {
+		// The shipped snippet's ACL: list and read only.
+		acl, err := filepath.Abs("../docs/dovecot-cbfs-view.acl")
+		require.NoError(t, err)
 		users := map[string]string{}
 		for _, a := range accts {
 			users[a.Name()] = "pw"
 		}
 		dv := dovecot.StartWith(t, users, dovecot.Options{
 			MailLocation: "maildir:" + mp + "/accounts/%u/Maildir:INDEX=$STATE/%u:CONTROL=$STATE/%u",
+			Extra:        "mail_plugins = $mail_plugins acl\nplugin {\n  acl = vfile:" + acl + "\n  acl_globals_only = yes\n}\n",
 		})
 		seenKinds := map[bool]bool{}
 		for _, a := range accts {
@@ -223,6 +227,26 @@ func TestMaildirView(t *testing.T) {
 				assert.Zero(t, n, "%s: a readable message (seen=%v) not fetched", name, k.seen)
 			}
 			t.Logf("%s: LIST %d folders, INBOX %d messages, %d fetched and equal", name, len(got), sel.NumMessages, checked)
+			// A client cannot change the backup: the ACL leaves only list
+			// and read, so a flag change is dropped (not written, not kept).
+			_, err = c.Select("INBOX", nil).Wait()
+			require.NoError(t, err)
+			flagsOf := func() []imap.Flag {
+				bufs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect()
+				require.NoError(t, err)
+				require.Len(t, bufs, 1)
+				return bufs[0].Flags
+			}
+			if len(files) > 0 {
+				before := flagsOf()
+				_ = c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagFlagged, imap.FlagDeleted}}, nil).Close()
+				assert.ElementsMatch(t, before, flagsOf(), "STORE changes nothing")
+				_ = c.Expunge().Close()
+				again, err := c.Select("INBOX", nil).Wait()
+				require.NoError(t, err)
+				assert.Equal(t, sel.NumMessages, again.NumMessages, "EXPUNGE removes nothing")
+			}
+			assert.Error(t, c.Create("cbfs-new", nil).Wait(), "CREATE on the mount")
 			require.NoError(t, c.Logout().Wait())
 		}
 		assert.Len(t, seenKinds, 2, "the sample has read and unread messages in its inboxes")

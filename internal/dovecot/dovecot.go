@@ -63,6 +63,8 @@ type Options struct {
 	// the mail processes may write (for INDEX= and CONTROL= of a read-only
 	// Maildir, e.g. the cbfs mount's Maildir view).
 	MailLocation string
+	// Extra is appended to the config ("$STATE" replaced as above).
+	Extra string
 }
 
 // StateDir is a folder, writable by the mail processes, for the indexes
@@ -312,7 +314,8 @@ service anvil {
 protocol imap {
   mail_max_userip_connections = 100
 }
-`, d, os.Getpid(), uid, gid, internal, login, imapPort, lmtpPort, loc)
+`, d, os.Getpid(), uid, gid, internal, login, imapPort, lmtpPort, loc) +
+		strings.ReplaceAll(s.opt.Extra, "$STATE", s.StateDir())
 }
 
 // freePort asks the kernel for a free loopback port.
