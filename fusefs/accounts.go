@@ -80,7 +80,8 @@ func (d *accountsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 
 // ---- accounts/<name>/ ----
 
-// accountDir holds account.json, folders/, items/, deleted/ and at/ (static).
+// accountDir holds account.json, folders/, items/, deleted/, at/ and
+// Maildir/ (static).
 type accountDir struct {
 	node
 	acct index.Account
@@ -113,6 +114,8 @@ func (d *accountDir) OnAdd(ctx context.Context) {
 	at := &atDir{acct: a}
 	at.init(f, f.accountIno(a, subAt), true, 0, d.mtime)
 	addStatic(ctx, &d.Inode, "at", at)
+
+	addStatic(ctx, &d.Inode, "Maildir", newMaildirDir(&mdView{v: v}))
 }
 
 func (d *accountDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {

@@ -30,6 +30,33 @@ type view struct {
 	byID  map[int]*folderNode
 	items map[int][]fileRef // at views: folder id -> its items, by id
 	err   error
+
+	mdOnce sync.Once
+	md     *mdView // at views: at/<moment>/Maildir (maildir.go)
+}
+
+// maildirName is the Maildir view's name: accounts/<name>/Maildir and
+// at/<moment>/Maildir.
+const maildirName = "Maildir"
+
+// maildir is the view's Maildir view (at views; made once).
+func (v *view) maildir() *mdView {
+	v.mdOnce.Do(func() { v.md = &mdView{v: v} })
+	return v.md
+}
+
+// atMaildir says whether folder fn of d shows Maildir/: the root of an at
+// view, unless a folder of that name is there (the folder wins).
+func (d *folderDir) atMaildir(fn *folderNode) bool {
+	if d.v.at.IsZero() || fn != d.v.root {
+		return false
+	}
+	for _, c := range fn.children {
+		if c.name == maildirName {
+			return false
+		}
+	}
+	return true
 }
 
 // fileRef is an item shown as a file: which item, which state's content.
@@ -191,6 +218,9 @@ func (d *folderDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno
 	for name, i := range d.byName {
 		out = append(out, dirEntry(name, false, d.fileIno(d.files[i].id)))
 	}
+	if d.atMaildir(fn) {
+		out = append(out, dirEntry(maildirName, true, d.v.maildir().ino(0, mdSubDir)))
+	}
 	sortEntries(out)
 	return out, 0
 }
@@ -232,6 +262,9 @@ func (d *folderDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 			sub.init(d.fsys, d.subIno(c.id), true, 0, d.mtime)
 			return newChild(ctx, &d.Inode, sub, out), 0
 		}
+	}
+	if name == maildirName && d.atMaildir(fn) {
+		return newChild(ctx, &d.Inode, newMaildirDir(d.v.maildir()), out), 0
 	}
 	id, _, ok := parseItemFileName(name)
 	if !ok {

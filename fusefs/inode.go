@@ -19,6 +19,7 @@ import (
 //	kindItem        seq(20) << 31 | itemID(31)     accounts/A/items/<id>/
 //	kindItemMeta    seq(20) << 31 | itemID(31)     accounts/A/items/<id>/meta.json
 //	kindState*      seq(20) << 38 | itemID(31) << 7 | state(7)   a state folder and its files
+//	kindMaildir     seq(20) << 38 | folderID(31) << 7 | sub(7)   accounts/A/Maildir/ and below (maildir.go)
 //	kindConfig*     unix seconds(34) << 24 | file(24)            server/config/<date>/...
 //	kindCustom      unix seconds(34)                             server/customizations/<archive>
 //	kindHashed      hash(58) of a name, unique within the mount  blobs/, at/, overflow
@@ -46,6 +47,7 @@ const (
 	kindConfigDir
 	kindConfigFile
 	kindCustom
+	kindMaildir
 	kindHashed = 31
 )
 

@@ -1,10 +1,8 @@
 package restore
 
 import (
-	"encoding/base64"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/cbfs/cbfs/mailbox"
 )
@@ -158,39 +156,5 @@ func sortPaths(ps [][]string) {
 	}
 }
 
-// encodeMUTF7 encodes a folder name in IMAP's modified UTF-7 (RFC 3501
-// 5.1.3), the form Dovecot stores Maildir++ folder names in.
-func encodeMUTF7(s string) string {
-	var b strings.Builder
-	var run []rune
-	flush := func() {
-		if len(run) == 0 {
-			return
-		}
-		u := utf16.Encode(run)
-		buf := make([]byte, 0, 2*len(u))
-		for _, c := range u {
-			buf = append(buf, byte(c>>8), byte(c))
-		}
-		enc := base64.StdEncoding.EncodeToString(buf)
-		enc = strings.TrimRight(enc, "=")
-		b.WriteByte('&')
-		b.WriteString(strings.ReplaceAll(enc, "/", ","))
-		b.WriteByte('-')
-		run = run[:0]
-	}
-	for _, r := range s {
-		if r >= 0x20 && r <= 0x7e {
-			flush()
-			if r == '&' {
-				b.WriteString("&-")
-			} else {
-				b.WriteRune(r)
-			}
-			continue
-		}
-		run = append(run, r)
-	}
-	flush()
-	return b.String()
-}
+// encodeMUTF7 is mailbox.EncodeMUTF7.
+func encodeMUTF7(s string) string { return mailbox.EncodeMUTF7(s) }

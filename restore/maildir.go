@@ -3,15 +3,12 @@ package restore
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // Maildir is the maildir:/path target: one Maildir++ tree per account at
@@ -167,48 +165,13 @@ func (b *maildirBox) folderDir(path []string) string {
 	return filepath.Join(b.dir, MaildirFolderName(path))
 }
 
-// MaxMaildirName is the longest Maildir++ folder name (in bytes, as
-// stored) a Maildir target writes: NAME_MAX, one path component.
-const MaxMaildirName = 255
+// MaxMaildirName is mailbox.MaxMaildirName: the longest Maildir++ folder
+// name a Maildir target writes.
+const MaxMaildirName = mailbox.MaxMaildirName
 
-// maildirHashLen is how many hex digits of the path's hash a shortened
-// folder name ends with (64 bits).
-const maildirHashLen = 16
-
-// MaildirFolderName is the Maildir++ folder name of a folder path (not the
-// inbox itself): "." + the names in IMAP's modified UTF-7 joined by ".", a
-// "." inside a name becoming "_". A name that would pass MaxMaildirName
-// bytes is shortened: the longest prefix of the path (cut between
-// characters, never inside one, measured after encoding) followed by "~"
-// and the first 16 hex digits of the SHA-256 of the full path (its names
-// joined by NUL bytes). The result is at most MaxMaildirName bytes, the
-// same on every run (so a rerun finds its files), and unique per path.
-// Dovecot shows it under the parents its prefix still names.
-func MaildirFolderName(path []string) string {
-	parts := make([]string, len(path))
-	for i, p := range path {
-		parts[i] = strings.ReplaceAll(p, ".", "_")
-	}
-	plain := strings.Join(parts, ".")
-	if name := "." + encodeMUTF7(plain); len(name) <= MaxMaildirName {
-		return name
-	}
-	sum := sha256.Sum256([]byte(strings.Join(path, "\x00")))
-	suffix := "~" + hex.EncodeToString(sum[:])[:maildirHashLen]
-	budget := MaxMaildirName - 1 - len(suffix)
-	// The encoded length grows with the prefix: find the longest prefix
-	// (on a rune boundary) that fits.
-	var cuts []int
-	for i := range plain {
-		cuts = append(cuts, i)
-	}
-	n := sort.Search(len(cuts), func(k int) bool { return len(encodeMUTF7(plain[:cuts[k]])) > budget })
-	prefix := ""
-	if n > 0 {
-		prefix = plain[:cuts[n-1]]
-	}
-	return "." + encodeMUTF7(prefix) + suffix
-}
+// MaildirFolderName is mailbox.MaildirFolderName (the rule lives in mailbox
+// so the mount's Maildir view names folders the same way).
+func MaildirFolderName(path []string) string { return mailbox.MaildirFolderName(path) }
 
 // folder opens (creating it if need be) the Maildir++ folder of a path. A
 // folder that cannot be made is remembered: its messages are refused

@@ -785,7 +785,9 @@ func mountInodes(t *testing.T, mp string) map[string]uint64 {
 		fi, err := os.Lstat(path)
 		require.NoError(t, err)
 		ino := fi.Sys().(*syscall.Stat_t).Ino
-		if p, dup := owner[ino]; dup {
+		// The Maildir view's messages are the folders/ files themselves
+		// (hard links, by design: one page cache); nothing else shares.
+		if p, dup := owner[ino]; dup && !(strings.Contains(p, "/Maildir/") != strings.Contains(rel, "/Maildir/") && e.Type().IsRegular()) {
 			t.Errorf("%s and %s share inode %d", p, rel, ino)
 		}
 		owner[ino] = rel

@@ -49,10 +49,27 @@ type Server struct {
 	AdminPass string // the master user's password
 	PID       int    // the master process (leader of its process group)
 
+	opt Options
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
 }
+
+// Options change the generated config.
+type Options struct {
+	// MailLocation replaces "maildir:~/Maildir". %-variables are Dovecot's
+	// (%u: the user name); "$STATE" is replaced by StateDir(), a folder
+	// the mail processes may write (for INDEX= and CONTROL= of a read-only
+	// Maildir, e.g. the cbfs mount's Maildir view).
+	MailLocation string
+	// Extra is appended to the config ("$STATE" replaced as above).
+	Extra string
+}
+
+// StateDir is a folder, writable by the mail processes, for the indexes
+// and control files of mail_location's that cannot hold them.
+func (s *Server) StateDir() string { return s.path("mailstate") }
 
 // Binary returns the dovecot binary's path, or an error saying how to
 // install it.
@@ -69,6 +86,12 @@ func Binary() (string, error) {
 // password) and stops it when the test ends, whatever its outcome.
 func Start(t testing.TB, users map[string]string) *Server {
 	t.Helper()
+	return StartWith(t, users, Options{})
+}
+
+// StartWith is Start with Options.
+func StartWith(t testing.TB, users map[string]string, opt Options) *Server {
+	t.Helper()
 	if _, err := Binary(); err != nil {
 		if os.Getenv(RequireEnv) == "1" {
 			t.Fatalf("%v (and %s=1)", err, RequireEnv)
@@ -83,7 +106,7 @@ func Start(t testing.TB, users map[string]string) *Server {
 			t.Fatalf("dovecot: %v", err)
 		}
 	}
-	s, err := New(dir, users)
+	s, err := NewWith(dir, users, opt)
 	if err != nil {
 		t.Fatalf("dovecot: %v", err)
 	}
@@ -99,11 +122,16 @@ func Start(t testing.TB, users map[string]string) *Server {
 // New starts a Dovecot whose files all live in dir (which must exist and
 // be traversable by other users). Close stops it.
 func New(dir string, users map[string]string) (*Server, error) {
+	return NewWith(dir, users, Options{})
+}
+
+// NewWith is New with Options.
+func NewWith(dir string, users map[string]string, opt Options) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, AdminPass: "adminpw-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
+	s := &Server{Dir: dir, opt: opt, AdminPass: "adminpw-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
 	if err := s.writeFiles(users); err != nil {
 		return nil, err
 	}
@@ -145,7 +173,7 @@ func (s *Server) Log() string {
 }
 
 func (s *Server) writeFiles(users map[string]string) error {
-	for _, d := range []string{"run", "state", "mail"} {
+	for _, d := range []string{"run", "state", "mail", "mailstate"} {
 		if err := os.MkdirAll(s.path(d), 0o755); err != nil {
 			return err
 		}
@@ -160,8 +188,12 @@ func (s *Server) writeFiles(users map[string]string) error {
 		if g, err := user.LookupGroupId(u.Gid); err == nil {
 			gid = g.Name
 		}
-	} else if err := chownName(s.path("mail"), uid, gid); err != nil {
-		return err
+	} else {
+		for _, d := range []string{"mail", "mailstate"} {
+			if err := chownName(s.path(d), uid, gid); err != nil {
+				return err
+			}
+		}
 	}
 	if err := os.WriteFile(s.path("masters"), []byte(Admin+":{PLAIN}"+s.AdminPass+"\n"), 0o644); err != nil {
 		return err
@@ -202,6 +234,10 @@ func (s *Server) config(imapPort, lmtpPort int) string {
 		}
 	}
 	d := s.Dir
+	loc := "maildir:~/Maildir"
+	if s.opt.MailLocation != "" {
+		loc = strings.ReplaceAll(s.opt.MailLocation, "$STATE", s.StateDir())
+	}
 	return fmt.Sprintf(`# written by cbfs internal/dovecot
 protocols = imap lmtp
 listen = 127.0.0.1
@@ -222,7 +258,7 @@ mail_gid = %[4]s
 first_valid_uid = 0
 first_valid_gid = 0
 mail_home = %[1]s/mail/%%d/%%n
-mail_location = maildir:~/Maildir
+mail_location = %[9]s
 lmtp_save_to_detail_mailbox = no
 namespace inbox {
   inbox = yes
@@ -278,7 +314,8 @@ service anvil {
 protocol imap {
   mail_max_userip_connections = 100
 }
-`, d, os.Getpid(), uid, gid, internal, login, imapPort, lmtpPort)
+`, d, os.Getpid(), uid, gid, internal, login, imapPort, lmtpPort, loc) +
+		strings.ReplaceAll(s.opt.Extra, "$STATE", s.StateDir())
 }
 
 // freePort asks the kernel for a free loopback port.

@@ -1,0 +1,323 @@
+package fusefs
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cbfs/cbfs/mailbox"
+)
+
+// ---- accounts/<name>/Maildir/ and at/<moment>/Maildir/ ----
+//
+// A Maildir++ view of a folders view (view), for a stock Dovecot to serve
+// read-only over IMAP (docs/dovecot-cbfs-view.conf):
+//
+//	Maildir/{cur,new,tmp}/                the Inbox (new/ and tmp/ always empty)
+//	Maildir/.<A>.<B>/{cur,new,tmp}/       the folder A/B, and an empty maildirfolder
+//	Maildir/.INBOX.<A>/                   the Inbox's subfolder A
+//	.../cur/<id>.<start ms>.cbfs,S=<size>:2,<flags>
+//
+// Folder names are mailbox.MaildirFolderName's, the maildir: restore's rule
+// (IMAP modified UTF-7, a "." inside a name becomes "_", names over 255
+// bytes shortened with a hash); two folders that still map to one name (a
+// sibling "a.b" and "a_b") keep the first, the other gets "~<folder id>"
+// appended. Only mail folders are shown: the tags folder, address books,
+// calendars, tasks and briefcase (and their subtrees) are left out. The
+// files are the live messages and chats of the folder, as folders/ shows
+// them; the unique part of the name is the item id and its state's start
+// (stable across mounts, unique in the account), S= the recorded size (left
+// out when the index does not know it), the info the state's flags
+// (mailbox.MaildirFlags). Each file is the very node folders/ serves (same
+// inode number: a hard link), so bytes, caches and read-ahead are shared.
+
+// mdHidden are the folders (and their subtrees) that hold no mail.
+var mdHidden = map[int]bool{
+	mailbox.FolderTags: true, mailbox.FolderContacts: true, mailbox.FolderCalendar: true,
+	13: true, mailbox.FolderTasks: true, mailbox.FolderBriefcase: true,
+}
+
+// Sub-numbers of a Maildir folder's nodes.
+const (
+	mdSubDir = iota
+	mdSubCur
+	mdSubNew
+	mdSubTmp
+	mdSubMarker
+)
+
+// mdFolder is one Maildir++ folder: the Inbox (name "") or ".A.B".
+type mdFolder struct {
+	name string // "" for the Maildir itself
+	fid  int    // folder id (0: no such folder, e.g. an account without Inbox)
+	path string // folder path as folders/ shows it
+}
+
+// mdView is the Maildir view of a folders view.
+type mdView struct {
+	v *view
+
+	once    sync.Once
+	inbox   mdFolder
+	folders []mdFolder     // sorted by name, the Inbox not included
+	byName  map[string]int // name -> index in folders
+	err     error
+}
+
+func (m *mdView) load() error {
+	m.once.Do(func() {
+		if err := m.v.load(); err != nil {
+			m.err = err
+			return
+		}
+		m.byName = map[string]int{}
+		var walk func(n *folderNode, path []string, fsPath string)
+		walk = func(n *folderNode, path []string, fsPath string) {
+			for _, c := range n.children {
+				if mdHidden[c.id] {
+					continue
+				}
+				p := append(append([]string(nil), path...), c.name)
+				fp := joinPath(fsPath, c.name)
+				if c.id == mailbox.FolderInbox && len(path) == 0 {
+					m.inbox = mdFolder{fid: c.id, path: fp}
+					p[0] = "INBOX"
+				} else {
+					name := mailbox.MaildirFolderName(p)
+					if _, taken := m.byName[name]; taken || strings.EqualFold(name, ".INBOX") {
+						name += "~" + strconv.Itoa(c.id)
+					}
+					m.byName[name] = len(m.folders)
+					m.folders = append(m.folders, mdFolder{name: name, fid: c.id, path: fp})
+				}
+				walk(c, p, fp)
+			}
+		}
+		walk(m.v.root, nil, "")
+		sort.Slice(m.folders, func(i, j int) bool { return m.folders[i].name < m.folders[j].name })
+		for i, f := range m.folders {
+			m.byName[f.name] = i
+		}
+	})
+	return m.err
+}
+
+// ino numbers a node of the Maildir folder fid (the Maildir itself: fid 0,
+// also for its cur/, new/, tmp/).
+func (m *mdView) ino(fid, sub int) uint64 {
+	f := m.v.fsys
+	key := fmt.Sprintf("maildir:%s:%d:%d", m.v.acct.ID, fid, sub)
+	if m.v.key != "" {
+		return f.hashed.ino(m.v.key + ":" + key)
+	}
+	n, ok := inoState(kindMaildir, m.v.acct.Seq, fid, sub)
+	return f.ino(n, ok, key)
+}
+
+// newMaildirDir makes the Maildir node of a Maildir view.
+func newMaildirDir(m *mdView) *maildirDir {
+	v := m.v
+	d := &maildirDir{m: m, top: true}
+	d.init(v.fsys, m.ino(0, mdSubDir), true, 0, v.fsys.mtime)
+	if !v.at.IsZero() {
+		d.mtime = v.at
+	}
+	return d
+}
+
+// maildirDir is the Maildir (top) or one of its .A.B folders.
+type maildirDir struct {
+	node
+	m   *mdView
+	top bool
+	f   mdFolder
+}
+
+var (
+	_ = (fs.NodeLookuper)((*maildirDir)(nil))
+	_ = (fs.NodeOpendirHandler)((*maildirDir)(nil))
+)
+
+func (d *maildirDir) folder() mdFolder {
+	if d.top {
+		return d.m.inbox
+	}
+	return d.f
+}
+
+// key is the fid this folder's nodes are numbered by (0: the Maildir).
+func (d *maildirDir) key() int {
+	if d.top {
+		return 0
+	}
+	return d.f.fid
+}
+
+var mdSubs = []struct {
+	name string
+	sub  int
+}{{"cur", mdSubCur}, {"new", mdSubNew}, {"tmp", mdSubTmp}}
+
+func (d *maildirDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if err := d.m.load(); err != nil {
+		return openList(nil, errno(err))
+	}
+	var out []fuse.DirEntry
+	for _, s := range mdSubs {
+		out = append(out, dirEntry(s.name, true, d.m.ino(d.key(), s.sub)))
+	}
+	if d.top {
+		for _, f := range d.m.folders {
+			out = append(out, dirEntry(f.name, true, d.m.ino(f.fid, mdSubDir)))
+		}
+	} else {
+		out = append(out, dirEntry("maildirfolder", false, d.m.ino(d.key(), mdSubMarker)))
+	}
+	sortEntries(out)
+	return openList(out, 0)
+}
+
+func (d *maildirDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if err := d.m.load(); err != nil {
+		return nil, errno(err)
+	}
+	for _, s := range mdSubs {
+		if s.name == name {
+			c := &mdCurDir{m: d.m, f: d.folder(), empty: s.sub != mdSubCur, tmp: s.sub == mdSubTmp}
+			c.init(d.fsys, d.m.ino(d.key(), s.sub), true, 0, d.mtime)
+			return newChild(ctx, &d.Inode, c, out), 0
+		}
+	}
+	if !d.top {
+		if name != "maildirfolder" {
+			return nil, syscall.ENOENT
+		}
+		mf := &dataFile{}
+		mf.init(d.fsys, d.m.ino(d.key(), mdSubMarker), false, 0, d.mtime)
+		return newChild(ctx, &d.Inode, mf, out), 0
+	}
+	i, ok := d.m.byName[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	sub := &maildirDir{m: d.m, f: d.m.folders[i]}
+	sub.init(d.fsys, d.m.ino(sub.f.fid, mdSubDir), true, 0, d.mtime)
+	return newChild(ctx, &d.Inode, sub, out), 0
+}
+
+// mdCurDir is cur/ (the folder's messages) or an always empty new/ or tmp/.
+type mdCurDir struct {
+	node
+	m     *mdView
+	f     mdFolder
+	empty bool
+	tmp   bool // tmp/: see fill
+
+	once   sync.Once
+	fd     *folderDir // the folders/ node of the same folder (not in the tree): its listing
+	names  []string
+	byName map[string]int // file name -> index in fd.files
+	err    error
+}
+
+var (
+	_ = (fs.NodeLookuper)((*mdCurDir)(nil))
+	_ = (fs.NodeOpendirHandler)((*mdCurDir)(nil))
+)
+
+var _ = (fs.NodeGetattrer)((*mdCurDir)(nil))
+
+// fill gives tmp/ a ctime of 1970: Dovecot cleans a Maildir's tmp/ when
+// its atime is more than 36 hours old, and ends that with a utime() of
+// tmp/, which fails on the read-only mount and is logged as an error on
+// every SELECT; it leaves alone a tmp/ whose atime is more than 36 hours
+// past its ctime (maildir_check_tmp).
+func (c *mdCurDir) fill(a *fuse.Attr) {
+	c.node.fill(a)
+	if c.tmp {
+		a.Ctime, a.Ctimensec = 0, 0
+	}
+}
+
+func (c *mdCurDir) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	c.fill(&out.Attr)
+	return 0
+}
+
+// maildirFileName is a message's name in cur/.
+func maildirFileName(r fileRef) string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(r.id))
+	b.WriteByte('.')
+	b.WriteString(strconv.FormatInt(r.state.Start.Time().UnixMilli(), 10))
+	b.WriteString(".cbfs")
+	if r.cs.Size > 0 {
+		b.WriteString(",S=")
+		b.WriteString(strconv.FormatInt(r.cs.Size, 10))
+	}
+	b.WriteString(":2,")
+	b.WriteString(mailbox.MaildirFlags(r.state.Flags))
+	return b.String()
+}
+
+func (c *mdCurDir) load() error {
+	c.once.Do(func() {
+		c.byName = map[string]int{}
+		if c.empty || c.f.fid == 0 {
+			return
+		}
+		v := c.m.v
+		fd := &folderDir{v: v, fid: c.f.fid, path: c.f.path}
+		fd.init(c.fsys, 0, true, 0, c.mtime)
+		if err := fd.loadFiles(); err != nil {
+			c.err = err
+			return
+		}
+		c.fd = fd
+		for i, r := range fd.files {
+			if r.state.Type != mailbox.TypeMessage && r.state.Type != mailbox.TypeChat {
+				continue
+			}
+			n := maildirFileName(r)
+			c.byName[n] = i
+			c.names = append(c.names, n)
+		}
+	})
+	return c.err
+}
+
+func (c *mdCurDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if err := c.load(); err != nil {
+		return openList(nil, errno(err))
+	}
+	out := make([]fuse.DirEntry, 0, len(c.names))
+	for _, n := range c.names {
+		out = append(out, dirEntry(n, false, c.fd.fileIno(c.fd.files[c.byName[n]].id)))
+	}
+	sortEntries(out)
+	if len(out) > 0 {
+		c.fsys.readAhead(c.fd, -1)
+	}
+	return openList(out, 0)
+}
+
+func (c *mdCurDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if err := c.load(); err != nil {
+		return nil, errno(err)
+	}
+	i, ok := c.byName[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	ref := c.fd.files[i]
+	file := c.fsys.itemFile(c.m.v.acct, ref, c.fd.fileIno(ref.id), c.f.path, true, false)
+	file.folder, file.itemID = c.fd, ref.id
+	return newChild(ctx, &c.Inode, file, out), 0
+}
