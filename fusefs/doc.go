@@ -7,6 +7,7 @@
 //	accounts/<name>/items/<itemId>/<start>/{meta.json, message.eml, message.partial.eml}
 //	accounts/<name>/deleted/<itemId>.eml
 //	accounts/<name>/at/<date or date-time>/<folder path>/<itemId>.eml
+//	accounts/<name>/Maildir/{cur,new,tmp}, .<Folder>/...   a Maildir++ view for a stock Dovecot (also at/<date>/Maildir)
 //	server/config/<date>/{config.json, <section>.json}
 //	server/customizations/<archive>.tar.gz
 //	blobs/<digest>.eml
@@ -27,7 +28,9 @@
 // accounts.go (accounts/, accounts/<name>/), folders.go (folders/ and
 // at/<moment>/, which share one folder node, and at/), items.go (items/,
 // items/<id>/, the state folders), deleted.go, server.go (server/ and all
-// below it), blobs.go. The files: files.go (rendered JSON, a Backup Path
+// below it), blobs.go, maildir.go (the Maildir++ view, whose message files
+// are the folders/ nodes themselves). readahead.go reads the next files of a
+// folder ahead. The files: files.go (rendered JSON, a Backup Path
 // file as it is), blobfile.go (a blob's content, read whole or streamed),
 // partial.go (the salvaged part of a broken blob). fs.go holds FS, its
 // options and caches, and the node every type embeds; names.go the naming
