@@ -48,6 +48,8 @@ type Runner struct {
 	// (cbctl's foreground operations).
 	Prompt bool
 
+	smtp notify.Login // --smtp-user and its password, looked up once at New
+
 	mu      sync.Mutex
 	secrets map[string]string // redacted URL -> password (Redact), guarded by mu
 	// AfterWrite, if set, is called after an operation that may have
@@ -77,6 +79,14 @@ func New(s Settings, log *slog.Logger) (*Runner, error) {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	r := &Runner{s: s, log: log, now: time.Now}
+	if s.SMTPUser != "" {
+		pw, err := lookupSecret(s.SMTPPasswordFile, EnvSMTPPassword, CredentialSMTPPassword)
+		if err != nil {
+			return nil, fmt.Errorf("smtp: password of --smtp-user %s: %w (give it in --smtp-password-file, $%s or the systemd credential %s)",
+				s.SMTPUser, err, EnvSMTPPassword, CredentialSMTPPassword)
+		}
+		r.smtp = notify.Login{User: s.SMTPUser, Password: pw}
+	}
 	if s.AccountsFile != "" {
 		accts, err := ReadAccountsFile(s.AccountsFile)
 		if err != nil {
@@ -223,7 +233,7 @@ func (r *Runner) notify(kind, report string, stopped bool, addrs []string) strin
 	if r.s.SMTP == "" {
 		return head + "(recorded only: no SMTP server configured, see --smtp)\n"
 	}
-	if err := notify.Send(r.s.SMTP, r.s.SMTPFrom, addrs, kind, stopped, report); err != nil {
+	if err := notify.SendAs(r.smtp, r.s.SMTP, r.s.SMTPFrom, addrs, kind, stopped, report); err != nil {
 		r.log.Warn("notification not sent", "err", err)
 		return head + "(not sent: " + oneLine(err.Error()) + ")\n"
 	}

@@ -131,6 +131,31 @@ const (
 	CredentialIMAPPassword = "imap-password"
 )
 
+// The SMTP password of --smtp-user: --smtp-password-file, else
+// $CBFS_SMTP_PASSWORD, else $CREDENTIALS_DIRECTORY/smtp-password.
+const (
+	EnvSMTPPassword        = "CBFS_SMTP_PASSWORD"
+	CredentialSMTPPassword = "smtp-password"
+)
+
+// lookupSecret finds a password: from file when given, else the
+// environment variable env, else the systemd credential named cred. It is
+// an error when none has one.
+func lookupSecret(file, env, cred string) (string, error) {
+	if file != "" {
+		return ReadPasswordFile(file)
+	}
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	if d := os.Getenv("CREDENTIALS_DIRECTORY"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, cred)); err == nil {
+			return ReadPasswordFile(filepath.Join(d, cred))
+		}
+	}
+	return "", errNoPassword
+}
+
 // ReadPasswordFile reads a password file: its first line, without the
 // line end. An empty password is an error.
 func ReadPasswordFile(path string) (string, error) {
@@ -191,21 +216,13 @@ var promptPassword = func(u string) (string, bool, error) {
 // $CREDENTIALS_DIRECTORY/imap-password, else (prompt) the terminal. ok is
 // false when none of them has one.
 func LookupIMAPPassword(u, file string, prompt bool) (pw string, ok bool, err error) {
-	if file != "" {
-		pw, err := ReadPasswordFile(file)
-		return pw, err == nil, err
-	}
-	if v := os.Getenv(EnvIMAPPassword); v != "" {
-		return v, true, nil
-	}
-	if d := os.Getenv("CREDENTIALS_DIRECTORY"); d != "" {
-		p := filepath.Join(d, CredentialIMAPPassword)
-		if _, err := os.Stat(p); err == nil {
-			pw, err := ReadPasswordFile(p)
-			return pw, err == nil, err
-		}
-	}
-	if prompt {
+	pw, err = lookupSecret(file, EnvIMAPPassword, CredentialIMAPPassword)
+	switch {
+	case err == nil:
+		return pw, true, nil
+	case !errors.Is(err, errNoPassword):
+		return "", false, err
+	case prompt:
 		return promptPassword(u)
 	}
 	return "", false, nil

@@ -37,6 +37,8 @@ type Flags struct {
 	RestoreTarget      string   `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin@host:port (password as --source's; default: the --source when it is an IMAP server)."`
 	SMTP               string   `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
 	SMTPFrom           string   `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
+	SMTPUser           string   `name:"smtp-user" placeholder:"NAME" help:"Log in to --smtp as NAME (AUTH PLAIN, over STARTTLS or to localhost only); its password from --smtp-password-file, $CBFS_SMTP_PASSWORD or the systemd credential smtp-password."`
+	SMTPPasswordFile   string   `name:"smtp-password-file" placeholder:"FILE" help:"File holding the password of --smtp-user (its first line)."`
 	Umask              string   `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits removed from every file and folder written (Backup Path, state directory): 077 keeps backed-up mail private (files 0600, folders 0700); 027 lets the folders' group read it."`
 }
 

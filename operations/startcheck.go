@@ -81,7 +81,7 @@ func (r *Runner) CheckStart(ctx context.Context) []error {
 		out = append(out, err)
 	}
 	if r.s.SMTP != "" {
-		if err := notify.Check(r.s.SMTP, 10*time.Second); err != nil {
+		if err := notify.CheckAs(r.smtp, r.s.SMTP, 10*time.Second); err != nil {
 			out = append(out, fmt.Errorf("smtp: %s", oneLine(err.Error())))
 		}
 	}

@@ -3,6 +3,7 @@
 package notify
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,12 +12,30 @@ import (
 	"time"
 )
 
+// Login is an SMTP login (AUTH PLAIN); the zero Login sends without one.
+type Login struct{ User, Password string }
+
+// auth is l for net/smtp, which sends it only over TLS or to localhost.
+func (l Login) auth(smtpAddr string) smtp.Auth {
+	if l.User == "" {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(smtpAddr)
+	return smtp.PlainAuth("", l.User, l.Password, host)
+}
+
 // Send mails body to addrs through the SMTP server at smtpAddr (host:port,
 // no authentication, STARTTLS when the server offers it), from
 // "cbfs@localhost" unless from is given. The subject is
 // "[cbfs] Operation Completed: <operation>", or "Operation Stopped" when
 // stopped is true.
 func Send(smtpAddr, from string, addrs []string, operation string, stopped bool, body string) error {
+	return SendAs(Login{}, smtpAddr, from, addrs, operation, stopped, body)
+}
+
+// SendAs is Send with a login (AUTH PLAIN; net/smtp sends it only over
+// STARTTLS or to localhost, never in clear text elsewhere).
+func SendAs(login Login, smtpAddr, from string, addrs []string, operation string, stopped bool, body string) error {
 	if len(addrs) == 0 {
 		return nil
 	}
@@ -45,7 +64,7 @@ func Send(smtpAddr, from string, addrs []string, operation string, stopped bool,
 	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: [cbfs] %s: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
 		from, strings.Join(addrs, ", "), status, operation, time.Now().Format(time.RFC1123Z))
 	msg.WriteString(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n"))
-	if err := smtp.SendMail(smtpAddr, nil, from, addrs, []byte(msg.String())); err != nil {
+	if err := smtp.SendMail(smtpAddr, login.auth(smtpAddr), from, addrs, []byte(msg.String())); err != nil {
 		return fmt.Errorf("notify %s through %s: %w", strings.Join(addrs, ","), smtpAddr, err)
 	}
 	return nil
@@ -53,8 +72,14 @@ func Send(smtpAddr, from string, addrs []string, operation string, stopped bool,
 
 // Check connects to the SMTP server at smtpAddr, reads its greeting, says
 // EHLO and QUIT: whether notifications could be sent (cbfs serve's
-// --check-at-start). The server takes no authentication (Send uses none).
+// --check-at-start).
 func Check(smtpAddr string, timeout time.Duration) error {
+	return CheckAs(Login{}, smtpAddr, timeout)
+}
+
+// CheckAs is Check that also logs in (STARTTLS first when offered), so a
+// wrong SMTP password is found at start, not with the first report.
+func CheckAs(login Login, smtpAddr string, timeout time.Duration) error {
 	host, _, err := net.SplitHostPort(smtpAddr)
 	if err != nil {
 		return fmt.Errorf("SMTP server %q: %w", smtpAddr, err)
@@ -72,6 +97,16 @@ func Check(smtpAddr string, timeout time.Duration) error {
 	defer c.Close()
 	if err := c.Hello("localhost"); err != nil {
 		return fmt.Errorf("SMTP server %s: %w", smtpAddr, err)
+	}
+	if a := login.auth(smtpAddr); a != nil {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
+				return fmt.Errorf("SMTP server %s: STARTTLS: %w", smtpAddr, err)
+			}
+		}
+		if err := c.Auth(a); err != nil {
+			return fmt.Errorf("SMTP server %s: login as %s: %w", smtpAddr, login.User, err)
+		}
 	}
 	return c.Quit()
 }

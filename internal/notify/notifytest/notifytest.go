@@ -3,11 +3,13 @@
 package notifytest
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
 	"testing"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -22,16 +24,26 @@ type Mail struct {
 type Server struct {
 	Addr string // host:port to give as the SMTP server
 
+	// User and Password, when set (StartAuth), are the only login the
+	// server takes; a mail is then refused without AUTH PLAIN.
+	User, Password string
+	authFailures   int
+
 	mu    sync.Mutex
 	mails []Mail
 }
 
 // Start listens on 127.0.0.1 and stops the server when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartAuth(t, "", "") }
+
+// StartAuth is Start with a server that wants AUTH PLAIN as user/password
+// ("" user: no authentication).
+func StartAuth(t testing.TB, user, password string) *Server {
 	t.Helper()
-	s := &Server{}
+	s := &Server{User: user, Password: password}
 	srv := smtp.NewServer(s)
 	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true // loopback only: net/smtp sends PLAIN to localhost in clear
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("notifytest: %v", err)
@@ -62,13 +74,47 @@ func (s *Server) Last() Mail {
 func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }
 
 type session struct {
-	s    *Server
-	mail Mail
+	s      *Server
+	mail   Mail
+	authed bool
 }
 
 func (x *session) Reset()        { x.mail = Mail{} }
 func (x *session) Logout() error { return nil }
+
+// AuthMechanisms offers PLAIN when the server wants a login.
+func (x *session) AuthMechanisms() []string {
+	if x.s.User == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+// Auth checks a PLAIN login against the server's.
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if user != x.s.User || pass != x.s.Password {
+			x.s.mu.Lock()
+			x.s.authFailures++
+			x.s.mu.Unlock()
+			return errors.New("invalid credentials")
+		}
+		x.authed = true
+		return nil
+	}), nil
+}
+
+// AuthFailures counts refused logins.
+func (s *Server) AuthFailures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authFailures
+}
+
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.User != "" && !x.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
 	x.mail.From = from
 	return nil
 }
