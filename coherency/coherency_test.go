@@ -438,12 +438,9 @@ func TestBombIsBroken(t *testing.T) {
 	bp, _ := genSample(t)
 	ids, err := bp.AccountIDs()
 	require.NoError(t, err)
-	var gzBuf bytes.Buffer
-	sum, err := testbomb.Write(&gzBuf, 256<<20)
+	name, err := testbomb.Plant(bp.Root, 256<<20)
 	require.NoError(t, err)
-	d := blob.FromHash(sum)
-	require.NoError(t, os.MkdirAll(filepath.Join(bp.Root, "items", d.Dir()), 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(bp.Root, d.RelPath()), gzBuf.Bytes(), 0o600))
+	d := blob.Digest(name)
 	require.NoError(t, bp.AppendState(ids[0], 9000, mailbox.State{Start: 1, Type: mailbox.TypeMessage,
 		FolderID: mailbox.FolderInbox, Digest: d, Size: 100}))
 

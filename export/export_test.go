@@ -276,12 +276,9 @@ func TestBombReportedBroken(t *testing.T) {
 	src, _ := genSample(t)
 	ids, err := src.AccountIDs()
 	require.NoError(t, err)
-	var gzBuf bytes.Buffer
-	sum, err := testbomb.Write(&gzBuf, 64<<20)
+	name, err := testbomb.Plant(src.Root, 64<<20)
 	require.NoError(t, err)
-	d := blob.FromHash(sum)
-	require.NoError(t, os.MkdirAll(filepath.Join(src.Root, "items", d.Dir()), 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(src.Root, d.RelPath()), gzBuf.Bytes(), 0o600))
+	d := blob.Digest(name)
 	require.NoError(t, src.AppendState(ids[0], 9000, mailbox.State{Start: 1, Type: mailbox.TypeMessage,
 		FolderID: mailbox.FolderInbox, Digest: d, Size: 100}))
 	res, err := Run(context.Background(), src, filepath.Join(t.TempDir(), "export"), Options{NoSync: true})

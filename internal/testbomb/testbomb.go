@@ -5,7 +5,11 @@ package testbomb
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	kgzip "github.com/klauspost/compress/gzip"
 )
@@ -32,4 +36,28 @@ func Write(w io.Writer, n int64) ([]byte, error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// Plant writes a bomb of n zeros into the blob area of the Backup Path at
+// root, named by its content's digest (FS-safe base64 of the SHA-256, '/'
+// made ','), and returns that name.
+func Plant(root string, n int64) (string, error) {
+	tmp, err := os.CreateTemp(root, ".bomb-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	sum, err := Write(tmp, n)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	d := strings.ReplaceAll(base64.StdEncoding.EncodeToString(sum), "/", ",")
+	dir := filepath.Join(root, "items", d[:2])
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return d, os.Rename(tmp.Name(), filepath.Join(dir, d))
 }
