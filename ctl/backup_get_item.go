@@ -12,6 +12,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -21,6 +22,7 @@ type GetItemCmd struct {
 	Item     int    `arg:"" help:"Item id."`
 	Date     string `name:"date" default:"all" placeholder:"all|first|last|DATE" help:"Which states: all (default), first, last, or the state in force at a date (${date_help})."`
 	DumpBlob bool   `name:"dump-blob" help:"Also print each state's decompressed blob. A damaged blob prints what could be salvaged, warns on stderr and makes the exit status 1."`
+	Output   string `name:"output" placeholder:"FILE" help:"Write only the selected state's decompressed, verified blob to FILE (an .eml a mail client opens), nothing else; needs one state (date last, first or a date). A damaged blob writes nothing and exits 1."`
 }
 
 // Help is the long help of getItem.
@@ -80,6 +82,10 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 			kv(g.Stdout, itemIndent, "status", out.Status+": "+out.Reason)
 		}
 		return fmt.Errorf("account %s item %d: item file is %s: %s", acct.Name, c.Item, out.Status, out.Reason)
+	}
+
+	if c.Output != "" {
+		return c.writeOutput(g, p, acct.Name, it, sel)
 	}
 
 	var states []mailbox.State
@@ -165,6 +171,46 @@ func (c *GetItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
 		st += ": " + so.Reason
 	}
 	kv(w, itemIndent, "status", st)
+}
+
+// writeOutput writes the blob of the one selected state to c.Output:
+// streamed, verified within the state's recorded size, to a temporary name
+// that is renamed only when the whole content verified (nothing
+// half-written, nothing damaged).
+func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string, it *mailbox.Item, sel dateSel) error {
+	var s *mailbox.State
+	switch sel.Kind {
+	case selFirst:
+		s = &it.States[0]
+	case selLast:
+		s = it.Latest()
+	case selAt:
+		s = it.StateAt(sel.At)
+	case selAll:
+		if len(it.States) != 1 {
+			return usagef("output: item %d has %d states: choose one with date last, first or a date", it.ID, len(it.States))
+		}
+		s = &it.States[0]
+	}
+	if s == nil {
+		return fmt.Errorf("account %s item %d did not exist yet at that date", account, it.ID)
+	}
+	if s.Digest == "" {
+		return fmt.Errorf("account %s item %d: this state has no content", account, it.ID)
+	}
+	rc, err := p.Blobs.OpenLimit(s.Digest, blob.Limit{Size: max(s.Size, 0)})
+	if err != nil {
+		return fmt.Errorf("account %s item %d: blob %s is %s (%s): nothing written", account, it.ID, s.Digest, blob.Class(err), blobReason(err))
+	}
+	defer rc.Close()
+	err = atomicfile.Write(c.Output, 0o600, func(w io.Writer) error {
+		_, err := io.Copy(w, rc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, oneLine(blobReason(err)))
+	}
+	return nil
 }
 
 // dump writes the state's blob (or its salvage) and reports whether it was

@@ -4,20 +4,28 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/cbfs/cbfs/backuppath"
 )
 
-// DefaultBackupPath is Carbonio's default Backup Path.
-const DefaultBackupPath = "/opt/zextras/backup/ng"
+// DefaultBackupPaths are Carbonio's default Backup Paths: its documentation
+// names the first, its examples the second. With no --backup-path, the
+// first that exists is used (the first if neither does, for a scan that
+// creates it).
+var DefaultBackupPaths = []string{"/opt/zextras/backup/zextras", "/opt/zextras/backup/ng"}
+
+// DefaultBackupPath is the first of DefaultBackupPaths.
+const DefaultBackupPath = "/opt/zextras/backup/zextras"
 
 // Globals are the flags every command accepts, and the lazily opened things
 // the commands share. Nothing is opened until a command asks for it, so
 // --help and version touch nothing.
 type Globals struct {
 	JSON       bool   `name:"json" help:"Print machine-readable JSON instead of text."`
-	BackupPath string `name:"backup-path" default:"${default_backup_path}" placeholder:"PATH" help:"The Backup Path to read; pair form: backup_path PATH (default: ${default})."`
+	BackupPath string `name:"backup-path" placeholder:"PATH" help:"The Backup Path to read; pair form: backup_path PATH (default: /opt/zextras/backup/zextras, else /opt/zextras/backup/ng, whichever exists)."`
 	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect when the inference is wrong (JSON; see backup getFormatInfo)."`
 	Debug      bool   `name:"debug" help:"Log debugging details to stderr."`
 
@@ -34,12 +42,33 @@ type Globals struct {
 // nothing is created or written, so a read-only path works.
 func (g *Globals) Path() (*backuppath.Path, error) {
 	g.once.Do(func() {
-		g.path, g.err = backuppath.OpenWithKeyMap(g.BackupPath, g.KeyMap)
+		g.path, g.err = backuppath.OpenWithKeyMap(g.Root(), g.KeyMap)
+		if g.err != nil && !strings.Contains(g.err.Error(), "keymap") {
+			how := "give it with backup_path PATH or --backup-path PATH"
+			if g.BackupPath != "" {
+				how = "backup_path / --backup-path"
+			}
+			g.err = fmt.Errorf("%w (%s)", g.err, how)
+		}
 		if g.err == nil && g.Log != nil {
 			g.Log.Debug("opened backup path", "root", g.path.Root)
 		}
 	})
 	return g.path, g.err
+}
+
+// Root is the Backup Path to use: --backup-path, else the first of
+// DefaultBackupPaths that exists (the first if none does).
+func (g *Globals) Root() string {
+	if g.BackupPath != "" {
+		return g.BackupPath
+	}
+	for _, p := range DefaultBackupPaths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return p
+		}
+	}
+	return DefaultBackupPaths[0]
 }
 
 // warnf writes one warning line to stderr.

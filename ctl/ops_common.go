@@ -34,7 +34,7 @@ type WaitFlag struct {
 
 // settings are the service settings of a command.
 func (f *OpFlags) settings(g *Globals) (operations.Settings, error) {
-	s := operations.Settings{BackupPath: g.BackupPath, KeyMap: g.KeyMap, Flags: f.Flags}
+	s := operations.Settings{BackupPath: g.Root(), KeyMap: g.KeyMap, Flags: f.Flags}
 	if err := s.Normalize(); err != nil {
 		return s, usagef("%w", err)
 	}

@@ -3,11 +3,14 @@ package tests
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/pathlock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // stateJSON is one state of getItem --json.
@@ -419,4 +422,24 @@ func snapshot(t *testing.T, root string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// getItem --output writes only the blob's bytes (a usable .eml), verified;
+// a damaged blob writes nothing; several states need one chosen.
+func TestGetItemOutput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "restored.eml")
+	ok(t, "backup", "getItem", "john@example.com", strconv.Itoa(itemGood), "date", "first", "--output", out, "backup_path", bp())
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, goodBody, b)
+
+	fails(t, 2, "choose one", "backup", "getItem", "john@example.com", strconv.Itoa(itemGood), "--output", out, "backup_path", bp())
+
+	bad := filepath.Join(dir, "bad.eml")
+	fails(t, 1, "nothing written", "backup", "getItem", "john@example.com", strconv.Itoa(itemTruncated), "date", "last", "--output", bad, "backup_path", bp())
+	_, err = os.Stat(bad)
+	assert.True(t, os.IsNotExist(err), "no file for a damaged blob")
+	left, _ := filepath.Glob(filepath.Join(dir, ".cbfs-tmp-*"))
+	assert.Empty(t, left, "no temporary file left")
 }
