@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/klauspost/compress/gzip"
 )
@@ -374,7 +374,7 @@ func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
 		abs := filepath.Join(p.Root, f.RelPath)
 		o := customizationOut{Filename: f.Name, Path: filepath.Dir(abs) + "/", ModifyDate: f.Date.Format(time.RFC3339), Size: f.Size}
 		if c.Verbose {
-			names, err := tarNames(abs)
+			names, err := tarNames(p.Root, f.RelPath)
 			o.Files = names
 			if err != nil {
 				o.Error = errReason(err)
@@ -407,9 +407,11 @@ func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
 	return nil
 }
 
-// tarNames lists the entries of a tar.gz archive (as many as could be read).
-func tarNames(path string) ([]string, error) {
-	f, err := os.Open(path)
+// tarNames lists the entries of the tar.gz archive rel under root (as many
+// as could be read), opened confined: no symlink out of the Backup Path, no
+// FIFO waited on.
+func tarNames(root, rel string) ([]string, error) {
+	f, err := confined.Open(root, rel)
 	if err != nil {
 		return nil, fmt.Errorf("unreadable: %w", err)
 	}
