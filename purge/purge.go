@@ -50,6 +50,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/toggles"
 )
@@ -384,7 +385,12 @@ func (p *purger) protectFile(path string, strict bool) {
 		}
 		return
 	}
-	b, err := os.ReadFile(path)
+	var b []byte
+	if rel, rerr := filepath.Rel(p.bp.Root, path); rerr != nil {
+		err = rerr
+	} else {
+		b, err = confined.ReadFile(p.bp.Root, rel, backuppath.MaxMetadataFile) // no symlink swapped in since the Lstat
+	}
 	if err != nil {
 		if strict {
 			p.block(relMsg(p.bp.Root, err))
