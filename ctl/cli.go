@@ -61,6 +61,8 @@ type BackupCmd struct {
 	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
 	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
 	Monitor             MonitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
+
+	Scheduler SchedulerCmd `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
 }
 
 // Exit codes.

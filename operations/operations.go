@@ -56,6 +56,11 @@ type Runner struct {
 	// written the Backup Path has ended (cbfs serve refreshes its index and
 	// remounts). It runs on the operation's goroutine.
 	AfterWrite func(kind string)
+	// OnSchedules, if set, is called with every scheduler's setting after
+	// cbctl backup scheduler ... set saved one (cbfs serve applies them).
+	OnSchedules func([]ScheduleSetting) error
+
+	scheduleFlags map[string]ScheduleSetting // cbfs serve's schedule flags (SetScheduleFlag), guarded by mu
 }
 
 // New checks the settings (Normalize is called) and reads the account list
@@ -498,6 +503,9 @@ type ConfigRequest struct {
 // config): it changes or reads a backupEnabled toggle at once, and applies
 // the toggles to the Backup Path (account_info statuses) after a change.
 func (r *Runner) Config(ctx context.Context, req ConfigRequest) (string, error) {
+	if req.Scope == ScheduleScope {
+		return r.scheduleConfig(req)
+	}
 	scope, force := strings.CutPrefix(req.Scope, ForceScope)
 	if strings.EqualFold(req.Action, "set") && !force {
 		if _, err := toggles.ParseScope(scope); err == nil {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
+
+	"github.com/cbfs/cbfs/internal/cron"
 )
 
 // Carbonio's default schedules.
@@ -56,17 +59,20 @@ func (SystemClock) At(t time.Time) <-chan time.Time {
 // EnqueueFunc is what a due schedule calls.
 type EnqueueFunc func(s Schedule) error
 
-// Scheduler fires schedules on a clock.
+// Scheduler fires schedules on a clock. Set replaces them while it runs.
 type Scheduler struct {
-	entries []entry
 	clock   Clock
 	enqueue EnqueueFunc
 	log     *slog.Logger
+
+	mu      sync.Mutex
+	entries []entry       // guarded by mu
+	changed chan struct{} // a Set happened (buffered 1)
 }
 
 type entry struct {
 	Schedule
-	spec *Spec
+	spec *cron.Spec
 }
 
 // NewScheduler parses every schedule's pattern; a bad one is an error
@@ -78,9 +84,19 @@ func NewScheduler(schedules []Schedule, clock Clock, enqueue EnqueueFunc, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Scheduler{clock: clock, enqueue: enqueue, log: log}
+	s := &Scheduler{clock: clock, enqueue: enqueue, log: log, changed: make(chan struct{}, 1)}
+	entries, err := parseSchedules(schedules)
+	if err != nil {
+		return nil, err
+	}
+	s.entries = entries
+	return s, nil
+}
+
+func parseSchedules(schedules []Schedule) ([]entry, error) {
+	var out []entry
 	for _, sc := range schedules {
-		sp, err := ParseSpec(sc.Spec)
+		sp, err := cron.Parse(sc.Spec)
 		if err != nil {
 			return nil, fmt.Errorf("schedule %s: %w", sc.Name, err)
 		}
@@ -88,18 +104,52 @@ func NewScheduler(schedules []Schedule, clock Clock, enqueue EnqueueFunc, log *s
 			return nil, fmt.Errorf("schedule %s: no operation kind", sc.Name)
 		}
 		sc.Params = maps.Clone(sc.Params)
-		s.entries = append(s.entries, entry{Schedule: sc, spec: sp})
+		out = append(out, entry{Schedule: sc, spec: sp})
 	}
-	return s, nil
+	return out, nil
+}
+
+// Set replaces the schedules (cbctl backup scheduler ... set). A running
+// Run picks them up at once: each one's next time is computed from now.
+// On a bad pattern nothing changes.
+func (s *Scheduler) Set(schedules []Schedule) error {
+	entries, err := parseSchedules(schedules)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.entries = entries
+	s.mu.Unlock()
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *Scheduler) current() []entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.entries
 }
 
 // Next returns when each schedule fires next after t, in schedule order.
 func (s *Scheduler) Next(t time.Time) []time.Time {
-	out := make([]time.Time, len(s.entries))
-	for i, e := range s.entries {
+	return nextOf(s.current(), t)
+}
+
+func nextOf(entries []entry, t time.Time) []time.Time {
+	out := make([]time.Time, len(entries))
+	for i, e := range entries {
 		out[i] = e.spec.Next(t)
 	}
 	return out
+}
+
+func (s *Scheduler) logSchedules(entries []entry, next []time.Time) {
+	for i, e := range entries {
+		s.log.Info("schedule", "name", e.Name, "spec", e.spec.String(), "kind", e.Kind, "next", next[i])
+	}
 }
 
 // Run fires the schedules until ctx ends. Schedules due at the same time
@@ -108,10 +158,9 @@ func (s *Scheduler) Next(t time.Time) []time.Time {
 // the current time.
 func (s *Scheduler) Run(ctx context.Context) {
 	now := s.clock.Now()
-	next := s.Next(now)
-	for i, e := range s.entries {
-		s.log.Info("schedule", "name", e.Name, "spec", e.spec.String(), "kind", e.Kind, "next", next[i])
-	}
+	entries := s.current()
+	next := nextOf(entries, now)
+	s.logSchedules(entries, next)
 	for {
 		var earliest time.Time
 		for _, t := range next {
@@ -126,10 +175,15 @@ func (s *Scheduler) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.changed:
+			entries = s.current()
+			next = nextOf(entries, s.clock.Now())
+			s.logSchedules(entries, next)
+			continue
 		case <-wake:
 		}
 		now = s.clock.Now()
-		for i, e := range s.entries {
+		for i, e := range entries {
 			if next[i].IsZero() || now.Before(next[i]) {
 				continue
 			}

@@ -119,3 +119,50 @@ func TestNewSchedulerErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSchedulerSetWhileRunning(t *testing.T) {
+	start := time.Date(2025, 3, 6, 12, 0, 0, 0, time.UTC) // a Thursday
+	clock := newFakeClock(start)
+	got := make(chan fired, 100)
+	s, err := NewScheduler(DefaultSchedules(), clock, func(sc Schedule) error {
+		got <- fired{sc.Name, clock.Now()}
+		return nil
+	}, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	select {
+	case w := <-clock.registered:
+		require.True(t, time.Date(2025, 3, 7, 4, 0, 0, 0, time.UTC).Equal(w), "first wait %v", w)
+	case <-time.After(waitFor):
+		t.Fatal("scheduler is not waiting")
+	}
+	// A bad pattern changes nothing.
+	require.Error(t, s.Set([]Schedule{{Name: "smartscan", Spec: "61 * * * *", Kind: "doSmartScan"}}))
+	// The scan moves to 22:30 the same day; the purge is switched off.
+	require.NoError(t, s.Set([]Schedule{{Name: "smartscan", Spec: "30 22 * * *", Kind: "doSmartScan"}}))
+	at := time.Date(2025, 3, 6, 22, 30, 0, 0, time.UTC)
+	select {
+	case w := <-clock.registered:
+		require.True(t, at.Equal(w), "after Set the scheduler waits for %v, want %v", w, at)
+	case <-time.After(waitFor):
+		t.Fatal("scheduler did not pick the new schedules up")
+	}
+	clock.Set(time.Date(2025, 3, 8, 23, 0, 0, 0, time.UTC)) // past Saturday 04:00
+	select {
+	case f := <-got:
+		assert.Equal(t, "smartscan", f.name)
+	case <-time.After(waitFor):
+		t.Fatal("new schedule not fired")
+	}
+	select {
+	case w := <-clock.registered:
+		assert.True(t, time.Date(2025, 3, 9, 22, 30, 0, 0, time.UTC).Equal(w), "next wait %v", w)
+	case <-time.After(waitFor):
+		t.Fatal("scheduler is not waiting")
+	}
+	assert.Empty(t, got, "the purge was removed by Set")
+}

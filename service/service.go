@@ -130,6 +130,17 @@ func Open(opts Options) (*Service, error) {
 	return s, nil
 }
 
+// SetSchedules replaces the schedules of a running (or not yet serving)
+// service; a kind without a handler or a bad pattern changes nothing.
+func (s *Service) SetSchedules(schedules []Schedule) error {
+	for _, sc := range schedules {
+		if _, ok := s.opts.Handlers[sc.Kind]; !ok {
+			return fmt.Errorf("service: schedule %s: no handler for operation kind %q", sc.Name, sc.Kind)
+		}
+	}
+	return s.sched.Set(schedules)
+}
+
 // Queue is the service's queue, for in-process use (enqueueing at start,
 // tests). Do not Close it: Serve and Close do.
 func (s *Service) Queue() *opqueue.Queue { return s.queue }

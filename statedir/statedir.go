@@ -9,6 +9,7 @@
 //	<state-dir>/restore-ledger.db   what restores restored where (restore.Ledger)
 //	<state-dir>/backup_config.json  the COS/account backupEnabled toggles (toggles)
 //	<state-dir>/index.db            the index of cbfs serve --mount (index)
+//	<state-dir>/schedules.json      schedules set with cbctl backup scheduler (operations)
 //
 // The directory itself is --state-dir, or Default: /var/lib/cbfs for root,
 // $XDG_STATE_HOME/cbfs or ~/.local/state/cbfs otherwise.
@@ -53,6 +54,9 @@ func (d Dir) Toggles() string { return d.file("backup_config.json") }
 
 // Index is the index file of the service's own mount.
 func (d Dir) Index() string { return d.file("index.db") }
+
+// Schedules holds the schedules set with cbctl backup scheduler ... set.
+func (d Dir) Schedules() string { return d.file("schedules.json") }
 
 // LockFile is the state lock's file (see Lock).
 func (d Dir) LockFile() string { return d.file("lock") }

@@ -26,8 +26,8 @@ import (
 type ServeCmd struct {
 	BackupPath string `name:"backup-path" default:"/opt/zextras/backup/ng" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
 	ctl.ServiceFlags
-	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00)."`
-	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00)."`
+	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00); one set with cbctl backup scheduler SmartScan set wins."`
+	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00); one set with cbctl backup scheduler purge set wins."`
 	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
 	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
 	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
@@ -68,19 +68,17 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		log.Warn("start check", "problem", p.Error())
 		lines = append(lines, oneLine(p.Error()))
 	}
-	var schedules []service.Schedule
-	for _, sc := range service.DefaultSchedules() {
-		spec := c.ScanSchedule
-		if sc.Kind == operations.KindPurge {
-			spec = c.PurgeSchedule
-		}
-		spec = strings.TrimSpace(spec)
-		if strings.EqualFold(spec, "off") || spec == "" {
-			continue
-		}
-		sc.Spec = spec
-		schedules = append(schedules, sc)
+	if err := runner.SetScheduleFlag("SmartScan", c.ScanSchedule); err != nil {
+		return fmt.Errorf("--scan-schedule: %w", err)
 	}
+	if err := runner.SetScheduleFlag("purge", c.PurgeSchedule); err != nil {
+		return fmt.Errorf("--purge-schedule: %w", err)
+	}
+	settingsNow, err := runner.Schedules()
+	if err != nil {
+		return err
+	}
+	schedules := serviceSchedules(settingsNow)
 	svc, err := service.Open(service.Options{
 		StateDir:   settings.StateDir,
 		SocketPath: settings.Socket,
@@ -96,6 +94,9 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	})
 	if err != nil {
 		return err
+	}
+	runner.OnSchedules = func(all []operations.ScheduleSetting) error {
+		return svc.SetSchedules(serviceSchedules(all))
 	}
 	// The state lock is ours: record (or clear) the problems found.
 	if pf := operations.StartProblemsFile(settings.StateDir); len(lines) > 0 {
@@ -119,6 +120,19 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	err = svc.Serve(ctx)
 	log.Info("cbfs serve stopped")
 	return err
+}
+
+// serviceSchedules are the enabled schedulers as the service's schedules,
+// in Carbonio's order (on a Saturday at 04:00 the scan is enqueued before
+// the purge).
+func serviceSchedules(all []operations.ScheduleSetting) []service.Schedule {
+	var out []service.Schedule
+	for _, s := range all {
+		if s.Enabled {
+			out = append(out, service.Schedule{Name: s.Name, Spec: s.Pattern, Kind: s.Kind})
+		}
+	}
+	return out
 }
 
 // newLogger is the service's log on stderr: text (key=value) or JSON lines.

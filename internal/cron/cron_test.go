@@ -1,4 +1,4 @@
-package service
+package cron
 
 import (
 	"fmt"
@@ -9,6 +9,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+)
+
+// Carbonio's default schedules (service.DefaultSmartScanSpec, DefaultPurgeSpec).
+const (
+	dailyAt4     = "0 4 * * *"
+	saturdaysAt4 = "0 4 * * 6"
 )
 
 func bitsOf(set uint64) []int {
@@ -39,7 +45,7 @@ func TestParseSpecFields(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {
-			sp, err := ParseSpec(tc.spec)
+			sp, err := Parse(tc.spec)
 			require.NoError(t, err)
 			assert.Equal(t, tc.minute, bitsOf(sp.minute), "minute")
 			assert.Equal(t, tc.hour, bitsOf(sp.hour), "hour")
@@ -82,7 +88,7 @@ func TestParseSpecErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {
-			_, err := ParseSpec(tc.spec)
+			_, err := Parse(tc.spec)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -108,12 +114,12 @@ func TestNext(t *testing.T) {
 		from time.Time
 		want time.Time // zero: never
 	}{
-		{"daily scan, a bit before", DefaultSmartScanSpec, utc("2025-03-07 03:59:30"), utc("2025-03-07 04:00:00")},
-		{"daily scan, exactly at: next day", DefaultSmartScanSpec, utc("2025-03-07 04:00:00"), utc("2025-03-08 04:00:00")},
-		{"daily scan, just after", DefaultSmartScanSpec, utc("2025-03-07 04:00:00.5"), utc("2025-03-08 04:00:00")},
-		{"purge from Friday", DefaultPurgeSpec, utc("2025-03-07 10:00:00"), utc("2025-03-08 04:00:00")},
-		{"purge from Saturday 04:00", DefaultPurgeSpec, utc("2025-03-08 04:00:00"), utc("2025-03-15 04:00:00")},
-		{"purge from Saturday 03:00", DefaultPurgeSpec, utc("2025-03-08 03:00:00"), utc("2025-03-08 04:00:00")},
+		{"daily scan, a bit before", dailyAt4, utc("2025-03-07 03:59:30"), utc("2025-03-07 04:00:00")},
+		{"daily scan, exactly at: next day", dailyAt4, utc("2025-03-07 04:00:00"), utc("2025-03-08 04:00:00")},
+		{"daily scan, just after", dailyAt4, utc("2025-03-07 04:00:00.5"), utc("2025-03-08 04:00:00")},
+		{"purge from Friday", saturdaysAt4, utc("2025-03-07 10:00:00"), utc("2025-03-08 04:00:00")},
+		{"purge from Saturday 04:00", saturdaysAt4, utc("2025-03-08 04:00:00"), utc("2025-03-15 04:00:00")},
+		{"purge from Saturday 03:00", saturdaysAt4, utc("2025-03-08 03:00:00"), utc("2025-03-08 04:00:00")},
 		{"step", "*/15 * * * *", utc("2025-03-07 10:07:00"), utc("2025-03-07 10:15:00")},
 		{"step over the hour", "*/15 * * * *", utc("2025-03-07 10:45:00"), utc("2025-03-07 11:00:00")},
 		{"new year", "0 0 1 1 *", utc("2025-12-31 23:59:00"), utc("2026-01-01 00:00:00")},
@@ -131,14 +137,14 @@ func TestNext(t *testing.T) {
 		{"@weekly", "@weekly", utc("2025-03-07 00:00:00"), utc("2025-03-09 00:00:00")},
 		{"@hourly", "@hourly", utc("2025-03-07 10:07:00"), utc("2025-03-07 11:00:00")},
 		{"DST spring forward: missing time skipped", "30 2 * * *", in(ny, "2025-03-08 12:00 EST"), in(ny, "2025-03-10 02:30 EDT")},
-		{"DST spring forward: 04:00 the same day", DefaultSmartScanSpec, in(ny, "2025-03-08 04:00 EST"), in(ny, "2025-03-09 04:00 EDT")},
+		{"DST spring forward: 04:00 the same day", dailyAt4, in(ny, "2025-03-08 04:00 EST"), in(ny, "2025-03-09 04:00 EDT")},
 		{"DST fall back: first 01:30", "30 1 * * *", in(ny, "2025-11-02 00:00 EDT"), in(ny, "2025-11-02 01:30 EDT")},
 		{"DST fall back: repeated 01:30 fires once", "30 1 * * *", in(ny, "2025-11-02 01:30 EDT"), in(ny, "2025-11-03 01:30 EST")},
 		{"DST fall back: the repeated hour is not run again", "*/30 * * * *", in(ny, "2025-11-02 01:30 EDT"), in(ny, "2025-11-02 02:00 EST")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sp, err := ParseSpec(tc.spec)
+			sp, err := Parse(tc.spec)
 			require.NoError(t, err)
 			got := sp.Next(tc.from)
 			if tc.want.IsZero() {
@@ -181,7 +187,7 @@ func TestNextAgainstNaive(t *testing.T) {
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 60 {
 		spec := fmt.Sprintf("%s %s %s %s %s", pick(0, 59), pick(0, 23), pick(1, 28), pick(1, 12), pick(0, 6))
-		sp, err := ParseSpec(spec)
+		sp, err := Parse(spec)
 		require.NoError(t, err, spec)
 		from := base.Add(time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
 		t.Run(fmt.Sprintf("%d %s", i, spec), func(t *testing.T) {
@@ -203,7 +209,7 @@ func FuzzParseSpec(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		sp, err := ParseSpec(s)
+		sp, err := Parse(s)
 		if err != nil {
 			return
 		}

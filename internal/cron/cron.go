@@ -1,4 +1,6 @@
-package service
+// Package cron parses and evaluates cron-style patterns (crontab(5)): the
+// schedules of cbfs serve and of cbctl backup scheduler.
+package cron
 
 import (
 	"fmt"
@@ -56,8 +58,8 @@ var macros = map[string]string{
 	"@hourly":   "0 * * * *",
 }
 
-// ParseSpec parses a cron-style pattern (see Spec).
-func ParseSpec(s string) (*Spec, error) {
+// Parse parses a cron-style pattern (see Spec).
+func Parse(s string) (*Spec, error) {
 	src := strings.TrimSpace(s)
 	expr := src
 	if strings.HasPrefix(expr, "@") {
