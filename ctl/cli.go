@@ -62,7 +62,20 @@ type BackupCmd struct {
 	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
 	Monitor             MonitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
 
-	Scheduler SchedulerCmd `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
+	Scheduler   SchedulerCmd   `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
+	GetServices GetServicesCmd `cmd:"" name:"getServices" help:"Show whether the backup service (cbfs serve) runs."`
+
+	// Carbonio's verbs that have no meaning here: they say why.
+	CheckLDAPDump       NotApplicableCmd `cmd:"" name:"check-ldap-dump" group:"na" help:"Does not apply (says why)."`
+	DoBackupLDAP        NotApplicableCmd `cmd:"" name:"doBackupLDAP" group:"na" help:"Does not apply (says why)."`
+	DoBackupCluster     NotApplicableCmd `cmd:"" name:"doBackupCluster" group:"na" help:"Does not apply (says why)."`
+	DoRestoreBlobs      NotApplicableCmd `cmd:"" name:"doRestoreBlobs" group:"na" help:"Does not apply (says why)."`
+	DoStartService      NotApplicableCmd `cmd:"" name:"doStartService" group:"na" help:"Does not apply (says why)."`
+	DoStopService       NotApplicableCmd `cmd:"" name:"doStopService" group:"na" help:"Does not apply (says why)."`
+	DoRestartService    NotApplicableCmd `cmd:"" name:"doRestartService" group:"na" help:"Does not apply (says why)."`
+	MigrateBackupVolume NotApplicableCmd `cmd:"" name:"migrateBackupVolume" group:"na" help:"Does not apply (says why)."`
+	SetBackupVolume     NotApplicableCmd `cmd:"" name:"setBackupVolume" group:"na" help:"Does not apply (says why)."`
+	UpdateBackupVolume  NotApplicableCmd `cmd:"" name:"updateBackupVolume" group:"na" help:"Does not apply (says why)."`
 }
 
 // Exit codes.
@@ -118,6 +131,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data), 2 usage error (bad command, parameter, date or type)."),
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
+		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
 		kong.Configuration(JSONLoader),
 	}
 	return kong.New(cli, append(opts, options...)...)
