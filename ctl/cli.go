@@ -124,6 +124,10 @@ type hijackedExit int
 
 // New builds the kong parser for cli.
 func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
+	site, err := SiteConfigPaths()
+	if err != nil {
+		return nil, err
+	}
 	opts := []kong.Option{
 		kong.Name("cbctl"),
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
@@ -132,7 +136,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
-		kong.Configuration(JSONLoader),
+		kong.Configuration(JSONLoader, site...),
 	}
 	return kong.New(cli, append(opts, options...)...)
 }
@@ -160,9 +164,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),
 	)
-	if err != nil {
-		fmt.Fprintf(stderr, "cbctl: error: %v\n", err)
-		return ExitError
+	if err != nil { // the site configuration file ($CBFS_CONFIG) is bad
+		fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		return ExitUsage
 	}
 	args, err = RewritePairs(k.Model, args)
 	if err != nil {

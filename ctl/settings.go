@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -18,6 +19,33 @@ import (
 type ServiceFlags struct {
 	Config kong.ConfigFlag `name:"config" placeholder:"FILE" help:"JSON file of settings whose keys are these flags' names (\"source\", \"accounts-file\", ...); flags given on the command line win."`
 	operations.Flags
+}
+
+// SiteConfig is the settings file of the machine: cbfs serve and cbctl both
+// read it when it exists, so that cbctl's read verbs find the Backup Path
+// and the state directory the service uses, and a line from Carbonio's
+// documentation needs no flags. Its keys are the flags' names, as for
+// --config; a --config file wins over it, the command line over both.
+const SiteConfig = "/etc/cbfs/cbfs.json"
+
+// ConfigEnv names another site configuration file (which must exist)
+// instead of SiteConfig; "none" reads none.
+const ConfigEnv = "CBFS_CONFIG"
+
+// SiteConfigPaths are the site configuration files to load: $CBFS_CONFIG,
+// else SiteConfig (kong skips it when it does not exist).
+func SiteConfigPaths() ([]string, error) {
+	p, ok := os.LookupEnv(ConfigEnv)
+	switch {
+	case !ok || p == "":
+		return []string{SiteConfig}, nil
+	case p == "none":
+		return nil, nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil, fmt.Errorf("$%s: %w", ConfigEnv, err)
+	}
+	return []string{p}, nil
 }
 
 // JSONLoader is kong's JSON configuration loader (kong.JSON) accepting the

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// Hermetic: the machine's /etc/cbfs/cbfs.json is not read (a test that
+	// wants a site configuration sets CBFS_CONFIG in its command's env).
+	os.Setenv("CBFS_CONFIG", "none")
 	dir, err := os.MkdirTemp("", "cbctl-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

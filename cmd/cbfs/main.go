@@ -89,10 +89,15 @@ func main() {
 	// own --umask).
 	syscall.Umask(0o077)
 	var cli CLI
+	site, err := ctl.SiteConfigPaths()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cbfs: error: %v\n", err)
+		os.Exit(2)
+	}
 	parser, err := kong.New(&cli,
 		kong.Name("cbfs"),
 		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
-		kong.Configuration(ctl.JSONLoader),
+		kong.Configuration(ctl.JSONLoader, site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),
 	)
