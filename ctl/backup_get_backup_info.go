@@ -3,13 +3,16 @@ package ctl
 import (
 	"context"
 	"errors"
+	"path/filepath"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 )
 
 // GetBackupInfoCmd is "backup getBackupInfo".
-type GetBackupInfoCmd struct{}
+type GetBackupInfoCmd struct {
+	Path string `arg:"" optional:"" placeholder:"BACKUP_PATH" help:"The Backup Path, as backup_path PATH (Carbonio's reference example glues it to the verb: getBackupInfo/opt/zextras/backup/zextras/, which works too)."`
+}
 
 // Help is the long help of getBackupInfo.
 func (c *GetBackupInfoCmd) Help() string {
@@ -32,6 +35,12 @@ type backupInfoOut struct {
 }
 
 func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Path != "" {
+		if g.BackupPath != "" && filepath.Clean(g.BackupPath) != filepath.Clean(c.Path) {
+			return usagef("two Backup Paths given: %s and backup_path %s", c.Path, g.BackupPath)
+		}
+		g.BackupPath = c.Path
+	}
 	p, err := g.Path()
 	if err != nil {
 		return err

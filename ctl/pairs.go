@@ -29,7 +29,9 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 	maxPos := 0
 	variadic := false
 
+	var leaf *kong.Node
 	enterLeaf := func(n *kong.Node) {
+		leaf = n
 		flags = flagSet(n)
 		maxPos = len(n.Positional)
 		for _, p := range n.Positional {
@@ -60,6 +62,15 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 		if flags == nil { // still on the command path
 			child := findChild(node, tok)
 			if child == nil {
+				// Carbonio's reference prints "getBackupInfo/opt/zextras/backup/zextras/":
+				// a command glued to the path that follows it.
+				if name, rest, ok := strings.Cut(tok, "/"); ok && name != "" {
+					if c := findChild(node, name); c != nil && c.Leaf() {
+						args = append(append(args[:i:i], name, "/"+rest), args[i+1:]...)
+						i--
+						continue
+					}
+				}
 				// Not a command: let kong report it.
 				return append(out, args[i:]...), nil
 			}
@@ -71,9 +82,15 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			continue
 		}
 		if positionals < maxPos || variadic {
-			positionals++
-			out = append(out, tok)
-			continue
+			// An optional positional does not swallow a pair name that has
+			// a value after it (getBackupInfo json true).
+			_, isPair := flags[normName(tok)]
+			optional := positionals >= len(leaf.Positional) || !leaf.Positional[positionals].Required
+			if !(isPair && optional && i+1 < len(args)) {
+				positionals++
+				out = append(out, tok)
+				continue
+			}
 		}
 		f, ok := flags[normName(tok)]
 		if !ok {
