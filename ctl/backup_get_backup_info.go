@@ -11,7 +11,7 @@ import (
 
 // GetBackupInfoCmd is "backup getBackupInfo".
 type GetBackupInfoCmd struct {
-	Path string `arg:"" optional:"" placeholder:"BACKUP_PATH" help:"The Backup Path, as backup_path PATH (Carbonio's reference example glues it to the verb: getBackupInfo/opt/zextras/backup/zextras/, which works too)."`
+	Path string `arg:"" optional:"" name:"backup_path" help:"The Backup Path, as backup_path PATH (Carbonio's reference example glues it to the verb: getBackupInfo/opt/zextras/backup/zextras/, which works too)."`
 }
 
 // Help is the long help of getBackupInfo.
