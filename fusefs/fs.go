@@ -291,6 +291,11 @@ func errno(err error) syscall.Errno {
 		return 0
 	case errors.Is(err, index.ErrNotFound), errors.Is(err, os.ErrNotExist):
 		return syscall.ENOENT
+	case errors.Is(err, context.Canceled):
+		// The kernel interrupted the request (the caller got a signal:
+		// Go's preemption signals do it under load): EINTR lets it
+		// restart the call, EIO would fail it.
+		return syscall.EINTR
 	}
 	return syscall.EIO
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"sort"
@@ -367,3 +369,14 @@ func TestTreeDamage(t *testing.T) {
 }
 
 var zeroTime = mailbox.Millis(0).Time()
+
+// TestErrnoInterrupted: a request the kernel interrupted (its context
+// canceled by go-fuse on FUSE_INTERRUPT) answers EINTR, so the caller's
+// open or read restarts instead of failing with EIO.
+func TestErrnoInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.Equal(t, syscall.EINTR, errno(fmt.Errorf("walk items: %w", ctx.Err())))
+	assert.Equal(t, syscall.EIO, errno(errors.New("disk on fire")))
+	assert.Equal(t, syscall.ENOENT, errno(fmt.Errorf("x: %w", os.ErrNotExist)))
+}
