@@ -2,8 +2,10 @@ package blob
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -40,6 +42,9 @@ type Store struct {
 	// that Open decides it once per blob, not once per open.
 	layers    sync.Map // Digest -> int
 	layersLen atomic.Int64
+
+	// remote, if set, holds the blobs missing here (see Remote).
+	remote *Remote
 }
 
 // maxLayerCache bounds Store.layers.
@@ -151,7 +156,13 @@ func (s *Store) open(d Digest) (*os.File, int64, error) {
 	}
 	f, err := confined.Open(s.root, d.RelPath())
 	if err != nil {
-		return nil, 0, s.openErr(d, err)
+		if s.remote == nil || !errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, s.openErr(d, err)
+		}
+		f, err = s.openRemote(d)
+		if err != nil {
+			return nil, 0, err
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {

@@ -316,3 +316,19 @@ func (b *Bucket) err(name string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", where, err)
 }
+
+// Flags are the command-line settings of an S3 location (cbfs mount, cbfs
+// serve --external, cbctl's S3 verbs). No flag takes a secret.
+type Flags struct {
+	Endpoint    string `name:"s3-endpoint" placeholder:"HOST:PORT" help:"S3-compatible endpoint (default: the s3:// URL's endpoint= parameter, else AWS)."`
+	Region      string `name:"s3-region" placeholder:"REGION" help:"S3 region (default: the URL's region=, else us-east-1)."`
+	PathStyle   bool   `name:"s3-path-style" help:"Path-style addressing (the bucket in the path, not the host name), as most S3-compatible stores want."`
+	Insecure    bool   `name:"s3-insecure" help:"Plain HTTP to the endpoint (loopback and tests only)."`
+	Credentials string `name:"s3-credentials" placeholder:"FILE" help:"S3 credentials in the ~/.aws/credentials format (default: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials). Never on the command line."`
+}
+
+// Open opens the store at rawURL with these settings.
+func (f Flags) Open(rawURL string) (*Bucket, error) {
+	return Open(rawURL, Options{Endpoint: f.Endpoint, Region: f.Region, PathStyle: f.PathStyle,
+		Insecure: f.Insecure, CredentialsFile: f.Credentials})
+}
