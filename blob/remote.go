@@ -47,6 +47,8 @@ type Remote struct {
 	// Gets counts the GET requests sent (for benchmarks and tests).
 	Gets atomic.Int64
 
+	prefetching atomic.Int32 // background fetches under way
+
 	mu     sync.Mutex
 	lru    *list.List // of *cacheEntry, most recent first
 	byName map[Digest]*list.Element
@@ -224,6 +226,28 @@ func (r *Remote) fill(d Digest) (int64, error) {
 		return 0, err
 	}
 	return size, nil
+}
+
+// MaxPrefetch bounds the background fetches of a Remote.
+const MaxPrefetch = 8
+
+// prefetch starts fetching blob d into the cache unless it is there, being
+// fetched, or MaxPrefetch fetches are under way (a hint, never waited for).
+func (r *Remote) prefetch(d Digest) {
+	if _, err := confined.Stat(r.Cache, d.RelPath()); err == nil {
+		return
+	}
+	r.mu.Lock()
+	_, busy := r.flight[d]
+	r.mu.Unlock()
+	if busy || r.prefetching.Add(1) > MaxPrefetch {
+		r.prefetching.Add(-1)
+		return
+	}
+	go func() {
+		defer r.prefetching.Add(-1)
+		r.fetch(d) // an error is the open's to report, when it comes
+	}()
 }
 
 // evict removes least recently used files until the cache fits (r.mu held).

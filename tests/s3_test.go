@@ -1,15 +1,18 @@
 package tests
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -195,4 +198,58 @@ func TestS3RoundTrip(t *testing.T) {
 		assert.Contains(t, res.stderr, "refused the credentials")
 	})
 	m2.stop(t)
+
+	t.Run("store killed: cached files still served, an uncached one fails with EIO, listing unaffected", func(t *testing.T) {
+		mp4 := filepath.Join(dir, "mnt-fault")
+		require.NoError(t, os.Mkdir(mp4, 0o755))
+		mountStart(t, bin, url, mp4, filepath.Join(dir, "fault.db"), "--cache-dir", filepath.Join(dir, "cache4"))
+		bob := s3FolderFiles(t, mp4, "bob@example.test")
+		require.Len(t, bob, 5)
+		for _, f := range bob {
+			_, err := os.ReadFile(f)
+			require.NoError(t, err)
+		}
+
+		srv.Kill()
+		for _, f := range bob {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err, "a cached file with the store down")
+			rel, _ := filepath.Rel(mp4, f)
+			sum := sha256.Sum256(b)
+			assert.Equal(t, want[rel], hex.EncodeToString(sum[:]), rel)
+		}
+		// Listing and ls -l come from the local index. (alice's folder
+		// was never listed before: nothing of it was read ahead.)
+		alice := s3FolderFiles(t, mp4, "alice@example.test")
+		require.Len(t, alice, 30)
+		large, size := "", int64(0)
+		for _, f := range alice {
+			fi, err := os.Stat(f)
+			require.NoError(t, err)
+			if fi.Size() > size {
+				large, size = f, fi.Size()
+			}
+		}
+		require.Greater(t, size, int64(1<<20))
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "cat", large).CombinedOutput()
+		require.NoError(t, ctx.Err(), "cat hung with the store down")
+		require.Error(t, err, "cat of an unreachable blob must fail")
+		assert.Contains(t, string(out), "Input/output error")
+	})
+}
+
+// s3FolderFiles lists the .eml files of an account's folders/ tree.
+func s3FolderFiles(t *testing.T, mp, account string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(filepath.Join(mp, "accounts", account, "folders"), func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasSuffix(p, ".eml") {
+			out = append(out, p)
+		}
+		return err
+	})
+	require.NoError(t, err)
+	return out
 }

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/objstore"
 	"github.com/cbfs/cbfs/objstore/s3"
 )
@@ -75,5 +79,92 @@ func TestBucket(t *testing.T) {
 	}
 	if err := bad.Check(ctx); !errors.Is(err, objstore.ErrAccess) {
 		t.Fatalf("check with a wrong secret: %v, want ErrAccess", err)
+	}
+}
+
+// killingReader kills the server once n bytes of a body have been read.
+type killingReader struct {
+	io.ReadCloser
+	n    int64
+	kill func()
+}
+
+func (k *killingReader) Read(p []byte) (int, error) {
+	n, err := k.ReadCloser.Read(p)
+	if k.n -= int64(n); k.n <= 0 && k.kill != nil {
+		k.kill()
+		k.kill = nil
+	}
+	return n, err
+}
+
+// killing is the bucket, with the server killed during the first GET's
+// body.
+type killing struct {
+	objstore.Store
+	srv *Server
+	at  int64
+}
+
+func (k *killing) Get(ctx context.Context, name string) (io.ReadCloser, int64, error) {
+	rc, n, err := k.Store.Get(ctx, name)
+	if err != nil {
+		return rc, n, err
+	}
+	return &killingReader{ReadCloser: rc, n: k.at, kill: k.srv.Kill}, n, nil
+}
+
+// TestRemoteKilledMidRead kills versitygw while a large blob's GET is
+// under way: the read fails as unreadable (never a partial blob served as
+// whole), nothing is left in the cache, and the next read fails fast.
+func TestRemoteKilledMidRead(t *testing.T) {
+	srv := Start(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.Access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.Secret)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	b, err := s3.Open(srv.URL("k"), s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// A blob of 48 MiB of incompressible content.
+	src := blob.NewStore(t.TempDir())
+	src.Write.NoSync = true
+	content := make([]byte, 48<<20)
+	rand.New(rand.NewSource(1)).Read(content)
+	d, _, err := src.Put(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(src.Path(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	if _, err := b.PutIfAbsent(ctx, d.RelPath(), f, fi.Size()); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	cache := t.TempDir()
+	r, err := blob.NewRemote(&killing{Store: b, srv: srv, at: 1 << 20}, cache, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := blob.NewStore(t.TempDir())
+	st.SetRemote(r)
+	for i := range 2 {
+		_, err = st.ReadLimit(d, blob.Limit{Size: int64(len(content))})
+		if !errors.Is(err, blob.ErrUnreadable) || errors.Is(err, blob.ErrMissing) {
+			t.Fatalf("read %d with the server killed: %v, want unreadable", i, err)
+		}
+		if r.CachedBytes() != 0 {
+			t.Fatalf("read %d: %d bytes cached from a cut transfer", i, r.CachedBytes())
+		}
+		left, _ := filepath.Glob(filepath.Join(cache, "items", "*", "*"))
+		if len(left) != 0 {
+			t.Fatalf("read %d: files left in the cache: %q", i, left)
+		}
 	}
 }
