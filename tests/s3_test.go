@@ -119,6 +119,7 @@ func TestS3RoundTrip(t *testing.T) {
 	s3Env(t, srv)
 	users := map[string]string{"alice@example.test": "pw", "bob@example.test": "pw"}
 	dv := dovecot.Start(t, users)
+	dv2 := dovecot.Start(t, users) // the restore's target (started here: a subtest's name would make its socket paths too long)
 	r := rand.New(rand.NewSource(14))
 	for i := range 30 {
 		size := 200 + r.Intn(20000)
@@ -199,6 +200,20 @@ func TestS3RoundTrip(t *testing.T) {
 	})
 	m2.stop(t)
 
+	t.Run("doExternalRestore s3:// into Dovecot restores everything", func(t *testing.T) {
+		r := ok(t, "backup", "doExternalRestore", url, "target", dv2.SourceURL(), "--state-dir", filepath.Join(dir, "st2"))
+		assert.Equal(t, 35, statLine(t, r.stdout, "Restored Items"), r.stdout)
+		for user := range users {
+			wantSums := map[string]int{}
+			for p, sum := range want {
+				if strings.HasPrefix(p, filepath.Join("accounts", user, "folders")+"/") {
+					wantSums[sum]++
+				}
+			}
+			assert.Equal(t, wantSums, s3MaildirSums(t, dv2.MaildirOf(user)), user)
+		}
+	})
+
 	t.Run("store killed: cached files still served, an uncached one fails with EIO, listing unaffected", func(t *testing.T) {
 		mp4 := filepath.Join(dir, "mnt-fault")
 		require.NoError(t, os.Mkdir(mp4, 0o755))
@@ -238,6 +253,30 @@ func TestS3RoundTrip(t *testing.T) {
 		require.Error(t, err, "cat of an unreachable blob must fail")
 		assert.Contains(t, string(out), "Input/output error")
 	})
+}
+
+// s3MaildirSums is the sha256 of every message file of a Maildir++ tree
+// (cur/ and new/ of every folder), counted.
+func s3MaildirSums(t *testing.T, md string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	err := filepath.WalkDir(md, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if d := filepath.Base(filepath.Dir(p)); d != "cur" && d != "new" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[hex.EncodeToString(sum[:])]++
+		return nil
+	})
+	require.NoError(t, err)
+	return out
 }
 
 // s3FolderFiles lists the .eml files of an account's folders/ tree.

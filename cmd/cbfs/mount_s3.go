@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/external"
-	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/objstore/s3"
 )
 
@@ -44,24 +39,10 @@ func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheS
 		}
 		cacheDir = strings.TrimSuffix(idx, ".db") + ".s3"
 	}
-	// One tree per URL, so one cache folder can serve several buckets.
-	sum := sha256.Sum256([]byte(bucket.String()))
-	root := filepath.Join(cacheDir, hex.EncodeToString(sum[:8]))
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("--cache-dir: %w", err)
-	}
-	if _, err := external.Retrieve(ctx, bucket, root, archiveThreads, atomicfile.Options{NoSync: true}); err != nil {
-		return nil, nil, fmt.Errorf("metadata archives of %s: %w", bucket, err)
-	}
-	remote, err := blob.NewRemote(bucket, root, size)
+	bp, remote, err := external.Open(ctx, bucket, external.CacheRoot(cacheDir, bucket), size, keyMap, archiveThreads)
 	if err != nil {
 		return nil, nil, err
 	}
-	bp, err := backuppath.OpenWithKeyMap(root, keyMap)
-	if err != nil {
-		return nil, nil, err
-	}
-	bp.Blobs.SetRemote(remote)
 	return bp, remote, nil
 }
 
