@@ -2,7 +2,8 @@
 # Installs what building, running and testing cbfs needs on a fresh Debian
 # machine: Go (must already be on PATH: /usr/local/go/bin is added if
 # present) and fuse3 (fusermount3, for mounts as an ordinary user; root
-# mounts directly), Dovecot and versitygw (the real servers the tests run). Safe to run again: it installs only what is missing.
+# mounts directly), Dovecot and versitygw (the real servers the tests
+# run). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
