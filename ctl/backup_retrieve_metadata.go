@@ -16,7 +16,7 @@ import (
 
 // RetrieveMetadataFromArchiveCmd is "backup retrieveMetadataFromArchive":
 // Carbonio's verb that rebuilds a local metadata tree from the archives a
-// Backup Path on external storage keeps (docs/FORMAT.md § 16).
+// Backup Path on external storage keeps (docs/FORMAT.md § 17).
 type RetrieveMetadataFromArchiveCmd struct {
 	S3    RetrieveS3Cmd    `cmd:"" name:"S3" help:"From an S3-compatible bucket."`
 	Local RetrieveLocalCmd `cmd:"" name:"Local" help:"From a folder holding the same layout (a copy of the bucket)."`

@@ -4,7 +4,7 @@
 // metadata, which stays on the server, archived to the bucket as one
 // archive per account (accounts/<id>.tar.gz) plus one of the server's files
 // (server.tar.gz), so that a new server can fetch it back
-// (retrieveMetadataFromArchive). docs/FORMAT.md § 16 describes the layout.
+// (retrieveMetadataFromArchive). docs/FORMAT.md § 17 describes the layout.
 //
 // UploadBlobs copies the blobs the bucket lacks (put if absent, after one
 // listing of items/); UploadMetadata writes every archive; Retrieve

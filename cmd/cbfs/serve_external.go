@@ -15,7 +15,7 @@ import (
 // ExternalFlags are cbfs serve's settings for keeping the Backup Path on
 // S3-compatible storage too (Carbonio's "Backup on External Storage").
 type ExternalFlags struct {
-	External        string        `name:"external" placeholder:"s3://BUCKET/PREFIX" help:"Also keep the Backup Path on S3-compatible storage: new blobs are uploaded after each scan, the metadata archives (one per account, and the server's) after each purge and every --external-archive-every (see docs/FORMAT.md § 16). Credentials as --s3-credentials says."`
+	External        string        `name:"external" placeholder:"s3://BUCKET/PREFIX" help:"Also keep the Backup Path on S3-compatible storage: new blobs are uploaded after each scan, the metadata archives (one per account, and the server's) after each purge and every --external-archive-every (see docs/FORMAT.md § 17). Credentials as --s3-credentials says."`
 	ArchiveEvery    time.Duration `name:"external-archive-every" default:"24h" placeholder:"DURATION" help:"With --external: how often the metadata archives are written (default: ${default})."`
 	ExternalThreads int           `name:"external-threads" default:"8" placeholder:"N" help:"With --external: uploads at a time (default: ${default})."`
 	S3              s3.Flags      `embed:""`
@@ -65,7 +65,6 @@ func (x *externalSync) afterWrite(ctx context.Context, kind string) {
 	case operations.KindSmartScan, operations.KindAccountScan:
 		x.blobs(ctx)
 	case operations.KindPurge:
-		x.blobs(ctx)
 		x.metadata(ctx)
 	}
 }
@@ -83,7 +82,11 @@ func (x *externalSync) blobs(ctx context.Context) {
 		"bytes", rep.Bytes, "took", time.Since(start).Round(time.Millisecond))
 }
 
+// metadata uploads the blobs the bucket lacks, then the archives: an
+// archive never names a blob the bucket does not hold (a scan running
+// while the timer fires may have written states since its last upload).
 func (x *externalSync) metadata(ctx context.Context) {
+	x.blobs(ctx)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	start := time.Now()
