@@ -89,7 +89,17 @@ func (s *Store) Stat(d Digest) (compressedSize int64, err error) {
 // hint, not a promise: ISIZE is the size mod 2^32, the trailer of a damaged
 // blob may lie, and for a double-gzipped blob it is the size of the inner gzip
 // stream, not of the content. Use it to show a size without decompressing.
+//
+// With a remote tier it never fetches (a listing must not touch the object
+// store): a blob not here nor in the cache has no hint.
 func (s *Store) SizeHint(d Digest) (int64, error) {
+	if r := s.remote; r != nil && s.invalid(d) == nil {
+		if _, err := confined.Stat(s.root, d.RelPath()); err != nil {
+			if _, err := confined.Stat(r.Cache, d.RelPath()); err != nil {
+				return 0, s.fail(d, ErrUnreadable, "not fetched from "+r.Objects.String()+" yet", nil)
+			}
+		}
+	}
 	f, size, err := s.open(d)
 	if err != nil {
 		return 0, err

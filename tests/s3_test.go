@@ -225,16 +225,8 @@ func TestS3RoundTrip(t *testing.T) {
 			require.NoError(t, err)
 		}
 
-		srv.Kill()
-		for _, f := range bob {
-			b, err := os.ReadFile(f)
-			require.NoError(t, err, "a cached file with the store down")
-			rel, _ := filepath.Rel(mp4, f)
-			sum := sha256.Sum256(b)
-			assert.Equal(t, want[rel], hex.EncodeToString(sum[:]), rel)
-		}
-		// Listing and ls -l come from the local index. (alice's folder
-		// was never listed before: nothing of it was read ahead.)
+		// Listing and ls -l come from the local index: listing alice's
+		// folder and stat'ing every file fetches nothing.
 		alice := s3FolderFiles(t, mp4, "alice@example.test")
 		require.Len(t, alice, 30)
 		large, size := "", int64(0)
@@ -244,6 +236,17 @@ func TestS3RoundTrip(t *testing.T) {
 			if fi.Size() > size {
 				large, size = f, fi.Size()
 			}
+		}
+		cached, _ := filepath.Glob(filepath.Join(dir, "cache4", "*", "items", "*", "*"))
+		assert.Len(t, cached, 5, "only bob's messages were fetched")
+
+		srv.Kill()
+		for _, f := range bob {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err, "a cached file with the store down")
+			rel, _ := filepath.Rel(mp4, f)
+			sum := sha256.Sum256(b)
+			assert.Equal(t, want[rel], hex.EncodeToString(sum[:]), rel)
 		}
 		require.Greater(t, size, int64(1<<20))
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
