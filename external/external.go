@@ -56,6 +56,7 @@ const MaxEntry = 1 << 30
 // Report counts what an upload or a retrieval did.
 type Report struct {
 	Blobs, BlobsSkipped int   // blobs uploaded, already there
+	Unreadable          int   // blob names that are no readable file (not uploaded)
 	Archives            int   // archives written or unpacked
 	Files               int   // metadata files archived or unpacked
 	Bytes               int64 // bytes sent or received
@@ -91,7 +92,12 @@ func UploadBlobs(ctx context.Context, root string, objs objstore.Store, threads 
 	err := workers.Each(ctx, max(threads, 1), todo, func(d blob.Digest) error {
 		f, err := confined.Open(root, d.RelPath())
 		if err != nil {
-			return fmt.Errorf("blob %s: %w", d, err)
+			// Not a blob file (a folder, a symbolic link, gone since
+			// listed): nothing to upload; doCoherencyCheck reports it.
+			mu.Lock()
+			rep.Unreadable++
+			mu.Unlock()
+			return nil
 		}
 		defer f.Close()
 		fi, err := f.Stat()
@@ -311,6 +317,9 @@ func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int
 	}, w)
 	if errors.Is(err, objstore.ErrNotExist) {
 		err = nil // no server archive: a path of accounts only
+		if len(ids) == 0 {
+			err = fmt.Errorf("%s holds no metadata archive (%s<id>%s, %s): not a Backup Path kept by cbfs serve --external, or a wrong prefix", objs, AccountsPrefix, ArchiveExt, ServerArchive)
+		}
 	} else if err == nil {
 		add(files, n)
 	}
