@@ -66,6 +66,10 @@ type fetch struct {
 	err  error
 }
 
+// DefaultFetchTimeout bounds one blob's fetch, retries included: past it
+// the reader gets EIO rather than waiting on a store that does not answer.
+const DefaultFetchTimeout = time.Minute
+
 // DefaultCacheBytes bounds a Remote's cache unless told otherwise.
 const DefaultCacheBytes = 2 << 30
 
@@ -76,7 +80,7 @@ func NewRemote(objects objstore.Store, cache string, maxBytes int64) (*Remote, e
 	if maxBytes <= 0 {
 		maxBytes = DefaultCacheBytes
 	}
-	r := &Remote{Objects: objects, Cache: cache, MaxBytes: maxBytes, Timeout: 2 * time.Minute,
+	r := &Remote{Objects: objects, Cache: cache, MaxBytes: maxBytes, Timeout: DefaultFetchTimeout,
 		lru: list.New(), byName: map[Digest]*list.Element{}, flight: map[Digest]*fetch{}}
 	items := filepath.Join(cache, "items")
 	if err := os.MkdirAll(items, 0o700); err != nil {

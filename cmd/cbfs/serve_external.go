@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/objstore"
 	"github.com/cbfs/cbfs/objstore/s3"
@@ -15,7 +18,7 @@ import (
 // ExternalFlags are cbfs serve's settings for keeping the Backup Path on
 // S3-compatible storage too (Carbonio's "Backup on External Storage").
 type ExternalFlags struct {
-	External        string        `name:"external" placeholder:"s3://BUCKET/PREFIX" help:"Also keep the Backup Path on S3-compatible storage: new blobs are uploaded after each scan, the metadata archives (one per account, and the server's) after each purge and every --external-archive-every (see docs/FORMAT.md § 17). Credentials as --s3-credentials says."`
+	External        string        `name:"external" placeholder:"s3://BUCKET/PREFIX" help:"Also keep the Backup Path on S3-compatible storage: new blobs are uploaded after each scan, the metadata archives (one per account, and the server's) at start, after each purge and every --external-archive-every (see docs/FORMAT.md § 17). Credentials as --s3-credentials says."`
 	ArchiveEvery    time.Duration `name:"external-archive-every" default:"24h" placeholder:"DURATION" help:"With --external: how often the metadata archives are written (default: ${default})."`
 	ExternalThreads int           `name:"external-threads" default:"8" placeholder:"N" help:"With --external: uploads at a time (default: ${default})."`
 	S3              s3.Flags      `embed:""`
@@ -31,7 +34,8 @@ type externalSync struct {
 }
 
 // startExternal checks the store (wrong credentials: one line, the
-// service does not start) and starts the daily archive.
+// service does not start) and starts the periodic archive (first at
+// start).
 func startExternal(ctx context.Context, f ExternalFlags, root string, log *slog.Logger) (*externalSync, error) {
 	b, err := f.S3.Open(f.External)
 	if err != nil {
@@ -43,6 +47,9 @@ func startExternal(ctx context.Context, f ExternalFlags, root string, log *slog.
 	x := &externalSync{root: root, objs: b, threads: max(f.ExternalThreads, 1), log: log}
 	if f.ArchiveEvery > 0 {
 		go func() {
+			// Once at start too: a service restarted more often than
+			// --external-archive-every would otherwise never archive.
+			x.metadata(ctx)
 			t := time.NewTicker(f.ArchiveEvery)
 			defer t.Stop()
 			for {
@@ -86,6 +93,9 @@ func (x *externalSync) blobs(ctx context.Context) {
 // archive never names a blob the bucket does not hold (a scan running
 // while the timer fires may have written states since its last upload).
 func (x *externalSync) metadata(ctx context.Context) {
+	if _, err := os.Stat(filepath.Join(x.root, backuppath.BackupStatFile)); err != nil {
+		return // no Backup Path yet (before the first scan): nothing to archive
+	}
 	x.blobs(ctx)
 	x.mu.Lock()
 	defer x.mu.Unlock()

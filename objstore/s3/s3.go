@@ -122,7 +122,7 @@ func Open(rawURL string, o Options) (*Bucket, error) {
 		o.Insecure = true
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Second
+		o.Timeout = 15 * time.Second
 	}
 	if o.Retries <= 0 {
 		o.Retries = 4
