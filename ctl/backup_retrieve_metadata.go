@@ -18,8 +18,8 @@ import (
 // Carbonio's verb that rebuilds a local metadata tree from the archives a
 // Backup Path on external storage keeps (docs/FORMAT.md § 17).
 type RetrieveMetadataFromArchiveCmd struct {
-	S3    RetrieveS3Cmd    `cmd:"" name:"S3" help:"From an S3-compatible bucket."`
-	Local RetrieveLocalCmd `cmd:"" name:"Local" help:"From a folder holding the same layout (a copy of the bucket)."`
+	S3    RetrieveS3Cmd    `cmd:"" name:"S3" help:"Rebuild a local metadata tree from the archives in an S3-compatible bucket."`
+	Local RetrieveLocalCmd `cmd:"" name:"Local" help:"Rebuild a local metadata tree from the archives in a folder (a copy of the bucket)."`
 }
 
 // retrieveCommon are the parameters both sources take.

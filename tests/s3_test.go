@@ -166,6 +166,13 @@ func TestS3RoundTrip(t *testing.T) {
 			"url", "http://"+srv.Addr, "prefix", "mail01", "threads", "4")
 		assert.Contains(t, res.stdout, "retrieved 3 archives")
 		assert.Equal(t, wantMeta, s3MetaFiles(t, dest))
+
+		// Local: the same layout in a folder (versitygw's posix backend
+		// keeps each object as a file of its name).
+		local := filepath.Join(dir, "retrieved-local")
+		res = ok(t, "backup", "retrieveMetadataFromArchive", "Local", filepath.Join(srv.Dir, srv.Bucket, "mail01"), local)
+		assert.Contains(t, res.stdout, "retrieved 3 archives")
+		assert.Equal(t, wantMeta, s3MetaFiles(t, local))
 	})
 
 	cache := filepath.Join(dir, "cache")
