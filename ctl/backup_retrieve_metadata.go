@@ -130,9 +130,9 @@ func retrieve(ctx context.Context, g *Globals, objs objstore.Store, c retrieveCo
 	}
 	if g.JSON {
 		return printJSON(g.Stdout, map[string]any{"source": objs.String(), "destination": dest,
-			"archives": rep.Archives, "files": rep.Files, "bytes": rep.Bytes})
+			"archives": rep.Archives, "unchanged": rep.Unchanged, "files": rep.Files, "bytes": rep.Bytes})
 	}
-	fmt.Fprintf(g.Stdout, "retrieved %d archives (%d files, %d bytes) from %s into %s in %s\n",
-		rep.Archives, rep.Files, rep.Bytes, objs, dest, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(g.Stdout, "retrieved %d archives (%d files, %d bytes; %d unchanged since the last retrieval) from %s into %s in %s\n",
+		rep.Archives, rep.Files, rep.Bytes, rep.Unchanged, objs, dest, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,7 @@ type Report struct {
 	Blobs, BlobsSkipped int   // blobs uploaded, already there
 	Unreadable          int   // blob names that are no readable file (not uploaded)
 	Archives            int   // archives written or unpacked
+	Unchanged           int   // archives not fetched again (Retrieve: the version the tree has)
 	Files               int   // metadata files archived or unpacked
 	Bytes               int64 // bytes sent or received
 }
@@ -67,8 +69,8 @@ type Report struct {
 func UploadBlobs(ctx context.Context, root string, objs objstore.Store, threads int) (Report, error) {
 	var rep Report
 	have := map[string]bool{}
-	if err := objs.List(ctx, backuppath.ItemsDir+"/", func(name string, _ int64) error {
-		have[name] = true
+	if err := objs.List(ctx, backuppath.ItemsDir+"/", func(o objstore.Object) error {
+		have[o.Name] = true
 		return nil
 	}); err != nil {
 		return rep, err
@@ -258,44 +260,77 @@ func archive(root, base string, files []string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ManifestFile, in a retrieved tree, records the version of each archive
+// unpacked there, so that retrieving again fetches only what changed (and
+// leaves the rest, modification times included, as it was: an index of
+// the tree then refreshes only the changed accounts).
+const ManifestFile = ".cbfs-archives.json"
+
 // Retrieve rebuilds the metadata tree of the Backup Path kept in objs
 // under dest (created if needed): every account archive is unpacked into
 // dest/accounts/<id>/ (replacing that folder whole), the server archive
 // into dest. `threads` archives are fetched at a time. The blobs are not
-// fetched.
+// fetched. Archives whose version is the one dest's manifest records are
+// not fetched again; an account whose archive is gone is removed.
 func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int, w atomicfile.Options) (Report, error) {
 	var rep Report
+	version := map[string]string{}
 	var ids []string
-	if err := objs.List(ctx, AccountsPrefix, func(name string, _ int64) error {
-		id, ok := strings.CutSuffix(strings.TrimPrefix(name, AccountsPrefix), ArchiveExt)
-		if ok && validName(id) {
+	if err := objs.List(ctx, AccountsPrefix, func(o objstore.Object) error {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, AccountsPrefix), ArchiveExt)
+		if ok && validName(id) && !strings.Contains(id, "/") {
 			ids = append(ids, id)
+			version[o.Name] = o.Version
 		}
 		return nil
 	}); err != nil {
 		return rep, err
 	}
+	if err := objs.List(ctx, ServerArchive, func(o objstore.Object) error {
+		if o.Name == ServerArchive {
+			version[o.Name] = o.Version
+		}
+		return nil
+	}); err != nil {
+		return rep, err
+	}
+	if len(version) == 0 {
+		return rep, fmt.Errorf("%s holds no metadata archive (%s<id>%s, %s): not a Backup Path kept by cbfs serve --external, or a wrong prefix", objs, AccountsPrefix, ArchiveExt, ServerArchive)
+	}
 	accounts := filepath.Join(dest, backuppath.AccountsDir)
 	if err := os.MkdirAll(accounts, atomicfile.Mode(0o755)); err != nil {
 		return rep, err
 	}
+	had := readManifest(dest)
+	done := map[string]string{}
 	var mu sync.Mutex
-	add := func(files int, n int64) {
+	add := func(name string, files int, n int64) {
 		mu.Lock()
 		rep.Archives++
 		rep.Files += files
 		rep.Bytes += n
+		done[name] = version[name]
 		mu.Unlock()
 	}
 	err := workers.Each(ctx, max(threads, 1), ids, func(id string) error {
+		name := AccountArchive(id)
+		final := filepath.Join(accounts, id)
+		if v, ok := had[name]; ok && v == version[name] {
+			if fi, err := os.Lstat(final); err == nil && fi.IsDir() {
+				mu.Lock()
+				rep.Unchanged++
+				done[name] = v
+				mu.Unlock()
+				return nil
+			}
+		}
 		tmp := filepath.Join(accounts, atomicfile.TempPrefix+id)
 		os.RemoveAll(tmp)
-		files, n, err := fetchUnpack(ctx, objs, AccountArchive(id), tmp, nil, w)
+		files, n, err := fetchUnpack(ctx, objs, name, tmp, nil, w)
 		if err != nil {
 			os.RemoveAll(tmp)
 			return err
 		}
-		final := filepath.Join(accounts, id)
 		old := filepath.Join(accounts, atomicfile.TempPrefix+id+".old")
 		os.RemoveAll(old)
 		if err := os.Rename(final, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -305,25 +340,51 @@ func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int
 			return err
 		}
 		os.RemoveAll(old)
-		add(files, n)
+		add(name, files, n)
 		return nil
 	}, nil)
-	if err != nil {
-		return rep, err
-	}
-	files, n, err := fetchUnpack(ctx, objs, ServerArchive, dest, func(name string) bool {
-		top, _, _ := strings.Cut(name, "/")
-		return top != backuppath.AccountsDir && top != backuppath.ItemsDir
-	}, w)
-	if errors.Is(err, objstore.ErrNotExist) {
-		err = nil // no server archive: a path of accounts only
-		if len(ids) == 0 {
-			err = fmt.Errorf("%s holds no metadata archive (%s<id>%s, %s): not a Backup Path kept by cbfs serve --external, or a wrong prefix", objs, AccountsPrefix, ArchiveExt, ServerArchive)
+	if err == nil {
+		// Accounts this tree got from an archive that is gone.
+		for name := range had {
+			id, ok := strings.CutSuffix(strings.TrimPrefix(name, AccountsPrefix), ArchiveExt)
+			if _, still := version[name]; ok && !still && validName(id) && name != ServerArchive {
+				os.RemoveAll(filepath.Join(accounts, id))
+			}
 		}
-	} else if err == nil {
-		add(files, n)
+		if v, ok := version[ServerArchive]; ok {
+			if had[ServerArchive] == v {
+				rep.Unchanged++
+				done[ServerArchive] = v
+			} else {
+				files, n, ferr := fetchUnpack(ctx, objs, ServerArchive, dest, func(name string) bool {
+					top, _, _ := strings.Cut(name, "/")
+					return top != backuppath.AccountsDir && top != backuppath.ItemsDir && !strings.HasPrefix(top, ".")
+				}, w)
+				if ferr != nil {
+					err = ferr
+				} else {
+					add(ServerArchive, files, n)
+				}
+			}
+		}
+	}
+	// What was unpacked is recorded even after a failure, so a retry
+	// fetches only the rest.
+	if b, merr := json.Marshal(done); merr == nil {
+		if werr := w.WriteFile(filepath.Join(dest, ManifestFile), b, 0o644); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	return rep, err
+}
+
+// readManifest reads dest's manifest (none, or unreadable: empty).
+func readManifest(dest string) map[string]string {
+	m := map[string]string{}
+	if b, err := confined.ReadFile(dest, ManifestFile, 64<<20); err == nil {
+		json.Unmarshal(b, &m)
+	}
+	return m
 }
 
 // fetchUnpack GETs the archive name and unpacks its regular files under

@@ -94,9 +94,9 @@ func (d *Dir) Put(ctx context.Context, name string, r io.Reader, size int64) err
 	})
 }
 
-func (d *Dir) List(ctx context.Context, prefix string, fn func(string, int64) error) error {
+func (d *Dir) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	var names []string
-	sizes := map[string]int64{}
+	objs := map[string]Object{}
 	err := filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if p == d.Root && errors.Is(err, fs.ErrNotExist) {
@@ -109,7 +109,8 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(string, int64) er
 			if strings.HasPrefix(rel, prefix) {
 				if fi, err := e.Info(); err == nil {
 					names = append(names, rel)
-					sizes[rel] = fi.Size()
+					objs[rel] = Object{Name: rel, Size: fi.Size(),
+						Version: fmt.Sprintf("%d:%d", fi.Size(), fi.ModTime().UnixNano())}
 				}
 			}
 		}
@@ -120,7 +121,7 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(string, int64) er
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if err := fn(n, sizes[n]); err != nil {
+		if err := fn(objs[n]); err != nil {
 			return err
 		}
 	}

@@ -41,11 +41,20 @@ type Store interface {
 	Put(ctx context.Context, name string, r io.Reader, size int64) error
 	// List calls fn for every object whose name starts with prefix, in
 	// lexical order.
-	List(ctx context.Context, prefix string, fn func(name string, size int64) error) error
+	List(ctx context.Context, prefix string, fn func(Object) error) error
 	// Stat returns the object's size.
 	Stat(ctx context.Context, name string) (int64, error)
 	// String names the store for messages (no credentials).
 	String() string
+}
+
+// Object is one entry of a listing.
+type Object struct {
+	Name string
+	Size int64
+	// Version changes whenever the object is replaced (S3: the ETag and
+	// modification time; a folder: size and modification time).
+	Version string
 }
 
 // CheckName refuses a name that could leave the store's root.

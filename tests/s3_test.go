@@ -166,6 +166,12 @@ func TestS3RoundTrip(t *testing.T) {
 			"url", "http://"+srv.Addr, "prefix", "mail01", "threads", "4")
 		assert.Contains(t, res.stdout, "retrieved 3 archives")
 		assert.Equal(t, wantMeta, s3MetaFiles(t, dest))
+		// Again: nothing changed in the bucket, nothing is fetched.
+		res = ok(t, "backup", "retrieveMetadataFromArchive", "S3", dest, "bucket_name", srv.Bucket,
+			"url", "http://"+srv.Addr, "prefix", "mail01")
+		assert.Contains(t, res.stdout, "retrieved 0 archives")
+		assert.Contains(t, res.stdout, "3 unchanged")
+		assert.Equal(t, wantMeta, s3MetaFiles(t, dest))
 
 		// Local: the same layout in a folder (versitygw's posix backend
 		// keeps each object as a file of its name).

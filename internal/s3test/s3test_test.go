@@ -65,7 +65,7 @@ func TestBucket(t *testing.T) {
 		t.Fatalf("get of a missing object: %v", err)
 	}
 	var names []string
-	if err := b.List(ctx, "items/", func(n string, sz int64) error { names = append(names, n); return nil }); err != nil {
+	if err := b.List(ctx, "items/", func(o objstore.Object) error { names = append(names, o.Name); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(names) != 1 || names[0] != "items/ab/abc" {

@@ -277,7 +277,7 @@ func (b *Bucket) Put(ctx context.Context, name string, r io.Reader, size int64) 
 	return b.err(name, err)
 }
 
-func (b *Bucket) List(ctx context.Context, prefix string, fn func(string, int64) error) error {
+func (b *Bucket) List(ctx context.Context, prefix string, fn func(objstore.Object) error) error {
 	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true}) {
 		if o.Err != nil {
 			return b.err(prefix, o.Err)
@@ -286,7 +286,8 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(string, int64)
 		if objstore.CheckName(name) != nil {
 			continue // a key no cbfs name can have: not ours
 		}
-		if err := fn(name, o.Size); err != nil {
+		if err := fn(objstore.Object{Name: name, Size: o.Size,
+			Version: o.ETag + "@" + o.LastModified.UTC().Format(time.RFC3339Nano)}); err != nil {
 			return err
 		}
 	}
