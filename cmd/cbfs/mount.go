@@ -47,6 +47,7 @@ type MountCmd struct {
 
 	// Tuning knobs for benchmarks (see fusefs/doc.go).
 	NoReadDirPlus bool `name:"no-readdirplus" hidden:"" help:"Disable READDIRPLUS."`
+	S3Prefetch    int  `name:"s3-prefetch" hidden:"" default:"0" help:"With s3://: background blob fetches at most (0: the default)."`
 }
 
 // Run mounts and serves until unmounted or signalled.
@@ -105,6 +106,9 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 		noReadDirPlus: c.NoReadDirPlus, uid: c.UID, gid: c.GID, umask: uint32(umask)})
 	if err != nil {
 		return err
+	}
+	if remote != nil && c.S3Prefetch > 0 {
+		remote.Prefetch = c.S3Prefetch
 	}
 	if remote == nil && bp.Blobless() {
 		fmt.Fprintf(os.Stderr, "cbfs: %s has no items/ folder (blobless, or blobs on external storage): metadata only, message files cannot be read\n", bp.Root)

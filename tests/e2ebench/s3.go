@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,10 @@ import (
 // of Bulk, a cold cat of every message outside Bulk, and the GET requests
 // per .eml, counted in versitygw's own request log.
 
-var vgwBin = flag.String("versitygw", "", "versitygw binary for -only s3 (default: PATH, else ~/go/bin/versitygw)")
+var (
+	vgwBin     = flag.String("versitygw", "", "versitygw binary for -only s3 (default: PATH, else ~/go/bin/versitygw)")
+	s3Prefetch = flag.Int("s3prefetch", 0, "cbfs mount --s3-prefetch for -only s3 (0: the default)")
+)
 
 const (
 	s3Access = "cbfsbenchaccess"
@@ -184,7 +188,8 @@ func catFiles(root string, files []string) time.Duration {
 // mountS3 mounts an s3:// URL with its cache folder.
 func mountS3(url, dir, idx, cache string) *mounted {
 	must(os.MkdirAll(dir, 0o755))
-	cmd := exec.Command(filepath.Join(*binDir, "cbfs"), "mount", "--index", idx, "--cache-dir", cache, "--cache-size", "4G", url, dir)
+	cmd := exec.Command(filepath.Join(*binDir, "cbfs"), "mount", "--index", idx, "--cache-dir", cache, "--cache-size", "4G",
+		"--s3-prefetch", strconv.Itoa(*s3Prefetch), url, dir)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	start := time.Now()
 	must(cmd.Start())
