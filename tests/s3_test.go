@@ -210,6 +210,13 @@ func TestS3RoundTrip(t *testing.T) {
 		res := cbctl(t, "backup", "retrieveMetadataFromArchive", "S3", filepath.Join(dir, "r3"), "url", url)
 		assert.NotEqual(t, 0, res.code)
 		assert.Contains(t, res.stderr, "refused the credentials")
+		// The service does not start with a key the store refuses.
+		cmd := exec.Command(bin, "serve", "--state-dir", filepath.Join(dir, "st-bad"), "--backup-path", filepath.Join(dir, "bp-bad"),
+			"--source", "maildir:"+dv.MailRoot(), "--scan-schedule", "off", "--purge-schedule", "off", "--external", url)
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err, "serve with a wrong key must not start: %s", out)
+		assert.Contains(t, string(out), "refused the credentials")
+		assert.NotContains(t, string(out), "not-the-secret")
 	})
 	m2.stop(t)
 

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cbfs/cbfs/blob"
@@ -72,6 +73,29 @@ func TestBucket(t *testing.T) {
 		t.Fatalf("list: %q", names)
 	}
 
+	// --s3-credentials FILE, with nothing in the environment.
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+srv.Access+"\naws_secret_access_key = "+srv.Secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := s3.Flags{Credentials: creds}.Open(srv.URL("pre"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fromFile.Check(ctx); err != nil {
+		t.Fatalf("credentials from a file: %v", err)
+	}
+	none, err := s3.Open(srv.URL("pre"), s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := none.Check(ctx); err == nil || !strings.Contains(err.Error(), "no S3 credentials") {
+		t.Fatalf("check without credentials: %v", err)
+	}
+
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.Access)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
 	bad, err := s3.Open(srv.URL("pre"), s3.Options{})
 	if err != nil {
