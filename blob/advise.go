@@ -1,6 +1,9 @@
 package blob
 
 import (
+	"errors"
+	"io/fs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/internal/confined"
@@ -12,13 +15,20 @@ import (
 // queue full without holding any of their bytes in its own memory. The
 // file is opened as open does (confined, no symbolic link, regular files
 // only). Errors are returned for tests; callers may ignore them, a later
-// read reports them properly.
+// read reports them properly. For a blob of the remote tier (see Remote)
+// it starts fetching it into the cache instead, without waiting.
 func (s *Store) WillNeed(d Digest) error {
 	if err := s.invalid(d); err != nil {
 		return err
 	}
 	f, err := confined.Open(s.root, d.RelPath())
 	if err != nil {
+		if s.remote != nil && errors.Is(err, fs.ErrNotExist) {
+			// A blob of the remote tier: fetch it into the cache in
+			// the background (the read-ahead's prefetch).
+			s.remote.prefetch(d)
+			return nil
+		}
 		return err
 	}
 	defer f.Close()

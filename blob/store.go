@@ -2,8 +2,10 @@ package blob
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -40,6 +42,9 @@ type Store struct {
 	// that Open decides it once per blob, not once per open.
 	layers    sync.Map // Digest -> int
 	layersLen atomic.Int64
+
+	// remote, if set, holds the blobs missing here (see Remote).
+	remote *Remote
 }
 
 // maxLayerCache bounds Store.layers.
@@ -84,7 +89,17 @@ func (s *Store) Stat(d Digest) (compressedSize int64, err error) {
 // hint, not a promise: ISIZE is the size mod 2^32, the trailer of a damaged
 // blob may lie, and for a double-gzipped blob it is the size of the inner gzip
 // stream, not of the content. Use it to show a size without decompressing.
+//
+// With a remote tier it never fetches (a listing must not touch the object
+// store): a blob not here nor in the cache has no hint.
 func (s *Store) SizeHint(d Digest) (int64, error) {
+	if r := s.remote; r != nil && s.invalid(d) == nil {
+		if _, err := confined.Stat(s.root, d.RelPath()); err != nil {
+			if _, err := confined.Stat(r.Cache, d.RelPath()); err != nil {
+				return 0, s.fail(d, ErrUnreadable, "not fetched from "+r.Objects.String()+" yet", nil)
+			}
+		}
+	}
 	f, size, err := s.open(d)
 	if err != nil {
 		return 0, err
@@ -151,7 +166,13 @@ func (s *Store) open(d Digest) (*os.File, int64, error) {
 	}
 	f, err := confined.Open(s.root, d.RelPath())
 	if err != nil {
-		return nil, 0, s.openErr(d, err)
+		if s.remote == nil || !errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, s.openErr(d, err)
+		}
+		f, err = s.openRemote(d)
+		if err != nil {
+			return nil, 0, err
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {

@@ -37,13 +37,14 @@ type CLI struct {
 
 // BackupCmd groups Carbonio's "backup" verbs.
 type BackupCmd struct {
-	GetItem              GetItemCmd              `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
-	DoItemSearch         DoItemSearchCmd         `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
-	GetServerConfig      GetServerConfigCmd      `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
-	GetAccountInfo       GetAccountInfoCmd       `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
-	GetAvailableAccounts GetAvailableAccountsCmd `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
-	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
-	GetFormatInfo        GetFormatInfoCmd        `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
+	GetItem              GetItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
+	DoItemSearch         DoItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
+	GetServerConfig      GetServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
+	GetAccountInfo       GetAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
+	GetAvailableAccounts GetAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
+	GetBackupInfo        GetBackupInfoCmd               `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
+	GetFormatInfo        GetFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
+	RetrieveMetadata     RetrieveMetadataFromArchiveCmd `cmd:"" name:"retrieveMetadataFromArchive" help:"Rebuild a local metadata tree from the archives of a Backup Path on external storage (S3)."`
 
 	DoSmartScan      DoSmartScanCmd      `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
 	DoAccountScan    DoAccountScanCmd    `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`

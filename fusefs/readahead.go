@@ -78,6 +78,9 @@ func (f *FS) readAhead(d *folderDir, id int) {
 	if f.blobless || f.opt.NoReadAhead {
 		return
 	}
+	if id < 0 && f.store.Remote() != nil {
+		return // blobs on an object store: a listing must not fetch them (opens do)
+	}
 	p := &f.ra
 	p.mu.Lock()
 	p.hint = &raHint{d: d, id: id}

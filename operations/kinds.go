@@ -212,8 +212,8 @@ func (p *ExternalRestoreParams) Check() error {
 	if err := p.Target.Check(); err != nil {
 		return err
 	}
-	if !filepath.IsAbs(p.SourcePath) {
-		return fmt.Errorf("source path %q must be absolute", p.SourcePath)
+	if !filepath.IsAbs(p.SourcePath) && !strings.HasPrefix(p.SourcePath, "s3://") {
+		return fmt.Errorf("source path %q must be absolute (or an s3:// URL)", p.SourcePath)
 	}
 	if p.ConcurrentAccounts < 1 || p.ConcurrentAccounts > 64 {
 		return fmt.Errorf("concurrent_accounts must be a number from 1 to 64, not %d", p.ConcurrentAccounts)

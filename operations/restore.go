@@ -85,6 +85,9 @@ func normalizeDate(s, open string) (string, error) {
 // absPath makes a path given on cbctl's command line absolute: the service
 // has another working directory.
 func absPath(p string) string {
+	if strings.Contains(p, "://") {
+		return p // a URL (an s3:// source)
+	}
 	if a, err := filepath.Abs(p); err == nil {
 		return a
 	}

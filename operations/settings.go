@@ -2,6 +2,7 @@ package operations
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +12,9 @@ import (
 	"strings"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/objstore/s3"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
 	"github.com/cbfs/cbfs/statedir"
@@ -50,9 +53,29 @@ type Settings struct {
 }
 
 // OpenPath opens a Backup Path (the service's, or a restore's source) with
-// the keymap.
+// the keymap. An s3://bucket/prefix source (one kept by cbfs serve
+// --external) has its metadata archives fetched into the state directory's
+// s3-cache/ folder and its blobs fetched on demand (package external);
+// credentials come from the environment or ~/.aws/credentials.
 func (s *Settings) OpenPath(root string) (*backuppath.Path, error) {
+	if s3.IsURL(root) {
+		return s.openS3(root)
+	}
 	return backuppath.OpenWithKeyMap(root, s.KeyMap)
+}
+
+// openS3 opens the Backup Path kept at an s3:// URL.
+func (s *Settings) openS3(rawURL string) (*backuppath.Path, error) {
+	b, err := s3.Open(rawURL, s3.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if err := b.Check(ctx); err != nil {
+		return nil, err
+	}
+	bp, _, err := external.Open(ctx, b, external.CacheRoot(filepath.Join(s.StateDir, "s3-cache"), b), 0, s.KeyMap, 16)
+	return bp, err
 }
 
 // Dir is the state directory (its layout: package statedir).

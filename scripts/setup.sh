@@ -2,7 +2,8 @@
 # Installs what building, running and testing cbfs needs on a fresh Debian
 # machine: Go (must already be on PATH: /usr/local/go/bin is added if
 # present) and fuse3 (fusermount3, for mounts as an ordinary user; root
-# mounts directly). Safe to run again: it installs only what is missing.
+# mounts directly), Dovecot and versitygw (the real servers the tests
+# run). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
@@ -24,3 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 go mod download
+
+# versitygw, the real S3 server the S3 tests start on loopback
+# (internal/s3test): built from source into $(go env GOPATH)/bin.
+gobin=$(go env GOBIN)
+[ -n "$gobin" ] || gobin=$(go env GOPATH)/bin
+if ! command -v versitygw >/dev/null 2>&1 && [ ! -x "$gobin/versitygw" ]; then
+	echo "setup: installing versitygw (go install, about 2 minutes)" >&2
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi

@@ -21,13 +21,15 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/fusefs"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/objstore/s3"
 )
 
 // MountCmd is `cbfs mount BACKUP_PATH MOUNTPOINT`.
 type MountCmd struct {
-	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to)."`
+	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, ~/.cache/cbfs, or /var/cache/cbfs for root; named from the Backup Path)."`
 	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox)."`
@@ -39,8 +41,13 @@ type MountCmd struct {
 	Rebuild    bool   `help:"Rebuild the index from scratch instead of refreshing it."`
 	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect, when the inference is wrong (JSON; see docs/FORMAT.md § 12.2 and cbctl backup getFormatInfo)."`
 
+	CacheDir  string   `name:"cache-dir" placeholder:"DIR" help:"With s3://: where the metadata tree and the fetched blobs are kept (default: a folder named from the URL next to the index)."`
+	CacheSize string   `name:"cache-size" default:"2G" placeholder:"SIZE" help:"With s3://: at most this many bytes of fetched blobs are kept (least recently used go first; K, M, G, T suffixes)."`
+	S3        s3.Flags `embed:""`
+
 	// Tuning knobs for benchmarks (see fusefs/doc.go).
 	NoReadDirPlus bool `name:"no-readdirplus" hidden:"" help:"Disable READDIRPLUS."`
+	S3Prefetch    int  `name:"s3-prefetch" hidden:"" default:"0" help:"With s3://: background blob fetches at most (0: the default)."`
 }
 
 // Run mounts and serves until unmounted or signalled.
@@ -52,7 +59,14 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)
 	}
-	bp, err := backuppath.OpenWithKeyMap(c.BackupPath, c.KeyMap)
+	start := time.Now()
+	var bp *backuppath.Path
+	var remote *blob.Remote
+	if s3.IsURL(c.BackupPath) {
+		bp, remote, err = openS3Path(ctx, c.BackupPath, c.S3, c.CacheDir, c.CacheSize, c.KeyMap)
+	} else {
+		bp, err = backuppath.OpenWithKeyMap(c.BackupPath, c.KeyMap)
+	}
 	if err != nil {
 		return err
 	}
@@ -66,7 +80,6 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	start := time.Now()
 	ix, err := index.Open(bp, dbPath)
 	if err != nil {
 		return err
@@ -94,11 +107,18 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if bp.Blobless() {
+	if remote != nil && c.S3Prefetch > 0 {
+		remote.Prefetch = c.S3Prefetch
+	}
+	if remote == nil && bp.Blobless() {
 		fmt.Fprintf(os.Stderr, "cbfs: %s has no items/ folder (blobless, or blobs on external storage): metadata only, message files cannot be read\n", bp.Root)
 	}
+	shown := bp.Root
+	if remote != nil {
+		shown = remote.Objects.String()
+	}
 	ready := fmt.Sprintf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s",
-		bp.Root, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
+		shown, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
 	fmt.Println(ready)
 	daemonReady(ready)
 

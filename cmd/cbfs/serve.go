@@ -32,6 +32,7 @@ type ServeCmd struct {
 	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
 	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
 	LogFormat     string `name:"log-format" enum:"text,json" default:"text" placeholder:"text|json" help:"How the log on stderr is written: text (key=value) or json (one object a line, for journald or a log shipper) (default: ${default})."`
+	ExternalFlags `embed:""`
 	CheckAtStart  string `name:"check-at-start" enum:"fail,warn" default:"fail" placeholder:"fail|warn" help:"At start, check the source (lists, or logs in), the Backup Path (a Backup Path, or missing or empty; writable) and the SMTP server: fail stops with the first problem; warn starts anyway, logs the problems and shows them in cbctl backup getAllOperations (default: ${default})."`
 }
 
@@ -106,6 +107,14 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	} else {
 		os.Remove(pf)
 	}
+	var ext *externalSync
+	if c.External != "" {
+		if ext, err = startExternal(ctx, c.ExternalFlags, settings.BackupPath, log); err != nil {
+			svc.Close()
+			return err
+		}
+		runner.AfterWrite = func(kind string) { ext.afterWrite(ctx, kind) }
+	}
 	if c.Mount != "" {
 		m, err := startServeMount(ctx, settings, c.Mount, g.Debug, c.AllowOther, log)
 		if err != nil {
@@ -113,7 +122,12 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		defer m.close()
-		runner.AfterWrite = func(string) { m.remount(ctx) }
+		runner.AfterWrite = func(kind string) {
+			if ext != nil {
+				ext.afterWrite(ctx, kind)
+			}
+			m.remount(ctx)
+		}
 	}
 	log.Info("cbfs serve", "version", versionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
 		"socket", svc.SocketPath(), "source", redactSource(settings.Source), "pid", os.Getpid())

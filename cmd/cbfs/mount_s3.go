@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/external"
+	"github.com/cbfs/cbfs/objstore/s3"
+)
+
+// archiveThreads is how many metadata archives are fetched at a time.
+const archiveThreads = 16
+
+// openS3Path makes the Backup Path kept at an s3:// URL mountable: its
+// metadata archives are fetched (in parallel) and unpacked into a local
+// tree under the cache folder, and the blob store of that tree gets the
+// bucket as its remote tier, with the same folder as its bounded cache.
+// Wrong credentials or an unreachable store fail here, in one line.
+func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheSize, keyMap string) (*backuppath.Path, *blob.Remote, error) {
+	size, err := parseSize(cacheSize)
+	if err != nil {
+		return nil, nil, usageErrorf("--cache-size %q: %v", cacheSize, err)
+	}
+	bucket, err := f.Open(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := bucket.Check(ctx); err != nil {
+		return nil, nil, err
+	}
+	if cacheDir == "" {
+		idx, err := defaultIndexPath(bucket.String())
+		if err != nil {
+			return nil, nil, fmt.Errorf("no cache folder (%w): use --cache-dir DIR", err)
+		}
+		cacheDir = strings.TrimSuffix(idx, ".db") + ".s3"
+	}
+	bp, remote, err := external.Open(ctx, bucket, external.CacheRoot(cacheDir, bucket), size, keyMap, archiveThreads)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bp, remote, nil
+}
+
+// parseSize reads a byte count with an optional K, M, G or T suffix
+// (powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSuffix(strings.TrimSpace(strings.ToUpper(s)), "B")
+	mult := int64(1)
+	if s != "" {
+		if i := strings.IndexByte("KMGT", s[len(s)-1]); i >= 0 {
+			mult = 1 << (10 * (i + 1))
+			s = s[:len(s)-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("want a positive size such as 512M or 2G")
+	}
+	return v * mult, nil
+}

@@ -1,0 +1,71 @@
+// Package objstore is the storage seam of cbfs: the few operations the blob
+// store and the Backup Path model need from wherever their files are kept
+// (get, ranged get, put if absent, list, stat), with a local folder (Dir)
+// as one implementation and S3-compatible object storage (objstore/s3) as
+// another.
+//
+// Names are slash-separated keys relative to the store's root (a folder,
+// or a bucket and prefix): "items/ab/abcd…", "accounts/<id>.tar.gz". A
+// store never interprets them beyond refusing names that could leave its
+// root ("..", absolute, empty components).
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrNotExist is returned (wrapped) for a name the store does not hold.
+var ErrNotExist = errors.New("no such object")
+
+// ErrAccess is returned (wrapped) when the store refuses the credentials:
+// not a transient fault, so it is never retried.
+var ErrAccess = errors.New("access denied")
+
+// Store is where blobs and metadata archives are kept.
+type Store interface {
+	// Get returns the object's content and its size.
+	Get(ctx context.Context, name string) (io.ReadCloser, int64, error)
+	// GetRange returns n bytes of the object from offset off.
+	GetRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error)
+	// PutIfAbsent stores size bytes from r as name unless name exists;
+	// created says whether it wrote. Objects are content-addressed or
+	// replaced whole, so a race between two writers of one name is
+	// harmless: both write the same bytes.
+	PutIfAbsent(ctx context.Context, name string, r io.Reader, size int64) (created bool, err error)
+	// Put stores size bytes from r as name, replacing any object of that
+	// name whole (readers see the old or the new object, never a mix).
+	Put(ctx context.Context, name string, r io.Reader, size int64) error
+	// List calls fn for every object whose name starts with prefix, in
+	// lexical order.
+	List(ctx context.Context, prefix string, fn func(Object) error) error
+	// Stat returns the object's size.
+	Stat(ctx context.Context, name string) (int64, error)
+	// String names the store for messages (no credentials).
+	String() string
+}
+
+// Object is one entry of a listing.
+type Object struct {
+	Name string
+	Size int64
+	// Version changes whenever the object is replaced (S3: the ETag and
+	// modification time; a folder: size and modification time).
+	Version string
+}
+
+// CheckName refuses a name that could leave the store's root.
+func CheckName(name string) error {
+	if name == "" || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") {
+		return fmt.Errorf("object name %q: want a relative name", name)
+	}
+	for _, c := range strings.Split(name, "/") {
+		if c == "" || c == "." || c == ".." {
+			return fmt.Errorf("object name %q: empty, . or .. component", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+// Package s3 is the objstore.Store of an S3-compatible bucket (AWS, Ceph
+// RGW, MinIO, versitygw, ...), through minio-go: a focused S3 client
+// (Apache-2.0) with path-style addressing and custom endpoints built in,
+// and a much smaller dependency tree than aws-sdk-go-v2.
+//
+// A location is a URL s3://bucket/prefix, with optional query parameters
+// endpoint=host:port, region=R, path-style=1 and insecure=1 (plain HTTP);
+// the same settings are Options fields (cbfs's --s3-* flags). Credentials
+// are never part of it: they come from Options.CredentialsFile
+// (--s3-credentials FILE, in the ~/.aws/credentials format), else the
+// environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
+// else ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE). They
+// are never logged.
+//
+// Faults: every request has a bounded time (Options.Timeout, per attempt);
+// network errors and 5xx answers are retried by the client with
+// exponential backoff (Options.Retries attempts), then returned. Refused
+// credentials are objstore.ErrAccess, a missing object objstore.ErrNotExist.
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/cbfs/cbfs/objstore"
+)
+
+// Options say how to reach the bucket. Zero values take the URL's query
+// parameters, then the defaults.
+type Options struct {
+	Endpoint        string // host:port (default: the URL's endpoint=, else s3.amazonaws.com)
+	Region          string // default: the URL's region=, else us-east-1
+	PathStyle       bool   // path-style addressing (bucket in the path, not the host name)
+	Insecure        bool   // plain HTTP
+	CredentialsFile string // an ~/.aws/credentials-format file
+	Profile         string // its profile (default: AWS_PROFILE, else "default")
+	Timeout         time.Duration
+	Retries         int
+}
+
+// Location is a parsed s3:// URL.
+type Location struct {
+	Bucket, Prefix string
+	Query          url.Values
+}
+
+// IsURL reports whether s names an S3 location.
+func IsURL(s string) bool { return strings.HasPrefix(s, "s3://") }
+
+// ParseURL parses s3://bucket[/prefix][?endpoint=...&region=...&path-style=1&insecure=1].
+func ParseURL(s string) (Location, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return Location{}, fmt.Errorf("%q: want s3://bucket/prefix", s)
+	}
+	if u.User != nil {
+		return Location{}, fmt.Errorf("%s: credentials do not belong in the URL: use the environment, ~/.aws/credentials or --s3-credentials FILE", u.Redacted())
+	}
+	for k := range u.Query() {
+		switch k {
+		case "endpoint", "region", "path-style", "insecure":
+		default:
+			return Location{}, fmt.Errorf("%s: unknown parameter %q (known: endpoint, region, path-style, insecure)", s, k)
+		}
+	}
+	p := strings.Trim(u.Path, "/")
+	if p != "" {
+		if err := objstore.CheckName(p); err != nil {
+			return Location{}, fmt.Errorf("%s: prefix: %w", s, err)
+		}
+	}
+	return Location{Bucket: u.Host, Prefix: p, Query: u.Query()}, nil
+}
+
+// Bucket is a Store on one bucket and prefix.
+type Bucket struct {
+	c      *minio.Core
+	bucket string
+	prefix string // "" or "p/" (ends in a slash)
+	url    string // for messages
+	opt    Options
+}
+
+var _ objstore.Store = (*Bucket)(nil)
+
+// Open returns the store at the s3:// URL. It sends no request: Check does.
+func Open(rawURL string, o Options) (*Bucket, error) {
+	loc, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	q := loc.Query
+	if o.Endpoint == "" {
+		o.Endpoint = q.Get("endpoint")
+	}
+	if o.Endpoint == "" {
+		o.Endpoint = "s3.amazonaws.com"
+	}
+	if o.Region == "" {
+		o.Region = q.Get("region")
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if b, _ := strconv.ParseBool(q.Get("path-style")); b {
+		o.PathStyle = true
+	}
+	if b, _ := strconv.ParseBool(q.Get("insecure")); b {
+		o.Insecure = true
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Second
+	}
+	if o.Retries <= 0 {
+		o.Retries = 4
+	}
+	creds, err := credentialsFor(o)
+	if err != nil {
+		return nil, err
+	}
+	lookup := minio.BucketLookupAuto
+	if o.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: o.Timeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+	c, err := minio.NewCore(o.Endpoint, &minio.Options{
+		Creds: creds, Secure: !o.Insecure, Region: o.Region,
+		BucketLookup: lookup, Transport: tr, MaxRetries: o.Retries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rawURL, err)
+	}
+	prefix := loc.Prefix
+	if prefix != "" {
+		prefix += "/"
+	}
+	return &Bucket{c: c, bucket: loc.Bucket, prefix: prefix, opt: o,
+		url: "s3://" + loc.Bucket + "/" + loc.Prefix}, nil
+}
+
+// credentialsFor is the credential chain: the named file, else the
+// environment, else ~/.aws/credentials.
+func credentialsFor(o Options) (*credentials.Credentials, error) {
+	profile := o.Profile
+	if o.CredentialsFile != "" {
+		if _, err := os.Stat(o.CredentialsFile); err != nil {
+			return nil, fmt.Errorf("--s3-credentials: %w", err)
+		}
+		c := credentials.NewFileAWSCredentials(o.CredentialsFile, profile)
+		v, err := c.GetWithContext(nil)
+		if err != nil || v.AccessKeyID == "" {
+			return nil, fmt.Errorf("--s3-credentials %s: no aws_access_key_id/aws_secret_access_key in profile %q", o.CredentialsFile, orDefault(profile))
+		}
+		return c, nil
+	}
+	file := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if file == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			file = filepath.Join(home, ".aws", "credentials")
+		}
+	}
+	return credentials.NewChainCredentials([]credentials.Provider{
+		&credentials.EnvAWS{},
+		&credentials.FileAWSCredentials{Filename: file, Profile: profile},
+	}), nil
+}
+
+func orDefault(p string) string {
+	if p == "" {
+		if p = os.Getenv("AWS_PROFILE"); p == "" {
+			return "default"
+		}
+	}
+	return p
+}
+
+func (b *Bucket) String() string { return b.url }
+
+// key is the object key of name.
+func (b *Bucket) key(name string) string { return b.prefix + name }
+
+// Check makes one request (a listing of at most one key under the prefix)
+// and returns a one-line error for missing or refused credentials, an
+// unknown bucket or an unreachable endpoint.
+func (b *Bucket) Check(ctx context.Context) error {
+	v, err := b.c.Client.GetCreds()
+	if err != nil || v.AccessKeyID == "" {
+		return fmt.Errorf("%s: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, write ~/.aws/credentials, or pass --s3-credentials FILE", b.url)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix, MaxKeys: 1}) {
+		return b.err("", o.Err)
+	}
+	return nil
+}
+
+func (b *Bucket) Get(ctx context.Context, name string) (io.ReadCloser, int64, error) {
+	if err := objstore.CheckName(name); err != nil {
+		return nil, 0, err
+	}
+	rc, info, _, err := b.c.GetObject(ctx, b.bucket, b.key(name), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, 0, b.err(name, err)
+	}
+	return rc, info.Size, nil
+}
+
+func (b *Bucket) GetRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	if err := objstore.CheckName(name); err != nil {
+		return nil, err
+	}
+	var o minio.GetObjectOptions
+	if err := o.SetRange(off, off+n-1); err != nil {
+		return nil, err
+	}
+	rc, _, _, err := b.c.GetObject(ctx, b.bucket, b.key(name), o)
+	if err != nil {
+		return nil, b.err(name, err)
+	}
+	return rc, nil
+}
+
+func (b *Bucket) Stat(ctx context.Context, name string) (int64, error) {
+	if err := objstore.CheckName(name); err != nil {
+		return 0, err
+	}
+	info, err := b.c.StatObject(ctx, b.bucket, b.key(name), minio.StatObjectOptions{})
+	if err != nil {
+		return 0, b.err(name, err)
+	}
+	return info.Size, nil
+}
+
+// PutIfAbsent stats, then puts: a race with another writer of the same
+// name writes the same bytes (names are content addresses), so no
+// conditional request (which not every S3-compatible store honours) is
+// needed.
+func (b *Bucket) PutIfAbsent(ctx context.Context, name string, r io.Reader, size int64) (bool, error) {
+	if _, err := b.Stat(ctx, name); err == nil {
+		return false, nil
+	} else if !errors.Is(err, objstore.ErrNotExist) {
+		return false, err
+	}
+	return true, b.Put(ctx, name, r, size)
+}
+
+func (b *Bucket) Put(ctx context.Context, name string, r io.Reader, size int64) error {
+	if err := objstore.CheckName(name); err != nil {
+		return err
+	}
+	_, err := b.c.Client.PutObject(ctx, b.bucket, b.key(name), r, size, minio.PutObjectOptions{
+		ContentType: "application/octet-stream", DisableContentSha256: false})
+	return b.err(name, err)
+}
+
+func (b *Bucket) List(ctx context.Context, prefix string, fn func(objstore.Object) error) error {
+	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true}) {
+		if o.Err != nil {
+			return b.err(prefix, o.Err)
+		}
+		name := strings.TrimPrefix(o.Key, b.prefix)
+		if objstore.CheckName(name) != nil {
+			continue // a key no cbfs name can have: not ours
+		}
+		if err := fn(objstore.Object{Name: name, Size: o.Size,
+			Version: o.ETag + "@" + o.LastModified.UTC().Format(time.RFC3339Nano)}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// err classifies a client error: missing objects, refused credentials,
+// else the error with the location.
+func (b *Bucket) err(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	where := b.url
+	if name != "" {
+		where = strings.TrimSuffix(b.url, "/") + "/" + name
+	}
+	switch minio.ToErrorResponse(err).Code {
+	case minio.NoSuchKey, "NotFound":
+		return fmt.Errorf("%s: %w", where, objstore.ErrNotExist)
+	case minio.NoSuchBucket:
+		return fmt.Errorf("%s: no such bucket %q", b.url, b.bucket)
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
+		return fmt.Errorf("%s: %w: the store refused the credentials (%s): check the access key and secret", b.url, objstore.ErrAccess, minio.ToErrorResponse(err).Code)
+	}
+	if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%s: %w", where, objstore.ErrNotExist)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// Flags are the command-line settings of an S3 location (cbfs mount, cbfs
+// serve --external, cbctl's S3 verbs). No flag takes a secret.
+type Flags struct {
+	Endpoint    string `name:"s3-endpoint" placeholder:"HOST:PORT" help:"S3-compatible endpoint (default: the s3:// URL's endpoint= parameter, else AWS)."`
+	Region      string `name:"s3-region" placeholder:"REGION" help:"S3 region (default: the URL's region=, else us-east-1)."`
+	PathStyle   bool   `name:"s3-path-style" help:"Path-style addressing (the bucket in the path, not the host name), as most S3-compatible stores want."`
+	Insecure    bool   `name:"s3-insecure" help:"Plain HTTP to the endpoint (loopback and tests only)."`
+	Credentials string `name:"s3-credentials" placeholder:"FILE" help:"S3 credentials in the ~/.aws/credentials format (default: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials). Never on the command line."`
+}
+
+// Open opens the store at rawURL with these settings.
+func (f Flags) Open(rawURL string) (*Bucket, error) {
+	return Open(rawURL, Options{Endpoint: f.Endpoint, Region: f.Region, PathStyle: f.PathStyle,
+		Insecure: f.Insecure, CredentialsFile: f.Credentials})
+}
