@@ -35,7 +35,7 @@ var (
 	itemsN   = flag.Int("items", 1000000, "items in the Backup Path for the mount-ready benchmark (0 skips it)")
 	bigMB    = flag.Int("bigmb", 500, "approximate decompressed MB for the cat benchmark (a sample of bigmb/4 accounts with attachments; 0 skips it)")
 	scanMsgs = flag.Int("scanmsgs", 20000, "messages in the Maildir tree for the backup-scan benchmark (0 skips it)")
-	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready or scan")
+	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready, scan or anchors (cbfs beside restic and borg)")
 	catAccts = flag.Int("catacct", 0, "accounts of the cat benchmark's sample (0: bigmb/4; with -catmsgs, replaces -bigmb's sizing)")
 	catMsgs  = flag.Int("catmsgs", 40, "messages per account of the cat benchmark's sample")
 	catTwo   = flag.Bool("cattwo", true, "also time 2 parallel readers in the cat benchmark")
@@ -59,6 +59,9 @@ func main() {
 	}
 	if *scanMsgs > 0 && (*onlyFlag == "" || *onlyFlag == "scan") {
 		benchScan()
+	}
+	if *onlyFlag == "anchors" {
+		benchAnchors() // only when asked: it installs restic and borg
 	}
 }
 
