@@ -113,12 +113,49 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		defer m.close()
 		runner.AfterWrite = func(string) { m.remount(ctx) }
+	} else {
+		// No mount of its own: keep the index that cbfs mount uses by
+		// default current, so a mount of this Backup Path never builds it.
+		runner.AfterWrite = func(string) { refreshMountIndex(ctx, settings, log) }
 	}
 	log.Info("cbfs serve", "version", versionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
 		"socket", svc.SocketPath(), "source", redactSource(settings.Source), "pid", os.Getpid())
 	err = svc.Serve(ctx)
 	log.Info("cbfs serve stopped")
 	return err
+}
+
+// refreshMountIndex brings the index cbfs mount uses by default for the
+// service's Backup Path (defaultIndexPath) up to date after an operation
+// wrote the path, and closes it again. A mount holding it (the index is
+// locked) is left alone: it refreshes the index itself when mounted again.
+func refreshMountIndex(ctx context.Context, s operations.Settings, log *slog.Logger) {
+	bp, err := s.OpenPath(s.BackupPath)
+	if err != nil {
+		return // nothing backed up (yet): nothing to index
+	}
+	dbPath, err := defaultIndexPath(bp.Root)
+	if err != nil {
+		log.Warn("refresh index", "err", err)
+		return
+	}
+	start := time.Now()
+	ix, err := index.Open(bp, dbPath)
+	if errors.Is(err, index.ErrLocked) {
+		log.Info("index in use by a mount: not refreshed", "index", dbPath)
+		return
+	}
+	if err != nil {
+		log.Warn("refresh index", "index", dbPath, "err", err)
+		return
+	}
+	defer ix.Close()
+	st, err := ix.Refresh(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		log.Warn("refresh index", "index", dbPath, "err", err)
+		return
+	}
+	log.Info("index refreshed", "index", dbPath, "accounts", st.Accounts, "items", st.Items, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // newLogger is the service's log on stderr: text (key=value) or JSON lines.
