@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -402,10 +404,26 @@ type acctScan struct {
 	store   *blob.Store
 	wopt    atomicfile.Options
 	pending []*mailbox.Item
+
+	// Blobs of new messages are compressed and written by up to
+	// writeWorkers goroutines (putAsync) while the next messages are
+	// read; flush waits for them before the sync that makes them durable,
+	// so the order blob, sync, item file is kept.
+	putWG   sync.WaitGroup
+	putSem  chan struct{}
+	putMu   sync.Mutex
+	putErr  error
+	putNew  int                  // blobs created by putAsync since the last waitPuts
+	putting map[blob.Digest]bool // digests put since the last waitPuts
 }
 
 // pendingMax is how many new items wait for one blob sync.
 const pendingMax = 256
+
+// writeWorkers is how many blobs (and, in flush, item files) are written
+// at once: compression takes a core each, and file creation in the kernel
+// overlaps with it.
+var writeWorkers = max(2, runtime.GOMAXPROCS(0))
 
 // cur is one folder of the source as seen in this scan.
 type cur struct {
@@ -455,7 +473,7 @@ func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos strin
 	defer mb.Close()
 	a := &acctScan{r: r, rep: ar, id: info.ID, name: name, st: st, mb: mb, nextID: st.maxItemID + 1,
 		durable: !r.bp.Write.NoSync || !r.bp.Blobs.Write.NoSync, store: blob.NewStore(r.bp.Root),
-		wopt: atomicfile.Options{NoSync: true}}
+		wopt: atomicfile.Options{NoSync: true}, putSem: make(chan struct{}, writeWorkers), putting: map[blob.Digest]bool{}}
 	a.store.Write.NoSync = true
 	a.dirty = st.repaired > 0
 	err = a.scan(ctx)
@@ -685,19 +703,84 @@ func (a *acctScan) newItem(id int, s mailbox.State) error {
 	return a.writeItem(rel, it)
 }
 
+// putAsync stores content, whose digest is d, in the background; the
+// next waitPuts (flush) waits for it and reports its error.
+func (a *acctScan) putAsync(d blob.Digest, content []byte) error {
+	a.putMu.Lock()
+	err, dup := a.putErr, a.putting[d]
+	a.putting[d] = true
+	a.putMu.Unlock()
+	if err != nil || dup {
+		return err
+	}
+	a.putSem <- struct{}{}
+	a.putWG.Add(1)
+	go func() {
+		defer func() { <-a.putSem; a.putWG.Done() }()
+		got, created, err := a.store.Put(content)
+		if err == nil && got != d {
+			err = fmt.Errorf("store blob %s: content changed while it was stored (now %s)", d, got)
+		}
+		a.putMu.Lock()
+		defer a.putMu.Unlock()
+		if err != nil && a.putErr == nil {
+			a.putErr = &writeError{err}
+		}
+		if created {
+			a.putNew++
+		}
+	}()
+	return nil
+}
+
+// waitPuts waits for the blobs putAsync is writing and counts them.
+func (a *acctScan) waitPuts() error {
+	a.putWG.Wait()
+	a.putMu.Lock()
+	defer a.putMu.Unlock()
+	a.rep.BlobsNew += a.putNew
+	a.rep.Written += a.putNew
+	a.putNew = 0
+	clear(a.putting)
+	return a.putErr
+}
+
 // flush makes the blobs written so far durable, then writes the pending
-// items.
+// items (writeWorkers at a time).
 func (a *acctScan) flush() error {
+	if err := a.waitPuts(); err != nil {
+		return err
+	}
 	if len(a.pending) == 0 {
 		return nil
 	}
 	if err := a.sync(); err != nil {
 		return err
 	}
-	for _, it := range a.pending {
-		if err := a.writeItem(a.st.itemPaths[it.ID], it); err != nil {
-			return err
+	errs := make([]error, len(a.pending))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(writeWorkers, len(a.pending)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				it := a.pending[i]
+				errs[i] = a.writeItemFile(a.st.itemPaths[it.ID], it)
+			}
+		}()
+	}
+	for i := range a.pending {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i := range a.pending {
+		if errs[i] != nil {
+			return errs[i]
 		}
+		a.counted()
+		a.rep.Items.New++ // pending items are new messages (add)
 	}
 	a.pending = a.pending[:0]
 	return nil
@@ -715,6 +798,15 @@ func (a *acctScan) sync() error {
 }
 
 func (a *acctScan) writeItem(rel string, it *mailbox.Item) error {
+	if err := a.writeItemFile(rel, it); err != nil {
+		return err
+	}
+	a.counted()
+	return nil
+}
+
+// writeItemFile writes an item file (safe for concurrent use).
+func (a *acctScan) writeItemFile(rel string, it *mailbox.Item) error {
 	b, err := it.Encode()
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
@@ -722,10 +814,14 @@ func (a *acctScan) writeItem(rel string, it *mailbox.Item) error {
 	if err := a.wopt.WriteFile(filepath.Join(a.r.bp.Root, rel), b, 0o644); err != nil {
 		return &writeError{fmt.Errorf("write item %d of %s: %w", it.ID, a.name, err)}
 	}
+	return nil
+}
+
+// counted counts an item file written.
+func (a *acctScan) counted() {
 	a.rep.Written++
 	a.wrote = true
 	a.sinceC++
-	return nil
 }
 
 // changeItem appends a new state: a copy of the latest, changed by fn.
