@@ -409,12 +409,23 @@ type acctScan struct {
 	// writeWorkers goroutines (putAsync) while the next messages are
 	// read; flush waits for them before the sync that makes them durable,
 	// so the order blob, sync, item file is kept.
-	putWG   sync.WaitGroup
+	putWG   *sync.WaitGroup // the puts of the current group
 	putSem  chan struct{}
 	putMu   sync.Mutex
 	putErr  error
-	putNew  int                  // blobs created by putAsync since the last waitPuts
-	putting map[blob.Digest]bool // digests put since the last waitPuts
+	putNew  int                  // blobs created by putAsync
+	putting map[blob.Digest]bool // digests put in the current group
+
+	// One group at a time is committed in the background (its blobs
+	// awaited, synced, then its item files written) while the next one
+	// is read and compressed; commits run in order.
+	inflight chan commitResult
+}
+
+// commitResult is the outcome of a group's commit.
+type commitResult struct {
+	items int // item files written
+	err   error
 }
 
 // pendingMax is how many new items wait for one blob sync.
@@ -473,7 +484,7 @@ func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos strin
 	defer mb.Close()
 	a := &acctScan{r: r, rep: ar, id: info.ID, name: name, st: st, mb: mb, nextID: st.maxItemID + 1,
 		durable: !r.bp.Write.NoSync || !r.bp.Blobs.Write.NoSync, store: blob.NewStore(r.bp.Root),
-		wopt: atomicfile.Options{NoSync: true}, putSem: make(chan struct{}, writeWorkers), putting: map[blob.Digest]bool{}}
+		wopt: atomicfile.Options{NoSync: true}, putWG: &sync.WaitGroup{}, putSem: make(chan struct{}, writeWorkers), putting: map[blob.Digest]bool{}}
 	a.store.Write.NoSync = true
 	a.dirty = st.repaired > 0
 	err = a.scan(ctx)
@@ -714,9 +725,10 @@ func (a *acctScan) putAsync(d blob.Digest, content []byte) error {
 		return err
 	}
 	a.putSem <- struct{}{}
-	a.putWG.Add(1)
+	wg := a.putWG
+	wg.Add(1)
 	go func() {
-		defer func() { <-a.putSem; a.putWG.Done() }()
+		defer func() { <-a.putSem; wg.Done() }()
 		got, created, err := a.store.Put(content)
 		if err == nil && got != d {
 			err = fmt.Errorf("store blob %s: content changed while it was stored (now %s)", d, got)
@@ -733,57 +745,110 @@ func (a *acctScan) putAsync(d blob.Digest, content []byte) error {
 	return nil
 }
 
-// waitPuts waits for the blobs putAsync is writing and counts them.
-func (a *acctScan) waitPuts() error {
-	a.putWG.Wait()
+// takePutErr counts the blobs putAsync created so far and returns its
+// first error.
+func (a *acctScan) takePutErr() error {
 	a.putMu.Lock()
 	defer a.putMu.Unlock()
 	a.rep.BlobsNew += a.putNew
 	a.rep.Written += a.putNew
 	a.putNew = 0
-	clear(a.putting)
 	return a.putErr
 }
 
-// flush makes the blobs written so far durable, then writes the pending
-// items (writeWorkers at a time).
+// flush hands the current group (its blobs being written, its pending
+// items) to a background commit: wait for the blobs, make them durable,
+// then write the items (writeWorkers at a time). The previous group's
+// commit is collected first, so at most one is in flight.
 func (a *acctScan) flush() error {
-	if err := a.waitPuts(); err != nil {
+	if err := a.collect(); err != nil {
+		return err
+	}
+	if err := a.takePutErr(); err != nil {
 		return err
 	}
 	if len(a.pending) == 0 {
 		return nil
 	}
-	if err := a.sync(); err != nil {
+	items := a.pending
+	paths := make([]string, len(items))
+	for i, it := range items {
+		paths[i] = a.st.itemPaths[it.ID]
+	}
+	puts := a.putWG
+	a.pending, a.putWG = nil, &sync.WaitGroup{}
+	clear(a.putting)
+	done := make(chan commitResult, 1)
+	a.inflight = done
+	go func() { done <- a.commit(puts, items, paths) }()
+	return nil
+}
+
+// drain flushes and waits for every commit: the items pending so far
+// are on disk afterwards (or the error says why not).
+func (a *acctScan) drain() error {
+	if err := a.flush(); err != nil {
 		return err
 	}
-	errs := make([]error, len(a.pending))
+	if err := a.collect(); err != nil {
+		return err
+	}
+	a.putWG.Wait() // puts of messages whose items were not queued (none normally)
+	return a.takePutErr()
+}
+
+// collect waits for the commit in flight, if any, and counts its items.
+func (a *acctScan) collect() error {
+	if a.inflight == nil {
+		return nil
+	}
+	r := <-a.inflight
+	a.inflight = nil
+	for range r.items {
+		a.counted()
+		a.rep.Items.New++ // pending items are new messages (add)
+	}
+	return r.err
+}
+
+// commit writes a group: blobs (awaited), one sync, item files.
+func (a *acctScan) commit(puts *sync.WaitGroup, items []*mailbox.Item, paths []string) commitResult {
+	puts.Wait()
+	a.putMu.Lock()
+	err := a.putErr
+	a.putMu.Unlock()
+	if err != nil {
+		return commitResult{err: err}
+	}
+	if err := a.sync(); err != nil {
+		return commitResult{err: err}
+	}
+	errs := make([]error, len(items))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(writeWorkers, len(a.pending)) {
+	for range min(writeWorkers, len(items)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				it := a.pending[i]
-				errs[i] = a.writeItemFile(a.st.itemPaths[it.ID], it)
+				errs[i] = a.writeItemFile(paths[i], items[i])
 			}
 		}()
 	}
-	for i := range a.pending {
+	for i := range items {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	for i := range a.pending {
-		if errs[i] != nil {
-			return errs[i]
+	r := commitResult{}
+	for _, err := range errs {
+		if err == nil {
+			r.items++
+		} else if r.err == nil {
+			r.err = err
 		}
-		a.counted()
-		a.rep.Items.New++ // pending items are new messages (add)
 	}
-	a.pending = a.pending[:0]
-	return nil
+	return r
 }
 
 // sync flushes the Backup Path's file system (durable mode only).
@@ -866,7 +931,7 @@ func (a *acctScan) checkpoint() error {
 // final, folder tokens of completely listed folders are taken as the new
 // ones; otherwise the old tokens stay, so a resumed scan lists them again.
 func (a *acctScan) save(final bool) error {
-	if err := a.flush(); err != nil {
+	if err := a.drain(); err != nil {
 		return err
 	}
 	a.sinceC = 0
