@@ -42,7 +42,8 @@
 // # The scan state: accounts/<id>/cbfs_scan_state   [cbfs]
 //
 // One JSON object, written atomically after each account (and every
-// Options.CheckpointEvery written items), one folder or message per line:
+// Options.CheckpointEvery written items, or every quarter of the state's
+// size if that is more), one folder or message per line:
 //
 //	{"version":1,"source":"maildir:/srv/mail","account":"alice@example.com","savedDate":1714554000000,"lastItemId":260,
 //	"folders":[

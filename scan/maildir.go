@@ -300,30 +300,62 @@ func readKeywords(dir string) map[byte]string {
 // Fetch reads the files; a file renamed since the listing (a flag change)
 // is looked up again by base name.
 func (b *maildirBox) Fetch(ctx context.Context, f *Folder, msgs []*Message, fn func(*Message, []byte, error) error) error {
-	for _, m := range msgs {
+	// Read ahead: up to fetchAhead files are read concurrently (the disk
+	// queue stays full on a cold cache), and handed to fn in order.
+	type result struct {
+		data []byte
+		mt   time.Time
+		err  error
+	}
+	slots := make([]chan result, len(msgs))
+	for i := range slots {
+		slots[i] = make(chan result, 1)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	sem := make(chan struct{}, fetchAhead)
+	go func() {
+		for i, m := range msgs {
+			select {
+			case sem <- struct{}{}:
+			case <-stop:
+				return
+			}
+			go func(i int, m *Message) {
+				path := m.ref.(maildirRef).path
+				data, mt, err := readWithMtime(path)
+				if errors.Is(err, fs.ErrNotExist) {
+					if p := findBase(f.ref.(string), m.Key); p != "" {
+						data, mt, err = readWithMtime(p)
+					}
+					if errors.Is(err, fs.ErrNotExist) {
+						err = ErrVanished
+					}
+				}
+				slots[i] <- result{data, mt, err}
+			}(i, m)
+		}
+	}()
+	for i, m := range msgs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		path := m.ref.(maildirRef).path
-		data, mt, err := readWithMtime(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			if p := findBase(f.ref.(string), m.Key); p != "" {
-				data, mt, err = readWithMtime(p)
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				err = ErrVanished
-			}
+		r := <-slots[i]
+		slots[i] = nil
+		<-sem
+		if r.err == nil {
+			m.Date = r.mt
+			m.Size = int64(len(r.data))
 		}
-		if err == nil {
-			m.Date = mt
-			m.Size = int64(len(data))
-		}
-		if err := fn(m, data, err); err != nil {
+		if err := fn(m, r.data, r.err); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// fetchAhead is how many message files a Maildir fetch reads ahead.
+const fetchAhead = 8
 
 func readWithMtime(path string) ([]byte, time.Time, error) {
 	fh, err := os.Open(path)

@@ -222,10 +222,11 @@ func (a *acctScan) put(content []byte) (blob.Digest, error) {
 	return d, nil
 }
 
-// add backs up a new message: blob first, then the item.
+// add backs up a new message: blob first (in the background), then the
+// item (pending until flush has made the blob durable).
 func (a *acctScan) add(c *cur, m *Message, content []byte) error {
-	d, err := a.put(content)
-	if err != nil {
+	d := blob.Sum(content)
+	if err := a.putAsync(d, content); err != nil {
 		return err
 	}
 	sum := summarize(content)
@@ -247,7 +248,6 @@ func (a *acctScan) add(c *cur, m *Message, content []byte) error {
 	}
 	a.st.put(&MessageEntry{Key: m.Key, ItemID: id, FolderID: c.id, Flags: m.Flags, Tags: m.Tags,
 		Size: int64(len(content)), Digest: d, MessageID: msgID})
-	a.rep.Items.New++
 	a.dirty = true
 	return a.checkpoint()
 }

@@ -36,6 +36,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// The default index of cbfs mount, which cbfs serve keeps current,
+	// goes here rather than in /var/cache/cbfs.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	cbctlBin = filepath.Join(dir, "cbctl")
 	build := exec.Command("go", "build", "-o", cbctlBin, "github.com/cbfs/cbfs/cmd/cbctl")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

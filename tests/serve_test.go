@@ -9,6 +9,8 @@ package tests
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -257,6 +259,30 @@ func TestServe(t *testing.T) {
 		// doItemSearch reads the written path like any other.
 		r := ok(t, "backup", "doItemSearch", "alice@example.test", "--backup-path", root, "--json")
 		assert.Contains(t, r.stdout, "alice-2")
+	})
+
+	t.Run("the index cbfs mount uses by default is current after the scan", func(t *testing.T) {
+		// cbfs mount's default index of root (defaultIndexPath, under
+		// XDG_CACHE_HOME as TestMain sets it): serve refreshed it after
+		// the scan, so a mount finds every item there before refreshing.
+		sum := sha256.Sum256([]byte(root))
+		db := filepath.Join(os.Getenv("XDG_CACHE_HOME"), "cbfs", "bp-"+hex.EncodeToString(sum[:8])+".db")
+		bp, err := backuppath.Open(root)
+		require.NoError(t, err)
+		ix, err := index.Open(bp, db)
+		require.NoError(t, err)
+		defer ix.Close()
+		accts, err := ix.Accounts()
+		require.NoError(t, err)
+		require.Len(t, accts, 2)
+		before := 0
+		for _, a := range accts {
+			before += a.Items
+		}
+		st, err := ix.Refresh(context.Background(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, st.Items, before, "items indexed by serve vs after a refresh")
+		assert.GreaterOrEqual(t, before, 6)
 	})
 
 	t.Run("re-scan of an unchanged server writes nothing", func(t *testing.T) {

@@ -31,7 +31,7 @@ import (
 type MountCmd struct {
 	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
-	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, ~/.cache/cbfs, or /var/cache/cbfs for root; named from the Backup Path)."`
+	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
 	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox)."`
 	UID        int    `name:"uid" default:"-1" help:"Owner of every file and folder (default: you)."`
 	GID        int    `name:"gid" default:"-1" help:"Group of every file and folder (default: yours)."`
@@ -294,14 +294,16 @@ func unescapeMountinfo(s string) string {
 
 // defaultIndexPath is where the index of the Backup Path root lives unless
 // --index says otherwise: a cache folder outside the Backup Path, file
-// named from a hash of root (so two paths never share an index).
+// named from a hash of root (so two paths never share an index). cbfs
+// serve keeps this index current after each operation that writes its
+// Backup Path, so a mount of a served path finds it built.
 func defaultIndexPath(root string) (string, error) {
 	var dir string
-	switch {
+	switch x := os.Getenv("XDG_CACHE_HOME"); {
+	case x != "" && filepath.IsAbs(x):
+		dir = filepath.Join(x, "cbfs")
 	case os.Geteuid() == 0:
 		dir = "/var/cache/cbfs"
-	case os.Getenv("XDG_CACHE_HOME") != "":
-		dir = filepath.Join(os.Getenv("XDG_CACHE_HOME"), "cbfs")
 	default:
 		home, err := os.UserHomeDir()
 		if err != nil {

@@ -79,14 +79,17 @@ func TestDefaultIndexPath(t *testing.T) {
 	assert.False(t, within("/srv/backup", a), "outside the Backup Path")
 	again, _ := defaultIndexPath("/srv/backup")
 	assert.Equal(t, a, again)
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && os.Getenv("XDG_CACHE_HOME") == "" {
 		assert.True(t, strings.HasPrefix(a, "/var/cache/cbfs/"), a)
-	} else {
-		t.Setenv("XDG_CACHE_HOME", "/tmp/xdg")
-		x, err := defaultIndexPath("/srv/backup")
-		require.NoError(t, err)
-		assert.True(t, strings.HasPrefix(x, "/tmp/xdg/cbfs/"), x)
 	}
+	t.Setenv("XDG_CACHE_HOME", "/tmp/xdg")
+	x, err := defaultIndexPath("/srv/backup")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(x, "/tmp/xdg/cbfs/"), x)
+	t.Setenv("XDG_CACHE_HOME", "relative")
+	y, err := defaultIndexPath("/srv/backup")
+	require.NoError(t, err)
+	assert.False(t, strings.HasPrefix(y, "relative"), "a relative XDG_CACHE_HOME is ignored, as the spec says: %s", y)
 }
 
 func TestUnescapeMountinfo(t *testing.T) {

@@ -128,6 +128,15 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 			}
 			m.remount(ctx)
 		}
+	} else {
+		// No mount of its own: keep the index that cbfs mount uses by
+		// default current, so a mount of this Backup Path never builds it.
+		runner.AfterWrite = func(kind string) {
+			if ext != nil {
+				ext.afterWrite(ctx, kind)
+			}
+			refreshMountIndex(ctx, settings, log)
+		}
 	}
 	log.Info("cbfs serve", "version", versionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
 		"socket", svc.SocketPath(), "source", redactSource(settings.Source), "pid", os.Getpid())
@@ -147,6 +156,39 @@ func serviceSchedules(all []operations.ScheduleSetting) []service.Schedule {
 		}
 	}
 	return out
+}
+
+// refreshMountIndex brings the index cbfs mount uses by default for the
+// service's Backup Path (defaultIndexPath) up to date after an operation
+// wrote the path, and closes it again. A mount holding it (the index is
+// locked) is left alone: it refreshes the index itself when mounted again.
+func refreshMountIndex(ctx context.Context, s operations.Settings, log *slog.Logger) {
+	bp, err := s.OpenPath(s.BackupPath)
+	if err != nil {
+		return // nothing backed up (yet): nothing to index
+	}
+	dbPath, err := defaultIndexPath(bp.Root)
+	if err != nil {
+		log.Warn("refresh index", "err", err)
+		return
+	}
+	start := time.Now()
+	ix, err := index.Open(bp, dbPath)
+	if errors.Is(err, index.ErrLocked) {
+		log.Info("index in use by a mount: not refreshed", "index", dbPath)
+		return
+	}
+	if err != nil {
+		log.Warn("refresh index", "index", dbPath, "err", err)
+		return
+	}
+	defer ix.Close()
+	st, err := ix.Refresh(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		log.Warn("refresh index", "index", dbPath, "err", err)
+		return
+	}
+	log.Info("index refreshed", "index", dbPath, "accounts", st.Accounts, "items", st.Items, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // newLogger is the service's log on stderr: text (key=value) or JSON lines.

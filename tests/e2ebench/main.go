@@ -35,7 +35,7 @@ var (
 	itemsN   = flag.Int("items", 1000000, "items in the Backup Path for the mount-ready benchmark (0 skips it)")
 	bigMB    = flag.Int("bigmb", 500, "approximate decompressed MB for the cat benchmark (a sample of bigmb/4 accounts with attachments; 0 skips it)")
 	scanMsgs = flag.Int("scanmsgs", 20000, "messages in the Maildir tree for the backup-scan benchmark (0 skips it)")
-	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready, scan or s3 (s3 runs only when asked)")
+	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready, scan, anchors (cbfs beside restic and borg) or s3 (a Backup Path on versitygw); anchors and s3 run only when asked")
 	catAccts = flag.Int("catacct", 0, "accounts of the cat benchmark's sample (0: bigmb/4; with -catmsgs, replaces -bigmb's sizing)")
 	catMsgs  = flag.Int("catmsgs", 40, "messages per account of the cat benchmark's sample")
 	catTwo   = flag.Bool("cattwo", true, "also time 2 parallel readers in the cat benchmark")
@@ -62,6 +62,9 @@ func main() {
 	}
 	if *onlyFlag == "s3" {
 		benchS3()
+	}
+	if *onlyFlag == "anchors" {
+		benchAnchors() // only when asked: it installs restic and borg
 	}
 }
 

@@ -275,6 +275,20 @@ func ageDirs(root string) {
 // 8-400 KB (incompressible, like a PDF or a photo); the others are text, a
 // third of them multipart/alternative with an HTML part.
 func genMaildirs(root string, n int) {
+	genMail(root, n, mailShape{accounts: scanAccounts, folders: scanFolders, attachOneIn: 4, bodyMin: 500, bodyMax: 6500})
+}
+
+// mailShape is what genMail generates: messages spread over accounts and
+// folders, one in attachOneIn with an attachment (0: none), text bodies of
+// bodyMin to bodyMax bytes.
+type mailShape struct {
+	accounts         int
+	folders          []string
+	attachOneIn      int
+	bodyMin, bodyMax int
+}
+
+func genMail(root string, n int, sh mailShape) {
 	rng := rand.New(rand.NewPCG(4, 20000))
 	pool := make([]byte, 1<<20)
 	for i := range pool {
@@ -316,10 +330,10 @@ func genMaildirs(root string, n int) {
 	made := map[string]bool{}
 	base := time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)
 	for i := 0; i < n; i++ {
-		a := i % scanAccounts
+		a := i % sh.accounts
 		user := scanUser(a)
 		local, domain, _ := strings.Cut(user, "@")
-		folder := scanFolders[(i/scanAccounts)%len(scanFolders)]
+		folder := sh.folders[(i/sh.accounts)%len(sh.folders)]
 		dir := filepath.Join(root, domain, local, "Maildir")
 		if folder != "" {
 			dir = filepath.Join(dir, "."+strings.ReplaceAll(folder, "/", "."))
@@ -339,9 +353,9 @@ func genMaildirs(root string, n int) {
 		fmt.Fprintf(&m, "Return-Path: <sender%d@example.com>\nFrom: Sender %d <sender%d@example.com>\nTo: %s\nSubject: %s\n"+
 			"Date: %s\nMessage-ID: <%d.%d@bench.example>\nMIME-Version: 1.0\n",
 			i%37, i%37, i%37, user, subject, date.Format(time.RFC1123Z), i, rng.Uint32())
-		body := text(500 + rng.IntN(6000))
+		body := text(sh.bodyMin + rng.IntN(sh.bodyMax-sh.bodyMin))
 		switch {
-		case rng.IntN(4) == 0: // with an attachment
+		case sh.attachOneIn > 0 && rng.IntN(sh.attachOneIn) == 0: // with an attachment
 			size := 8<<10 + int(float64(392<<10)*rng.Float64()*rng.Float64())
 			off := rng.IntN(len(pool) - size)
 			fmt.Fprintf(&m, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\nThis is a multi-part message in MIME format.\n\n"+
