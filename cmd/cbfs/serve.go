@@ -113,7 +113,6 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 			svc.Close()
 			return err
 		}
-		runner.AfterWrite = func(kind string) { ext.afterWrite(ctx, kind) }
 	}
 	if c.Mount != "" {
 		m, err := startServeMount(ctx, settings, c.Mount, g.Debug, c.AllowOther, log)
