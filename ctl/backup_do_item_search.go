@@ -14,11 +14,11 @@ import (
 // DoItemSearchCmd is "backup doItemSearch ACCOUNT".
 type DoItemSearchCmd struct {
 	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
-	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-insensitively, in the subject, from, to or name of any state."`
-	Type         string `name:"type" default:"all" placeholder:"TYPE" help:"Item type: message, contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
+	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-sensitively (as Carbonio), in the subject, from, to or name of any state."`
+	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
 	After        string `name:"after" placeholder:"DATE" help:"Only items with a state that started at or after this date (${date_help})."`
 	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date."`
-	SearchFilter string `name:"search-filter" default:"all" enum:"all,deleted,not_deleted" placeholder:"all|deleted|not_deleted" help:"Deleted state of the item's latest state: all, deleted or not_deleted."`
+	SearchFilter string `name:"search-filter" default:"deleted" enum:"all,deleted,not_deleted" placeholder:"deleted|not_deleted|all" help:"Deleted state of the item's latest state: deleted (default, as Carbonio: what a restore brings back), not_deleted or all."`
 }
 
 // Help is the long help of doItemSearch.
@@ -72,7 +72,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	needle := strings.ToLower(c.SearchString)
+	needle := c.SearchString
 	fold := newFolders(p, acct.ID)
 	hits := []searchHit{}
 	bad := 0
@@ -142,14 +142,15 @@ func matchDates(it *mailbox.Item, after, before time.Time) bool {
 	return false
 }
 
-// matchText: needle (lower case) in subject, from, to or name of any state.
+// matchText: needle, case-sensitively (Carbonio's search_string is), in
+// subject, from, to or name of any state.
 func matchText(it *mailbox.Item, needle string) bool {
 	if needle == "" {
 		return true
 	}
 	for _, s := range it.States {
 		for _, f := range []string{s.Subject, s.From, s.To, s.Name} {
-			if strings.Contains(strings.ToLower(f), needle) {
+			if strings.Contains(f, needle) {
 				return true
 			}
 		}

@@ -20,7 +20,7 @@ import (
 type GetItemCmd struct {
 	Account  string `arg:"" help:"Account name (case-insensitive) or id."`
 	Item     int    `arg:"" help:"Item id."`
-	Date     string `name:"date" default:"all" placeholder:"all|first|last|DATE" help:"Which states: all (default), first, last, or the state in force at a date (${date_help})."`
+	Date     string `name:"date" default:"last" placeholder:"last|all|first|DATE" help:"Which states: last (default, as Carbonio), all, first, or the state in force at a date (${date_help})."`
 	DumpBlob bool   `name:"dump-blob" help:"Also print each state's decompressed blob. A damaged blob prints what could be salvaged, warns on stderr and makes the exit status 1."`
 	Output   string `name:"output" placeholder:"FILE" help:"Write only the selected state's decompressed, verified blob to FILE (an .eml a mail client opens), nothing else; needs one state (date last, first or a date). A damaged blob writes nothing and exits 1."`
 }

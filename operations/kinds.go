@@ -193,7 +193,7 @@ type ExternalRestoreParams struct {
 	InputFile             string   `pair:"input_file" name:"input-file" placeholder:"FILE" help:"A file of accounts to restore, one name or id a line (added to --accounts)."`
 	Domains               []string `pair:"domains" name:"domains" placeholder:"DOMAIN" help:"Restore only accounts, and provision only domains and distribution lists, of these domains (comma-separated)."`
 	FilterDeleted         bool     `pair:"filter_deleted" name:"filter-deleted" default:"true" negatable:"" help:"Leave out deleted accounts and items whose latest state is deleted (filter_deleted false restores them, in their last state before the deletion)."`
-	SkipSystemAccounts    bool     `pair:"skip_system_accounts" name:"skip-system-accounts" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...)."`
+	SkipSystemAccounts    bool     `pair:"skip_system_accounts" name:"skip-system-accounts" default:"true" negatable:"" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...); default true, as Carbonio (skip_system_accounts false restores them)."`
 	SkipDistributionLists bool     `pair:"skip_distribution_lists" name:"skip-distribution-lists" help:"Do not provision distribution lists."`
 	SkipCOSes             bool     `pair:"skip_coses" name:"skip-coses" help:"Do not provision classes of service."`
 	ProvisioningOnly      bool     `pair:"provisioning_only" name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
