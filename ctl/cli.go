@@ -3,11 +3,12 @@
 // lets Carbonio's positional "name value" pairs stand for flags.
 //
 // Exit status: 0 on success, 1 for operational errors (no such path or
-// account, damaged data, I/O), 2 for usage errors (unknown command or
-// parameter, bad date, bad type). A scan in which some accounts failed
-// (a partial backup) or all did is an operational error (1), its report
-// printed first. Every error is one line on stderr,
-// "cbctl: error: ...".
+// account, damaged data, I/O, a target that refuses the login or cannot be
+// reached, an operation that did nothing because everything it tried
+// failed), 2 for usage errors (unknown command or parameter, bad date, bad
+// type), 3 for a partial success (a scan in which some accounts failed, a
+// restore that restored some items and not others), its report printed
+// first. Every error is one line on stderr, "cbctl: error: ...".
 package ctl
 
 import (
@@ -20,6 +21,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cbfs/cbfs/operations"
 )
 
 // CLI is the root of the command tree.
@@ -65,9 +68,10 @@ type BackupCmd struct {
 
 // Exit codes.
 const (
-	ExitOK    = 0
-	ExitError = 1 // operational error
-	ExitUsage = 2 // bad command line
+	ExitOK      = 0
+	ExitError   = 1 // operational error; an operation that did nothing
+	ExitUsage   = 2 // bad command line
+	ExitPartial = 3 // an operation that partly succeeded (its report says what failed)
 )
 
 // usageError marks an error caused by the command line (exit status 2).
@@ -99,6 +103,8 @@ func exitCodeOf(err error) int {
 		return ee.code
 	case errors.As(err, &ue), errors.As(err, &pe):
 		return ExitUsage
+	case operations.IsPartial(err, ""):
+		return ExitPartial
 	}
 	return ExitError
 }
@@ -113,7 +119,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Name("cbctl"),
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
 			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
-			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data), 2 usage error (bad command, parameter, date or type)."),
+			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.Configuration(JSONLoader),

@@ -338,8 +338,19 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 // is never reported as done.
 var (
 	ErrAccountsFailed = errors.New("accounts failed")
-	ErrPartial        = errors.New("partial backup")
+	ErrPartial        = errors.New("partial")
+	// ErrPartialRestore wraps ErrPartial: a restore that restored some
+	// items and failed others.
+	ErrPartialRestore = fmt.Errorf("%w restore", ErrPartial)
+	errPartialBackup  = fmt.Errorf("%w backup", ErrPartial)
 )
+
+// IsPartial reports whether an operation's error (or its recorded
+// message, for an operation run by the service) says it partly succeeded:
+// cbctl exits 3 for it.
+func IsPartial(err error, msg string) bool {
+	return errors.Is(err, ErrPartial) || strings.Contains(msg, ErrPartialRestore.Error()) || strings.Contains(msg, errPartialBackup.Error())
+}
 
 // ScanOutcome is the error of a finished scan's report: nil when every
 // scanned account was backed up, else one line saying how many failed and
@@ -365,7 +376,7 @@ func ScanOutcome(rep *scan.Report) error {
 	case failed == scanned:
 		return fmt.Errorf("%w: every account failed (%d of %d), nothing was backed up; first: %s", ErrAccountsFailed, failed, scanned, first)
 	}
-	return fmt.Errorf("%w: %w: %d of %d accounts failed; first: %s", ErrPartial, ErrAccountsFailed, failed, scanned, first)
+	return fmt.Errorf("%w: %w: %d of %d accounts failed; first: %s", errPartialBackup, ErrAccountsFailed, failed, scanned, first)
 }
 
 // quoteName prints a name as is, or Go-quoted when it holds control or

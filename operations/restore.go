@@ -309,7 +309,14 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 		}
 		return "", err
 	}
+	outcome := RestoreOutcome(rep)
+	if err == nil && errors.Is(outcome, ErrNothingRestored) {
+		err = outcome
+	}
 	text := rep.String()
+	if err == nil && outcome != nil {
+		text += OutcomePrefix + oneLine(outcome.Error()) + "\n"
+	}
 	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
 	if err == nil {
 		done := last
@@ -322,6 +329,56 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 		progress(done)
 	}
 	return text, err
+}
+
+// ErrNothingRestored is wrapped by the error of a restore that finished
+// but restored nothing because every item or account it had to restore
+// failed: the operation fails (cbctl exits 1). A restore that restored
+// some and failed some is done, and its report ends with the line
+// OutcomePrefix + "partial restore: ..." (cbctl exits 3: PartialOutcome).
+var ErrNothingRestored = errors.New("nothing restored")
+
+// OutcomePrefix starts the last line of the report of an operation that
+// partly succeeded.
+const OutcomePrefix = "Outcome: "
+
+// PartialOutcome is the outcome line's text (without OutcomePrefix) of a
+// report that says its operation partly succeeded, or "".
+func PartialOutcome(report string) string {
+	for _, l := range strings.Split(report, "\n") {
+		if rest, ok := strings.CutPrefix(l, OutcomePrefix); ok && strings.HasPrefix(rest, ErrPartial.Error()) {
+			return rest
+		}
+	}
+	return ""
+}
+
+// RestoreOutcome is the error of a finished restore's report: nil when
+// nothing failed (items already restored by an earlier run count as
+// done), else one line with the counts and the first failure.
+func RestoreOutcome(rep *restore.Report) error {
+	failed := rep.Unrestored + len(rep.FailedAccounts)
+	if failed == 0 {
+		return nil
+	}
+	first := ""
+	if len(rep.FailedAccounts) > 0 {
+		fa := rep.FailedAccounts[0]
+		first = "account " + quoteName(fa.Account) + ": " + fa.Class + ": " + quoteControl(oneLine(fa.Reason))
+	} else {
+		for _, a := range rep.Accounts {
+			if len(a.Unrestored) > 0 {
+				u := a.Unrestored[0]
+				first = fmt.Sprintf("account %s item %d: %s: %s", quoteName(a.Account), u.ID, u.Class, quoteControl(oneLine(u.Reason)))
+				break
+			}
+		}
+	}
+	counts := fmt.Sprintf("%d items unrestored, %d accounts failed", rep.Unrestored, len(rep.FailedAccounts))
+	if rep.Restored+rep.Skipped == 0 {
+		return fmt.Errorf("%w (%s); first: %s", ErrNothingRestored, counts, first)
+	}
+	return fmt.Errorf("%w: %d items restored, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, counts, first)
 }
 
 // restoreProgress counts a restore in items (the unit that moves: a

@@ -132,6 +132,7 @@ type engine struct {
 	prog         Progress
 	lastProgress time.Time
 	seen         map[int]bool // ItemRestore: items found
+	loginChecked bool         // checkLogin ran
 }
 
 func newEngine(op string, src *backuppath.Path, tgt Target, ledger *Ledger, opt Options) (*engine, error) {
@@ -210,6 +211,9 @@ func (f *accountFailure) Error() string { return f.class + ": " + f.reason }
 // error that is not an account's own (the target went away, ctx ended)
 // stops them all.
 func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run func(context.Context, *job) error) error {
+	if err := e.checkLogin(ctx, jobs); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	e.progress(true, func(p *Progress) { p.Phase, p.Accounts, p.AccountsDone, p.AccountsListed = phase, len(jobs), 0, 0 })
@@ -260,6 +264,49 @@ func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run fun
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// LoginChecker is a Target that can check, before a restore starts, that
+// it can log in as an account (IMAPTarget: the master login).
+type LoginChecker interface {
+	CheckLogin(ctx context.Context, account string) error
+}
+
+// ErrLoginRefused: the target refused the login before anything was
+// restored (a wrong master password, or none of the first accounts exists
+// on the target). The restore does not start.
+var ErrLoginRefused = errors.New("the target refused the login")
+
+// checkLogin runs once, before the first phase: a LoginChecker target must
+// accept the login as the first account to restore (or, when it refuses
+// that one, the second: one account missing on the target is that
+// account's failure, not the restore's). Otherwise the restore fails at
+// once, with the server's answer, instead of reporting every item invalid;
+// an unreachable target fails here too.
+func (e *engine) checkLogin(ctx context.Context, jobs []*job) error {
+	lc, ok := e.tgt.(LoginChecker)
+	if e.loginChecked || !ok || len(jobs) == 0 {
+		return nil
+	}
+	e.loginChecked = true
+	var first error
+	for i, j := range jobs[:min(2, len(jobs))] {
+		err := lc.CheckLogin(ctx, j.dst)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, ErrRefused):
+			return err // unreachable, timeout: the target is gone
+		case i == 0:
+			first = err
+		}
+	}
+	hint := "a wrong master password, or no such account on the target"
+	if len(jobs) > 1 {
+		hint = "a wrong master password, or neither account exists on the target"
+	}
+	e.rep.Stopped = "login refused"
+	return fmt.Errorf("%w (%s), nothing restored: %v", ErrLoginRefused, hint, first)
 }
 
 // readAccount reads an account's item files: folder items by id, and the

@@ -255,7 +255,7 @@ func TestServe(t *testing.T) {
 		}
 		assert.Equal(t, "default", got["alice@example.test"].info.COSName)
 		// doItemSearch reads the written path like any other.
-		r := ok(t, "backup", "doItemSearch", "alice@example.test", "--backup-path", root, "--json")
+		r := ok(t, "backup", "doItemSearch", "alice@example.test", "--backup-path", root, "--json", "search_filter", "all")
 		assert.Contains(t, r.stdout, "alice-2")
 	})
 
