@@ -58,7 +58,8 @@ type BackupCmd struct {
 	DoRestoreOnNewAccount DoRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
 	DoUndelete            DoUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
 	DoItemRestore         DoItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
-	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"List the restore ledger: which item went where."`
+	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
+	GetRestoreLedger      GetRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
 
 	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
 	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`

@@ -70,7 +70,10 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			}
 			continue
 		}
-		if positionals < maxPos || variadic {
+		// An optional positional yields to a pair name (doSmartScan
+		// notifications a@b: no action word given).
+		optional := positionals < maxPos && !node.Positional[positionals].Required
+		if (positionals < maxPos || variadic) && !(optional && flags[normName(tok)] != nil && i+1 < len(args)) {
 			positionals++
 			out = append(out, tok)
 			continue

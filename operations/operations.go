@@ -268,7 +268,7 @@ func (r *Runner) checkScan() error {
 	return r.ResolveSecrets(r.Prompt)
 }
 
-func (r *Runner) scan(ctx context.Context, account string, progress opqueue.ProgressFunc) (string, error) {
+func (r *Runner) scan(ctx context.Context, account string, deep bool, progress opqueue.ProgressFunc) (string, error) {
 	if err := r.ResolveSecrets(false); err != nil {
 		return "", err
 	}
@@ -304,6 +304,7 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 		ConfigPaths:        r.s.ConfigPaths,
 		ReadErrorThreshold: r.s.ReadErrorThreshold,
 		Logger:             r.log,
+		Deep:               deep,
 		Progress: func(sp scan.Progress) {
 			last = sp
 			// Messages are what moves; their total is not known before
@@ -475,6 +476,11 @@ func (r *Runner) coherency(ctx context.Context, opt coherency.Options, progress 
 	bp, err := r.openPath()
 	if err != nil {
 		return "", err
+	}
+	for _, a := range opt.Accounts {
+		if _, err := bp.FindAccount(a); err != nil {
+			return "", fmt.Errorf("accountIds: %w", err)
+		}
 	}
 	opt.Progress = progressOf(progress)
 	res, err := coherency.Check(ctx, bp, opt)

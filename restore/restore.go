@@ -28,6 +28,15 @@ type Options struct {
 	SkipSystemAccounts    bool     // skip_system_accounts
 	SkipDistributionLists bool     // skip_distribution_lists
 	SkipCOSes             bool     // skip_coses
+	// SkipDomainProvisioning (skip_domain_provisioning): record no domain
+	// in the provisioning; SkipAccountProvisioning
+	// (skip_account_provisioning): record no account (their folder trees
+	// are still created, for the messages).
+	SkipDomainProvisioning, SkipAccountProvisioning bool
+	// UndeleteStart (doRestoreOnNewAccount undelete_start_date), with
+	// undelete: only items deleted at or after it come back (zero: first,
+	// every deleted item).
+	UndeleteStart time.Time
 	ProvisioningOnly      bool     // provisioning_only: phase 1 only
 	ConcurrentAccounts    int      // concurrent_accounts: accounts restored at once (default 1)
 	MaxFileSize           int64    // max_file_size in bytes: larger items are "invalid" (0: no limit; doExternalRestore's default is DefaultMaxFileSize)
@@ -640,6 +649,12 @@ func uniqueName(serverID, accountID string, itemID int, digest string) string {
 // state is left out unless withDeleted, which restores the last state
 // before the deletion.
 func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bool) {
+	return pickAtSince(t, withDeleted, time.Time{})
+}
+
+// pickAtSince is pickAt whose deleted items come back only when deleted at
+// or after since (zero: all).
+func pickAtSince(t time.Time, withDeleted bool, since time.Time) func(it *mailbox.Item) (selection, bool) {
 	return func(it *mailbox.Item) (selection, bool) {
 		i := it.IndexAt(t)
 		if i < 0 {
@@ -650,6 +665,10 @@ func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bo
 				return selection{}, false
 			}
 			if i = it.LiveBefore(i); i < 0 {
+				return selection{}, false
+			}
+			// Deleted by the state after the live one.
+			if !since.IsZero() && i+1 < len(it.States) && it.States[i+1].Start.Time().Before(since) {
 				return selection{}, false
 			}
 		}
@@ -898,6 +917,12 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		return nil
 	})
 	sort.Slice(p.Accounts, func(a, b int) bool { return p.Accounts[a].Name < p.Accounts[b].Name })
+	if e.opt.SkipDomainProvisioning {
+		p.Domains = nil
+	}
+	if e.opt.SkipAccountProvisioning {
+		p.Accounts = nil
+	}
 	pr.Domains, pr.COS, pr.DistributionLists, pr.Accounts = len(p.Domains), len(p.COS), len(p.DistributionLists), len(p.Accounts)
 	if err != nil {
 		return nil, err

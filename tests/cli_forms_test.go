@@ -1,0 +1,211 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/blob"
+)
+
+// cliSample makes a sample Backup Path (cbctl sample) and returns its root.
+func cliSample(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "bp")
+	ok(t, "sample", root, "accounts", "3", "messages", "8", "seed", "7")
+	return root
+}
+
+// maildirSource writes one account's Maildir with n messages under mail.
+func maildirSource(t *testing.T, mail, user string, n int) {
+	t.Helper()
+	cur := filepath.Join(mail, "example.test", user, "Maildir", "cur")
+	require.NoError(t, os.MkdirAll(cur, 0o755))
+	for _, d := range []string{"new", "tmp"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(filepath.Dir(cur), d), 0o755))
+	}
+	for j := range n {
+		body := serveMsg(fmt.Sprintf("%s-%d", user, j), strings.Repeat("body ", 50))
+		name := fmt.Sprintf("17000000%02d.M%dP1.host,S=%d:2,S", j, j, len(body))
+		require.NoError(t, os.WriteFile(filepath.Join(cur, name), body, 0o644))
+	}
+}
+
+// blobFiles lists the blob files of a Backup Path.
+func blobFiles(t *testing.T, root string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, "items", "*", "*"))
+	require.NoError(t, err)
+	return files
+}
+
+// doSmartScan start (Carbonio's action word) and deep true, which re-reads
+// every message and writes a missing or damaged blob again; a plain scan
+// of an unchanged source does not notice.
+func TestCLIScanStartAndDeep(t *testing.T) {
+	dir := t.TempDir()
+	mail, root, st := filepath.Join(dir, "mail"), filepath.Join(dir, "bp"), filepath.Join(dir, "st")
+	maildirSource(t, mail, "erin", 3)
+	scan := func(args ...string) result {
+		return ok(t, append(append([]string{"backup"}, args...), "--backup-path", root, "--source", "maildir:"+mail, "--state-dir", st)...)
+	}
+	r := scan("doSmartScan", "start")
+	assert.Equal(t, 3, statLine(t, r.stdout, "Items New"), r.stdout)
+	scan("doSmartScan", "notifications", "ops@example.test") // no action word: still a pair
+	fails(t, 2, "start", "backup", "doSmartScan", "stop", "--backup-path", root, "--source", "maildir:"+mail, "--state-dir", st)
+
+	blobs := blobFiles(t, root)
+	require.Len(t, blobs, 3)
+	require.NoError(t, os.Remove(blobs[0]))
+	require.NoError(t, os.WriteFile(blobs[1], []byte("not gzip"), 0o600))
+
+	scan("doSmartScan")
+	_, err := os.Stat(blobs[0])
+	assert.True(t, os.IsNotExist(err), "a plain scan of an unchanged source reads nothing")
+
+	r = scan("doAccountScan", "erin@example.test", "deep", "true")
+	for _, f := range blobs {
+		d := blob.Digest(filepath.Base(f))
+		_, err := blob.NewStore(root).Read(d)
+		assert.NoError(t, err, "deep scan: blob %s written again and sound", d)
+	}
+	assert.Equal(t, 0, statLine(t, r.stdout, "Items New"), r.stdout)
+	ok(t, "backup", "doSmartScan", "start", "deep", "true", "--backup-path", root, "--source", "maildir:"+mail, "--state-dir", st)
+}
+
+// doCoherencyCheck PATH (the path as its first positional), accountIds and
+// fixDoubleGzip skip.
+func TestCLICoherencyForms(t *testing.T) {
+	root := cliSample(t)
+	st := filepath.Join(t.TempDir(), "st")
+	var accts []struct {
+		Name string `json:"name"`
+		ID   string `json:"id"`
+	}
+	decode(t, ok(t, "backup", "getAvailableAccounts", "backup_path", root, "--json").stdout, &accts)
+	require.GreaterOrEqual(t, len(accts), 2)
+
+	all := ok(t, "backup", "doCoherencyCheck", root, "--state-dir", st)
+	assert.Equal(t, len(accts), statLine(t, all.stdout, "Accounts Checked"), all.stdout)
+	one := ok(t, "backup", "doCoherencyCheck", root, "accountIds", accts[0].ID, "--state-dir", st)
+	assert.Equal(t, 1, statLine(t, one.stdout, "Accounts Checked"), one.stdout)
+	assert.Less(t, statLine(t, one.stdout, "Items Checked"), statLine(t, all.stdout, "Items Checked"))
+	two := ok(t, "backup", "doCoherencyCheck", root, "accountIds", accts[0].ID+","+accts[1].Name, "--state-dir", st)
+	assert.Equal(t, 2, statLine(t, two.stdout, "Accounts Checked"), two.stdout)
+
+	skip := ok(t, "backup", "doCoherencyCheck", root, "fixDoubleGzip", "skip", "--state-dir", st)
+	assert.Equal(t, all.stdout, skip.stdout, "skip reads as check")
+	fails(t, 1, `no account "nobody@example.test"`, "backup", "doCoherencyCheck", root, "accountIds", "nobody@example.test", "--state-dir", st)
+	fails(t, 2, "two Backup Paths", "backup", "doCoherencyCheck", root, "backup_path", "/elsewhere", "--state-dir", st)
+	ok(t, "backup", "doCoherencyCheck", "backup_path", root, "--state-dir", st)
+}
+
+// getServerConfig query serverConfig/KEY/SERVER, query zimlets/..., colors.
+func TestCLIServerConfigForms(t *testing.T) {
+	root := cliSample(t)
+	host := ok(t, "backup", "getServerConfig", "standard", "date", "last", "verbose", "true", "backup_path", root).stdout
+	require.Contains(t, host, "hostname")
+	name := ""
+	for _, l := range strings.Split(host, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "hostname" {
+			name = f[1]
+		}
+	}
+	require.NotEmpty(t, name)
+	two := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "serverConfig/zimbraMailMode", "backup_path", root).stdout
+	three := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "serverConfig/zimbraMailMode/"+name, "backup_path", root).stdout
+	assert.Equal(t, two, three)
+	assert.Contains(t, three, "zimbraMailMode")
+	fails(t, 1, "not \"other.example.test\"", "backup", "getServerConfig", "standard", "date", "last", "query", "serverConfig/zimbraMailMode/other.example.test", "backup_path", root)
+	fails(t, 2, "too many parts", "backup", "getServerConfig", "standard", "query", "globalConfig/a/b", "backup_path", root)
+
+	z := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "zimlets", "backup_path", root).stdout
+	assert.Contains(t, z, "(empty)", "the sample's backups record no zimlet")
+	fails(t, 1, `no "com_zimbra_ymemoticons"`, "backup", "getServerConfig", "standard", "date", "last", "query", "zimlets/com_zimbra_ymemoticons", "colors", "true", "verbose", "true", "backup_path", root)
+
+	c := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "serverConfig/zimbraMailMode", "colors", "true", "backup_path", root).stdout
+	assert.Contains(t, c, "\x1b[36mzimbraMailMode\x1b[0m")
+	assert.NotContains(t, two, "\x1b[")
+}
+
+// getMap FILE reads a map file; getRestoreLedger is the ledger.
+func TestCLIGetMapFile(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "map_544d94c6-aaef-4736-8964-56a667f1fe12")
+	b, _ := json.Marshal(map[string]any{"serverId": "544d94c6-aaef-4736-8964-56a667f1fe12", "date": 1714824000000,
+		"accounts": map[string]string{"0a9b8c7d-1111-4222-8333-444455556666": "3b3c1a52-0d7a-4b54-9c0c-5a2bd2f4e0c1"}})
+	require.NoError(t, os.WriteFile(m, b, 0o600))
+	r := ok(t, "backup", "getMap", m)
+	wantLines(t, r.stdout, "0a9b8c7d-1111-4222-8333-444455556666  3b3c1a52-0d7a-4b54-9c0c-5a2bd2f4e0c1\n", "1 accounts\n")
+	var out struct {
+		ServerID string            `json:"serverId"`
+		Accounts map[string]string `json:"accounts"`
+	}
+	decode(t, ok(t, "backup", "getMap", m, "--json").stdout, &out)
+	assert.Equal(t, "544d94c6-aaef-4736-8964-56a667f1fe12", out.ServerID)
+	assert.Len(t, out.Accounts, 1)
+
+	fails(t, 2, "not a map file", "backup", "getMap", filepath.Join(dir, "other"))
+	fails(t, 1, "no such file", "backup", "getMap", filepath.Join(dir, "map_missing"))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "map_bad"), []byte("{not json"), 0o600))
+	fails(t, 1, "map file", "backup", "getMap", filepath.Join(dir, "map_bad"))
+
+	st := filepath.Join(dir, "st")
+	assert.Contains(t, ok(t, "backup", "getRestoreLedger", "--state-dir", st).stdout, "0 entries")
+	assert.Contains(t, ok(t, "backup", "getMap", "--state-dir", st).stdout, "0 entries")
+}
+
+// monitor operation_host: this host only.
+func TestCLIMonitorOperationHost(t *testing.T) {
+	st := filepath.Join(t.TempDir(), "st")
+	fails(t, 2, "not this host", "backup", "monitor", "0b7c5f7e-0000-4000-8000-000000000000", "operation_host", "mail2.example.invalid", "--state-dir", st)
+	r := cbctl(t, "backup", "monitor", "0b7c5f7e-0000-4000-8000-000000000000", "operation_host", "localhost", "--state-dir", st)
+	assert.NotContains(t, r.stderr, "not this host")
+}
+
+// doExport threshold (MB of free space the destination must have) and
+// skip_items (metadata only).
+func TestCLIExportThresholdSkipItems(t *testing.T) {
+	root := cliSample(t)
+	dir := t.TempDir()
+	st := filepath.Join(dir, "st")
+	fails(t, 1, "below the threshold", "backup", "doExport", filepath.Join(dir, "x1"), "threshold", "999999999", "backup_path", root, "--state-dir", st)
+	assert.NoDirExists(t, filepath.Join(dir, "x1", "accounts"), "nothing exported")
+	fails(t, 2, "threshold", "backup", "doExport", filepath.Join(dir, "x1"), "threshold", "lots", "backup_path", root, "--state-dir", st)
+
+	meta := filepath.Join(dir, "meta")
+	cbctl(t, "backup", "doExport", meta, "skip_items", "true", "threshold", "1", "backup_path", root, "--state-dir", st)
+	assert.Empty(t, blobFiles(t, meta), "no blob")
+	infos, _ := filepath.Glob(filepath.Join(meta, "accounts", "*", "account_info"))
+	assert.NotEmpty(t, infos, "account metadata exported")
+	items, _ := filepath.Glob(filepath.Join(meta, "accounts", "*", "items", "*", "*"))
+	assert.Empty(t, items, "no item")
+}
+
+// The restore parameters Carbonio documents are accepted; those without a
+// meaning here change nothing, undelete_start_date needs undelete.
+func TestCLIRestoreParams(t *testing.T) {
+	root := cliSample(t)
+	dir := t.TempDir()
+	st := filepath.Join(dir, "st")
+	plain := restoredSome(t, "backup", "doExternalRestore", root, "target", "maildir:"+filepath.Join(dir, "a"), "--state-dir", filepath.Join(dir, "st1"))
+	skips := restoredSome(t, "backup", "doExternalRestore", root, "target", "maildir:"+filepath.Join(dir, "b"),
+		"skip_aliases", "true", "skip_account_provisioning", "true", "skip_domain_provisioning", "true", "force_as_external_restore", "true",
+		"--state-dir", filepath.Join(dir, "st2"))
+	assert.Equal(t, statLine(t, plain.stdout, "Restored Items"), statLine(t, skips.stdout, "Restored Items"))
+	assert.Equal(t, 0, statLine(t, skips.stdout, "Accounts"), skips.stdout)
+	assert.Equal(t, 0, statLine(t, skips.stdout, "Domains"), skips.stdout)
+
+	var accts []struct {
+		Name string `json:"name"`
+	}
+	decode(t, ok(t, "backup", "getAvailableAccounts", "backup_path", root, "--json").stdout, &accts)
+	fails(t, 2, "undelete_start_date needs undelete true", "backup", "doRestoreOnNewAccount", accts[0].Name, "copy@example.test", "last",
+		"undelete_start_date", "01/01/2020", "target", "maildir:"+filepath.Join(dir, "c"), "backup_path", root, "--state-dir", st)
+}
