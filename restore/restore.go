@@ -36,10 +36,10 @@ type Options struct {
 	// UndeleteStart (doRestoreOnNewAccount undelete_start_date), with
 	// undelete: only items deleted at or after it come back (zero: first,
 	// every deleted item).
-	UndeleteStart time.Time
-	ProvisioningOnly      bool     // provisioning_only: phase 1 only
-	ConcurrentAccounts    int      // concurrent_accounts: accounts restored at once (default 1)
-	MaxFileSize           int64    // max_file_size in bytes: larger items are "invalid" (0: no limit; doExternalRestore's default is DefaultMaxFileSize)
+	UndeleteStart      time.Time
+	ProvisioningOnly   bool  // provisioning_only: phase 1 only
+	ConcurrentAccounts int   // concurrent_accounts: accounts restored at once (default 1)
+	MaxFileSize        int64 // max_file_size in bytes: larger items are "invalid" (0: no limit; doExternalRestore's default is DefaultMaxFileSize)
 	// DedicatedFolder (doUndelete's target_original_folder false) restores
 	// undeleted items under a folder "undelete_DD_MM_YY" instead of their
 	// original folders.
