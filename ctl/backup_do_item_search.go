@@ -2,12 +2,16 @@ package ctl
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -18,6 +22,8 @@ type DoItemSearchCmd struct {
 	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
 	After        string `name:"after" placeholder:"DATE" help:"Only items with a state that started at or after this date (${date_help})."`
 	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date."`
+	ID           []int  `name:"id" placeholder:"ITEM" help:"Only these item ids (comma-separated)."`
+	RawMetadata  bool   `name:"raw-metadata" help:"Also print each hit's item file as it is in the Backup Path (its raw metadata), after its row; with --json, as rawMetadata."`
 	SearchFilter string `name:"search-filter" default:"deleted" enum:"all,deleted,not_deleted" placeholder:"deleted|not_deleted|all" help:"Deleted state of the item's latest state: deleted (default, as Carbonio: what a restore brings back), not_deleted or all."`
 }
 
@@ -38,6 +44,7 @@ type searchHit struct {
 	Folder     string `json:"folderPath,omitempty"`
 	Subject    string `json:"subject,omitempty"`
 	States     int    `json:"states"`
+	Raw        any    `json:"rawMetadata,omitempty"`
 	latest     time.Time
 }
 
@@ -80,6 +87,9 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if len(c.ID) > 0 && !slices.Contains(c.ID, f.ItemID) {
+			continue
+		}
 		it, err := p.ReadItemFile(f.RelPath, f.ItemID)
 		if err != nil {
 			bad++
@@ -108,6 +118,17 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		if !h.latest.IsZero() {
 			h.LatestDate = h.latest.Format(time.RFC3339)
 		}
+		if c.RawMetadata {
+			raw, err := confined.ReadFile(p.Root, f.RelPath, backuppath.MaxMetadataFile)
+			switch {
+			case err != nil:
+				h.Raw = "unreadable: " + errReason(err)
+			case json.Valid(raw):
+				h.Raw = json.RawMessage(raw)
+			default:
+				h.Raw = string(raw)
+			}
+		}
 		hits = append(hits, h)
 	}
 	if bad > 0 {
@@ -124,6 +145,16 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 			folder = fmt.Sprint(h.FolderID)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\t%s\n", h.ID, h.Type, formatDate(h.latest), h.Deleted, folder, h.Subject)
+		if h.Raw != nil {
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			raw := h.Raw
+			if r, ok := raw.(json.RawMessage); ok {
+				raw = strings.TrimSpace(string(r))
+			}
+			fmt.Fprintf(g.Stdout, "%s\n", raw)
+		}
 	}
 	return tw.Flush()
 }

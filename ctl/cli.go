@@ -45,6 +45,7 @@ type BackupCmd struct {
 	GetServerConfig      GetServerConfigCmd      `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
 	GetAccountInfo       GetAccountInfoCmd       `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
 	GetAvailableAccounts GetAvailableAccountsCmd `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
+	GetAvailableDomains  GetAvailableDomainsCmd  `cmd:"" name:"getAvailableDomains" help:"List the domains a Backup Path holds (at a date)."`
 	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
 	GetFormatInfo        GetFormatInfoCmd        `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 

@@ -705,8 +705,11 @@ func pickUndeleted(start, end time.Time) func(it *mailbox.Item) (selection, bool
 
 // ---- accounts ----
 
-// isSystemAccount tells Carbonio's system accounts (spam/ham training,
-// virus quarantine, GAL sync, ...) by attribute or by name.
+// IsSystemAccount tells Carbonio's system accounts (spam/ham training,
+// virus quarantine, GAL sync, ...) by attribute or by name
+// (skip_system_accounts, getAvailableAccounts hide_system_accounts).
+func IsSystemAccount(a *mailbox.Account) bool { return isSystemAccount(a) }
+
 func isSystemAccount(a *mailbox.Account) bool {
 	for _, k := range []string{"zimbraIsSystemAccount", "zimbraIsSystemResource"} {
 		if v, ok := a.Attrs[k]; ok && strings.Contains(strings.ToUpper(string(v)), "TRUE") {

@@ -302,13 +302,19 @@ func TestGetServerConfigCustomizations(t *testing.T) {
 }
 
 func TestGetAccountInfo(t *testing.T) {
-	r := ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp())
+	plain := ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp())
+	assert.NotContains(t, plain.stdout, "damaged items", "backupstats false (Carbonio's default): no counting")
+	wantLines(t, plain.stdout, row("   ", "name", "john@example.com"), row("   ", "last item id", itemAppt))
+	for _, d := range []string{"most_recent", "least_recent", "all", "01/01/2030"} {
+		assert.Equal(t, plain.stdout, ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "date", d).stdout, "date %s", d)
+	}
+	r := ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "backupstats", "true")
 	wantLines(t, r.stdout,
 		row("   ", "name", "john@example.com"), row("   ", "id", johnID), row("   ", "status", "active"),
 		row("   ", "cos", "default (cos-1)"), row("   ", "futureKey", "kept"), row("   ", "last item id", itemAppt),
 		row("   ", "items", 10), row("   ", "states", 11), row("   ", "damaged items", 5),
 		row("   ", "damaged item ids", "301,302,303,304,306"))
-	r = ok(t, "backup", "getAccountInfo", oldID, "--backup-path", bp(), "--json")
+	r = ok(t, "backup", "getAccountInfo", oldID, "--backup-path", bp(), "--json", "--backupstats")
 	var out struct {
 		Info    map[string]any `json:"accountInfo"`
 		Items   int            `json:"items"`

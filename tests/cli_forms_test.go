@@ -209,3 +209,90 @@ func TestCLIRestoreParams(t *testing.T) {
 	fails(t, 2, "undelete_start_date needs undelete true", "backup", "doRestoreOnNewAccount", accts[0].Name, "copy@example.test", "last",
 		"undelete_start_date", "01/01/2020", "target", "maildir:"+filepath.Join(dir, "c"), "backup_path", root, "--state-dir", st)
 }
+
+// getAvailableAccounts' Carbonio parameters and getAvailableDomains.
+func TestCLIAvailableAccountsAndDomains(t *testing.T) {
+	root := cliSample(t)
+	type row struct {
+		Name, ID, Status string
+	}
+	list := func(args ...string) []row {
+		var rows []row
+		decode(t, ok(t, append([]string{"backup", "getAvailableAccounts", "backup_path", root, "--json"}, args...)...).stdout, &rows)
+		return rows
+	}
+	all := list("hide_system_accounts", "false")
+	def := list()
+	dflt := list("date", "last", "hide_deleted", "false")
+	assert.Equal(t, def, dflt)
+	deleted, org := 0, 0
+	for _, r := range all {
+		if r.Status == "deleted" {
+			deleted++
+		}
+		if strings.HasSuffix(r.Name, "@example.org") {
+			org++
+		}
+	}
+	require.Positive(t, deleted, "the sample has a deleted account")
+	assert.Len(t, list("hide_deleted", "true", "hide_system_accounts", "false"), len(all)-deleted)
+	assert.Len(t, list("domains", "example.org", "hide_system_accounts", "false"), org)
+	assert.Empty(t, list("date", "01/01/2000"), "no account existed then")
+
+	out := filepath.Join(t.TempDir(), "accounts.txt")
+	r := ok(t, "backup", "getAvailableAccounts", "backup_path", root, "output_file", out, "output_headers", "accountList,accountIdList")
+	assert.Empty(t, r.stdout)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	wantLines(t, string(b), "accountList\n", "accountIdList\n", "   "+def[0].Name+"\n", "   "+def[0].ID+"\n")
+	fails(t, 2, "output-headers", "backup", "getAvailableAccounts", "backup_path", root, "output_headers", "accountBlob")
+
+	var doms []struct {
+		Domain   string `json:"domain"`
+		Accounts int    `json:"accounts"`
+	}
+	decode(t, ok(t, "backup", "getAvailableDomains", "last", root, "--json").stdout, &doms)
+	total := 0
+	for _, d := range doms {
+		total += d.Accounts
+	}
+	assert.Equal(t, len(def), total, "every listed account's domain counted")
+	ok(t, "backup", "getAvailableDomains", "backup_path", root)
+	fails(t, 2, "bad date", "backup", "getAvailableDomains", "someday", root)
+}
+
+// doItemSearch id and raw_metadata; getItem blobs_archive; getAccountInfo
+// date before the account existed.
+func TestCLIItemParams(t *testing.T) {
+	r := ok(t, "backup", "doItemSearch", "john@example.com", "backup_path", bp(), "type", "all", "search_filter", "all", "id", "300,257", "--json")
+	var hits []struct {
+		ID  int             `json:"id"`
+		Raw json.RawMessage `json:"rawMetadata"`
+	}
+	decode(t, r.stdout, &hits)
+	require.Len(t, hits, 2)
+	assert.Equal(t, 257, hits[0].ID)
+	assert.Empty(t, hits[0].Raw)
+	r = ok(t, "backup", "doItemSearch", "john@example.com", "backup_path", bp(), "type", "all", "search_filter", "all", "id", "300", "raw_metadata", "true", "--json")
+	decode(t, r.stdout, &hits)
+	require.Len(t, hits, 1)
+	assert.Contains(t, string(hits[0].Raw), "Service mailboxd started")
+
+	// A copy of the blobs elsewhere serves getItem; an empty folder does not.
+	arch := filepath.Join(t.TempDir(), "arch")
+	require.NoError(t, os.CopyFS(arch, os.DirFS(filepath.Join(bp(), "items"))))
+	require.NoError(t, os.Rename(arch, arch+"-items"))
+	require.NoError(t, os.MkdirAll(arch, 0o755))
+	require.NoError(t, os.Rename(arch+"-items", filepath.Join(arch, "items")))
+	a := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "blobs_archive", arch, "dump_blob", "true")
+	b := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "dump_blob", "true")
+	assert.Equal(t, strings.ReplaceAll(b.stdout, bp()+"/items", arch+"/items"), a.stdout)
+	empty := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(empty, "items"), 0o755))
+	r = ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "blobs_archive", empty)
+	assert.Contains(t, r.stdout, "unreadable")
+	fails(t, 1, "no items folder", "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "blobs_archive", filepath.Join(empty, "none"))
+
+	fails(t, 1, "did not exist yet", "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "date", "01/01/1990")
+	fails(t, 2, "bad date", "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "date", "newest")
+}
