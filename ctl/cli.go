@@ -62,6 +62,8 @@ type BackupCmd struct {
 	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
 	GetRestoreLedger      GetRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
 
+	LegalHold LegalHoldCmd `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
+
 	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
 	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
 	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`

@@ -71,9 +71,13 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			continue
 		}
 		// An optional positional yields to a pair name (doSmartScan
-		// notifications a@b: no action word given).
+		// notifications a@b: no action word given), and so does a variadic
+		// one that already has its first value (legalHold set a,b
+		// backup_path P).
+		isPair := flags[normName(tok)] != nil && i+1 < len(args)
 		optional := positionals < maxPos && !node.Positional[positionals].Required
-		if (positionals < maxPos || variadic) && !(optional && flags[normName(tok)] != nil && i+1 < len(args)) {
+		overflow := positionals >= maxPos
+		if (positionals < maxPos || variadic) && !(isPair && (optional || overflow)) {
 			positionals++
 			out = append(out, tok)
 			continue

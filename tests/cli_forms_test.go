@@ -296,3 +296,57 @@ func TestCLIItemParams(t *testing.T) {
 	fails(t, 1, "did not exist yet", "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "date", "01/01/1990")
 	fails(t, 2, "bad date", "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "date", "newest")
 }
+
+// legalHold get|set|unset, kept in the Backup Path; doPurge keeps a held
+// account whole.
+func TestCLILegalHoldAndPurge(t *testing.T) {
+	root := cliSample(t)
+	st := filepath.Join(t.TempDir(), "st")
+	var accts []struct {
+		Name   string `json:"name"`
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	decode(t, ok(t, "backup", "getAvailableAccounts", "backup_path", root, "--json").stdout, &accts)
+	var held, deleted string
+	for _, a := range accts {
+		if a.Status == "deleted" {
+			deleted = a.Name
+		} else if held == "" {
+			held = a.ID
+		}
+	}
+	require.NotEmpty(t, deleted, "the sample has a deleted account")
+
+	r := ok(t, "backup", "legalHold", "get", "all", "backup_path", root)
+	assert.NotContains(t, r.stdout, " set\n")
+	r = ok(t, "backup", "legalhold", "set", held+","+deleted, "backup_path", root)
+	assert.Equal(t, 2, strings.Count(r.stdout, " set\n"), r.stdout)
+	assert.FileExists(t, filepath.Join(root, "cbfs_legal_hold"))
+	wantLines(t, ok(t, "backup", "legalHold", "get", held, "backup_path", root).stdout, held+" set\n")
+
+	items := func(name string) int {
+		var info struct {
+			Items *int `json:"items"`
+		}
+		r := cbctl(t, "backup", "getAccountInfo", name, "backup_path", root, "backupstats", "true", "--json")
+		if r.code != 0 {
+			return -1
+		}
+		decode(t, r.stdout, &info)
+		return *info.Items
+	}
+	before := map[string]int{held: items(held), deleted: items(deleted)}
+	r = ok(t, "backup", "doPurge", "purgeDays", "1", "backup_path", root, "--state-dir", st)
+	assert.Contains(t, r.stdout, "- legal hold: kept whole -")
+	assert.Equal(t, before[held], items(held), "held account: no item purged")
+	assert.Equal(t, before[deleted], items(deleted), "held deleted account: not removed")
+
+	ok(t, "backup", "legalHold", "unset", deleted, "backup_path", root)
+	ok(t, "backup", "doPurge", "purgeDays", "1", "backup_path", root, "--state-dir", st)
+	assert.Equal(t, -1, items(deleted), "released: the deleted account is purged")
+	assert.Equal(t, before[held], items(held), "still held")
+
+	fails(t, 2, "all stands alone", "backup", "legalHold", "set", "all,"+held, "backup_path", root)
+	fails(t, 1, `no account "nobody@example.test"`, "backup", "legalHold", "set", "nobody@example.test", "backup_path", root)
+}
