@@ -49,11 +49,12 @@ type BackupCmd struct {
 	GetBackupInfo        GetBackupInfoCmd        `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
 	GetFormatInfo        GetFormatInfoCmd        `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 
-	DoSmartScan      DoSmartScanCmd      `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
-	DoAccountScan    DoAccountScanCmd    `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
-	DoPurge          DoPurgeCmd          `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
-	DoExport         DoExportCmd         `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
-	DoCoherencyCheck DoCoherencyCheckCmd `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	DoSmartScan                  DoSmartScanCmd                  `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
+	DoAccountScan                DoAccountScanCmd                `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
+	DoPurge                      DoPurgeCmd                      `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
+	DoExport                     DoExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
+	DoBackupServerCustomizations DoBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
+	DoCoherencyCheck             DoCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
 
 	DoExternalRestore     DoExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
 	DoRestoreOnNewAccount DoRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
@@ -62,7 +63,9 @@ type BackupCmd struct {
 	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
 	GetRestoreLedger      GetRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
 
-	LegalHold LegalHoldCmd `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
+	DoCheckShares DoCheckSharesCmd `cmd:"" name:"doCheckShares" help:"Report the shares (folder grants) the Backup Path records and any grantee missing from it."`
+	DoFixShares   DoFixSharesCmd   `cmd:"" name:"doFixShares" help:"Report which share grantees a map file renumbers (a Maildir or IMAP target has no shares to change)."`
+	LegalHold     LegalHoldCmd     `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
 
 	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
 	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`

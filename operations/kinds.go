@@ -29,6 +29,8 @@ const (
 	KindRestoreOnNewAccount = restore.OpRestoreOnNewAccount
 	KindUndelete            = restore.OpUndelete
 	KindItemRestore         = restore.OpItemRestore
+
+	KindBackupServerCustomizations = "doBackupServerCustomizations"
 )
 
 // Notify is the notifications parameter of the kinds that are not
@@ -392,6 +394,22 @@ func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, t
 }
 func (p *ItemRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.restore(ctx, p, progress)
+}
+
+// BackupServerCustomizationsParams: doBackupServerCustomizations [start]:
+// a customizations archive of --config-path now.
+type BackupServerCustomizationsParams struct {
+	Action string `pair:"action" arg:"" optional:"" enum:"start," default:"" placeholder:"start" help:"Carbonio's action word; optional: the backup starts either way."`
+	Notify
+}
+
+func (*BackupServerCustomizationsParams) Kind() string { return KindBackupServerCustomizations }
+func (*BackupServerCustomizationsParams) Check() error { return nil }
+func (p *BackupServerCustomizationsParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.customizations(ctx, progress)
+}
+func (*BackupServerCustomizationsParams) writes(r *Runner) (string, bool) {
+	return r.s.BackupPath, true
 }
 
 // restorer is a restore kind.

@@ -553,3 +553,28 @@ func (r *Runner) Config(ctx context.Context, req ConfigRequest) (string, error) 
 	}
 	return v, nil
 }
+
+// customizations runs doBackupServerCustomizations: an archive of
+// --config-path written into the Backup Path now.
+func (r *Runner) customizations(ctx context.Context, progress opqueue.ProgressFunc) (string, error) {
+	if len(r.s.ConfigPaths) == 0 {
+		return "", errors.New("no --config-path configured: no server customization to back up")
+	}
+	bp, err := r.createPath()
+	if err != nil {
+		return "", err
+	}
+	rel, errs, err := scan.BackupCustomizations(bp, r.s.ConfigPaths, r.now())
+	if err != nil {
+		return "", fmt.Errorf("customizations: %w", err)
+	}
+	progress(opqueue.Progress{Done: 1, Total: 1, Unit: "archives", Phase: "done"})
+	var b strings.Builder
+	b.WriteString("- stats -\n")
+	fmt.Fprintf(&b, "Customizations Archive: %s\n", rel)
+	fmt.Fprintf(&b, "Paths: %s\n", strings.Join(r.s.ConfigPaths, ", "))
+	if len(errs) > 0 {
+		fmt.Fprintf(&b, "\n- left out -\n%s\n", strings.Join(errs, "\n"))
+	}
+	return b.String(), nil
+}

@@ -7,11 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // cliSample makes a sample Backup Path (cbctl sample) and returns its root.
@@ -349,4 +352,45 @@ func TestCLILegalHoldAndPurge(t *testing.T) {
 
 	fails(t, 2, "all stands alone", "backup", "legalHold", "set", "all,"+held, "backup_path", root)
 	fails(t, 1, `no account "nobody@example.test"`, "backup", "legalHold", "set", "nobody@example.test", "backup_path", root)
+}
+
+// doCheckShares and doFixShares report on the grants folders record; with
+// none they say so; doBackupServerCustomizations archives --config-path.
+func TestCLISharesAndCustomizations(t *testing.T) {
+	dir := t.TempDir()
+	plain := cliSample(t)
+	r := ok(t, "backup", "doCheckShares", "start", "backup_path", plain)
+	assert.Contains(t, r.stdout, "No shares")
+	r = ok(t, "backup", "doFixShares", "import_idmap_file", "backup_path", plain)
+	assert.Contains(t, r.stdout, "No map file")
+
+	root := filepath.Join(dir, "bp")
+	bp, err := backuppath.Create(root, backuppath.BackupStat{ServerID: "srv-1"})
+	require.NoError(t, err)
+	for _, a := range []mailbox.Account{{ID: "id-ann", Name: "ann@example.test", Status: "active"}, {ID: "id-bob", Name: "bob@example.test", Status: "active"}} {
+		require.NoError(t, bp.WriteAccount(&a))
+	}
+	acl := json.RawMessage(`[{"zid":"id-bob","gt":"usr","perm":"r"},{"zid":"id-ghost","gt":"usr","perm":"rw"}]`)
+	folder := mailbox.State{Start: mailbox.MillisOf(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)), Type: mailbox.TypeFolder,
+		FolderID: 1, ParentID: 1, Name: "Shared", Extra: mailbox.Extra{"acl": acl}}
+	require.NoError(t, bp.CreateItem("id-ann", &mailbox.Item{ID: 257, States: []mailbox.State{folder}}))
+
+	r = fails(t, 1, "1 of 2 shares name a grantee", "backup", "doCheckShares", "backup_path", root)
+	wantLines(t, r.stdout, "grantee id-bob  ok\n", "grantee id-ghost  grantee not in the backup\n")
+
+	require.NoError(t, bp.WriteMap(&backuppath.Map{ServerID: "srv-0", Accounts: map[string]string{"id-bob": "new-bob"}}))
+	r = ok(t, "backup", "doFixShares", "import_idmap_file", "backup_path", root)
+	wantLines(t, r.stdout, "grantee id-bob -> new-bob\n", "1 of 2 shares would change; nothing changed")
+	r = ok(t, "backup", "doFixShares", filepath.Join(root, "map_srv-0"), "backup_path", root)
+	assert.Contains(t, r.stdout, "id-bob -> new-bob")
+
+	conf := filepath.Join(dir, "conf")
+	require.NoError(t, os.MkdirAll(conf, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(conf, "localconfig.xml"), []byte("<x/>"), 0o644))
+	st := filepath.Join(dir, "st")
+	r = ok(t, "backup", "doBackupServerCustomizations", "start", "--config-path", conf, "backup_path", root, "--state-dir", st)
+	assert.Contains(t, r.stdout, "Customizations Archive: server/customizations_")
+	r = ok(t, "backup", "getServerConfig", "customizations", "date", "last", "verbose", "true", "backup_path", root)
+	assert.Contains(t, r.stdout, "localconfig.xml")
+	fails(t, 1, "no --config-path", "backup", "doBackupServerCustomizations", "backup_path", root, "--state-dir", st)
 }
