@@ -21,7 +21,7 @@ type DoItemSearchCmd struct {
 	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-sensitively (as Carbonio), in the subject, from, to or name of any state."`
 	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
 	After        string `name:"after" placeholder:"DATE" help:"Only items with a state that started at or after this date (${date_help})."`
-	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date."`
+	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date; a bare date (dd/MM/yyyy) includes that whole day, so after D before D is the day D."`
 	ID           []int  `name:"id" placeholder:"ITEM" help:"Only these item ids (comma-separated)."`
 	RawMetadata  bool   `name:"raw-metadata" help:"Also print each hit's item file as it is in the Backup Path (its raw metadata), after its row; with --json, as rawMetadata."`
 	SearchFilter string `name:"search-filter" default:"deleted" enum:"all,deleted,not_deleted" placeholder:"deleted|not_deleted|all" help:"Deleted state of the item's latest state: deleted (default, as Carbonio: what a restore brings back), not_deleted or all."`
@@ -29,7 +29,7 @@ type DoItemSearchCmd struct {
 
 // Help is the long help of doItemSearch.
 func (c *DoItemSearchCmd) Help() string {
-	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (UTC), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
+	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (in the zone of TZ, UTC when unset), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
 
 Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted`
 }
@@ -60,7 +60,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	before, err := parseOptDate("before", c.Before)
+	before, err := parseEndDate("before", c.Before)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		return printJSON(g.Stdout, hits)
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tLATEST START (UTC)\tDELETED\tFOLDER\tSUBJECT")
+	fmt.Fprintf(tw, "ID\tTYPE\tLATEST START (%s)\tDELETED\tFOLDER\tSUBJECT\n", zoneName())
 	for _, h := range hits {
 		folder := h.Folder
 		if folder == "" {

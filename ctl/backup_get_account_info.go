@@ -19,7 +19,7 @@ type GetAccountInfoCmd struct {
 
 // Help is the long help of getAccountInfo.
 func (c *GetAccountInfoCmd) Help() string {
-	return `Prints account_info and account_stat; with backupstats true, then counts made by reading the account's items. Dates are UTC.
+	return `Prints account_info and account_stat; with backupstats true, then counts made by reading the account's items. Dates are in the zone of TZ (UTC when unset).
 
 Example: cbctl backup getAccountInfo john@example.com backupstats true`
 }

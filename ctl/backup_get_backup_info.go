@@ -13,7 +13,7 @@ type GetBackupInfoCmd struct{}
 
 // Help is the long help of getBackupInfo.
 func (c *GetBackupInfoCmd) Help() string {
-	return `Prints backupstat (server id, hostname, first run, last scan; dates UTC) and counts: accounts, item files, blob files, configuration backups, customizations archives and map files. Nothing is decompressed.`
+	return `Prints backupstat (server id, hostname, first run, last scan; dates in the zone of TZ, UTC when unset) and counts: accounts, item files, blob files, configuration backups, customizations archives and map files. Nothing is decompressed.`
 }
 
 // backupInfoOut is getBackupInfo's JSON output.

@@ -29,7 +29,7 @@ type GetItemCmd struct {
 
 // Help is the long help of getItem.
 func (c *GetItemCmd) Help() string {
-	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, UTC), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
+	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, in the zone of TZ, UTC when unset), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
 
 Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path /mnt/import date all`
 }
@@ -110,7 +110,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 	case selAt:
 		s := it.StateAt(sel.At)
 		if s == nil {
-			return fmt.Errorf("account %s item %d did not exist yet at %s UTC (first state %s UTC)", acct.Name, c.Item, formatDate(sel.At), formatDate(it.States[0].Start.Time()))
+			return fmt.Errorf("account %s item %d did not exist yet at %s (first state %s)", acct.Name, c.Item, formatDateZ(sel.At), formatDateZ(it.States[0].Start.Time()))
 		}
 		states = []mailbox.State{*s}
 	}

@@ -30,7 +30,7 @@ type GetServerConfigCmd struct {
 
 // Help is the long help of getServerConfig.
 func (c *GetServerConfigCmd) Help() string {
-	return `Dates are printed in UTC. Server configuration is backed up, never restored automatically: use this to read it back.
+	return `Dates are printed in the zone of TZ (UTC when unset). Server configuration is backed up, never restored automatically: use this to read it back.
 
 Examples:
   cbctl backup getServerConfig standard date last query serverConfig/zimbraMailMode/
@@ -119,7 +119,7 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 			continue
 		}
 		label := "config date"
-		fmt.Fprintf(g.Stdout, "%s%s%s UTC\n", label, strings.Repeat("_", configLine-len(label)), formatDate(date))
+		fmt.Fprintf(g.Stdout, "%s%s%s\n", label, strings.Repeat("_", configLine-len(label)), formatDateZ(date))
 		if c.Verbose {
 			kv(g.Stdout, configIndent, "file", s.path)
 			if s.cfg.Hostname != "" {
@@ -175,7 +175,7 @@ func selectServerFiles(p *backuppath.Path, kind string, sel dateSel) ([]backuppa
 		}
 	}
 	if pick == nil {
-		return nil, fmt.Errorf("no %s taken at or before %s UTC (the first is of %s UTC)", what, formatDate(sel.At), formatDate(files[0].Date))
+		return nil, fmt.Errorf("no %s taken at or before %s (the first is of %s)", what, formatDateZ(sel.At), formatDateZ(files[0].Date))
 	}
 	return pick, nil
 }
@@ -463,7 +463,7 @@ func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
 		fmt.Fprintln(g.Stdout)
 		kv(g.Stdout, configIndent, "filename", o.Filename)
 		kv(g.Stdout, configIndent, "path", o.Path)
-		kv(g.Stdout, configIndent, "modify date", formatDate(files[i].Date)+" UTC")
+		kv(g.Stdout, configIndent, "modify date", formatDateZ(files[i].Date))
 		if c.Verbose {
 			kv(g.Stdout, configIndent, "size", o.Size)
 			for _, n := range o.Files {

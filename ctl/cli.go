@@ -126,7 +126,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Name("cbctl"),
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
 			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
-			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
+			"Dates are shown, and read when typed without a zone, in the zone of TZ (UTC when unset); --json dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.Configuration(JSONLoader),

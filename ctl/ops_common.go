@@ -362,7 +362,7 @@ func printOps(w io.Writer, ops []opqueue.Op, verbose bool) {
 	fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", "ID", "KIND", "STATE", "PROGRESS", "CREATED", "PARAMS")
 	for _, op := range ops {
 		fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", op.ID, op.Kind, op.State, progressString(op.Progress),
-			op.Created.UTC().Format(carbonioDate), paramString(op.Params))
+			formatDate(op.Created), paramString(op.Params))
 		if verbose {
 			printOpDetails(w, op)
 		}
@@ -399,7 +399,7 @@ func printOpDetails(w io.Writer, op opqueue.Op) {
 		if t.IsZero() {
 			return "-"
 		}
-		return t.UTC().Format(carbonioDate)
+		return formatDate(t)
 	}
 	kv(w, configIndent, "started", ts(op.Started))
 	kv(w, configIndent, "ended", ts(op.Ended))

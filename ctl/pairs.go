@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -43,6 +44,10 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 	}
 	for i := 0; i < len(args); i++ {
 		tok := args[i]
+		if flags != nil {
+			args = joinDateTime(args, i)
+			tok = args[i]
+		}
 		if tok == "--" {
 			return append(out, args[i:]...), nil
 		}
@@ -90,6 +95,7 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			return nil, fmt.Errorf("%s: parameter %q needs a value", cmdPath(node), tok)
 		}
 		i++
+		args = joinDateTime(args, i)
 		val := args[i]
 		if f.IsBool() {
 			switch strings.ToLower(val) {
@@ -185,4 +191,20 @@ func cmdPath(n *kong.Node) string {
 		parts = append([]string{n.Name}, parts...)
 	}
 	return strings.Join(parts, " ")
+}
+
+var (
+	dayRe  = regexp.MustCompile(`^(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})$`)
+	timeRe = regexp.MustCompile(`^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+)
+
+// joinDateTime joins args[i] and args[i+1] when they are a date and a
+// time of day typed as two words (date 21/04/2023 22:34:17, without the
+// quotes Carbonio's examples use), so they read as one date.
+func joinDateTime(args []string, i int) []string {
+	if i+1 < len(args) && dayRe.MatchString(args[i]) && timeRe.MatchString(args[i+1]) {
+		out := append(append([]string(nil), args[:i]...), args[i]+" "+args[i+1])
+		return append(out, args[i+2:]...)
+	}
+	return args
 }

@@ -336,7 +336,7 @@ func (p *RestoreOnNewAccountParams) run(ctx context.Context, r *Runner, progress
 type UndeleteParams struct {
 	Account string      `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
 	Start   DateOrFirst `pair:"start" arg:"" name:"START" help:"Start of the window, or first. ${date_help}."`
-	End     DateOrLast  `pair:"end" arg:"" name:"END" help:"End of the window, or last."`
+	End     EndOrLast   `pair:"end" arg:"" name:"END" help:"End of the window, or last; a bare date (dd/MM/yyyy) includes that whole day."`
 	Target
 	TargetOriginalFolder bool `pair:"target_original_folder" name:"target-original-folder" default:"true" negatable:"" help:"Put each item back in the folder it was in before it was deleted (target_original_folder false: under one folder undelete_DD_MM_YY)."`
 	ReportTo

@@ -62,6 +62,35 @@ func (d *DateOrLast) UnmarshalText(b []byte) error {
 	return err
 }
 func (d DateOrFirst) MarshalText() ([]byte, error) { return []byte(d), nil }
+
+// EndOrLast is the end of a window (doUndelete END): a date, or last; a
+// bare date (dd/MM/yyyy, yyyy-MM-dd) is the end of that whole day.
+type EndOrLast string
+
+func (d *EndOrLast) UnmarshalText(b []byte) error {
+	s, err := normalizeDate(string(b), "last")
+	if err == nil && s != "last" && isBareDate(string(b)) {
+		t, _ := time.Parse(time.RFC3339Nano, s)
+		s = t.In(time.Local).AddDate(0, 0, 1).Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
+	}
+	*d = EndOrLast(s)
+	return err
+}
+func (d EndOrLast) MarshalText() ([]byte, error) { return []byte(d), nil }
+
+// Time is the moment, or the zero time for last and "".
+func (d EndOrLast) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "last"); return t }
+
+// isBareDate: a date without a time of day.
+func isBareDate(s string) bool {
+	s = strings.TrimSpace(s)
+	for _, l := range []string{"02/01/2006", "2006-01-02"} {
+		if _, err := time.Parse(l, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
 func (d DateOrLast) MarshalText() ([]byte, error)  { return []byte(d), nil }
 
 // Time is the moment, or the zero time for first and "".
@@ -163,7 +192,9 @@ func ParseSize(s string) (int64, error) {
 }
 
 // Date forms the restores accept (those of cbctl): Carbonio's dd/MM/yyyy
-// HH:mm:ss and ISO 8601; UTC unless a zone is given.
+// HH:mm:ss and ISO 8601; in the local zone (TZ; UTC when unset) unless a
+// zone is given. cbctl sends them as RFC 3339 in UTC, so the service's own
+// zone never applies to a date typed on the command line.
 var (
 	restoreZonedLayouts    = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02 15:04:05Z07:00"}
 	restoreZonelessLayouts = []string{"02/01/2006 15:04:05", "02/01/2006 15:04", "02/01/2006",
@@ -184,8 +215,8 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 		}
 	}
 	for _, l := range restoreZonelessLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t, nil
+		if t, err := time.ParseInLocation(l, s, time.Local); err == nil {
+			return t.UTC(), nil
 		}
 	}
 	if name != "" {

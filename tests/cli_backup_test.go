@@ -200,7 +200,10 @@ func TestDoItemSearch(t *testing.T) {
 		{"deleted", []string{"search_filter", "deleted", "type", "all"}, []int{300}},
 		{"not deleted messages", []string{"search_filter", "not_deleted", "type", "message"}, []int{301, 302, 303, 304, 305}},
 		{"after", []string{"after", "13/07/2013 12:00:00", "type", "all", "search_filter", "all"}, []int{300, 303, 304, 305}},
-		{"before", []string{"before", "2013-07-06", "type", "all", "search_filter", "all"}, []int{257, 307}},
+		{"before", []string{"before", "2013-07-06 00:00", "type", "all", "search_filter", "all"}, []int{257, 307}},
+		// A bare date is that whole day: 308 started on 06/07.
+		{"before a bare date", []string{"before", "2013-07-06", "type", "all", "search_filter", "all"}, []int{257, 307, 308}},
+		{"one day", []string{"after", "06/07/2013", "before", "06/07/2013", "type", "all", "search_filter", "all"}, []int{308}},
 		{"window", []string{"after", "05/07/2013", "before", "13/07/2013 11:00:01", "type", "all", "search_filter", "all"}, []int{300, 301, 302, 307, 308}},
 		{"none", []string{"search_string", "no such text anywhere", "search_filter", "all"}, []int{}},
 	}

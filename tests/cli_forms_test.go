@@ -394,3 +394,38 @@ func TestCLISharesAndCustomizations(t *testing.T) {
 	assert.Contains(t, r.stdout, "localconfig.xml")
 	fails(t, 1, "no --config-path", "backup", "doBackupServerCustomizations", "backup_path", root, "--state-dir", st)
 }
+
+// TZ: dates are shown in the local zone with its name, read in it when
+// typed without a zone, and stay UTC in --json; a date and a time typed as
+// two words read as one date.
+func TestCLITimeZone(t *testing.T) {
+	rome := []string{"TZ=Europe/Rome"}
+	utc := cbctlEnv(t, []string{"TZ=UTC"}, "no-secret-here-7f3a", "backup", "getItem", "john@example.com", "300", "backup_path", bp())
+	require.Equal(t, 0, utc.code, utc.stderr)
+	wantLines(t, utc.stdout, "15/07/2013 10:03:26\n")
+	r := cbctlEnv(t, rome, "no-secret-here-7f3a", "backup", "getItem", "john@example.com", "300", "backup_path", bp())
+	require.Equal(t, 0, r.code, r.stderr)
+	wantLines(t, r.stdout, "15/07/2013 12:03:26 CEST\n")
+	j := cbctlEnv(t, rome, "no-secret-here-7f3a", "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "--json")
+	uj := cbctlEnv(t, []string{"TZ=UTC"}, "no-secret-here-7f3a", "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "--json")
+	assert.Equal(t, uj.stdout, j.stdout, "--json does not depend on TZ")
+
+	// 12/07/2013 16:35:44 UTC is 18:35:44 in Rome: a zoneless date is Rome's.
+	at := func(env []string, args ...string) string {
+		r := cbctlEnv(t, env, "no-secret-here-7f3a", append([]string{"backup", "getItem", "john@example.com", "300", "backup_path", bp(), "--json"}, args...)...)
+		require.Equal(t, 0, r.code, r.stderr)
+		var it itemJSON
+		decode(t, r.stdout, &it)
+		require.Len(t, it.States, 1)
+		return fmt.Sprint(it.States[0].State["startDate"])
+	}
+	first := at(nil, "date", "first")
+	assert.Equal(t, first, at(rome, "date", "12/07/2013 18:36:00"), "18:36 Rome is after the first state (16:35 UTC)")
+	assert.Equal(t, first, at(nil, "date", "12/07/2013", "16:36:00"), "two words read as one date")
+	r = cbctlEnv(t, rome, "no-secret-here-7f3a", "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "date", "12/07/2013", "18:30:00")
+	assert.Equal(t, 1, r.code, "18:30 Rome is 16:30 UTC, before the first state: %s", r.stdout)
+	assert.Contains(t, r.stderr, "CEST")
+
+	h := cbctlEnv(t, rome, "no-secret-here-7f3a", "backup", "doItemSearch", "john@example.com", "backup_path", bp())
+	assert.Contains(t, h.stdout, "LATEST START (CE")
+}
