@@ -91,7 +91,7 @@ func isBareDate(s string) bool {
 	}
 	return false
 }
-func (d DateOrLast) MarshalText() ([]byte, error)  { return []byte(d), nil }
+func (d DateOrLast) MarshalText() ([]byte, error) { return []byte(d), nil }
 
 // Time is the moment, or the zero time for first and "".
 func (d DateOrFirst) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "first"); return t }
