@@ -36,6 +36,7 @@ type CLI struct {
 	SetAlias   ConfigSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
 	UnsetAlias ConfigUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
 	Version    VersionCmd     `cmd:"" help:"Print cbctl's version."`
+	Options    OptionsCmd     `cmd:"" help:"List the service flags every operation command accepts (--source, --smtp, --retention-days, ...)."`
 }
 
 // BackupCmd groups Carbonio's "backup" verbs.
@@ -130,8 +131,13 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.Configuration(JSONLoader),
+		kong.Help(helpPrinter),
 	}
-	return kong.New(cli, append(opts, options...)...)
+	k, err := kong.New(cli, append(opts, options...)...)
+	if err == nil {
+		hideServiceFlags(k.Model.Node)
+	}
+	return k, err
 }
 
 // Main runs cbctl with args (without the program name) and returns the exit

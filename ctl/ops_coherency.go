@@ -11,8 +11,8 @@ import (
 type DoCoherencyCheckCmd struct {
 	Path string `arg:"" optional:"" name:"BACKUP_PATH" help:"The Backup Path to check (Carbonio's first positional); the same as backup_path / --backup-path."`
 	OpFlags
-	WaitFlag
 	operations.CoherencyCheckParams
+	WaitFlag
 }
 
 // Help is the long help of doCoherencyCheck.

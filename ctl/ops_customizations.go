@@ -9,8 +9,8 @@ import (
 // DoBackupServerCustomizationsCmd is "backup doBackupServerCustomizations [start]".
 type DoBackupServerCustomizationsCmd struct {
 	OpFlags
-	WaitFlag
 	operations.BackupServerCustomizationsParams
+	WaitFlag
 }
 
 // Help is the long help of doBackupServerCustomizations.

@@ -429,3 +429,28 @@ func TestCLITimeZone(t *testing.T) {
 	h := cbctlEnv(t, rome, "no-secret-here-7f3a", "backup", "doItemSearch", "john@example.com", "backup_path", bp())
 	assert.Contains(t, h.stdout, "LATEST START (CE")
 }
+
+// --help of an operation verb lists its own parameters first and the
+// service flags in one place, cbctl options; they still parse everywhere.
+func TestCLIHelpLayout(t *testing.T) {
+	r := ok(t, "config", "set", "--help")
+	assert.LessOrEqual(t, strings.Count(r.stdout, "\n"), 50, "config set --help fits on a screen:\n%s", r.stdout)
+	assert.NotContains(t, r.stdout, "--smtp=")
+	assert.Contains(t, r.stdout, `see "cbctl options"`)
+
+	r = ok(t, "backup", "doExternalRestore", "--help")
+	flags := r.stdout[strings.Index(r.stdout, "\nFlags:\n"):]
+	globals := strings.Index(flags, "Global flags:")
+	require.Positive(t, globals)
+	assert.Less(t, strings.Index(flags, "--target=URL"), globals, "own parameters first")
+	assert.Greater(t, strings.Index(flags, "--json"), globals, "global flags after")
+	assert.NotContains(t, r.stdout, "--retention-days=")
+
+	o := ok(t, "options")
+	for _, f := range []string{"--smtp=", "--retention-days=", "--state-dir=", "--source=", "--config="} {
+		assert.Contains(t, o.stdout, f)
+	}
+	// Hidden from help, still accepted.
+	st := filepath.Join(t.TempDir(), "st")
+	ok(t, "backup", "getAllOperations", "--state-dir", st, "--retention-days", "7")
+}
