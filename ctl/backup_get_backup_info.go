@@ -19,6 +19,7 @@ func (c *GetBackupInfoCmd) Help() string {
 // backupInfoOut is getBackupInfo's JSON output.
 type backupInfoOut struct {
 	Root           string                 `json:"backupPath"`
+	RootFrom       string                 `json:"backupPathFrom"` // "given" (backup_path / --backup-path), or which default (Globals.RootFrom)
 	BackupStat     *backuppath.BackupStat `json:"backupstat,omitempty"`
 	BackupStatErr  string                 `json:"backupstatError,omitempty"`
 	Accounts       int                    `json:"accounts"`
@@ -36,7 +37,7 @@ func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	out := backupInfoOut{Root: p.Root, Blobless: p.Blobless()}
+	out := backupInfoOut{Root: p.Root, RootFrom: g.RootFrom(), Blobless: p.Blobless()}
 	if st, err := p.ReadBackupStat(); err == nil {
 		out.BackupStat = st
 	} else if errors.Is(err, blob.ErrMissing) {
@@ -91,7 +92,11 @@ func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 		return printJSON(g.Stdout, out)
 	}
 	w := g.Stdout
-	kv(w, configIndent, "backup path", out.Root)
+	root := out.Root
+	if out.RootFrom != "given" {
+		root += " (" + out.RootFrom + ")"
+	}
+	kv(w, configIndent, "backup path", root)
 	if st := out.BackupStat; st != nil {
 		kv(w, configIndent, "server id", st.ServerID)
 		kv(w, configIndent, "hostname", orDash(st.Hostname))

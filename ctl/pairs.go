@@ -129,6 +129,9 @@ func flagSet(n *kong.Node) map[string]*kong.Flag {
 	for _, group := range n.AllFlags(false) {
 		for _, f := range group {
 			m[normName(f.Name)] = f
+			for _, a := range f.Aliases {
+				m[normName(a)] = f
+			}
 		}
 	}
 	return m

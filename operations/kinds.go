@@ -298,7 +298,7 @@ type RestoreOnNewAccountParams struct {
 	Date          DateOrLast `pair:"date" arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}."`
 	Target
 	Undelete          bool        `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
-	UndeleteStartDate DateOrFirst `pair:"undelete_start_date" name:"undelete-start-date" placeholder:"DATE|first" help:"With undelete true: only items deleted at or after this date come back (default first: all). ${date_help}."`
+	UndeleteStartDate DateOrFirst `pair:"undelete_start_date" name:"undelete-start-date" aliases:"undelete-start-time" placeholder:"DATE|first" help:"With undelete true: only items deleted at or after this date come back (default first: all); undelete_start_time, as Carbonio's example writes it, is the same. ${date_help}."`
 	BrokenFallback    bool        `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state at DATE has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it)."`
 	ReportTo
 }
