@@ -122,14 +122,14 @@ func (c *DoStopAllOperationsCmd) Run(ctx context.Context, g *Globals) error {
 
 // MonitorCmd is "backup monitor ID".
 type MonitorCmd struct {
-	ID            string `arg:"" name:"ID" help:"The operation's id."`
+	ID            string `arg:"" optional:"" name:"ID" help:"The operation's id; default: the running operation."`
 	OperationHost string `name:"operation-host" placeholder:"HOST" help:"The host the operation runs on. Accepted for Carbonio's command lines: only this host's service exists, so it must be this host (its name, localhost, or an address of it)."`
 	OpFlags
 }
 
 // Help is the long help of monitor.
 func (c *MonitorCmd) Help() string {
-	return `Follows an operation until it ends (progress bar on a terminal), then prints its state and report. Exit status 1 if it failed or was stopped, 3 if it partly succeeded.`
+	return `Follows an operation (without ID, the one running now) until it ends (progress bar on a terminal), then prints its state and report. Exit status 1 if it failed or was stopped (or, without ID, if none runs), 3 if it partly succeeded.`
 }
 
 func (c *MonitorCmd) Run(ctx context.Context, g *Globals) error {
@@ -138,6 +138,20 @@ func (c *MonitorCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	return openQueue(g, &c.OpFlags, func(qa queueAccess) error {
 		var op opqueue.Op
+		if c.ID == "" {
+			ops, err := qa.list(ctx)
+			if err != nil {
+				return err
+			}
+			for _, o := range ops {
+				if o.State == opqueue.Running {
+					c.ID = o.ID
+				}
+			}
+			if c.ID == "" {
+				return errors.New("no operation is running: give the id of one (backup getAllOperations lists them)")
+			}
+		}
 		if qa.c != nil {
 			bar := newBar(g)
 			var err error
@@ -159,7 +173,13 @@ func (c *MonitorCmd) Run(ctx context.Context, g *Globals) error {
 		} else {
 			printOps(g.Stdout, []opqueue.Op{op}, true)
 		}
-		return opErr(op)
+		if err := opErr(op); err != nil {
+			return err
+		}
+		if line := operations.PartialOutcome(op.Result); op.State == opqueue.Done && line != "" {
+			return partialError{fmt.Errorf("operation %s (%s): %s", op.ID, op.Kind, line)}
+		}
+		return nil
 	})
 }
 

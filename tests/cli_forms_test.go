@@ -170,6 +170,7 @@ func TestCLIMonitorOperationHost(t *testing.T) {
 	fails(t, 2, "not this host", "backup", "monitor", "0b7c5f7e-0000-4000-8000-000000000000", "operation_host", "mail2.example.invalid", "--state-dir", st)
 	r := cbctl(t, "backup", "monitor", "0b7c5f7e-0000-4000-8000-000000000000", "operation_host", "localhost", "--state-dir", st)
 	assert.NotContains(t, r.stderr, "not this host")
+	fails(t, 1, "no operation is running", "backup", "monitor", "--state-dir", st)
 }
 
 // doExport threshold (MB of free space the destination must have) and

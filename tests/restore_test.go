@@ -683,8 +683,7 @@ func TestRestoreServeIMAP(t *testing.T) {
 	t.Run("queued again: monitor shows 0 restored, all skipped; no password in listings", func(t *testing.T) {
 		id := strings.TrimSpace(ok(t, "backup", "doExternalRestore", s.root, "--target", target, "--state-dir", st).stdout)
 		require.Regexp(t, `^[0-9a-f-]{36}$`, id)
-		r := cbctl(t, "backup", "monitor", id, "--state-dir", st)
-		require.Equal(t, 0, r.code, r.stderr)
+		r := restoredSome(t, "backup", "monitor", id, "--state-dir", st)
 		assert.Contains(t, r.stdout, "Restored Items: 0\n")
 		assert.Contains(t, r.stdout, fmt.Sprintf("Skipped Items:  %d\n", total))
 		for _, a := range s.active {
