@@ -38,7 +38,7 @@ func TestProgressServeRestoreItems(t *testing.T) {
 	check("--wait --json", op.Progress)
 
 	var mon opqueue.Op
-	decode(t, ok(t, "backup", "monitor", op.ID, "--json", "--state-dir", st).stdout, &mon)
+	decode(t, partial(t, "backup", "monitor", op.ID, "--json", "--state-dir", st).stdout, &mon)
 	check("monitor --json", mon.Progress)
 
 	var ops []opqueue.Op
