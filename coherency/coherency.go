@@ -119,6 +119,25 @@ type Options struct {
 	// Progress, if set, is called as the check advances (phase: "blobs",
 	// "items", "fix").
 	Progress func(done, total int, phase string)
+	// Accounts (doCoherencyCheck accountIds), if set, restricts the check
+	// to these accounts (ids or names): their account and item files and
+	// the blobs their states name. Orphans and leftovers, which belong to
+	// no account, are then not looked for.
+	Accounts []string
+}
+
+// wanted reports whether account id (named name) is one opt.Accounts
+// asks for (all when it is empty).
+func (opt *Options) wanted(id, name string) bool {
+	if len(opt.Accounts) == 0 {
+		return true
+	}
+	for _, a := range opt.Accounts {
+		if strings.EqualFold(a, id) || (name != "" && strings.EqualFold(a, name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ItemRef names one item of one account.
@@ -347,7 +366,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("coherency check: %w", err)
 	}
-	res.Accounts = len(ids)
+	res.Accounts = 0
 	for n, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return stopped(err)
@@ -365,6 +384,13 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		} else {
 			name = a.Name
 		}
+		if !opt.wanted(id, name) {
+			if len(itemProblems) > 0 && itemProblems[len(itemProblems)-1].Path == filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile)) {
+				itemProblems = itemProblems[:len(itemProblems)-1]
+			}
+			continue
+		}
+		res.Accounts++
 		files, others, err := bp.ItemFiles(id)
 		if err != nil {
 			itemProblems = append(itemProblems, Problem{Class: ClassUnreadableAccount,
@@ -415,6 +441,17 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		}
 	}
 	progress(len(ids), len(ids), "items")
+	if len(opt.Accounts) > 0 {
+		// Only the blobs these accounts' states name.
+		kept := entries[:0]
+		for _, e := range entries {
+			if e.ok && (len(refs[e.d]) > 0 || len(maybe[e.d]) > 0) {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
+		res.Blobs = len(entries)
+	}
 
 	// 1b. Verify the blobs, each within the largest size its states record
 	// (a gzip bomb is broken, found in bounded memory).
@@ -493,8 +530,11 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 	}
 	res.Problems = append(blobProblems, itemProblems...)
 
-	// Leftovers of interrupted writes.
-	lefts, err := bp.Leftovers(ctx)
+	// Leftovers of interrupted writes (no account's).
+	var lefts []backuppath.Leftover
+	if len(opt.Accounts) == 0 {
+		lefts, err = bp.Leftovers(ctx)
+	}
 	if err != nil {
 		return stopped(err)
 	}

@@ -2,28 +2,34 @@ package ctl
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
 // DoItemSearchCmd is "backup doItemSearch ACCOUNT".
 type DoItemSearchCmd struct {
 	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
-	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-insensitively, in the subject, from, to or name of any state."`
-	Type         string `name:"type" default:"all" placeholder:"TYPE" help:"Item type: message, contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
+	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-sensitively (as Carbonio), in the subject, from, to or name of any state."`
+	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
 	After        string `name:"after" placeholder:"DATE" help:"Only items with a state that started at or after this date (${date_help})."`
-	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date."`
-	SearchFilter string `name:"search-filter" default:"all" enum:"all,deleted,not_deleted" placeholder:"all|deleted|not_deleted" help:"Deleted state of the item's latest state: all, deleted or not_deleted."`
+	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date; a bare date (dd/MM/yyyy) includes that whole day, so after D before D is the day D."`
+	ID           []int  `name:"id" placeholder:"ITEM" help:"Only these item ids (comma-separated)."`
+	RawMetadata  bool   `name:"raw-metadata" help:"Also print each hit's item file as it is in the Backup Path (its raw metadata), after its row; with --json, as rawMetadata."`
+	SearchFilter string `name:"search-filter" default:"deleted" enum:"all,deleted,not_deleted" placeholder:"deleted|not_deleted|all" help:"Deleted state of the item's latest state: deleted (default, as Carbonio: what a restore brings back), not_deleted or all."`
 }
 
 // Help is the long help of doItemSearch.
 func (c *DoItemSearchCmd) Help() string {
-	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (UTC), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
+	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (in the zone of TZ, UTC when unset), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
 
 Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted`
 }
@@ -38,6 +44,7 @@ type searchHit struct {
 	Folder     string `json:"folderPath,omitempty"`
 	Subject    string `json:"subject,omitempty"`
 	States     int    `json:"states"`
+	Raw        any    `json:"rawMetadata,omitempty"`
 	latest     time.Time
 }
 
@@ -53,7 +60,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	before, err := parseOptDate("before", c.Before)
+	before, err := parseEndDate("before", c.Before)
 	if err != nil {
 		return err
 	}
@@ -72,13 +79,16 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	needle := strings.ToLower(c.SearchString)
+	needle := c.SearchString
 	fold := newFolders(p, acct.ID)
 	hits := []searchHit{}
 	bad := 0
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if len(c.ID) > 0 && !slices.Contains(c.ID, f.ItemID) {
+			continue
 		}
 		it, err := p.ReadItemFile(f.RelPath, f.ItemID)
 		if err != nil {
@@ -108,6 +118,17 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		if !h.latest.IsZero() {
 			h.LatestDate = h.latest.Format(time.RFC3339)
 		}
+		if c.RawMetadata {
+			raw, err := confined.ReadFile(p.Root, f.RelPath, backuppath.MaxMetadataFile)
+			switch {
+			case err != nil:
+				h.Raw = "unreadable: " + errReason(err)
+			case json.Valid(raw):
+				h.Raw = json.RawMessage(raw)
+			default:
+				h.Raw = string(raw)
+			}
+		}
 		hits = append(hits, h)
 	}
 	if bad > 0 {
@@ -117,13 +138,23 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		return printJSON(g.Stdout, hits)
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tLATEST START (UTC)\tDELETED\tFOLDER\tSUBJECT")
+	fmt.Fprintf(tw, "ID\tTYPE\tLATEST START (%s)\tDELETED\tFOLDER\tSUBJECT\n", zoneName())
 	for _, h := range hits {
 		folder := h.Folder
 		if folder == "" {
 			folder = fmt.Sprint(h.FolderID)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%t\t%s\t%s\n", h.ID, h.Type, formatDate(h.latest), h.Deleted, folder, h.Subject)
+		if h.Raw != nil {
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			raw := h.Raw
+			if r, ok := raw.(json.RawMessage); ok {
+				raw = strings.TrimSpace(string(r))
+			}
+			fmt.Fprintf(g.Stdout, "%s\n", raw)
+		}
 	}
 	return tw.Flush()
 }
@@ -142,14 +173,15 @@ func matchDates(it *mailbox.Item, after, before time.Time) bool {
 	return false
 }
 
-// matchText: needle (lower case) in subject, from, to or name of any state.
+// matchText: needle, case-sensitively (Carbonio's search_string is), in
+// subject, from, to or name of any state.
 func matchText(it *mailbox.Item, needle string) bool {
 	if needle == "" {
 		return true
 	}
 	for _, s := range it.States {
 		for _, f := range []string{s.Subject, s.From, s.To, s.Name} {
-			if strings.Contains(strings.ToLower(f), needle) {
+			if strings.Contains(f, needle) {
 				return true
 			}
 		}

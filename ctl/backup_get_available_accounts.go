@@ -1,20 +1,39 @@
 package ctl
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/mailbox"
+	"github.com/cbfs/cbfs/restore"
 )
 
 // GetAvailableAccountsCmd is "backup getAvailableAccounts".
-type GetAvailableAccountsCmd struct{}
+type GetAvailableAccountsCmd struct {
+	Date                 string   `name:"date" default:"last" placeholder:"last|DATE" help:"last (default): every account the Backup Path holds; DATE: the accounts that existed then (created before it, not yet deleted). ${date_help}."`
+	Domains              []string `name:"domains" placeholder:"DOMAIN" help:"Only accounts of these domains (comma-separated). Default: all."`
+	HideDeleted          bool     `name:"hide-deleted" help:"Leave out deleted accounts."`
+	HideSystemAccounts   bool     `name:"hide-system-accounts" default:"true" negatable:"" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...); default true, as Carbonio (hide_system_accounts false shows them)."`
+	HideExistingAccounts bool     `name:"hide-existing-accounts" help:"Carbonio hides the accounts that exist on its live server. Accepted for Carbonio's command lines: cbctl has no live server to compare with, so it hides nothing."`
+	OutputFile           string   `name:"output-file" placeholder:"FILE" help:"Write the list to FILE (replaced atomically) instead of stdout."`
+	OutputHeaders        []string `name:"output-headers" enum:"accountMap,accountList,accountIdList,accountAndIdList" placeholder:"HEADER" help:"Print these lists instead of the table, each under its header line (comma-separated): accountMap (name and id), accountList (names), accountIdList (ids), accountAndIdList (name:id). With --json, an object of those lists."`
+}
 
 // Help is the long help of getAvailableAccounts.
 func (c *GetAvailableAccountsCmd) Help() string {
-	return `One line per account folder, sorted by name: name, id, status (active, deleted; or unreadable/broken when account_info cannot be read), COS and the number of item files. Deleted accounts are listed too.`
+	return `One line per account folder, sorted by name: name, id, status (active, deleted; or unreadable/broken when account_info cannot be read), COS and the number of item files. Deleted accounts are listed too unless hide_deleted true; system accounts are hidden unless hide_system_accounts false.
+
+Example: cbctl backup getAvailableAccounts date last backup_path /opt/zextras/backup/zextras/ hide_deleted false`
 }
 
 // accountRow is one getAvailableAccounts row.
@@ -27,19 +46,90 @@ type accountRow struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// accountFilter is the selection getAvailableAccounts and
+// getAvailableDomains share.
+type accountFilter struct {
+	at          time.Time // zero: last
+	domains     []string
+	hideDeleted bool
+	hideSystem  bool
+}
+
+// keep says whether an account (nil: unreadable account_info) is listed.
+func (f accountFilter) keep(a *mailbox.Account) bool {
+	if a == nil {
+		return len(f.domains) == 0 && f.at.IsZero()
+	}
+	switch {
+	case len(f.domains) > 0 && !slices.ContainsFunc(f.domains, func(d string) bool { return strings.EqualFold(strings.TrimSpace(d), a.Domain()) }),
+		f.hideDeleted && a.Status == mailbox.StatusDeleted,
+		f.hideSystem && restore.IsSystemAccount(a):
+		return false
+	}
+	if !f.at.IsZero() {
+		at := mailbox.MillisOf(f.at)
+		if a.Created != 0 && a.Created > at {
+			return false // not created yet
+		}
+		if a.DeletedDate != 0 && a.DeletedDate <= at {
+			return false // already deleted
+		}
+	}
+	return true
+}
+
+// parseLastOrDate reads a date that may be "last" (the zero time).
+func parseLastOrDate(s string) (time.Time, error) {
+	sel, err := parseDateSel(s, selLast)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return sel.At, nil
+}
+
 func (c *GetAvailableAccountsCmd) Run(ctx context.Context, g *Globals) error {
+	at, err := parseLastOrDate(c.Date)
+	if err != nil {
+		return err
+	}
+	filter := accountFilter{at: at, domains: c.Domains, hideDeleted: c.HideDeleted, hideSystem: c.HideSystemAccounts}
 	p, err := g.Path()
 	if err != nil {
 		return err
 	}
-	accts, err := listAccounts(p)
+	rows, err := availableAccounts(ctx, g, p, filter)
 	if err != nil {
 		return err
+	}
+	var buf bytes.Buffer
+	w := io.Writer(&buf)
+	if c.OutputFile == "" {
+		w = g.Stdout
+	}
+	if err := c.print(w, g.JSON, rows); err != nil {
+		return err
+	}
+	if c.OutputFile != "" {
+		return atomicfile.Write(c.OutputFile, 0o600, func(f io.Writer) error {
+			_, err := f.Write(buf.Bytes())
+			return err
+		})
+	}
+	return nil
+}
+
+func availableAccounts(ctx context.Context, g *Globals, p *backuppath.Path, filter accountFilter) ([]accountRow, error) {
+	accts, err := listAccounts(p)
+	if err != nil {
+		return nil, err
 	}
 	rows := make([]accountRow, 0, len(accts))
 	for _, e := range accts {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
+		}
+		if !filter.keep(e.Account) {
+			continue
 		}
 		r := accountRow{ID: e.ID}
 		if e.Account != nil {
@@ -65,10 +155,43 @@ func (c *GetAvailableAccountsCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return rows[i].ID < rows[j].ID
 	})
-	if g.JSON {
-		return printJSON(g.Stdout, rows)
+	return rows, nil
+}
+
+func (c *GetAvailableAccountsCmd) print(w io.Writer, asJSON bool, rows []accountRow) error {
+	if len(c.OutputHeaders) > 0 {
+		lists := map[string][]string{}
+		for _, h := range c.OutputHeaders {
+			l := []string{}
+			for _, r := range rows {
+				switch h {
+				case "accountMap":
+					l = append(l, r.Name+" "+r.ID)
+				case "accountList":
+					l = append(l, r.Name)
+				case "accountIdList":
+					l = append(l, r.ID)
+				case "accountAndIdList":
+					l = append(l, r.Name+":"+r.ID)
+				}
+			}
+			lists[h] = l
+		}
+		if asJSON {
+			return printJSON(w, lists)
+		}
+		for _, h := range c.OutputHeaders {
+			fmt.Fprintln(w, h)
+			for _, l := range lists[h] {
+				fmt.Fprintln(w, configIndent+l)
+			}
+		}
+		return nil
 	}
-	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	if asJSON {
+		return printJSON(w, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tID\tSTATUS\tCOS\tITEMS")
 	for _, r := range rows {
 		name, cos := r.Name, r.COS
@@ -79,6 +202,83 @@ func (c *GetAvailableAccountsCmd) Run(ctx context.Context, g *Globals) error {
 			cos = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", name, r.ID, r.Status, cos, r.Items)
+	}
+	return tw.Flush()
+}
+
+// GetAvailableDomainsCmd is "backup getAvailableDomains [last|DATE] [BACKUP_PATH]".
+type GetAvailableDomainsCmd struct {
+	Date string `arg:"" optional:"" default:"last" name:"DATE" help:"last (default): every domain; DATE: the domains of the accounts that existed then. ${date_help}."`
+	Path string `arg:"" optional:"" name:"BACKUP_PATH" help:"The Backup Path (Carbonio's second positional); the same as backup_path / --backup-path."`
+}
+
+// Help is the long help of getAvailableDomains.
+func (c *GetAvailableDomainsCmd) Help() string {
+	return `One line per domain, sorted: the domain, its accounts in the Backup Path (system accounts left out) and whether the last configuration backup records it. Example: cbctl backup getAvailableDomains last /opt/zextras/backup/export`
+}
+
+// domainRow is one getAvailableDomains row.
+type domainRow struct {
+	Domain   string `json:"domain"`
+	Accounts int    `json:"accounts"`
+	InConfig bool   `json:"inConfigBackup"`
+}
+
+func (c *GetAvailableDomainsCmd) Run(ctx context.Context, g *Globals) error {
+	at, err := parseLastOrDate(c.Date)
+	if err != nil {
+		return err
+	}
+	if c.Path != "" {
+		if g.BackupPath != "" && g.BackupPath != c.Path {
+			return usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
+		}
+		g.BackupPath = c.Path
+	}
+	p, err := g.Path()
+	if err != nil {
+		return err
+	}
+	rows, err := availableAccounts(ctx, g, p, accountFilter{at: at, hideSystem: true})
+	if err != nil {
+		return err
+	}
+	byName := map[string]*domainRow{}
+	get := func(d string) *domainRow {
+		k := strings.ToLower(d)
+		if byName[k] == nil {
+			byName[k] = &domainRow{Domain: k}
+		}
+		return byName[k]
+	}
+	for _, r := range rows {
+		if _, d, ok := strings.Cut(r.Name, "@"); ok && d != "" {
+			get(d).Accounts++
+		}
+	}
+	if files, err := selectServerFiles(p, backuppath.KindConfig, dateSel{Kind: selLast}); err == nil {
+		if cfg, err := p.ReadServerConfig(files[0].RelPath); err == nil {
+			for _, d := range cfg.Domains {
+				if d.Name != "" && (at.IsZero() || byName[strings.ToLower(d.Name)] != nil) {
+					get(d.Name).InConfig = true
+				}
+			}
+		} else {
+			g.warnf("configuration backup %s: %v", files[0].RelPath, err)
+		}
+	}
+	out := make([]domainRow, 0, len(byName))
+	for _, r := range byName {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Domain < out[j].Domain })
+	if g.JSON {
+		return printJSON(g.Stdout, out)
+	}
+	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DOMAIN\tACCOUNTS\tIN CONFIG BACKUP")
+	for _, r := range out {
+		fmt.Fprintf(tw, "%s\t%d\t%t\n", r.Domain, r.Accounts, r.InConfig)
 	}
 	return tw.Flush()
 }

@@ -16,12 +16,13 @@ type GetBackupInfoCmd struct {
 
 // Help is the long help of getBackupInfo.
 func (c *GetBackupInfoCmd) Help() string {
-	return `Prints backupstat (server id, hostname, first run, last scan; dates UTC) and counts: accounts, item files, blob files, configuration backups, customizations archives and map files. Nothing is decompressed.`
+	return `Prints backupstat (server id, hostname, first run, last scan; dates in the zone of TZ, UTC when unset) and counts: accounts, item files, blob files, configuration backups, customizations archives and map files. Nothing is decompressed.`
 }
 
 // backupInfoOut is getBackupInfo's JSON output.
 type backupInfoOut struct {
 	Root           string                 `json:"backupPath"`
+	RootFrom       string                 `json:"backupPathFrom"` // "given" (backup_path / --backup-path), or which default (Globals.RootFrom)
 	BackupStat     *backuppath.BackupStat `json:"backupstat,omitempty"`
 	BackupStatErr  string                 `json:"backupstatError,omitempty"`
 	Accounts       int                    `json:"accounts"`
@@ -45,7 +46,7 @@ func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	out := backupInfoOut{Root: p.Root, Blobless: p.Blobless()}
+	out := backupInfoOut{Root: p.Root, RootFrom: g.RootFrom(), Blobless: p.Blobless()}
 	if st, err := p.ReadBackupStat(); err == nil {
 		out.BackupStat = st
 	} else if errors.Is(err, blob.ErrMissing) {
@@ -100,7 +101,11 @@ func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 		return printJSON(g.Stdout, out)
 	}
 	w := g.Stdout
-	kv(w, configIndent, "backup path", out.Root)
+	root := out.Root
+	if out.RootFrom != "given" {
+		root += " (" + out.RootFrom + ")"
+	}
+	kv(w, configIndent, "backup path", root)
 	if st := out.BackupStat; st != nil {
 		kv(w, configIndent, "server id", st.ServerID)
 		kv(w, configIndent, "hostname", orDash(st.Hostname))

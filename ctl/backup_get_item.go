@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,16 +19,17 @@ import (
 
 // GetItemCmd is "backup getItem ACCOUNT ITEM".
 type GetItemCmd struct {
-	Account  string `arg:"" help:"Account name (case-insensitive) or id."`
-	Item     int    `arg:"" help:"Item id."`
-	Date     string `name:"date" default:"all" placeholder:"all|first|last|DATE" help:"Which states: all (default), first, last, or the state in force at a date (${date_help})."`
-	DumpBlob bool   `name:"dump-blob" help:"Also print each state's decompressed blob. A damaged blob prints what could be salvaged, warns on stderr and makes the exit status 1."`
-	Output   string `name:"output" placeholder:"FILE" help:"Write only the selected state's decompressed, verified blob to FILE (an .eml a mail client opens), nothing else; needs one state (date last, first or a date). A damaged blob writes nothing and exits 1."`
+	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
+	Item         int    `arg:"" help:"Item id."`
+	Date         string `name:"date" default:"last" placeholder:"last|all|first|DATE" help:"Which states: last (default, as Carbonio), all, first, or the state in force at a date (${date_help})."`
+	DumpBlob     bool   `name:"dump-blob" help:"Also print each state's decompressed blob. A damaged blob prints what could be salvaged, warns on stderr and makes the exit status 1."`
+	BlobsArchive string `name:"blobs-archive" placeholder:"FOLDER" help:"Read the blobs from this folder (laid out as a Backup Path's items/<xx>/<digest>, e.g. a copy of the blobs kept apart) instead of the Backup Path's own."`
+	Output       string `name:"output" placeholder:"FILE" help:"Write only the selected state's decompressed, verified blob to FILE (an .eml a mail client opens), nothing else; needs one state (date last, first or a date). A damaged blob writes nothing and exits 1."`
 }
 
 // Help is the long help of getItem.
 func (c *GetItemCmd) Help() string {
-	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, UTC), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
+	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, in the zone of TZ, UTC when unset), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
 
 Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path /mnt/import date all`
 }
@@ -60,6 +62,15 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 	p, err := g.Path()
 	if err != nil {
 		return err
+	}
+	if c.BlobsArchive != "" {
+		fi, err := os.Stat(filepath.Join(c.BlobsArchive, "items"))
+		if err != nil || !fi.IsDir() {
+			return fmt.Errorf("blobs_archive %s: no items folder of blobs there", c.BlobsArchive)
+		}
+		pc := *p
+		pc.Blobs = blob.NewStore(c.BlobsArchive)
+		p = &pc
 	}
 	acct, err := findAccount(p, c.Account)
 	if err != nil {
@@ -99,7 +110,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 	case selAt:
 		s := it.StateAt(sel.At)
 		if s == nil {
-			return fmt.Errorf("account %s item %d did not exist yet at %s UTC (first state %s UTC)", acct.Name, c.Item, formatDate(sel.At), formatDate(it.States[0].Start.Time()))
+			return fmt.Errorf("account %s item %d did not exist yet at %s (first state %s)", acct.Name, c.Item, formatDateZ(sel.At), formatDateZ(it.States[0].Start.Time()))
 		}
 		states = []mailbox.State{*s}
 	}

@@ -23,13 +23,14 @@ type GetServerConfigCmd struct {
 	Kind    string `arg:"" enum:"standard,customizations" placeholder:"standard|customizations" help:"standard: server and global configuration backups; customizations: archives of the configuration folders."`
 	Date    string `name:"date" default:"last" placeholder:"last|first|all|DATE" help:"Which backup: last (default), first, all, or the last one taken at or before a date (${date_help})."`
 	File    string `name:"file" placeholder:"FILE" help:"standard only: read this configuration backup file instead of the Backup Path's."`
-	Query   string `name:"query" default:"/" placeholder:"TYPE/ID/KEY" help:"standard only: what to show: / (everything), serverConfig/KEY, globalConfig/KEY, cos/NAME|ID/KEY, domain/NAME|ID/KEY or distributionList/NAME|ID/KEY; a shorter prefix shows the whole section. Trailing slash optional."`
+	Query   string `name:"query" default:"/" placeholder:"TYPE/ID/KEY" help:"standard only: what to show: / (everything), serverConfig/KEY[/SERVER], globalConfig/KEY, cos/NAME|ID/KEY, domain/NAME|ID/KEY, distributionList/NAME|ID/KEY or zimlets/NAME/KEY; a shorter prefix shows the whole section. SERVER (Carbonio's per-server form) must be the backed-up server's hostname or id: a Backup Path holds one server. Trailing slash optional."`
 	Verbose bool   `name:"verbose" help:"standard: also show each backup's file; customizations: show the restore warning and each archive's file list."`
+	Colors  bool   `name:"colors" help:"Colour the keys (ANSI), as Carbonio's colors true."`
 }
 
 // Help is the long help of getServerConfig.
 func (c *GetServerConfigCmd) Help() string {
-	return `Dates are printed in UTC. Server configuration is backed up, never restored automatically: use this to read it back.
+	return `Dates are printed in the zone of TZ (UTC when unset). Server configuration is backed up, never restored automatically: use this to read it back.
 
 Examples:
   cbctl backup getServerConfig standard date last query serverConfig/zimbraMailMode/
@@ -55,6 +56,7 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	query, server := query.splitServer()
 	type source struct {
 		path string
 		cfg  *backuppath.ServerConfig
@@ -99,6 +101,10 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	var outs []jsonOut
 	for _, s := range sources {
+		if server != "" && !isServer(s.cfg, server) {
+			return fmt.Errorf("%s: query %s: this is the configuration backup of server %s, not %q (a Backup Path holds one server)",
+				s.path, c.Query, orDash(s.cfg.Hostname), server)
+		}
 		tree, err := configTree(s.cfg)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.path, err)
@@ -113,14 +119,18 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 			continue
 		}
 		label := "config date"
-		fmt.Fprintf(g.Stdout, "%s%s%s UTC\n", label, strings.Repeat("_", configLine-len(label)), formatDate(date))
+		fmt.Fprintf(g.Stdout, "%s%s%s\n", label, strings.Repeat("_", configLine-len(label)), formatDateZ(date))
 		if c.Verbose {
 			kv(g.Stdout, configIndent, "file", s.path)
 			if s.cfg.Hostname != "" {
 				kv(g.Stdout, configIndent, "hostname", s.cfg.Hostname)
 			}
 		}
-		flatten(g.Stdout, query.leafName(), res)
+		w := g.Stdout
+		if c.Colors {
+			w = colorKeys{w}
+		}
+		flatten(w, query.leafName(), res)
 	}
 	if g.JSON {
 		if outs == nil {
@@ -165,7 +175,7 @@ func selectServerFiles(p *backuppath.Path, kind string, sel dateSel) ([]backuppa
 		}
 	}
 	if pick == nil {
-		return nil, fmt.Errorf("no %s taken at or before %s UTC (the first is of %s UTC)", what, formatDate(sel.At), formatDate(files[0].Date))
+		return nil, fmt.Errorf("no %s taken at or before %s (the first is of %s)", what, formatDateZ(sel.At), formatDateZ(files[0].Date))
 	}
 	return pick, nil
 }
@@ -210,6 +220,29 @@ func configTree(cfg *backuppath.ServerConfig) (map[string]any, error) {
 		}
 		tree[sec.name] = m
 	}
+	// Zimlets: Carbonio's backups have a zimlets section (name -> settings);
+	// cbfs's scans write none, so it is whatever the file holds, or empty.
+	zimlets := map[string]any{}
+	if raw, ok := cfg.Extra["zimlets"]; ok {
+		var v any
+		if err := json.Unmarshal(raw, &v); err == nil {
+			switch z := v.(type) {
+			case map[string]any:
+				zimlets = z
+			case []any:
+				for i, e := range z {
+					name := fmt.Sprint(i)
+					if m, ok := e.(map[string]any); ok {
+						if n, ok := m["name"].(string); ok && n != "" {
+							name = n
+						}
+					}
+					zimlets[name] = e
+				}
+			}
+		}
+	}
+	tree["zimlets"] = zimlets
 	return tree, nil
 }
 
@@ -228,7 +261,7 @@ func rawMap(m map[string]json.RawMessage) map[string]any {
 // configQuery is a parsed "type/id/key" query.
 type configQuery []string
 
-var querySections = []string{"serverConfig", "globalConfig", "cos", "domain", "distributionList"}
+var querySections = []string{"serverConfig", "globalConfig", "cos", "domain", "distributionList", "zimlets"}
 
 func parseQuery(s string) (configQuery, error) {
 	s = strings.Trim(strings.TrimSpace(s), "/")
@@ -253,13 +286,51 @@ func parseQuery(s string) (configQuery, error) {
 		}
 	}
 	records := parts[0] != "serverConfig" && parts[0] != "globalConfig"
-	if (records && len(parts) > 3) || (!records && len(parts) > 2) {
+	// serverConfig/KEY/SERVER: Carbonio's per-server form.
+	if (records && len(parts) > 3) || (parts[0] == "globalConfig" && len(parts) > 2) || len(parts) > 3 {
 		return nil, usagef("bad query %q: too many parts", s)
 	}
 	return configQuery(parts), nil
 }
 
 func (q configQuery) String() string { return "/" + strings.Join(q, "/") }
+
+// isServer: name is the backed-up server's hostname or id (any case; a
+// backup that records neither matches any name).
+func isServer(cfg *backuppath.ServerConfig, name string) bool {
+	if cfg.Hostname == "" && cfg.ServerID == "" {
+		return true
+	}
+	return strings.EqualFold(name, cfg.Hostname) || strings.EqualFold(name, cfg.ServerID)
+}
+
+// splitServer takes the SERVER off serverConfig/KEY/SERVER.
+func (q configQuery) splitServer() (configQuery, string) {
+	if len(q) == 3 && q[0] == "serverConfig" {
+		return q[:2], q[2]
+	}
+	return q, ""
+}
+
+// colorKeys colours the key of each "    key value" line (colors true).
+type colorKeys struct{ w io.Writer }
+
+func (c colorKeys) Write(p []byte) (int, error) {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(string(p), "\n") {
+		body := strings.TrimLeft(l, " ")
+		ind := l[:len(l)-len(body)]
+		if k, rest, ok := strings.Cut(body, " "); ok && ind != "" {
+			b.WriteString(ind + "\x1b[36m" + k + "\x1b[0m " + rest)
+		} else {
+			b.WriteString(l)
+		}
+	}
+	if _, err := io.WriteString(c.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
 
 // leafName is the name flattened output starts from: the last part of the
 // query, or "" for everything.
@@ -392,7 +463,7 @@ func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
 		fmt.Fprintln(g.Stdout)
 		kv(g.Stdout, configIndent, "filename", o.Filename)
 		kv(g.Stdout, configIndent, "path", o.Path)
-		kv(g.Stdout, configIndent, "modify date", formatDate(files[i].Date)+" UTC")
+		kv(g.Stdout, configIndent, "modify date", formatDateZ(files[i].Date))
 		if c.Verbose {
 			kv(g.Stdout, configIndent, "size", o.Size)
 			for _, n := range o.Files {

@@ -3,11 +3,12 @@
 // lets Carbonio's positional "name value" pairs stand for flags.
 //
 // Exit status: 0 on success, 1 for operational errors (no such path or
-// account, damaged data, I/O), 2 for usage errors (unknown command or
-// parameter, bad date, bad type). A scan in which some accounts failed
-// (a partial backup) or all did is an operational error (1), its report
-// printed first. Every error is one line on stderr,
-// "cbctl: error: ...".
+// account, damaged data, I/O, a target that refuses the login or cannot be
+// reached, an operation that did nothing because everything it tried
+// failed), 2 for usage errors (unknown command or parameter, bad date, bad
+// type), 3 for a partial success (a scan in which some accounts failed, a
+// restore that restored some items and not others), its report printed
+// first. Every error is one line on stderr, "cbctl: error: ...".
 package ctl
 
 import (
@@ -20,6 +21,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cbfs/cbfs/operations"
 )
 
 // CLI is the root of the command tree.
@@ -33,6 +36,7 @@ type CLI struct {
 	SetAlias   ConfigSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
 	UnsetAlias ConfigUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
 	Version    VersionCmd     `cmd:"" help:"Print cbctl's version."`
+	Options    OptionsCmd     `cmd:"" help:"List the service flags every operation command accepts (--source, --smtp, --retention-days, ...)."`
 }
 
 // BackupCmd groups Carbonio's "backup" verbs.
@@ -42,21 +46,28 @@ type BackupCmd struct {
 	GetServerConfig      GetServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
 	GetAccountInfo       GetAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
 	GetAvailableAccounts GetAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
+	GetAvailableDomains  GetAvailableDomainsCmd         `cmd:"" name:"getAvailableDomains" help:"List the domains a Backup Path holds (at a date)."`
 	GetBackupInfo        GetBackupInfoCmd               `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
-	GetFormatInfo        GetFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 	RetrieveMetadata     RetrieveMetadataFromArchiveCmd `cmd:"" name:"retrieveMetadataFromArchive" help:"Rebuild a local metadata tree from the archives of a Backup Path on external storage (S3)."`
+	GetFormatInfo        GetFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 
-	DoSmartScan      DoSmartScanCmd      `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
-	DoAccountScan    DoAccountScanCmd    `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
-	DoPurge          DoPurgeCmd          `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
-	DoExport         DoExportCmd         `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
-	DoCoherencyCheck DoCoherencyCheckCmd `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	DoSmartScan                  DoSmartScanCmd                  `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
+	DoAccountScan                DoAccountScanCmd                `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
+	DoPurge                      DoPurgeCmd                      `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
+	DoExport                     DoExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
+	DoBackupServerCustomizations DoBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
+	DoCoherencyCheck             DoCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
 
 	DoExternalRestore     DoExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
 	DoRestoreOnNewAccount DoRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
 	DoUndelete            DoUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
 	DoItemRestore         DoItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
-	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"List the restore ledger: which item went where."`
+	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
+	GetRestoreLedger      GetRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
+
+	DoCheckShares DoCheckSharesCmd `cmd:"" name:"doCheckShares" help:"Report the shares (folder grants) the Backup Path records and any grantee missing from it."`
+	DoFixShares   DoFixSharesCmd   `cmd:"" name:"doFixShares" help:"Report which share grantees a map file renumbers (a Maildir or IMAP target has no shares to change)."`
+	LegalHold     LegalHoldCmd     `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
 
 	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
 	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
@@ -81,9 +92,10 @@ type BackupCmd struct {
 
 // Exit codes.
 const (
-	ExitOK    = 0
-	ExitError = 1 // operational error
-	ExitUsage = 2 // bad command line
+	ExitOK      = 0
+	ExitError   = 1 // operational error; an operation that did nothing
+	ExitUsage   = 2 // bad command line
+	ExitPartial = 3 // an operation that partly succeeded (its report says what failed)
 )
 
 // usageError marks an error caused by the command line (exit status 2).
@@ -115,6 +127,8 @@ func exitCodeOf(err error) int {
 		return ee.code
 	case errors.As(err, &ue), errors.As(err, &pe):
 		return ExitUsage
+	case operations.IsPartial(err, ""):
+		return ExitPartial
 	}
 	return ExitError
 }
@@ -133,13 +147,18 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Name("cbctl"),
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
 			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
-			"Dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data), 2 usage error (bad command, parameter, date or type)."),
+			"Dates are shown, and read when typed without a zone, in the zone of TZ (UTC when unset); --json dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
 		kong.Configuration(JSONLoader, site...),
+		kong.Help(helpPrinter),
 	}
-	return kong.New(cli, append(opts, options...)...)
+	k, err := kong.New(cli, append(opts, options...)...)
+	if err == nil {
+		hideServiceFlags(k.Model.Node)
+	}
+	return k, err
 }
 
 // Main runs cbctl with args (without the program name) and returns the exit

@@ -71,6 +71,20 @@ func (g *Globals) Root() string {
 	return DefaultBackupPaths[0]
 }
 
+// RootFrom says where Root comes from: "given" (backup_path /
+// --backup-path), "Carbonio's documented default"
+// (/opt/zextras/backup/zextras) or "Carbonio's examples' default; ... does
+// not exist" (/opt/zextras/backup/ng).
+func (g *Globals) RootFrom() string {
+	switch {
+	case g.BackupPath != "":
+		return "given"
+	case g.Root() == DefaultBackupPaths[1]:
+		return "Carbonio's examples' default; " + DefaultBackupPaths[0] + " does not exist"
+	}
+	return "Carbonio's documented default"
+}
+
 // warnf writes one warning line to stderr.
 func (g *Globals) warnf(format string, args ...any) {
 	fmt.Fprintf(g.Stderr, "cbctl: warning: "+format+"\n", args...)

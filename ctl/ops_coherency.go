@@ -2,15 +2,17 @@ package ctl
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/cbfs/cbfs/operations"
 )
 
 // DoCoherencyCheckCmd is "backup doCoherencyCheck [fixBackup true] [fixDoubleGzip check|fix]".
 type DoCoherencyCheckCmd struct {
+	Path string `arg:"" optional:"" name:"BACKUP_PATH" help:"The Backup Path to check (Carbonio's first positional); the same as backup_path / --backup-path."`
 	OpFlags
-	WaitFlag
 	operations.CoherencyCheckParams
+	WaitFlag
 }
 
 // Help is the long help of doCoherencyCheck.
@@ -19,5 +21,11 @@ func (c *DoCoherencyCheckCmd) Help() string {
 }
 
 func (c *DoCoherencyCheckCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Path != "" {
+		if g.BackupPath != "" && filepath.Clean(g.BackupPath) != filepath.Clean(c.Path) {
+			return usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
+		}
+		g.BackupPath = c.Path
+	}
 	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.CoherencyCheckParams)
 }

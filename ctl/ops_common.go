@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -68,12 +69,32 @@ func viaService(g *Globals, f *OpFlags, remote func(c *service.Client) error, lo
 // runner is the operations runner of a command run here (viaService's
 // local).
 func runner(g *Globals, s operations.Settings) (*operations.Runner, error) {
-	r, err := operations.New(s, g.Log)
+	log := g.Log
+	if log != nil {
+		// cbctl prints the operation's error itself, on one line.
+		log = slog.New(dropMsg{log.Handler(), "operation ended with an error"})
+	}
+	r, err := operations.New(s, log)
 	if r != nil {
 		r.Prompt = true // asks only when stdin is a terminal
 	}
 	return r, err
 }
+
+// dropMsg is a slog handler that leaves out the records of one message.
+type dropMsg struct {
+	slog.Handler
+	msg string
+}
+
+func (d dropMsg) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == d.msg {
+		return nil
+	}
+	return d.Handler.Handle(ctx, r)
+}
+func (d dropMsg) WithAttrs(a []slog.Attr) slog.Handler { return dropMsg{d.Handler.WithAttrs(a), d.msg} }
+func (d dropMsg) WithGroup(n string) slog.Handler      { return dropMsg{d.Handler.WithGroup(n), d.msg} }
 
 // remoteErr turns the service's refusals of bad requests into usage errors.
 func remoteErr(err error) error {
@@ -155,6 +176,9 @@ func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string,
 	if err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}
+	if line := operations.PartialOutcome(report); line != "" {
+		return partialError{fmt.Errorf("%s: %s", kind, line)}
+	}
 	return nil
 }
 
@@ -174,7 +198,13 @@ func followOp(ctx context.Context, g *Globals, c *service.Client, id string) err
 	} else {
 		fmt.Fprint(g.Stdout, op.Result)
 	}
-	return opErr(op)
+	if err := opErr(op); err != nil {
+		return err
+	}
+	if line := operations.PartialOutcome(op.Result); op.State == opqueue.Done && line != "" {
+		return partialError{fmt.Errorf("operation %s (%s): %s", op.ID, op.Kind, line)}
+	}
+	return nil
 }
 
 // opErr is the error of an ended operation that did not succeed.
@@ -185,10 +215,21 @@ func opErr(op opqueue.Op) error {
 		if msg == "" {
 			msg = string(op.State)
 		}
-		return fmt.Errorf("operation %s (%s) %s: %s", op.ID, op.Kind, op.State, msg)
+		err := fmt.Errorf("operation %s (%s) %s: %s", op.ID, op.Kind, op.State, msg)
+		if op.State == opqueue.Failed && operations.IsPartial(nil, msg) {
+			return partialError{err}
+		}
+		return err
 	}
 	return nil
 }
+
+// partialError is the error of a service's operation that partly
+// succeeded (exit status 3); its message is the operation's own.
+type partialError struct{ error }
+
+func (e partialError) Is(target error) bool { return target == operations.ErrPartial }
+func (e partialError) Unwrap() error        { return e.error }
 
 // bar is a progress bar on stderr when it is a terminal, else nothing.
 // It counts the progress's unit (items, messages, blobs, bytes, ...) with
@@ -321,7 +362,7 @@ func printOps(w io.Writer, ops []opqueue.Op, verbose bool) {
 	fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", "ID", "KIND", "STATE", "PROGRESS", "CREATED", "PARAMS")
 	for _, op := range ops {
 		fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", op.ID, op.Kind, op.State, progressString(op.Progress),
-			op.Created.UTC().Format(carbonioDate), paramString(op.Params))
+			formatDate(op.Created), paramString(op.Params))
 		if verbose {
 			printOpDetails(w, op)
 		}
@@ -358,7 +399,7 @@ func printOpDetails(w io.Writer, op opqueue.Op) {
 		if t.IsZero() {
 			return "-"
 		}
-		return t.UTC().Format(carbonioDate)
+		return formatDate(t)
 	}
 	kv(w, configIndent, "started", ts(op.Started))
 	kv(w, configIndent, "ended", ts(op.Ended))

@@ -9,8 +9,8 @@ import (
 // DoExportCmd is "backup doExport DEST_PATH [domains ...] [cos ...]".
 type DoExportCmd struct {
 	OpFlags
-	WaitFlag
 	operations.ExportParams
+	WaitFlag
 }
 
 // Help is the long help of doExport.

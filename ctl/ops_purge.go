@@ -9,8 +9,8 @@ import (
 // DoPurgeCmd is "backup doPurge [purgeDays N]".
 type DoPurgeCmd struct {
 	OpFlags
-	WaitFlag
 	operations.PurgeParams
+	WaitFlag
 }
 
 // Help is the long help of doPurge.

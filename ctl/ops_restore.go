@@ -2,9 +2,17 @@ package ctl
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/confined"
 
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/restore"
@@ -13,13 +21,13 @@ import (
 // DoExternalRestoreCmd is "backup doExternalRestore SOURCE_PATH [name value]...".
 type DoExternalRestoreCmd struct {
 	OpFlags
-	WaitFlag
 	operations.ExternalRestoreParams
+	WaitFlag
 }
 
 // Help is the long help of doExternalRestore.
 func (c *DoExternalRestoreCmd) Help() string {
-	return `Restores a whole Backup Path into a target. Phase 1 provisions (domains, COS, distribution lists and accounts as records; each account's folder tree) and reports that phase (monitor shows it); phase 2 restores every account's messages and chats, in their latest state, into their folders, with their flags, tags and dates and their exact bytes. Nothing is ever deleted on the target, and nothing is written into SOURCE_PATH: the restore ledger lives in the state directory (backup getMap shows it). A second run restores nothing twice (what was restored before is counted as skipped), and a stopped or killed run, run again, resumes. Items that cannot be restored are listed per account, classified as read error (unreadable), broken (corrupt) or invalid (refused by the target, or over max_file_size). With a running cbfs serve the restore is enqueued (--wait follows it); with none it runs here under the state directory's lock. Example: cbctl backup doExternalRestore /mnt/old-backup target imap://admin:secret@127.0.0.1:143 domains example.com concurrent_accounts 2`
+	return `Restores a whole Backup Path into a target. Phase 1 provisions (domains, COS, distribution lists and accounts as records; each account's folder tree) and reports that phase (monitor shows it); phase 2 restores every account's messages and chats, in their latest state, into their folders, with their flags, tags and dates and their exact bytes. Nothing is ever deleted on the target, and nothing is written into SOURCE_PATH: the restore ledger lives in the state directory (backup getRestoreLedger shows it). A second run restores nothing twice (what was restored before is counted as skipped), and a stopped or killed run, run again, resumes. Items that cannot be restored are listed per account, classified as read error (unreadable), broken (corrupt) or invalid (refused by the target, or over max_file_size). With a running cbfs serve the restore is enqueued (--wait follows it); with none it runs here under the state directory's lock. Example: cbctl backup doExternalRestore /mnt/old-backup target imap://admin:secret@127.0.0.1:143 domains example.com concurrent_accounts 2`
 }
 
 func (c *DoExternalRestoreCmd) Run(ctx context.Context, g *Globals) error {
@@ -29,8 +37,8 @@ func (c *DoExternalRestoreCmd) Run(ctx context.Context, g *Globals) error {
 // DoRestoreOnNewAccountCmd is "backup doRestoreOnNewAccount SRC DST DATE|last".
 type DoRestoreOnNewAccountCmd struct {
 	OpFlags
-	WaitFlag
 	operations.RestoreOnNewAccountParams
+	WaitFlag
 }
 
 // Help is the long help of doRestoreOnNewAccount.
@@ -45,8 +53,8 @@ func (c *DoRestoreOnNewAccountCmd) Run(ctx context.Context, g *Globals) error {
 // DoUndeleteCmd is "backup doUndelete ACCOUNT START|first END|last".
 type DoUndeleteCmd struct {
 	OpFlags
-	WaitFlag
 	operations.UndeleteParams
+	WaitFlag
 }
 
 // Help is the long help of doUndelete.
@@ -61,8 +69,8 @@ func (c *DoUndeleteCmd) Run(ctx context.Context, g *Globals) error {
 // DoItemRestoreCmd is "backup doItemRestore ACCOUNT ITEM [date D]".
 type DoItemRestoreCmd struct {
 	OpFlags
-	WaitFlag
 	operations.ItemRestoreParams
+	WaitFlag
 }
 
 // Help is the long help of doItemRestore.
@@ -74,19 +82,86 @@ func (c *DoItemRestoreCmd) Run(ctx context.Context, g *Globals) error {
 	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.ItemRestoreParams)
 }
 
-// GetMapCmd is "backup getMap [account A] [target URL]".
+// GetMapCmd is "backup getMap FILE", Carbonio's: a map file of a Backup
+// Path. Without FILE it is getRestoreLedger (what getMap was before).
 type GetMapCmd struct {
+	File string `arg:"" optional:"" name:"FILE" help:"A map file (map_<serverId> in a Backup Path): which source account became which account on the server an external restore went to."`
+	GetRestoreLedgerCmd
+}
+
+// Help is the long help of getMap.
+func (c *GetMapCmd) Help() string {
+	return `Shows a map file, as Carbonio's getMap: the source server, when the restore that wrote it ran, and each source account id with the id it got on the destination. Without FILE, lists the restore ledger as getRestoreLedger does. Example: cbctl backup getMap /opt/zextras/backup/zextras/map_544d94c6-aaef-4736-8964-56a667f1fe12`
+}
+
+// mapOut is getMap FILE's JSON output.
+type mapOut struct {
+	File     string            `json:"file"`
+	ServerID string            `json:"serverId"`
+	Date     string            `json:"date,omitempty"` // RFC 3339, UTC
+	Accounts map[string]string `json:"accounts"`
+}
+
+func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
+	if c.File == "" {
+		return c.GetRestoreLedgerCmd.Run(ctx, g)
+	}
+	if c.Account != "" || c.Target != "" {
+		return usagef("account and target filter the restore ledger (getRestoreLedger), not a map file")
+	}
+	abs, err := filepath.Abs(c.File)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(abs)
+	if !strings.HasPrefix(name, backuppath.MapPrefix) || name == backuppath.MapPrefix {
+		return usagef("%s is not a map file (want map_<serverId>)", c.File)
+	}
+	// Foreign input: read beneath its folder, bounded.
+	raw, err := confined.ReadFile(filepath.Dir(abs), name, backuppath.MaxMetadataFile)
+	if err != nil {
+		return fmt.Errorf("map file %s: %w", abs, err)
+	}
+	var m backuppath.Map
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("map file %s: %v", abs, err)
+	}
+	out := mapOut{File: abs, ServerID: m.ServerID, Accounts: m.Accounts}
+	if out.Accounts == nil {
+		out.Accounts = map[string]string{}
+	}
+	if m.Date != 0 {
+		out.Date = m.Date.Time().UTC().Format(time.RFC3339)
+	}
+	if g.JSON {
+		return printJSON(g.Stdout, out)
+	}
+	kv(g.Stdout, "", "map file", abs)
+	kv(g.Stdout, "", "source server", orDash(m.ServerID))
+	if m.Date != 0 {
+		kv(g.Stdout, "", "date", formatDate(m.Date.Time()))
+	}
+	fmt.Fprintf(g.Stdout, "%-36s  %s\n", "SOURCE ACCOUNT", "DESTINATION ACCOUNT")
+	for _, k := range slices.Sorted(maps.Keys(out.Accounts)) {
+		fmt.Fprintf(g.Stdout, "%-36s  %s\n", k, out.Accounts[k])
+	}
+	fmt.Fprintf(g.Stdout, "%d accounts\n", len(out.Accounts))
+	return nil
+}
+
+// GetRestoreLedgerCmd is "backup getRestoreLedger [account A] [target URL]".
+type GetRestoreLedgerCmd struct {
 	OpFlags
 	Account string `name:"account" placeholder:"ACCOUNT" help:"Only entries restored into this account."`
 	Target  string `name:"target" placeholder:"URL" help:"Only entries of this target (as restores name it, without password)."`
 }
 
-// Help is the long help of getMap.
-func (c *GetMapCmd) Help() string {
+// Help is the long help of getRestoreLedger.
+func (c *GetRestoreLedgerCmd) Help() string {
 	return `Lists the restore ledger of the state directory: for every item restored, the source (server id, account id, item id), the target and account it went to, its folder and its id there (Maildir file name, or IMAP mailbox, UIDVALIDITY and UID). Reads a copy of the ledger: a running restore is not disturbed.`
 }
 
-func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
+func (c *GetRestoreLedgerCmd) Run(ctx context.Context, g *Globals) error {
 	s, err := c.settings(g)
 	if err != nil {
 		return err

@@ -9,8 +9,8 @@ import (
 // DoSmartScanCmd is "backup doSmartScan".
 type DoSmartScanCmd struct {
 	OpFlags
-	WaitFlag
 	operations.SmartScanParams
+	WaitFlag
 }
 
 // Help is the long help of doSmartScan.
@@ -25,8 +25,8 @@ func (c *DoSmartScanCmd) Run(ctx context.Context, g *Globals) error {
 // DoAccountScanCmd is "backup doAccountScan ACCOUNT".
 type DoAccountScanCmd struct {
 	OpFlags
-	WaitFlag
 	operations.AccountScanParams
+	WaitFlag
 }
 
 // Help is the long help of doAccountScan.

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -29,9 +30,7 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 	maxPos := 0
 	variadic := false
 
-	var leaf *kong.Node
 	enterLeaf := func(n *kong.Node) {
-		leaf = n
 		flags = flagSet(n)
 		maxPos = len(n.Positional)
 		for _, p := range n.Positional {
@@ -45,6 +44,10 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 	}
 	for i := 0; i < len(args); i++ {
 		tok := args[i]
+		if flags != nil {
+			args = joinDateTime(args, i)
+			tok = args[i]
+		}
 		if tok == "--" {
 			return append(out, args[i:]...), nil
 		}
@@ -81,16 +84,17 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			}
 			continue
 		}
-		if positionals < maxPos || variadic {
-			// An optional positional does not swallow a pair name that has
-			// a value after it (getBackupInfo json true).
-			_, isPair := flags[normName(tok)]
-			optional := positionals >= len(leaf.Positional) || !leaf.Positional[positionals].Required
-			if !(isPair && optional && i+1 < len(args)) {
-				positionals++
-				out = append(out, tok)
-				continue
-			}
+		// An optional positional yields to a pair name (doSmartScan
+		// notifications a@b: no action word given), and so does a variadic
+		// one that already has its first value (legalHold set a,b
+		// backup_path P).
+		isPair := flags[normName(tok)] != nil && i+1 < len(args)
+		optional := positionals < maxPos && !node.Positional[positionals].Required
+		overflow := positionals >= maxPos
+		if (positionals < maxPos || variadic) && !(isPair && (optional || overflow)) {
+			positionals++
+			out = append(out, tok)
+			continue
 		}
 		f, ok := flags[normName(tok)]
 		if !ok {
@@ -100,6 +104,7 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			return nil, fmt.Errorf("%s: parameter %q needs a value", cmdPath(node), tok)
 		}
 		i++
+		args = joinDateTime(args, i)
 		val := args[i]
 		if f.IsBool() {
 			switch strings.ToLower(val) {
@@ -133,6 +138,9 @@ func flagSet(n *kong.Node) map[string]*kong.Flag {
 	for _, group := range n.AllFlags(false) {
 		for _, f := range group {
 			m[normName(f.Name)] = f
+			for _, a := range f.Aliases {
+				m[normName(a)] = f
+			}
 		}
 	}
 	return m
@@ -195,4 +203,20 @@ func cmdPath(n *kong.Node) string {
 		parts = append([]string{n.Name}, parts...)
 	}
 	return strings.Join(parts, " ")
+}
+
+var (
+	dayRe  = regexp.MustCompile(`^(\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2})$`)
+	timeRe = regexp.MustCompile(`^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+)
+
+// joinDateTime joins args[i] and args[i+1] when they are a date and a
+// time of day typed as two words (date 21/04/2023 22:34:17, without the
+// quotes Carbonio's examples use), so they read as one date.
+func joinDateTime(args []string, i int) []string {
+	if i+1 < len(args) && dayRe.MatchString(args[i]) && timeRe.MatchString(args[i+1]) {
+		out := append(append([]string(nil), args[:i]...), args[i]+" "+args[i+1])
+		return append(out, args[i+2:]...)
+	}
+	return args
 }

@@ -132,7 +132,10 @@ func TestParseQuery(t *testing.T) {
 		{in: "cos/default/zimbraMailQuota", want: "/cos/default/zimbraMailQuota"},
 		{in: "domain", want: "/domain"},
 		{in: "nothing/x", err: `unknown type "nothing"`},
-		{in: "serverConfig/a/b", err: "too many parts"},
+		{in: "serverConfig/a/mail.example.com", want: "/serverConfig/a/mail.example.com"}, // Carbonio's per-server form
+		{in: "serverConfig/a/b/c", err: "too many parts"},
+		{in: "globalConfig/a/b", err: "too many parts"},
+		{in: "zimlets/com_zimbra_x/key", want: "/zimlets/com_zimbra_x/key"},
 		{in: "cos//x", err: "empty part"},
 	}
 	for _, tt := range tests {

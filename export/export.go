@@ -66,6 +66,10 @@ type Options struct {
 	// Progress, if set, is called as the export advances (phase
 	// "accounts", then "blobs").
 	Progress func(done, total int, phase string)
+	// SkipItems (Carbonio's skip_items true) exports the accounts'
+	// metadata only: account_info, account_stat and an empty items
+	// folder; no item and no blob.
+	SkipItems bool
 }
 
 // SplitList splits Carbonio's comma-separated list parameter ("d1,d2").
@@ -173,7 +177,7 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 		progress = func(int, int, string) {}
 	}
 	res := &Result{Dest: destAbs}
-	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}}
+	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}, skipItems: opt.SkipItems}
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("export: %w", err)
@@ -296,12 +300,13 @@ type ref struct {
 }
 
 type exporter struct {
-	src, dst *backuppath.Path
-	res      *Result
-	w        atomicfile.Options
-	mu       sync.Mutex // res.Damaged, res.Blobs, res.Bytes during copyBlobs
-	digests  map[blob.Digest][]ref
-	recorded map[blob.Digest]int64 // the largest size a state records for a blob; -1: a state records none
+	src, dst  *backuppath.Path
+	res       *Result
+	w         atomicfile.Options
+	mu        sync.Mutex // res.Damaged, res.Blobs, res.Bytes during copyBlobs
+	digests   map[blob.Digest][]ref
+	recorded  map[blob.Digest]int64 // the largest size a state records for a blob; -1: a state records none
+	skipItems bool
 }
 
 func (x *exporter) rel(err error) string {
@@ -400,6 +405,9 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 		if d.IsDir() {
 			if err := os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755)); err != nil {
 				return err
+			}
+			if x.skipItems && path == itemsDir {
+				return fs.SkipDir
 			}
 			if itemID >= 0 {
 				// A folder where an item file should be: copied as a

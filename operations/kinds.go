@@ -29,6 +29,8 @@ const (
 	KindRestoreOnNewAccount = restore.OpRestoreOnNewAccount
 	KindUndelete            = restore.OpUndelete
 	KindItemRestore         = restore.OpItemRestore
+
+	KindBackupServerCustomizations = "doBackupServerCustomizations"
 )
 
 // Notify is the notifications parameter of the kinds that are not
@@ -46,26 +48,36 @@ type ReportTo struct {
 
 func (n *ReportTo) addresses() []string { return n.Notifications }
 
-// SmartScanParams: doSmartScan, scan.Run over the whole source.
-type SmartScanParams struct{ Notify }
+// Deep is the deep parameter of the scans.
+type Deep struct {
+	Deep bool `pair:"deep" name:"deep" help:"Re-read every message of every folder and re-verify its blob (a missing or damaged one is written again from the source), not only what changed since the last scan."`
+}
+
+// SmartScanParams: doSmartScan [start] [deep B], scan.Run over the whole source.
+type SmartScanParams struct {
+	Action string `pair:"action" arg:"" optional:"" enum:"start," default:"" placeholder:"start" help:"Carbonio's action word (doSmartScan start); optional: the scan starts either way."`
+	Deep
+	Notify
+}
 
 func (*SmartScanParams) Kind() string { return KindSmartScan }
 func (*SmartScanParams) Check() error { return nil }
 func (p *SmartScanParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
-	return r.scan(ctx, "", progress)
+	return r.scan(ctx, "", p.Deep.Deep, progress)
 }
 func (*SmartScanParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, true }
 
 // AccountScanParams: doAccountScan ACCOUNT, scan.Run of one account.
 type AccountScanParams struct {
 	Account string `pair:"account" required:"" arg:"" help:"The account to scan (name@domain)."`
+	Deep
 	Notify
 }
 
 func (*AccountScanParams) Kind() string { return KindAccountScan }
 func (*AccountScanParams) Check() error { return nil }
 func (p *AccountScanParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
-	return r.scan(ctx, p.Account, progress)
+	return r.scan(ctx, p.Account, p.Deep.Deep, progress)
 }
 func (*AccountScanParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, true }
 
@@ -107,39 +119,57 @@ type ExportParams struct {
 	DestPath string   `pair:"destPath" required:"" what:"destination path" arg:"" name:"DEST_PATH" help:"Folder to write the exported Backup Path into."`
 	Domains  []string `pair:"domains" name:"domains" placeholder:"DOMAIN" help:"Export only accounts of these domains (comma-separated)."`
 	COS      []string `pair:"cos" name:"cos" placeholder:"COS" help:"Export only accounts of these COS (comma-separated)."`
+	// Threshold in MB, as Carbonio's.
+	Threshold int  `pair:"threshold" name:"threshold" placeholder:"MB" help:"Free space, in MB, the destination must keep: the export does not start when the destination's file system has less free space than this (0: no check)."`
+	SkipItems bool `pair:"skip_items" name:"skip-items" help:"Export the accounts' metadata only (account_info, account_stat, an empty items folder): no item, no blob."`
 	Notify
 }
 
 func (*ExportParams) Kind() string { return KindExport }
-func (*ExportParams) Check() error { return nil }
-func (p *ExportParams) Localize()  { p.DestPath = absPath(p.DestPath) }
+func (p *ExportParams) Check() error {
+	if p.Threshold < 0 {
+		return fmt.Errorf("threshold must be a number of MB (0 or more), not %d", p.Threshold)
+	}
+	return nil
+}
+func (p *ExportParams) Localize() { p.DestPath = absPath(p.DestPath) }
 func (p *ExportParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
-	return r.export(ctx, p.DestPath, p.Domains, p.COS, progress)
+	return r.export(ctx, p, progress)
 }
 
 // writes is the destination (created here, never inside the Backup Path).
 func (p *ExportParams) writes(r *Runner) (string, bool) { return p.DestPath, true }
 
-// CoherencyCheckParams: doCoherencyCheck [fixBackup true] [fixDoubleGzip check|fix], coherency.Check.
+// CoherencyCheckParams: doCoherencyCheck [accountIds A,B] [fixBackup true] [fixDoubleGzip skip|check|fix], coherency.Check.
 type CoherencyCheckParams struct {
-	FixBackup     bool   `pair:"fixBackup" name:"fix-backup" help:"Move bad files into the quarantine folder inside the Backup Path (nothing is ever deleted)."`
-	FixDoubleGzip string `pair:"fixDoubleGzip" name:"fix-double-gzip" enum:"check,fix," default:"" placeholder:"check|fix" help:"Double-gzipped blobs: check (report them) or fix (rewrite them gzipped once)."`
+	AccountIDs    []string `pair:"accountIds" name:"account-ids" placeholder:"ID" help:"Check only these accounts (ids or names, comma-separated): their account and item files and the blobs their states name; orphan blobs and leftovers, which are no account's, are then not looked for. Default: all."`
+	FixBackup     bool     `pair:"fixBackup" name:"fix-backup" help:"Move bad files into the quarantine folder inside the Backup Path (nothing is ever deleted)."`
+	FixDoubleGzip string   `pair:"fixDoubleGzip" name:"fix-double-gzip" enum:"skip,check,fix," default:"" placeholder:"skip|check|fix" help:"Double-gzipped blobs: check (report them) or fix (rewrite them gzipped once). skip, Carbonio's default, is check here: verifying a blob's digest finds the double gzip at no extra cost, so it is always reported."`
 	Notify
 }
 
 func (*CoherencyCheckParams) Kind() string { return KindCoherencyCheck }
 func (p *CoherencyCheckParams) Check() error {
-	_, err := coherency.ParseDoubleGzip(p.FixDoubleGzip)
+	_, err := coherency.ParseDoubleGzip(p.doubleGzip())
 	return err
 }
+
+// doubleGzip is fixDoubleGzip for coherency: skip reads as check.
+func (p *CoherencyCheckParams) doubleGzip() string {
+	if strings.EqualFold(strings.TrimSpace(p.FixDoubleGzip), "skip") {
+		return ""
+	}
+	return p.FixDoubleGzip
+}
+
 func (p *CoherencyCheckParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
-	m, _ := coherency.ParseDoubleGzip(p.FixDoubleGzip) // checked
-	return r.coherency(ctx, coherency.Options{FixBackup: p.FixBackup, DoubleGzip: m}, progress)
+	m, _ := coherency.ParseDoubleGzip(p.doubleGzip()) // checked
+	return r.coherency(ctx, coherency.Options{FixBackup: p.FixBackup, DoubleGzip: m, Accounts: p.AccountIDs}, progress)
 }
 
 // writes: only a check that fixes writes.
 func (p *CoherencyCheckParams) writes(r *Runner) (string, bool) {
-	m, _ := coherency.ParseDoubleGzip(p.FixDoubleGzip)
+	m, _ := coherency.ParseDoubleGzip(p.doubleGzip())
 	if !p.FixBackup && m != coherency.DoubleGzipFix {
 		return "", false
 	}
@@ -189,17 +219,21 @@ func (t *Target) target() string { return t.Target }
 type ExternalRestoreParams struct {
 	SourcePath string `pair:"sourcePath" required:"" what:"source path" arg:"" name:"SOURCE_PATH" help:"The Backup Path to restore from: any copy (rsync'd, exported, on read-only media); nothing is written into it."`
 	Target
-	Accounts              []string `pair:"accounts" name:"accounts" placeholder:"ACCOUNT" help:"Restore only these accounts (names or ids, comma-separated)."`
-	InputFile             string   `pair:"input_file" name:"input-file" placeholder:"FILE" help:"A file of accounts to restore, one name or id a line (added to --accounts)."`
-	Domains               []string `pair:"domains" name:"domains" placeholder:"DOMAIN" help:"Restore only accounts, and provision only domains and distribution lists, of these domains (comma-separated)."`
-	FilterDeleted         bool     `pair:"filter_deleted" name:"filter-deleted" default:"true" negatable:"" help:"Leave out deleted accounts and items whose latest state is deleted (filter_deleted false restores them, in their last state before the deletion)."`
-	SkipSystemAccounts    bool     `pair:"skip_system_accounts" name:"skip-system-accounts" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...)."`
-	SkipDistributionLists bool     `pair:"skip_distribution_lists" name:"skip-distribution-lists" help:"Do not provision distribution lists."`
-	SkipCOSes             bool     `pair:"skip_coses" name:"skip-coses" help:"Do not provision classes of service."`
-	ProvisioningOnly      bool     `pair:"provisioning_only" name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
-	ConcurrentAccounts    int      `pair:"concurrent_accounts" name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
-	MaxFileSize           Size     `pair:"max_file_size" name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
-	BrokenFallback        bool     `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state to restore has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it); without it such an item stays unrestored and the report says whether an earlier healthy state exists."`
+	Accounts                []string `pair:"accounts" name:"accounts" placeholder:"ACCOUNT" help:"Restore only these accounts (names or ids, comma-separated)."`
+	InputFile               string   `pair:"input_file" name:"input-file" placeholder:"FILE" help:"A file of accounts to restore, one name or id a line (added to --accounts)."`
+	Domains                 []string `pair:"domains" name:"domains" placeholder:"DOMAIN" help:"Restore only accounts, and provision only domains and distribution lists, of these domains (comma-separated)."`
+	FilterDeleted           bool     `pair:"filter_deleted" name:"filter-deleted" default:"true" negatable:"" help:"Leave out deleted accounts and items whose latest state is deleted (filter_deleted false restores them, in their last state before the deletion)."`
+	SkipSystemAccounts      bool     `pair:"skip_system_accounts" name:"skip-system-accounts" default:"true" negatable:"" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...); default true, as Carbonio (skip_system_accounts false restores them)."`
+	SkipAliases             bool     `pair:"skip_aliases" name:"skip-aliases" help:"Do not provision aliases. Accepted for Carbonio's command lines: cbfs provisions no alias (a Maildir or IMAP target has none), so it changes nothing."`
+	SkipDistributionLists   bool     `pair:"skip_distribution_lists" name:"skip-distribution-lists" help:"Do not provision distribution lists."`
+	SkipCOSes               bool     `pair:"skip_coses" name:"skip-coses" help:"Do not provision classes of service."`
+	SkipAccountProvisioning bool     `pair:"skip_account_provisioning" name:"skip-account-provisioning" help:"Do not record the accounts in the provisioning (they must exist on the target); their folder trees are still created and their messages restored."`
+	SkipDomainProvisioning  bool     `pair:"skip_domain_provisioning" name:"skip-domain-provisioning" help:"Do not record the domains in the provisioning."`
+	ForceAsExternalRestore  bool     `pair:"force_as_external_restore" name:"force-as-external-restore" help:"Accepted for Carbonio's command lines: every cbfs restore from SOURCE_PATH is already external (new ids on the target, nothing written into the source), so it changes nothing."`
+	ProvisioningOnly        bool     `pair:"provisioning_only" name:"provisioning-only" help:"Run phase 1 only: domains, COS, distribution lists, accounts and their folder trees."`
+	ConcurrentAccounts      int      `pair:"concurrent_accounts" name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
+	MaxFileSize             Size     `pair:"max_file_size" name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
+	BrokenFallback          bool     `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state to restore has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it); without it such an item stays unrestored and the report says whether an earlier healthy state exists."`
 	ReportTo
 
 	accounts []string // Accounts and input_file's, read by Check
@@ -244,6 +278,7 @@ func (p *ExternalRestoreParams) options() restore.Options {
 	opt.Accounts, opt.Domains = p.accounts, p.Domains
 	opt.FilterDeleted, opt.SkipSystemAccounts, opt.SkipDistributionLists = p.FilterDeleted, p.SkipSystemAccounts, p.SkipDistributionLists
 	opt.SkipCOSes, opt.ProvisioningOnly, opt.ConcurrentAccounts = p.SkipCOSes, p.ProvisioningOnly, p.ConcurrentAccounts
+	opt.SkipAccountProvisioning, opt.SkipDomainProvisioning = p.SkipAccountProvisioning, p.SkipDomainProvisioning
 	opt.MaxFileSize, opt.BrokenFallback = p.MaxFileSize.Bytes(), p.BrokenFallback
 	return opt
 }
@@ -262,8 +297,9 @@ type RestoreOnNewAccountParams struct {
 	DestAccount   string     `pair:"destAccount" required:"" what:"destination account" arg:"" name:"DESTINATION_ACCOUNT" help:"The new account on the target to restore into."`
 	Date          DateOrLast `pair:"date" arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}."`
 	Target
-	Undelete       bool `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
-	BrokenFallback bool `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state at DATE has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it)."`
+	Undelete          bool        `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
+	UndeleteStartDate DateOrFirst `pair:"undelete_start_date" name:"undelete-start-date" aliases:"undelete-start-time" placeholder:"DATE|first" help:"With undelete true: only items deleted at or after this date come back (default first: all); undelete_start_time, as Carbonio's example writes it, is the same. ${date_help}."`
+	BrokenFallback    bool        `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state at DATE has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it)."`
 	ReportTo
 }
 
@@ -272,13 +308,16 @@ func (p *RestoreOnNewAccountParams) Check() error {
 	if strings.EqualFold(p.SourceAccount, p.DestAccount) {
 		return fmt.Errorf("the destination account must be a new account, not %s itself", p.SourceAccount)
 	}
+	if !p.UndeleteStartDate.Time().IsZero() && !p.Undelete {
+		return fmt.Errorf("undelete_start_date needs undelete true")
+	}
 	return p.Target.Check()
 }
 func (p *RestoreOnNewAccountParams) Localize()               { p.Target.Localize() }
 func (p *RestoreOnNewAccountParams) source(r *Runner) string { return r.s.BackupPath }
 func (p *RestoreOnNewAccountParams) options() restore.Options {
 	opt := restore.DefaultOptions()
-	opt.BrokenFallback = p.BrokenFallback
+	opt.BrokenFallback, opt.UndeleteStart = p.BrokenFallback, p.UndeleteStartDate.Time()
 	return opt
 }
 func (p *RestoreOnNewAccountParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
@@ -297,7 +336,7 @@ func (p *RestoreOnNewAccountParams) run(ctx context.Context, r *Runner, progress
 type UndeleteParams struct {
 	Account string      `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
 	Start   DateOrFirst `pair:"start" arg:"" name:"START" help:"Start of the window, or first. ${date_help}."`
-	End     DateOrLast  `pair:"end" arg:"" name:"END" help:"End of the window, or last."`
+	End     EndOrLast   `pair:"end" arg:"" name:"END" help:"End of the window, or last; a bare date (dd/MM/yyyy) includes that whole day."`
 	Target
 	TargetOriginalFolder bool `pair:"target_original_folder" name:"target-original-folder" default:"true" negatable:"" help:"Put each item back in the folder it was in before it was deleted (target_original_folder false: under one folder undelete_DD_MM_YY)."`
 	ReportTo
@@ -355,6 +394,22 @@ func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, t
 }
 func (p *ItemRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.restore(ctx, p, progress)
+}
+
+// BackupServerCustomizationsParams: doBackupServerCustomizations [start]:
+// a customizations archive of --config-path now.
+type BackupServerCustomizationsParams struct {
+	Action string `pair:"action" arg:"" optional:"" enum:"start," default:"" placeholder:"start" help:"Carbonio's action word; optional: the backup starts either way."`
+	Notify
+}
+
+func (*BackupServerCustomizationsParams) Kind() string { return KindBackupServerCustomizations }
+func (*BackupServerCustomizationsParams) Check() error { return nil }
+func (p *BackupServerCustomizationsParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	return r.customizations(ctx, progress)
+}
+func (*BackupServerCustomizationsParams) writes(r *Runner) (string, bool) {
+	return r.s.BackupPath, true
 }
 
 // restorer is a restore kind.

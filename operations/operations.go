@@ -273,7 +273,7 @@ func (r *Runner) checkScan() error {
 	return r.ResolveSecrets(r.Prompt)
 }
 
-func (r *Runner) scan(ctx context.Context, account string, progress opqueue.ProgressFunc) (string, error) {
+func (r *Runner) scan(ctx context.Context, account string, deep bool, progress opqueue.ProgressFunc) (string, error) {
 	if err := r.ResolveSecrets(false); err != nil {
 		return "", err
 	}
@@ -309,6 +309,7 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 		ConfigPaths:        r.s.ConfigPaths,
 		ReadErrorThreshold: r.s.ReadErrorThreshold,
 		Logger:             r.log,
+		Deep:               deep,
 		Progress: func(sp scan.Progress) {
 			last = sp
 			// Messages are what moves; their total is not known before
@@ -343,8 +344,19 @@ func (r *Runner) scan(ctx context.Context, account string, progress opqueue.Prog
 // is never reported as done.
 var (
 	ErrAccountsFailed = errors.New("accounts failed")
-	ErrPartial        = errors.New("partial backup")
+	ErrPartial        = errors.New("partial")
+	// ErrPartialRestore wraps ErrPartial: a restore that restored some
+	// items and failed others.
+	ErrPartialRestore = fmt.Errorf("%w restore", ErrPartial)
+	errPartialBackup  = fmt.Errorf("%w backup", ErrPartial)
 )
+
+// IsPartial reports whether an operation's error (or its recorded
+// message, for an operation run by the service) says it partly succeeded:
+// cbctl exits 3 for it.
+func IsPartial(err error, msg string) bool {
+	return errors.Is(err, ErrPartial) || strings.Contains(msg, ErrPartialRestore.Error()) || strings.Contains(msg, errPartialBackup.Error())
+}
 
 // ScanOutcome is the error of a finished scan's report: nil when every
 // scanned account was backed up, else one line saying how many failed and
@@ -370,7 +382,7 @@ func ScanOutcome(rep *scan.Report) error {
 	case failed == scanned:
 		return fmt.Errorf("%w: every account failed (%d of %d), nothing was backed up; first: %s", ErrAccountsFailed, failed, scanned, first)
 	}
-	return fmt.Errorf("%w: %w: %d of %d accounts failed; first: %s", ErrPartial, ErrAccountsFailed, failed, scanned, first)
+	return fmt.Errorf("%w: %w: %d of %d accounts failed; first: %s", errPartialBackup, ErrAccountsFailed, failed, scanned, first)
 }
 
 // quoteName prints a name as is, or Go-quoted when it holds control or
@@ -470,6 +482,11 @@ func (r *Runner) coherency(ctx context.Context, opt coherency.Options, progress 
 	if err != nil {
 		return "", err
 	}
+	for _, a := range opt.Accounts {
+		if _, err := bp.FindAccount(a); err != nil {
+			return "", fmt.Errorf("accountIds: %w", err)
+		}
+	}
 	opt.Progress = progressOf(progress)
 	res, err := coherency.Check(ctx, bp, opt)
 	text := ""
@@ -543,4 +560,29 @@ func (r *Runner) Config(ctx context.Context, req ConfigRequest) (string, error) 
 		return v, fmt.Errorf("apply backup toggles to %s: %w", bp.Root, err)
 	}
 	return v, nil
+}
+
+// customizations runs doBackupServerCustomizations: an archive of
+// --config-path written into the Backup Path now.
+func (r *Runner) customizations(ctx context.Context, progress opqueue.ProgressFunc) (string, error) {
+	if len(r.s.ConfigPaths) == 0 {
+		return "", errors.New("no --config-path configured: no server customization to back up")
+	}
+	bp, err := r.createPath()
+	if err != nil {
+		return "", err
+	}
+	rel, errs, err := scan.BackupCustomizations(bp, r.s.ConfigPaths, r.now())
+	if err != nil {
+		return "", fmt.Errorf("customizations: %w", err)
+	}
+	progress(opqueue.Progress{Done: 1, Total: 1, Unit: "archives", Phase: "done"})
+	var b strings.Builder
+	b.WriteString("- stats -\n")
+	fmt.Fprintf(&b, "Customizations Archive: %s\n", rel)
+	fmt.Fprintf(&b, "Paths: %s\n", strings.Join(r.s.ConfigPaths, ", "))
+	if len(errs) > 0 {
+		fmt.Fprintf(&b, "\n- left out -\n%s\n", strings.Join(errs, "\n"))
+	}
+	return b.String(), nil
 }

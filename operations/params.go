@@ -47,6 +47,7 @@ type Params interface {
 var registry = []Params{
 	&SmartScanParams{}, &AccountScanParams{}, &PurgeParams{}, &ExportParams{}, &CoherencyCheckParams{},
 	&ExternalRestoreParams{}, &RestoreOnNewAccountParams{}, &UndeleteParams{}, &ItemRestoreParams{},
+	&BackupServerCustomizationsParams{},
 }
 
 // Kinds lists every kind a Runner handles.

@@ -62,7 +62,36 @@ func (d *DateOrLast) UnmarshalText(b []byte) error {
 	return err
 }
 func (d DateOrFirst) MarshalText() ([]byte, error) { return []byte(d), nil }
-func (d DateOrLast) MarshalText() ([]byte, error)  { return []byte(d), nil }
+
+// EndOrLast is the end of a window (doUndelete END): a date, or last; a
+// bare date (dd/MM/yyyy, yyyy-MM-dd) is the end of that whole day.
+type EndOrLast string
+
+func (d *EndOrLast) UnmarshalText(b []byte) error {
+	s, err := normalizeDate(string(b), "last")
+	if err == nil && s != "last" && isBareDate(string(b)) {
+		t, _ := time.Parse(time.RFC3339Nano, s)
+		s = t.In(time.Local).AddDate(0, 0, 1).Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
+	}
+	*d = EndOrLast(s)
+	return err
+}
+func (d EndOrLast) MarshalText() ([]byte, error) { return []byte(d), nil }
+
+// Time is the moment, or the zero time for last and "".
+func (d EndOrLast) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "last"); return t }
+
+// isBareDate: a date without a time of day.
+func isBareDate(s string) bool {
+	s = strings.TrimSpace(s)
+	for _, l := range []string{"02/01/2006", "2006-01-02"} {
+		if _, err := time.Parse(l, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
+func (d DateOrLast) MarshalText() ([]byte, error) { return []byte(d), nil }
 
 // Time is the moment, or the zero time for first and "".
 func (d DateOrFirst) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "first"); return t }
@@ -166,7 +195,9 @@ func ParseSize(s string) (int64, error) {
 }
 
 // Date forms the restores accept (those of cbctl): Carbonio's dd/MM/yyyy
-// HH:mm:ss and ISO 8601; UTC unless a zone is given.
+// HH:mm:ss and ISO 8601; in the local zone (TZ; UTC when unset) unless a
+// zone is given. cbctl sends them as RFC 3339 in UTC, so the service's own
+// zone never applies to a date typed on the command line.
 var (
 	restoreZonedLayouts    = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02 15:04:05Z07:00"}
 	restoreZonelessLayouts = []string{"02/01/2006 15:04:05", "02/01/2006 15:04", "02/01/2006",
@@ -187,8 +218,8 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 		}
 	}
 	for _, l := range restoreZonelessLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t, nil
+		if t, err := time.ParseInLocation(l, s, time.Local); err == nil {
+			return t.UTC(), nil
 		}
 	}
 	if name != "" {
@@ -312,7 +343,14 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 		}
 		return "", err
 	}
+	outcome := RestoreOutcome(rep)
+	if err == nil && errors.Is(outcome, ErrNothingRestored) {
+		err = outcome
+	}
 	text := rep.String()
+	if err == nil && outcome != nil {
+		text += OutcomePrefix + oneLine(outcome.Error()) + "\n"
+	}
 	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
 	if err == nil {
 		done := last
@@ -325,6 +363,56 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 		progress(done)
 	}
 	return text, err
+}
+
+// ErrNothingRestored is wrapped by the error of a restore that finished
+// but restored nothing because every item or account it had to restore
+// failed: the operation fails (cbctl exits 1). A restore that restored
+// some and failed some is done, and its report ends with the line
+// OutcomePrefix + "partial restore: ..." (cbctl exits 3: PartialOutcome).
+var ErrNothingRestored = errors.New("nothing restored")
+
+// OutcomePrefix starts the last line of the report of an operation that
+// partly succeeded.
+const OutcomePrefix = "Outcome: "
+
+// PartialOutcome is the outcome line's text (without OutcomePrefix) of a
+// report that says its operation partly succeeded, or "".
+func PartialOutcome(report string) string {
+	for _, l := range strings.Split(report, "\n") {
+		if rest, ok := strings.CutPrefix(l, OutcomePrefix); ok && strings.HasPrefix(rest, ErrPartial.Error()) {
+			return rest
+		}
+	}
+	return ""
+}
+
+// RestoreOutcome is the error of a finished restore's report: nil when
+// nothing failed (items already restored by an earlier run count as
+// done), else one line with the counts and the first failure.
+func RestoreOutcome(rep *restore.Report) error {
+	failed := rep.Unrestored + len(rep.FailedAccounts)
+	if failed == 0 {
+		return nil
+	}
+	first := ""
+	if len(rep.FailedAccounts) > 0 {
+		fa := rep.FailedAccounts[0]
+		first = "account " + quoteName(fa.Account) + ": " + fa.Class + ": " + quoteControl(oneLine(fa.Reason))
+	} else {
+		for _, a := range rep.Accounts {
+			if len(a.Unrestored) > 0 {
+				u := a.Unrestored[0]
+				first = fmt.Sprintf("account %s item %d: %s: %s", quoteName(a.Account), u.ID, u.Class, quoteControl(oneLine(u.Reason)))
+				break
+			}
+		}
+	}
+	counts := fmt.Sprintf("%d items unrestored, %d accounts failed", rep.Unrestored, len(rep.FailedAccounts))
+	if rep.Restored+rep.Skipped == 0 {
+		return fmt.Errorf("%w (%s); first: %s", ErrNothingRestored, counts, first)
+	}
+	return fmt.Errorf("%w: %d items restored, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, counts, first)
 }
 
 // restoreProgress counts a restore in items (the unit that moves: a

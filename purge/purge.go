@@ -84,6 +84,8 @@ type Result struct {
 	BytesFreed       int64 `json:"bytesFreed"` // on disk: blobs, item and account files removed or shrunk
 	// RemovedAccounts are the names (ids if unreadable) of removed accounts.
 	RemovedAccounts []string `json:"removedAccounts,omitempty"`
+	// Held are the accounts under legal hold (LegalHoldFile): kept whole.
+	Held []string `json:"legalHold,omitempty"`
 	// BlobsSkipped is set when blob removal was skipped as a whole.
 	BlobsSkipped bool `json:"blobsSkipped,omitempty"`
 	// Skipped lists what was not done and why.
@@ -117,6 +119,9 @@ func (r *Result) Report() string {
 	if len(r.RemovedAccounts) > 0 {
 		fmt.Fprintf(&b, "\n- removed accounts -\n%s\n", strings.Join(r.RemovedAccounts, "\n"))
 	}
+	if len(r.Held) > 0 {
+		fmt.Fprintf(&b, "\n- legal hold: kept whole -\n%s\n", strings.Join(r.Held, "\n"))
+	}
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(&b, "\n- skipped -\n%s\n", strings.Join(r.Skipped, "\n"))
 	}
@@ -148,7 +153,11 @@ func Run(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error)
 	}
 	cutoff := now.Add(-time.Duration(opt.RetentionDays) * 24 * time.Hour)
 	res.Cutoff = cutoff.UTC()
-	p := &purger{bp: bp, res: res, cutoff: mailbox.MillisOf(cutoff), refs: map[blob.Digest]bool{}}
+	holds, err := ReadLegalHold(bp)
+	if err != nil {
+		return res, fmt.Errorf("purge: %w (nothing removed: what is under legal hold is unknown)", err)
+	}
+	p := &purger{bp: bp, res: res, cutoff: mailbox.MillisOf(cutoff), refs: map[blob.Digest]bool{}, holds: holds}
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("purge: %w", err)
@@ -210,6 +219,7 @@ type purger struct {
 	refs   map[blob.Digest]bool // named by a kept state (or possibly named)
 	// blocked says why blob removal must be skipped ("" if it need not).
 	blocked []string
+	holds   map[string]Hold // accounts under legal hold, by id: nothing of theirs is removed
 }
 
 func relMsg(root string, err error) string {
@@ -255,6 +265,9 @@ func (p *purger) cleanLeftovers(ctx context.Context) error {
 func (p *purger) account(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if _, held := p.holds[id]; held {
+		return p.keepHeld(ctx, id)
 	}
 	a, aerr := p.bp.ReadAccount(id)
 	name := id
@@ -352,6 +365,32 @@ func (p *purger) account(ctx context.Context, id string) error {
 }
 
 // writeStat updates account_stat after items changed.
+// keepHeld keeps an account under legal hold whole: no state, item or
+// account removed, and every blob its files name kept (an item file that
+// cannot be read blocks blob removal, as elsewhere).
+func (p *purger) keepHeld(ctx context.Context, id string) error {
+	name := id
+	if a, err := p.bp.ReadAccount(id); err == nil {
+		name = a.Name
+	}
+	p.res.Held = append(p.res.Held, name)
+	files, others, err := p.bp.ItemFiles(id)
+	if err != nil {
+		p.block(fmt.Sprintf("account %s (legal hold): items unreadable: %s", name, relMsg(p.bp.Root, err)))
+		return nil
+	}
+	for _, o := range others {
+		p.protectFile(filepath.Join(p.bp.Root, o), true)
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.protectFile(filepath.Join(p.bp.Root, f.RelPath), true)
+	}
+	return nil
+}
+
 func (p *purger) writeStat(id string, items, maxID int, blobBytes int64, complete bool) error {
 	st, err := p.bp.ReadAccountStat(id)
 	if err != nil {

@@ -29,7 +29,7 @@ func RestoreOnNewAccount(ctx context.Context, src *backuppath.Path, srcAccount, 
 	if dst == "" {
 		return nil, fmt.Errorf("restore on new account: no destination account")
 	}
-	j := &job{acct: acct, dst: dst, pick: pickAt(at, undelete), primary: liveAt(mailbox.MillisOf(at)), createTree: true}
+	j := &job{acct: acct, dst: dst, pick: pickAtSince(at, undelete, opt.UndeleteStart), primary: liveAt(mailbox.MillisOf(at)), createTree: true}
 	return e.finish(e.runJobs(ctx, []*job{j}, "restoring", e.runAccount))
 }
 

@@ -148,6 +148,37 @@ func (t *IMAPTarget) Open(ctx context.Context, account string) (Mailbox, error) 
 	return b, nil
 }
 
+// CheckLogin logs in as account through the master login and out again
+// (restore's LoginChecker): a refused login wraps ErrRefused.
+// A temporary failure ([UNAVAILABLE], Dovecot's "Temporary authentication
+// failure" of a busy auth process) is tried again, up to 4 times in about
+// 6 seconds.
+func (t *IMAPTarget) CheckLogin(ctx context.Context, account string) error {
+	var (
+		c    *imapclient.Client
+		conn net.Conn
+		err  error
+	)
+	for try := 0; ; try++ {
+		c, conn, err = t.Dial(ctx, account, nil)
+		var ie *imap.Error
+		if err == nil || try == 3 || !errors.As(err, &ie) || ie.Code != imap.ResponseCodeUnavailable {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1<<try) * time.Second):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("imap target: %w", classifyIMAP(err))
+	}
+	t.Arm(conn)
+	_ = c.Logout().Wait()
+	return c.Close()
+}
+
 // classifyIMAP marks a server's NO/BAD answer as ErrRefused.
 func classifyIMAP(err error) error {
 	var ie *imap.Error

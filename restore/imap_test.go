@@ -207,12 +207,23 @@ func TestIMAPRestoreOnNewAccountAndErrors(t *testing.T) {
 	assert.Equal(t, f.wantAt(t, a, at), got)
 	assert.Equal(t, len(got), rep.Restored)
 
-	t.Run("account unknown on the server: failed account, others go on", func(t *testing.T) {
+	t.Run("the only account unknown on the server: the login check fails before anything", func(t *testing.T) {
 		rep, err := RestoreOnNewAccount(context.Background(), f.p, a.Name, "ghost@example.test", at, false, tgt, openLedger(t), DefaultOptions())
+		require.ErrorIs(t, err, ErrLoginRefused)
+		assert.Contains(t, err.Error(), "ghost@example.test")
+		assert.Zero(t, rep.Restored)
+		assert.NotContains(t, err.Error(), "\n")
+	})
+
+	t.Run("wrong master password: the restore fails at once, nothing reported invalid", func(t *testing.T) {
+		u := strings.Replace(s.SourceURL(), ":"+s.AdminPass+"@", ":not-the-password@", 1)
+		require.NotEqual(t, s.SourceURL(), u)
+		bad, err := ParseTarget(u)
 		require.NoError(t, err)
-		require.Len(t, rep.FailedAccounts, 1)
-		assert.Equal(t, ClassInvalid, rep.FailedAccounts[0].Class)
-		assert.Contains(t, rep.String(), "- accounts not restored -")
+		rep, err := ExternalRestore(context.Background(), f.p, bad, openLedger(t), DefaultOptions())
+		require.ErrorIs(t, err, ErrLoginRefused)
+		assert.Zero(t, rep.Restored+rep.Unrestored, "no item tried")
+		assert.Empty(t, rep.FailedAccounts)
 	})
 
 	t.Run("server gone: the restore stops with an error", func(t *testing.T) {

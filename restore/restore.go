@@ -28,9 +28,18 @@ type Options struct {
 	SkipSystemAccounts    bool     // skip_system_accounts
 	SkipDistributionLists bool     // skip_distribution_lists
 	SkipCOSes             bool     // skip_coses
-	ProvisioningOnly      bool     // provisioning_only: phase 1 only
-	ConcurrentAccounts    int      // concurrent_accounts: accounts restored at once (default 1)
-	MaxFileSize           int64    // max_file_size in bytes: larger items are "invalid" (0: no limit; doExternalRestore's default is DefaultMaxFileSize)
+	// SkipDomainProvisioning (skip_domain_provisioning): record no domain
+	// in the provisioning; SkipAccountProvisioning
+	// (skip_account_provisioning): record no account (their folder trees
+	// are still created, for the messages).
+	SkipDomainProvisioning, SkipAccountProvisioning bool
+	// UndeleteStart (doRestoreOnNewAccount undelete_start_date), with
+	// undelete: only items deleted at or after it come back (zero: first,
+	// every deleted item).
+	UndeleteStart      time.Time
+	ProvisioningOnly   bool  // provisioning_only: phase 1 only
+	ConcurrentAccounts int   // concurrent_accounts: accounts restored at once (default 1)
+	MaxFileSize        int64 // max_file_size in bytes: larger items are "invalid" (0: no limit; doExternalRestore's default is DefaultMaxFileSize)
 	// DedicatedFolder (doUndelete's target_original_folder false) restores
 	// undeleted items under a folder "undelete_DD_MM_YY" instead of their
 	// original folders.
@@ -132,6 +141,7 @@ type engine struct {
 	prog         Progress
 	lastProgress time.Time
 	seen         map[int]bool // ItemRestore: items found
+	loginChecked bool         // checkLogin ran
 }
 
 func newEngine(op string, src *backuppath.Path, tgt Target, ledger *Ledger, opt Options) (*engine, error) {
@@ -210,6 +220,9 @@ func (f *accountFailure) Error() string { return f.class + ": " + f.reason }
 // error that is not an account's own (the target went away, ctx ended)
 // stops them all.
 func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run func(context.Context, *job) error) error {
+	if err := e.checkLogin(ctx, jobs); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	e.progress(true, func(p *Progress) { p.Phase, p.Accounts, p.AccountsDone, p.AccountsListed = phase, len(jobs), 0, 0 })
@@ -260,6 +273,49 @@ func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run fun
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// LoginChecker is a Target that can check, before a restore starts, that
+// it can log in as an account (IMAPTarget: the master login).
+type LoginChecker interface {
+	CheckLogin(ctx context.Context, account string) error
+}
+
+// ErrLoginRefused: the target refused the login before anything was
+// restored (a wrong master password, or none of the first accounts exists
+// on the target). The restore does not start.
+var ErrLoginRefused = errors.New("the target refused the login")
+
+// checkLogin runs once, before the first phase: a LoginChecker target must
+// accept the login as the first account to restore (or, when it refuses
+// that one, the second: one account missing on the target is that
+// account's failure, not the restore's). Otherwise the restore fails at
+// once, with the server's answer, instead of reporting every item invalid;
+// an unreachable target fails here too.
+func (e *engine) checkLogin(ctx context.Context, jobs []*job) error {
+	lc, ok := e.tgt.(LoginChecker)
+	if e.loginChecked || !ok || len(jobs) == 0 {
+		return nil
+	}
+	e.loginChecked = true
+	var first error
+	for i, j := range jobs[:min(2, len(jobs))] {
+		err := lc.CheckLogin(ctx, j.dst)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, ErrRefused):
+			return err // unreachable, timeout: the target is gone
+		case i == 0:
+			first = err
+		}
+	}
+	hint := "a wrong master password, or no such account on the target"
+	if len(jobs) > 1 {
+		hint = "a wrong master password, or neither account exists on the target"
+	}
+	e.rep.Stopped = "login refused"
+	return fmt.Errorf("%w (%s), nothing restored: %v", ErrLoginRefused, hint, first)
 }
 
 // readAccount reads an account's item files: folder items by id, and the
@@ -593,6 +649,12 @@ func uniqueName(serverID, accountID string, itemID int, digest string) string {
 // state is left out unless withDeleted, which restores the last state
 // before the deletion.
 func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bool) {
+	return pickAtSince(t, withDeleted, time.Time{})
+}
+
+// pickAtSince is pickAt whose deleted items come back only when deleted at
+// or after since (zero: all).
+func pickAtSince(t time.Time, withDeleted bool, since time.Time) func(it *mailbox.Item) (selection, bool) {
 	return func(it *mailbox.Item) (selection, bool) {
 		i := it.IndexAt(t)
 		if i < 0 {
@@ -603,6 +665,10 @@ func pickAt(t time.Time, withDeleted bool) func(it *mailbox.Item) (selection, bo
 				return selection{}, false
 			}
 			if i = it.LiveBefore(i); i < 0 {
+				return selection{}, false
+			}
+			// Deleted by the state after the live one.
+			if !since.IsZero() && i+1 < len(it.States) && it.States[i+1].Start.Time().Before(since) {
 				return selection{}, false
 			}
 		}
@@ -639,8 +705,11 @@ func pickUndeleted(start, end time.Time) func(it *mailbox.Item) (selection, bool
 
 // ---- accounts ----
 
-// isSystemAccount tells Carbonio's system accounts (spam/ham training,
-// virus quarantine, GAL sync, ...) by attribute or by name.
+// IsSystemAccount tells Carbonio's system accounts (spam/ham training,
+// virus quarantine, GAL sync, ...) by attribute or by name
+// (skip_system_accounts, getAvailableAccounts hide_system_accounts).
+func IsSystemAccount(a *mailbox.Account) bool { return isSystemAccount(a) }
+
 func isSystemAccount(a *mailbox.Account) bool {
 	for _, k := range []string{"zimbraIsSystemAccount", "zimbraIsSystemResource"} {
 		if v, ok := a.Attrs[k]; ok && strings.Contains(strings.ToUpper(string(v)), "TRUE") {
@@ -851,6 +920,12 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		return nil
 	})
 	sort.Slice(p.Accounts, func(a, b int) bool { return p.Accounts[a].Name < p.Accounts[b].Name })
+	if e.opt.SkipDomainProvisioning {
+		p.Domains = nil
+	}
+	if e.opt.SkipAccountProvisioning {
+		p.Accounts = nil
+	}
 	pr.Domains, pr.COS, pr.DistributionLists, pr.Accounts = len(p.Domains), len(p.COS), len(p.DistributionLists), len(p.Accounts)
 	if err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			switch {
 			case e == nil:
 				cands = append(cands, occ{c, m})
-			case e.Size != m.Size:
+			case e.Size != m.Size, a.r.opt.Deep:
 				rereads = append(rereads, occ{c, m})
 			case e.FolderID != c.id || e.Flags != m.Flags || !equalTags(e.Tags, m.Tags):
 				if err := a.restate(e, c, m, e.Digest, e.Size, nil); err != nil {
@@ -144,6 +144,9 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			a.rep.Bytes += int64(len(content))
 			defer a.r.progress()
 			if e := a.st.byKey[m.Key]; e != nil && reread[m] {
+				if a.r.opt.Deep && blob.Sum(content) == e.Digest {
+					return a.deepCheck(e, c, m, content)
+				}
 				d, err := a.put(content)
 				if err != nil {
 					return err
@@ -220,6 +223,23 @@ func (a *acctScan) put(content []byte) (blob.Digest, error) {
 		a.rep.Written++
 	}
 	return d, nil
+}
+
+// deepCheck is a deep scan's re-read of a message whose content did not
+// change: its blob is written again if it is missing or does not verify,
+// and a move or new flags make a new state as in any scan.
+func (a *acctScan) deepCheck(e *MessageEntry, c *cur, m *Message, content []byte) error {
+	if _, err := a.store.ReadLimit(e.Digest, blob.Limit{Size: int64(len(content))}); err != nil {
+		if err := a.store.Replace(content); err != nil {
+			return &writeError{err}
+		}
+		a.rep.BlobsNew++
+		a.rep.Written++
+	}
+	if e.FolderID != c.id || e.Flags != m.Flags || !equalTags(e.Tags, m.Tags) {
+		return a.restate(e, c, m, e.Digest, e.Size, nil)
+	}
+	return nil
 }
 
 // add backs up a new message: blob first (in the background), then the

@@ -61,6 +61,12 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives per-message problems (default: discard).
 	Logger *slog.Logger
+	// Deep (doSmartScan/doAccountScan deep true) lists every folder, even
+	// one whose change token says it is unchanged, and re-reads every
+	// message: a message whose content changed gets a new state, and the
+	// blob of one that did not is checked and written again when it is
+	// missing or damaged.
+	Deep bool
 }
 
 // Progress is a snapshot passed to Options.Progress.
@@ -562,7 +568,7 @@ func (a *acctScan) resolveFolders(ctx context.Context, folders []*Folder) ([]*cu
 	}
 	// List what changed (and every unmatched folder: needed below).
 	for _, c := range curs {
-		if c.prior != nil && c.prior.Token != "" && c.prior.Token == c.f.Token {
+		if !a.r.opt.Deep && c.prior != nil && c.prior.Token != "" && c.prior.Token == c.f.Token {
 			continue
 		}
 		if c.f.NoSelect {

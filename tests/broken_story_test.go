@@ -195,7 +195,7 @@ func TestBrokenStoryRestore(t *testing.T) {
 
 	t.Run("without broken_fallback", func(t *testing.T) {
 		tgt := filepath.Join(dir, "plain")
-		r := ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st1"))
+		r := partial(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st1"))
 		wantLines(t, r.stdout, "Restored Items: 1\n", "Unrestored Items: 2\n",
 			"broken: 277\n",
 			"\n- an earlier healthy state exists (broken_fallback true restores it) -\naccount: "+storyName+"\n"+earlierLine)
@@ -205,7 +205,7 @@ func TestBrokenStoryRestore(t *testing.T) {
 
 	t.Run("doExternalRestore broken_fallback true", func(t *testing.T) {
 		tgt := filepath.Join(dir, "fallback")
-		r := ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "broken_fallback", "true", "--state-dir", filepath.Join(dir, "st2"))
+		r := partial(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "broken_fallback", "true", "--state-dir", filepath.Join(dir, "st2"))
 		wantLines(t, r.stdout, "Restored Items: 2\n", "Unrestored Items: 1\n",
 			"\n- restored from an earlier state -\naccount: "+storyName+"\n"+earlierLine)
 		assert.NotContains(t, r.stdout, "- an earlier healthy state exists")
@@ -224,21 +224,22 @@ func TestBrokenStoryRestore(t *testing.T) {
 		assert.Equal(t, 1, drafts)
 
 		// A rerun restores nothing twice.
-		r = ok(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "broken_fallback", "true", "--state-dir", filepath.Join(dir, "st2"))
+		r = partial(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "broken_fallback", "true", "--state-dir", filepath.Join(dir, "st2"))
 		wantLines(t, r.stdout, "Restored Items: 0\n", "Skipped Items:  2\n")
 		assert.Len(t, storyMaildirFiles(t, tgt), len(files))
 	})
 
 	t.Run("doItemRestore and doRestoreOnNewAccount", func(t *testing.T) {
 		tgt := filepath.Join(dir, "item")
-		r := ok(t, "backup", "doItemRestore", storyName, "277", "target", "maildir:"+tgt, "--backup-path", root, "--state-dir", filepath.Join(dir, "st3"))
+		// Nothing restored, because the one item is broken: exit 1.
+		r := fails(t, 1, "nothing restored", "backup", "doItemRestore", storyName, "277", "target", "maildir:"+tgt, "--backup-path", root, "--state-dir", filepath.Join(dir, "st3"))
 		wantLines(t, r.stdout, "Restored Items: 0\n", "broken: 277\n", earlierLine)
 		r = ok(t, "backup", "doItemRestore", storyName, "277", "target", "maildir:"+tgt, "--broken-fallback", "--backup-path", root, "--state-dir", filepath.Join(dir, "st3"))
 		wantLines(t, r.stdout, "Restored Items: 1\n", "- restored from an earlier state -\n", earlierLine)
 		assert.True(t, holds(storyMaildirFiles(t, tgt), storyOld))
 
 		nt := filepath.Join(dir, "new")
-		r = ok(t, "backup", "doRestoreOnNewAccount", storyName, "copy@example.com", "last", "target", "maildir:"+nt, "broken_fallback", "true",
+		r = partial(t, "backup", "doRestoreOnNewAccount", storyName, "copy@example.com", "last", "target", "maildir:"+nt, "broken_fallback", "true",
 			"--backup-path", root, "--state-dir", filepath.Join(dir, "st4"))
 		wantLines(t, r.stdout, "Restored Items: 2\n", "- restored from an earlier state -\naccount: copy@example.com\n"+earlierLine)
 		assert.True(t, holds(storyMaildirFiles(t, nt), storyOld))

@@ -39,9 +39,15 @@ func TestGetItemText(t *testing.T) {
 	if pairs.stdout != flags.stdout {
 		t.Fatalf("pair and flag syntax differ:\n%s\n---\n%s", pairs.stdout, flags.stdout)
 	}
-	byID := ok(t, "backup", "getitem", johnID, "300", "backup_path", bp())
+	byID := ok(t, "backup", "getitem", johnID, "300", "backup_path", bp(), "date", "all")
 	if byID.stdout != pairs.stdout {
-		t.Errorf("by id and by name differ (default date must be all)")
+		t.Errorf("by id and by name differ")
+	}
+	// Carbonio's default date is last: the latest state only.
+	def := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp())
+	last := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "date", "last")
+	if def.stdout != last.stdout || strings.Count(def.stdout, "start date") != 1 || !strings.Contains(def.stdout, "15/07/2013 10:03:26") {
+		t.Errorf("default date must be last:\n%s", def.stdout)
 	}
 	wantLines(t, pairs.stdout,
 		row(ind, "start date", "12/07/2013 16:35:44")+row(ind, "type", "message")+row(ind, "deleted", "false")+
@@ -143,7 +149,7 @@ func TestGetItemDamaged(t *testing.T) {
 }
 
 func TestGetItemJSON(t *testing.T) {
-	r := ok(t, "--json", "backup", "getItem", "john@example.com", "300", "backup_path", bp())
+	r := ok(t, "--json", "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "date", "all")
 	var it itemJSON
 	decode(t, r.stdout, &it)
 	if it.Account != "john@example.com" || it.Item != 300 || len(it.States) != 3 {
@@ -155,7 +161,7 @@ func TestGetItemJSON(t *testing.T) {
 		t.Errorf("state 1: %+v", s)
 	}
 	// json true in pair form works as well.
-	r2 := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "json", "true")
+	r2 := ok(t, "backup", "getItem", "john@example.com", "300", "backup_path", bp(), "date", "all", "json", "true")
 	if r2.stdout != r.stdout {
 		t.Errorf("json true differs from --json")
 	}
@@ -181,19 +187,25 @@ func TestDoItemSearch(t *testing.T) {
 		args []string
 		want []int
 	}{
-		{"everything", nil, []int{257, 300, 301, 302, 303, 304, 305, 307, 308}},
-		{"text in subject", []string{"search_string", "MAILBOXD"}, []int{300}},
-		{"text in name", []string{"--search-string", "alice"}, []int{307}},
-		{"text in from", []string{"search_string", "zimbra@"}, []int{300, 301, 302, 303, 304, 305}},
-		{"type contact", []string{"type", "contact"}, []int{307}},
-		{"type appointment flag", []string{"--type=appointment"}, []int{308}},
-		{"type by code", []string{"type", "1"}, []int{257}},
-		{"deleted", []string{"search_filter", "deleted"}, []int{300}},
+		// Carbonio's defaults: type message, search_filter deleted.
+		{"defaults", nil, []int{300}},
+		{"everything", []string{"type", "all", "search_filter", "all"}, []int{257, 300, 301, 302, 303, 304, 305, 307, 308}},
+		{"text in subject", []string{"search_string", "mailboxd", "search_filter", "all"}, []int{300}},
+		{"text is case-sensitive", []string{"search_string", "MAILBOXD", "search_filter", "all"}, []int{}},
+		{"text in name", []string{"--search-string", "Alice", "type", "all", "search_filter", "all"}, []int{307}},
+		{"text in from", []string{"search_string", "zimbra@", "search_filter", "all"}, []int{300, 301, 302, 303, 304, 305}},
+		{"type contact", []string{"type", "contact", "search_filter", "all"}, []int{307}},
+		{"type appointment flag", []string{"--type=appointment", "search_filter", "all"}, []int{308}},
+		{"type by code", []string{"type", "1", "search_filter", "all"}, []int{257}},
+		{"deleted", []string{"search_filter", "deleted", "type", "all"}, []int{300}},
 		{"not deleted messages", []string{"search_filter", "not_deleted", "type", "message"}, []int{301, 302, 303, 304, 305}},
-		{"after", []string{"after", "13/07/2013 12:00:00"}, []int{300, 303, 304, 305}},
-		{"before", []string{"before", "2013-07-06"}, []int{257, 307}},
-		{"window", []string{"after", "05/07/2013", "before", "13/07/2013 11:00:01"}, []int{300, 301, 302, 307, 308}},
-		{"none", []string{"search_string", "no such text anywhere"}, []int{}},
+		{"after", []string{"after", "13/07/2013 12:00:00", "type", "all", "search_filter", "all"}, []int{300, 303, 304, 305}},
+		{"before", []string{"before", "2013-07-06 00:00", "type", "all", "search_filter", "all"}, []int{257, 307}},
+		// A bare date is that whole day: 308 started on 06/07.
+		{"before a bare date", []string{"before", "2013-07-06", "type", "all", "search_filter", "all"}, []int{257, 307, 308}},
+		{"one day", []string{"after", "06/07/2013", "before", "06/07/2013", "type", "all", "search_filter", "all"}, []int{308}},
+		{"window", []string{"after", "05/07/2013", "before", "13/07/2013 11:00:01", "type", "all", "search_filter", "all"}, []int{300, 301, 302, 307, 308}},
+		{"none", []string{"search_string", "no such text anywhere", "search_filter", "all"}, []int{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,13 +305,19 @@ func TestGetServerConfigCustomizations(t *testing.T) {
 }
 
 func TestGetAccountInfo(t *testing.T) {
-	r := ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp())
+	plain := ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp())
+	assert.NotContains(t, plain.stdout, "damaged items", "backupstats false (Carbonio's default): no counting")
+	wantLines(t, plain.stdout, row("   ", "name", "john@example.com"), row("   ", "last item id", itemAppt))
+	for _, d := range []string{"most_recent", "least_recent", "all", "01/01/2030"} {
+		assert.Equal(t, plain.stdout, ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "date", d).stdout, "date %s", d)
+	}
+	r := ok(t, "backup", "getAccountInfo", "john@example.com", "backup_path", bp(), "backupstats", "true")
 	wantLines(t, r.stdout,
 		row("   ", "name", "john@example.com"), row("   ", "id", johnID), row("   ", "status", "active"),
 		row("   ", "cos", "default (cos-1)"), row("   ", "futureKey", "kept"), row("   ", "last item id", itemAppt),
 		row("   ", "items", 10), row("   ", "states", 11), row("   ", "damaged items", 5),
 		row("   ", "damaged item ids", "301,302,303,304,306"))
-	r = ok(t, "backup", "getAccountInfo", oldID, "--backup-path", bp(), "--json")
+	r = ok(t, "backup", "getAccountInfo", oldID, "--backup-path", bp(), "--json", "--backupstats")
 	var out struct {
 		Info    map[string]any `json:"accountInfo"`
 		Items   int            `json:"items"`
@@ -434,7 +452,7 @@ func TestGetItemOutput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, goodBody, b)
 
-	fails(t, 2, "choose one", "backup", "getItem", "john@example.com", strconv.Itoa(itemGood), "--output", out, "backup_path", bp())
+	fails(t, 2, "choose one", "backup", "getItem", "john@example.com", strconv.Itoa(itemGood), "date", "all", "--output", out, "backup_path", bp())
 
 	bad := filepath.Join(dir, "bad.eml")
 	fails(t, 1, "nothing written", "backup", "getItem", "john@example.com", strconv.Itoa(itemTruncated), "date", "last", "--output", bad, "backup_path", bp())

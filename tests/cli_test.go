@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -108,6 +110,26 @@ func ok(t *testing.T, args ...string) result {
 	r := cbctl(t, args...)
 	if r.code != 0 {
 		t.Fatalf("cbctl %q: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// partial runs cbctl and requires exit status 3 (a partial success: the
+// report on stdout, one error line naming what failed).
+func partial(t *testing.T, args ...string) result {
+	t.Helper()
+	return fails(t, 3, "partial", args...)
+}
+
+// restoredSome runs a restore and requires exit status 0 when its report
+// says nothing failed, 3 (partial) when it lists unrestored items.
+func restoredSome(t *testing.T, args ...string) result {
+	t.Helper()
+	r := cbctl(t, args...)
+	if strings.Contains(r.stdout, "Unrestored Items: 0\n") && !strings.Contains(r.stdout, "- accounts not restored -") {
+		require.Equal(t, 0, r.code, "nothing failed: exit 0; stderr:\n%s", r.stderr)
+	} else {
+		require.Equal(t, 3, r.code, "some failed: partial, exit 3; stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 	return r
 }

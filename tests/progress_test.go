@@ -23,7 +23,7 @@ func TestProgressServeRestoreItems(t *testing.T) {
 	serveStart(t, bin, st, "--backup-path", s.root)
 
 	var op opqueue.Op
-	decode(t, ok(t, "backup", "doExternalRestore", s.root, "target", "maildir:"+filepath.Join(dir, "out"),
+	decode(t, partial(t, "backup", "doExternalRestore", s.root, "target", "maildir:"+filepath.Join(dir, "out"),
 		"--wait", "--json", "--state-dir", st).stdout, &op)
 	require.Equal(t, opqueue.Done, op.State, op.Error)
 	restored := statLine(t, op.Result, "Restored Items")
@@ -38,7 +38,7 @@ func TestProgressServeRestoreItems(t *testing.T) {
 	check("--wait --json", op.Progress)
 
 	var mon opqueue.Op
-	decode(t, ok(t, "backup", "monitor", op.ID, "--json", "--state-dir", st).stdout, &mon)
+	decode(t, partial(t, "backup", "monitor", op.ID, "--json", "--state-dir", st).stdout, &mon)
 	check("monitor --json", mon.Progress)
 
 	var ops []opqueue.Op

@@ -177,6 +177,9 @@ func (s *Server) writeFiles(users map[string]string) error {
 		if err := os.MkdirAll(s.path(d), 0o755); err != nil {
 			return err
 		}
+		if err := os.Chmod(s.path(d), 0o755); err != nil {
+			return err
+		}
 	}
 	uid, gid := "nobody", "nogroup"
 	if os.Geteuid() != 0 {
@@ -195,14 +198,22 @@ func (s *Server) writeFiles(users map[string]string) error {
 			}
 		}
 	}
-	if err := os.WriteFile(s.path("masters"), []byte(Admin+":{PLAIN}"+s.AdminPass+"\n"), 0o644); err != nil {
-		return err
-	}
 	var b bytes.Buffer
 	for u, pw := range users {
 		b.WriteString(userLine(u, pw))
 	}
-	return os.WriteFile(s.path("users"), b.Bytes(), 0o644)
+	// Chmod as well: the process umask may be 077 (an operations.Runner
+	// sets the --umask of the files it writes), and Dovecot's auth process
+	// reads these as its own user.
+	for name, content := range map[string][]byte{"masters": []byte(Admin + ":{PLAIN}" + s.AdminPass + "\n"), "users": b.Bytes()} {
+		if err := os.WriteFile(s.path(name), content, 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(s.path(name), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // userLine is a passwd-file line; Dovecot wants the trailing empty fields.
