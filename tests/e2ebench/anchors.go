@@ -191,8 +191,11 @@ func benchAnchors() {
 			fmt.Fprintf(os.Stderr, "anchors: %s backup of %s %.1fs (load %s)\n", t.name, c, d.Seconds(), loadAvg())
 		}
 	}
-	// Mounts.
+	// Mounts. (A run that stopped on an error may have left one.)
 	mnt := filepath.Join(dir, "mnt")
+	for i := 0; isMounted(mnt) && i < 10; i++ {
+		exec.Command("umount", "-l", mnt).Run()
+	}
 	for _, t := range tools {
 		f := res[t.name]
 		f.load = loadAvg()
@@ -376,7 +379,13 @@ func isCbfs(root string) bool {
 // mountpoint is a FUSE mount whose root can be listed.
 func mountTool(cmd *exec.Cmd, dir string) *mounted {
 	must(os.MkdirAll(dir, 0o755))
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	// The tool's own messages, kept beside the mountpoint for when a read
+	// fails.
+	logf, err := os.OpenFile(dir+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	must(err)
+	defer logf.Close()
+	fmt.Fprintf(logf, "== %s\n", strings.Join(cmd.Args, " "))
+	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	must(cmd.Start())
 	exited := make(chan struct{})
