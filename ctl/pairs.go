@@ -88,7 +88,8 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 		// notifications a@b: no action word given), and so does a variadic
 		// one that already has its first value (legalHold set a,b
 		// backup_path P).
-		isPair := flags[normName(tok)] != nil && i+1 < len(args)
+		_, carbonioOnly := carbonioParams[cmdPath(node)][normName(tok)]
+		isPair := (flags[normName(tok)] != nil || carbonioOnly) && i+1 < len(args)
 		optional := positionals < maxPos && !node.Positional[positionals].Required
 		overflow := positionals >= maxPos
 		if (positionals < maxPos || variadic) && !(isPair && (optional || overflow)) {
@@ -97,6 +98,17 @@ func RewritePairs(app *kong.Application, args []string) ([]string, error) {
 			continue
 		}
 		f, ok := flags[normName(tok)]
+		if !ok && i+1 < len(args) {
+			// One of Carbonio's parameters cbctl has no flag for: its
+			// no-op value is dropped, any other gets the reason.
+			if err, known := carbonioParamError(cmdPath(node), tok, args[i+1]); known {
+				if err != nil {
+					return nil, err
+				}
+				i++
+				continue
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("%s: unknown parameter %q (known: %s)", cmdPath(node), tok, strings.Join(pairNames(flags), ", "))
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"slices"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestRewritePairs(t *testing.T) {
@@ -164,4 +166,24 @@ func errorMatches(t *testing.T, err error, want string) bool {
 		t.Fatalf("error %q does not contain %q", err, want)
 	}
 	return want == ""
+}
+
+func TestCarbonioParamsNotApplicable(t *testing.T) {
+	k, err := New(&CLI{})
+	require.NoError(t, err)
+	app := k.Model
+	// The no-op value is dropped; the pair after it still counts.
+	out, err := RewritePairs(app, []string{"backup", "doSmartScan", "start", "remote_metadata_upload", "false", "deep", "true"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"backup", "doSmartScan", "start", "--deep"}, out)
+	// Any other value says why, naming the parameter.
+	_, err = RewritePairs(app, []string{"backup", "doSmartScan", "remote_metadata_upload", "true"})
+	require.ErrorContains(t, err, "remote_metadata_upload true does not apply to cbfs")
+	require.ErrorContains(t, err, "cbfs serve --external")
+	// A parameter with no accepted value.
+	_, err = RewritePairs(app, []string{"backup", "doExternalRestore", "/src", "blobs_archive", "/b"})
+	require.ErrorContains(t, err, "blobs_archive does not apply to cbfs")
+	// Only on the verbs Carbonio documents it for.
+	_, err = RewritePairs(app, []string{"backup", "getItem", "a", "1", "remote_metadata_upload", "false"})
+	require.ErrorContains(t, err, "unknown parameter")
 }
