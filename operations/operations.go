@@ -376,9 +376,29 @@ func ScanOutcome(rep *scan.Report) error {
 			failed++
 		}
 	}
-	switch {
-	case failed == 0:
+	if failed == 0 {
+		// Errors of the run itself (an account asked for that the source
+		// lacks, a configuration file that could not be archived): a
+		// scan that backed nothing up failed, one that did is partial.
+		perAccount := map[string]bool{}
+		for _, a := range rep.PerAccount {
+			for _, e := range a.Errors {
+				perAccount[a.Name+": "+e] = true
+			}
+		}
+		for _, e := range rep.Errors {
+			if perAccount[e] {
+				continue
+			}
+			first = quoteControl(oneLine(e))
+			if scanned == 0 {
+				return fmt.Errorf("%w: nothing was backed up: %s", ErrAccountsFailed, first)
+			}
+			return fmt.Errorf("%w: %w: %s", errPartialBackup, ErrAccountsFailed, first)
+		}
 		return nil
+	}
+	switch {
 	case failed == scanned:
 		return fmt.Errorf("%w: every account failed (%d of %d), nothing was backed up; first: %s", ErrAccountsFailed, failed, scanned, first)
 	}

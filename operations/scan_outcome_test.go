@@ -47,6 +47,19 @@ func TestScanOutcome(t *testing.T) {
 
 	err = ScanOutcome(&scan.Report{PerAccount: []*scan.AccountReport{bad, skipped}})
 	assert.True(t, errors.Is(err, ErrAccountsFailed) && !errors.Is(err, ErrPartial))
+
+	// An error of the run itself: the account asked for is not in the
+	// source, so nothing was backed up (doAccountScan of a wrong name)...
+	missing := "nobody@example.com: no such account in maildir:/m"
+	err = ScanOutcome(&scan.Report{Errors: []string{missing}})
+	assert.True(t, errors.Is(err, ErrAccountsFailed) && !errors.Is(err, ErrPartial))
+	assert.Contains(t, err.Error(), "nothing was backed up: "+missing)
+	// ... or the others were: partial.
+	err = ScanOutcome(&scan.Report{Errors: []string{missing}, PerAccount: []*scan.AccountReport{ok}})
+	assert.True(t, errors.Is(err, ErrPartial) && errors.Is(err, ErrAccountsFailed))
+	// An account's own error, repeated in the report's list, is counted once.
+	err = ScanOutcome(&scan.Report{Errors: []string{bad.Name + ": " + bad.Errors[0]}, PerAccount: []*scan.AccountReport{ok, bad}})
+	assert.Contains(t, err.Error(), "1 of 2 accounts failed")
 }
 
 // Account names with control characters are printed escaped.

@@ -158,6 +158,10 @@ func (g *gen) serverConfig(at time.Time, gen int) *backuppath.ServerConfig {
 			Attrs: attrs("displayName", title(dlNames[i])+" ("+d+")", "zimbraMailStatus", "enabled"),
 		})
 	}
+	// Zimlets, as Carbonio's configuration backups carry them (name ->
+	// settings); cbfs has no typed field for them, so they ride in Extra.
+	c.Extra = mailbox.Extra{"zimlets": json.RawMessage(`{"com_zimbra_ymemoticons":{"zimbraZimletEnabled":"TRUE","zimbraZimletPriority":"6","zimbraZimletKeyword":"ymemoticons"},` +
+		`"com_zextras_drive":{"zimbraZimletEnabled":"TRUE","zimbraZimletPriority":"1"}}`)}
 	return c
 }
 

@@ -28,7 +28,13 @@ func cliSample(t *testing.T) string {
 // maildirSource writes one account's Maildir with n messages under mail.
 func maildirSource(t *testing.T, mail, user string, n int) {
 	t.Helper()
-	cur := filepath.Join(mail, "example.test", user, "Maildir", "cur")
+	maildirSourceIn(t, mail, "example.test", user, n)
+}
+
+// maildirSourceIn writes user@domain's Maildir with n messages under mail.
+func maildirSourceIn(t *testing.T, mail, domain, user string, n int) {
+	t.Helper()
+	cur := filepath.Join(mail, domain, user, "Maildir", "cur")
 	require.NoError(t, os.MkdirAll(cur, 0o755))
 	for _, d := range []string{"new", "tmp"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(filepath.Dir(cur), d), 0o755))
