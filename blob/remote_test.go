@@ -2,8 +2,11 @@ package blob
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,4 +74,60 @@ func TestRemoteTier(t *testing.T) {
 	r2, err := NewRemote(&objstore.Dir{Root: src.Root()}, cache, r.MaxBytes)
 	require.NoError(t, err)
 	assert.Equal(t, r.CachedBytes(), r2.CachedBytes())
+}
+
+// shortRanges is an object store whose ranged GETs return one byte less
+// than asked (a transfer cut short).
+type shortRanges struct{ objstore.Store }
+
+func (s shortRanges) GetRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	rc, err := s.Store.GetRange(ctx, name, off, n)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, n-1), rc}, nil
+}
+
+// A large object is fetched in ranges (the GET that announced its size
+// gives the first), written at their offsets: the blob is whole and
+// verified; a range cut short fails the fetch and leaves no cache file.
+func TestRemoteRanges(t *testing.T) {
+	src := NewStore(t.TempDir())
+	src.Write.NoSync = true
+	content := make([]byte, 3<<20)
+	rand.New(rand.NewSource(1)).Read(content) // incompressible: the object is about as large
+	d, _, err := src.Put(content)
+	require.NoError(t, err)
+	objSize, err := src.Stat(d)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name  string
+		store objstore.Store
+	}{{"whole", &objstore.Dir{Root: src.Root()}}, {"short", shortRanges{&objstore.Dir{Root: src.Root()}}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			r, err := NewRemote(tc.store, cache, 0)
+			require.NoError(t, err)
+			r.RangeMin, r.RangeSize, r.RangeParallel = 1<<20, 512<<10, 3
+			st := NewStore(t.TempDir())
+			st.SetRemote(r)
+			got, err := st.ReadLimit(d, Limit{Size: int64(len(content))})
+			wantGets := (objSize + r.RangeSize - 1) / r.RangeSize
+			if tc.name == "whole" {
+				require.NoError(t, err)
+				assert.Equal(t, content, got)
+				assert.Equal(t, wantGets, r.Gets.Load(), "one GET, then a ranged GET for each other range")
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrUnreadable)
+			left, _ := filepath.Glob(filepath.Join(cache, "items", "*", "*"))
+			left2, _ := filepath.Glob(filepath.Join(cache, "items", "*", ".*"))
+			assert.Empty(t, append(left, left2...), "nothing cached, no temporary file left")
+		})
+	}
 }

@@ -171,6 +171,22 @@ func TestRemoteKilledMidRead(t *testing.T) {
 	}
 	f.Close()
 
+	// Whole, it arrives in ranges: the first from the GET, the other five
+	// with ranged GETs (8 MiB each, the default), verified as one blob.
+	whole, err := blob.NewRemote(b, t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := blob.NewStore(t.TempDir())
+	ws.SetRemote(whole)
+	got, err := ws.ReadLimit(d, blob.Limit{Size: int64(len(content))})
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("ranged fetch from versitygw: %v (equal %v)", err, bytes.Equal(got, content))
+	}
+	if want := (fi.Size() + blob.DefaultRangeSize - 1) / blob.DefaultRangeSize; whole.Gets.Load() != want {
+		t.Fatalf("GETs of a %d-byte object: %d, want %d", fi.Size(), whole.Gets.Load(), want)
+	}
+
 	cache := t.TempDir()
 	r, err := blob.NewRemote(&killing{Store: b, srv: srv, at: 1 << 20}, cache, 0)
 	if err != nil {
