@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,7 +147,9 @@ func benchS3() {
 	m = mountS3(url, filepath.Join(dir, "mnt"), s3Idx, cache)
 	dropCaches()
 	before = vgw.gets()
+	vgwCPU, mountCPU, selfCPU := cpuTime(vgw.cmd.Process.Pid), cpuTime(m.cmd.Process.Pid), selfCPUTime()
 	s3Cat := catFiles(m.dir, files)
+	vgwCPU, mountCPU, selfCPU = cpuTime(vgw.cmd.Process.Pid)-vgwCPU, cpuTime(m.cmd.Process.Pid)-mountCPU, selfCPUTime()-selfCPU
 	catGets := vgw.gets() - before
 	m.stop()
 	m = mountS3(url, filepath.Join(dir, "mnt"), s3Idx, cache)
@@ -167,11 +170,31 @@ func benchS3() {
 		s3LsCold.Seconds()/localLsCold.Seconds(), s3LsWarm.Seconds()/localLsWarm.Seconds(), lsGets)
 	fmt.Printf("%-52s %9.1f MB/s\n", "local mount: cat, cold", mbps(localCat))
 	fmt.Printf("%-52s %9.1f MB/s  vs local %.2fx (goal: >= 0.5x)\n", "s3:// mount: cat, cold (empty cache)", mbps(s3Cat), mbps(s3Cat)/mbps(localCat))
+	fmt.Printf("%-52s versitygw %.1fs, cbfs mount %.1fs, reader %.1fs of %.1fs wall x %d cores\n", "  CPU during it", vgwCPU.Seconds(), mountCPU.Seconds(), selfCPU.Seconds(), s3Cat.Seconds(), runtime.NumCPU())
 	fmt.Printf("%-52s %9.1f MB/s  vs local %.2fx\n", "s3:// mount: cat, blobs cached (fresh mount)", mbps(s3CatCached), mbps(s3CatCached)/mbps(localCat))
 	fmt.Printf("%-52s %9.3f  (%d GETs of items/ for %d files, %d distinct blobs; goal: 1)\n", "GET requests per .eml", float64(catGets)/float64(len(files)), catGets, len(files), len(distinct))
 }
 
 // catFiles reads files (relative to root) in order, as cat or cp -r does.
+// cpuTime is the CPU time (user + system) process pid has used so far.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // fields 14 and 15 of stat(5)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// selfCPUTime is this process's CPU time (the reader of the benchmark).
+func selfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func catFiles(root string, files []string) time.Duration {
 	buf := make([]byte, 128<<10)
 	start := time.Now()
