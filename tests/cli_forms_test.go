@@ -135,8 +135,11 @@ func TestCLIServerConfigForms(t *testing.T) {
 	fails(t, 2, "too many parts", "backup", "getServerConfig", "standard", "query", "globalConfig/a/b", "backup_path", root)
 
 	z := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "zimlets", "backup_path", root).stdout
-	assert.Contains(t, z, "(empty)", "the sample's backups record no zimlet")
-	fails(t, 1, `no "com_zimbra_ymemoticons"`, "backup", "getServerConfig", "standard", "date", "last", "query", "zimlets/com_zimbra_ymemoticons", "colors", "true", "verbose", "true", "backup_path", root)
+	assert.Contains(t, z, "zimlets/com_zextras_drive/zimbraZimletEnabled", "the sample's backups record two zimlets")
+	one := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "zimlets/com_zimbra_ymemoticons/zimbraZimletKeyword", "backup_path", root).stdout
+	assert.Regexp(t, `(?m)^\s+zimbraZimletKeyword\s+ymemoticons$`, one)
+	assert.NotContains(t, one, "com_zextras_drive")
+	fails(t, 1, `no "com_zimbra_nothere"`, "backup", "getServerConfig", "standard", "date", "last", "query", "zimlets/com_zimbra_nothere", "colors", "true", "verbose", "true", "backup_path", root)
 
 	c := ok(t, "backup", "getServerConfig", "standard", "date", "last", "query", "serverConfig/zimbraMailMode", "colors", "true", "backup_path", root).stdout
 	assert.Contains(t, c, "\x1b[36mzimbraMailMode\x1b[0m")
