@@ -279,6 +279,16 @@ func (r *Remote) fillRanges(ctx context.Context, d Digest, rc io.ReadCloser, siz
 		}
 		mu.Unlock()
 	}
+	// The first range, from the GET already open, alongside the others
+	// (read at once: an idle response body may be closed by the server).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := copyRange(rc, 0, min(chunk, size)); err != nil {
+			fail(err)
+		}
+		rc.Close()
+	}()
 	for off := chunk; off < size; off += chunk {
 		n := min(chunk, size-off)
 		select {
@@ -302,11 +312,6 @@ func (r *Remote) fillRanges(ctx context.Context, d Digest, rc io.ReadCloser, siz
 			}
 		}()
 	}
-	// The first range, from the GET already open, while the others run.
-	if err := copyRange(rc, 0, min(chunk, size)); err != nil {
-		fail(err)
-	}
-	rc.Close()
 	wg.Wait()
 	if first == nil && ctx.Err() != nil {
 		first = ctx.Err()
