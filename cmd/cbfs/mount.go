@@ -121,7 +121,6 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 		shown, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
 	fmt.Println(ready)
 	daemonReady(ready)
-	boundHeap()
 
 	done := make(chan struct{})
 	go func() {
