@@ -69,20 +69,9 @@ func (c *SchedulerCmd) Run(ctx context.Context, g *Globals) error {
 			fmt.Fprintf(g.Stderr, "cbctl: note: cbfs has one server, the cbfs serve of this state directory; target_server %s is taken to mean it\n", t)
 		}
 	}
-	var v string
-	err := viaService(g, &c.OpFlags, func(cl *service.Client) (err error) {
-		v, err = cl.Config(ctx, req)
-		return err
-	}, func(s operations.Settings) error {
-		r, err := runner(g, s)
-		if err != nil {
-			return err
-		}
-		v, err = r.Config(ctx, operations.ConfigRequest(req))
-		return err
-	})
+	v, err := configValue(ctx, g, &c.OpFlags, req)
 	if err != nil {
-		return remoteErr(err)
+		return err
 	}
 	var view schedulerView
 	if err := json.Unmarshal([]byte(v), &view.ScheduleSetting); err != nil {

@@ -73,6 +73,20 @@ func (c *ConfigUnsetCmd) Run(ctx context.Context, g *Globals) error {
 // runConfig applies or reads a toggle through the running service, or
 // here under the state lock.
 func runConfig(ctx context.Context, g *Globals, f *OpFlags, req service.ConfigRequest) error {
+	v, err := configValue(ctx, g, f, req)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return printJSON(g.Stdout, map[string]string{"scope": strings.TrimPrefix(req.Scope, operations.ForceScope), "name": req.Name, "key": req.Key, "value": v})
+	}
+	fmt.Fprintln(g.Stdout, v)
+	return nil
+}
+
+// configValue answers a configuration request through the running
+// service, or here under the state lock when none runs.
+func configValue(ctx context.Context, g *Globals, f *OpFlags, req service.ConfigRequest) (string, error) {
 	var v string
 	err := viaService(g, f, func(c *service.Client) (err error) {
 		v, err = c.Config(ctx, req)
@@ -86,11 +100,7 @@ func runConfig(ctx context.Context, g *Globals, f *OpFlags, req service.ConfigRe
 		return err
 	})
 	if err != nil {
-		return remoteErr(err)
+		return "", remoteErr(err)
 	}
-	if g.JSON {
-		return printJSON(g.Stdout, map[string]string{"scope": strings.TrimPrefix(req.Scope, operations.ForceScope), "name": req.Name, "key": req.Key, "value": v})
-	}
-	fmt.Fprintln(g.Stdout, v)
-	return nil
+	return v, nil
 }
