@@ -42,8 +42,6 @@ package confined
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -167,37 +165,7 @@ func ReadFile(root, rel string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	tooLarge := func(size string) error {
-		return &fs.PathError{Op: "read", Path: rel, Err: fmt.Errorf("%w: %s bytes, more than %d", ErrTooLarge, size, max)}
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: rel, Err: errno(err)}
-	}
-	if fi.Size() > max {
-		return nil, tooLarge(fmt.Sprint(fi.Size()))
-	}
-	// The size can lie (a file growing, /proc-like files): the read itself
-	// is bounded too.
-	b := make([]byte, 0, fi.Size()+1)
-	lr := io.LimitReader(f, max+1)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := lr.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: rel, Err: errno(err)}
-		}
-	}
-	if int64(len(b)) > max {
-		return nil, tooLarge("over " + fmt.Sprint(max))
-	}
-	return b, nil
+	return readAll(f, rel, max)
 }
 
 // Stat is lstat beneath root: it describes rel's last component itself (a
