@@ -174,9 +174,10 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			return err
 		}
 	}
-	if a.rep.ReadErrors > 0 {
-		// A message that could not be read may be one that moved: keep
-		// the vanished ones until a scan reads everything.
+	if a.rep.ReadErrors > 0 || a.rep.FoldersSkipped > 0 {
+		// A message that could not be read, or one in a folder skipped,
+		// may be one that moved: keep the vanished ones (and the folders
+		// not seen) until a scan reads everything.
 		return nil
 	}
 	for _, e := range vanished {

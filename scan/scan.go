@@ -99,6 +99,9 @@ type AccountReport struct {
 	Stopped    bool     `json:"stopped,omitempty"` // stopped by the read error threshold
 	Errors     []string `json:"errors,omitempty"`
 	Written    int      `json:"filesWritten"` // metadata and blob files written
+	// FoldersSkipped: folders the source listed but could not back up
+	// (Folder.Err, or their listing failed); each is in Errors.
+	FoldersSkipped int `json:"foldersSkipped,omitempty"`
 }
 
 // Report is the result of Run.
@@ -516,9 +519,17 @@ func (a *acctScan) after(prev mailbox.Millis) mailbox.Millis {
 }
 
 func (a *acctScan) scan(ctx context.Context) error {
-	folders, err := a.mb.Folders(ctx)
+	all, err := a.mb.Folders(ctx)
 	if err != nil {
 		return err
+	}
+	folders := all[:0:0]
+	for _, f := range all {
+		if f.Err != nil {
+			a.skipFolder(f, f.Err)
+			continue
+		}
+		folders = append(folders, f)
 	}
 	folders = withParents(folders)
 	curs, err := a.resolveFolders(ctx, folders)
@@ -580,7 +591,14 @@ func (a *acctScan) resolveFolders(ctx context.Context, folders []*Folder) ([]*cu
 		}
 		msgs, err := a.mb.Messages(ctx, c.f, c.prior)
 		if err != nil {
-			return nil, fmt.Errorf("list folder %s: %w", c.f.PathString(), err)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// This folder only: not listed, so none of its messages is
+			// taken for deleted, and its token is not kept.
+			a.skipFolder(c.f, fmt.Errorf("list: %w", err))
+			c.broken = true
+			continue
 		}
 		c.msgs, c.listed = msgs, true
 	}
@@ -623,6 +641,15 @@ func (a *acctScan) resolveFolders(ctx context.Context, folders []*Folder) ([]*cu
 		}
 	}
 	return curs, nil
+}
+
+// skipFolder reports a folder that is not backed up this run. While any
+// folder is skipped, nothing of the account is marked deleted: a message
+// not seen may be in that folder.
+func (a *acctScan) skipFolder(f *Folder, err error) {
+	a.rep.FoldersSkipped++
+	a.rep.Errors = append(a.rep.Errors, fmt.Sprintf("folder %q skipped: %v", f.PathString(), err))
+	a.r.opt.Logger.Warn("folder skipped", "account", a.name, "folder", f.PathString(), "err", err)
 }
 
 func (a *acctScan) alloc() int {

@@ -58,6 +58,12 @@ type Folder struct {
 	// only implied by its children's paths). It is backed up as a folder
 	// item, so the hierarchy is kept, and never listed.
 	NoSelect bool
+	// Err: the source lists the folder but cannot back it up (a name that
+	// is not valid modified UTF-7, an empty name, a folder it may not
+	// read). The scan reports it and skips it; the rest of the account is
+	// backed up, and nothing of the folder's earlier backup is marked
+	// deleted.
+	Err error
 
 	ref any // the source's own handle
 }
