@@ -2,10 +2,7 @@ package backuppath
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -81,20 +78,10 @@ func (p *Path) RemoveLeftover(l Leftover) error {
 	if !strings.HasPrefix(filepath.Base(rel), atomicfile.TempPrefix) {
 		return fmt.Errorf("remove leftover %s: not a temporary name", l.RelPath)
 	}
-	fi, err := confined.Stat(p.Root, rel)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("remove leftover %s: %w", l.RelPath, err)
-	}
-	abs := filepath.Join(p.Root, rel)
-	if fi.IsDir() {
-		err = os.RemoveAll(abs)
-	} else {
-		err = os.Remove(abs)
-	}
-	if err != nil {
+	// Removed beneath the Backup Path without following links: a folder
+	// on the way swapped for one since the listing fails, and a link
+	// inside a leftover folder is removed itself.
+	if err := confined.RemoveAll(p.Root, rel); err != nil {
 		return fmt.Errorf("remove leftover: %s", strings.ReplaceAll(err.Error(), p.Root+string(filepath.Separator), ""))
 	}
 	return nil

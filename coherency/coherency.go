@@ -31,7 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -649,7 +649,7 @@ func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mod
 				continue
 			}
 			l := backuppath.Leftover{RelPath: p.Path}
-			fi, err := os.Lstat(filepath.Join(bp.Root, filepath.FromSlash(p.Path)))
+			fi, err := confined.Stat(bp.Root, p.Path)
 			if err != nil {
 				p.Action = "not removed: " + relReason(bp.Root, p.Path, err)
 				continue
@@ -694,14 +694,16 @@ func newQuarantine(root string, now time.Time) (*quarantine, error) {
 	base := filepath.Join(QuarantineDir, now.UTC().Format(QuarantineStamp))
 	rel := base
 	for n := 2; ; n++ {
-		if _, err := os.Lstat(filepath.Join(root, rel)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := confined.Stat(root, rel); errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		rel = base + "-" + strconv.Itoa(n)
 	}
-	if err := os.MkdirAll(filepath.Join(root, rel), atomicfile.Mode(0o755)); err != nil {
+	d, err := confined.MkdirAll(root, rel, atomicfile.Mode(0o755))
+	if err != nil {
 		return nil, fmt.Errorf("coherency check: create quarantine folder: %w", err)
 	}
+	d.Close()
 	return &quarantine{root: root, rel: filepath.ToSlash(rel)}, nil
 }
 
@@ -712,13 +714,17 @@ func (q *quarantine) move(rel string) (string, error) {
 	src := filepath.Join(q.root, filepath.FromSlash(rel))
 	dstRel := q.rel + "/" + rel
 	dst := filepath.Join(q.root, filepath.FromSlash(dstRel))
-	if _, err := os.Lstat(dst); err == nil {
+	if _, err := confined.Stat(q.root, dstRel); err == nil {
 		return "", fmt.Errorf("%s already exists", dstRel)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), atomicfile.Mode(0o755)); err != nil {
+	// Both ends looked up beneath the Backup Path without following links:
+	// a folder swapped for a link cannot move a file out of it.
+	d, err := confined.MkdirAll(q.root, path.Dir(dstRel), atomicfile.Mode(0o755))
+	if err != nil {
 		return "", err
 	}
-	if err := os.Rename(src, dst); err != nil {
+	d.Close()
+	if err := confined.Rename(q.root, rel, dstRel); err != nil {
 		return "", err
 	}
 	if err := atomicfile.SyncDir(filepath.Dir(src)); err != nil {

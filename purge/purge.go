@@ -231,11 +231,10 @@ func relMsg(root string, err error) string {
 // (backuppath.Leftovers) older than backuppath.LeftoverMinAge: a younger
 // one may be a write in progress.
 func (p *purger) cleanLeftovers(ctx context.Context) error {
-	dir := filepath.Join(p.bp.Root, backuppath.AccountsDir)
-	if ents, err := os.ReadDir(dir); err == nil {
+	if ents, err := confined.ReadDir(p.bp.Root, backuppath.AccountsDir); err == nil {
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), purgeTempPrefix) {
-				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+				_ = confined.RemoveAll(p.bp.Root, backuppath.AccountsDir+"/"+e.Name())
 			}
 		}
 	}
@@ -320,7 +319,7 @@ func (p *purger) account(ctx context.Context, id string) error {
 		}
 		latest := it.Latest()
 		if latest.Deleted && latest.Start < p.cutoff {
-			if err := os.Remove(filepath.Join(p.bp.Root, f.RelPath)); err != nil {
+			if err := confined.Remove(p.bp.Root, f.RelPath); err != nil {
 				return fmt.Errorf("remove item %d of %s: %w", f.ItemID, name, err)
 			}
 			p.res.ItemsRemoved++
@@ -455,7 +454,8 @@ func (p *purger) removeAccount(id string) (removed bool, err error) {
 		return nil
 	})
 	tmp := filepath.Join(filepath.Dir(dir), purgeTempPrefix+id)
-	if err := os.Rename(dir, tmp); err != nil {
+	rel, tmpRel := backuppath.AccountsDir+"/"+id, backuppath.AccountsDir+"/"+purgeTempPrefix+id
+	if err := confined.Rename(p.bp.Root, rel, tmpRel); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
@@ -464,7 +464,7 @@ func (p *purger) removeAccount(id string) (removed bool, err error) {
 	if !p.bp.Write.NoSync {
 		_ = atomicfile.SyncDir(filepath.Dir(dir))
 	}
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := confined.RemoveAll(p.bp.Root, tmpRel); err != nil {
 		// The account is gone for readers; what is left is a temporary
 		// folder the next purge removes.
 		p.res.Skipped = append(p.res.Skipped, fmt.Sprintf("account %s: leftover %s: %s", id, filepath.Base(tmp), relMsg(p.bp.Root, err)))
@@ -511,8 +511,7 @@ func (p *purger) blobs(ctx context.Context, progress func(int, int, string)) err
 			}
 			progress(i, len(victims), "blobs")
 		}
-		path := p.bp.Blobs.Path(d)
-		fi, err := os.Lstat(path)
+		fi, err := confined.Stat(p.bp.Root, d.RelPath())
 		if err != nil {
 			continue
 		}
@@ -520,7 +519,7 @@ func (p *purger) blobs(ctx context.Context, progress func(int, int, string)) err
 			p.res.Skipped = append(p.res.Skipped, fmt.Sprintf("blob %s: unreferenced but not a file: kept", d))
 			continue
 		}
-		if err := os.Remove(path); err != nil {
+		if err := confined.Remove(p.bp.Root, d.RelPath()); err != nil {
 			p.res.Skipped = append(p.res.Skipped, fmt.Sprintf("blob %s: %s", d, relMsg(p.bp.Root, err)))
 			continue
 		}

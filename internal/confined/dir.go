@@ -3,6 +3,7 @@ package confined
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -343,6 +344,35 @@ func (d *Dir) Remove(name string) error {
 	return nil
 }
 
+// RemoveAll removes name from d with everything beneath it, descending
+// through folders opened without following links (a symbolic link inside
+// is removed itself, never what it points to). A missing name is not an
+// error.
+func (d *Dir) RemoveAll(name string) error {
+	err := d.Remove(name)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	sub, err := d.OpenDir(name)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	ents, err := sub.ReadDir(".")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := sub.RemoveAll(e.Name()); err != nil {
+			return err
+		}
+	}
+	return d.Remove(name)
+}
+
 // Chtimes sets the access and modification times of name in d (a
 // symbolic link's own, never its target's).
 func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
@@ -523,4 +553,42 @@ func readAll(f *os.File, rel string, max int64) ([]byte, error) {
 		return nil, tooLarge("over " + fmt.Sprint(max))
 	}
 	return b, nil
+}
+
+// Remove removes rel beneath root: the file, empty folder or symbolic link
+// itself, its folders looked up without following links (see Dir.Remove).
+func Remove(root, rel string) error {
+	return atParent(root, rel, func(d *Dir, name string) error { return d.Remove(name) })
+}
+
+// RemoveAll removes rel beneath root with everything beneath it (see
+// Dir.RemoveAll).
+func RemoveAll(root, rel string) error {
+	return atParent(root, rel, func(d *Dir, name string) error { return d.RemoveAll(name) })
+}
+
+// Rename renames oldrel to newrel, both beneath root, their folders looked
+// up without following links and neither name followed (see Dir.Rename).
+// newrel's folder must exist.
+func Rename(root, oldrel, newrel string) error {
+	return atParent(root, oldrel, func(from *Dir, oldName string) error {
+		return atParent(root, newrel, func(to *Dir, newName string) error {
+			return from.Rename(oldName, to, newName)
+		})
+	})
+}
+
+// atParent opens rel's folder beneath root and calls fn with it and rel's
+// last component.
+func atParent(root, rel string, fn func(d *Dir, name string) error) error {
+	rel, err := clean(rel)
+	if err != nil || rel == "." {
+		return &fs.PathError{Op: "open", Path: rel, Err: ErrOutside}
+	}
+	d, err := OpenDir(root, filepath.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return fn(d, filepath.Base(rel))
 }

@@ -155,3 +155,31 @@ func TestDirWriteFill(t *testing.T) {
 		t.Errorf("Stat of a missing file: %v", err)
 	}
 }
+
+func TestRemoveRenameBeneath(t *testing.T) {
+	root, victim, outDir := target(t)
+	must(t, os.WriteFile(filepath.Join(outDir, "x"), []byte("keep"), 0o600))
+	// Through a symlinked folder: refused, the file outside stays.
+	wantErr(t, Remove(root, "a/dir-link/x"), ErrSymlink)
+	wantErr(t, Rename(root, "a/dir-link/x", "a/y"), ErrSymlink)
+	wantErr(t, Rename(root, "a/fifo", "a/dir-link/y"), ErrSymlink)
+	wantErr(t, Remove(root, "../victim"), ErrOutside)
+	// A link itself is removed, not its target.
+	must(t, Remove(root, "a/file-link"))
+	must(t, Rename(root, "a/fifo", "moved"))
+	if _, err := os.Lstat(filepath.Join(root, "moved")); err != nil {
+		t.Error(err)
+	}
+	// RemoveAll descends into folders, never through links.
+	must(t, os.MkdirAll(filepath.Join(root, "tree", "sub"), 0o755))
+	must(t, os.Symlink(outDir, filepath.Join(root, "tree", "sub", "out")))
+	must(t, os.Symlink(victim, filepath.Join(root, "tree", "v")))
+	wantErr(t, RemoveAll(root, "a/dir-link"), nil) // the link itself
+	must(t, RemoveAll(root, "tree"))
+	must(t, RemoveAll(root, "tree")) // gone: not an error
+	if _, err := os.Lstat(filepath.Join(root, "tree")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("tree still there: %v", err)
+	}
+	must(t, os.Remove(filepath.Join(outDir, "x")))
+	untouched(t, victim, outDir)
+}
