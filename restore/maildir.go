@@ -45,11 +45,12 @@ import (
 //     where <unique> is derived from the source server, account, item and
 //     digest (Message.Unique); then the cur/ folders are fsynced, and only
 //     then is the restore told (and the ledger written). A crash before a
-//     rename leaves only a file in tmp/ (its name holds <unique>: the next
-//     run that writes that message removes it), never a file in cur/ whose
-//     content is not on disk. One syncfs per group instead of one fsync
-//     per message took a durable restore of 23,876 messages from 687 to
-//     2,325 messages/s.
+//     rename leaves only a file in tmp/ (its name starts with the
+//     message's <date>.cbfs-<unique>.: the next run that writes that
+//     message removes it, if it is a regular file), never a file in cur/
+//     whose content is not on disk. One syncfs per group instead of one
+//     fsync per message took a durable restore of 23,876 messages from 687
+//     to 2,325 messages/s.
 //   - Flags: D (draft), F (flagged), P (forwarded), R (replied), S (seen).
 //     Tags become keywords: lower-case letters a-z listed in the folder's
 //     dovecot-keywords file (Dovecot's format: "<n> <name>"); a folder
@@ -467,10 +468,11 @@ func (b *maildirBox) list(f *mdFolder) error {
 			}
 		}
 		// Only to tidy up: a tmp/ that cannot be listed is no reason to
-		// refuse the folder.
+		// refuse the folder. Only regular files are cbfs's (anything else
+		// there was put by someone else, and is left alone).
 		if ents, err := f.tmp.ReadDir("."); err == nil {
 			for _, e := range ents {
-				if u := cbfsUnique(e.Name()); u != "" {
+				if u := cbfsUnique(e.Name()); u != "" && e.Type().IsRegular() {
 					leftover[u] = append(leftover[u], e.Name())
 				}
 			}
@@ -632,7 +634,7 @@ func (b *maildirBox) write(f *mdFolder, msg *Message) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("tmp/: %w", err)
 	}
 	werr := func() error {
 		if _, err := fh.Write(msg.Body); err != nil {
