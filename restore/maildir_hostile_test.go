@@ -207,11 +207,15 @@ func TestMaildirHostileUser(t *testing.T) {
 		if m.folder == 316 {
 			continue // .FolderLink is itself a link, below
 		}
-		dir := "Maildir"
+		// The inbox's links point at root's file (which only a write as
+		// root could change), the others' at names in elsewhere (which a
+		// write as the user could create).
+		dir, to := "Maildir", victim
 		if m.folder != 2 {
 			dir += "/." + folders[m.folder]
+			to = filepath.Join(elsewhere, fmt.Sprintf("tmp-%d", m.id))
 		}
-		fmt.Fprintf(&plant, "ln -s %s '%s/tmp/%s'\n", victim, dir, oldTmpName(ann, m.id, states[ann][m.id]))
+		fmt.Fprintf(&plant, "ln -s %s '%s/tmp/%s'\n", to, dir, oldTmpName(ann, m.id, states[ann][m.id]))
 	}
 	fmt.Fprintf(&plant, `
 rmdir Maildir/.Linked/cur && ln -s %[1]s Maildir/.Linked/cur
