@@ -557,7 +557,10 @@ func (b *maildirBox) keywordLetters(f *mdFolder, tags []string) (string, error) 
 		if err := b.owner.Do(func() error {
 			return f.dir.WriteFile("dovecot-keywords", []byte(sb.String()), atomicfile.Mode(0o644), !b.t.NoSync)
 		}); err != nil {
-			return "", b.folderErr(f, err)
+			// The letters just given are not on disk: no later tagged
+			// message may use them either.
+			f.kwErr = b.folderErr(f, fmt.Errorf("cannot write dovecot-keywords, its tags cannot be set: %w", err))
+			return "", f.kwErr
 		}
 	}
 	for i := 1; i < len(letters); i++ {
