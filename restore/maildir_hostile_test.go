@@ -430,3 +430,35 @@ func TestMaildirProvisioningLink(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fs.ModeSymlink, fi.Mode().Type())
 }
+
+// TestMaildirFewDescriptors: an account with many folders holds the
+// descriptors of the folders being written, not of every folder.
+func TestMaildirFewDescriptors(t *testing.T) {
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(ents)
+	}
+	md := NewMaildir(t.TempDir())
+	ctx := context.Background()
+	b, err := md.Open(ctx, "many@example.test")
+	require.NoError(t, err)
+	var folders [][]string
+	for i := range 600 {
+		folders = append(folders, []string{fmt.Sprintf("F%03d", i)})
+	}
+	require.NoError(t, b.CreateFolders(ctx, folders))
+	base, peak := fds(), 0
+	for i, f := range folders {
+		msg := &Message{Body: []byte("Subject: x\r\n\r\nx\r\n"), Date: time.Unix(1700000000, 0), Unique: fmt.Sprintf("%08x", i)}
+		require.NoError(t, b.Append(ctx, f, msg, func(_ Appended, err error) { require.NoError(t, err) }))
+		peak = max(peak, fds())
+	}
+	require.NoError(t, b.Flush(ctx))
+	require.NoError(t, b.Close())
+	// A group of 256 messages in 256 folders holds 3 per folder until its
+	// flush: the bound is the group's, not the account's.
+	assert.LessOrEqual(t, peak-base, 3*maildirGroup+4)
+	assert.LessOrEqual(t, fds(), base, "all released at Close")
+	t.Logf("descriptors: %d before the appends, at most %d more during", base, peak-base)
+}
