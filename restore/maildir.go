@@ -625,46 +625,53 @@ func (b *maildirBox) Append(ctx context.Context, path []string, msg *Message, do
 // name starts with "<date>.cbfs-<unique>." (so a later run can tell it
 // and remove it if this one stops before the rename) and ends in 16
 // random hex digits (so nobody can plant anything at it beforehand).
-func (b *maildirBox) write(f *mdFolder, msg *Message) (string, error) {
-	var fh *os.File
-	var tmp string
-	err := b.owner.Do(func() (err error) {
+//
+// It all runs as the owner, the writing and the date included: the file
+// is theirs, and setting its times as root would take CAP_FOWNER, which
+// the service does not keep.
+func (b *maildirBox) write(f *mdFolder, msg *Message) (tmp string, err error) {
+	err = b.owner.Do(func() error {
 		for _, old := range f.leftover[msg.Unique] {
 			f.tmp.Remove(old)
 		}
 		delete(f.leftover, msg.Unique)
-		fh, tmp, err = f.tmp.CreateTemp(fmt.Sprintf("%d.cbfs-%s.", msg.Date.Unix(), msg.Unique), 0o600)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("tmp/: %w", err)
-	}
-	werr := func() error {
-		if _, err := fh.Write(msg.Body); err != nil {
-			return fmt.Errorf("write tmp/%s: %w", tmp, err)
+		fh, name, err := f.tmp.CreateTemp(fmt.Sprintf("%d.cbfs-%s.", msg.Date.Unix(), msg.Unique), 0o600)
+		if err != nil {
+			return fmt.Errorf("tmp/: %w", err)
 		}
-		if !msg.Date.IsZero() {
-			if err := confined.SetTimes(fh, msg.Date, msg.Date); err != nil {
-				return err
-			}
+		werr := b.fill(fh, msg)
+		if cerr := fh.Close(); werr == nil && cerr != nil {
+			werr = cerr
 		}
-		if !b.t.NoSync && b.syncFD < 0 {
-			fd, err := unix.FcntlInt(fh.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("dup tmp/%s: %w", tmp, err)
-			}
-			b.syncFD = fd
+		if werr != nil {
+			f.tmp.Remove(name)
+			return fmt.Errorf("write tmp/%s: %w", name, werr)
 		}
+		tmp = name
 		return nil
-	}()
-	if cerr := fh.Close(); werr == nil && cerr != nil {
-		werr = fmt.Errorf("write tmp/%s: %w", tmp, cerr)
+	})
+	return tmp, err
+}
+
+// fill writes msg's body into fh, gives it the internal date and keeps a
+// descriptor of the group's first file for the group's syncfs.
+func (b *maildirBox) fill(fh *os.File, msg *Message) error {
+	if _, err := fh.Write(msg.Body); err != nil {
+		return err
 	}
-	if werr != nil {
-		b.owner.Do(func() error { return f.tmp.Remove(tmp) })
-		return "", werr
+	if !msg.Date.IsZero() {
+		if err := confined.SetTimes(fh, msg.Date, msg.Date); err != nil {
+			return err
+		}
 	}
-	return tmp, nil
+	if !b.t.NoSync && b.syncFD < 0 {
+		fd, err := unix.FcntlInt(fh.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("dup: %w", err)
+		}
+		b.syncFD = fd
+	}
+	return nil
 }
 
 // Flush makes the written group durable (one syncfs), renames it into

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -143,4 +144,64 @@ func TestHostileRestoreMaildirKeywords(t *testing.T) {
 	fi, err = os.Lstat(filepath.Join(tgt, "fifo@example.com", "Maildir", "dovecot-keywords"))
 	require.NoError(t, err)
 	assert.Equal(t, os.ModeNamedPipe, fi.Mode().Type(), "not replaced")
+}
+
+// TestRestoreMaildirWithServiceCapabilities: cbctl with no more
+// capabilities than cbfs-serve.service keeps (CAP_DAC_READ_SEARCH,
+// CAP_SETUID, CAP_SETGID: root without CAP_DAC_OVERRIDE, CAP_FOWNER or
+// CAP_CHOWN) restores into a user's Maildir and a Root owned by the mail
+// system's user: every message, its internal date as mtime, the owner's.
+func TestRestoreMaildirWithServiceCapabilities(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("no setpriv")
+	}
+	u := testuser.New(t)
+	base, err := os.MkdirTemp("", "cbfs-caps-restore-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(base) })
+	require.NoError(t, os.Chmod(base, 0o755))
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name  string
+		setup func(tgt string)
+	}{
+		{"user's home", func(tgt string) {
+			require.NoError(t, os.Mkdir(tgt, 0o755))
+			home := filepath.Join(tgt, "john@example.com")
+			require.NoError(t, os.Mkdir(home, 0o700))
+			u.Own(t, home)
+		}},
+		{"vmail", func(tgt string) {
+			require.NoError(t, os.Mkdir(tgt, 0o700))
+			u.Own(t, tgt)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt := filepath.Join(base, strings.ReplaceAll(c.name, " ", "-")+"-target")
+			c.setup(tgt)
+			cmd := exec.Command(setpriv, "--inh-caps=-all", "--bounding-set=-all,+dac_read_search,+setuid,+setgid",
+				cbctlBin, "backup", "doExternalRestore", fixtureRoot, "target", "maildir:"+tgt,
+				"--state-dir", filepath.Join(dir, c.name, "st"))
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() != 3 {
+				t.Fatalf("cbctl: %v\n%s", err, out)
+			}
+			md := filepath.Join(tgt, "john@example.com", "Maildir")
+			got := readMaildirTree(t, md)
+			assert.NotZero(t, got.count(), "%s", out)
+			require.NoError(t, filepath.WalkDir(filepath.Join(tgt, "john@example.com"), func(p string, d os.DirEntry, err error) error {
+				require.NoError(t, err)
+				fi, err := os.Lstat(p)
+				require.NoError(t, err)
+				st := fi.Sys().(*syscall.Stat_t)
+				assert.Equal(t, [2]uint32{u.UID, u.GID}, [2]uint32{st.Uid, st.Gid}, "%s is the user's", p)
+				if d.Type().IsRegular() && filepath.Base(filepath.Dir(p)) == "cur" {
+					assert.Less(t, fi.ModTime().Year(), 2020, "%s has the internal date as mtime", p)
+				}
+				return nil
+			}))
+		})
+	}
 }
