@@ -119,16 +119,25 @@ func BenchmarkRestore(b *testing.B) {
 		users[a] = "pw"
 	}
 
-	for _, sync := range []bool{true, false} {
-		name := "maildir"
-		if !sync {
-			name = "maildir-nosync"
-		}
-		b.Run(name, func(b *testing.B) {
+	// maildir-owned: the target belongs to another user (nobody), as
+	// /var/vmail belongs to vmail, so every write is done as that user.
+	for _, v := range []struct {
+		name        string
+		sync, owned bool
+	}{{"maildir", true, false}, {"maildir-nosync", false, false}, {"maildir-owned", true, true}, {"maildir-owned-nosync", false, true}} {
+		sync := v.sync
+		b.Run(v.name, func(b *testing.B) {
+			if v.owned && os.Geteuid() != 0 {
+				b.Skip("needs root")
+			}
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				md := NewMaildir(filepath.Join(b.TempDir(), "t"))
 				md.NoSync = !sync
+				if v.owned {
+					require.NoError(b, os.Mkdir(md.Root, 0o755))
+					require.NoError(b, os.Chown(md.Root, 65534, 65534))
+				}
 				l, err := OpenLedger(filepath.Join(b.TempDir(), "ledger.db"))
 				require.NoError(b, err)
 				b.StartTimer()
