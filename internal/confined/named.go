@@ -26,7 +26,7 @@ import (
 // Open does); a file of more than max bytes, whatever its size claims,
 // fails with ErrTooLarge. Errors are *fs.PathError values naming path.
 func ReadNamed(path string, max int64) ([]byte, error) {
-	f, err := openNamed(path)
+	f, err := OpenNamed(path)
 	if err != nil {
 		return nil, err
 	}
@@ -34,8 +34,12 @@ func ReadNamed(path string, max int64) ([]byte, error) {
 	return readAll(f, path, max)
 }
 
-// openNamed opens the regular file at path for reading (ReadNamed).
-func openNamed(path string) (*os.File, error) {
+// OpenNamed opens the regular file at path, which an administrator named,
+// for reading, as ReadNamed does (symbolic links followed, a FIFO, device,
+// socket or folder refused with ErrNotRegular without blocking), for a
+// caller that also wants the file's fstat (Stat on the result) or reads it
+// in its own way; it bounds its read itself.
+func OpenNamed(path string) (*os.File, error) {
 	var fd int
 	var err error
 	for {
