@@ -134,13 +134,9 @@ func OpenWithKeyMap(root, kmFile string) (*Path, error) {
 	if err != nil || kmFile == "" {
 		return p, err
 	}
-	b, err := os.ReadFile(kmFile)
+	km, b, err := mailbox.ReadKeyMap(kmFile)
 	if err != nil {
-		return nil, fmt.Errorf("keymap: %w", err)
-	}
-	km, err := mailbox.ParseKeyMap(b)
-	if err != nil {
-		return nil, fmt.Errorf("keymap %s: %w", kmFile, err)
+		return nil, err
 	}
 	sum := sha256.Sum256(b)
 	p.SetKeyMap(km, hex.EncodeToString(sum[:8]))
