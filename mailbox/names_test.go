@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,4 +116,39 @@ func TestFolderTreeCollide(t *testing.T) {
 		}
 		return m
 	}())
+}
+
+// benchFolders is an account's folder tree of n folders (some sharing a
+// name), deterministic.
+func benchFolders(n int) []Folder {
+	r := rand.New(rand.NewPCG(3, 4))
+	out := make([]Folder, 0, n)
+	for i := range n {
+		id := 300 + i
+		parent := 2
+		if i > 0 && r.IntN(3) > 0 {
+			parent = 300 + r.IntN(i)
+		}
+		out = append(out, Folder{ID: id, ParentID: parent, Name: "folder " + strconv.Itoa(r.IntN(n/2))})
+	}
+	return out
+}
+
+func BenchmarkFolderTree(b *testing.B) {
+	found := benchFolders(2000)
+	b.ReportAllocs()
+	for b.Loop() {
+		FolderTree(found)
+	}
+}
+
+func BenchmarkListingNames(b *testing.B) {
+	accts := make([]Account, 10000)
+	for i := range accts {
+		accts[i] = Account{ID: "id-" + strconv.Itoa(i), Name: "user" + strconv.Itoa(i/2) + "@example.com", Status: StatusActive, Created: Millis(i)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ListingNames(accts)
+	}
 }
