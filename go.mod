@@ -19,6 +19,7 @@ require (
 	github.com/tidwall/gjson v1.14.3
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.46.0
+	gopkg.in/ini.v1 v1.67.3
 )
 
 require (
@@ -44,5 +45,4 @@ require (
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	gopkg.in/ini.v1 v1.67.3 // indirect
 )

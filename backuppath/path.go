@@ -134,13 +134,9 @@ func OpenWithKeyMap(root, kmFile string) (*Path, error) {
 	if err != nil || kmFile == "" {
 		return p, err
 	}
-	b, err := os.ReadFile(kmFile)
+	km, b, err := mailbox.ReadKeyMap(kmFile)
 	if err != nil {
-		return nil, fmt.Errorf("keymap: %w", err)
-	}
-	km, err := mailbox.ParseKeyMap(b)
-	if err != nil {
-		return nil, fmt.Errorf("keymap %s: %w", kmFile, err)
+		return nil, err
 	}
 	sum := sha256.Sum256(b)
 	p.SetKeyMap(km, hex.EncodeToString(sum[:8]))
@@ -822,10 +818,12 @@ func (p *Path) Accounts() ([]AccountEntry, error) {
 // ErrNoAccount: no account has that name or id.
 var ErrNoAccount = errors.New("no account")
 
-// FindAccount resolves an account reference (an id, or a name, case
-// insensitively) by the model's one rule (mailbox.Resolve: an id first;
-// among accounts sharing a name, mailbox.Prefer's choice). An account
-// whose id is ref but whose account_info cannot be read is that error.
+// FindAccount resolves an account reference (an id, a name, case
+// insensitively, or the name the mount lists it under) by the model's one
+// rule (mailbox.Resolve: an id first; among accounts sharing a name,
+// mailbox.Prefer's choice; then mailbox.ListingNames). An account whose
+// account_info cannot be read is that error (the mount lists it by its
+// id, as ListingNames does an account without a name).
 func (p *Path) FindAccount(ref string) (*mailbox.Account, error) {
 	ref = strings.TrimSpace(ref)
 	entries, err := p.Accounts()
@@ -833,16 +831,19 @@ func (p *Path) FindAccount(ref string) (*mailbox.Account, error) {
 		return nil, err
 	}
 	accts := make([]mailbox.Account, 0, len(entries))
+	bad := map[string]error{}
 	for _, e := range entries {
 		if e.Account == nil {
-			if e.ID == ref {
-				return nil, fmt.Errorf("account %s: %w", ref, e.Err)
-			}
+			bad[e.ID] = e.Err
+			accts = append(accts, mailbox.Account{ID: e.ID})
 			continue
 		}
 		accts = append(accts, *e.Account)
 	}
 	if a := mailbox.Resolve(accts, ref); a != nil {
+		if err, ok := bad[a.ID]; ok {
+			return nil, fmt.Errorf("account %s: %w", a.ID, err)
+		}
 		return a, nil
 	}
 	return nil, fmt.Errorf("%w %q in %s (neither a name nor an id)", ErrNoAccount, ref, p.Root)

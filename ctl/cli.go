@@ -151,7 +151,7 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
-		kong.Configuration(JSONLoader, site...),
+		Configuration(site...),
 		kong.Help(helpPrinter),
 	}
 	k, err := kong.New(cli, append(opts, options...)...)

@@ -6,18 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/operations"
 )
 
 // ServiceFlags are the service settings as flags: --config and
 // operations.Flags. cbfs serve and cbctl's operation commands take them.
 type ServiceFlags struct {
-	Config kong.ConfigFlag `name:"config" placeholder:"FILE" help:"JSON file of settings whose keys are these flags' names (\"source\", \"accounts-file\", ...); flags given on the command line win."`
+	Config ConfigFlag `name:"config" placeholder:"FILE" help:"JSON file of settings whose keys are these flags' names (\"source\", \"accounts-file\", ...); flags given on the command line win."`
 	operations.Flags
 }
 
@@ -33,7 +35,7 @@ const SiteConfig = "/etc/cbfs/cbfs.json"
 const ConfigEnv = "CBFS_CONFIG"
 
 // SiteConfigPaths are the site configuration files to load: $CBFS_CONFIG,
-// else SiteConfig (kong skips it when it does not exist).
+// else SiteConfig (Configuration skips it when it does not exist).
 func SiteConfigPaths() ([]string, error) {
 	p, ok := os.LookupEnv(ConfigEnv)
 	switch {
@@ -48,13 +50,77 @@ func SiteConfigPaths() ([]string, error) {
 	return []string{p}, nil
 }
 
+// MaxConfigFile is the most a settings file (--config, the site
+// configuration) may hold: 1 MiB. A settings file is a JSON object of a
+// few dozen flags; a file named by mistake (/dev/zero, a log) fails at
+// once instead of being read whole.
+const MaxConfigFile = 1 << 20
+
+// ConfigFlag is --config FILE: kong.ConfigFlag, except that the file is
+// read as every file an administrator names is (confined.ReadNamed): the
+// path is theirs, symbolic links followed, but only a regular file of at
+// most MaxConfigFile bytes is read, and a FIFO or device fails at once
+// (kong's own opens it with os.Open, which blocks on a FIFO).
+type ConfigFlag string
+
+// BeforeResolve loads the file and adds it as a resolver, as
+// kong.ConfigFlag does.
+func (c ConfigFlag) BeforeResolve(k *kong.Kong, ctx *kong.Context, trace *kong.Path) error {
+	path, _ := ctx.FlagValue(trace.Flag).(ConfigFlag)
+	r, err := loadConfig(string(path))
+	if err != nil {
+		return err
+	}
+	ctx.AddResolver(r)
+	return nil
+}
+
+// loadConfig reads a settings file (JSONLoader's format).
+func loadConfig(path string) (kong.Resolver, error) {
+	b, err := confined.ReadNamed(kong.ExpandPath(path), MaxConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("configuration file: %w", err)
+	}
+	r, err := JSONLoader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Configuration is kong.Configuration(JSONLoader, paths...) reading each
+// file as ConfigFlag does: a file that does not exist, or that this user
+// may not read, is skipped (as kong skips it); any other failure (a FIFO,
+// a device, a file over MaxConfigFile bytes, bad JSON) is an error naming
+// the file.
+func Configuration(paths ...string) kong.Option {
+	return kong.OptionFunc(func(k *kong.Kong) error {
+		for _, p := range paths {
+			r, err := loadConfig(p)
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := kong.Resolvers(r).Apply(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // JSONLoader is kong's JSON configuration loader (kong.JSON) accepting the
 // flags' own spelling as keys ("backup-path") as well as kong's
 // ("backup_path", "backupPath"). Use it as kong.Configuration(JSONLoader).
 func JSONLoader(r io.Reader) (kong.Resolver, error) {
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, MaxConfigFile+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(b) > MaxConfigFile {
+		return nil, fmt.Errorf("configuration file: more than %d bytes", MaxConfigFile)
 	}
 	var values map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))

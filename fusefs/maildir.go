@@ -29,7 +29,7 @@ import (
 // (IMAP modified UTF-7, a "." inside a name becomes "_", names over 255
 // bytes shortened with a hash); two folders that still map to one name (a
 // sibling "a.b" and "a_b") keep the first, the other gets "~<folder id>"
-// appended. Only mail folders are shown: the tags folder, address books,
+// appended, again until the name is free (uniqueMaildirName). Only mail folders are shown: the tags folder, address books,
 // calendars, tasks and briefcase (and their subtrees) are left out. The
 // files are the live messages and chats of the folder, as folders/ shows
 // them; the unique part of the name is the item id and its state's start
@@ -90,10 +90,7 @@ func (m *mdView) load() error {
 					m.inbox = mdFolder{fid: c.id, path: fp}
 					p[0] = "INBOX"
 				} else {
-					name := mailbox.MaildirFolderName(p)
-					if _, taken := m.byName[name]; taken || strings.EqualFold(name, ".INBOX") {
-						name += "~" + strconv.Itoa(c.id)
-					}
+					name := uniqueMaildirName(mailbox.MaildirFolderName(p), c.id, m.byName)
 					m.byName[name] = len(m.folders)
 					m.folders = append(m.folders, mdFolder{name: name, fid: c.id, path: fp})
 				}
@@ -107,6 +104,40 @@ func (m *mdView) load() error {
 		}
 	})
 	return m.err
+}
+
+// uniqueMaildirName is name, or, when another folder has it already or it
+// is the Inbox's (".INBOX", in any case), name + "~<id>" (then "~<id>~2",
+// "~<id>~3"... until one is free), name's end cut so that the result stays
+// within mailbox.MaxMaildirName bytes (between characters: never inside a
+// modified UTF-7 "&...-" run).
+func uniqueMaildirName(name string, id int, taken map[string]int) string {
+	used := func(n string) bool {
+		_, ok := taken[n]
+		return ok || strings.EqualFold(n, ".INBOX")
+	}
+	base := name
+	for n := 1; used(name); n++ {
+		suffix := "~" + strconv.Itoa(id)
+		if n > 1 {
+			suffix += "~" + strconv.Itoa(n)
+		}
+		name = cutMUTF7(base, mailbox.MaxMaildirName-len(suffix)) + suffix
+	}
+	return name
+}
+
+// cutMUTF7 is the longest prefix of the modified UTF-7 name s of at most n
+// bytes that does not end inside a "&...-" run.
+func cutMUTF7(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	if amp := strings.LastIndexByte(s, '&'); amp >= 0 && !strings.Contains(s[amp:], "-") {
+		s = s[:amp]
+	}
+	return s
 }
 
 // ino numbers a node of the Maildir folder fid (the Maildir itself: fid 0,

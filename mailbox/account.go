@@ -349,7 +349,9 @@ func Prefer(a, b *Account) bool {
 
 // Resolve finds the account ref means among accts: the account whose id is
 // ref, else the preferred (Prefer) of those whose name is ref, case
-// insensitively. nil when none.
+// insensitively, else the account listed under ref (ListingNames: the
+// name the mount shows, "name (id)" or a disambiguated safe name). nil
+// when none.
 func Resolve(accts []Account, ref string) *Account {
 	ref = strings.TrimSpace(ref)
 	var best *Account
@@ -362,23 +364,51 @@ func Resolve(accts []Account, ref string) *Account {
 			best = a
 		}
 	}
-	return best
+	if best != nil || ref == "" {
+		return best
+	}
+	for i, n := range ListingNames(accts) {
+		if strings.EqualFold(n, ref) {
+			return &accts[i]
+		}
+	}
+	return nil
 }
 
 // ListingNames gives each account a unique name for listings and paths
-// (parallel to accts): the preferred account of a name (Prefer) keeps it,
-// the others are "<name> (<id>)"; an account without a name is shown by
-// its id. Names are made path-safe (SafeName).
+// (parallel to accts), one path component each, the same for the same
+// accounts on every run:
+//
+//   - The preferred account of a name (Prefer; names compared case
+//     insensitively) is shown by its name, the others as "<name> (<id>)";
+//     an account without a usable name (none, ".", "..") by its id.
+//   - Names are made path-safe (SafeName: "/" becomes "_", NUL dropped).
+//   - Two accounts whose names still coincide, case insensitively (an
+//     "a/b@x" made "a_b@x" beside a real "a_b@x" or "A_b@x"): the one shown
+//     as it is named keeps the name (an id first, then an account's own
+//     name, then a "name (id)"; ties by id), the other gets " (<id>)"
+//     appended, again until the name is free. So every name is unique
+//     (also on a case-insensitive file system), and a name SafeName had to
+//     change never takes the place of one it did not.
 func ListingNames(accts []Account) []string {
+	const (
+		byID   = iota // shown by its id
+		byName        // the preferred account of its name
+		byDup         // "<name> (<id>)"
+	)
 	groups := map[string][]int{}
 	for i := range accts {
-		n := strings.ToLower(accts[i].Name)
-		if accts[i].Name == "" {
-			n = "\x00" + accts[i].ID
+		if n := accts[i].Name; usableName(n) {
+			k := strings.ToLower(n)
+			groups[k] = append(groups[k], i)
 		}
-		groups[n] = append(groups[n], i)
 	}
 	out := make([]string, len(accts))
+	kind := make([]int, len(accts))
+	changed := make([]bool, len(accts))
+	for i := range accts {
+		out[i], kind[i] = accts[i].ID, byID
+	}
 	for _, g := range groups {
 		best := g[0]
 		for _, i := range g[1:] {
@@ -387,18 +417,53 @@ func ListingNames(accts []Account) []string {
 			}
 		}
 		for _, i := range g {
-			a := &accts[i]
-			switch {
-			case a.Name == "":
-				out[i] = SafeName(a.ID, 0)
-			case i == best:
-				out[i] = SafeName(a.Name, 0)
-			default:
-				out[i] = SafeName(a.Name+" ("+a.ID+")", 0)
+			out[i], kind[i] = accts[i].Name, byName
+			if i != best {
+				out[i], kind[i] = accts[i].Name+" ("+accts[i].ID+")", byDup
 			}
 		}
 	}
+	for i := range out {
+		safe := SafeName(out[i], 0)
+		changed[i] = safe != out[i]
+		out[i] = safe
+	}
+	// Unique names: the unchanged first, then by kind and id.
+	order := make([]int, len(accts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(x, y int) bool {
+		a, b := order[x], order[y]
+		if changed[a] != changed[b] {
+			return !changed[a]
+		}
+		if kind[a] != kind[b] {
+			return kind[a] < kind[b]
+		}
+		if accts[a].ID != accts[b].ID {
+			return accts[a].ID < accts[b].ID
+		}
+		return a < b
+	})
+	taken := make(map[string]bool, len(accts))
+	for _, i := range order {
+		for taken[strings.ToLower(out[i])] {
+			out[i] += " (" + SafeName(accts[i].ID, 0) + ")"
+		}
+		taken[strings.ToLower(out[i])] = true
+	}
 	return out
+}
+
+// usableName reports whether an account's name can be shown: not empty,
+// ".", ".." or made only of what SafeName drops.
+func usableName(n string) bool {
+	switch strings.ReplaceAll(n, "\x00", "") {
+	case "", ".", "..":
+		return false
+	}
+	return true
 }
 
 // SortAccounts sorts by name, then id (the listing order).

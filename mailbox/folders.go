@@ -51,10 +51,14 @@ func LastFolderBefore(it *Item, t time.Time) *State {
 // Names are made safe for a path (SafeName: "/" becomes "_", an empty, "."
 // or ".." name becomes the folder id). The root (id 1) has Path "". A
 // folder whose parent is missing, or which sits on a parent cycle, is hung
-// under the root with " (<id>)" appended to its name; so is a folder whose
-// name another folder under the same parent already has (the lowest id
-// keeps the plain name). A folder that records no parent (0) is under the
-// root. Every Path is therefore unique. Sorted by Path.
+// under the root with " (<id>)" appended to its name. A folder that
+// records no parent (0) is under the root. A folder whose name another
+// folder under the same parent already has gets " (<id>)" appended (again
+// until the name is free): the folders whose names needed no change (by
+// SafeName or the re-rooting) keep theirs first, lowest id first, then the
+// others, lowest id first; so an "a/b" shown as "a_b" never takes the name
+// of a sibling really named "a_b". Every Path is therefore unique. Sorted
+// by Path.
 func FolderTree(found []Folder) []Folder {
 	byID := make(map[int]*Folder, len(found)+len(SystemFolderNames))
 	for i := range found {
@@ -73,13 +77,23 @@ func FolderTree(found []Folder) []Folder {
 	byID[FolderRoot] = root
 
 	ids := make([]int, 0, len(byID))
+	changed := make(map[int]bool)
 	for id, f := range byID {
 		ids = append(ids, id)
 		if id != FolderRoot {
-			f.Name = SafeName(f.Name, id)
+			safe := SafeName(f.Name, id)
+			if safe != f.Name {
+				changed[id] = true
+			}
+			f.Name = safe
 		}
 	}
 	sort.Ints(ids)
+	reroot := func(f *Folder) {
+		f.ParentID = FolderRoot
+		f.Name += " (" + strconv.Itoa(f.ID) + ")"
+		changed[f.ID] = true
+	}
 
 	// Re-root folders whose chain does not reach the root.
 	const (
@@ -115,9 +129,20 @@ func FolderTree(found []Folder) []Folder {
 		}
 	}
 
-	// Unique names among siblings, lowest id first.
-	taken := make(map[string]bool, len(byID))
+	// Unique names among siblings: unchanged names first, each by id.
+	order := make([]int, 0, len(ids))
 	for _, id := range ids {
+		if !changed[id] {
+			order = append(order, id)
+		}
+	}
+	for _, id := range ids {
+		if changed[id] {
+			order = append(order, id)
+		}
+	}
+	taken := make(map[string]bool, len(byID))
+	for _, id := range order {
 		f := byID[id]
 		if id == FolderRoot {
 			continue
@@ -152,11 +177,6 @@ func FolderTree(found []Folder) []Folder {
 		return out[i].ID < out[j].ID
 	})
 	return out
-}
-
-func reroot(f *Folder) {
-	f.ParentID = FolderRoot
-	f.Name += " (" + strconv.Itoa(f.ID) + ")"
 }
 
 // SafeName makes a name usable as one path component: "/" becomes "_", NUL

@@ -3,10 +3,11 @@ package mailbox
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/cbfs/cbfs/internal/confined"
 )
 
 // KeyMap overrides the decoder's inference for one dialect (--keymap FILE):
@@ -36,17 +37,26 @@ type KeyMap struct {
 // accountFields are the account fields a keymap may name.
 var accountFields = []string{"id", "name", "status", "displayName", "cosId", "cosName", "createdDate", "deletedDate"}
 
-// ReadKeyMap reads and checks a keymap file.
-func ReadKeyMap(path string) (*KeyMap, error) {
-	b, err := os.ReadFile(path)
+// MaxKeyMapFile is the most a keymap file may hold: 1 MiB. A keymap names
+// a few dozen keys (a few hundred bytes); a file named by mistake
+// (/dev/zero, a Backup Path's item file of gigabytes) fails at once.
+const MaxKeyMapFile = 1 << 20
+
+// ReadKeyMap reads and checks a keymap file, and returns its bytes too (a
+// cache keyed by the keymap hashes them). The path is the administrator's
+// (symbolic links followed), but only a regular file of at most
+// MaxKeyMapFile bytes is read (confined.ReadNamed): a FIFO or a device
+// fails at once.
+func ReadKeyMap(path string) (*KeyMap, []byte, error) {
+	b, err := confined.ReadNamed(path, MaxKeyMapFile)
 	if err != nil {
-		return nil, fmt.Errorf("keymap: %w", err)
+		return nil, nil, fmt.Errorf("keymap: %w", err)
 	}
 	km, err := ParseKeyMap(b)
 	if err != nil {
-		return nil, fmt.Errorf("keymap %s: %w", path, err)
+		return nil, nil, fmt.Errorf("keymap %s: %w", path, err)
 	}
-	return km, nil
+	return km, b, nil
 }
 
 // ParseKeyMap parses and checks a keymap.

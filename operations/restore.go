@@ -2,6 +2,7 @@ package operations
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/statedir"
@@ -124,15 +126,15 @@ func absPath(p string) string {
 }
 
 // ReadAccountNames reads input_file: one account (name or id) a line;
-// blank lines and lines starting with # are skipped.
+// blank lines and lines starting with # are skipped. Like an accounts
+// file, only a regular file of at most MaxAccountsFile bytes is read.
 func ReadAccountNames(path string) ([]string, error) {
-	f, err := os.Open(path)
+	b, err := confined.ReadNamed(path, MaxAccountsFile)
 	if err != nil {
 		return nil, fmt.Errorf("input_file: %w", err)
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {

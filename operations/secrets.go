@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/cbfs/cbfs/internal/confined"
 )
 
 // Secrets never reach the disk or the listings: the queue stores an
@@ -138,6 +140,13 @@ const (
 	CredentialSMTPPassword = "smtp-password"
 )
 
+// MaxPasswordFile is the most a password file (--imap-password-file, a
+// restore's password_file, --smtp-password-file, a systemd credential) may
+// hold: 64 KiB, far above any password (only its first line is used) and
+// small enough that a file named by mistake (/dev/zero, a log) fails at
+// once instead of being read whole.
+const MaxPasswordFile = 64 << 10
+
 // lookupSecret finds a password: from file when given, else the
 // environment variable env, else the systemd credential named cred. It is
 // an error when none has one.
@@ -157,9 +166,12 @@ func lookupSecret(file, env, cred string) (string, error) {
 }
 
 // ReadPasswordFile reads a password file: its first line, without the
-// line end. An empty password is an error.
+// line end. An empty password is an error. The path is the
+// administrator's (symbolic links followed), but only a regular file of at
+// most MaxPasswordFile bytes is read (confined.ReadNamed): a FIFO or a
+// device fails at once.
 func ReadPasswordFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := confined.ReadNamed(path, MaxPasswordFile)
 	if err != nil {
 		return "", fmt.Errorf("password file: %w", err)
 	}

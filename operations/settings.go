@@ -2,6 +2,7 @@ package operations
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/objstore/s3"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
@@ -148,15 +150,22 @@ func (s *Settings) UmaskMode() (os.FileMode, error) {
 	return os.FileMode(n), nil
 }
 
+// MaxAccountsFile is the most an account list (--accounts-file, a
+// restore's input_file) may hold: 16 MiB, some 200,000 lines of 80 bytes,
+// more than any server's accounts; a file named by mistake (/dev/zero, a
+// log) fails at once instead of being read whole.
+const MaxAccountsFile = 16 << 20
+
 // ReadAccountsFile reads an account list: one account a line, "name
-// [cos]", blank lines and lines starting with # ignored.
+// [cos]", blank lines and lines starting with # ignored. The path is the
+// administrator's (symbolic links followed); only a regular file of at
+// most MaxAccountsFile bytes is read (confined.ReadNamed).
 func ReadAccountsFile(path string) ([]scan.AccountSpec, error) {
-	f, err := os.Open(path)
+	b, err := confined.ReadNamed(path, MaxAccountsFile)
 	if err != nil {
 		return nil, fmt.Errorf("accounts file: %w", err)
 	}
-	defer f.Close()
-	return ParseAccounts(f, path)
+	return ParseAccounts(bytes.NewReader(b), path)
 }
 
 // ParseAccounts parses an account list (see ReadAccountsFile); name is for

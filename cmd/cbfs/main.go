@@ -97,7 +97,7 @@ func main() {
 	parser, err := kong.New(&cli,
 		kong.Name("cbfs"),
 		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
-		kong.Configuration(ctl.JSONLoader, site...),
+		ctl.Configuration(site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),
 	)

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -162,19 +163,26 @@ func Open(rawURL string, o Options) (*Bucket, error) {
 }
 
 // credentialsFor is the credential chain: the named file, else the
-// environment, else ~/.aws/credentials.
+// environment, else ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE). The
+// files are read by cbfs itself (readCredentials: a regular file of at
+// most MaxCredentialsFile bytes, never a FIFO or device), not by
+// minio-go, which would read whatever the path holds; minio-go gets the
+// static keys found.
 func credentialsFor(o Options) (*credentials.Credentials, error) {
-	profile := o.Profile
+	profile := orDefault(o.Profile)
 	if o.CredentialsFile != "" {
-		if _, err := os.Stat(o.CredentialsFile); err != nil {
+		v, err := readCredentials(o.CredentialsFile, profile)
+		if err != nil {
 			return nil, fmt.Errorf("--s3-credentials: %w", err)
 		}
-		c := credentials.NewFileAWSCredentials(o.CredentialsFile, profile)
-		v, err := c.GetWithContext(nil)
-		if err != nil || v.AccessKeyID == "" {
-			return nil, fmt.Errorf("--s3-credentials %s: no aws_access_key_id/aws_secret_access_key in profile %q", o.CredentialsFile, orDefault(profile))
+		if v == nil {
+			return nil, fmt.Errorf("--s3-credentials %s: no aws_access_key_id/aws_secret_access_key in profile %q", o.CredentialsFile, profile)
 		}
-		return c, nil
+		return credentials.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, v.SessionToken), nil
+	}
+	env := &credentials.EnvAWS{}
+	if v, err := env.Retrieve(); err == nil && (v.AccessKeyID != "" || v.SecretAccessKey != "") {
+		return credentials.New(env), nil
 	}
 	file := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
 	if file == "" {
@@ -182,10 +190,20 @@ func credentialsFor(o Options) (*credentials.Credentials, error) {
 			file = filepath.Join(home, ".aws", "credentials")
 		}
 	}
-	return credentials.NewChainCredentials([]credentials.Provider{
-		&credentials.EnvAWS{},
-		&credentials.FileAWSCredentials{Filename: file, Profile: profile},
-	}), nil
+	none := credentials.New(&credentials.Static{Value: credentials.Value{SignerType: credentials.SignatureAnonymous}})
+	if file == "" {
+		return none, nil // Check says there are no credentials
+	}
+	v, err := readCredentials(file, profile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return none, nil
+	case err != nil:
+		return nil, fmt.Errorf("S3 credentials: %w", err)
+	case v == nil:
+		return none, nil
+	}
+	return credentials.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, v.SessionToken), nil
 }
 
 func orDefault(p string) string {
