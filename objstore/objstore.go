@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // ErrNotExist is returned (wrapped) for a name the store does not hold.
@@ -66,6 +68,18 @@ type Object struct {
 	// Version changes whenever the object is replaced (S3: the ETag and
 	// modification time; a folder: size and modification time).
 	Version string
+}
+
+// Printable is s as it may appear in a message: s itself if every rune
+// is printable, else its Go-escaped form (a store's names and error texts
+// are the peer's: they must not move a terminal's cursor or forge a
+// line).
+func Printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // CheckName refuses a name that could leave the store's root.

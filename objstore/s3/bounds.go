@@ -15,8 +15,11 @@ import (
 )
 
 // errListTimeout is the cause of a listing's context when ListTimeout ends
-// it.
-var errListTimeout = errors.New("listing timeout")
+// it; errPageTimeout of a page's, when Options.Timeout does.
+var (
+	errListTimeout = errors.New("listing timeout")
+	errPageTimeout = errors.New("page timeout")
+)
 
 // listGuard is one listing's state, shared by List (which counts the keys
 // it is handed) and listBounds (which sees every page request): minio-go
@@ -125,7 +128,7 @@ func (t *listBounds) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	ctx, cancel := context.WithTimeoutCause(req.Context(), t.timeout, errPageTimeout)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
@@ -166,7 +169,7 @@ func (p *pageBody) Read(b []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		p.eof = true
-	case err != nil && errors.Is(p.ctx.Err(), context.DeadlineExceeded):
+	case err != nil && context.Cause(p.ctx) == errPageTimeout:
 		err = p.violation("a page not received whole within %s", p.timeout)
 		p.err = err
 	}

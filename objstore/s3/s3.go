@@ -424,13 +424,20 @@ func (b *Bucket) err(name string, err error) error {
 	case minio.NoSuchBucket:
 		return fmt.Errorf("%s: no such bucket %q", b.url, b.bucket)
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
-		return fmt.Errorf("%s: %w: the store refused the credentials (%s): check the access key and secret", b.url, objstore.ErrAccess, minio.ToErrorResponse(err).Code)
+		return fmt.Errorf("%s: %w: the store refused the credentials (%s): check the access key and secret", b.url, objstore.ErrAccess, objstore.Printable(minio.ToErrorResponse(err).Code))
 	}
 	if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
 		return fmt.Errorf("%s: %w", where, objstore.ErrNotExist)
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	return fmt.Errorf("%s: %w", where, peerError{err})
 }
+
+// peerError is an error whose text may come from the store (an error
+// response's message): shown escaped (objstore.Printable).
+type peerError struct{ err error }
+
+func (e peerError) Error() string { return objstore.Printable(e.err.Error()) }
+func (e peerError) Unwrap() error { return e.err }
 
 // Flags are the command-line settings of an S3 location (cbfs mount, cbfs
 // serve --external, cbctl's S3 verbs). No flag takes a secret.
