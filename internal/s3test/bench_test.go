@@ -135,7 +135,7 @@ func BenchmarkS3(b *testing.B) {
 		for b.Loop() {
 			dest := filepath.Join(dests, strconv.Itoa(round))
 			round++
-			rep, err := external.Retrieve(ctx, bk, dest, 4, atomicfile.Options{NoSync: true})
+			rep, err := external.Retrieve(ctx, bk, dest, 4, atomicfile.Options{NoSync: true}, external.Limits{})
 			if err != nil || rep.Archives != 21 {
 				b.Fatalf("retrieve: %+v, %v", rep, err)
 			}

@@ -14,9 +14,11 @@ package s3hostile
 import (
 	"archive/tar"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sort"
@@ -410,25 +412,49 @@ func Announce(n int64) Body {
 	}
 }
 
-// EndlessTar answers with a gzip-compressed tar stream that never ends:
-// entry after entry of small files (items/NN/<n>, as an account archive
-// holds), chunked, with no Content-Length.
-func EndlessTar() Body {
+// EndlessTar answers with a gzip-compressed tar stream that never ends,
+// chunked, with no Content-Length: entry after entry of files of size
+// bytes (dir/NN/<n>: items/ as an account archive holds), their content
+// zeros (a few bytes of gzip each) or, if random, incompressible.
+func EndlessTar(dir string, size int, random bool) Body {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
-		zw := gzip.NewWriter(w)
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		tw := tar.NewWriter(zw)
-		body := []byte(`{"id":1,"states":[]}`)
-		for i := 0; ; i++ {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("items/%02d/%d", i%100, i),
-				Size: int64(len(body)), Mode: 0o644, ModTime: lastModified}); err != nil {
+		body := make([]byte, size)
+		rnd := rand.New(rand.NewPCG(18, 18))
+		for i := 0; r.Context().Err() == nil; i++ {
+			if random {
+				for j := 0; j+8 <= len(body); j += 8 {
+					binary.LittleEndian.PutUint64(body[j:], rnd.Uint64())
+				}
+			}
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("%s/%02d/%d", dir, i%100, i),
+				Size: int64(size), Mode: 0o644, ModTime: lastModified}); err != nil {
 				return
 			}
 			if _, err := tw.Write(body); err != nil {
 				return
 			}
-			if r.Context().Err() != nil {
+		}
+	}
+}
+
+// Trickle answers with a Content-Length of n and then one byte a second.
+func Trickle(n int64) Body {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		for range n {
+			if _, err := w.Write([]byte{0x1f}); err != nil {
 				return
+			}
+			rc.Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(time.Second):
 			}
 		}
 	}
