@@ -66,7 +66,7 @@ func TestRetrieveHostileArchive(t *testing.T) {
 		{"endless tar of large files", s3hostile.EndlessTar("items", 1<<20, false), Limits{Bytes: 16 << 20}, s3.Options{}, "more than 16777216 bytes inflated"},
 		{"endless incompressible tar", s3hostile.EndlessTar("items", 64<<10, true), Limits{Compressed: 4 << 20}, s3.Options{}, "more than 4194304 bytes"},
 		{"200 MiB announced", s3hostile.Oversize(200 << 20), Limits{Compressed: 64 << 20}, s3.Options{}, "the store announces 209715200 bytes (an archive takes at most 67108864)"},
-		{"a byte a second", s3hostile.Trickle(1 << 20), Limits{Time: 2 * time.Second}, s3.Options{}, "not fetched and unpacked within 2s"},
+		{"a byte a second", s3hostile.Trickle(s3hostile.TarGz(map[string][]byte{"account_info": []byte(`{"id":"bad","v":2}`)})), Limits{Time: 2 * time.Second}, s3.Options{}, "not fetched and unpacked within 2s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := s3hostile.Start(t)

@@ -440,14 +440,14 @@ func EndlessTar(dir string, size int, random bool) Body {
 	}
 }
 
-// Trickle answers with a Content-Length of n and then one byte a second.
-func Trickle(n int64) Body {
+// Trickle answers with data (an honest Content-Length) one byte a second.
+func Trickle(data []byte) Body {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
-		for range n {
-			if _, err := w.Write([]byte{0x1f}); err != nil {
+		for i := range data {
+			if _, err := w.Write(data[i : i+1]); err != nil {
 				return
 			}
 			rc.Flush()
