@@ -16,8 +16,13 @@ import (
 // file is opened as open does (confined, no symbolic link, regular files
 // only). Errors are returned for tests; callers may ignore them, a later
 // read reports them properly. For a blob of the remote tier (see Remote)
-// it starts fetching it into the cache instead, without waiting.
-func (s *Store) WillNeed(d Digest) error {
+// it starts fetching it into the cache instead, without waiting, within
+// no Limit (WillNeedLimit bounds it as the reader will).
+func (s *Store) WillNeed(d Digest) error { return s.WillNeedLimit(d, Limit{}) }
+
+// WillNeedLimit is WillNeed for a reader within l: a fetch from the remote
+// tier takes at most what such a reader's content needs.
+func (s *Store) WillNeedLimit(d Digest, l Limit) error {
 	if err := s.invalid(d); err != nil {
 		return err
 	}
@@ -26,7 +31,7 @@ func (s *Store) WillNeed(d Digest) error {
 		if s.remote != nil && errors.Is(err, fs.ErrNotExist) {
 			// A blob of the remote tier: fetch it into the cache in
 			// the background (the read-ahead's prefetch).
-			s.remote.prefetch(d)
+			s.remote.prefetch(d, fetchBound(l.streamBound()))
 			return nil
 		}
 		return err

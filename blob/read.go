@@ -127,14 +127,14 @@ func (s *Store) SalvageLimit(d Digest, l Limit) ([]byte, error) { return s.load(
 // error. Salvage uses the single-threaded decoder throughout, because pgzip
 // drops the block in progress when it meets a fault.
 func (s *Store) load(d Digest, salvage bool, l Limit) (data []byte, err error) {
-	f, size, err := s.open(d)
+	bound := l.bound(salvage)
+	f, size, err := s.open(d, l, bound)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	src := &source{r: f}
 	h := d.NewHash()
-	bound := l.bound(salvage)
 	outerMax := outerBound(bound)
 	// over is the error for content beyond bound; a salvage keeps what
 	// fits.

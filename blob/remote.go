@@ -32,12 +32,24 @@ import (
 // digest verified before the last byte is served. Concurrent opens of one
 // blob share one GET.
 //
-// The cache holds at most MaxBytes compressed bytes: the least recently
-// used files go first (an open file stays readable: it is only unlinked).
-// Faults: the fetch has Timeout in all (the object store client retries
-// network errors and 5xx answers with backoff within it); past it the blob
-// is ErrUnreadable, so a reader gets EIO, never a hang and never a partial
-// file.
+// The store is a peer: the size it announces and the bytes it sends are
+// claims. A fetch takes at most what the reader's Limit allows the blob's
+// file to be (fetchBound: the recorded size plus two gzip layers'
+// overhead; with no size recorded, a whole read's MaxUnsized, else the
+// cache's size): a larger announced size is refused before any byte is
+// read, and the body is read through that limit (an object of a recorded
+// size that announces more is broken, "size mismatch", as a blob inflating
+// past it is; one past a reader's Max, MaxUnsized or the cache is
+// ErrTooLarge).
+//
+// The cache holds at most MaxBytes compressed bytes, in-flight fetches
+// included: a fetch reserves the announced size (its bound when none is
+// announced) before writing, evicting the least recently used files (an
+// open file stays readable: it is only unlinked), and waits for room
+// while other fetches hold it. Faults: the fetch has Timeout in all (the
+// object store client retries network errors and 5xx answers with backoff
+// within it); past it the blob is ErrUnreadable, so a reader gets EIO,
+// never a hang and never a partial file.
 type Remote struct {
 	Objects  objstore.Store
 	Cache    string        // the cache root (holding items/)
@@ -58,8 +70,9 @@ type Remote struct {
 	mu     sync.Mutex
 	lru    *list.List // of *cacheEntry, most recent first
 	byName map[Digest]*list.Element
-	bytes  int64
+	bytes  int64 // cached files and reservations of fetches under way
 	flight map[Digest]*fetch
+	freed  chan struct{} // closed (and replaced) when a reservation ends
 }
 
 type cacheEntry struct {
@@ -68,8 +81,41 @@ type cacheEntry struct {
 }
 
 type fetch struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
+	bound int64 // most bytes it takes (-1: the cache's size)
+}
+
+// tooLarge is a fetch refused for its size: the store announced (or sent)
+// more than bound bytes; cache says the bound was the cache's size.
+type tooLarge struct {
+	size  int64 // announced (-1: not announced, more than bound sent)
+	bound int64
+	cache bool
+}
+
+func (e *tooLarge) Error() string {
+	what := "the blob's file can take (at most %d bytes)"
+	if e.cache {
+		what = "the cache holds (%d bytes)"
+	}
+	if e.size < 0 {
+		return fmt.Sprintf("the store sends more than "+what+", announcing no size", e.bound)
+	}
+	return fmt.Sprintf("the store announces %d bytes, more than "+what, e.size, e.bound)
+}
+
+// fetchBound is the most compressed bytes the file of a blob whose content
+// is at most content bytes can take (content < 0: no bound, -1): gzip adds
+// to incompressible data 5 bytes per 64 KiB stored block and a header, and
+// an old double-gzipped blob does so twice, so two margins of outerBound
+// (the one a reader allows the once-gunzipped bytes) cover every sound
+// blob. For 150 bytes it is 8346.
+func fetchBound(content int64) int64 {
+	if content < 0 {
+		return -1
+	}
+	return outerBound(outerBound(content))
 }
 
 // DefaultFetchTimeout bounds one blob's fetch, retries included: past it
@@ -88,7 +134,7 @@ func NewRemote(objects objstore.Store, cache string, maxBytes int64) (*Remote, e
 	}
 	r := &Remote{Objects: objects, Cache: cache, MaxBytes: maxBytes, Timeout: DefaultFetchTimeout, Prefetch: DefaultPrefetch,
 		RangeMin: DefaultRangeMin, RangeSize: DefaultRangeSize, RangeParallel: DefaultRangeParallel,
-		lru: list.New(), byName: map[Digest]*list.Element{}, flight: map[Digest]*fetch{}}
+		lru: list.New(), byName: map[Digest]*list.Element{}, flight: map[Digest]*fetch{}, freed: make(chan struct{})}
 	items := filepath.Join(cache, "items")
 	if err := os.MkdirAll(items, 0o700); err != nil {
 		return nil, fmt.Errorf("cache %s: %w", cache, err)
@@ -125,7 +171,7 @@ func NewRemote(objects objstore.Store, cache string, maxBytes int64) (*Remote, e
 		r.bytes += o.size
 	}
 	r.mu.Lock()
-	r.evict()
+	r.evict(0)
 	r.mu.Unlock()
 	return r, nil
 }
@@ -143,8 +189,10 @@ func (r *Remote) CachedBytes() int64 {
 	return r.bytes
 }
 
-// openRemote opens blob d from the cache, fetching it first if needed.
-func (s *Store) openRemote(d Digest) (*os.File, error) {
+// openRemote opens blob d from the cache, fetching it first if needed,
+// for a reader within l whose content is at most bound bytes (-1: no
+// bound but the cache's).
+func (s *Store) openRemote(d Digest, l Limit, bound int64) (*os.File, error) {
 	r := s.remote
 	for attempt := 0; ; attempt++ {
 		f, err := confined.Open(r.Cache, d.RelPath())
@@ -155,9 +203,15 @@ func (s *Store) openRemote(d Digest) (*os.File, error) {
 		if !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
 			return nil, s.openErr(d, err)
 		}
-		if err := r.fetch(d); err != nil {
-			if errors.Is(err, objstore.ErrNotExist) {
+		if err := r.fetch(d, fetchBound(bound)); err != nil {
+			var big *tooLarge
+			switch {
+			case errors.Is(err, objstore.ErrNotExist):
 				return nil, s.fail(d, ErrMissing, "not in "+r.Objects.String(), nil)
+			case errors.As(err, &big) && !big.cache && l.Size > 0 && bound >= l.Size:
+				return nil, s.fail(d, ErrBroken, fmt.Sprintf("size mismatch: %s (state records %d)", big, l.Size), nil)
+			case errors.As(err, &big):
+				return nil, s.fail(d, ErrTooLarge, big.Error(), nil)
 			}
 			return nil, s.fail(d, ErrUnreadable, "external storage", err)
 		}
@@ -172,22 +226,33 @@ func (r *Remote) touch(d Digest) {
 	r.mu.Unlock()
 }
 
-// fetch GETs blob d into the cache (joining a fetch under way).
-func (r *Remote) fetch(d Digest) error {
+// fetch GETs blob d into the cache, taking at most bound bytes (-1: the
+// cache's size), or joins a fetch of d under way (unless that one was
+// refused for a smaller bound than this one).
+func (r *Remote) fetch(d Digest, bound int64) error {
 	r.mu.Lock()
-	if f, ok := r.flight[d]; ok {
+	for {
+		f, ok := r.flight[d]
+		if !ok {
+			break
+		}
 		r.mu.Unlock()
 		<-f.done
-		return f.err
+		var big *tooLarge
+		if !errors.As(f.err, &big) || !wider(bound, f.bound) {
+			return f.err
+		}
+		r.mu.Lock()
 	}
-	f := &fetch{done: make(chan struct{})}
+	f := &fetch{done: make(chan struct{}), bound: bound}
 	r.flight[d] = f
 	r.mu.Unlock()
 
-	size, err := r.fill(d)
+	size, reserved, err := r.fill(d, bound)
 
 	r.mu.Lock()
 	delete(r.flight, d)
+	r.bytes -= reserved
 	if err == nil {
 		if e, ok := r.byName[d]; ok {
 			r.bytes -= e.Value.(*cacheEntry).size
@@ -195,7 +260,11 @@ func (r *Remote) fetch(d Digest) error {
 		}
 		r.byName[d] = r.lru.PushFront(&cacheEntry{d, size})
 		r.bytes += size
-		r.evict()
+		r.evict(0)
+	}
+	if reserved > 0 {
+		close(r.freed)
+		r.freed = make(chan struct{})
 	}
 	r.mu.Unlock()
 	f.err = err
@@ -203,34 +272,87 @@ func (r *Remote) fetch(d Digest) error {
 	return err
 }
 
+// wider reports whether bound a allows more than bound b (-1: the cache's
+// size, the widest).
+func wider(a, b int64) bool { return b >= 0 && (a < 0 || a > b) }
+
+// reserve takes n bytes of the cache for a fetch under way, evicting the
+// least recently used files, and waits (within ctx) while the fetches
+// under way hold the room.
+func (r *Remote) reserve(ctx context.Context, n int64) error {
+	for {
+		r.mu.Lock()
+		r.evict(n)
+		if r.bytes+n <= r.MaxBytes {
+			r.bytes += n
+			r.mu.Unlock()
+			return nil
+		}
+		freed := r.freed
+		r.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return fmt.Errorf("no room in the cache for %d bytes: %w", n, ctx.Err())
+		}
+	}
+}
+
 // fill writes the object of blob d to its cache file: temp name, every
-// announced byte, rename. A large object (over RangeMin) is fetched in
-// ranges of RangeSize, RangeParallel at a time: the first from the GET
-// that announced the size, the others with ranged GETs, each written at
-// its offset; one range short or failed fails the whole fetch.
-func (r *Remote) fill(d Digest) (int64, error) {
+// announced byte, rename; it returns the file's size and the bytes it
+// reserved (the caller gives them back). It takes at most bound bytes (-1:
+// the cache's size): a larger announced size is refused before reading, a
+// body is read through the bound. A large object (over RangeMin) is
+// fetched in ranges of RangeSize, RangeParallel at a time: the first from
+// the GET that announced the size, the others with ranged GETs, each
+// written at its offset; one range short or failed fails the whole fetch.
+func (r *Remote) fill(d Digest, bound int64) (size, reserved int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.Timeout)
 	defer cancel()
+	limit, cache := bound, false
+	if limit < 0 || limit >= r.MaxBytes {
+		limit, cache = r.MaxBytes, true
+	}
 	dst := filepath.Join(r.Cache, filepath.FromSlash(d.RelPath()))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	r.Gets.Add(1)
 	rc, size, err := r.Objects.Get(ctx, d.RelPath())
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer rc.Close()
+	if size > limit {
+		// Refused on the announcement: not a byte of the body is read.
+		return 0, 0, &tooLarge{size: size, bound: limit, cache: cache}
+	}
+	want := size
+	if want < 0 {
+		want = limit // not announced: room for the most it may be
+	}
+	if err := r.reserve(ctx, want); err != nil {
+		return 0, 0, err
+	}
+	reserved = want
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+string(d)+".*")
 	if err != nil {
-		return 0, err
+		return 0, reserved, err
 	}
-	if r.RangeMin > 0 && size > r.RangeMin {
+	var n int64
+	if size >= 0 && r.RangeMin > 0 && size > r.RangeMin {
 		err = r.fillRanges(ctx, d, rc, size, tmp)
+		n = size
 	} else {
-		var n int64
-		n, err = io.Copy(tmp, rc)
-		if err == nil && n != size {
+		// One byte more than expected tells "more" from "all".
+		n, err = io.Copy(tmp, io.LimitReader(rc, want+1))
+		switch {
+		case err != nil:
+		case size < 0 && n > limit:
+			err = &tooLarge{size: -1, bound: limit, cache: cache}
+		case size >= 0 && n > size:
+			err = fmt.Errorf("more than the %d bytes announced", size)
+		case size >= 0 && n != size:
 			err = fmt.Errorf("got %d of %d bytes", n, size)
 		}
 	}
@@ -242,9 +364,9 @@ func (r *Remote) fill(d Digest) (int64, error) {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return 0, err
+		return 0, reserved, err
 	}
-	return size, nil
+	return n, reserved, nil
 }
 
 // fillRanges writes an object of size bytes into tmp range by range: the
@@ -333,9 +455,10 @@ const (
 // docs/PERFORMANCE.md).
 const DefaultPrefetch = 24
 
-// prefetch starts fetching blob d into the cache unless it is there, being
-// fetched, or r.Prefetch fetches are under way (a hint, never waited for).
-func (r *Remote) prefetch(d Digest) {
+// prefetch starts fetching blob d (within bound bytes, see fetch) into
+// the cache unless it is there, being fetched, or r.Prefetch fetches are
+// under way (a hint, never waited for).
+func (r *Remote) prefetch(d Digest, bound int64) {
 	if _, err := confined.Stat(r.Cache, d.RelPath()); err == nil {
 		return
 	}
@@ -348,13 +471,14 @@ func (r *Remote) prefetch(d Digest) {
 	}
 	go func() {
 		defer r.prefetching.Add(-1)
-		r.fetch(d) // an error is the open's to report, when it comes
+		r.fetch(d, bound) // an error is the open's to report, when it comes
 	}()
 }
 
-// evict removes least recently used files until the cache fits (r.mu held).
-func (r *Remote) evict() {
-	for r.bytes > r.MaxBytes && r.lru.Len() > 1 {
+// evict removes least recently used files until the cache has room for
+// n more bytes, or holds no file (r.mu held).
+func (r *Remote) evict(n int64) {
+	for r.bytes+n > r.MaxBytes && r.lru.Len() > 0 {
 		e := r.lru.Back()
 		ce := e.Value.(*cacheEntry)
 		r.lru.Remove(e)

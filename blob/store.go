@@ -100,7 +100,7 @@ func (s *Store) SizeHint(d Digest) (int64, error) {
 			}
 		}
 	}
-	f, size, err := s.open(d)
+	f, size, err := s.open(d, Limit{}, -1)
 	if err != nil {
 		return 0, err
 	}
@@ -159,8 +159,10 @@ func readFileInto(buf *[]byte, src io.Reader) error {
 // failure is an *Error. The file is opened beneath the root without
 // following any symbolic link and without blocking (a FIFO planted where a
 // blob should be must not hang the reader), and only a regular file is
-// accepted: see internal/confined.
-func (s *Store) open(d Digest) (*os.File, int64, error) {
+// accepted: see internal/confined. A blob of the remote tier is fetched
+// for a reader within l that takes at most bound content bytes (-1: no
+// bound), so the fetch takes at most what such content needs (see Remote).
+func (s *Store) open(d Digest, l Limit, bound int64) (*os.File, int64, error) {
 	if err := s.invalid(d); err != nil {
 		return nil, 0, err
 	}
@@ -169,7 +171,7 @@ func (s *Store) open(d Digest) (*os.File, int64, error) {
 		if s.remote == nil || !errors.Is(err, fs.ErrNotExist) {
 			return nil, 0, s.openErr(d, err)
 		}
-		f, err = s.openRemote(d)
+		f, err = s.openRemote(d, l, bound)
 		if err != nil {
 			return nil, 0, err
 		}

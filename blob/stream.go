@@ -32,7 +32,7 @@ func (s *Store) Open(d Digest) (io.ReadCloser, error) { return s.OpenLimit(d, Li
 // at most the bound plus the decoders' read-ahead. With neither set it is
 // Open.
 func (s *Store) OpenLimit(d Digest, l Limit) (io.ReadCloser, error) {
-	f, size, err := s.open(d)
+	f, size, err := s.open(d, l, l.streamBound())
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (s *Store) CheckLimit(d Digest, l Limit) error {
 // to that question; every reader serves the same layer (see servedLayer).
 // On error it returns 0 and the *Error.
 func (s *Store) Layers(d Digest, l Limit) (int, error) {
-	f, size, err := s.open(d)
+	f, size, err := s.open(d, l, l.streamBound())
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/objstore"
 	"github.com/cbfs/cbfs/objstore/s3"
+	"github.com/cbfs/cbfs/operations"
 )
 
 // RetrieveMetadataFromArchiveCmd is "backup retrieveMetadataFromArchive":
@@ -26,6 +28,9 @@ type RetrieveMetadataFromArchiveCmd struct {
 type retrieveCommon struct {
 	Destination string `arg:"" name:"destination" help:"The folder to rebuild the metadata tree in (created if needed)."`
 	Threads     int    `name:"threads" default:"10" help:"Archives fetched at a time; pair form: threads N (default: ${default})."`
+	// MaxArchiveFiles lowers external.DefaultLimits.Files (tests; an
+	// administrator who knows the largest account).
+	MaxArchiveFiles int64 `name:"max-archive-files" hidden:"" help:"Refuse an archive of more entries than this (default: external.DefaultLimits)."`
 }
 
 // RetrieveS3Cmd takes Carbonio's parameters for the S3 source.
@@ -124,15 +129,29 @@ func retrieve(ctx context.Context, g *Globals, objs objstore.Store, c retrieveCo
 		return err
 	}
 	start := time.Now()
-	rep, err := external.Retrieve(ctx, objs, dest, max(c.Threads, 1), atomicfile.Options{})
-	if err != nil {
+	rep, err := external.Retrieve(ctx, objs, dest, max(c.Threads, 1), atomicfile.Options{}, external.Limits{Files: c.MaxArchiveFiles})
+	var partial *external.PartialError
+	if err != nil && !errors.As(err, &partial) {
 		return err
 	}
+	if partial != nil {
+		// One line per archive that failed; the others were retrieved.
+		for _, f := range partial.Failed {
+			g.warnf("%s", oneLine(f.Error()))
+		}
+		err = fmt.Errorf("%d archives not retrieved (see above), %d retrieved: %w", rep.Failed, rep.Archives+rep.Unchanged, operations.ErrPartial)
+		if rep.Archives+rep.Unchanged == 0 {
+			err = fmt.Errorf("no archive retrieved: %s", oneLine(partial.Failed[0].Error()))
+		}
+	}
 	if g.JSON {
-		return printJSON(g.Stdout, map[string]any{"source": objs.String(), "destination": dest,
-			"archives": rep.Archives, "unchanged": rep.Unchanged, "files": rep.Files, "bytes": rep.Bytes})
+		if perr := printJSON(g.Stdout, map[string]any{"source": objs.String(), "destination": dest,
+			"archives": rep.Archives, "unchanged": rep.Unchanged, "failed": rep.Failed, "files": rep.Files, "bytes": rep.Bytes}); perr != nil {
+			return perr
+		}
+		return err
 	}
 	fmt.Fprintf(g.Stdout, "retrieved %d archives (%d files, %d bytes; %d unchanged since the last retrieval) from %s into %s in %s\n",
 		rep.Archives, rep.Files, rep.Bytes, rep.Unchanged, objs, dest, time.Since(start).Round(time.Millisecond))
-	return nil
+	return err
 }

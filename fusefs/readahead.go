@@ -101,7 +101,7 @@ func (p *prefetcher) work() {
 			// Ask the kernel for every file of the window at once, so the
 			// disk has them all queued while the workers decode in order.
 			for _, j := range jobs {
-				p.f.store.WillNeed(j.d)
+				p.f.store.WillNeedLimit(j.d, j.lim)
 			}
 			p.mu.Lock()
 			// Queued even if a newer hint came meanwhile: the folder's

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
@@ -280,7 +281,8 @@ func (r *Runner) checkRestore(p restorer) error {
 	if _, err := restore.ParseTarget(u); err != nil {
 		return err
 	}
-	if _, err := r.s.OpenPath(p.source(r)); err != nil {
+	var partial *external.PartialError
+	if _, err := r.s.OpenPath(p.source(r)); err != nil && !errors.As(err, &partial) {
 		return fmt.Errorf("source: %w", err)
 	}
 	return nil
@@ -299,7 +301,8 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 	}
 	defer tgt.Close()
 	src, err := r.s.OpenPath(p.source(r))
-	if err != nil {
+	var partial *external.PartialError // an s3:// source some of whose archives failed
+	if err != nil && !errors.As(err, &partial) {
 		return "", fmt.Errorf("source: %w", err)
 	}
 	ledger, err := restore.OpenLedger(r.s.Dir().Ledger())
@@ -344,6 +347,17 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 			err = errors.New("no report")
 		}
 		return "", err
+	}
+	if partial != nil {
+		// Their metadata never arrived: those accounts are not restored.
+		for _, f := range partial.Failed {
+			who := f.Account
+			if who == "" {
+				who = "(server files)"
+			}
+			rep.FailedAccounts = append(rep.FailedAccounts, restore.FailedAccount{Account: who, Class: restore.ClassReadError,
+				Reason: oneLine(f.Err.Error())})
+		}
 	}
 	outcome := RestoreOutcome(rep)
 	if err == nil && errors.Is(outcome, ErrNothingRestored) {

@@ -58,7 +58,10 @@ type Settings struct {
 // the keymap. An s3://bucket/prefix source (one kept by cbfs serve
 // --external) has its metadata archives fetched into the state directory's
 // s3-cache/ folder and its blobs fetched on demand (package external);
-// credentials come from the environment or ~/.aws/credentials.
+// credentials come from the environment or ~/.aws/credentials. If some of
+// its archives could not be retrieved, it returns the Path of the others
+// with an *external.PartialError (a restore goes on and reports those
+// accounts failed; every other caller takes it as the error it is).
 func (s *Settings) OpenPath(root string) (*backuppath.Path, error) {
 	if s3.IsURL(root) {
 		return s.openS3(root)
@@ -76,7 +79,7 @@ func (s *Settings) openS3(rawURL string) (*backuppath.Path, error) {
 	if err := b.Check(ctx); err != nil {
 		return nil, err
 	}
-	bp, _, err := external.Open(ctx, b, external.CacheRoot(filepath.Join(s.StateDir, "s3-cache"), b), 0, s.KeyMap, 16)
+	bp, _, err := external.Open(ctx, b, external.CacheRoot(filepath.Join(s.StateDir, "s3-cache"), b), 0, s.KeyMap, 16, external.Limits{})
 	return bp, err
 }
 

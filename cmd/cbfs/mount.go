@@ -22,6 +22,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/fusefs"
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/objstore/s3"
@@ -48,6 +49,8 @@ type MountCmd struct {
 	// Tuning knobs for benchmarks (see fusefs/doc.go).
 	NoReadDirPlus bool `name:"no-readdirplus" hidden:"" help:"Disable READDIRPLUS."`
 	S3Prefetch    int  `name:"s3-prefetch" hidden:"" default:"0" help:"With s3://: background blob fetches at most (0: the default)."`
+	// S3MaxArchiveFiles lowers external.DefaultLimits.Files (tests).
+	S3MaxArchiveFiles int64 `name:"s3-max-archive-files" hidden:"" help:"With s3://: refuse a metadata archive of more entries than this (0: the default)."`
 }
 
 // Run mounts and serves until unmounted or signalled.
@@ -63,7 +66,7 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	var bp *backuppath.Path
 	var remote *blob.Remote
 	if s3.IsURL(c.BackupPath) {
-		bp, remote, err = openS3Path(ctx, c.BackupPath, c.S3, c.CacheDir, c.CacheSize, c.KeyMap)
+		bp, remote, err = openS3Path(ctx, c.BackupPath, c.S3, c.CacheDir, c.CacheSize, c.KeyMap, external.Limits{Files: c.S3MaxArchiveFiles})
 	} else {
 		bp, err = backuppath.OpenWithKeyMap(c.BackupPath, c.KeyMap)
 	}

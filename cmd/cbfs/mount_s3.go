@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -20,7 +22,7 @@ const archiveThreads = 16
 // tree under the cache folder, and the blob store of that tree gets the
 // bucket as its remote tier, with the same folder as its bounded cache.
 // Wrong credentials or an unreachable store fail here, in one line.
-func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheSize, keyMap string) (*backuppath.Path, *blob.Remote, error) {
+func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheSize, keyMap string, lim external.Limits) (*backuppath.Path, *blob.Remote, error) {
 	size, err := parseSize(cacheSize)
 	if err != nil {
 		return nil, nil, usageErrorf("--cache-size %q: %v", cacheSize, err)
@@ -39,7 +41,16 @@ func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheS
 		}
 		cacheDir = strings.TrimSuffix(idx, ".db") + ".s3"
 	}
-	bp, remote, err := external.Open(ctx, bucket, external.CacheRoot(cacheDir, bucket), size, keyMap, archiveThreads)
+	bp, remote, err := external.Open(ctx, bucket, external.CacheRoot(cacheDir, bucket), size, keyMap, archiveThreads, lim)
+	var partial *external.PartialError
+	if errors.As(err, &partial) && bp != nil {
+		// The mount shows what was retrieved and says what it lacks,
+		// one line per archive.
+		for _, f := range partial.Failed {
+			fmt.Fprintf(os.Stderr, "cbfs: warning: %s: not shown: %s\n", bucket, strings.ReplaceAll(f.Error(), "\n", " "))
+		}
+		return bp, remote, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,6 +16,17 @@
 // network errors and 5xx answers are retried by the client with
 // exponential backoff (Options.Retries attempts), then returned. Refused
 // credentials are objstore.ErrAccess, a missing object objstore.ErrNotExist.
+//
+// The endpoint is a peer, not a part of cbfs: what it answers is a claim.
+// minio-go follows a listing's continuation tokens for as long as the
+// server says "truncated" and decodes each page whole, so List holds it to
+// what a real store does (see List): keys in strictly increasing order,
+// a continuation token never handed back unchanged, few pages without a
+// key, at most Options.MaxListEntries keys, each page within
+// Options.Timeout and maxListPage bytes, the whole within
+// Options.ListTimeout. An object's size (Get) is the server's announcement:
+// callers read bodies through a limit of their own (blob.Remote,
+// external.Retrieve). Response headers are bounded too (maxHeaderBytes).
 package s3
 
 import (
@@ -42,15 +53,44 @@ import (
 // Options say how to reach the bucket. Zero values take the URL's query
 // parameters, then the defaults.
 type Options struct {
-	Endpoint        string // host:port (default: the URL's endpoint=, else s3.amazonaws.com)
-	Region          string // default: the URL's region=, else us-east-1
-	PathStyle       bool   // path-style addressing (bucket in the path, not the host name)
-	Insecure        bool   // plain HTTP
-	CredentialsFile string // an ~/.aws/credentials-format file
-	Profile         string // its profile (default: AWS_PROFILE, else "default")
-	Timeout         time.Duration
+	Endpoint        string        // host:port (default: the URL's endpoint=, else s3.amazonaws.com)
+	Region          string        // default: the URL's region=, else us-east-1
+	PathStyle       bool          // path-style addressing (bucket in the path, not the host name)
+	Insecure        bool          // plain HTTP
+	CredentialsFile string        // an ~/.aws/credentials-format file
+	Profile         string        // its profile (default: AWS_PROFILE, else "default")
+	Timeout         time.Duration // per request attempt (default 15 s); a listing page must arrive whole within it
 	Retries         int
+
+	// MaxListEntries bounds one listing (default DefaultMaxListEntries);
+	// ListTimeout bounds its time (default DefaultListTimeout).
+	MaxListEntries int64
+	ListTimeout    time.Duration
 }
+
+// Bounds of a listing (see List).
+const (
+	// DefaultMaxListEntries: the largest Carbonio blob stores hold tens
+	// of millions of blobs (a 1M-item Backup Path, the scale cbfs is
+	// built for, has about as many); 2^28 (268M) leaves ten times that
+	// for the biggest and still ends an endless listing.
+	DefaultMaxListEntries = 1 << 28
+	// DefaultListTimeout: a real store lists about 1000 keys per 50-100
+	// ms page, 25M keys in 20-40 minutes.
+	DefaultListTimeout = 4 * time.Hour
+	// maxEmptyPages: pages in a row that bring no key while the listing
+	// says it is truncated. Real stores return full pages (an empty one
+	// is rare, a run of them a loop).
+	maxEmptyPages = 100
+	// maxListPage bounds one page's XML. minio-go decodes a page whole,
+	// 592 bytes for each entry however short its XML (21 bytes at
+	// least), so the bound is on memory too: 2 MiB holds at most 100k
+	// entries (about 60 MiB decoded). A page of pageKeys keys fits it
+	// (keysPerPage).
+	maxListPage = 2 << 20
+	// maxHeaderBytes bounds a response's headers (S3's are a few KiB).
+	maxHeaderBytes = 1 << 20
+)
 
 // Location is a parsed s3:// URL.
 type Location struct {
@@ -128,6 +168,12 @@ func Open(rawURL string, o Options) (*Bucket, error) {
 	if o.Retries <= 0 {
 		o.Retries = 4
 	}
+	if o.MaxListEntries <= 0 {
+		o.MaxListEntries = DefaultMaxListEntries
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = DefaultListTimeout
+	}
 	creds, err := credentialsFor(o)
 	if err != nil {
 		return nil, err
@@ -137,19 +183,20 @@ func Open(rawURL string, o Options) (*Bucket, error) {
 		lookup = minio.BucketLookupPath
 	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: o.Timeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  o.Timeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxHeaderBytes,
 	}
 	c, err := minio.NewCore(o.Endpoint, &minio.Options{
 		Creds: creds, Secure: !o.Insecure, Region: o.Region,
-		BucketLookup: lookup, Transport: tr, MaxRetries: o.Retries,
+		BucketLookup: lookup, Transport: &listBounds{next: tr, timeout: o.Timeout}, MaxRetries: o.Retries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rawURL, err)
@@ -228,10 +275,17 @@ func (b *Bucket) Check(ctx context.Context) error {
 	if err != nil || v.AccessKeyID == "" {
 		return fmt.Errorf("%s: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, write ~/.aws/credentials, or pass --s3-credentials FILE", b.url)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, b.opt.ListTimeout)
 	defer cancel()
-	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix, MaxKeys: 1}) {
+	g := newListGuard(cancel)
+	for o := range b.c.Client.ListObjectsIter(withGuard(ctx, g), b.bucket, minio.ListObjectsOptions{Prefix: b.prefix, MaxKeys: 1, FetchOwner: new(bool)}) {
+		if err := g.failed(); err != nil {
+			return fmt.Errorf("%s: %w", b.url, err)
+		}
 		return b.err("", o.Err)
+	}
+	if err := g.failed(); err != nil {
+		return fmt.Errorf("%s: %w", b.url, err)
 	}
 	return nil
 }
@@ -295,13 +349,43 @@ func (b *Bucket) Put(ctx context.Context, name string, r io.Reader, size int64) 
 	return b.err(name, err)
 }
 
+// List lists the keys under prefix page by page (minio-go's ListObjectsV2
+// iterator), holding the server to what a real store does: S3 lists keys
+// in lexical (UTF-8 byte) order, so every key must be greater than the one
+// before (a page repeated, or going back, is a loop); the continuation
+// token must change from page to page; at most maxEmptyPages pages in a
+// row may bring no key; at most MaxListEntries keys in all; each page must
+// arrive whole within Options.Timeout and maxListPage bytes, the listing
+// within ListTimeout. Past any of them the listing ends with an
+// ErrListing error ("listing does not end: ...") naming the bound.
 func (b *Bucket) List(ctx context.Context, prefix string, fn func(objstore.Object) error) error {
-	for o := range b.c.Client.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true}) {
+	where := strings.TrimSuffix(b.url, "/") + "/" + prefix
+	lctx, cancel := context.WithTimeoutCause(ctx, b.opt.ListTimeout, errListTimeout)
+	defer cancel()
+	g := newListGuard(cancel)
+	var (
+		last    string
+		entries int64
+	)
+	for o := range b.c.Client.ListObjectsIter(withGuard(lctx, g), b.bucket, minio.ListObjectsOptions{
+		Prefix: b.prefix + prefix, Recursive: true, FetchOwner: new(bool), MaxKeys: keysPerPage(b.prefix + prefix)}) {
+		if g.failed() != nil || lctx.Err() != nil {
+			break
+		}
 		if o.Err != nil {
 			return b.err(prefix, o.Err)
 		}
-		name := strings.TrimPrefix(o.Key, b.prefix)
-		if objstore.CheckName(name) != nil {
+		if entries > 0 && o.Key <= last {
+			return fmt.Errorf("%s: %w: key %q after %q (a store lists keys in increasing order: the listing repeats or goes back)",
+				where, objstore.ErrListing, clip(o.Key), clip(last))
+		}
+		if entries++; entries > b.opt.MaxListEntries {
+			return fmt.Errorf("%s: %w: more than %d keys", where, objstore.ErrListing, b.opt.MaxListEntries)
+		}
+		last = o.Key
+		g.keys.Add(1)
+		name, ok := strings.CutPrefix(o.Key, b.prefix)
+		if !ok || objstore.CheckName(name) != nil {
 			continue // a key no cbfs name can have: not ours
 		}
 		if err := fn(objstore.Object{Name: name, Size: o.Size,
@@ -309,7 +393,37 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(objstore.Objec
 			return err
 		}
 	}
-	return ctx.Err()
+	if err := g.failed(); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if context.Cause(lctx) == errListTimeout {
+		return fmt.Errorf("%s: %w: not done after %s", where, objstore.ErrListing, b.opt.ListTimeout)
+	}
+	return nil
+}
+
+// pageKeys is how many keys a listing asks for per page (S3's default and
+// maximum).
+const pageKeys = 1000
+
+// keysPerPage is the max-keys a listing of prefix asks for: pageKeys, or
+// fewer if pageKeys keys of that prefix might not fit maxListPage (keys
+// come URL-encoded, up to three bytes per byte; cbfs's names add under
+// 200 bytes to the prefix; each entry's other fields take about 300).
+func keysPerPage(prefix string) int {
+	entry := 3*(len(prefix)+200) + 300
+	return max(1, min(pageKeys, maxListPage/entry))
+}
+
+// clip shortens a server-sent string for an error message.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
 }
 
 // err classifies a client error: missing objects, refused credentials,
@@ -328,13 +442,20 @@ func (b *Bucket) err(name string, err error) error {
 	case minio.NoSuchBucket:
 		return fmt.Errorf("%s: no such bucket %q", b.url, b.bucket)
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
-		return fmt.Errorf("%s: %w: the store refused the credentials (%s): check the access key and secret", b.url, objstore.ErrAccess, minio.ToErrorResponse(err).Code)
+		return fmt.Errorf("%s: %w: the store refused the credentials (%s): check the access key and secret", b.url, objstore.ErrAccess, objstore.Printable(minio.ToErrorResponse(err).Code))
 	}
 	if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
 		return fmt.Errorf("%s: %w", where, objstore.ErrNotExist)
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	return fmt.Errorf("%s: %w", where, peerError{err})
 }
+
+// peerError is an error whose text may come from the store (an error
+// response's message): shown escaped (objstore.Printable).
+type peerError struct{ err error }
+
+func (e peerError) Error() string { return objstore.Printable(e.err.Error()) }
+func (e peerError) Unwrap() error { return e.err }
 
 // Flags are the command-line settings of an S3 location (cbfs mount, cbfs
 // serve --external, cbctl's S3 verbs). No flag takes a secret.
