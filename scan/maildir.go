@@ -257,7 +257,7 @@ func (m *Maildir) Open(ctx context.Context, account string) (Mailbox, error) {
 		b, err = m.open(a, true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("maildir source %s: account %s: %w", m.Root, account, err)
+		return nil, fmt.Errorf("maildir source %s: %w", m.Root, err)
 	}
 	return b, nil
 }

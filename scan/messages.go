@@ -177,6 +177,9 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 					if a.r.opt.Deep {
 						return a.deepCheck(e, c, m, content)
 					}
+					if _, err := a.put(content); err != nil { // normally there already
+						return err
+					}
 					return a.restateIfChanged(e, c, m)
 				}
 				d, err := a.put(content)

@@ -250,7 +250,7 @@ func TestHostileScanSource(t *testing.T) {
 			`folder "Uzero" skipped: open .Uzero/dovecot-uidlist: is a symbolic link`,
 			`folder "Bad&Jjo" skipped: ".Bad&Jjo": not valid modified UTF-7`,
 			`folder "Raw\xff" skipped: ".Raw\xff": not valid modified UTF-7: byte 0xff`,
-			`account alice2@example.test: open example.test/alice2/Maildir: is a symbolic link`,
+			`alice2@example.test: maildir source ` + root + `: open example.test/alice2/Maildir: is a symbolic link: not followed`,
 		} {
 			assert.Contains(t, r.stdout, want)
 		}
