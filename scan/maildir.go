@@ -537,8 +537,8 @@ func parseKeywords(b []byte) map[byte]string {
 }
 
 // Fetch reads the files; a file renamed since the listing (a flag change)
-// is looked up again by base name. Each file is opened as the owner and
-// read up to its fstat size; one over bigMessage bytes is passed as a
+// is looked up again by base name. Each file is opened and read as the
+// owner, up to its fstat size; one over bigMessage bytes is passed as a
 // stream (Message.body) for fn to read.
 func (b *maildirBox) Fetch(ctx context.Context, f *Folder, msgs []*Message, fn func(*Message, []byte, error) error) error {
 	// Read ahead: up to fetchAhead files are read concurrently (the disk
@@ -567,22 +567,44 @@ func (b *maildirBox) Fetch(ctx context.Context, f *Folder, msgs []*Message, fn f
 			}
 		}
 	}()
+	// The messages go out in order, at most fetchAhead ahead of fn, to
+	// fetchAhead readers; each reader stays its owner's for the whole
+	// Fetch (one identity switch per reader, not per message).
+	next := make(chan int)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i, m := range msgs {
+		defer close(next)
+		for i := range msgs {
 			select {
 			case sem <- struct{}{}:
 			case <-stop:
 				return
 			}
-			wg.Add(1)
-			go func(i int, m *Message) {
-				defer wg.Done()
-				slots[i] <- b.read(rel, m)
-			}(i, m)
+			select {
+			case next <- i:
+			case <-stop:
+				return
+			}
 		}
 	}()
+	for range min(fetchAhead, len(msgs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := b.owner.Do(func() error {
+				for i := range next {
+					slots[i] <- b.read(rel, msgs[i])
+				}
+				return nil
+			})
+			if err != nil { // the owner's identity could not be taken
+				for i := range next {
+					slots[i] <- fetched{err: err}
+				}
+			}
+		}()
+	}
 	for i, m := range msgs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -624,23 +646,18 @@ type fetched struct {
 	err  error
 }
 
-// read opens a listed message of the folder rel as the owner, and reads
-// it unless it is big.
+// read opens a listed message of the folder rel, and reads it unless it
+// is big. It runs as the owner (inside Do).
 func (b *maildirBox) read(rel string, m *Message) fetched {
-	var fh *os.File
-	err := b.owner.Do(func() error {
-		var err error
-		fh, err = b.dir.Open(path2(rel, m.ref.(maildirRef).rel))
-		if errors.Is(err, fs.ErrNotExist) {
-			if p := b.findBase(rel, m.Key); p != "" {
-				fh, err = b.dir.Open(path2(rel, p))
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				err = ErrVanished
-			}
+	fh, err := b.dir.Open(path2(rel, m.ref.(maildirRef).rel))
+	if errors.Is(err, fs.ErrNotExist) {
+		if p := b.findBase(rel, m.Key); p != "" {
+			fh, err = b.dir.Open(path2(rel, p))
 		}
-		return err
-	})
+		if errors.Is(err, fs.ErrNotExist) {
+			err = ErrVanished
+		}
+	}
 	if err != nil {
 		return fetched{err: err}
 	}
