@@ -805,6 +805,12 @@ var mbase64 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 // decodeRun decodes one encoded run of modified UTF-7 (between "&" and
 // "-").
 func decodeRun(enc string) (string, error) {
+	for i := 0; i < len(enc); i++ {
+		// encoding/base64 skips CR and LF: check the alphabet first.
+		if c := enc[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == ',') {
+			return "", fmt.Errorf("bad base64: byte 0x%02x", c)
+		}
+	}
 	raw, err := mbase64.DecodeString(enc) // Strict: unused bits must be zero
 	if err != nil {
 		return "", errors.New("bad base64")

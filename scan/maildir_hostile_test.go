@@ -531,6 +531,7 @@ func TestDecodeMUTF7(t *testing.T) {
 		{"&3gA-", "", "unpaired surrogate"}, // a low surrogate alone
 		{"&AOk/-", "", "bad base64"},        // "/" is "," in modified base64
 		{"&AOk=-", "", "bad base64"},        // no padding
+		{"&0\n\n00-", "", "bad base64"},     // encoding/base64 would skip the newlines
 		{"caf\xc3\xa9", "", "byte 0xc3"},    // raw UTF-8
 		{"a\tb", "", "byte 0x09"},           // a raw control character
 		{"a\x7fb", "", "byte 0x7f"},
