@@ -437,6 +437,29 @@ func TestMaildirStreamedMessages(t *testing.T) {
 	l = live(t, items(t, bp, id))
 	assert.Equal(t, "f", l["big"].Flags)
 
+	// A name whose ",S=" is not the size: whenever its folder is listed,
+	// the message is taken for changed, re-read (hashed) and found
+	// unchanged: nothing is written for it; its blob missing, it is
+	// written again.
+	liarMsg := msg("liar", strings.Repeat("l", 20000))
+	require.NoError(t, os.WriteFile(filepath.Join(box, "cur", "1900000000.M1P1.host,S=5:2,S"), []byte(liarMsg), 0o644))
+	age(t, m.root)
+	rep = run(t, bp, NewMaildir(m.root), Options{})
+	assert.Equal(t, 1, rep.Items.New)
+	for i, name := range []string{"other", "other2"} {
+		if i == 1 {
+			require.NoError(t, os.Remove(bp.Blobs.Path(live(t, items(t, bp, id))["liar"].Digest)))
+		}
+		m.add(box, "INBOX", "S", msg(name, "o")) // the folder changes: listed
+		age(t, m.root)
+		rep = run(t, bp, NewMaildir(m.root), Options{})
+		assert.Equal(t, 1, rep.Items.New, name)
+		assert.Zero(t, rep.Items.Changed, "the liar is unchanged")
+		assert.Equal(t, int64(len(liarMsg)+len(msg(name, "o"))), rep.Bytes, "the liar is re-read")
+		assert.Equal(t, 1+i, rep.BlobsNew, "the new message's, and the liar's when it was missing")
+	}
+	assert.NoError(t, bp.Blobs.Check(live(t, items(t, bp, id))["liar"].Digest))
+
 	// A damaged blob of a streamed message: a deep scan writes it again.
 	d := l["bigger"].Digest
 	require.NoError(t, os.WriteFile(bp.Blobs.Path(d), []byte("not gzip"), 0o644))

@@ -144,13 +144,6 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			if cerr := ctx.Err(); cerr != nil {
 				return cerr
 			}
-			var st *stored // a streamed message, stored as it was read
-			if err == nil && m.body != nil {
-				st, err = a.putBody(m.body)
-				if we := (*writeError)(nil); errors.As(err, &we) {
-					return err
-				}
-			}
 			if errors.Is(err, ErrVanished) {
 				c.broken = true
 				return nil
@@ -158,17 +151,11 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			if err != nil {
 				return readError(c, m, err)
 			}
-			size := int64(len(content))
-			if st != nil {
-				size = st.size
+			if m.body != nil { // too big to hold: see streamed
+				return a.streamed(c, m, reread[m], len(vanished) > 0, movedHere, readError)
 			}
-			a.r.prog.Messages++
-			a.r.prog.Bytes += size
-			a.rep.Bytes += size
+			a.fetched(int64(len(content)))
 			defer a.r.progress()
-			if st != nil {
-				return a.storedMessage(c, m, st, reread[m], movedHere, readError)
-			}
 			if e := a.st.byKey[m.Key]; e != nil && reread[m] {
 				if blob.Sum(content) == e.Digest {
 					// Unchanged content (a deep scan, or a name whose
