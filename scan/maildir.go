@@ -295,9 +295,11 @@ type maildirBox struct {
 
 func (b *maildirBox) Close() error { return b.dir.Close() }
 
-// Folders lists the Inbox and every ".A.B" folder. A folder that cannot be
-// backed up (a name that is not modified UTF-7, a symbolic link, cur/ or
-// new/ not a folder, an unreadable dovecot-uidlist) is listed with its Err.
+// Folders lists the Inbox and every ".A.B" folder (as the owner). A folder
+// that cannot be backed up (a name that is not modified UTF-7, a symbolic
+// link, cur/ not a folder, a dovecot-uidlist that may not be read) is
+// listed with its Err; one whose new/ or dovecot-keywords may not be read
+// fails its listing (Messages).
 func (b *maildirBox) Folders(ctx context.Context) ([]*Folder, error) {
 	var out []*Folder
 	err := b.owner.Do(func() error {
