@@ -308,6 +308,7 @@ func (r *Runner) scan(ctx context.Context, account string, deep bool, progress o
 		Disabled:           func(name, cos string) bool { return !pol.Enabled(name, cos) },
 		ConfigPaths:        r.s.ConfigPaths,
 		ReadErrorThreshold: r.s.ReadErrorThreshold,
+		MaxFileSize:        r.s.ScanMaxFileSizeBytes(),
 		Logger:             r.log,
 		Deep:               deep,
 		Progress: func(sp scan.Progress) {

@@ -39,6 +39,7 @@ type Flags struct {
 	ConfigPaths        []string `name:"config-path" placeholder:"PATH" help:"Server configuration files or folders to archive once a day as the customizations backup (repeatable)."`
 	Notify             []string `name:"notify" placeholder:"ADDRESS" help:"Notification addresses of every operation's report (repeatable): the report is mailed to them with --smtp, else they are only listed in it."`
 	ReadErrorThreshold int      `name:"read-error-threshold" default:"0" help:"Stop scanning an account after that many unreadable messages (0: never)."`
+	ScanMaxFileSize    Size     `name:"scan-max-file-size" placeholder:"SIZE" help:"A scan does not read a message larger than SIZE (bytes, or a number with K, M or G, powers of 1024; 0 for no limit): it counts it as a read error naming its size. Default: 1G, above any real message; large messages are streamed, never held in memory."`
 	RestoreTarget      string   `name:"restore-target" placeholder:"URL" help:"Where restores go when they name no target: maildir:/path or imap://admin@host:port (password as --source's; default: the --source when it is an IMAP server)."`
 	SMTP               string   `name:"smtp" placeholder:"HOST:PORT" help:"SMTP server that mails operation reports to their notifications addresses (default: none, the addresses are only recorded)."`
 	SMTPFrom           string   `name:"smtp-from" placeholder:"ADDRESS" help:"Sender of the notification mails (default: cbfs@localhost)."`
@@ -134,6 +135,9 @@ func (s *Settings) Normalize() error {
 	if s.ReadErrorThreshold < 0 {
 		return fmt.Errorf("read-error-threshold: want 0 or more, got %d", s.ReadErrorThreshold)
 	}
+	if _, err := ParseSize(string(s.ScanMaxFileSize)); err != nil {
+		return fmt.Errorf("scan-max-file-size: %w", err)
+	}
 	return nil
 }
 
@@ -204,4 +208,17 @@ func ParseAccounts(r io.Reader, name string) ([]scan.AccountSpec, error) {
 		return nil, fmt.Errorf("accounts file %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// ScanMaxFileSizeBytes is --scan-max-file-size as scan.Options.MaxFileSize:
+// "" is the scan's default (0), "0" no limit (-1).
+func (s *Settings) ScanMaxFileSizeBytes() int64 {
+	if strings.TrimSpace(string(s.ScanMaxFileSize)) == "" {
+		return 0
+	}
+	n, _ := ParseSize(string(s.ScanMaxFileSize)) // checked by Normalize
+	if n == 0 {
+		return -1
+	}
+	return n
 }

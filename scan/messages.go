@@ -120,6 +120,24 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 		reread[o.m] = true
 		queue(o)
 	}
+	// readError counts a message that could not be read.
+	readError := func(c *cur, m *Message, err error) error {
+		c.broken = true
+		a.rep.ReadErrors++
+		a.r.opt.Logger.Warn("read error", "account", a.name, "folder", c.f.PathString(), "message", m.Key, "err", err)
+		if a.r.opt.ReadErrorThreshold > 0 && a.rep.ReadErrors >= a.r.opt.ReadErrorThreshold {
+			return errStop
+		}
+		return nil
+	}
+	// movedHere finds a vanished message of this content: a move the
+	// listing could not tell (another base name).
+	movedHere := func(d blob.Digest, size int64) *MessageEntry {
+		if len(vanished) == 0 {
+			return nil
+		}
+		return take(byDigest, sizeKey{string(d), size})
+	}
 	// Read what is new.
 	for _, c := range order {
 		err := a.mb.Fetch(ctx, c.f, fetch[c], func(m *Message, content []byte, err error) error {
@@ -131,21 +149,25 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 				return nil
 			}
 			if err != nil {
-				c.broken = true
-				a.rep.ReadErrors++
-				a.r.opt.Logger.Warn("read error", "account", a.name, "folder", c.f.PathString(), "message", m.Key, "err", err)
-				if a.r.opt.ReadErrorThreshold > 0 && a.rep.ReadErrors >= a.r.opt.ReadErrorThreshold {
-					return errStop
-				}
-				return nil
+				return readError(c, m, err)
 			}
-			a.r.prog.Messages++
-			a.r.prog.Bytes += int64(len(content))
-			a.rep.Bytes += int64(len(content))
+			if m.body != nil { // too big to hold: see streamed
+				return a.streamed(c, m, reread[m], len(vanished) > 0, movedHere, readError)
+			}
+			a.fetched(int64(len(content)))
 			defer a.r.progress()
 			if e := a.st.byKey[m.Key]; e != nil && reread[m] {
-				if a.r.opt.Deep && blob.Sum(content) == e.Digest {
-					return a.deepCheck(e, c, m, content)
+				if blob.Sum(content) == e.Digest {
+					// Unchanged content (a deep scan, or a name whose
+					// ",S=" is not its size: a claim): a new state only
+					// for what did change.
+					if a.r.opt.Deep {
+						return a.deepCheck(e, c, m, content)
+					}
+					if _, err := a.put(content); err != nil { // normally there already
+						return err
+					}
+					return a.restateIfChanged(e, c, m)
 				}
 				d, err := a.put(content)
 				if err != nil {
@@ -237,6 +259,12 @@ func (a *acctScan) deepCheck(e *MessageEntry, c *cur, m *Message, content []byte
 		a.rep.BlobsNew++
 		a.rep.Written++
 	}
+	return a.restateIfChanged(e, c, m)
+}
+
+// restateIfChanged writes a new state of a message whose content did not
+// change if its folder, flags or tags did.
+func (a *acctScan) restateIfChanged(e *MessageEntry, c *cur, m *Message) error {
 	if e.FolderID != c.id || e.Flags != m.Flags || !equalTags(e.Tags, m.Tags) {
 		return a.restate(e, c, m, e.Digest, e.Size, nil)
 	}
@@ -250,14 +278,19 @@ func (a *acctScan) add(c *cur, m *Message, content []byte) error {
 	if err := a.putAsync(d, content); err != nil {
 		return err
 	}
-	sum := summarize(content)
+	return a.addItem(c, m, d, int64(len(content)), summarize(content))
+}
+
+// addItem is add once the blob d (of size bytes) is stored or being
+// stored.
+func (a *acctScan) addItem(c *cur, m *Message, d blob.Digest, size int64, sum summary) error {
 	date := m.Date
 	if date.IsZero() {
 		date = sum.date
 	}
 	id := a.alloc()
 	s := mailbox.State{Start: a.when(), Type: mailbox.TypeMessage, FolderID: c.id, Flags: m.Flags,
-		Tags: m.Tags, Digest: d, Size: int64(len(content)), Date: mailbox.MillisOf(date),
+		Tags: m.Tags, Digest: d, Size: size, Date: mailbox.MillisOf(date),
 		Subject: sum.subject, From: sum.from, To: sum.to, IMAPUID: m.UID, Extra: mailbox.Extra{}}
 	setExtra(s.Extra, extraSource, m.Key)
 	if err := a.newItem(id, s); err != nil {
@@ -268,7 +301,7 @@ func (a *acctScan) add(c *cur, m *Message, content []byte) error {
 		msgID = sum.messageID
 	}
 	a.st.put(&MessageEntry{Key: m.Key, ItemID: id, FolderID: c.id, Flags: m.Flags, Tags: m.Tags,
-		Size: int64(len(content)), Digest: d, MessageID: msgID})
+		Size: size, Digest: d, MessageID: msgID})
 	a.dirty = true
 	return a.checkpoint()
 }

@@ -61,6 +61,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives per-message problems (default: discard).
 	Logger *slog.Logger
+	// MaxFileSize is the largest message a scan reads, in bytes: a larger
+	// one is a read error naming its size, and is not read (a Maildir's
+	// file is measured by fstat, never by the ",S=" of its name). 0 is
+	// DefaultMaxFileSize; negative, no limit.
+	MaxFileSize int64
 	// Deep (doSmartScan/doAccountScan deep true) lists every folder, even
 	// one whose change token says it is unchanged, and re-reads every
 	// message: a message whose content changed gets a new state, and the
@@ -68,6 +73,14 @@ type Options struct {
 	// missing or damaged.
 	Deep bool
 }
+
+// DefaultMaxFileSize is Options.MaxFileSize when none is given: 1 GiB,
+// above any real message (mail servers refuse messages of a few tens of
+// MB; Carbonio's default is 10 MB), so that no real mail is left out,
+// while a planted file of gigabytes (a sparse file costs its owner
+// nothing) is not read. A large message is streamed into its blob, never
+// held in memory, so the limit bounds time and disk, not memory.
+const DefaultMaxFileSize = 1 << 30
 
 // Progress is a snapshot passed to Options.Progress.
 type Progress struct {
@@ -206,9 +219,18 @@ func (r *runner) run(ctx context.Context) error {
 	for _, a := range r.opt.Accounts {
 		cos[strings.ToLower(a.Name)] = a.COS
 	}
+	if l, ok := r.src.(interface{ limitFileSize(int64) }); ok {
+		l.limitFileSize(r.opt.MaxFileSize)
+	}
 	names, err := r.src.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", r.src, err)
+	}
+	if u, ok := r.src.(interface{ Unlisted() []string }); ok && len(r.opt.Only) == 0 {
+		// What the source could not search for accounts (a Maildir
+		// domain folder that is a symbolic link): their accounts are
+		// not backed up, which the report of a full scan must say.
+		r.rep.Errors = append(r.rep.Errors, u.Unlisted()...)
 	}
 	listed := names != nil || len(r.opt.Accounts) > 0 // we know which accounts exist
 	if names == nil {

@@ -36,7 +36,10 @@ type Mailbox interface {
 	// Fetch reads the content of msgs (all in folder f) and calls fn for
 	// each, in any order; fn's error stops Fetch and is returned. A message
 	// that vanished since it was listed is passed with ErrVanished; one
-	// that cannot be read, with that error.
+	// that cannot be read, with that error. A message too big to hold in
+	// memory may be passed with content nil and its stream in the
+	// Message's body, which fn reads during the call (Maildir: over
+	// bigMessage bytes).
 	Fetch(ctx context.Context, f *Folder, msgs []*Message, fn func(m *Message, content []byte, err error) error) error
 	Close() error
 }
@@ -108,7 +111,8 @@ type Message struct {
 	MessageID string    // Message-ID header, if known without reading the content
 	UID       uint32    // IMAP UID, 0 for other sources
 
-	ref any
+	ref  any
+	body *body // set by Fetch while fn runs, for a streamed message
 }
 
 // ParseSource parses a source URL:
