@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -110,8 +111,21 @@ func makeBombPath(t *testing.T, root string) error {
 // grown large by earlier tests would be charged to cbctl.
 func cbctlRSS(t *testing.T, args ...string) (result, int64) {
 	t.Helper()
-	cmd := exec.Command(cbctlBin, args...)
-	cmd.Env = append(os.Environ(), "COLUMNS=100")
+	return cbctlRSSWithin(t, 0, nil, args...)
+}
+
+// cbctlRSSWithin is cbctlRSS with env added to cbctl's environment and a
+// deadline (0: none), after which cbctl is killed and t fails: a hang on
+// something planted.
+func cbctlRSSWithin(t *testing.T, deadline time.Duration, env []string, args ...string) (result, int64) {
+	t.Helper()
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if deadline > 0 {
+		ctx, cancel = context.WithTimeout(ctx, deadline)
+	}
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cbctlBin, args...)
+	cmd.Env = append(append(os.Environ(), "COLUMNS=100"), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	require.NoError(t, cmd.Start())
@@ -136,6 +150,9 @@ func cbctlRSS(t *testing.T, args ...string) (result, int64) {
 	err := cmd.Wait()
 	close(stop)
 	<-polled
+	if ctx.Err() != nil {
+		t.Fatalf("cbctl %q has not ended after %v (killed): it blocks on something the user planted\nstderr:\n%s", args, deadline, errb.String())
+	}
 	r := result{stdout: out.String(), stderr: errb.String()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -1,16 +1,12 @@
 package tests
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,49 +17,6 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/testuser"
 )
-
-// cbctlRSSWithin is cbctlRSS with a deadline: cbctl is killed, and the
-// test fails, if it runs longer than d (a FIFO blocked on would hang it).
-func cbctlRSSWithin(t *testing.T, d time.Duration, args ...string) (result, int64) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cbctlBin, args...)
-	cmd.Env = append(os.Environ(), "COLUMNS=100")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	require.NoError(t, cmd.Start())
-	var peak atomic.Int64
-	stop, polled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(polled)
-		for {
-			if b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"); err == nil {
-				if v := hwmOf(string(b)); v > peak.Load() {
-					peak.Store(v)
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(stop)
-	<-polled
-	require.NoError(t, ctx.Err(), "cbctl %q hung", args)
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	require.NotContains(t, r.stderr, "panic:")
-	return r, peak.Load()
-}
 
 // TestHostileRestoreMaildirKeywords: users whose Maildir's
 // dovecot-keywords is a link to /dev/zero, a 16 GiB sparse file or a FIFO
@@ -114,7 +67,7 @@ func TestHostileRestoreMaildirKeywords(t *testing.T) {
 	}
 
 	start := time.Now()
-	r, rss := cbctlRSSWithin(t, time.Minute, "backup", "doExternalRestore", bp, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st"))
+	r, rss := cbctlRSSWithin(t, time.Minute, nil, "backup", "doExternalRestore", bp, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st"))
 	t.Logf("external restore: peak RSS %d MiB, %v\n%s", rss>>20, time.Since(start).Round(time.Millisecond), r.stdout)
 	require.Equal(t, 3, r.code, "a partial restore; stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Equal(t, 3, statLine(t, r.stdout, "Restored Items"), r.stdout)

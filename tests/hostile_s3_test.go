@@ -240,28 +240,6 @@ func TestHostileS3Mount(t *testing.T) {
 	p.stop(t)
 }
 
-// cbctlWithinRSS is cbctlRSS failing the test if cbctl is still running
-// after d.
-func cbctlWithinRSS(t *testing.T, d time.Duration, args ...string) (result, int64) {
-	t.Helper()
-	type out struct {
-		r   result
-		rss int64
-	}
-	done := make(chan out, 1)
-	go func() {
-		r, rss := cbctlRSS(t, args...)
-		done <- out{r, rss}
-	}()
-	select {
-	case o := <-done:
-		return o.r, o.rss
-	case <-time.After(d):
-		t.Fatalf("cbctl %q still running after %s", args, d)
-	}
-	return result{}, 0
-}
-
 // TestHostileS3Retrieve: retrieveMetadataFromArchive from the lying
 // endpoint: the endless archive is refused with one line naming it, the
 // other accounts are retrieved, exit 3 (partial); an endless listing ends
@@ -274,7 +252,7 @@ func TestHostileS3Retrieve(t *testing.T) {
 	dir := t.TempDir()
 	t.Run("an endless archive", func(t *testing.T) {
 		dest := filepath.Join(dir, "retrieved")
-		r, rss := cbctlWithinRSS(t, 3*time.Minute, "backup", "retrieveMetadataFromArchive", "S3", dest, "url", h.url, "max_archive_files", "5000")
+		r, rss := cbctlRSSWithin(t, 3*time.Minute, nil, "backup", "retrieveMetadataFromArchive", "S3", dest, "url", h.url, "max_archive_files", "5000")
 		assert.Equal(t, 3, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 		// (5000: cbctl writes each file durably, a few hundred a second here)
 		assert.Contains(t, r.stderr, "cbctl: warning: account "+hsBombID+": accounts/"+hsBombID+".tar.gz: more than 5000 entries")
@@ -293,7 +271,7 @@ func TestHostileS3Retrieve(t *testing.T) {
 		h.srv.LiePrefix, h.srv.Listing = hsPrefix+"/accounts/", s3hostile.ListEndless
 		defer func() { h.srv.Listing = s3hostile.ListHonest }()
 		start := time.Now()
-		r, rss := cbctlWithinRSS(t, 3*time.Minute, "backup", "retrieveMetadataFromArchive", "S3", filepath.Join(dir, "r2"), "url", h.url)
+		r, rss := cbctlRSSWithin(t, 3*time.Minute, nil, "backup", "retrieveMetadataFromArchive", "S3", filepath.Join(dir, "r2"), "url", h.url)
 		assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 		assert.Contains(t, r.stderr, "more than 1048576 objects under accounts/")
 		assert.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, r.stderr)
@@ -303,7 +281,7 @@ func TestHostileS3Retrieve(t *testing.T) {
 	t.Run("a listing that repeats", func(t *testing.T) {
 		h.srv.LiePrefix, h.srv.Listing = hsPrefix+"/accounts/", s3hostile.ListRepeat
 		defer func() { h.srv.Listing = s3hostile.ListHonest }()
-		r, _ := cbctlWithinRSS(t, time.Minute, "backup", "retrieveMetadataFromArchive", "S3", filepath.Join(dir, "r3"), "url", h.url)
+		r, _ := cbctlRSSWithin(t, time.Minute, nil, "backup", "retrieveMetadataFromArchive", "S3", filepath.Join(dir, "r3"), "url", h.url)
 		assert.Equal(t, 1, r.code)
 		assert.Contains(t, r.stderr, "listing does not end: key")
 	})
@@ -320,7 +298,7 @@ func TestHostileS3Restore(t *testing.T) {
 	h.srv.Put(hsPrefix+"/"+external.AccountArchive(hsBombID), h.bombArchive)
 	dir := t.TempDir()
 	tgt := filepath.Join(dir, "maildir")
-	r, rss := cbctlWithinRSS(t, 3*time.Minute, "backup", "doExternalRestore", h.url, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st"))
+	r, rss := cbctlRSSWithin(t, 3*time.Minute, nil, "backup", "doExternalRestore", h.url, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st"))
 	require.Equal(t, 3, r.code, "a partial restore; stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	assert.Equal(t, 3, statLine(t, r.stdout, "Restored Items"), r.stdout)
 	assert.Equal(t, 2, statLine(t, r.stdout, "Unrestored Items"), r.stdout)

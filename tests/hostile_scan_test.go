@@ -3,10 +3,8 @@ package tests
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,53 +32,6 @@ import (
 // scanDeadline: a scan of these few messages takes a second or two; one
 // blocked on a FIFO never ends.
 const scanDeadline = 3 * time.Minute
-
-// cbctlRSSWithin is cbctlRSS (peak RSS by polling VmHWM, see there) with a
-// deadline, after which cbctl is killed and t fails, and extra
-// environment.
-func cbctlRSSWithin(t *testing.T, deadline time.Duration, env []string, args ...string) (result, int64) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cbctlBin, args...)
-	cmd.Env = append(append(os.Environ(), "COLUMNS=100"), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	require.NoError(t, cmd.Start())
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	polled := make(chan struct{})
-	go func() {
-		defer close(polled)
-		for {
-			if b, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"); err == nil {
-				if v := hwmOf(string(b)); v > peak.Load() {
-					peak.Store(v)
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(stop)
-	<-polled
-	if ctx.Err() != nil {
-		t.Fatalf("cbctl %q has not ended after %v (killed): it blocks on something the user planted\nstderr:\n%s", args, deadline, errb.String())
-	}
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run cbctl %q: %v", args, err)
-	}
-	require.NotContains(t, r.stderr, "panic:")
-	return r, peak.Load()
-}
 
 // openTemp makes a folder every user may traverse (t.TempDir's parents
 // are 0700), removed when t ends.
