@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cbfs/cbfs/internal/atomicfile"
@@ -75,27 +75,61 @@ func (p *Path) Leftovers(ctx context.Context) ([]Leftover, error) {
 // RemoveLeftover removes a leftover found by Leftovers (a folder with its
 // contents). It refuses a name that is not a temporary name, and a path
 // whose folders are no longer plain folders (a symbolic link put there
-// since).
+// since). The removal itself works on folder descriptors opened beneath
+// the root (unlinkat): a folder swapped for a link while it runs is
+// never descended into, a link is removed itself.
 func (p *Path) RemoveLeftover(l Leftover) error {
 	rel := filepath.FromSlash(l.RelPath)
 	if !strings.HasPrefix(filepath.Base(rel), atomicfile.TempPrefix) {
 		return fmt.Errorf("remove leftover %s: not a temporary name", l.RelPath)
 	}
-	fi, err := confined.Stat(p.Root, rel)
+	d, err := confined.OpenDir(p.Root, filepath.Dir(rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("remove leftover %s: %w", l.RelPath, err)
 	}
-	abs := filepath.Join(p.Root, rel)
-	if fi.IsDir() {
-		err = os.RemoveAll(abs)
-	} else {
-		err = os.Remove(abs)
-	}
-	if err != nil {
-		return fmt.Errorf("remove leftover: %s", strings.ReplaceAll(err.Error(), p.Root+string(filepath.Separator), ""))
+	defer d.Close()
+	if err := removeAll(d, filepath.Base(rel), 0); err != nil {
+		return fmt.Errorf("remove leftover %s: %w", l.RelPath, err)
 	}
 	return nil
+}
+
+// maxRemoveDepth bounds how deep removeAll descends (each level holds a
+// descriptor); a leftover folder is an account folder, a few levels deep.
+const maxRemoveDepth = 64
+
+// removeAll removes name from d, and everything beneath it if it is a
+// folder, without following any symbolic link.
+func removeAll(d *confined.Dir, name string, depth int) error {
+	err := d.Remove(name)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		return err
+	}
+	if depth >= maxRemoveDepth {
+		return fmt.Errorf("%s: folders nested deeper than %d", name, maxRemoveDepth)
+	}
+	sub, err := d.OpenDir(name)
+	if err != nil {
+		return err
+	}
+	ents, err := sub.ReadDir(".")
+	if err == nil {
+		for _, e := range ents {
+			if err = removeAll(sub, e.Name(), depth+1); err != nil {
+				err = fmt.Errorf("%s/%w", name, err)
+				break
+			}
+		}
+	}
+	sub.Close()
+	if err != nil {
+		return err
+	}
+	return d.Remove(name)
 }
