@@ -6,12 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/internal/testuser"
@@ -165,22 +168,29 @@ func TestSwapRaceNothingOutside(t *testing.T) {
 	outside := filepath.Join(base, "outside")
 	os.MkdirAll(filepath.Join(root, "items"), 0o755)
 	os.Mkdir(outside, 0o755)
+	items, link := filepath.Join(root, "items"), filepath.Join(root, "items.link")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	wg.Add(1)
 	var swaps int
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		items, moved := filepath.Join(root, "items"), filepath.Join(root, "items.real")
+		// RENAME_EXCHANGE: items is at every moment the folder or the link.
 		for !stop.Load() {
-			if os.Rename(items, moved) != nil {
-				continue
+			if err := unix.Renameat2(unix.AT_FDCWD, items, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("swap: %v", err)
+				return
 			}
-			os.Symlink(outside, items)
-			time.Sleep(50 * time.Microsecond)
-			os.Remove(items)
-			os.Rename(moved, items)
+			runtime.Gosched()
+			if err := unix.Renameat2(unix.AT_FDCWD, items, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE); err != nil {
+				t.Errorf("swap back: %v", err)
+				return
+			}
 			swaps++
+			runtime.Gosched()
 		}
 	}()
 	o := Options{Root: root, NoSync: true}
@@ -197,6 +207,9 @@ func TestSwapRaceNothingOutside(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("%d writes landed, %d refused, %d swaps", ok, failed, swaps)
+	if swaps == 0 || ok == 0 {
+		t.Errorf("%d swaps, %d writes landed: the race was not run", swaps, ok)
+	}
 	empty(t, outside)
 }
 
