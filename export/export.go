@@ -24,6 +24,16 @@
 //
 // Every file is written atomically (temporary name, rename). The whole
 // export is flushed to disk once at the end (syncfs), not file by file.
+//
+// The destination may belong to someone else (a user's folder): DEST is
+// opened once, without following a symbolic link at its name, and every
+// folder and file beneath it is made through that descriptor, none of them
+// following a symbolic link (atomicfile.Options with Dir and Root), so a
+// user who swaps accounts/, items/ or any folder below for a link while
+// the export runs makes it fail, never write elsewhere. Everything is
+// written with the file-system identity of DEST's owner (of its nearest
+// existing parent when DEST is made): the exported files are theirs, and
+// the kernel refuses what they could not write themselves.
 package export
 
 import (
@@ -39,8 +49,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
@@ -168,16 +176,22 @@ func (r *Result) Report() string {
 // file and returns what it did and an error wrapping ctx.Err(); dest is then
 // a partial (but valid) Backup Path: remove it and run again.
 func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*Result, error) {
-	destAbs, err := prepareDest(src.Root, dest)
+	destAbs, dd, err := openDest(src.Root, dest)
 	if err != nil {
 		return nil, err
+	}
+	defer dd.Close()
+	owner, err := dd.Owner()
+	if err != nil {
+		return nil, fmt.Errorf("export: destination: %w", err)
 	}
 	progress := opt.Progress
 	if progress == nil {
 		progress = func(int, int, string) {}
 	}
 	res := &Result{Dest: destAbs}
-	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}, skipItems: opt.SkipItems}
+	w := atomicfile.Options{NoSync: true, Root: destAbs, Dir: dd, As: owner}
+	x := &exporter{src: src, res: res, w: w, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}, skipItems: opt.SkipItems}
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("export: %w", err)
@@ -191,12 +205,10 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 		out.ServerID, out.Hostname, out.FirstRun, out.LastScan = st.ServerID, st.Hostname, st.FirstRun, st.LastScan
 		res.ServerID = st.ServerID
 	}
-	dst, err := backuppath.Create(destAbs, out)
+	dst, err := backuppath.CreateWith(destAbs, out, w)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	dst.Write = x.w
-	dst.Blobs.Write = x.w
 	x.dst = dst
 
 	// Accounts.
@@ -257,41 +269,98 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 	}
 
 	if !opt.NoSync {
-		if err := syncFS(destAbs); err != nil {
+		if err := dd.Syncfs(); err != nil {
 			return res, fmt.Errorf("export: %w", err)
 		}
 	}
 	return res, nil
 }
 
-// prepareDest checks dest (missing or empty, not inside src) and makes it.
-func prepareDest(srcRoot, dest string) (string, error) {
+// MakeDest checks the destination dest of an export from the Backup Path
+// at srcRoot and makes it if it is missing, as Run does, and returns its
+// absolute path: for a caller that takes the destination's writer lock
+// before Run.
+func MakeDest(srcRoot, dest string) (string, error) {
+	abs, d, err := openDest(srcRoot, dest)
+	if err != nil {
+		return "", err
+	}
+	d.Close()
+	return abs, nil
+}
+
+// openDest checks dest (given, not inside src, not a symbolic link, a
+// folder holding nothing but .cbfs- names) and opens it, making it first
+// if it is missing: DEST and any missing folder above it are made with
+// mkdirat beneath DEST's nearest existing parent, as that parent's owner.
+// The parent (the path up to it) is trusted as given; DEST itself and what
+// is made beneath the parent are never followed if they are links.
+func openDest(srcRoot, dest string) (string, *confined.Dir, error) {
 	if strings.TrimSpace(dest) == "" {
-		return "", errors.New("export: no destination path given")
+		return "", nil, errors.New("export: no destination path given")
 	}
 	abs, err := filepath.Abs(dest)
 	if err != nil {
-		return "", fmt.Errorf("export: destination %s: %w", dest, err)
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
 	}
 	if rel, err := filepath.Rel(srcRoot, abs); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-		return "", fmt.Errorf("export: destination %s is inside the Backup Path %s", dest, srcRoot)
+		return "", nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", dest, srcRoot)
 	}
-	ents, err := os.ReadDir(abs)
+	if abs == "/" {
+		return "", nil, fmt.Errorf("export: destination %s is not empty", dest)
+	}
+	// The nearest existing folder above DEST.
+	anc := filepath.Dir(abs)
+	for {
+		_, err := os.Stat(anc)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || anc == "/" {
+			break
+		}
+		anc = filepath.Dir(anc)
+	}
+	ad, err := confined.OpenDir(anc, ".")
+	if err != nil {
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
+	}
+	defer ad.Close()
+	rel, _ := filepath.Rel(anc, abs)
+	var d *confined.Dir
+	fi, err := ad.Stat(rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(abs, atomicfile.Mode(0o755)); err != nil {
-			return "", fmt.Errorf("export: create destination: %w", err)
+		owner, oerr := ad.Owner()
+		if oerr != nil {
+			return "", nil, fmt.Errorf("export: destination %s: %w", dest, oerr)
 		}
+		err = owner.Do(func() (err error) {
+			d, err = ad.MkdirAll(rel, atomicfile.Mode(0o755))
+			return err
+		})
+		if err != nil {
+			return "", nil, fmt.Errorf("export: create destination %s: %w", dest, err)
+		}
+		return abs, d, nil
 	case err != nil:
-		if fi, serr := os.Stat(abs); serr == nil && !fi.IsDir() {
-			return "", fmt.Errorf("export: destination %s is not a folder", dest)
-		}
-		return "", fmt.Errorf("export: destination: %w", err)
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "", nil, fmt.Errorf("export: destination %s is a symbolic link: give the folder it points to", dest)
+	case !fi.IsDir():
+		return "", nil, fmt.Errorf("export: destination %s is not a folder", dest)
+	}
+	if d, err = ad.OpenDir(rel); err != nil {
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
+	}
+	ents, err := d.ReadDir(".")
+	switch {
+	case err != nil:
+		d.Close()
+		return "", nil, fmt.Errorf("export: destination: %w", err)
 	case slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".cbfs-") }):
 		// .cbfs-writer.lock: the caller's lock on the destination.
-		return "", fmt.Errorf("export: destination %s is not empty", dest)
+		d.Close()
+		return "", nil, fmt.Errorf("export: destination %s is not empty", dest)
 	}
-	return abs, nil
+	return abs, d, nil
 }
 
 type ref struct {
@@ -386,7 +455,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			// A folder that cannot be listed: make it, report it.
 			x.damage(Damage{Class: "unreadable", What: "file", Path: filepath.ToSlash(rel), AccountID: id, Account: name, Reason: x.rel(err)})
 			if d != nil && d.IsDir() {
-				_ = os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755))
+				_ = x.w.MkdirAll(filepath.Join(x.dst.Root, rel))
 				return fs.SkipDir
 			}
 			return nil
@@ -403,7 +472,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			itemID = itemIDOf(d.Name())
 		}
 		if d.IsDir() {
-			if err := os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755)); err != nil {
+			if err := x.w.MkdirAll(filepath.Join(x.dst.Root, rel)); err != nil {
 				return err
 			}
 			if x.skipItems && path == itemsDir {
@@ -531,8 +600,11 @@ func (x *exporter) copyFile(rel string, keep bool) ([]byte, error) {
 	dstPath := filepath.Join(x.dst.Root, rel)
 	err = x.w.Write(dstPath, 0o644, func(w io.Writer) error {
 		var cerr error
-		n, cerr = io.Copy(w, src)
-		return cerr
+		if n, cerr = io.Copy(w, src); cerr != nil {
+			return cerr
+		}
+		_ = atomicfile.SetTimes(w, fi.ModTime(), fi.ModTime())
+		return nil
 	})
 	if err != nil {
 		var se *sourceErr
@@ -541,7 +613,6 @@ func (x *exporter) copyFile(rel string, keep bool) ([]byte, error) {
 		}
 		return nil, err
 	}
-	_ = os.Chtimes(dstPath, fi.ModTime(), fi.ModTime())
 	x.mu.Lock()
 	x.res.Bytes += n
 	x.mu.Unlock()
@@ -591,7 +662,7 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		dmg("missing", "states name an invalid digest", false)
 		return nil
 	}
-	fi, err := os.Lstat(x.src.Blobs.Path(d))
+	fi, err := confined.Stat(x.src.Root, d.RelPath())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		dmg("missing", "no blob file", false)
@@ -601,7 +672,7 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		return nil
 	case fi.IsDir():
 		// Mirror the damage: a folder where the blob should be.
-		if err := os.MkdirAll(x.dst.Blobs.Path(d), atomicfile.Mode(0o755)); err != nil {
+		if err := x.w.MkdirAll(x.dst.Blobs.Path(d)); err != nil {
 			return err
 		}
 		dmg("unreadable", "a folder where the blob file should be", true)
@@ -638,19 +709,6 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 			}
 		}
 		dmg(blob.Class(err), reason, true)
-	}
-	return nil
-}
-
-// syncFS flushes the file system holding dir.
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }
