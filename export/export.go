@@ -54,6 +54,7 @@ import (
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/confined"
+	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/internal/workers"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/toggles"
@@ -276,17 +277,22 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 	return res, nil
 }
 
-// MakeDest checks the destination dest of an export from the Backup Path
-// at srcRoot and makes it if it is missing, as Run does, and returns its
-// absolute path: for a caller that takes the destination's writer lock
-// before Run.
-func MakeDest(srcRoot, dest string) (string, error) {
-	abs, d, err := openDest(srcRoot, dest)
+// LockDest checks the destination dest of an export from the Backup Path
+// at srcRoot and makes it if it is missing, as Run does, and takes its
+// writer lock (pathlock) for operation op: for a caller that holds the
+// lock around Run. The lock file is looked up in DEST opened without
+// following a link, and made (if missing) as DEST's owner.
+func LockDest(srcRoot, dest, op string) (*pathlock.Lock, error) {
+	_, d, err := openDest(srcRoot, dest)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	d.Close()
-	return abs, nil
+	defer d.Close()
+	owner, err := d.Owner()
+	if err != nil {
+		return nil, fmt.Errorf("export: destination: %w", err)
+	}
+	return pathlock.AcquireDir(d, op, owner)
 }
 
 // openDest checks dest (given, not inside src, not a symbolic link, a

@@ -98,8 +98,9 @@ func TestDestSymlinkRefused(t *testing.T) {
 	_, err := Run(context.Background(), src, filepath.Join(home, "exp"), Options{NoSync: true})
 	require.ErrorContains(t, err, "is a symbolic link")
 	nothingIn(t, victim)
-	_, err = MakeDest(src.Root, filepath.Join(home, "exp"))
+	_, err = LockDest(src.Root, filepath.Join(home, "exp"), "doExport")
 	require.ErrorContains(t, err, "is a symbolic link")
+	nothingIn(t, victim)
 }
 
 // swapCase is a swap the user makes at one moment of the export, through

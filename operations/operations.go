@@ -204,13 +204,11 @@ func (r *Runner) lockWriter(p Params) (*pathlock.Lock, error) {
 	}
 	if p.Kind() == KindExport {
 		// Checked and made as export.Run does (outside the source, no
-		// link at its name, as the owner of the folder above it).
-		dest, err := export.MakeDest(r.s.BackupPath, root)
-		if err != nil {
-			return nil, err
-		}
-		root = dest
-	} else if create {
+		// link at its name, as the owner of the folder above it), and
+		// locked as its owner.
+		return export.LockDest(r.s.BackupPath, root, p.Kind())
+	}
+	if create {
 		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}

@@ -115,3 +115,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// AcquireDir makes a missing lock file as the folder's owner (in a user's
+// export destination it is theirs, like the export), and uses an existing
+// one whoever made it.
+func TestAcquireDirAsOwner(t *testing.T) {
+	u := testuser.New(t)
+	home := u.Home(t)
+	d, err := confined.OpenDir(home, ".")
+	must(t, err)
+	defer d.Close()
+	owner, err := d.Owner()
+	must(t, err)
+	l, err := AcquireDir(d, "doExport", owner)
+	must(t, err)
+	fi, err := os.Lstat(filepath.Join(home, Name))
+	must(t, err)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != u.UID || st.Gid != u.GID {
+		t.Errorf("lock file belongs to %d:%d, want the folder's owner %d:%d", st.Uid, st.Gid, u.UID, u.GID)
+	}
+	if _, err := AcquireDir(d, "doExport", owner); !errors.Is(err, ErrBusy) {
+		t.Errorf("second AcquireDir: %v, want ErrBusy", err)
+	}
+	l.Release()
+	// A lock file root made earlier (0600, root's): used, not refused.
+	must(t, os.Remove(filepath.Join(home, Name)))
+	must(t, os.WriteFile(filepath.Join(home, Name), nil, 0o600))
+	l, err = AcquireDir(d, "doExport", owner)
+	must(t, err)
+	l.Release()
+}

@@ -95,7 +95,18 @@ func Acquire(root, op string) (*Lock, error) {
 		return nil, fmt.Errorf("backup path %s: writer lock: %w", abs, err)
 	}
 	defer d.Close()
-	l, err := take(d, Name, filepath.Join(abs, Name), op)
+	return AcquireDir(d, op, confined.Owner{})
+}
+
+// AcquireDir is Acquire for a folder the caller opened (an export's
+// destination, opened once without following a link), whose lock file, if
+// it has to be made, is made as the user as (confined.Owner.Do): in a
+// folder a user owns, the lock file is theirs like everything written
+// there. An existing lock file is used whoever made it (checked as Take
+// checks it). The zero Owner makes it as the process.
+func AcquireDir(d *confined.Dir, op string, as confined.Owner) (*Lock, error) {
+	abs := d.Path()
+	l, err := take(d, Name, filepath.Join(abs, Name), op, as)
 	var held *HeldError
 	if errors.As(err, &held) {
 		return nil, &BusyError{Path: abs, Holder: held.Holder}
@@ -145,7 +156,7 @@ func Take(path, op string) (*Lock, error) {
 		return nil, err
 	}
 	defer d.Close()
-	return take(d, filepath.Base(path), path, op)
+	return take(d, filepath.Base(path), path, op, confined.Owner{})
 }
 
 // BadFileError is the error of a lock file that is not a plain regular
@@ -167,8 +178,26 @@ func (e *BadFileError) Unwrap() error { return e.Err }
 // elsewhere: truncating it would truncate that file).
 var errHardLinked = errors.New("has other hard links")
 
-func take(d *confined.Dir, name, path, op string) (*Lock, error) {
-	f, err := d.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+// open opens (making it as as if missing) the lock file name in d.
+func open(d *confined.Dir, name string, as confined.Owner) (*os.File, error) {
+	for tries := 0; ; tries++ {
+		f, err := d.OpenFile(name, os.O_RDWR, 0)
+		if !errors.Is(err, fs.ErrNotExist) || tries == 3 {
+			return f, err
+		}
+		err = as.Do(func() (err error) {
+			f, err = d.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			return err
+		})
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+		// Made meanwhile by another taker (or planted): open it again.
+	}
+}
+
+func take(d *confined.Dir, name, path, op string, as confined.Owner) (*Lock, error) {
+	f, err := open(d, name, as)
 	if errors.Is(err, unix.EISDIR) {
 		err = &confined.NotRegularError{Mode: fs.ModeDir} // opening it to write said so
 	}
