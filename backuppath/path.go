@@ -79,6 +79,8 @@ type Path struct {
 	Decoder *mailbox.Decoder
 	// KeyMapID names the keymap the Decoder follows ("" for none).
 	KeyMapID string
+
+	held *atomicfile.Held // Root opened once for writes (Writer)
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
@@ -112,7 +114,7 @@ func Open(root string) (*Path, error) {
 }
 
 func newPath(abs string) *Path {
-	p := &Path{Root: abs, Blobs: blob.NewStore(abs), Write: atomicfile.Options{Root: abs}}
+	p := &Path{Root: abs, Blobs: blob.NewStore(abs), Write: atomicfile.Options{Root: abs}, held: atomicfile.Hold(abs)}
 	p.Decoder = mailbox.Default.WithBlobs(p.blobExists)
 	return p
 }
@@ -203,15 +205,18 @@ func CreateWith(root string, st BackupStat, w atomicfile.Options) (*Path, error)
 	return p, nil
 }
 
-// writer is Write, confined beneath Root even if a caller replaced Write
-// without a Root.
-func (p *Path) writer() atomicfile.Options {
+// Writer is how to write files of the path: Write, confined beneath Root
+// even if a caller replaced Write without a Root, and resolved from Root
+// opened once (atomicfile.Held).
+func (p *Path) Writer() atomicfile.Options {
 	w := p.Write
 	if w.Root == "" && w.Dir == nil {
 		w.Root = p.Root
 	}
-	return w
+	return p.held.Options(w)
 }
+
+func (p *Path) writer() atomicfile.Options { return p.Writer() }
 
 // MaxMetadataFile is the largest metadata file (backupstat, account_info,
 // account_stat, an item file, a map, a configuration backup,

@@ -48,22 +48,27 @@ type Store struct {
 
 	// remote, if set, holds the blobs missing here (see Remote).
 	remote *Remote
+
+	// held is the root opened once for writes (writeOpts).
+	held *atomicfile.Held
 }
 
 // maxLayerCache bounds Store.layers.
 const maxLayerCache = 1 << 14
 
 // NewStore returns the store of the Backup Path at root.
-func NewStore(root string) *Store { return &Store{root: root, Write: atomicfile.Options{Root: root}} }
+func NewStore(root string) *Store {
+	return &Store{root: root, Write: atomicfile.Options{Root: root}, held: atomicfile.Hold(root)}
+}
 
 // writeOpts is Write, confined beneath the store's root even if a caller
-// replaced Write without a Root.
+// replaced Write without a Root, and resolved from the root opened once.
 func (s *Store) writeOpts() atomicfile.Options {
 	o := s.Write
 	if o.Root == "" && o.Dir == nil {
 		o.Root = s.root
 	}
-	return o
+	return s.held.Options(o)
 }
 
 // Root is the Backup Path root.

@@ -34,8 +34,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/internal/confined"
 )
@@ -97,6 +101,50 @@ type Options struct {
 	// them, and the kernel refuses what they could not do. The zero value
 	// (root) changes nothing.
 	As confined.Owner
+}
+
+// WithNoSync is o with NoSync set.
+func (o Options) WithNoSync() Options {
+	o.NoSync = true
+	return o
+}
+
+// Held is a root folder opened once for the many writes a writer makes
+// beneath it (a blob store, a Backup Path): resolving each write from the
+// held descriptor saves opening the root path again for every file, which
+// measurably costs a small write. Its descriptor is closed once neither
+// the Held nor an Options it returned is referenced.
+type Held struct {
+	root string
+	mu   sync.Mutex
+	d    *confined.Dir
+}
+
+// Hold returns a Held for root; nothing is opened before the first write.
+func Hold(root string) *Held { return &Held{root: root} }
+
+// Options returns o writing through the held root (o.Dir set) when o
+// writes beneath that root (o.Root is it) and holds no Dir of its own.
+// The root is opened on first use; while it cannot be (it does not exist
+// yet), o is returned as it is, and its write opens Root (making it).
+func (h *Held) Options(o Options) Options {
+	if h == nil || o.Dir != nil || o.Root != h.root {
+		return o
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.d == nil {
+		d, err := confined.OpenDir(h.root, ".")
+		if err != nil {
+			return o
+		}
+		h.d = d
+		// Closed once neither h nor any Options it returned (a write in
+		// progress) refers to it.
+		runtime.AddCleanup(d, func(fd int) { unix.Close(fd) }, d.Fd())
+	}
+	o.Dir = h.d
+	return o
 }
 
 // WriteFile atomically and durably replaces path with data. The file gets

@@ -286,3 +286,45 @@ func TestTempCommitElsewhereAndAbort(t *testing.T) {
 		}
 	}
 }
+
+// Held: writes resolve from the root opened at the first write (a root
+// missing until then is made), and the descriptor is closed once nothing
+// refers to it.
+func TestHeld(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	fds := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
+	before := fds()
+	func() {
+		h := Hold(root)
+		o := Options{Root: root, NoSync: true}
+		if err := h.Options(o).WriteFile(filepath.Join(root, "a", "f"), []byte("1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Options(o).WriteFile(filepath.Join(root, "a", "g"), []byte("2"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if h.Options(o).Dir == nil {
+			t.Fatal("the root is not held once it exists")
+		}
+		// Options for another root are left alone.
+		if h.Options(Options{Root: base}).Dir != nil {
+			t.Error("held root given to a write beneath another root")
+		}
+		os.Rename(root, root+".moved")
+		os.Mkdir(root, 0o755)
+		if err := h.Options(o).WriteFile(filepath.Join(root, "a", "h"), []byte("3"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(root+".moved", "a", "h")); err != nil {
+			t.Errorf("the write did not go to the folder held: %v", err)
+		}
+	}()
+	for i := 0; i < 10 && fds() > before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := fds(); n > before {
+		t.Errorf("%d descriptors left open", n-before)
+	}
+}
