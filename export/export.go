@@ -49,6 +49,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
@@ -668,30 +669,25 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		dmg("missing", "states name an invalid digest", false)
 		return nil
 	}
-	fi, err := confined.Stat(x.src.Root, d.RelPath())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		dmg("missing", "no blob file", false)
-		return nil
-	case err != nil:
-		dmg("unreadable", x.rel(err), false)
-		return nil
-	case fi.IsDir():
-		// Mirror the damage: a folder where the blob should be.
-		if err := x.w.MkdirAll(x.dst.Blobs.Path(d)); err != nil {
-			return err
-		}
-		dmg("unreadable", "a folder where the blob file should be", true)
-		return nil
-	case !fi.Mode().IsRegular():
-		dmg("unreadable", "not a regular file", false)
-		return nil
-	}
+	// No stat first: the confined open says what is there (one lookup
+	// per blob).
 	if _, err := x.copyFile(d.RelPath(), false); err != nil {
-		if !isSourceErr(err) {
+		switch {
+		case !isSourceErr(err):
 			return err
+		case errors.Is(err, fs.ErrNotExist):
+			dmg("missing", "no blob file", false)
+		case errors.Is(err, syscall.EISDIR):
+			// Mirror the damage: a folder where the blob should be.
+			if err := x.w.MkdirAll(x.dst.Blobs.Path(d)); err != nil {
+				return err
+			}
+			dmg("unreadable", "a folder where the blob file should be", true)
+		case errors.Is(err, confined.ErrNotRegular):
+			dmg("unreadable", "not a regular file", false)
+		default:
+			dmg("unreadable", x.rel(err), false)
 		}
-		dmg("unreadable", x.rel(err), false)
 		return nil
 	}
 	x.mu.Lock()

@@ -346,7 +346,7 @@ func (o Options) openDir(dir string) (*confined.Dir, error) {
 	}
 	var d *confined.Dir
 	if o.Dir != nil {
-		d, err = o.Dir.MkdirAll(rel, perm)
+		d, err = mkdirAll(o.Dir, rel, perm)
 	} else {
 		d, err = confined.MkdirAll(root, rel, perm)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -359,6 +359,31 @@ func (o Options) openDir(dir string) (*confined.Dir, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create folder %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+// mkdirAll is root.MkdirAll(rel, perm) that, when rel is missing, first
+// makes it in its parent (a new bucket or account folder: its parent is
+// usually there), rather than walking again from root.
+func mkdirAll(root *confined.Dir, rel string, perm os.FileMode) (*confined.Dir, error) {
+	d, err := root.OpenDir(rel)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || filepath.Dir(rel) == "." {
+		if err != nil {
+			return root.MkdirAll(rel, perm) // its errors name what is wrong
+		}
+		return d, nil
+	}
+	p, err := root.OpenDir(filepath.Dir(rel))
+	if err != nil {
+		return root.MkdirAll(rel, perm)
+	}
+	defer p.Close()
+	if err := p.Mkdir(filepath.Base(rel), perm); err != nil {
+		return root.MkdirAll(rel, perm)
+	}
+	if d, err = p.OpenDir(filepath.Base(rel)); err != nil {
+		return root.MkdirAll(rel, perm)
 	}
 	return d, nil
 }
