@@ -198,7 +198,14 @@ func CreateWith(root string, st BackupStat, w atomicfile.Options) (*Path, error)
 		if st.FormatVersion == 0 {
 			st.FormatVersion = FormatVersion
 		}
-		if err := p.WriteBackupStat(&st); err != nil {
+		// Not through the held root: a Path made only to be read (a
+		// mount of a path nothing was backed up to yet) must not keep
+		// the root open, which keeps its file system from unmounting.
+		held := p.held
+		p.held = nil
+		err := p.WriteBackupStat(&st)
+		p.held = held
+		if err != nil {
 			return nil, err
 		}
 	}

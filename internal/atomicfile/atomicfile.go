@@ -113,7 +113,10 @@ func (o Options) WithNoSync() Options {
 // beneath it (a blob store, a Backup Path): resolving each write from the
 // held descriptor saves opening the root path again for every file, which
 // measurably costs a small write. Its descriptor is closed once neither
-// the Held nor an Options it returned is referenced.
+// the Held nor an Options it returned is referenced (at the next garbage
+// collection after that; the runtime forces one at least every two
+// minutes): until then it keeps the root's file system from unmounting,
+// so a Held belongs to a writer that lives for one operation.
 type Held struct {
 	root string
 	mu   sync.Mutex
