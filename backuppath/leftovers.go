@@ -72,17 +72,17 @@ func (p *Path) Leftovers(ctx context.Context) ([]Leftover, error) {
 // RemoveLeftover removes a leftover found by Leftovers (a folder with its
 // contents). It refuses a name that is not a temporary name, and a path
 // whose folders are no longer plain folders (a symbolic link put there
-// since).
+// since). The removal itself works on folder descriptors opened beneath
+// the root (unlinkat): a folder swapped for a link while it runs is
+// never descended into, a link is removed itself.
 func (p *Path) RemoveLeftover(l Leftover) error {
 	rel := filepath.FromSlash(l.RelPath)
 	if !strings.HasPrefix(filepath.Base(rel), atomicfile.TempPrefix) {
 		return fmt.Errorf("remove leftover %s: not a temporary name", l.RelPath)
 	}
-	// Removed beneath the Backup Path without following links: a folder
-	// on the way swapped for one since the listing fails, and a link
-	// inside a leftover folder is removed itself.
 	if err := confined.RemoveAll(p.Root, rel); err != nil {
 		return fmt.Errorf("remove leftover: %s", strings.ReplaceAll(err.Error(), p.Root+string(filepath.Separator), ""))
 	}
 	return nil
 }
+

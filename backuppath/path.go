@@ -15,7 +15,10 @@
 // regular files are read (a FIFO is refused, never waited for), and at most
 // MaxMetadataFile bytes of each.
 //
-// Every write is atomic (internal/atomicfile).
+// Every write is atomic (internal/atomicfile) and confined beneath the
+// root (atomicfile.Options.Root, set by Open and Create): no symbolic link
+// in accounts/, items/ or any folder below is written through, even one
+// put there while the write runs.
 package backuppath
 
 import (
@@ -67,13 +70,17 @@ type Path struct {
 	Root  string
 	Blobs *blob.Store
 	// Write says how metadata files are written (atomic always; durable
-	// unless Write.NoSync, which only generated samples should set).
+	// unless Write.NoSync, which only generated samples should set). Open
+	// and Create set Write.Root to Root: every write is confined beneath
+	// it (see writer).
 	Write atomicfile.Options
 	// Decoder reads item files and account_info (any dialect, and the
 	// keymap if SetKeyMap was called).
 	Decoder *mailbox.Decoder
 	// KeyMapID names the keymap the Decoder follows ("" for none).
 	KeyMapID string
+
+	held *atomicfile.Held // Root opened once for writes (Writer)
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
@@ -107,7 +114,7 @@ func Open(root string) (*Path, error) {
 }
 
 func newPath(abs string) *Path {
-	p := &Path{Root: abs, Blobs: blob.NewStore(abs)}
+	p := &Path{Root: abs, Blobs: blob.NewStore(abs), Write: atomicfile.Options{Root: abs}, held: atomicfile.Hold(abs)}
 	p.Decoder = mailbox.Default.WithBlobs(p.blobExists)
 	return p
 }
@@ -161,26 +168,58 @@ func (p *Path) Blobless() bool {
 // Create makes (or opens) a Backup Path at root for writing. If it has no
 // backupstat yet, st is written as its backupstat.
 func Create(root string, st BackupStat) (*Path, error) {
+	return CreateWith(root, st, atomicfile.Options{})
+}
+
+// CreateWith is Create writing with w (its folders, its backupstat) and
+// giving the Path (and its blob store) w as their Write; w.Root is the
+// path's root unless w says otherwise (an export passes its destination
+// opened once, and the owner to write as).
+func CreateWith(root string, st BackupStat, w atomicfile.Options) (*Path, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
+	if w.Root == "" {
+		w.Root = abs
+	}
 	for _, d := range []string{AccountsDir, ItemsDir, ServerDir} {
-		if err := os.MkdirAll(filepath.Join(abs, d), atomicfile.Mode(0o755)); err != nil {
+		if err := w.MkdirAll(filepath.Join(abs, d)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}
 	}
 	p := newPath(abs)
-	if _, err := os.Stat(filepath.Join(abs, BackupStatFile)); errors.Is(err, fs.ErrNotExist) {
+	p.Write, p.Blobs.Write = w, w
+	if _, err := confined.Stat(abs, BackupStatFile); errors.Is(err, fs.ErrNotExist) {
 		if st.FormatVersion == 0 {
 			st.FormatVersion = FormatVersion
 		}
-		if err := p.WriteBackupStat(&st); err != nil {
+		// Not through the held root: a Path made only to be read (a
+		// mount of a path nothing was backed up to yet) must not keep
+		// the root open, which keeps its file system from unmounting.
+		held := p.held
+		p.held = nil
+		err := p.WriteBackupStat(&st)
+		p.held = held
+		if err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
+
+// Writer is how to write files of the path: Write, confined beneath Root
+// even if a caller replaced Write without a Root, and resolved from Root
+// opened once (atomicfile.Held).
+func (p *Path) Writer() atomicfile.Options {
+	w := p.Write
+	if w.Root == "" && w.Dir == nil {
+		w.Root = p.Root
+	}
+	return p.held.Options(w)
+}
+
+func (p *Path) writer() atomicfile.Options { return p.Writer() }
 
 // MaxMetadataFile is the largest metadata file (backupstat, account_info,
 // account_stat, an item file, a map, a configuration backup,
@@ -233,7 +272,7 @@ func (p *Path) writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return p.Write.WriteFile(path, append(b, '\n'), 0o644)
+	return p.writer().WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // listDir returns the sorted entries of the folder rel (relative to the
@@ -512,7 +551,7 @@ func (p *Path) WriteItem(accountID string, it *mailbox.Item) error {
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
 	}
-	return p.Write.WriteFile(filepath.Join(p.Root, rel), b, 0o644)
+	return p.writer().WriteFile(filepath.Join(p.Root, rel), b, 0o644)
 }
 
 // CreateItem writes a new item whose id the caller has just allocated (above
@@ -528,14 +567,17 @@ func (p *Path) CreateItem(accountID string, it *mailbox.Item) error {
 		return fmt.Errorf("create item %d: want an id >= 0 and at least one state", it.ID)
 	}
 	rel := ItemRelPath(accountID, it.ID)
-	if _, err := os.Lstat(filepath.Join(p.Root, rel)); err == nil {
+	if _, err := confined.Stat(p.Root, rel); !errors.Is(err, fs.ErrNotExist) {
+		if err != nil {
+			return fmt.Errorf("create item %d: %w", it.ID, err)
+		}
 		return fmt.Errorf("create item %d: %s already exists", it.ID, rel)
 	}
 	b, err := it.Encode()
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
 	}
-	return p.Write.WriteFile(filepath.Join(p.Root, rel), b, 0o644)
+	return p.writer().WriteFile(filepath.Join(p.Root, rel), b, 0o644)
 }
 
 // AppendState adds a new state to item id (creating the item file if it is
@@ -564,12 +606,12 @@ func (p *Path) AppendIDMap(accountID string, orig, restored int) error {
 		return fmt.Errorf("append to %s: %w", IDMapperFile, err)
 	}
 	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
-	old, err := os.ReadFile(path)
+	old, err := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	line := fmt.Sprintf("%d %d\n", orig, restored)
-	return p.Write.WriteFile(path, append(old, line...), 0o644)
+	return p.writer().WriteFile(path, append(old, line...), 0o644)
 }
 
 // ReadIDMap reads accounts/<id>/id_mapper.log (original id -> restored id).
@@ -790,7 +832,7 @@ func (p *Path) WriteServerConfig(c *ServerConfig) (string, error) {
 // configuration folders) taken at t and returns its relative path.
 func (p *Path) WriteCustomizations(t time.Time, tgz []byte) (string, error) {
 	rel := filepath.Join(ServerDir, ServerFileName(KindCustomizations, t))
-	return rel, p.Write.WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
+	return rel, p.writer().WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
 }
 
 // AccountEntry is one account folder and what could be read of it.

@@ -15,7 +15,7 @@ func (s *Store) Replace(data []byte) error {
 	if _, err := s.exists(d); err != nil {
 		return err
 	}
-	err := s.Write.Write(s.Path(d), filePerm, func(w io.Writer) error {
+	err := s.writeOpts().Write(s.Path(d), filePerm, func(w io.Writer) error {
 		if len(data) <= smallPutMax {
 			return compressSmall(w, data)
 		}

@@ -34,7 +34,10 @@ type Store struct {
 
 	// Write says how blobs are written: always atomically; durably (fsync
 	// of the file and its folder) unless Write.NoSync, which only
-	// regenerable data (samples, benchmark fixtures) should set.
+	// regenerable data (samples, benchmark fixtures) should set. Writes
+	// are confined beneath Write.Root, the store's root unless set
+	// otherwise (writeOpts): a symbolic link in items/ or items/<xx>/ is
+	// never written through.
 	Write atomicfile.Options
 
 	// layers remembers, for blobs whose content starts with the gzip magic,
@@ -45,13 +48,28 @@ type Store struct {
 
 	// remote, if set, holds the blobs missing here (see Remote).
 	remote *Remote
+
+	// held is the root opened once for writes (writeOpts).
+	held *atomicfile.Held
 }
 
 // maxLayerCache bounds Store.layers.
 const maxLayerCache = 1 << 14
 
 // NewStore returns the store of the Backup Path at root.
-func NewStore(root string) *Store { return &Store{root: root} }
+func NewStore(root string) *Store {
+	return &Store{root: root, Write: atomicfile.Options{Root: root}, held: atomicfile.Hold(root)}
+}
+
+// writeOpts is Write, confined beneath the store's root even if a caller
+// replaced Write without a Root, and resolved from the root opened once.
+func (s *Store) writeOpts() atomicfile.Options {
+	o := s.Write
+	if o.Root == "" && o.Dir == nil {
+		o.Root = s.root
+	}
+	return s.held.Options(o)
+}
 
 // Root is the Backup Path root.
 func (s *Store) Root() string { return s.root }

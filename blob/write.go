@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
 
-	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/confined"
 )
 
@@ -120,7 +118,7 @@ func (s *Store) Put(data []byte) (d Digest, created bool, err error) {
 	if exists, err := s.exists(d); err != nil || exists {
 		return d, false, err
 	}
-	err = s.Write.Write(path, filePerm, func(w io.Writer) error {
+	err = s.writeOpts().Write(path, filePerm, func(w io.Writer) error {
 		if len(data) <= smallPutMax {
 			return compressSmall(w, data)
 		}
@@ -163,7 +161,8 @@ func (s *Store) exists(d Digest) (bool, error) {
 //
 // The temporary file (atomicfile.TempPrefix) is made in items/ itself, since
 // the final folder is not known until the end; the rename into items/<xx>/
-// stays on one file system, so it is atomic all the same.
+// stays on one file system, so it is atomic all the same. Both folders are
+// resolved beneath the root like every write (writeOpts).
 func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err error) {
 	// Content that fits the small path is read whole and stored by Put, so
 	// Put and PutReader give the same bytes for the same content.
@@ -178,57 +177,22 @@ func (s *Store) PutReader(r io.Reader) (d Digest, size int64, created bool, err 
 		return d, int64(len(head)), created, err
 	}
 	items := filepath.Join(s.root, "items")
-	if err := os.MkdirAll(items, atomicfile.Mode(0o755)); err != nil {
-		return "", 0, false, fmt.Errorf("store blob: create folder %s: %w", items, err)
-	}
-	tmp, err := os.CreateTemp(items, atomicfile.TempPrefix+"*")
+	tmp, err := s.writeOpts().CreateTemp(items)
 	if err != nil {
-		return "", 0, false, fmt.Errorf("store blob: create temporary file in %s: %w", items, err)
+		return "", 0, false, fmt.Errorf("store blob: %w", err)
 	}
-	tmpName := tmp.Name()
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
+	defer tmp.Abort() // nothing once committed
 
 	h := Digest("").NewHash() // SHA-256
 	if err := compress(tmp, copyInto(io.TeeReader(r, h), &size)); err != nil {
 		return "", 0, false, fmt.Errorf("store blob: %w", err)
 	}
 	d = FromHash(h.Sum(nil))
-	if err := tmp.Chmod(atomicfile.Mode(filePerm)); err != nil {
-		return "", 0, false, fmt.Errorf("store blob %s: chmod %s: %w", d, tmpName, err)
-	}
-	if !s.Write.NoSync {
-		if err := tmp.Sync(); err != nil {
-			return "", 0, false, fmt.Errorf("store blob %s: fsync %s: %w", d, tmpName, err)
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, false, fmt.Errorf("store blob %s: close %s: %w", d, tmpName, err)
-	}
-	path := s.Path(d)
 	if exists, err := s.exists(d); err != nil || exists {
 		return d, size, false, err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, atomicfile.Mode(0o755)); err != nil {
-		return "", 0, false, fmt.Errorf("store blob %s: create folder %s: %w", d, dir, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return "", 0, false, fmt.Errorf("store blob %s: rename %s: %w", d, tmpName, err)
-	}
-	keep = true
-	if !s.Write.NoSync {
-		if err := atomicfile.SyncDir(dir); err != nil {
-			return d, size, true, fmt.Errorf("store blob %s: %w", d, err)
-		}
-		if err := atomicfile.SyncDir(items); err != nil {
-			return d, size, true, fmt.Errorf("store blob %s: %w", d, err)
-		}
+	if err := tmp.Commit(s.Path(d), filePerm); err != nil {
+		return "", 0, false, fmt.Errorf("store blob %s: %w", d, err)
 	}
 	return d, size, true, nil
 }
@@ -254,7 +218,7 @@ func (s *Store) RewriteSingle(d Digest, l Limit) error {
 	defer rc.Close()
 	hp := headPool.Get().(*[]byte)
 	defer headPool.Put(hp)
-	err = s.Write.Write(s.Path(d), filePerm, func(w io.Writer) error {
+	err = s.writeOpts().Write(s.Path(d), filePerm, func(w io.Writer) error {
 		head, all, small, err := readHead(rc, hp) // rc verifies d at its end
 		switch {
 		case err != nil:

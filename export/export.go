@@ -24,6 +24,16 @@
 //
 // Every file is written atomically (temporary name, rename). The whole
 // export is flushed to disk once at the end (syncfs), not file by file.
+//
+// The destination may belong to someone else (a user's folder): DEST is
+// opened once, without following a symbolic link at its name, and every
+// folder and file beneath it is made through that descriptor, none of them
+// following a symbolic link (atomicfile.Options with Dir and Root), so a
+// user who swaps accounts/, items/ or any folder below for a link while
+// the export runs makes it fail, never write elsewhere. Everything is
+// written with the file-system identity of DEST's owner (of its nearest
+// existing parent when DEST is made): the exported files are theirs, and
+// the kernel refuses what they could not write themselves.
 package export
 
 import (
@@ -39,13 +49,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/confined"
+	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/internal/workers"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/toggles"
@@ -168,16 +178,22 @@ func (r *Result) Report() string {
 // file and returns what it did and an error wrapping ctx.Err(); dest is then
 // a partial (but valid) Backup Path: remove it and run again.
 func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*Result, error) {
-	destAbs, err := prepareDest(src.Root, dest)
+	destAbs, dd, err := openDest(src.Root, dest)
 	if err != nil {
 		return nil, err
+	}
+	defer dd.Close()
+	owner, err := dd.Owner()
+	if err != nil {
+		return nil, fmt.Errorf("export: destination: %w", err)
 	}
 	progress := opt.Progress
 	if progress == nil {
 		progress = func(int, int, string) {}
 	}
 	res := &Result{Dest: destAbs}
-	x := &exporter{src: src, res: res, w: atomicfile.Options{NoSync: true}, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}, skipItems: opt.SkipItems}
+	w := atomicfile.Options{NoSync: true, Root: destAbs, Dir: dd, As: owner}
+	x := &exporter{src: src, res: res, w: w, digests: map[blob.Digest][]ref{}, recorded: map[blob.Digest]int64{}, skipItems: opt.SkipItems}
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("export: %w", err)
@@ -191,12 +207,10 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 		out.ServerID, out.Hostname, out.FirstRun, out.LastScan = st.ServerID, st.Hostname, st.FirstRun, st.LastScan
 		res.ServerID = st.ServerID
 	}
-	dst, err := backuppath.Create(destAbs, out)
+	dst, err := backuppath.CreateWith(destAbs, out, w)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	dst.Write = x.w
-	dst.Blobs.Write = x.w
 	x.dst = dst
 
 	// Accounts.
@@ -257,41 +271,103 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 	}
 
 	if !opt.NoSync {
-		if err := syncFS(destAbs); err != nil {
+		if err := dd.Syncfs(); err != nil {
 			return res, fmt.Errorf("export: %w", err)
 		}
 	}
 	return res, nil
 }
 
-// prepareDest checks dest (missing or empty, not inside src) and makes it.
-func prepareDest(srcRoot, dest string) (string, error) {
+// LockDest checks the destination dest of an export from the Backup Path
+// at srcRoot and makes it if it is missing, as Run does, and takes its
+// writer lock (pathlock) for operation op: for a caller that holds the
+// lock around Run. The lock file is looked up in DEST opened without
+// following a link, and made (if missing) as DEST's owner.
+func LockDest(srcRoot, dest, op string) (*pathlock.Lock, error) {
+	_, d, err := openDest(srcRoot, dest)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	owner, err := d.Owner()
+	if err != nil {
+		return nil, fmt.Errorf("export: destination: %w", err)
+	}
+	return pathlock.AcquireDir(d, op, owner)
+}
+
+// openDest checks dest (given, not inside src, not a symbolic link, a
+// folder holding nothing but .cbfs- names) and opens it, making it first
+// if it is missing: DEST and any missing folder above it are made with
+// mkdirat beneath DEST's nearest existing parent, as that parent's owner.
+// The parent (the path up to it) is trusted as given; DEST itself and what
+// is made beneath the parent are never followed if they are links.
+func openDest(srcRoot, dest string) (string, *confined.Dir, error) {
 	if strings.TrimSpace(dest) == "" {
-		return "", errors.New("export: no destination path given")
+		return "", nil, errors.New("export: no destination path given")
 	}
 	abs, err := filepath.Abs(dest)
 	if err != nil {
-		return "", fmt.Errorf("export: destination %s: %w", dest, err)
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
 	}
 	if rel, err := filepath.Rel(srcRoot, abs); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-		return "", fmt.Errorf("export: destination %s is inside the Backup Path %s", dest, srcRoot)
+		return "", nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", dest, srcRoot)
 	}
-	ents, err := os.ReadDir(abs)
+	if abs == "/" {
+		return "", nil, fmt.Errorf("export: destination %s is not empty", dest)
+	}
+	// The nearest existing folder above DEST.
+	anc := filepath.Dir(abs)
+	for {
+		_, err := os.Stat(anc)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || anc == "/" {
+			break
+		}
+		anc = filepath.Dir(anc)
+	}
+	ad, err := confined.OpenDir(anc, ".")
+	if err != nil {
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
+	}
+	defer ad.Close()
+	rel, _ := filepath.Rel(anc, abs)
+	var d *confined.Dir
+	fi, err := ad.Stat(rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(abs, atomicfile.Mode(0o755)); err != nil {
-			return "", fmt.Errorf("export: create destination: %w", err)
+		owner, oerr := ad.Owner()
+		if oerr != nil {
+			return "", nil, fmt.Errorf("export: destination %s: %w", dest, oerr)
 		}
+		err = owner.Do(func() (err error) {
+			d, err = ad.MkdirAll(rel, atomicfile.Mode(0o755))
+			return err
+		})
+		if err != nil {
+			return "", nil, fmt.Errorf("export: create destination %s: %w", dest, err)
+		}
+		return abs, d, nil
 	case err != nil:
-		if fi, serr := os.Stat(abs); serr == nil && !fi.IsDir() {
-			return "", fmt.Errorf("export: destination %s is not a folder", dest)
-		}
-		return "", fmt.Errorf("export: destination: %w", err)
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "", nil, fmt.Errorf("export: destination %s is a symbolic link: give the folder it points to", dest)
+	case !fi.IsDir():
+		return "", nil, fmt.Errorf("export: destination %s is not a folder", dest)
+	}
+	if d, err = ad.OpenDir(rel); err != nil {
+		return "", nil, fmt.Errorf("export: destination %s: %w", dest, err)
+	}
+	ents, err := d.ReadDir(".")
+	switch {
+	case err != nil:
+		d.Close()
+		return "", nil, fmt.Errorf("export: destination: %w", err)
 	case slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return !strings.HasPrefix(e.Name(), ".cbfs-") }):
 		// .cbfs-writer.lock: the caller's lock on the destination.
-		return "", fmt.Errorf("export: destination %s is not empty", dest)
+		d.Close()
+		return "", nil, fmt.Errorf("export: destination %s is not empty", dest)
 	}
-	return abs, nil
+	return abs, d, nil
 }
 
 type ref struct {
@@ -386,7 +462,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			// A folder that cannot be listed: make it, report it.
 			x.damage(Damage{Class: "unreadable", What: "file", Path: filepath.ToSlash(rel), AccountID: id, Account: name, Reason: x.rel(err)})
 			if d != nil && d.IsDir() {
-				_ = os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755))
+				_ = x.w.MkdirAll(filepath.Join(x.dst.Root, rel))
 				return fs.SkipDir
 			}
 			return nil
@@ -403,7 +479,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 			itemID = itemIDOf(d.Name())
 		}
 		if d.IsDir() {
-			if err := os.MkdirAll(filepath.Join(x.dst.Root, rel), atomicfile.Mode(0o755)); err != nil {
+			if err := x.w.MkdirAll(filepath.Join(x.dst.Root, rel)); err != nil {
 				return err
 			}
 			if x.skipItems && path == itemsDir {
@@ -531,8 +607,11 @@ func (x *exporter) copyFile(rel string, keep bool) ([]byte, error) {
 	dstPath := filepath.Join(x.dst.Root, rel)
 	err = x.w.Write(dstPath, 0o644, func(w io.Writer) error {
 		var cerr error
-		n, cerr = io.Copy(w, src)
-		return cerr
+		if n, cerr = io.Copy(w, src); cerr != nil {
+			return cerr
+		}
+		_ = atomicfile.SetTimes(w, fi.ModTime(), fi.ModTime())
+		return nil
 	})
 	if err != nil {
 		var se *sourceErr
@@ -541,7 +620,6 @@ func (x *exporter) copyFile(rel string, keep bool) ([]byte, error) {
 		}
 		return nil, err
 	}
-	_ = os.Chtimes(dstPath, fi.ModTime(), fi.ModTime())
 	x.mu.Lock()
 	x.res.Bytes += n
 	x.mu.Unlock()
@@ -591,30 +669,25 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		dmg("missing", "states name an invalid digest", false)
 		return nil
 	}
-	fi, err := os.Lstat(x.src.Blobs.Path(d))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		dmg("missing", "no blob file", false)
-		return nil
-	case err != nil:
-		dmg("unreadable", x.rel(err), false)
-		return nil
-	case fi.IsDir():
-		// Mirror the damage: a folder where the blob should be.
-		if err := os.MkdirAll(x.dst.Blobs.Path(d), atomicfile.Mode(0o755)); err != nil {
-			return err
-		}
-		dmg("unreadable", "a folder where the blob file should be", true)
-		return nil
-	case !fi.Mode().IsRegular():
-		dmg("unreadable", "not a regular file", false)
-		return nil
-	}
+	// No stat first: the confined open says what is there (one lookup
+	// per blob).
 	if _, err := x.copyFile(d.RelPath(), false); err != nil {
-		if !isSourceErr(err) {
+		switch {
+		case !isSourceErr(err):
 			return err
+		case errors.Is(err, fs.ErrNotExist):
+			dmg("missing", "no blob file", false)
+		case errors.Is(err, syscall.EISDIR):
+			// Mirror the damage: a folder where the blob should be.
+			if err := x.w.MkdirAll(x.dst.Blobs.Path(d)); err != nil {
+				return err
+			}
+			dmg("unreadable", "a folder where the blob file should be", true)
+		case errors.Is(err, confined.ErrNotRegular):
+			dmg("unreadable", "not a regular file", false)
+		default:
+			dmg("unreadable", x.rel(err), false)
 		}
-		dmg("unreadable", x.rel(err), false)
 		return nil
 	}
 	x.mu.Lock()
@@ -638,19 +711,6 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 			}
 		}
 		dmg(blob.Class(err), reason, true)
-	}
-	return nil
-}
-
-// syncFS flushes the file system holding dir.
-func syncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

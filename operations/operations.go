@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/export"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/notify"
 	"github.com/cbfs/cbfs/internal/pathlock"
@@ -203,20 +203,12 @@ func (r *Runner) lockWriter(p Params) (*pathlock.Lock, error) {
 		return nil, nil
 	}
 	if p.Kind() == KindExport {
-		dest, err := filepath.Abs(root)
-		if err != nil {
-			return nil, fmt.Errorf("export: destination %s: %w", root, err)
-		}
-		// export.Run refuses a destination inside the source: do not
-		// create it there.
-		if rel, err := filepath.Rel(r.s.BackupPath, dest); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-			return nil, fmt.Errorf("export: destination %s is inside the Backup Path %s", root, r.s.BackupPath)
-		}
-		if err := os.MkdirAll(dest, atomicfile.Mode(0o755)); err != nil {
-			return nil, fmt.Errorf("export: create destination: %w", err)
-		}
-		root = dest
-	} else if create {
+		// Checked and made as export.Run does (outside the source, no
+		// link at its name, as the owner of the folder above it), and
+		// locked as its owner.
+		return export.LockDest(r.s.BackupPath, root, p.Kind())
+	}
+	if create {
 		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}

@@ -515,7 +515,7 @@ func (r *runner) account(ctx context.Context, ar *AccountReport, name, cos strin
 	defer mb.Close()
 	a := &acctScan{r: r, rep: ar, id: info.ID, name: name, st: st, mb: mb, nextID: st.maxItemID + 1,
 		durable: !r.bp.Write.NoSync || !r.bp.Blobs.Write.NoSync, store: blob.NewStore(r.bp.Root),
-		wopt: atomicfile.Options{NoSync: true}, putWG: &sync.WaitGroup{}, putSem: make(chan struct{}, writeWorkers), putting: map[blob.Digest]bool{}}
+		wopt: r.bp.Writer().WithNoSync(), putWG: &sync.WaitGroup{}, putSem: make(chan struct{}, writeWorkers), putting: map[blob.Digest]bool{}}
 	a.store.Write.NoSync = true
 	a.dirty = st.repaired > 0
 	err = a.scan(ctx)

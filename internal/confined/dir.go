@@ -347,14 +347,24 @@ func (d *Dir) Remove(name string) error {
 // RemoveAll removes name from d with everything beneath it, descending
 // through folders opened without following links (a symbolic link inside
 // is removed itself, never what it points to). A missing name is not an
-// error.
-func (d *Dir) RemoveAll(name string) error {
+// error. Folders nested deeper than MaxRemoveDepth are refused (each level
+// holds a descriptor while its folders are removed).
+func (d *Dir) RemoveAll(name string) error { return d.removeAll(name, 0) }
+
+// MaxRemoveDepth bounds the nesting RemoveAll descends into: what cbfs
+// removes (leftovers, an account folder) is a few levels deep.
+const MaxRemoveDepth = 64
+
+func (d *Dir) removeAll(name string, depth int) error {
 	err := d.Remove(name)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 		return err
+	}
+	if depth >= MaxRemoveDepth {
+		return &fs.PathError{Op: "remove", Path: name, Err: fmt.Errorf("folders nested deeper than %d", MaxRemoveDepth)}
 	}
 	sub, err := d.OpenDir(name)
 	if err != nil {
@@ -366,7 +376,7 @@ func (d *Dir) RemoveAll(name string) error {
 		return err
 	}
 	for _, e := range ents {
-		if err := sub.RemoveAll(e.Name()); err != nil {
+		if err := sub.removeAll(e.Name(), depth+1); err != nil {
 			return err
 		}
 	}
@@ -562,9 +572,14 @@ func Remove(root, rel string) error {
 }
 
 // RemoveAll removes rel beneath root with everything beneath it (see
-// Dir.RemoveAll).
+// Dir.RemoveAll). A missing rel, or a missing folder on its way, is not an
+// error.
 func RemoveAll(root, rel string) error {
-	return atParent(root, rel, func(d *Dir, name string) error { return d.RemoveAll(name) })
+	err := atParent(root, rel, func(d *Dir, name string) error { return d.RemoveAll(name) })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // Rename renames oldrel to newrel, both beneath root, their folders looked
