@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/internal/confined"
@@ -336,16 +335,12 @@ func (a *archiver) symlink(d *confined.Dir, name, p string) {
 		a.fail(p, fmt.Errorf("changed while archived"))
 		return
 	}
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(d.Fd(), name, buf)
-	if err == nil && n == len(buf) {
-		err = unix.ENAMETOOLONG
-	}
+	target, err := d.Readlink(name)
 	if err != nil {
 		a.fail(p, err)
 		return
 	}
-	h, err := tar.FileInfoHeader(info, string(buf[:n]))
+	h, err := tar.FileInfoHeader(info, target)
 	if err != nil {
 		a.fail(p, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -42,7 +43,11 @@ import (
 // Who may do what in the folder is the kernel's business: run the calls
 // inside Owner.Do to do them with the folder owner's rights.
 
-// Dir is a folder opened beneath a root. Close it when done.
+// Dir is a folder opened beneath a root. Close it when done. Like an
+// os.File, a Dir may also be left to a cleanup that closes its descriptor
+// once it is unreachable (atomicfile.Held does): every method keeps d
+// reachable until its system calls return, so the descriptor is never
+// closed (and its number reused) under a call.
 type Dir struct {
 	fd   int
 	path string // root + rel, for messages and the names of opened files
@@ -113,6 +118,7 @@ func (d *Dir) join(rel string) string { return filepath.Join(d.path, rel) }
 
 // OpenDir opens the folder rel beneath d.
 func (d *Dir) OpenDir(rel string) (*Dir, error) {
+	defer runtime.KeepAlive(d)
 	if rel == "." {
 		fd, err := openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 		if err != nil {
@@ -136,6 +142,7 @@ func (d *Dir) OpenDir(rel string) (*Dir, error) {
 // umask, as mkdir(2) does). An existing folder is not an error; anything
 // else in its place is (a symbolic link: ErrSymlink).
 func (d *Dir) Mkdir(name string, perm os.FileMode) error {
+	defer runtime.KeepAlive(d)
 	if err := checkName(name); err != nil {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: err}
 	}
@@ -165,6 +172,7 @@ func (d *Dir) Mkdir(name string, perm os.FileMode) error {
 // and opened without following links, so a symbolic link planted anywhere
 // on the way (before or during the call) fails with ErrSymlink.
 func (d *Dir) MkdirAll(rel string, perm os.FileMode) (*Dir, error) {
+	defer runtime.KeepAlive(d)
 	rel, err := clean(rel)
 	if err != nil {
 		return nil, &fs.PathError{Op: "mkdir", Path: rel, Err: err}
@@ -196,6 +204,7 @@ func (d *Dir) MkdirAll(rel string, perm os.FileMode) (*Dir, error) {
 
 // Open opens the regular file rel beneath d for reading (see Open).
 func (d *Dir) Open(rel string) (*os.File, error) {
+	defer runtime.KeepAlive(d)
 	fd, err := openBeneathFD(d.fd, rel, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	return regularFile(fd, err, d.path, rel)
 }
@@ -203,6 +212,7 @@ func (d *Dir) Open(rel string) (*os.File, error) {
 // ReadFile reads the regular file rel beneath d, at most max bytes (see
 // ReadFile).
 func (d *Dir) ReadFile(rel string, max int64) ([]byte, error) {
+	defer runtime.KeepAlive(d)
 	f, err := d.Open(rel)
 	if err != nil {
 		return nil, err
@@ -213,6 +223,7 @@ func (d *Dir) ReadFile(rel string, max int64) ([]byte, error) {
 
 // ReadDir lists the folder rel beneath d (see ReadDir); rel "." is d.
 func (d *Dir) ReadDir(rel string) ([]fs.DirEntry, error) {
+	defer runtime.KeepAlive(d)
 	var fd int
 	var err error
 	if rel == "." {
@@ -235,6 +246,7 @@ func (d *Dir) ReadDir(rel string) ([]fs.DirEntry, error) {
 
 // Stat describes rel beneath d like lstat (see Stat); rel "." is d itself.
 func (d *Dir) Stat(rel string) (fs.FileInfo, error) {
+	defer runtime.KeepAlive(d)
 	var fd int
 	var err error
 	if rel == "." {
@@ -258,10 +270,12 @@ func (d *Dir) Stat(rel string) (fs.FileInfo, error) {
 // the umask): it fails if anything of that name exists, a symbolic link
 // included, which is never followed.
 func (d *Dir) Create(name string, perm os.FileMode) (*os.File, error) {
+	defer runtime.KeepAlive(d)
 	return d.create(name, unix.O_WRONLY, perm)
 }
 
 func (d *Dir) create(name string, flags int, perm os.FileMode) (*os.File, error) {
+	defer runtime.KeepAlive(d)
 	if err := checkName(name); err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
@@ -276,6 +290,7 @@ func (d *Dir) create(name string, flags int, perm os.FileMode) (*os.File, error)
 // digits (never a name another user could predict and plant a link at),
 // open for reading and writing. It returns the file and its name in d.
 func (d *Dir) CreateTemp(prefix string, perm os.FileMode) (*os.File, string, error) {
+	defer runtime.KeepAlive(d)
 	var b [8]byte
 	for tries := 0; ; tries++ {
 		rand.Read(b[:])
@@ -296,6 +311,7 @@ func (d *Dir) CreateTemp(prefix string, perm os.FileMode) (*os.File, string, err
 // blocking, and returns it only if it is a regular file (a lock file, a
 // file appended to).
 func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error) {
+	defer runtime.KeepAlive(d)
 	if err := checkName(name); err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -310,6 +326,8 @@ func (d *Dir) OpenFile(name string, flag int, perm os.FileMode) (*os.File, error
 // of that name: neither name is followed if it is a symbolic link (a link
 // at new is replaced, not written through).
 func (d *Dir) Rename(old string, to *Dir, new string) error {
+	defer runtime.KeepAlive(d)
+	defer runtime.KeepAlive(to)
 	if err := checkName(old); err != nil {
 		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
 	}
@@ -331,6 +349,7 @@ func (d *Dir) Rename(old string, to *Dir, new string) error {
 // Remove removes the file (or empty folder) name from d; a symbolic link
 // is removed itself.
 func (d *Dir) Remove(name string) error {
+	defer runtime.KeepAlive(d)
 	if err := checkName(name); err != nil {
 		return &fs.PathError{Op: "remove", Path: name, Err: err}
 	}
@@ -356,6 +375,7 @@ func (d *Dir) RemoveAll(name string) error { return d.removeAll(name, 0) }
 const MaxRemoveDepth = 64
 
 func (d *Dir) removeAll(name string, depth int) error {
+	defer runtime.KeepAlive(d)
 	err := d.Remove(name)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -383,9 +403,28 @@ func (d *Dir) removeAll(name string, depth int) error {
 	return d.Remove(name)
 }
 
+// Readlink returns the target of the symbolic link name in d (never
+// followed), at most 4096 bytes (PATH_MAX).
+func (d *Dir) Readlink(name string) (string, error) {
+	defer runtime.KeepAlive(d)
+	if err := checkName(name); err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(d.fd, name, buf)
+	if err == nil && n == len(buf) {
+		err = unix.ENAMETOOLONG
+	}
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	return string(buf[:n]), nil
+}
+
 // Chtimes sets the access and modification times of name in d (a
 // symbolic link's own, never its target's).
 func (d *Dir) Chtimes(name string, atime, mtime time.Time) error {
+	defer runtime.KeepAlive(d)
 	if err := checkName(name); err != nil {
 		return &fs.PathError{Op: "chtimes", Path: name, Err: err}
 	}
@@ -409,6 +448,7 @@ func SetTimes(f *os.File, atime, mtime time.Time) error {
 
 // Sync makes the folder's entries durable (fsync of the folder).
 func (d *Dir) Sync() error {
+	defer runtime.KeepAlive(d)
 	for {
 		err := unix.Fsync(d.fd)
 		if err == unix.EINTR {
@@ -424,6 +464,7 @@ func (d *Dir) Sync() error {
 // Syncfs makes everything written on the folder's file system durable
 // (syncfs(2)).
 func (d *Dir) Syncfs() error {
+	defer runtime.KeepAlive(d)
 	if err := unix.Syncfs(d.fd); err != nil {
 		return &fs.PathError{Op: "syncfs", Path: d.path, Err: err}
 	}
@@ -449,6 +490,7 @@ const WriteTemp = ".cbfs-tmp-"
 // fsync of d. If anything fails the temporary file is removed and name is
 // untouched.
 func (d *Dir) Write(name string, perm os.FileMode, sync bool, fill func(w io.Writer) error) (err error) {
+	defer runtime.KeepAlive(d)
 	if err := checkName(name); err != nil {
 		return &fs.PathError{Op: "write", Path: name, Err: err}
 	}

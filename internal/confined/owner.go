@@ -57,6 +57,7 @@ func OwnerOf(fi fs.FileInfo) Owner {
 
 // Owner is the owner of the folder d.
 func (d *Dir) Owner() (Owner, error) {
+	defer runtime.KeepAlive(d)
 	var st unix.Stat_t
 	if err := fstat(d.fd, &st); err != nil {
 		return Owner{}, &fs.PathError{Op: "stat", Path: d.path, Err: err}
