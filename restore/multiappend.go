@@ -3,7 +3,6 @@ package restore
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +57,7 @@ type imapStats struct {
 // appendConn is one connection dedicated to APPEND.
 type appendConn struct {
 	srv      *imapmaster.Server
-	conn     net.Conn // the Watchdog's: Arm before each command
+	conn     *imapmaster.Conn // Arm before each command
 	r        *bufio.Reader
 	w        *bufio.Writer
 	next     int
@@ -91,12 +90,7 @@ func dialAppend(ctx context.Context, srv *imapmaster.Server, account string) (*a
 	if err != nil {
 		return nil, fmt.Errorf("imap %s: %w", srv.Addr, err)
 	}
-	conn := raw
-	if srv.TLS {
-		host, _, _ := net.SplitHostPort(srv.Addr)
-		conn = tls.Client(raw, &tls.Config{ServerName: host, InsecureSkipVerify: srv.Insecure})
-	}
-	_, conn = imapmaster.NewWatchdog(raw, conn, srv.Timeout)
+	conn := srv.Wrap(raw)
 	c := &appendConn{srv: srv, conn: conn, r: bufio.NewReaderSize(conn, 16<<10), w: bufio.NewWriterSize(conn, 64<<10),
 		caps: map[string]bool{}, results: map[string]appendResult{}}
 	if err := c.login(account); err != nil {
@@ -107,7 +101,7 @@ func dialAppend(ctx context.Context, srv *imapmaster.Server, account string) (*a
 }
 
 func (c *appendConn) login(account string) error {
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	greet, err := c.readLine()
 	if err != nil {
 		return fmt.Errorf("imap %s: greeting: %w", c.srv.Addr, err)
@@ -117,7 +111,7 @@ func (c *appendConn) login(account string) error {
 	}
 	// LOGIN may need synchronizing literals: caps are not known yet.
 	tag := c.tag()
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	c.w.WriteString(tag + " LOGIN ")
 	res, ended, err := c.astring(tag, account+c.srv.Sep+c.srv.User)
 	if err == nil && !ended {
@@ -137,7 +131,7 @@ func (c *appendConn) login(account string) error {
 		return fmt.Errorf("imap login as %s%s%s: %s %s: %w", account, c.srv.Sep, c.srv.User, res.status, res.text, errNotLoggedIn)
 	}
 	tag = c.tag()
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	c.w.WriteString(tag + " CAPABILITY\r\n")
 	if err := c.w.Flush(); err != nil {
 		return err
@@ -258,7 +252,7 @@ func (c *appendConn) readLine() (string, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return "", err
+			return "", c.conn.Explain(err)
 		}
 		sb.Write(part)
 		if sb.Len() > maxRespLine {
@@ -280,7 +274,7 @@ func (c *appendConn) readLine() (string, error) {
 		sb.WriteString("\r\n")
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(c.r, buf); err != nil {
-			return "", err
+			return "", c.conn.Explain(err)
 		}
 		sb.Write(buf)
 	}
@@ -444,7 +438,7 @@ func utf7Encode(s string) string {
 // answer kept for wait. The bytes of each message are sent as they are.
 func (c *appendConn) sendAppend(mailbox string, items []batchItem) (string, error) {
 	tag := c.tag()
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	c.w.WriteString(tag + " APPEND " + mailboxArg(mailbox))
 	for _, it := range items {
 		c.w.WriteString(" (" + strings.Join(it.flags, " ") + ")")
@@ -612,7 +606,7 @@ func (b *imapBox) waitBatch() error {
 	bt := b.sent[0]
 	b.sent = b.sent[1:]
 	c := bt.conn
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	res, err := c.wait(bt.tag)
 	c.inflight--
 	if err != nil {

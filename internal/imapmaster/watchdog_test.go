@@ -53,7 +53,7 @@ func TestFrozenServerAfterLogin(t *testing.T) {
 	}
 	defer c.Close()
 	start := time.Now()
-	s.Arm(conn)
+	conn.Arm(DefaultLimits)
 	_, err = c.List("", "*", nil).Collect()
 	if err == nil {
 		t.Fatal("LIST on a frozen server succeeded")
@@ -77,17 +77,17 @@ func TestWatchdogLeavesWorkingServerAlone(t *testing.T) {
 	}
 	defer c.Close()
 	for i := range 3 {
-		s.Arm(conn)
+		conn.Arm(DefaultLimits)
 		if _, err := c.List("", "*", nil).Collect(); err != nil {
 			t.Fatalf("LIST %d: %v", i, err)
 		}
-		s.Arm(conn)
+		conn.Arm(DefaultLimits)
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			t.Fatalf("SELECT %d: %v", i, err)
 		}
 		time.Sleep(s.Timeout + 300*time.Millisecond) // idle longer than the timeout
 	}
-	s.Arm(conn)
+	conn.Arm(DefaultLimits)
 	if err := c.Noop().Wait(); err != nil {
 		t.Fatalf("NOOP after idling: %v", err)
 	}

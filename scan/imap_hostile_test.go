@@ -1,0 +1,101 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cbfs/cbfs/internal/imapmaster/imaphostile"
+)
+
+// hostileMsgs are n messages for a hostile server's folder.
+func hostileMsgs(prefix string, n int) []*imaphostile.Message {
+	var out []*imaphostile.Message
+	for i := range n {
+		out = append(out, &imaphostile.Message{Body: []byte(crlf(msg(fmt.Sprintf("%s %d", prefix, i), "hello"))),
+			Flags: []string{`\Seen`}, Date: time.Date(2024, 5, 1, 9, 0, i, 0, time.UTC)})
+	}
+	return out
+}
+
+// hostileAccount is an account of 2 + 2 + 1 messages in INBOX, Bad and
+// Later, answering sc (in Bad, for the folder scenarios).
+func hostileAccount(sc imaphostile.Scenario) *imaphostile.Account {
+	return &imaphostile.Account{Bad: sc, In: "Bad", Folders: map[string][]*imaphostile.Message{
+		"INBOX": hostileMsgs("inbox", 2), "Bad": hostileMsgs("bad", 2), "Later": hostileMsgs("later", 1)}}
+}
+
+// TestIMAPHostileServer scans, in one run, an account whose server
+// answers wrongly and then a sane account of the same server: the wrong
+// answer costs its folder (or, for a LIST, its account) with a clear
+// error, within a bound, and everything else is backed up.
+func TestIMAPHostileServer(t *testing.T) {
+	for _, tc := range []struct {
+		sc imaphostile.Scenario
+		// what the bad account keeps: its folder Bad fails (folder), or
+		// the whole account does (account)
+		account bool
+		err     string
+	}{
+		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes"},
+		{imaphostile.EndlessFetch, false, "imap answer over a limit: more than 66 responses to one command"},
+		{imaphostile.Trickle, false, "imap server did not answer in time (still running after"},
+		{imaphostile.HugeExists, false, "the server counts 4000000000 messages in it, over cbfs's limit"},
+		{imaphostile.EmptyName, false, "the server lists a folder with an empty name"},
+		{imaphostile.BadName, false, `folder name "Bad&Jjo" is not modified UTF-7`},
+		{imaphostile.EndlessList, true, "imap answer over a limit: more than 200064 responses to one command"},
+		{imaphostile.EndlessLine, true, "imap answer over a limit: a response line of more than 65536 bytes"},
+	} {
+		t.Run(string(tc.sc), func(t *testing.T) {
+			srv := imaphostile.Start(t, map[string]*imaphostile.Account{
+				"bad@example.test":  hostileAccount(tc.sc),
+				"good@example.test": hostileAccount(imaphostile.Sane),
+			})
+			src, err := ParseSource(srv.URL("timeout=1s"))
+			require.NoError(t, err)
+			bp := newBP(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			var log bytes.Buffer
+			rep, err := Run(ctx, bp, src, Options{Accounts: []AccountSpec{{Name: "bad@example.test"}, {Name: "good@example.test"}},
+				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			require.NoError(t, err)
+			require.NoError(t, ctx.Err(), "the scan ran into the test's deadline")
+			t.Logf("%s: %v", tc.sc, time.Since(start).Round(time.Millisecond))
+			require.Len(t, rep.PerAccount, 2)
+			bad, good := rep.PerAccount[0], rep.PerAccount[1]
+			assert.Empty(t, good.Errors)
+			assert.Equal(t, 5, good.Messages, "the sane account is backed up")
+			assert.Equal(t, 7, good.Items.New, "5 messages and 2 folders (Bad, Later)")
+			assert.Zero(t, good.ReadErrors)
+			assert.Contains(t, strings.Join(bad.Errors, "\n")+log.String(), tc.err)
+			if tc.account {
+				assert.Zero(t, bad.Items.New)
+				return
+			}
+			// INBOX and Later backed up: 3 messages, and 3 folders
+			// (INBOX, Later, and the root or Bad's parent items).
+			msgs := 0
+			for _, e := range bad.Errors {
+				assert.NotContains(t, e, "Later", "only Bad fails")
+			}
+			msgs = bad.Messages
+			assert.GreaterOrEqual(t, msgs, 3, "%+v", bad)
+			if tc.sc == imaphostile.HugeLiteral {
+				// The folder is listed; its messages (each announced at
+				// 10 GB) are read errors.
+				assert.Equal(t, 2, bad.ReadErrors)
+			} else {
+				assert.Equal(t, 1, bad.FoldersSkipped, "%+v", bad)
+			}
+		})
+	}
+}
