@@ -195,7 +195,7 @@ func (l *lexer) feed(p []byte) (n int, answered int, err error) {
 					return i, answered, fmt.Errorf("%w: a literal of %s bytes (at most %d)", ErrOverLimit, l.announced(), l.lim.Literal)
 				}
 				if l.resp+l.num > l.lim.Response {
-					return i, answered, fmt.Errorf("%w: a literal of %d bytes in a response of more than %d", ErrOverLimit, l.num, l.lim.Response)
+					return i, answered, fmt.Errorf("%w: a literal of %d bytes in a response of more than %d bytes", ErrOverLimit, l.num, l.lim.Response)
 				}
 				l.lit = l.num
 			} else { // the response ends

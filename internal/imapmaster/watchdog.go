@@ -143,8 +143,8 @@ func (w *Watchdog) check() {
 	if w.lastRead < w.asked || w.recent == 0 {
 		err = fmt.Errorf("%w (nothing for %s)", ErrSilent, time.Duration(t-w.asked).Round(time.Millisecond))
 	} else {
-		err = fmt.Errorf("%w (still running after %s, and less than %d bytes in the last %s: under %d bytes/s)",
-			ErrSilent, time.Duration(t-w.asked).Round(time.Millisecond), w.quantum, w.window, int64(float64(w.quantum)/w.window.Seconds()))
+		err = fmt.Errorf("%w (still running after %s, and under %d bytes/s over the last %s)",
+			ErrSilent, time.Duration(t-w.asked).Round(time.Millisecond), int64(float64(w.quantum)/w.window.Seconds()), w.window)
 	}
 	w.mu.Unlock()
 	w.bite(err)
