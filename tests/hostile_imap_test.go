@@ -128,19 +128,27 @@ func TestHostileIMAPScan(t *testing.T) {
 		sc      imaphostile.Scenario
 		account bool   // the whole bad account fails (its LIST), not only its folder Bad
 		err     string // in the report's errors, or (read errors) cbctl's log
+		fat     int    // EndlessList: names this long
 	}{
-		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes"},
-		{imaphostile.EndlessList, true, "imap answer over a limit: more than 200064 responses to one command"},
-		{imaphostile.EndlessLine, true, "imap answer over a limit: a response line of more than 65536 bytes"},
-		{imaphostile.EndlessFetch, false, "imap answer over a limit: more than 66 responses to one command"},
-		{imaphostile.Trickle, false, "imap server did not answer in time (still running after 2"},
-		{imaphostile.EmptyName, false, "the server lists a folder with an empty name"},
-		{imaphostile.BadName, false, `is not modified UTF-7`},
-		{imaphostile.HugeExists, false, "the server counts 4000000000 messages in it"},
+		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes", 0},
+		{imaphostile.EndlessList, true, "imap answer over a limit: more than 200064 responses to one command", 0},
+		{imaphostile.EndlessList, true, "imap answer over a limit: more than 33554432 bytes of responses to one command", 60 << 10},
+		{imaphostile.EndlessLine, true, "imap answer over a limit: a response line of more than 65536 bytes", 0},
+		{imaphostile.EndlessFetch, false, "imap answer over a limit: more than 66 responses to one command", 0},
+		{imaphostile.Trickle, false, "imap server did not answer in time (still running after 2", 0},
+		{imaphostile.EmptyName, false, "the server lists a folder with an empty name", 0},
+		{imaphostile.BadName, false, `is not modified UTF-7`, 0},
+		{imaphostile.HugeExists, false, "the server counts 4000000000 messages in it", 0},
 	} {
-		t.Run(string(tc.sc), func(t *testing.T) {
+		name := string(tc.sc)
+		if tc.fat > 0 {
+			name += "-long-names"
+		}
+		t.Run(name, func(t *testing.T) {
+			bad := hostileIMAPAccount(tc.sc)
+			bad.Fat = tc.fat
 			srv := imaphostile.Start(t, map[string]*imaphostile.Account{
-				"bad@example.test":  hostileIMAPAccount(tc.sc),
+				"bad@example.test":  bad,
 				"good@example.test": hostileIMAPAccount(imaphostile.Sane),
 			})
 			dir := t.TempDir()

@@ -73,6 +73,7 @@ type Account struct {
 	In      string // the folder Bad applies to, for folder scenarios ("" every folder)
 	At      string // the command Bad answers, for EndlessLine and Trickle
 	Rate    int    // SlowSteady's bytes a second
+	Fat     int    // EndlessList: each name this long (a few bytes if 0)
 
 	mu   sync.Mutex
 	uidv map[string]uint32
@@ -399,7 +400,8 @@ func (s *session) handle(tag, cmd string, args []string) bool {
 			return true
 		}
 		if s.bad(EndlessList, "LIST") {
-			s.endless(func(i int) string { return fmt.Sprintf(`* LIST (\HasNoChildren) "/" "folder%09d"`, i) })
+			pad := strings.Repeat("x", max(0, s.acct.Fat-15))
+			s.endless(func(i int) string { return fmt.Sprintf(`* LIST (\HasNoChildren) "/" "folder%09d%s"`, i, pad) })
 			return false
 		}
 		s.acct.mu.Lock()
