@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,25 @@ import (
 
 	"github.com/cbfs/cbfs/internal/imapmaster/imaphostile"
 )
+
+// syncBuffer is a bytes.Buffer for a logger written from a goroutine the
+// test may leave running.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // hostileMsgs are n messages for a hostile server's folder.
 func hostileMsgs(prefix string, n int) []*imaphostile.Message {
@@ -58,15 +78,27 @@ func TestIMAPHostileServer(t *testing.T) {
 				"bad@example.test":  hostileAccount(tc.sc),
 				"good@example.test": hostileAccount(imaphostile.Sane),
 			})
-			src, err := ParseSource(srv.URL("timeout=1s"))
+			// 3 s: a window of 3 s, so a line a second is activity in
+			// every window (not progress).
+			src, err := ParseSource(srv.URL("timeout=3s"))
 			require.NoError(t, err)
 			bp := newBP(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			start := time.Now()
-			var log bytes.Buffer
-			rep, err := Run(ctx, bp, src, Options{Accounts: []AccountSpec{{Name: "bad@example.test"}, {Name: "good@example.test"}},
-				Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			var log syncBuffer
+			var rep *Report
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				rep, err = Run(ctx, bp, src, Options{Accounts: []AccountSpec{{Name: "bad@example.test"}, {Name: "good@example.test"}},
+					Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			}()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the scan still runs after 30 s")
+			}
 			require.NoError(t, err)
 			require.NoError(t, ctx.Err(), "the scan ran into the test's deadline")
 			t.Logf("%s: %v", tc.sc, time.Since(start).Round(time.Millisecond))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/cbfs/cbfs/internal/dovecot"
 	"github.com/cbfs/cbfs/internal/imapmaster/imapfrozen"
@@ -96,6 +97,22 @@ func TestWatchdogLeavesWorkingServerAlone(t *testing.T) {
 	}
 }
 
+// within runs fn, failing the test if it has not returned after d (fn
+// is left running).
+func within(t *testing.T, d time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("still running after %s", d)
+	}
+}
+
 // hostileServer serves one account, ann@example.com, whose folder Slow
 // holds a 96 KiB message, answering as sc.
 func hostileServer(t *testing.T, sc imaphostile.Scenario, at string, rate int) Server {
@@ -111,6 +128,7 @@ func hostileServer(t *testing.T, sc imaphostile.Scenario, at string, rate int) S
 // its Timeout has passed (within the window after it), with a clear error.
 func TestWatchdogCutsATrickle(t *testing.T) {
 	s := hostileServer(t, imaphostile.Trickle, "LIST", 0)
+	s.Timeout = 3 * time.Second // and so a window of 3 s: a line a second is activity in every window
 	c, conn, err := s.Dial(context.Background(), "ann@example.com", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +136,7 @@ func TestWatchdogCutsATrickle(t *testing.T) {
 	defer c.Close()
 	start := time.Now()
 	conn.Arm(DefaultLimits)
-	_, err = c.List("", "*", nil).Collect()
+	within(t, 20*time.Second, func() { _, err = c.List("", "*", nil).Collect() })
 	el := time.Since(start)
 	if err == nil {
 		t.Fatal("LIST answered a line a second succeeded")
@@ -148,7 +166,10 @@ func TestWatchdogLetsASlowLinkWork(t *testing.T) {
 	}
 	start := time.Now()
 	conn.Arm(FetchLimits(1, 1<<20))
-	bufs, err := c.Fetch(imap.UIDSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	var bufs []*imapclient.FetchMessageBuffer
+	within(t, 20*time.Second, func() {
+		bufs, err = c.Fetch(imap.UIDSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	})
 	el := time.Since(start)
 	if err != nil {
 		t.Fatalf("FETCH over a slow link, after %s: %v", el, conn.Explain(err))
@@ -176,7 +197,9 @@ func TestGuardRefusesHugeLiteral(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Arm(FetchLimits(1, 1<<20))
-	_, err = c.Fetch(imap.UIDSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	within(t, 20*time.Second, func() {
+		_, err = c.Fetch(imap.UIDSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	})
 	err = conn.Explain(err)
 	if !errors.Is(err, ErrOverLimit) || !strings.Contains(err.Error(), "a literal of 10000000000 bytes (at most 1048576)") {
 		t.Fatalf("FETCH of a 10 GB literal: %v", err)
