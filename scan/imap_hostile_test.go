@@ -64,7 +64,7 @@ func TestIMAPHostileServer(t *testing.T) {
 		account bool
 		err     string
 	}{
-		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes"},
+		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes (at most 134217728)"},
 		{imaphostile.EndlessFetch, false, "imap answer over a limit: more than 66 responses to one command"},
 		{imaphostile.Trickle, false, "imap server did not answer in time (still running after"},
 		{imaphostile.HugeExists, false, "the server counts 4000000000 messages in it, over cbfs's limit"},

@@ -130,7 +130,7 @@ func TestHostileIMAPScan(t *testing.T) {
 		err     string // in the report's errors, or (read errors) cbctl's log
 		fat     int    // EndlessList: names this long
 	}{
-		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes", 0},
+		{imaphostile.HugeLiteral, false, "imap answer over a limit: a literal of 10000000000 bytes (at most 134217728)", 0},
 		{imaphostile.EndlessList, true, "imap answer over a limit: more than 200064 responses to one command", 0},
 		{imaphostile.EndlessList, true, "imap answer over a limit: more than 33554432 bytes of responses to one command", 60 << 10},
 		{imaphostile.EndlessLine, true, "imap answer over a limit: a response line of more than 65536 bytes", 0},
@@ -217,7 +217,7 @@ func TestHostileIMAPRestore(t *testing.T) {
 			"imap server did not answer in time (still running after 2", false},
 		{"10 GB literal in the duplicate check", &imaphostile.Account{Bad: imaphostile.HugeLiteral,
 			Folders: map[string][]*imaphostile.Message{"INBOX": hostileMessages("old", 1)}},
-			"imap answer over a limit: a literal of 10000000000 bytes", false},
+			"imap answer over a limit: a literal of 10000000000 bytes (at most 1048576)", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := imaphostile.Start(t, map[string]*imaphostile.Account{
