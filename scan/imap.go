@@ -340,8 +340,11 @@ func (b *imapBox) Messages(ctx context.Context, f *Folder, prior *FolderEntry) (
 	all.AddRange(1, 0) // 1:*
 	b.conn.Arm(imapmaster.ListingLimits(int64(sd.NumMessages)))
 	cmd := b.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true})
-	out := make([]*Message, 0, sd.NumMessages)
-	byUID := map[imap.UID]*Message{}
+	out := make([]*Message, 0, sd.NumMessages) // at most MaxMessages (sel)
+	var byUID map[imap.UID]*Message            // for the envelopes of new messages
+	if prior != nil {
+		byUID = map[imap.UID]*Message{}
+	}
 	for {
 		md := cmd.Next()
 		if md == nil {
@@ -355,7 +358,9 @@ func (b *imapBox) Messages(ctx context.Context, f *Folder, prior *FolderEntry) (
 			Date: m.InternalDate, UID: uint32(m.UID)}
 		msg.Flags, msg.Tags = imapFlags(m.Flags)
 		out = append(out, msg)
-		byUID[m.UID] = msg
+		if byUID != nil {
+			byUID[m.UID] = msg
+		}
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, fmt.Errorf("imap FETCH %s: %w", r.name, b.failed(err))

@@ -58,9 +58,10 @@ const (
 	// the scan), and its budget grows with this count.
 	MaxMessages = 1 << 20
 	// ListingBytesPerMessage: the bytes a message's listing response (UID,
-	// FLAGS, RFC822.SIZE, INTERNALDATE) may take on average; a typical one
-	// is 110 bytes, 26 long keywords (Dovecot's Maildir limit) about 800.
-	ListingBytesPerMessage = 1 << 10
+	// FLAGS, RFC822.SIZE, INTERNALDATE) may take on average over the
+	// folder; a typical one is 110 bytes, one with 26 keywords of 15
+	// characters (26: Dovecot's Maildir limit) about 530.
+	ListingBytesPerMessage = 512
 	// MaxListingLine: one message's listing response.
 	MaxListingLine = 64 << 10
 )

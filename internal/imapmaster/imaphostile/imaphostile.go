@@ -73,7 +73,8 @@ type Account struct {
 	In      string // the folder Bad applies to, for folder scenarios ("" every folder)
 	At      string // the command Bad answers, for EndlessLine and Trickle
 	Rate    int    // SlowSteady's bytes a second
-	Fat     int    // EndlessList: each name this long (a few bytes if 0)
+	Fat     int    // EndlessList: each name this long (a few bytes if 0); EndlessFetch: keywords of this many bytes a message
+	Exists  int    // EndlessFetch: the count SELECT announces (the folder's own if 0)
 
 	mu   sync.Mutex
 	uidv map[string]uint32
@@ -439,6 +440,9 @@ func (s *session) handle(tag, cmd string, args []string) bool {
 		if s.bad(HugeExists, "SELECT") {
 			n = 4_000_000_000
 		}
+		if s.acct.Exists > 0 && s.bad(EndlessFetch, "LISTING") {
+			n = s.acct.Exists
+		}
 		s.out(`* FLAGS (\Seen \Answered \Flagged \Deleted \Draft)`)
 		s.out("* %d EXISTS", n)
 		s.out("* OK [UIDVALIDITY %d] ok", uidv)
@@ -539,8 +543,12 @@ func (s *session) fetch(tag string, uid bool, set, items string, at string) bool
 		star = msgs[len(msgs)-1].UID
 	}
 	if at == "LISTING" && s.bad(EndlessFetch, "LISTING") {
+		fat := ""
+		for k := 0; len(fat) < s.acct.Fat; k++ {
+			fat += fmt.Sprintf(" kw%d%s", k, strings.Repeat("x", 26))
+		}
 		s.endless(func(i int) string {
-			return fmt.Sprintf(`* %d FETCH (UID %d FLAGS (\Seen) RFC822.SIZE 100 INTERNALDATE "01-Jan-2024 00:00:00 +0000")`, i, i)
+			return fmt.Sprintf(`* %d FETCH (UID %d FLAGS (\Seen%s) RFC822.SIZE 100 INTERNALDATE "01-Jan-2024 00:00:00 +0000")`, i, i, fat)
 		})
 		return false
 	}
