@@ -66,6 +66,14 @@ import (
 //   - Errors: a tagged NO or BAD refuses that item (class invalid) or that
 //     account (login); any other error (connection refused, reset, EOF,
 //     timeout) means the target is gone and stops the restore.
+//   - What the server sends is bounded (imapmaster.Conn: Limits on the
+//     wire, a Watchdog that wants progress) on every connection: a LIST
+//     at login over imapmaster.ListLimits fails that account (invalid),
+//     one go-imap cannot decode (a name not modified UTF-7) is read again
+//     without it (imapmaster.ListRaw); any later answer over a limit, or
+//     too slow, closes the connection and stops the restore as above.
+//     The duplicate check fetches at most maxDupHits hits, each no larger
+//     than the message it looks for.
 //
 // Without MULTIAPPEND, on Dovecot the pipelining window changes nothing
 // measurable (window 1 and 64 gave the same rate): each APPEND is its own

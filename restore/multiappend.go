@@ -33,6 +33,10 @@ import (
 // one-by-one APPENDs after a refused batch) stays on the go-imap
 // connection.
 //
+// Its connections are imapmaster.Conns, as go-imap's: the lines it reads
+// (at most maxRespLine, literals inlined) are also bounded on the wire,
+// and the Watchdog is armed before each command and each wait.
+//
 // Literals are non-synchronizing with LITERAL+ (LITERAL- up to 4096
 // bytes); otherwise each waits for the server's "+" and a tagged answer
 // arriving instead ends the command there. Commands are pipelined: a batch

@@ -3,6 +3,15 @@
 // master login, and opening a session as one account through it (LOGIN
 // "account<sep>admin" with the admin's password: Dovecot's
 // auth_master_user_separator, "*" by default).
+//
+// The server is input, not trust (issue 18): every connection to it (Dial,
+// Wrap, ListRaw, and the restore's MULTIAPPEND connections) is a Conn,
+// whose guard bounds what the server may send for each command (Limits:
+// lines, literals by their announced size, responses, a command's
+// responses and bytes) before any parser sees a byte, and whose Watchdog
+// wants progress, not mere activity, from a command that runs past
+// Timeout. A server that crosses a bound gets its connection closed, and
+// the command an error naming the bound (ErrOverLimit, ErrSilent).
 package imapmaster
 
 import (
