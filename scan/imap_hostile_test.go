@@ -131,3 +131,28 @@ func TestIMAPHostileServer(t *testing.T) {
 		})
 	}
 }
+
+// Messages over MaxMessage by the listing's size are read errors, asked
+// for by no FETCH: each would otherwise cost a connection (the guard
+// refuses the literal), and more than maxRedials of them the account.
+func TestIMAPMessagesOverMaxMessage(t *testing.T) {
+	acct := hostileAccount(imaphostile.Sane)
+	big := hostileMsgs("big", maxRedials+2)
+	for _, m := range big {
+		m.Body = append(m.Body, bytes.Repeat([]byte("x"), 1000)...)
+	}
+	acct.Folders["INBOX"] = append(acct.Folders["INBOX"], big...)
+	srv := imaphostile.Start(t, map[string]*imaphostile.Account{"ann@example.test": acct})
+	src, err := ParseSource(srv.URL("timeout=3s"))
+	require.NoError(t, err)
+	src.(*IMAP).MaxMessage = 1000
+	var log syncBuffer
+	rep, err := Run(context.Background(), newBP(t), src, Options{Accounts: []AccountSpec{{Name: "ann@example.test"}},
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	require.NoError(t, err)
+	a := rep.PerAccount[0]
+	assert.Empty(t, a.Errors)
+	assert.Equal(t, maxRedials+2, a.ReadErrors)
+	assert.Equal(t, 5+2, a.Items.New, "the 5 other messages and 2 folders")
+	assert.Contains(t, log.String(), "bytes by the server's count, over the limit of 1000")
+}
