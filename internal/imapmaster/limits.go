@@ -133,6 +133,11 @@ type lexer struct {
 
 	mid    bool  // inside a response (its first byte was seen)
 	tagged bool  // the response began with a tag (not "*" or "+")
+	tagBuf [maxTag]byte
+	tagLen int
+	inTag  bool     // still reading the tag
+	tags   []string // tags of the responses ended in the last feed
+	ends   int      // responses ended in the last feed
 	text   int64 // text bytes of the response so far
 	resp   int64 // bytes of the response so far
 	lit    int64 // literal bytes still to come
@@ -152,16 +157,31 @@ const (
 	annCR     // "{123}\r" or "{123} \r"
 )
 
+// maxTag is the longest tag followed (cbfs's are a few bytes).
+const maxTag = 64
+
+// isTagChar reports whether b may be part of a tag (an ATOM-CHAR but
+// "+").
+func isTagChar(b byte) bool {
+	switch b {
+	case '(', ')', '{', ' ', '%', '*', '"', '\\', ']', '+':
+		return false
+	}
+	return b > 0x20 && b < 0x7f
+}
+
 // feed lexes p. It returns how many bytes of p may be passed on (all of
-// them, or those before the one that crossed a bound), how many tagged
-// responses ended in them, and the bound crossed.
-func (l *lexer) feed(p []byte) (n int, answered int, err error) {
+// them, or those before the one that crossed a bound), and the bound
+// crossed. l.tags then holds the tags of the tagged responses that ended
+// in them, l.ends how many responses of any kind did.
+func (l *lexer) feed(p []byte) (n int, err error) {
+	l.tags, l.ends = l.tags[:0], 0
 	i := 0
 	for i < len(p) {
 		if l.lit > 0 {
 			k := min(int64(len(p)-i), l.lit)
 			if l.sent+k > l.lim.Bytes {
-				return i, answered, l.overBytes()
+				return i, l.overBytes()
 			}
 			l.lit -= k
 			l.resp += k
@@ -172,10 +192,21 @@ func (l *lexer) feed(p []byte) (n int, answered int, err error) {
 		b := p[i]
 		if !l.mid {
 			l.mid = true
-			l.tagged = b != '*' && b != '+'
+			l.tagged, l.inTag, l.tagLen = isTagChar(b), isTagChar(b), 0
 			l.responses++
 			if l.responses > l.lim.Responses {
-				return i, answered, fmt.Errorf("%w: more than %d responses to one command", ErrOverLimit, l.lim.Responses)
+				return i, fmt.Errorf("%w: more than %d responses to one command", ErrOverLimit, l.lim.Responses)
+			}
+		}
+		if l.inTag {
+			switch {
+			case isTagChar(b) && l.tagLen < maxTag:
+				l.tagBuf[l.tagLen] = b
+				l.tagLen++
+			case b == ' ':
+				l.inTag = false
+			default: // not "tag SP ...": no answer to anything
+				l.inTag, l.tagged = false, false
 			}
 		}
 		l.text++
@@ -183,26 +214,27 @@ func (l *lexer) feed(p []byte) (n int, answered int, err error) {
 		l.sent++
 		switch {
 		case l.text > l.lim.Line:
-			return i, answered, fmt.Errorf("%w: a response line of more than %d bytes", ErrOverLimit, l.lim.Line)
+			return i, fmt.Errorf("%w: a response line of more than %d bytes", ErrOverLimit, l.lim.Line)
 		case l.resp > l.lim.Response:
-			return i, answered, fmt.Errorf("%w: a response of more than %d bytes", ErrOverLimit, l.lim.Response)
+			return i, fmt.Errorf("%w: a response of more than %d bytes", ErrOverLimit, l.lim.Response)
 		case l.sent > l.lim.Bytes:
-			return i, answered, l.overBytes()
+			return i, l.overBytes()
 		}
 		switch {
 		case b == '\n':
 			if l.ann == annClose || l.ann == annSP || l.ann == annCR {
 				if l.big || l.num > l.lim.Literal {
-					return i, answered, fmt.Errorf("%w: a literal of %s bytes (at most %d)", ErrOverLimit, l.announced(), l.lim.Literal)
+					return i, fmt.Errorf("%w: a literal of %s bytes (at most %d)", ErrOverLimit, l.announced(), l.lim.Literal)
 				}
 				if l.resp+l.num > l.lim.Response {
-					return i, answered, fmt.Errorf("%w: a literal of %d bytes in a response of more than %d bytes", ErrOverLimit, l.num, l.lim.Response)
+					return i, fmt.Errorf("%w: a literal of %d bytes in a response of more than %d bytes", ErrOverLimit, l.num, l.lim.Response)
 				}
 				l.lit = l.num
 			} else { // the response ends
-				if l.tagged {
-					answered++
+				if l.tagged && !l.inTag {
+					l.tags = append(l.tags, string(l.tagBuf[:l.tagLen]))
 				}
+				l.ends++
 				l.mid, l.text, l.resp = false, 0, 0
 			}
 			l.ann = annNone
@@ -232,7 +264,7 @@ func (l *lexer) feed(p []byte) (n int, answered int, err error) {
 		}
 		i++
 	}
-	return len(p), answered, nil
+	return len(p), nil
 }
 
 func (l *lexer) overBytes() error {

@@ -34,10 +34,14 @@ const maxWindow = 30 * time.Second
 //
 // The rule (curl's --speed-limit/--speed-time, after a grace period):
 //
-//   - A command is waited for from the moment the client asks (Arm, or
-//     its last write: an APPEND's upload is the client's time, not the
-//     server's) until a tagged response arrives (the guard's lexer sees
-//     it; a pipelined client Arms again before it waits for the next).
+//   - The client waits while a command it sent is unanswered: the Conn
+//     reads the tag of each command written, and only a tagged response
+//     bearing one of them answers it (an answer to no command sent, or
+//     to a later one, ends no wait). Arm also starts a wait (for the
+//     greeting, or for commands already sent), which the next command
+//     written, the last answer, or (with nothing sent) a whole untagged
+//     response ends. The clock starts at the later of Arm and the last
+//     write (an APPEND's upload is the client's time, not the server's).
 //   - Within Timeout of that moment, anything goes (a server may think
 //     before it answers: a SEARCH, a first FETCH of a cold folder).
 //   - Past Timeout, the command lives only while the server keeps
@@ -63,8 +67,10 @@ type Watchdog struct {
 	bite    func(error)
 
 	mu       sync.Mutex
-	waiting  bool
-	asked    int64 // when the client last asked (ns since base)
+	cmds     cmdLexer
+	open     []string // tags of the commands sent and not answered
+	armed    bool     // Arm's wait, until a command is sent or answered
+	asked    int64    // when the client last asked (ns since base)
 	mark     int64 // when the last quantum of bytes was complete
 	got      int64 // bytes since mark
 	lastRead int64
@@ -81,32 +87,46 @@ func newWatchdog(timeout time.Duration, minRate int64, bite func(error)) *Watchd
 
 func (w *Watchdog) now() int64 { return int64(time.Since(w.base)) }
 
-// ask starts (or restarts) the wait for an answer.
-func (w *Watchdog) ask(arm bool) {
-	if w.timeout <= 0 {
-		return
-	}
+func (w *Watchdog) waiting() bool { return w.armed || len(w.open) > 0 }
+
+// arm starts a wait (Arm).
+func (w *Watchdog) arm() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
+	w.armed = true
+	w.got, w.recent = 0, 0
+	w.start()
+}
+
+// wrote records bytes the client wrote, and the commands begun in them.
+func (w *Watchdog) wrote(p []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cmds.feed(p, func(tag string) {
+		w.open = append(w.open, tag)
+		w.armed = false
+	})
+	if w.waiting() {
+		w.start()
+	}
+}
+
+// start (re)starts the clock of a wait. w.mu is held.
+func (w *Watchdog) start() {
+	if w.timeout <= 0 || w.closed {
 		return
 	}
-	w.waiting = true
 	w.asked = w.now()
-	if arm {
-		w.got, w.recent = 0, 0
-	}
 	if w.timer == nil {
 		w.timer = time.AfterFunc(w.timeout, w.check)
 	}
 }
 
-// read records n bytes received, and answered tagged responses among them.
-func (w *Watchdog) read(n, answered int) {
-	if w.timeout <= 0 {
-		return
-	}
+// read records n bytes received, the tags answered in them, and how many
+// responses of any kind ended.
+func (w *Watchdog) read(n int, tags []string, ends int) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	t := w.now()
 	w.lastRead = t
 	w.recent += int64(n)
@@ -114,10 +134,21 @@ func (w *Watchdog) read(n, answered int) {
 	if w.got >= w.quantum {
 		w.mark, w.got = t, 0
 	}
-	if answered > 0 {
-		w.waiting = false
+	for _, tag := range tags {
+		for i, o := range w.open {
+			if o == tag {
+				w.open = append(w.open[:i], w.open[i+1:]...)
+				w.cmds.answered(tag)
+				if len(w.open) == 0 {
+					w.armed = false
+				}
+				break
+			}
+		}
 	}
-	w.mu.Unlock()
+	if ends > len(tags) && len(w.open) == 0 {
+		w.armed = false // an untagged response (the greeting) with nothing sent
+	}
 }
 
 // check runs when a deadline may have passed: it bites when the client
@@ -126,7 +157,7 @@ func (w *Watchdog) read(n, answered int) {
 // timer lapse (the next ask starts one).
 func (w *Watchdog) check() {
 	w.mu.Lock()
-	if w.closed || !w.waiting {
+	if w.closed || !w.waiting() {
 		w.timer = nil
 		w.mu.Unlock()
 		return
@@ -190,7 +221,7 @@ func (c *Conn) Arm(l Limits) {
 	c.mu.Lock()
 	c.lex.arm(l)
 	c.mu.Unlock()
-	c.wd.ask(true)
+	c.wd.arm()
 }
 
 // Err is why the guard or the watchdog closed the connection, or nil.
@@ -233,9 +264,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.mu.Lock()
-		k, answered, lerr := c.lex.feed(p[:n])
+		k, lerr := c.lex.feed(p[:n])
+		c.wd.read(k, c.lex.tags, c.lex.ends)
 		c.mu.Unlock()
-		c.wd.read(k, answered)
 		if lerr != nil {
 			c.fail(lerr)
 			if k > 0 {
@@ -255,7 +286,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 }
 
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wd.ask(false)
+	c.wd.wrote(p)
 	n, err := c.Conn.Write(p)
 	if err != nil {
 		if r := c.Err(); r != nil {
