@@ -67,6 +67,7 @@ type appendConn struct {
 	next     int
 	caps     map[string]bool
 	results  map[string]appendResult // tagged answers read while waiting for another tag
+	open     map[string]bool         // tags sent and not yet answered
 	inflight int                     // batches written, answer not yet taken
 	bad      bool                    // answered BAD: nothing more is sent on it
 }
@@ -96,7 +97,7 @@ func dialAppend(ctx context.Context, srv *imapmaster.Server, account string) (*a
 	}
 	conn := srv.Wrap(raw)
 	c := &appendConn{srv: srv, conn: conn, r: bufio.NewReaderSize(conn, 16<<10), w: bufio.NewWriterSize(conn, 64<<10),
-		caps: map[string]bool{}, results: map[string]appendResult{}}
+		caps: map[string]bool{}, results: map[string]appendResult{}, open: map[string]bool{}}
 	if err := c.login(account); err != nil {
 		conn.Close()
 		return nil, err
@@ -151,7 +152,10 @@ func (c *appendConn) login(account string) error {
 			}
 			continue
 		}
-		if t, st, _ := splitTagged(line); t == tag {
+		if t, st, _ := splitTagged(line); t != "" {
+			if err := c.answer(t); err != nil {
+				return err
+			}
 			if st != "OK" {
 				return fmt.Errorf("imap %s: CAPABILITY: %s: %w", c.srv.Addr, line, errNotLoggedIn)
 			}
@@ -162,7 +166,20 @@ func (c *appendConn) login(account string) error {
 
 func (c *appendConn) tag() string {
 	c.next++
-	return "m" + strconv.Itoa(c.next)
+	t := "m" + strconv.Itoa(c.next)
+	c.open[t] = true
+	return t
+}
+
+// answer takes a tagged answer off the open commands: an answer to a
+// command not sent (or answered already) is the server's error, not
+// something to keep.
+func (c *appendConn) answer(t string) error {
+	if !c.open[t] {
+		return fmt.Errorf("imap %s: an answer tagged %q, to no command sent", c.srv.Addr, t)
+	}
+	delete(c.open, t)
+	return nil
 }
 
 // astring writes s as a quoted string, or as a literal when it cannot be
@@ -214,6 +231,9 @@ func (c *appendConn) continuation(tag string) (appendResult, bool, error) {
 			return appendResult{}, false, nil
 		}
 		if t, _, _ := splitTagged(line); t != "" {
+			if err := c.answer(t); err != nil {
+				return appendResult{}, false, err
+			}
 			res := parseTagged(line)
 			if t == tag {
 				return res, true, nil
@@ -238,6 +258,9 @@ func (c *appendConn) wait(tag string) (appendResult, error) {
 		t, _, _ := splitTagged(line)
 		if t == "" {
 			continue // untagged, or an unexpected continuation
+		}
+		if err := c.answer(t); err != nil {
+			return appendResult{}, err
 		}
 		res := parseTagged(line)
 		if t == tag {

@@ -215,6 +215,17 @@ func TestHostileIMAPRestore(t *testing.T) {
 			"imap answer over a limit: a response line of more than 1048576 bytes", false},
 		{"a line a second to an APPEND", &imaphostile.Account{Bad: imaphostile.Trickle, At: "APPEND"},
 			"imap server did not answer in time (still running after 2", false},
+		// go-imap closes its connection on an answer to no command sent
+		// (its reason goes to the APPEND, not yet waited for: the error
+		// is the next command's, on a closed connection).
+		{"an answer to no command sent, then a line a second", &imaphostile.Account{Bad: imaphostile.FakeTag},
+			"account bad@example.test: imap target: ", false},
+		{"MULTIAPPEND: a line a second", &imaphostile.Account{Bad: imaphostile.Trickle, At: "APPEND", MultiAppend: true},
+			"imap server did not answer in time (still running after 2", false},
+		{"MULTIAPPEND: an answer to no command sent, then a line a second", &imaphostile.Account{Bad: imaphostile.FakeTag, MultiAppend: true},
+			`an answer tagged "zz1", to no command sent`, false},
+		{"MULTIAPPEND: an endless line", &imaphostile.Account{Bad: imaphostile.EndlessLine, At: "APPEND", MultiAppend: true},
+			"imap answer over a limit: a response line of more than 1048576 bytes", false},
 		{"10 GB literal in the duplicate check", &imaphostile.Account{Bad: imaphostile.HugeLiteral,
 			Folders: map[string][]*imaphostile.Message{"INBOX": hostileMessages("old", 1)}},
 			"imap answer over a limit: a literal of 10000000000 bytes (at most 1048576)", false},

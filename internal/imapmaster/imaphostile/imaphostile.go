@@ -56,6 +56,9 @@ const (
 	// SlowSteady: message contents (in Account.In) are sent at Rate bytes
 	// a second: a slow link, not a hostile server.
 	SlowSteady Scenario = "slow-steady"
+	// FakeTag: Account.At (APPEND by default) is answered by a tagged OK
+	// bearing a tag the client never sent, then one line a second forever.
+	FakeTag Scenario = "fake-tag"
 )
 
 // Message is a message of a folder.
@@ -75,6 +78,9 @@ type Account struct {
 	Rate    int    // SlowSteady's bytes a second
 	Fat     int    // EndlessList: each name this long (a few bytes if 0); EndlessFetch: keywords of this many bytes a message
 	Exists  int    // EndlessFetch: the count SELECT announces (the folder's own if 0)
+	// MultiAppend: the server offers MULTIAPPEND to this account (RFC
+	// 3502: APPEND of several messages, stored together).
+	MultiAppend bool
 
 	mu   sync.Mutex
 	uidv map[string]uint32
@@ -171,6 +177,15 @@ type session struct {
 
 const caps = "IMAP4rev1 LITERAL+ UIDPLUS"
 
+// caps are the capabilities: MULTIAPPEND too, once logged in as an
+// account that has it.
+func (s *session) caps() string {
+	if s.acct != nil && s.acct.MultiAppend {
+		return caps + " MULTIAPPEND"
+	}
+	return caps
+}
+
 func (s *session) out(format string, args ...any) {
 	fmt.Fprintf(s.w, format+"\r\n", args...)
 }
@@ -216,7 +231,7 @@ func (s *session) readCommand() (tag, cmd string, args []string, err error) {
 		if _, err := io.ReadFull(s.r, lit); err != nil {
 			return "", "", nil, err
 		}
-		toks = append(toks, string(lit))
+		toks = append(toks, litMark+string(lit))
 	}
 	if len(toks) < 2 {
 		return "", "", nil, fmt.Errorf("short command %q", toks)
@@ -225,8 +240,16 @@ func (s *session) readCommand() (tag, cmd string, args []string, err error) {
 	if cmd == "UID" && len(args) > 0 {
 		cmd, args = "UID "+strings.ToUpper(args[0]), args[1:]
 	}
+	if cmd != "APPEND" { // only APPEND tells literals from other strings
+		for i := range args {
+			args[i] = strings.TrimPrefix(args[i], litMark)
+		}
+	}
 	return tag, cmd, args, nil
 }
+
+// litMark marks a literal argument (APPEND's messages).
+const litMark = "\x00lit:"
 
 func literalSuffix(b []byte) (int, bool, bool) {
 	if !bytes.HasSuffix(b, []byte("}")) {
@@ -300,7 +323,7 @@ func quote(s string) string {
 // envelopes.
 var defaultAt = map[Scenario]string{
 	HugeLiteral: "FETCH", EndlessList: "LIST", EndlessLine: "LIST", EndlessFetch: "LISTING",
-	Trickle: "LISTING", HugeExists: "SELECT", SlowSteady: "FETCH",
+	Trickle: "LISTING", HugeExists: "SELECT", SlowSteady: "FETCH", FakeTag: "APPEND",
 }
 
 // bad reports whether the account's scenario sc applies to this command:
@@ -371,10 +394,14 @@ func (s *session) handle(tag, cmd string, args []string) bool {
 	case s.bad(Trickle, at):
 		s.trickle()
 		return false
+	case s.bad(FakeTag, at):
+		s.out("zz1 OK done")
+		s.trickle()
+		return false
 	}
 	switch cmd {
 	case "CAPABILITY":
-		s.out("* CAPABILITY %s", caps)
+		s.out("* CAPABILITY %s", s.caps())
 	case "NOOP", "CHECK", "SUBSCRIBE", "UNSUBSCRIBE", "ENABLE", "ID":
 	case "LOGOUT":
 		s.out("* BYE bye")
@@ -393,7 +420,7 @@ func (s *session) handle(tag, cmd string, args []string) bool {
 			return true
 		}
 		s.acct = a
-		s.out("%s OK [CAPABILITY %s] logged in", tag, caps)
+		s.out("%s OK [CAPABILITY %s] logged in", tag, s.caps())
 		return true
 	case "LIST":
 		if s.acct == nil {
@@ -613,7 +640,8 @@ func (s *session) fetch(tag string, uid bool, set, items string, at string) bool
 	return true
 }
 
-// append stores "APPEND mailbox [(flags)] [date] literal".
+// append stores "APPEND mailbox ([flags]) [date] literal ..." (several
+// messages: MULTIAPPEND).
 func (s *session) append(tag string, args []string) bool {
 	if s.acct == nil || len(args) < 2 {
 		s.out("%s BAD APPEND what", tag)
@@ -623,12 +651,20 @@ func (s *session) append(tag string, args []string) bool {
 	if strings.EqualFold(name, "INBOX") {
 		name = "INBOX"
 	}
-	m := &Message{Body: []byte(args[len(args)-1]), Date: time.Now()}
-	for _, a := range args[1 : len(args)-1] {
-		if strings.HasPrefix(a, "(") {
+	var batch []*Message
+	m := &Message{Date: time.Now()}
+	for _, a := range args[1:] {
+		switch {
+		case strings.HasPrefix(a, litMark):
+			m.Body = []byte(strings.TrimPrefix(a, litMark))
+			batch = append(batch, m)
+			m = &Message{Date: time.Now()}
+		case strings.HasPrefix(a, "("):
 			m.Flags = strings.Fields(strings.Trim(a, "()"))
-		} else if d, err := time.Parse("_2-Jan-2006 15:04:05 -0700", a); err == nil {
-			m.Date = d
+		default:
+			if d, err := time.Parse("_2-Jan-2006 15:04:05 -0700", a); err == nil {
+				m.Date = d
+			}
 		}
 	}
 	s.acct.mu.Lock()
@@ -638,10 +674,18 @@ func (s *session) append(tag string, args []string) bool {
 		s.out("%s NO [TRYCREATE] no such folder", tag)
 		return true
 	}
-	m.UID = uidNext(msgs)
-	s.acct.Folders[name] = append(msgs, m)
+	first := uidNext(msgs)
+	for i, m := range batch {
+		m.UID = first + uint32(i)
+		msgs = append(msgs, m)
+	}
+	s.acct.Folders[name] = msgs
 	uidv := s.acct.uidv[name]
 	s.acct.mu.Unlock()
-	s.out("%s OK [APPENDUID %d %d] stored", tag, uidv, m.UID)
+	set := fmt.Sprint(first)
+	if len(batch) > 1 {
+		set += fmt.Sprintf(":%d", first+uint32(len(batch))-1)
+	}
+	s.out("%s OK [APPENDUID %d %s] stored", tag, uidv, set)
 	return true
 }
