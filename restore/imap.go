@@ -383,10 +383,7 @@ func (b *imapBox) find(name string, msg *Message) (Appended, bool, error) {
 	if err != nil {
 		return Appended{}, false, fmt.Errorf("imap target: SEARCH %s as %s: %w", name, b.account, b.conn.Explain(err))
 	}
-	uids := sr.AllUIDs()
-	if len(uids) > maxDupHits {
-		uids = uids[:maxDupHits]
-	}
+	uids := firstUIDs(sr.All, maxDupHits)
 	per := max(1, min(len(uids), int(dupChunk/max(size, 1))))
 	for len(uids) > 0 {
 		chunk := uids[:min(per, len(uids))]
@@ -426,6 +423,34 @@ func (b *imapBox) find(name string, msg *Message) (Appended, bool, error) {
 		}
 	}
 	return Appended{}, false, nil
+}
+
+// firstUIDs is the first n UIDs of a search's answer. Not
+// SearchData.AllUIDs: it expands every range (an ESEARCH answer "ALL
+// 1:4294967295" is 16 GB) and panics on "*". A range with "*" is taken as
+// no hit.
+func firstUIDs(all imap.NumSet, n int) []imap.UID {
+	set, ok := all.(imap.UIDSet)
+	if !ok {
+		return nil
+	}
+	var out []imap.UID
+	for _, r := range set {
+		if r.Start == 0 || r.Stop == 0 {
+			continue
+		}
+		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+		for u := lo; len(out) < n; u++ {
+			out = append(out, u)
+			if u == hi {
+				break
+			}
+		}
+		if len(out) >= n {
+			break
+		}
+	}
+	return out
 }
 
 // messageID is the message's Message-ID header, "" if none.

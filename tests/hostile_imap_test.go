@@ -226,6 +226,12 @@ func TestHostileIMAPRestore(t *testing.T) {
 			`an answer tagged "zz1", to no command sent`, false},
 		{"MULTIAPPEND: an endless line", &imaphostile.Account{Bad: imaphostile.EndlessLine, At: "APPEND", MultiAppend: true},
 			"imap answer over a limit: a response line of more than 1048576 bytes", false},
+		// The duplicate check looks at the first 64 hits (and at none of
+		// "1:*"): it finds no copy, and appends.
+		{"4e9 search hits", &imaphostile.Account{Bad: imaphostile.HugeSearch,
+			Folders: map[string][]*imaphostile.Message{"INBOX": hostileMessages("old", 1)}}, "", true},
+		{"search hits 1:*", &imaphostile.Account{Bad: imaphostile.StarSearch,
+			Folders: map[string][]*imaphostile.Message{"INBOX": hostileMessages("old", 1)}}, "", true},
 		{"10 GB literal in the duplicate check", &imaphostile.Account{Bad: imaphostile.HugeLiteral,
 			Folders: map[string][]*imaphostile.Message{"INBOX": hostileMessages("old", 1)}},
 			"imap answer over a limit: a literal of 10000000000 bytes (at most 1048576)", false},
@@ -241,6 +247,11 @@ func TestHostileIMAPRestore(t *testing.T) {
 			t.Logf("exit %d in %s, peak RSS %d MiB", r.code, took.Round(time.Millisecond), rss>>20)
 			require.Empty(t, killed, "cbctl killed: %s\nstderr:\n%s", killed, r.stderr)
 			assert.Less(t, rss, int64(imapRSSLimit), "peak RSS %d MiB", rss>>20)
+			if tc.err == "" { // a sane restore
+				assert.Equal(t, 0, r.code, r.stdout+r.stderr)
+				assert.Contains(t, r.stdout, `Restored Items: 10\n`)
+				return
+			}
 			assert.NotEqual(t, 0, r.code, r.stdout)
 			assert.Contains(t, r.stdout+r.stderr, tc.err)
 			if tc.goodDone {

@@ -56,6 +56,11 @@ const (
 	// SlowSteady: message contents (in Account.In) are sent at Rate bytes
 	// a second: a slow link, not a hostile server.
 	SlowSteady Scenario = "slow-steady"
+	// HugeSearch: UID SEARCH is answered by ESEARCH "ALL 1:4294967295"
+	// (4e9 hits, 16 GB once expanded); StarSearch by "ALL 1:*" (a set
+	// that cannot be expanded: go-imap's AllUIDs panics).
+	HugeSearch Scenario = "huge-search"
+	StarSearch Scenario = "star-search"
 	// FakeTag: Account.At (APPEND by default) is answered by a tagged OK
 	// bearing a tag the client never sent, then one line a second forever.
 	FakeTag Scenario = "fake-tag"
@@ -488,6 +493,14 @@ func (s *session) handle(tag, cmd string, args []string) bool {
 	case "APPEND":
 		return s.append(tag, args)
 	case "UID SEARCH", "SEARCH":
+		if s.acct != nil && (s.acct.Bad == HugeSearch || s.acct.Bad == StarSearch) {
+			set := "1:4294967295"
+			if s.acct.Bad == StarSearch {
+				set = "1:*"
+			}
+			s.out(`* ESEARCH (TAG "%s") UID ALL %s`, tag, set)
+			break
+		}
 		msgs, _, _ := s.folder(s.selected)
 		var sb strings.Builder
 		sb.WriteString("* SEARCH")
