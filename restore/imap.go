@@ -427,8 +427,8 @@ func (b *imapBox) find(name string, msg *Message) (Appended, bool, error) {
 
 // firstUIDs is the first n UIDs of a search's answer. Not
 // SearchData.AllUIDs: it expands every range (an ESEARCH answer "ALL
-// 1:4294967295" is 16 GB) and panics on "*". A range with "*" is taken as
-// no hit.
+// 1:4294967295" is 16 GB), and would panic on "*" (which go-imap's
+// decoder refuses; here a range with "*" is no hit).
 func firstUIDs(all imap.NumSet, n int) []imap.UID {
 	set, ok := all.(imap.UIDSet)
 	if !ok {

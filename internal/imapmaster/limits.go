@@ -131,19 +131,19 @@ type lexer struct {
 	lim             Limits
 	responses, sent int64 // since the last Arm
 
-	mid    bool  // inside a response (its first byte was seen)
-	tagged bool  // the response began with a tag (not "*" or "+")
+	mid    bool // inside a response (its first byte was seen)
+	tagged bool // the response began with a tag (not "*" or "+")
 	tagBuf [maxTag]byte
 	tagLen int
 	inTag  bool     // still reading the tag
 	tags   []string // tags of the responses ended in the last feed
 	ends   int      // responses ended in the last feed
-	text   int64 // text bytes of the response so far
-	resp   int64 // bytes of the response so far
-	lit    int64 // literal bytes still to come
-	ann    uint8 // where in a "{N}" or "{N+}" announcement the line is
-	num    int64 // the announced size so far
-	big    bool  // the announced size overflows int64
+	text   int64    // text bytes of the response so far
+	resp   int64    // bytes of the response so far
+	lit    int64    // literal bytes still to come
+	ann    uint8    // where in a "{N}" or "{N+}" announcement the line is
+	num    int64    // the announced size so far
+	big    bool     // the announced size overflows int64
 }
 
 // Announcement states: the line so far ends with...

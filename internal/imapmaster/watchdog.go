@@ -71,8 +71,8 @@ type Watchdog struct {
 	open     []string // tags of the commands sent and not answered
 	armed    bool     // Arm's wait, until a command is sent or answered
 	asked    int64    // when the client last asked (ns since base)
-	mark     int64 // when the last quantum of bytes was complete
-	got      int64 // bytes since mark
+	mark     int64    // when the last quantum of bytes was complete
+	got      int64    // bytes since mark
 	lastRead int64
 	recent   int64 // bytes read since asked
 	timer    *time.Timer
