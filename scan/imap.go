@@ -341,6 +341,7 @@ func (b *imapBox) Messages(ctx context.Context, f *Folder, prior *FolderEntry) (
 	b.conn.Arm(imapmaster.ListingLimits(int64(sd.NumMessages)))
 	cmd := b.c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, InternalDate: true})
 	out := make([]*Message, 0, sd.NumMessages) // at most MaxMessages (sel)
+	in := interner{}                           // flags and keywords repeat: one copy each
 	var byUID map[imap.UID]*Message            // for the envelopes of new messages
 	if prior != nil {
 		byUID = map[imap.UID]*Message{}
@@ -357,6 +358,10 @@ func (b *imapBox) Messages(ctx context.Context, f *Folder, prior *FolderEntry) (
 		msg := &Message{Key: r.keyPrefix + ":" + strconv.FormatUint(uint64(m.UID), 10), Size: m.RFC822Size,
 			Date: m.InternalDate, UID: uint32(m.UID)}
 		msg.Flags, msg.Tags = imapFlags(m.Flags)
+		msg.Flags = in.str(msg.Flags)
+		for i, t := range msg.Tags {
+			msg.Tags[i] = in.str(t)
+		}
 		out = append(out, msg)
 		if byUID != nil {
 			byUID[m.UID] = msg
@@ -407,6 +412,23 @@ func (b *imapBox) Messages(ctx context.Context, f *Folder, prior *FolderEntry) (
 	return out, nil
 }
 
+// interner keeps one copy of each string it is given, up to maxInterned
+// of them (a listing's flag sets and keywords: a few, repeated over every
+// message of a folder).
+type interner map[string]string
+
+const maxInterned = 4096
+
+func (in interner) str(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	if len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
+}
+
 // fetchBatch is how many messages one UID FETCH asks for.
 const fetchBatch = 64
 
@@ -418,7 +440,19 @@ const fetchBatch = 64
 func (b *imapBox) Fetch(ctx context.Context, f *Folder, msgs []*Message, fn func(*Message, []byte, error) error) error {
 	r := f.ref.(*imapFolder)
 	section := &imap.FetchItemBodySection{Peek: true}
-	todo := msgs
+	// A message the listing says is too large is not asked for: the guard
+	// would refuse it, but at the cost of the connection.
+	todo := make([]*Message, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Size > b.src.maxMessage() {
+			err := fmt.Errorf("imap FETCH %s UID %d: %d bytes by the server's count, over the limit of %d", r.name, m.UID, m.Size, b.src.maxMessage())
+			if e := fn(m, nil, err); e != nil {
+				return e
+			}
+			continue
+		}
+		todo = append(todo, m)
+	}
 	for len(todo) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
