@@ -85,4 +85,3 @@ func (p *Path) RemoveLeftover(l Leftover) error {
 	}
 	return nil
 }
-

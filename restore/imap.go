@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -67,6 +66,14 @@ import (
 //   - Errors: a tagged NO or BAD refuses that item (class invalid) or that
 //     account (login); any other error (connection refused, reset, EOF,
 //     timeout) means the target is gone and stops the restore.
+//   - What the server sends is bounded (imapmaster.Conn: Limits on the
+//     wire, a Watchdog that wants progress) on every connection: a LIST
+//     at login over imapmaster.ListLimits fails that account (invalid),
+//     one go-imap cannot decode (a name not modified UTF-7) is read again
+//     without it (imapmaster.ListRaw); any later answer over a limit, or
+//     too slow, closes the connection and stops the restore as above.
+//     The duplicate check fetches at most maxDupHits hits, each no larger
+//     than the message it looks for.
 //
 // Without MULTIAPPEND, on Dovecot the pipelining window changes nothing
 // measurable (window 1 and 64 gave the same rate): each APPEND is its own
@@ -120,7 +127,11 @@ func (t *IMAPTarget) Close() error { return nil }
 // CreateFolders.
 func (t *IMAPTarget) Provision(ctx context.Context, p *Provisioning) error { return nil }
 
-// Open logs in as the account.
+// Open logs in as the account and lists its folders. A LIST answered
+// over the limits (imapmaster.ListLimits) fails that account (ErrRefused),
+// not the restore; one go-imap cannot decode (a name that is not modified
+// UTF-7) is read again without go-imap (imapmaster.ListRaw), the names it
+// cannot decode left out (cbfs never creates such a name).
 func (t *IMAPTarget) Open(ctx context.Context, account string) (Mailbox, error) {
 	c, conn, err := t.Dial(ctx, account, nil)
 	if err != nil {
@@ -128,11 +139,31 @@ func (t *IMAPTarget) Open(ctx context.Context, account string) (Mailbox, error) 
 	}
 	b := &imapBox{t: t, c: c, conn: conn, account: account, mailboxes: map[string]bool{}, names: map[string]string{},
 		nonEmpty: map[string]bool{}}
-	b.deadline()
+	b.arm(imapmaster.ListLimits())
 	list, err := b.c.List("", "*", nil).Collect()
 	if err != nil {
 		b.c.Close()
-		return nil, fmt.Errorf("imap target: LIST as %s: %w", account, err)
+		err = conn.Explain(err)
+		var ie *imap.Error
+		switch {
+		case errors.Is(err, imapmaster.ErrOverLimit):
+			return nil, fmt.Errorf("imap target: LIST as %s: %w: %w", account, ErrRefused, err)
+		case errors.As(err, &ie) || errors.Is(err, imapmaster.ErrSilent):
+			return nil, fmt.Errorf("imap target: LIST as %s: %w", account, err)
+		}
+		raw, rerr := t.ListRaw(ctx, account)
+		if rerr != nil {
+			return nil, fmt.Errorf("imap target: LIST as %s: %w (and listed again: %w)", account, err, rerr)
+		}
+		list = nil
+		for _, m := range raw {
+			if m.Err == nil {
+				list = append(list, &imap.ListData{Mailbox: m.Name, Delim: m.Delim})
+			}
+		}
+		if b.c, b.conn, err = t.Dial(ctx, account, nil); err != nil {
+			return nil, fmt.Errorf("imap target: %w", classifyIMAP(err))
+		}
 	}
 	b.delim = '/'
 	for _, l := range list {
@@ -156,7 +187,7 @@ func (t *IMAPTarget) Open(ctx context.Context, account string) (Mailbox, error) 
 func (t *IMAPTarget) CheckLogin(ctx context.Context, account string) error {
 	var (
 		c    *imapclient.Client
-		conn net.Conn
+		conn *imapmaster.Conn
 		err  error
 	)
 	for try := 0; ; try++ {
@@ -174,7 +205,7 @@ func (t *IMAPTarget) CheckLogin(ctx context.Context, account string) error {
 	if err != nil {
 		return fmt.Errorf("imap target: %w", classifyIMAP(err))
 	}
-	t.Arm(conn)
+	conn.Arm(imapmaster.DefaultLimits)
 	_ = c.Logout().Wait()
 	return c.Close()
 }
@@ -191,7 +222,7 @@ func classifyIMAP(err error) error {
 type imapBox struct {
 	t         *IMAPTarget
 	c         *imapclient.Client
-	conn      net.Conn
+	conn      *imapmaster.Conn
 	account   string
 	delim     rune
 	mailboxes map[string]bool   // exists on the server
@@ -216,9 +247,12 @@ type imapPending struct {
 	done    func(Appended, error)
 }
 
-func (b *imapBox) deadline() {
+// deadline arms the go-imap connection for a command (DefaultLimits).
+func (b *imapBox) deadline() { b.arm(imapmaster.DefaultLimits) }
+
+func (b *imapBox) arm(l imapmaster.Limits) {
 	b.lastMain = time.Now()
-	b.t.Arm(b.conn)
+	b.conn.Arm(l)
 }
 
 // mailboxName is the IMAP name of a path.
@@ -280,7 +314,7 @@ func (b *imapBox) create(name string) error {
 		err = nil
 	}
 	if err != nil {
-		return fmt.Errorf("imap target: CREATE %s as %s: %w", name, b.account, classifyIMAP(err))
+		return fmt.Errorf("imap target: CREATE %s as %s: %w", name, b.account, classifyIMAP(b.conn.Explain(err)))
 	}
 	b.mailboxes[name] = true
 	b.c.Subscribe(name).Wait() // best effort: clients that list subscribed folders only see it
@@ -308,12 +342,21 @@ func (b *imapBox) hadMessages(name string) (bool, error) {
 	b.deadline()
 	st, err := b.c.Status(name, &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil {
-		return false, fmt.Errorf("imap target: STATUS %s as %s: %w", name, b.account, err)
+		return false, fmt.Errorf("imap target: STATUS %s as %s: %w", name, b.account, b.conn.Explain(err))
 	}
 	v := st.NumMessages != nil && *st.NumMessages > 0
 	b.nonEmpty[name] = v
 	return v, nil
 }
+
+// maxDupHits is how many of a duplicate check's search hits are fetched
+// and compared (a sane folder has one, or a few copies); a server
+// answering more is not believed beyond them. dupChunk bounds the bytes
+// one FETCH of hits may bring (each hit is exactly the message's size).
+const (
+	maxDupHits = 64
+	dupChunk   = 32 << 20
+)
 
 // find runs the duplicate check (see IMAPTarget) in mailbox name.
 func (b *imapBox) find(name string, msg *Message) (Appended, bool, error) {
@@ -322,7 +365,7 @@ func (b *imapBox) find(name string, msg *Message) (Appended, bool, error) {
 		sd, err := b.c.Select(name, &imap.SelectOptions{ReadOnly: true}).Wait()
 		if err != nil {
 			b.selected = ""
-			return Appended{}, false, fmt.Errorf("imap target: EXAMINE %s as %s: %w", name, b.account, err)
+			return Appended{}, false, fmt.Errorf("imap target: EXAMINE %s as %s: %w", name, b.account, b.conn.Explain(err))
 		}
 		b.selected, b.uidValid = name, sd.UIDValidity
 	}
@@ -338,32 +381,76 @@ func (b *imapBox) find(name string, msg *Message) (Appended, bool, error) {
 	b.deadline()
 	sr, err := b.c.UIDSearch(crit, nil).Wait()
 	if err != nil {
-		return Appended{}, false, fmt.Errorf("imap target: SEARCH %s as %s: %w", name, b.account, err)
+		return Appended{}, false, fmt.Errorf("imap target: SEARCH %s as %s: %w", name, b.account, b.conn.Explain(err))
 	}
-	uids := sr.AllUIDs()
-	if len(uids) == 0 {
-		return Appended{}, false, nil
-	}
-	b.deadline()
-	bufs, err := b.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, InternalDate: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-	if err != nil {
-		return Appended{}, false, fmt.Errorf("imap target: FETCH %s as %s: %w", name, b.account, err)
-	}
-	for _, m := range bufs {
-		if m.RFC822Size != size || len(m.BodySection) == 0 || !bytes.Equal(m.BodySection[0].Bytes, msg.Body) {
-			continue
+	uids := firstUIDs(sr.All, maxDupHits)
+	per := max(1, min(len(uids), int(dupChunk/max(size, 1))))
+	for len(uids) > 0 {
+		chunk := uids[:min(per, len(uids))]
+		uids = uids[len(chunk):]
+		// A hit's content is exactly the message's size, or not this
+		// message: no literal may be larger.
+		b.arm(imapmaster.FetchLimits(len(chunk), size))
+		cmd := b.c.Fetch(imap.UIDSetNum(chunk...), &imap.FetchOptions{UID: true, InternalDate: true, RFC822Size: true,
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+		var found *Appended
+		for {
+			md := cmd.Next()
+			if md == nil {
+				break
+			}
+			m, err := md.Collect()
+			if err != nil || found != nil {
+				continue
+			}
+			if m.RFC822Size != size || len(m.BodySection) == 0 || !bytes.Equal(m.BodySection[0].Bytes, msg.Body) {
+				continue
+			}
+			if !msg.Date.IsZero() && m.InternalDate.Unix() != msg.Date.Unix() {
+				continue
+			}
+			if msg.Claimed != nil && msg.Claimed(name, b.uidValid, uint32(m.UID)) {
+				continue
+			}
+			found = &Appended{ID: restoredID(name, b.uidValid, uint32(m.UID)), Existing: true,
+				UIDValidity: b.uidValid, UID: uint32(m.UID)}
 		}
-		if !msg.Date.IsZero() && m.InternalDate.Unix() != msg.Date.Unix() {
-			continue
+		if err := cmd.Close(); err != nil {
+			return Appended{}, false, fmt.Errorf("imap target: FETCH %s as %s: %w", name, b.account, b.conn.Explain(err))
 		}
-		if msg.Claimed != nil && msg.Claimed(name, b.uidValid, uint32(m.UID)) {
-			continue
+		if found != nil {
+			return *found, true, nil
 		}
-		return Appended{ID: restoredID(name, b.uidValid, uint32(m.UID)), Existing: true,
-			UIDValidity: b.uidValid, UID: uint32(m.UID)}, true, nil
 	}
 	return Appended{}, false, nil
+}
+
+// firstUIDs is the first n UIDs of a search's answer. Not
+// SearchData.AllUIDs: it expands every range (an ESEARCH answer "ALL
+// 1:4294967295" is 16 GB), and would panic on "*" (which go-imap's
+// decoder refuses; here a range with "*" is no hit).
+func firstUIDs(all imap.NumSet, n int) []imap.UID {
+	set, ok := all.(imap.UIDSet)
+	if !ok {
+		return nil
+	}
+	var out []imap.UID
+	for _, r := range set {
+		if r.Start == 0 || r.Stop == 0 {
+			continue
+		}
+		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+		for u := lo; len(out) < n; u++ {
+			out = append(out, u)
+			if u == hi {
+				break
+			}
+		}
+		if len(out) >= n {
+			break
+		}
+	}
+	return out
 }
 
 // messageID is the message's Message-ID header, "" if none.
@@ -456,10 +543,10 @@ func (b *imapBox) appendOne(name string, msg *Message, flags []string, done func
 	cmd := b.c.Append(name, int64(len(msg.Body)), opt)
 	if _, err := cmd.Write(msg.Body); err != nil {
 		cmd.Close()
-		return fmt.Errorf("imap target: APPEND to %s as %s: %w", name, b.account, err)
+		return fmt.Errorf("imap target: APPEND to %s as %s: %w", name, b.account, b.conn.Explain(err))
 	}
 	if err := cmd.Close(); err != nil {
-		return fmt.Errorf("imap target: APPEND to %s as %s: %w", name, b.account, err)
+		return fmt.Errorf("imap target: APPEND to %s as %s: %w", name, b.account, b.conn.Explain(err))
 	}
 	b.pending = append(b.pending, imapPending{cmd: cmd, mailbox: name, done: done})
 	return nil
@@ -472,7 +559,7 @@ func (b *imapBox) waitOne() error {
 	b.deadline()
 	data, err := p.cmd.Wait()
 	if err != nil {
-		err = classifyIMAP(err)
+		err = classifyIMAP(b.conn.Explain(err))
 		if !errors.Is(err, ErrRefused) {
 			return fmt.Errorf("imap target: APPEND to %s as %s: %w", p.mailbox, b.account, err)
 		}

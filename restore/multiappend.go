@@ -3,7 +3,6 @@ package restore
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,10 @@ import (
 // one-by-one APPENDs after a refused batch) stays on the go-imap
 // connection.
 //
+// Its connections are imapmaster.Conns, as go-imap's: the lines it reads
+// (at most maxRespLine, literals inlined) are also bounded on the wire,
+// and the Watchdog is armed before each command and each wait.
+//
 // Literals are non-synchronizing with LITERAL+ (LITERAL- up to 4096
 // bytes); otherwise each waits for the server's "+" and a tagged answer
 // arriving instead ends the command there. Commands are pipelined: a batch
@@ -58,12 +61,13 @@ type imapStats struct {
 // appendConn is one connection dedicated to APPEND.
 type appendConn struct {
 	srv      *imapmaster.Server
-	conn     net.Conn // the Watchdog's: Arm before each command
+	conn     *imapmaster.Conn // Arm before each command
 	r        *bufio.Reader
 	w        *bufio.Writer
 	next     int
 	caps     map[string]bool
 	results  map[string]appendResult // tagged answers read while waiting for another tag
+	open     map[string]bool         // tags sent and not yet answered
 	inflight int                     // batches written, answer not yet taken
 	bad      bool                    // answered BAD: nothing more is sent on it
 }
@@ -91,14 +95,9 @@ func dialAppend(ctx context.Context, srv *imapmaster.Server, account string) (*a
 	if err != nil {
 		return nil, fmt.Errorf("imap %s: %w", srv.Addr, err)
 	}
-	conn := raw
-	if srv.TLS {
-		host, _, _ := net.SplitHostPort(srv.Addr)
-		conn = tls.Client(raw, &tls.Config{ServerName: host, InsecureSkipVerify: srv.Insecure})
-	}
-	_, conn = imapmaster.NewWatchdog(raw, conn, srv.Timeout)
+	conn := srv.Wrap(raw)
 	c := &appendConn{srv: srv, conn: conn, r: bufio.NewReaderSize(conn, 16<<10), w: bufio.NewWriterSize(conn, 64<<10),
-		caps: map[string]bool{}, results: map[string]appendResult{}}
+		caps: map[string]bool{}, results: map[string]appendResult{}, open: map[string]bool{}}
 	if err := c.login(account); err != nil {
 		conn.Close()
 		return nil, err
@@ -107,7 +106,7 @@ func dialAppend(ctx context.Context, srv *imapmaster.Server, account string) (*a
 }
 
 func (c *appendConn) login(account string) error {
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	greet, err := c.readLine()
 	if err != nil {
 		return fmt.Errorf("imap %s: greeting: %w", c.srv.Addr, err)
@@ -117,7 +116,7 @@ func (c *appendConn) login(account string) error {
 	}
 	// LOGIN may need synchronizing literals: caps are not known yet.
 	tag := c.tag()
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	c.w.WriteString(tag + " LOGIN ")
 	res, ended, err := c.astring(tag, account+c.srv.Sep+c.srv.User)
 	if err == nil && !ended {
@@ -137,7 +136,7 @@ func (c *appendConn) login(account string) error {
 		return fmt.Errorf("imap login as %s%s%s: %s %s: %w", account, c.srv.Sep, c.srv.User, res.status, res.text, errNotLoggedIn)
 	}
 	tag = c.tag()
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	c.w.WriteString(tag + " CAPABILITY\r\n")
 	if err := c.w.Flush(); err != nil {
 		return err
@@ -153,7 +152,10 @@ func (c *appendConn) login(account string) error {
 			}
 			continue
 		}
-		if t, st, _ := splitTagged(line); t == tag {
+		if t, st, _ := splitTagged(line); t != "" {
+			if err := c.answer(t); err != nil {
+				return err
+			}
 			if st != "OK" {
 				return fmt.Errorf("imap %s: CAPABILITY: %s: %w", c.srv.Addr, line, errNotLoggedIn)
 			}
@@ -164,7 +166,20 @@ func (c *appendConn) login(account string) error {
 
 func (c *appendConn) tag() string {
 	c.next++
-	return "m" + strconv.Itoa(c.next)
+	t := "m" + strconv.Itoa(c.next)
+	c.open[t] = true
+	return t
+}
+
+// answer takes a tagged answer off the open commands: an answer to a
+// command not sent (or answered already) is the server's error, not
+// something to keep.
+func (c *appendConn) answer(t string) error {
+	if !c.open[t] {
+		return fmt.Errorf("imap %s: an answer tagged %q, to no command sent", c.srv.Addr, t)
+	}
+	delete(c.open, t)
+	return nil
 }
 
 // astring writes s as a quoted string, or as a literal when it cannot be
@@ -216,6 +231,9 @@ func (c *appendConn) continuation(tag string) (appendResult, bool, error) {
 			return appendResult{}, false, nil
 		}
 		if t, _, _ := splitTagged(line); t != "" {
+			if err := c.answer(t); err != nil {
+				return appendResult{}, false, err
+			}
 			res := parseTagged(line)
 			if t == tag {
 				return res, true, nil
@@ -241,6 +259,9 @@ func (c *appendConn) wait(tag string) (appendResult, error) {
 		if t == "" {
 			continue // untagged, or an unexpected continuation
 		}
+		if err := c.answer(t); err != nil {
+			return appendResult{}, err
+		}
 		res := parseTagged(line)
 		if t == tag {
 			return res, nil
@@ -258,7 +279,7 @@ func (c *appendConn) readLine() (string, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return "", err
+			return "", c.conn.Explain(err)
 		}
 		sb.Write(part)
 		if sb.Len() > maxRespLine {
@@ -280,7 +301,7 @@ func (c *appendConn) readLine() (string, error) {
 		sb.WriteString("\r\n")
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(c.r, buf); err != nil {
-			return "", err
+			return "", c.conn.Explain(err)
 		}
 		sb.Write(buf)
 	}
@@ -444,7 +465,7 @@ func utf7Encode(s string) string {
 // answer kept for wait. The bytes of each message are sent as they are.
 func (c *appendConn) sendAppend(mailbox string, items []batchItem) (string, error) {
 	tag := c.tag()
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	c.w.WriteString(tag + " APPEND " + mailboxArg(mailbox))
 	for _, it := range items {
 		c.w.WriteString(" (" + strings.Join(it.flags, " ") + ")")
@@ -612,7 +633,7 @@ func (b *imapBox) waitBatch() error {
 	bt := b.sent[0]
 	b.sent = b.sent[1:]
 	c := bt.conn
-	c.srv.Arm(c.conn)
+	c.conn.Arm(imapmaster.DefaultLimits)
 	res, err := c.wait(bt.tag)
 	c.inflight--
 	if err != nil {

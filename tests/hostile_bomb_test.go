@@ -114,9 +114,12 @@ func cbctlRSS(t *testing.T, args ...string) (result, int64) {
 	return cbctlRSSWithin(t, 0, nil, args...)
 }
 
+// rssKillAt is the peak RSS at which cbctlRSSWithin kills cbctl.
+const rssKillAt = 1 << 30
+
 // cbctlRSSWithin is cbctlRSS with env added to cbctl's environment and a
 // deadline (0: none), after which cbctl is killed and t fails: a hang on
-// something planted.
+// something planted. cbctl is killed, and t fails, past rssKillAt too.
 func cbctlRSSWithin(t *testing.T, deadline time.Duration, env []string, args ...string) (result, int64) {
 	t.Helper()
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
@@ -130,6 +133,7 @@ func cbctlRSSWithin(t *testing.T, deadline time.Duration, env []string, args ...
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	require.NoError(t, cmd.Start())
 	var peak atomic.Int64
+	var grew atomic.Bool
 	stop := make(chan struct{})
 	polled := make(chan struct{})
 	go func() {
@@ -139,6 +143,12 @@ func cbctlRSSWithin(t *testing.T, deadline time.Duration, env []string, args ...
 				if v := hwmOf(string(b)); v > peak.Load() {
 					peak.Store(v)
 				}
+			}
+			if peak.Load() > rssKillAt {
+				// The test has failed by then; the machine is spared.
+				grew.Store(true)
+				cmd.Process.Kill()
+				return
 			}
 			select {
 			case <-stop:
@@ -150,6 +160,9 @@ func cbctlRSSWithin(t *testing.T, deadline time.Duration, env []string, args ...
 	err := cmd.Wait()
 	close(stop)
 	<-polled
+	if grew.Load() {
+		t.Fatalf("cbctl %q grew past %d MiB (killed)\nstderr:\n%s", args, rssKillAt>>20, errb.String())
+	}
 	if ctx.Err() != nil {
 		t.Fatalf("cbctl %q has not ended after %v (killed): it blocks on something the user planted\nstderr:\n%s", args, deadline, errb.String())
 	}

@@ -3,12 +3,20 @@
 // master login, and opening a session as one account through it (LOGIN
 // "account<sep>admin" with the admin's password: Dovecot's
 // auth_master_user_separator, "*" by default).
+//
+// The server is input, not trust (issue 18): every connection to it (Dial,
+// Wrap, ListRaw, and the restore's MULTIAPPEND connections) is a Conn,
+// whose guard bounds what the server may send for each command (Limits:
+// lines, literals by their announced size, responses, a command's
+// responses and bytes) before any parser sees a byte, and whose Watchdog
+// wants progress, not mere activity, from a command that runs past
+// Timeout. A server that crosses a bound gets its connection closed, and
+// the command an error naming the bound (ErrOverLimit, ErrSilent).
 package imapmaster
 
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -28,6 +36,7 @@ type Server struct {
 	Pass     string        // its password
 	Sep      string        // master-user separator, "*"
 	Timeout  time.Duration // bounds each command's wait for the server (Watchdog); 2 minutes
+	MinRate  int64         // bytes a second a command must keep up past Timeout (Watchdog); DefaultMinRate
 }
 
 // Query parameters every IMAP URL takes.
@@ -38,7 +47,7 @@ var common = []string{"separator", "insecure", "timeout"}
 // reads itself from the returned values. Any other parameter is an error.
 // Errors never show the password.
 func Parse(u *url.URL, what string, extra ...string) (Server, url.Values, error) {
-	s := Server{Addr: u.Host, TLS: u.Scheme == "imaps", Sep: "*", Timeout: 2 * time.Minute}
+	s := Server{Addr: u.Host, TLS: u.Scheme == "imaps", Sep: "*", Timeout: 2 * time.Minute, MinRate: DefaultMinRate}
 	if u.User == nil || u.User.Username() == "" {
 		return s, nil, fmt.Errorf("%s %s: imap needs the admin login: imap://admin:password@host:port", what, u.Redacted())
 	}
@@ -90,50 +99,42 @@ func (s *Server) String() string {
 	return scheme + "://" + s.User + "@" + s.Addr
 }
 
-// Deadline sets the connection's deadline for the next command. go-imap
-// clears read deadlines after each response: use Arm on Dial's connections.
-func (s *Server) Deadline(conn net.Conn) {
-	if s.Timeout > 0 {
-		conn.SetDeadline(time.Now().Add(s.Timeout))
-	}
-}
-
 // Dial connects, waits for the greeting and logs in as account through the
 // master login. A refused login returns an error wrapping the server's
-// *imap.Error (errors.As finds it). The returned connection carries a
-// Watchdog of Timeout: call Arm before each command; a server silent for
-// Timeout makes the command fail with an error wrapping ErrSilent.
-func (s *Server) Dial(ctx context.Context, account string, opts *imapclient.Options) (*imapclient.Client, net.Conn, error) {
+// *imap.Error (errors.As finds it). The returned connection is watched
+// and guarded (Conn): Arm it before each command; a server silent or too
+// slow fails the command with an error wrapping ErrSilent, one that sends
+// more than the command's Limits with an error wrapping ErrOverLimit
+// (Conn.Explain recovers both from go-imap's errors).
+func (s *Server) Dial(ctx context.Context, account string, opts *imapclient.Options) (*imapclient.Client, *Conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	raw, err := d.DialContext(ctx, "tcp", s.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("imap %s: %w", s.Addr, err)
 	}
-	raw := conn
-	if s.TLS {
-		host, _, _ := net.SplitHostPort(s.Addr)
-		conn = tls.Client(conn, &tls.Config{ServerName: host, InsecureSkipVerify: s.Insecure})
-	}
-	wd, conn := NewWatchdog(raw, conn, s.Timeout)
-	wd.Arm()
+	conn := s.Wrap(raw)
+	conn.Arm(DefaultLimits)
 	c := imapclient.New(conn, opts)
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("imap %s: %w", s.Addr, silent(wd, err))
+		return nil, nil, fmt.Errorf("imap %s: %w", s.Addr, conn.Explain(err))
 	}
-	wd.Arm()
+	conn.Arm(DefaultLimits)
 	if err := c.Login(account+s.Sep+s.User, s.Pass).Wait(); err != nil {
 		c.Close()
-		return nil, nil, fmt.Errorf("imap login as %s%s%s: %w", account, s.Sep, s.User, silent(wd, err))
+		return nil, nil, fmt.Errorf("imap login as %s%s%s: %w", account, s.Sep, s.User, conn.Explain(err))
 	}
 	return c, conn, nil
 }
 
-// silent marks err as ErrSilent when the watchdog closed the connection
-// (go-imap hands commands the reader's error as text).
-func silent(wd *Watchdog, err error) error {
-	if wd.Bitten() && !errors.Is(err, ErrSilent) {
-		return fmt.Errorf("%w: %w", ErrSilent, err)
+// Wrap makes a dialed TCP connection to the server the connection an
+// IMAP client is given: over TLS for imaps, watched (Timeout, MinRate)
+// and guarded (Limits).
+func (s *Server) Wrap(raw net.Conn) *Conn {
+	conn := raw
+	if s.TLS {
+		host, _, _ := net.SplitHostPort(s.Addr)
+		conn = tls.Client(raw, &tls.Config{ServerName: host, InsecureSkipVerify: s.Insecure})
 	}
-	return err
+	return NewConn(raw, conn, s.Timeout, s.MinRate)
 }

@@ -12,9 +12,9 @@ func TestParse(t *testing.T) {
 		url, err string
 		want     Server
 	}{
-		{url: "imap://admin:pw@127.0.0.1:1143", want: Server{Addr: "127.0.0.1:1143", User: "admin", Pass: "pw", Sep: "*", Timeout: 2 * time.Minute}},
+		{url: "imap://admin:pw@127.0.0.1:1143", want: Server{Addr: "127.0.0.1:1143", User: "admin", Pass: "pw", Sep: "*", Timeout: 2 * time.Minute, MinRate: DefaultMinRate}},
 		{url: "imaps://admin:pw@mail.example.com?separator=%25&insecure=true&timeout=5s",
-			want: Server{Addr: "mail.example.com:993", TLS: true, Insecure: true, User: "admin", Pass: "pw", Sep: "%", Timeout: 5 * time.Second}},
+			want: Server{Addr: "mail.example.com:993", TLS: true, Insecure: true, User: "admin", Pass: "pw", Sep: "%", Timeout: 5 * time.Second, MinRate: DefaultMinRate}},
 		{url: "imap://mail.example.com", err: "needs the admin login"},
 		{url: "imap://admin:pw@:143", err: "no host"},
 		{url: "imap://admin:secret@h?bogus=1", err: `unknown parameter "bogus"`},
