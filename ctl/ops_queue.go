@@ -145,12 +145,15 @@ func (c *MonitorCmd) Run(ctx context.Context, g *Globals) error {
 			}
 			for _, o := range ops {
 				if o.State == opqueue.Running {
-					c.ID = o.ID
+					c.ID, op = o.ID, o
 				}
 			}
 			if c.ID == "" {
 				return errors.New("no operation is running: give the id of one (backup getAllOperations lists them)")
 			}
+			// Which one, since it was not named (stderr: stdout is the
+			// report).
+			fmt.Fprintf(g.Stderr, "cbctl: following operation %s (%s)\n", op.ID, op.Kind)
 		}
 		if qa.c != nil {
 			bar := newBar(g)

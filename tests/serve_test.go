@@ -367,21 +367,32 @@ func TestServe(t *testing.T) {
 		// monitor without an id follows the running operation: the scan,
 		// held up by the frozen Dovecot (or, if it ended between the start
 		// of monitor and its listing, the check that runs next).
+		// Dovecot is thawed only once monitor has chosen the operation
+		// (its "following" line): before, on a loaded machine, the scan and
+		// the check could both end before monitor listed the queue.
 		mon := make(chan result, 1)
+		following := make(chan struct{})
 		go func() {
 			cmd := exec.Command(cbctlBin, "backup", "monitor", "--state-dir", st)
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
+			var out bytes.Buffer
+			errb := &watchWriter{want: "following operation", seen: following}
+			cmd.Stdout, cmd.Stderr = &out, errb
 			err := cmd.Run()
+			errb.close()
 			r := result{stdout: out.String(), stderr: errb.String()}
 			if ee, ok := err.(*exec.ExitError); ok {
 				r.code = ee.ExitCode()
 			}
 			mon <- r
 		}()
+		select {
+		case <-following:
+		case <-time.After(30 * time.Second):
+		}
 		thaw()
 		mr := <-mon
 		require.Equal(t, 0, mr.code, mr.stderr)
+		assert.Contains(t, mr.stderr, "cbctl: following operation "+first+" (doSmartScan)")
 		assert.True(t, strings.Contains(mr.stdout, first) || strings.Contains(mr.stdout, second), mr.stdout)
 		r = ok(t, "backup", "monitor", second, "--state-dir", st)
 		assert.Contains(t, r.stdout, "done")
@@ -633,4 +644,40 @@ func TestServeHelpGolden(t *testing.T) {
 		{"backup", "doCoherencyCheck"}, {"backup", "getAllOperations"}, {"backup", "doStopOperation"},
 		{"backup", "doStopAllOperations"}, {"backup", "monitor"}, {"config"}, {"config", "set"}, {"config", "get"}, {"config", "unset"},
 	})
+}
+
+// watchWriter collects what is written and closes seen once want has been
+// written (or at close, so that a waiter never hangs).
+type watchWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	done bool
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.done && strings.Contains(w.buf.String(), w.want) {
+		w.done = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.done = true
+		close(w.seen)
+	}
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
