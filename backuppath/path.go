@@ -84,7 +84,7 @@ type Path struct {
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
-// a folder holding at least one of backupstat, accounts/, items/ or server/.
+// a folder holding at least one of backupstat, accounts/, items/ or server/ (servers/).
 func Open(root string) (*Path, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -101,14 +101,14 @@ func Open(root string) (*Path, error) {
 		return nil, fmt.Errorf("backup path %s: not a folder", root)
 	}
 	found := false
-	for _, n := range []string{BackupStatFile, AccountsDir, ItemsDir, ServerDir} {
+	for _, n := range []string{BackupStatFile, AccountsDir, ItemsDir, ServerDir, ServerDirAlt} {
 		if _, err := os.Lstat(filepath.Join(abs, n)); err == nil {
 			found = true
 			break
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("%s: %w (no backupstat, accounts/, items/ or server/)", root, ErrNotBackupPath)
+		return nil, fmt.Errorf("%s: %w (no backupstat, accounts/, items/, server/ or servers/)", root, ErrNotBackupPath)
 	}
 	return newPath(abs), nil
 }
@@ -183,7 +183,11 @@ func CreateWith(root string, st BackupStat, w atomicfile.Options) (*Path, error)
 	if w.Root == "" {
 		w.Root = abs
 	}
-	for _, d := range []string{AccountsDir, ItemsDir, ServerDir} {
+	dirs := []string{AccountsDir, ItemsDir, ServerDir}
+	if fi, err := os.Lstat(filepath.Join(abs, ServerDirAlt)); err == nil && fi.IsDir() {
+		dirs = dirs[:2] // a path whose server folder is spelled servers/ keeps that one alone
+	}
+	for _, d := range dirs {
 		if err := w.MkdirAll(filepath.Join(abs, d)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}
@@ -735,10 +739,11 @@ type ServerFile struct {
 	ModTime time.Time
 }
 
-// ServerFiles lists server/, oldest first (ties by name). Files whose names
-// do not follow the layout are skipped.
+// ServerFiles lists server/ (or servers/: ServerDirs), oldest first (ties
+// by name). Files whose names do not follow the layout are skipped.
 func (p *Path) ServerFiles() ([]ServerFile, error) {
-	ents, err := p.listDir(ServerDir)
+	dir := p.serverDir()
+	ents, err := p.listDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -751,7 +756,7 @@ func (p *Path) ServerFiles() ([]ServerFile, error) {
 		if !ok || e.IsDir() {
 			continue
 		}
-		f := ServerFile{Kind: kind, Name: e.Name(), RelPath: filepath.Join(ServerDir, e.Name()), Date: t}
+		f := ServerFile{Kind: kind, Name: e.Name(), RelPath: filepath.Join(dir, e.Name()), Date: t}
 		if info, err := e.Info(); err == nil {
 			f.Size, f.ModTime = info.Size(), info.ModTime()
 		}
@@ -824,14 +829,14 @@ func (p *Path) WriteServerConfig(c *ServerConfig) (string, error) {
 	if c.Date == 0 {
 		return "", fmt.Errorf("write server config: no date")
 	}
-	rel := filepath.Join(ServerDir, ServerFileName(KindConfig, c.Date.Time()))
+	rel := filepath.Join(p.serverDir(), ServerFileName(KindConfig, c.Date.Time()))
 	return rel, p.writeJSON(filepath.Join(p.Root, rel), c)
 }
 
 // WriteCustomizations stores a customizations archive (a tar.gz of the
 // configuration folders) taken at t and returns its relative path.
 func (p *Path) WriteCustomizations(t time.Time, tgz []byte) (string, error) {
-	rel := filepath.Join(ServerDir, ServerFileName(KindCustomizations, t))
+	rel := filepath.Join(p.serverDir(), ServerFileName(KindCustomizations, t))
 	return rel, p.writer().WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
 }
 
