@@ -56,6 +56,7 @@ const (
 	AccountInfoFile = "account_info"
 	AccountStatFile = "account_stat"
 	IDMapperFile    = "id_mapper.log"
+	IDMapperAlt     = "id_mapper" // the Zimbra wiki's spelling, read when id_mapper.log is absent
 	// QuarantineDir [cbfs] holds what doCoherencyCheck's fix moved aside
 	// (docs/FORMAT.md § 15); readers ignore it.
 	QuarantineDir = "quarantine"
@@ -618,36 +619,24 @@ func (p *Path) AppendIDMap(accountID string, orig, restored int) error {
 	return p.writer().WriteFile(path, append(old, line...), 0o644)
 }
 
-// ReadIDMap reads accounts/<id>/id_mapper.log (original id -> restored id).
+// ReadIDMap reads accounts/<id>/id_mapper.log, or id_mapper when that is
+// absent (original id -> restored id), in any encoding ParseIDMap reads.
 func (p *Path) ReadIDMap(accountID string) (map[int]int, error) {
 	if err := checkName("account id", accountID); err != nil {
 		return nil, fmt.Errorf("read %s: %w", IDMapperFile, err)
 	}
-	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
-	b, err := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperFile))
+	rel := filepath.Join(AccountsDir, accountID, IDMapperFile)
+	b, err := p.readFile(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The wiki calls it id_mapper: read that spelling too.
+		if b2, err2 := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperAlt)); !errors.Is(err2, fs.ErrNotExist) {
+			rel, b, err = filepath.Join(AccountsDir, accountID, IDMapperAlt), b2, err2
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	m := map[int]int{}
-	// Split rather than bufio.Scanner: a Scanner stops silently at a line
-	// longer than its buffer, which would drop the rest of the file.
-	for n, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		var a, c int
-		var err1, err2 error
-		if len(f) == 2 {
-			a, err1 = strconv.Atoi(f[0])
-			c, err2 = strconv.Atoi(f[1])
-		}
-		if len(f) != 2 || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s line %d: %w: want \"ORIGINAL_ID RESTORED_ID\"", path, n+1, blob.ErrBroken)
-		}
-		m[a] = c
-	}
-	return m, nil
+	return ParseIDMap(filepath.Join(p.Root, rel), b)
 }
 
 // ---- map_<serverId> ----
@@ -667,16 +656,16 @@ func (p *Path) MapFiles() ([]string, error) {
 	return ids, nil
 }
 
-// ReadMap reads map_<serverID>.
+// ReadMap reads map_<serverID>, in any encoding ParseMap reads.
 func (p *Path) ReadMap(serverID string) (*Map, error) {
 	if err := checkName("server id", serverID); err != nil {
 		return nil, fmt.Errorf("read map: %w", err)
 	}
-	var m Map
-	if err := p.decodeFile(MapPrefix+serverID, &m); err != nil {
+	b, err := p.readFile(MapPrefix + serverID)
+	if err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return ParseMap(filepath.Join(p.Root, MapPrefix+serverID), b)
 }
 
 // WriteMap replaces map_<m.ServerID>.
