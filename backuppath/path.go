@@ -56,6 +56,7 @@ const (
 	AccountInfoFile = "account_info"
 	AccountStatFile = "account_stat"
 	IDMapperFile    = "id_mapper.log"
+	IDMapperAlt     = "id_mapper" // the Zimbra wiki's spelling, read when id_mapper.log is absent
 	// QuarantineDir [cbfs] holds what doCoherencyCheck's fix moved aside
 	// (docs/FORMAT.md § 15); readers ignore it.
 	QuarantineDir = "quarantine"
@@ -84,7 +85,7 @@ type Path struct {
 }
 
 // Open opens an existing Backup Path for reading (and writing). root must be
-// a folder holding at least one of backupstat, accounts/, items/ or server/.
+// a folder holding at least one of backupstat, accounts/, items/ or server/ (servers/).
 func Open(root string) (*Path, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -101,14 +102,14 @@ func Open(root string) (*Path, error) {
 		return nil, fmt.Errorf("backup path %s: not a folder", root)
 	}
 	found := false
-	for _, n := range []string{BackupStatFile, AccountsDir, ItemsDir, ServerDir} {
+	for _, n := range []string{BackupStatFile, AccountsDir, ItemsDir, ServerDir, ServerDirAlt} {
 		if _, err := os.Lstat(filepath.Join(abs, n)); err == nil {
 			found = true
 			break
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("%s: %w (no backupstat, accounts/, items/ or server/)", root, ErrNotBackupPath)
+		return nil, fmt.Errorf("%s: %w (no backupstat, accounts/, items/, server/ or servers/)", root, ErrNotBackupPath)
 	}
 	return newPath(abs), nil
 }
@@ -183,7 +184,11 @@ func CreateWith(root string, st BackupStat, w atomicfile.Options) (*Path, error)
 	if w.Root == "" {
 		w.Root = abs
 	}
-	for _, d := range []string{AccountsDir, ItemsDir, ServerDir} {
+	dirs := []string{AccountsDir, ItemsDir, ServerDir}
+	if fi, err := os.Lstat(filepath.Join(abs, ServerDirAlt)); err == nil && fi.IsDir() {
+		dirs = dirs[:2] // a path whose server folder is spelled servers/ keeps that one alone
+	}
+	for _, d := range dirs {
 		if err := w.MkdirAll(filepath.Join(abs, d)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
 		}
@@ -614,36 +619,24 @@ func (p *Path) AppendIDMap(accountID string, orig, restored int) error {
 	return p.writer().WriteFile(path, append(old, line...), 0o644)
 }
 
-// ReadIDMap reads accounts/<id>/id_mapper.log (original id -> restored id).
+// ReadIDMap reads accounts/<id>/id_mapper.log, or id_mapper when that is
+// absent (original id -> restored id), in any encoding ParseIDMap reads.
 func (p *Path) ReadIDMap(accountID string) (map[int]int, error) {
 	if err := checkName("account id", accountID); err != nil {
 		return nil, fmt.Errorf("read %s: %w", IDMapperFile, err)
 	}
-	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
-	b, err := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperFile))
+	rel := filepath.Join(AccountsDir, accountID, IDMapperFile)
+	b, err := p.readFile(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The wiki calls it id_mapper: read that spelling too.
+		if b2, err2 := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperAlt)); !errors.Is(err2, fs.ErrNotExist) {
+			rel, b, err = filepath.Join(AccountsDir, accountID, IDMapperAlt), b2, err2
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	m := map[int]int{}
-	// Split rather than bufio.Scanner: a Scanner stops silently at a line
-	// longer than its buffer, which would drop the rest of the file.
-	for n, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		var a, c int
-		var err1, err2 error
-		if len(f) == 2 {
-			a, err1 = strconv.Atoi(f[0])
-			c, err2 = strconv.Atoi(f[1])
-		}
-		if len(f) != 2 || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s line %d: %w: want \"ORIGINAL_ID RESTORED_ID\"", path, n+1, blob.ErrBroken)
-		}
-		m[a] = c
-	}
-	return m, nil
+	return ParseIDMap(filepath.Join(p.Root, rel), b)
 }
 
 // ---- map_<serverId> ----
@@ -663,16 +656,16 @@ func (p *Path) MapFiles() ([]string, error) {
 	return ids, nil
 }
 
-// ReadMap reads map_<serverID>.
+// ReadMap reads map_<serverID>, in any encoding ParseMap reads.
 func (p *Path) ReadMap(serverID string) (*Map, error) {
 	if err := checkName("server id", serverID); err != nil {
 		return nil, fmt.Errorf("read map: %w", err)
 	}
-	var m Map
-	if err := p.decodeFile(MapPrefix+serverID, &m); err != nil {
+	b, err := p.readFile(MapPrefix + serverID)
+	if err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return ParseMap(filepath.Join(p.Root, MapPrefix+serverID), b)
 }
 
 // WriteMap replaces map_<m.ServerID>.
@@ -735,10 +728,11 @@ type ServerFile struct {
 	ModTime time.Time
 }
 
-// ServerFiles lists server/, oldest first (ties by name). Files whose names
-// do not follow the layout are skipped.
+// ServerFiles lists server/ (or servers/: ServerDirs), oldest first (ties
+// by name). Files whose names do not follow the layout are skipped.
 func (p *Path) ServerFiles() ([]ServerFile, error) {
-	ents, err := p.listDir(ServerDir)
+	dir := p.serverDir()
+	ents, err := p.listDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -751,7 +745,7 @@ func (p *Path) ServerFiles() ([]ServerFile, error) {
 		if !ok || e.IsDir() {
 			continue
 		}
-		f := ServerFile{Kind: kind, Name: e.Name(), RelPath: filepath.Join(ServerDir, e.Name()), Date: t}
+		f := ServerFile{Kind: kind, Name: e.Name(), RelPath: filepath.Join(dir, e.Name()), Date: t}
 		if info, err := e.Info(); err == nil {
 			f.Size, f.ModTime = info.Size(), info.ModTime()
 		}
@@ -824,14 +818,14 @@ func (p *Path) WriteServerConfig(c *ServerConfig) (string, error) {
 	if c.Date == 0 {
 		return "", fmt.Errorf("write server config: no date")
 	}
-	rel := filepath.Join(ServerDir, ServerFileName(KindConfig, c.Date.Time()))
+	rel := filepath.Join(p.serverDir(), ServerFileName(KindConfig, c.Date.Time()))
 	return rel, p.writeJSON(filepath.Join(p.Root, rel), c)
 }
 
 // WriteCustomizations stores a customizations archive (a tar.gz of the
 // configuration folders) taken at t and returns its relative path.
 func (p *Path) WriteCustomizations(t time.Time, tgz []byte) (string, error) {
-	rel := filepath.Join(ServerDir, ServerFileName(KindCustomizations, t))
+	rel := filepath.Join(p.serverDir(), ServerFileName(KindCustomizations, t))
 	return rel, p.writer().WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
 }
 

@@ -174,6 +174,11 @@ type Result struct {
 	// Blobless: the path has no items/ (Carbonio's blobless mode, or blobs
 	// on external storage); its states' blobs are not reported missing.
 	Blobless bool `json:"blobless,omitempty"`
+	// DriveItemFiles and DriveItemBytes count what drive_items/ folders
+	// (Carbonio Files, at the root and per account) hold: counted, never
+	// checked, since their format is not public; never called unknown.
+	DriveItemFiles int   `json:"driveItemFiles"`
+	DriveItemBytes int64 `json:"driveItemBytes"`
 }
 
 // Count is the number of problems of class.
@@ -217,6 +222,9 @@ func (r *Result) Report() string {
 	}
 	if r.Stopped {
 		b.WriteString("Stopped: true\n")
+	}
+	if r.DriveItemFiles > 0 {
+		fmt.Fprintf(&b, "Drive Items (Carbonio Files, not checked): %d files, %d bytes\n", r.DriveItemFiles, r.DriveItemBytes)
 	}
 	if r.Blobless {
 		b.WriteString("Blobless: true (no items/ folder: metadata only, blobs not checked)\n")
@@ -529,6 +537,18 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		blobProblems = append(blobProblems, p)
 	}
 	res.Problems = append(blobProblems, itemProblems...)
+
+	// drive_items/: counted, not checked (their format is not public).
+	if len(opt.Accounts) == 0 {
+		d, err := bp.DriveItems(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return stopped(ctx.Err())
+			}
+			return nil, fmt.Errorf("coherency check: %w", err)
+		}
+		res.DriveItemFiles, res.DriveItemBytes = d.Files, d.Bytes
+	}
 
 	// Leftovers of interrupted writes (no account's).
 	var lefts []backuppath.Leftover

@@ -372,6 +372,32 @@ func TestBlobless(t *testing.T) {
 	assert.Positive(t, res.States)
 }
 
+// drive_items/ (Carbonio Files), at the root and in an account folder, is
+// counted and raises no problem: cbfs cannot check what it cannot read.
+func TestDriveItemsCountedNotFlagged(t *testing.T) {
+	bp, _ := genSample(t)
+	before, err := Check(context.Background(), bp, Options{})
+	require.NoError(t, err)
+	ids, err := bp.AccountIDs()
+	require.NoError(t, err)
+	for _, rel := range []string{
+		"drive_items/0a/7c0e8a5e-0000-4000-8000-00000000000a",
+		filepath.Join("accounts", ids[0], "drive_items/3c/7c0e8a5e-0000-4000-8000-00000000003c"),
+	} {
+		p := filepath.Join(bp.Root, rel)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte("not ours to read"), 0o644))
+	}
+	res, err := Check(context.Background(), bp, Options{FixBackup: true})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.DriveItemFiles)
+	assert.EqualValues(t, 32, res.DriveItemBytes)
+	assert.Len(t, res.Problems, len(before.Problems), res.Report())
+	assert.Contains(t, res.Report(), "Drive Items (Carbonio Files, not checked): 2 files, 32 bytes")
+	_, err = os.Stat(filepath.Join(bp.Root, "drive_items/0a/7c0e8a5e-0000-4000-8000-00000000000a"))
+	assert.NoError(t, err, "the fix must leave drive_items alone")
+}
+
 // plantLeftovers writes temporary files as a kill -9 leaves them: three
 // older than backuppath.LeftoverMinAge and one fresh. It returns their
 // relative paths, old ones first.

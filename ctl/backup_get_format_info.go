@@ -37,6 +37,7 @@ type formatInfoOut struct {
 	Problems    []mailbox.Problem  `json:"notUnderstood"`
 	Blobless    bool               `json:"blobless"`
 	Blobs       map[string]int     `json:"blobNames"` // sha256, sha1, sha384, other
+	Layout      layoutOut          `json:"layout"`    // server/ or servers/, drive_items/ (format_layout.go)
 }
 
 func (c *GetFormatInfoCmd) Run(ctx context.Context, g *Globals) error {
@@ -140,6 +141,10 @@ accounts:
 		}
 	}
 
+	if out.Layout, err = formatLayout(ctx, p); err != nil {
+		return err
+	}
+
 	if g.JSON {
 		return printJSON(g.Stdout, out)
 	}
@@ -163,6 +168,7 @@ accounts:
 		kv(w, configIndent, "blobs", fmt.Sprintf("sha256 %d, sha1 %d, sha384 %d, other names %d",
 			out.Blobs["sha256"], out.Blobs["sha1"], out.Blobs["sha384"], out.Blobs["other"]))
 	}
+	out.Layout.print(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATE KEY\tCOUNT\tREAD AS\tNOTES")

@@ -29,7 +29,7 @@ type GetItemCmd struct {
 
 // Help is the long help of getItem.
 func (c *GetItemCmd) Help() string {
-	return `Prints, for each selected state: start date (dd/MM/yyyy HH:mm:ss, in the zone of TZ, UTC when unset), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
+	return `Prints an itemStates line, then for each selected state: start date (dd/MM/yyyy HH:mm:ss, in the zone of TZ, UTC when unset), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
 
 Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path /mnt/import date all`
 }
@@ -132,6 +132,9 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 		return printJSON(g.Stdout, out)
 	}
 
+	// Carbonio's getItem opens with an itemStates line (advancedbackup.rst,
+	// "Items Not Restored Because Identified as Broken Items").
+	fmt.Fprintf(g.Stdout, "%sitemStates\n", itemStatesIndent)
 	damaged := 0
 	for _, so := range out.States {
 		c.printState(g.Stdout, so, fold)

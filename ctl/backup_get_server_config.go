@@ -158,7 +158,8 @@ func selectServerFiles(p *backuppath.Path, kind string, sel dateSel) ([]backuppa
 		what = "customizations archive"
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no %s in %s", what, filepath.Join(p.Root, backuppath.ServerDir))
+		dir, _ := p.ServerDirs()
+		return nil, fmt.Errorf("no %s in %s", what, filepath.Join(p.Root, dir))
 	}
 	switch sel.Kind {
 	case selAll:

@@ -212,9 +212,9 @@ func (c *DoFixSharesCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return fmt.Errorf("map file %s: %w", abs, err)
 		}
-		var m backuppath.Map
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("map file %s: %v", abs, err)
+		m, err := backuppath.ParseMap(abs, raw)
+		if err != nil {
+			return fmt.Errorf("map file: %w", err)
 		}
 		for k, v := range m.Accounts {
 			maps[strings.ToLower(k)] = v

@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -122,9 +121,9 @@ func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return fmt.Errorf("map file %s: %w", abs, err)
 	}
-	var m backuppath.Map
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("map file %s: %v", abs, err)
+	m, err := backuppath.ParseMap(abs, raw)
+	if err != nil {
+		return fmt.Errorf("map file: %w", err)
 	}
 	out := mapOut{File: abs, ServerID: m.ServerID, Accounts: m.Accounts}
 	if out.Accounts == nil {

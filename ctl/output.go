@@ -13,8 +13,9 @@ const labelWidth = 60
 
 // Indents of the seed's listings.
 const (
-	itemIndent   = "             " // getItem: 13 spaces
-	configIndent = "   "           // getServerConfig, getAccountInfo: 3 spaces
+	itemIndent       = "             " // getItem: 13 spaces
+	itemStatesIndent = "     "         // getItem's itemStates line: 5 spaces
+	configIndent     = "   "           // getServerConfig, getAccountInfo: 3 spaces
 )
 
 // kv writes one aligned "label value" line.

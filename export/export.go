@@ -249,7 +249,7 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 	// Server: the latest configuration backup and customizations archive.
 	files, err := src.ServerFiles()
 	if err != nil {
-		x.damage(Damage{Class: blob.Class(err), What: "file", Path: backuppath.ServerDir, Reason: x.rel(err)})
+		x.damage(Damage{Class: blob.Class(err), What: "file", Path: serverDirOf(src), Reason: x.rel(err)})
 	}
 	latest := map[string]backuppath.ServerFile{}
 	for _, f := range files {
@@ -713,4 +713,10 @@ func (x *exporter) copyBlob(d blob.Digest) error {
 		dmg(blob.Class(err), reason, true)
 	}
 	return nil
+}
+
+// serverDirOf is the server folder src's server files are read from.
+func serverDirOf(src *backuppath.Path) string {
+	d, _ := src.ServerDirs()
+	return d
 }

@@ -178,6 +178,123 @@ type accountDec struct {
 	have           map[int]int // field -> rank of the key that set it
 }
 
+// aEntry is one attribute of an account_info object: a key of its own, or
+// one of a SOAP attribute list ({"n": key, "_content": value}).
+type aEntry struct {
+	key  string
+	v    gjson.Result
+	soap bool // from a SOAP list: kept in Attrs, not as a key of its own
+}
+
+// soapAttr is one attribute of a SOAP list, its values in order.
+type soapAttr struct {
+	n    string
+	vals []string
+}
+
+// soapList reads Zimbra's SOAP attribute list ("a": [{"n": "mail",
+// "_content": "..."}, ...]): ok when v is a non-empty array of objects
+// that each name an attribute. Several entries with one name are one
+// multi-valued attribute.
+func soapList(v gjson.Result) ([]soapAttr, bool) {
+	if !v.IsArray() {
+		return nil, false
+	}
+	var out []soapAttr
+	idx := map[string]int{}
+	ok := true
+	v.ForEach(func(_, e gjson.Result) bool {
+		n := e.Get("n")
+		if !e.IsObject() || n.Type != gjson.String || n.Str == "" {
+			ok = false
+			return false
+		}
+		var val string
+		if c := e.Get("_content"); c.Exists() && readString(c, &val) != "" {
+			ok = false
+			return false
+		}
+		i, seen := idx[n.Str]
+		if !seen {
+			i = len(out)
+			idx[n.Str] = i
+			out = append(out, soapAttr{n: n.Str})
+		}
+		out[i].vals = append(out[i].vals, val)
+		return true
+	})
+	return out, ok && len(out) > 0
+}
+
+// json is the attribute's value as Zimbra's LDAP has it: a string, or an
+// array of strings when it has several.
+func (a soapAttr) json() json.RawMessage {
+	var b []byte
+	if len(a.vals) == 1 {
+		b, _ = json.Marshal(a.vals[0])
+	} else {
+		b, _ = json.Marshal(a.vals)
+	}
+	return b
+}
+
+// entriesOf lists an object's attributes: its keys, with each SOAP
+// attribute list (under any key: "a", "attrs"...) read as the attributes
+// it holds.
+func entriesOf(r gjson.Result) (out []aEntry, soap []soapAttr) {
+	r.ForEach(func(k, v gjson.Result) bool {
+		if l, ok := soapList(v); ok {
+			soap = append(soap, l...)
+			for _, a := range l {
+				out = append(out, aEntry{key: a.n, v: gjson.ParseBytes(a.json()), soap: true})
+			}
+			if k.Str != "a" { // "attrs": [...] is also the key of the attributes
+				out = append(out, aEntry{key: k.Str, v: v})
+			}
+			return true
+		}
+		out = append(out, aEntry{key: k.Str, v: v})
+		return true
+	})
+	return out, soap
+}
+
+// children are the objects one level below r where an account's
+// attributes may sit ({"attrs": {...}}, {"account": {...}}, Zimbra JSON's
+// one-element arrays {"account": [{...}]}), in file order; not a COS.
+func children(r gjson.Result) []childObj {
+	var out []childObj
+	r.ForEach(func(k, v gjson.Result) bool {
+		if al, ok := accountAliases[canonKey(k.Str)]; ok && al.field == afCOS {
+			return true
+		}
+		if v.IsArray() {
+			if a := v.Array(); len(a) == 1 {
+				v = a[0]
+			}
+		}
+		if v.IsObject() {
+			out = append(out, childObj{path: k.Str, v: v})
+		}
+		return true
+	})
+	return out
+}
+
+type childObj struct {
+	path string
+	v    gjson.Result
+}
+
+// knownStatus: the account statuses Zimbra's LDAP and cbfs write; below
+// the top level only these are read as the account's status.
+var knownStatus = map[string]bool{"active": true, "locked": true, "lockout": true, "closed": true,
+	"maintenance": true, "pending": true, "deleted": true, "removed": true}
+
+// maxAccountNesting: how many levels below the top an account's
+// attributes are looked for.
+const maxAccountNesting = 2
+
 func (x *accountDec) read(d *Decoder, r gjson.Result) {
 	if x.have == nil {
 		x.have = map[int]int{}
@@ -190,8 +307,15 @@ func (x *accountDec) read(d *Decoder, r gjson.Result) {
 	// In a history, a later entry overrides: ranks only decide between
 	// keys of the same entry.
 	seen := map[int]int{}
-	r.ForEach(func(k, v gjson.Result) bool {
-		key := k.Str
+	entries, soap := entriesOf(r)
+	for _, a := range soap {
+		if x.a.Attrs == nil {
+			x.a.Attrs = map[string]json.RawMessage{}
+		}
+		x.a.Attrs[a.n] = a.json()
+	}
+	for _, e := range entries {
+		key, v := e.key, e.v
 		f, rank := -1, 0
 		if mf, ok := mapped[key]; ok {
 			f, rank = mf, -1
@@ -199,21 +323,88 @@ func (x *accountDec) read(d *Decoder, r gjson.Result) {
 			f, rank = al.field, al.rank
 		}
 		if f < 0 || v.Type == gjson.Null {
-			x.keep(key, v)
-			return true
+			if !e.soap {
+				x.keep(key, v)
+			}
+			continue
 		}
 		if pr, ok := seen[f]; ok && pr <= rank {
-			x.keep(key, v)
-			return true
+			if !e.soap {
+				x.keep(key, v)
+			}
+			continue
 		}
 		if note := x.set(f, key, v); note != "" {
 			x.a.Notes = append(x.a.Notes, fmt.Sprintf("%s: %s (kept)", key, note))
-			x.keep(key, v)
-			return true
+			if !e.soap {
+				x.keep(key, v)
+			}
+			continue
 		}
 		seen[f] = rank
-		return true
-	})
+	}
+	// What the top level lacks, from the objects one and two levels down
+	// (their raw JSON stays where it is, in Extra or Attrs).
+	level := children(r)
+	for depth := 1; depth <= maxAccountNesting && len(level) > 0; depth++ {
+		var next []childObj
+		for _, c := range level {
+			x.readNested(mapped, c, seen)
+			for _, g := range children(c.v) {
+				next = append(next, childObj{path: c.path + "." + g.path, v: g.v})
+			}
+		}
+		level = next
+	}
+}
+
+// readNested reads the attributes of one object below the top level into
+// the fields no level above (nor an earlier object of its level) set. It
+// is stricter than the top level, since such an object may be anything
+// (a COS, a signature): no id (the folder's is the account's), a name
+// only if it is an address, a status only if Zimbra knows it; what it
+// cannot read is skipped silently, its raw JSON being kept above.
+func (x *accountDec) readNested(mapped map[string]int, c childObj, seen map[int]int) {
+	entries, _ := entriesOf(c.v)
+	local := map[int]int{}
+	for _, e := range entries {
+		f, rank := -1, 0
+		if mf, ok := mapped[e.key]; ok {
+			f, rank = mf, -1
+		} else if al, ok := accountAliases[canonKey(e.key)]; ok {
+			f, rank = al.field, al.rank
+		}
+		switch f {
+		case -1, afID, afCOS, afAttrs:
+			continue
+		}
+		if _, up := seen[f]; up || e.v.Type == gjson.Null {
+			continue
+		}
+		if pr, ok := local[f]; ok && pr <= rank {
+			continue
+		}
+		var s string
+		switch f {
+		case afName:
+			if readString(e.v, &s) != "" || !strings.Contains(s, "@") {
+				continue
+			}
+		case afStatus:
+			if readString(e.v, &s) != "" || !knownStatus[strings.ToLower(strings.TrimSpace(s))] {
+				continue
+			}
+		}
+		saved := x.a
+		if note := x.set(f, c.path+"."+e.key, e.v); note != "" {
+			x.a = saved
+			continue
+		}
+		local[f] = rank
+	}
+	for f, r := range local {
+		seen[f] = r
+	}
 }
 
 func (x *accountDec) keep(key string, v gjson.Result) {
@@ -295,12 +486,32 @@ func (x *accountDec) set(f int, key string, v gjson.Result) string {
 		}
 		x.a.BackupEnabled = &b
 	case afAttrs:
+		if l, ok := soapList(v); ok { // "attrs": [{"n": ..., "_content": ...}]
+			if x.a.Attrs == nil {
+				x.a.Attrs = map[string]json.RawMessage{}
+			}
+			for _, a := range l {
+				x.a.Attrs[a.n] = a.json()
+			}
+			return ""
+		}
 		if !v.IsObject() {
 			return "not an object of attributes"
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(v.Raw), &m); err != nil {
 			return "not an object of attributes"
+		}
+		if l, ok := soapList(v.Get("a")); ok { // "attrs": {"a": [...]}
+			delete(m, "a")
+			for _, a := range l {
+				m[a.n] = a.json()
+			}
+		}
+		for k, raw := range x.a.Attrs { // a top-level SOAP list's, read first
+			if _, dup := m[k]; !dup {
+				m[k] = raw
+			}
 		}
 		x.a.Attrs = m
 	}

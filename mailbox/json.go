@@ -188,3 +188,8 @@ func EncodeObject(known any, extra Extra) ([]byte, error) {
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
 }
+
+// CheckDepth fails (ErrTooDeep) when b nests arrays and objects deeper
+// than MaxDepth, scanning without recursion: call it before any recursive
+// parser or validator (gjson's) sees foreign JSON.
+func CheckDepth(b []byte) error { return checkDepth(b, MaxDepth) }

@@ -59,6 +59,11 @@ func TestGetItemText(t *testing.T) {
 		ind+"blob path "+blobPath+"\n",
 		row(ind, "status", "ok"),
 	)
+	// Carbonio's shape (advancedbackup.rst): an itemStates line first,
+	// then the states.
+	if !strings.HasPrefix(pairs.stdout, "     itemStates\n"+ind+"start date") || strings.Count(pairs.stdout, "itemStates") != 1 {
+		t.Errorf("getItem must open with one itemStates line, then the states:\n%s", pairs.stdout)
+	}
 	if n := strings.Count(pairs.stdout, "start date"); n != 3 {
 		t.Errorf("date all: %d states, want 3", n)
 	}

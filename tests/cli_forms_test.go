@@ -167,6 +167,13 @@ func TestCLIGetMapFile(t *testing.T) {
 	fails(t, 1, "no such file", "backup", "getMap", filepath.Join(dir, "map_missing"))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "map_bad"), []byte("{not json"), 0o600))
 	fails(t, 1, "map file", "backup", "getMap", filepath.Join(dir, "map_bad"))
+	// Map files in other encodings: "old new" lines; a bad line is named.
+	txt := filepath.Join(dir, "map_srv-text")
+	require.NoError(t, os.WriteFile(txt, []byte("# restore of 2024-05-04\n0a9b8c7d-1111-4222-8333-444455556666\t3b3c1a52-0d7a-4b54-9c0c-5a2bd2f4e0c1\n"), 0o600))
+	r = ok(t, "backup", "getMap", txt)
+	wantLines(t, r.stdout, "0a9b8c7d-1111-4222-8333-444455556666  3b3c1a52-0d7a-4b54-9c0c-5a2bd2f4e0c1\n", "1 accounts\n")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "map_lines"), []byte("a b\nc d e\n"), 0o600))
+	fails(t, 1, "map_lines line 2:", "backup", "getMap", filepath.Join(dir, "map_lines"))
 
 	st := filepath.Join(dir, "st")
 	assert.Contains(t, ok(t, "backup", "getRestoreLedger", "--state-dir", st).stdout, "0 entries")
