@@ -171,10 +171,16 @@ func TestNestedState(t *testing.T) {
 		assert.Equal(t, "", it.States[0].Name)
 		assert.Zero(t, it.States[0].Size)
 	})
-	t.Run("the digest by value still", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":1,"type":5,"folderId":2,"payload":{"ref":"`+string(testDigest)+`"}}]`))
+	t.Run("the digest by value still, and the census says its key was read", func(t *testing.T) {
+		census := NewCensus()
+		d := NewDecoder(nil)
+		d.Census = census
+		it, err := d.ParseItem(1, []byte(`[{"startDate":1,"type":5,"folderId":2,"payload":{"ref":"`+string(testDigest)+`"}}]`))
 		require.NoError(t, err)
 		assert.Equal(t, testDigest, it.States[0].Digest)
+		_, bad := census.Understood()
+		assert.Empty(t, bad)
+		assert.Equal(t, "read 100 % of state keys; every key understood", census.Summary())
 	})
 }
 
@@ -300,4 +306,18 @@ func FuzzZimbraMetadata(f *testing.F) {
 func strconvQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// The census's sum: empty values count for neither side, data not read
+// against.
+func TestCensusUnderstood(t *testing.T) {
+	census := NewCensus()
+	d := NewDecoder(nil)
+	d.Census = census
+	_, err := d.ParseItem(1, []byte(`[{"startDate":1,"x":"","z":null,"y":"data"},{"startDate":2,"tp":5,"uuid":"u","y":0}]`))
+	require.NoError(t, err)
+	share, bad := census.Understood()
+	assert.Equal(t, []string{"y"}, bad)
+	assert.InDelta(t, 0.8, share, 1e-9, "4 of 5 keys with data")
+	assert.Equal(t, "read 80 % of state keys; 1 key not understood (y)", census.Summary())
 }
