@@ -168,6 +168,34 @@ var zimbraKnownKeys = map[string]string{
 	"mdver": "Zimbra metadata version",
 }
 
+// alias looks key up, folded (canonKey), among the aliases (ok) and the
+// keys known but not needed (what they hold). It folds into a buffer on
+// the stack: map lookups by string(bytes) do not allocate.
+func alias(key string) (c Concept, known string, ok bool) {
+	var buf [40]byte
+	if len(key) > len(buf) {
+		canon := canonKey(key)
+		if c, ok := stateAliases[canon]; ok {
+			return c, "", true
+		}
+		return 0, zimbraKnownKeys[canon], false
+	}
+	b := buf[:0]
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '_' || c == '-' || c == '.' || c == ' ':
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, c)
+		}
+	}
+	if c, ok := stateAliases[string(b)]; ok {
+		return c, "", true
+	}
+	return 0, zimbraKnownKeys[string(b)], false
+}
+
 // canonKey folds a key for alias lookup: lower case, without '_', '-', '.'
 // and spaces.
 func canonKey(k string) string {

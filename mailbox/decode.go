@@ -344,11 +344,12 @@ func (d *Decoder) other(s *State, key, path string, val gjson.Result, top bool, 
 		}
 		return
 	}
-	canon := canonKey(key)
-	c, ok := stateAliases[canon]
+	c, what, ok := alias(key)
 	if !ok {
-		if what, known := zimbraKnownKeys[canon]; known {
-			d.count(path, "", "known ("+what+"), not needed")
+		if what != "" {
+			if d.Census != nil {
+				d.count(path, "", "known ("+what+"), not needed")
+			}
 			if top {
 				s.keep(key, val)
 			}
@@ -433,10 +434,14 @@ func (d *Decoder) finish(s *State, l *later) {
 }
 
 func stateKey(k gjson.Result) string {
-	key := k.Str
-	if strings.IndexByte(k.Raw, '\\') >= 0 {
-		decodeString(k, &key) // escapes in the key
+	if strings.IndexByte(k.Raw, '\\') < 0 {
+		return k.Str
 	}
+	// Escapes in the key. Only here does key move to the heap (its
+	// address is taken): a key shared by both paths cost an allocation
+	// for every key of every state.
+	key := k.Str
+	decodeString(k, &key)
 	return key
 }
 

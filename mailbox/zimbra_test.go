@@ -271,16 +271,23 @@ func TestZimbraMetadata(t *testing.T) {
 	census := NewCensus()
 	d := NewDecoder(nil)
 	d.Census = census
-	it, err := d.ParseItem(258, []byte(`[{"start-date":1,"tp":5,"fid":2,"sbj":"Q2 report","meta":"d1:f8:the body1:p4:Re: 1:s3:Ann1:t4:john1:vi10ee"},
-		{"start-date":2,"tp":5,"fid":2,"sbj":"x","meta":"d1:s"}]`))
-	require.NoError(t, err)
-	s := it.States[0]
-	assert.Equal(t, "Ann", s.From)
-	assert.Equal(t, "john", s.To)
-	assert.Equal(t, "Re: Q2 report", s.Subject, "Zimbra's raw subject: prefix and subject")
-	assert.Contains(t, s.Extra, "meta", "kept as it was")
-	require.Len(t, it.States[1].Notes, 1)
-	assert.Contains(t, it.States[1].Notes[0], "meta: not Zimbra metadata")
+	file := []byte(`[{"start-date":1,"tp":5,"fid":2,"sbj":"Q2 report","meta":"d1:f8:the body1:p4:Re: 1:s3:Ann1:t4:john1:vi10ee"},
+		{"start-date":2,"tp":5,"fid":2,"sbj":"x","meta":"d1:s"},
+		{"start-date":3,"tp":5,"fid":2,"from":"Bob","meta":"d1:r9:Fwd: Q2 !1:s3:Ann1:t4:johne"}]`)
+	for _, dec := range []*Decoder{d, Default} { // with a census and without
+		it, err := dec.ParseItem(258, file)
+		require.NoError(t, err)
+		s := it.States[0]
+		assert.Equal(t, "Ann", s.From)
+		assert.Equal(t, "john", s.To)
+		assert.Equal(t, "Re: Q2 report", s.Subject, "Zimbra's raw subject: prefix and subject")
+		assert.Contains(t, s.Extra, "meta", "kept as it was")
+		require.Len(t, it.States[1].Notes, 1)
+		assert.Contains(t, it.States[1].Notes[0], "meta: not Zimbra metadata")
+		s = it.States[2]
+		assert.Equal(t, "Bob", s.From, "the state's own key wins")
+		assert.Equal(t, "Fwd: Q2 !", s.Subject)
+	}
 	keys := map[string]KeyCount{}
 	for _, k := range census.Keys() {
 		keys[k.Key] = k

@@ -246,6 +246,18 @@ func (d *Decoder) zimbraMeta(s *State, path string, val gjson.Result) {
 		s.Notes = append(s.Notes, fmt.Sprintf("%s: %v (kept)", path, err))
 		return
 	}
+	if d.Census == nil {
+		// The same as below, without the census's names and order.
+		for k, c := range zimbraMetaConcepts {
+			if v, ok := m[k].(string); ok && !s.has.Has(c) {
+				setSummary(s, c, v)
+			}
+		}
+		if p, ok := m["p"].(string); ok && s.has.Has(CSubject) && m["r"] == nil {
+			s.Subject = p + s.Subject
+		}
+		return
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -258,15 +270,7 @@ func (d *Decoder) zimbraMeta(s *State, path string, val gjson.Result) {
 		v, isStr := m[k].(string)
 		switch {
 		case ok && isStr && !s.has.Has(c):
-			switch c {
-			case CFrom:
-				s.From = v
-			case CTo:
-				s.To = v
-			case CSubject:
-				s.Subject = v
-			}
-			s.has |= Bit(c)
+			setSummary(s, c, v)
 			d.count(sub, c.String(), "")
 		case ok && isStr:
 			d.count(sub, c.String(), "stated above, not used")
@@ -283,4 +287,16 @@ func (d *Decoder) zimbraMeta(s *State, path string, val gjson.Result) {
 			}
 		}
 	}
+}
+
+func setSummary(s *State, c Concept, v string) {
+	switch c {
+	case CFrom:
+		s.From = v
+	case CTo:
+		s.To = v
+	case CSubject:
+		s.Subject = v
+	}
+	s.has |= Bit(c)
 }
