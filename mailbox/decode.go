@@ -77,6 +77,7 @@ type Decoder struct {
 	ignore  map[string]bool    // keys never interpreted (keymap)
 	mode    Concepts           // Bit(cFull) or Bit(cDelta) when the keymap fixes it
 	km      *KeyMap            // the keymap, for UnmatchedKeymap
+	dotted  bool               // the keymap names keys below a state's own ("item.tp")
 	account map[string]string  // keymap: account_info key -> account field
 
 	// BlobExists, when set, says whether a digest names a blob of the
@@ -104,10 +105,12 @@ func NewDecoder(km *KeyMap) *Decoder {
 			c, _ := ParseConcept(name) // checked by ParseKeyMap
 			for _, k := range keys {
 				d.exact[k] = c
+				d.dotted = d.dotted || strings.Contains(k, ".")
 			}
 		}
 		for _, k := range km.Ignore {
 			d.ignore[k] = true
+			d.dotted = d.dotted || strings.Contains(k, ".")
 			delete(d.exact, k)
 		}
 		switch km.States {
@@ -260,6 +263,11 @@ type later struct {
 	meta   []pathVal
 }
 
+type keyVal struct {
+	key string
+	val gjson.Result
+}
+
 type pathVal struct {
 	path string
 	val  gjson.Result
@@ -271,27 +279,26 @@ func (d *Decoder) decodeState(v gjson.Result) State {
 	// Two passes: cbfs's own (and the keymap's) keys first, so they win over
 	// an alias of the same concept wherever they stand; then, only if the
 	// state has other keys, the aliases and the rest.
-	others := false
+	// The other keys are kept for the second pass (on the stack for a
+	// state of up to 32 of them), so it does not walk and parse the JSON
+	// again.
+	var buf [32]keyVal
+	others := buf[:0]
 	v.ForEach(func(k, val gjson.Result) bool {
 		key := stateKey(k)
 		c, exact := d.exact[key]
 		if !exact || d.ignore[key] {
-			others = true
+			others = append(others, keyVal{key, val})
 			return true
 		}
-		d.take(&s, key, c, val, conceptKeys[c] == key, true)
+		d.take(&s, "", key, c, val, conceptKeys[c] == key)
 		return true
 	})
-	if others {
+	if len(others) > 0 {
 		var l later
-		v.ForEach(func(k, val gjson.Result) bool {
-			key := stateKey(k)
-			if _, exact := d.exact[key]; exact && !d.ignore[key] {
-				return true // done in the first pass
-			}
-			d.other(&s, key, key, val, true, &l)
-			return true
-		})
+		for i := range others {
+			d.other(&s, "", others[i].key, others[i].val, &l)
+		}
 		d.finish(&s, &l)
 	}
 	// A folder stated only as a parent (e.g. "parentId" for a message's
@@ -336,9 +343,10 @@ func withUnread(flags string, unread bool, t ItemType) string {
 // item's data, or a key kept as it is. top: the key is the state's own
 // (kept in Extra when not read); below it, the object holding the key is
 // kept whole.
-func (d *Decoder) other(s *State, key, path string, val gjson.Result, top bool, l *later) {
-	if d.ignore[path] {
-		d.count(path, "", "ignored (keymap)")
+func (d *Decoder) other(s *State, prefix, key string, val gjson.Result, l *later) {
+	top := prefix == ""
+	if (top || d.dotted) && d.ignore[prefix+key] {
+		d.countAt(prefix, key, "", "ignored (keymap)")
 		if top {
 			s.keep(key, val)
 		}
@@ -348,7 +356,7 @@ func (d *Decoder) other(s *State, key, path string, val gjson.Result, top bool, 
 	if !ok {
 		if what != "" {
 			if d.Census != nil {
-				d.count(path, "", "known ("+what+"), not needed")
+				d.countAt(prefix, key, "", "known ("+what+"), not needed")
 			}
 			if top {
 				s.keep(key, val)
@@ -356,9 +364,9 @@ func (d *Decoder) other(s *State, key, path string, val gjson.Result, top bool, 
 			return
 		}
 		if val.IsObject() {
-			l.nested = append(l.nested, pathVal{path, val})
+			l.nested = append(l.nested, pathVal{prefix + key, val})
 		} else {
-			d.count(path, "", notRead(val))
+			d.countAt(prefix, key, "", notRead(val))
 		}
 		if top {
 			s.keep(key, val)
@@ -372,14 +380,14 @@ func (d *Decoder) other(s *State, key, path string, val gjson.Result, top bool, 
 		}
 		switch {
 		case val.Type == gjson.String:
-			l.meta = append(l.meta, pathVal{path, val})
+			l.meta = append(l.meta, pathVal{prefix + key, val})
 		case val.IsObject():
-			l.nested = append(l.nested, pathVal{path, val})
+			l.nested = append(l.nested, pathVal{prefix + key, val})
 		default:
-			d.count(path, "", notRead(val))
+			d.countAt(prefix, key, "", notRead(val))
 		}
 	default:
-		d.take(s, path, c, val, false, top)
+		d.take(s, prefix, key, c, val, false)
 	}
 }
 
@@ -417,14 +425,16 @@ func (d *Decoder) finish(s *State, l *later) {
 			continue
 		}
 		d.count(n.path, "", "object, its keys read below")
+		prefix := n.path + "."
 		n.val.ForEach(func(k, val gjson.Result) bool {
 			key := stateKey(k)
-			path := n.path + "." + key
-			if c, ok := d.exact[path]; ok && !d.ignore[path] {
-				d.take(s, path, c, val, false, false)
-				return true
+			if d.dotted {
+				if c, ok := d.exact[prefix+key]; ok && !d.ignore[prefix+key] {
+					d.take(s, prefix, key, c, val, false)
+					return true
+				}
 			}
-			d.other(s, key, path, val, false, l)
+			d.other(s, prefix, key, val, l)
 			return true
 		})
 	}
@@ -445,14 +455,16 @@ func stateKey(k gjson.Result) string {
 	return key
 }
 
-// take reads val under key as concept c, unless c is already known (the
-// first key wins; the later one is kept as it is). top: key is the state's
-// own; below it, the holding object is kept whole, so nothing is kept.
-func (d *Decoder) take(s *State, key string, c Concept, val gjson.Result, cbfs, top bool) {
+// take reads val under prefix+key as concept c, unless c is already known
+// (the first key wins; the later one is kept as it is). prefix is "" for
+// the state's own keys; below them ("item."), the holding object is kept
+// whole, so nothing is kept, and a concept the state stated wins.
+func (d *Decoder) take(s *State, prefix, key string, c Concept, val gjson.Result, cbfs bool) {
+	top := prefix == ""
 	if c == CTags && val.Type == gjson.Number {
 		// mail_item.tags: Zimbra's bitmask of tag ids; the names are in
 		// tag_names.
-		d.count(key, "", "known (Zimbra tag bitmask; names are in tag_names), not needed")
+		d.countAt(prefix, key, "", "known (Zimbra tag bitmask; names are in tag_names), not needed")
 		if top {
 			s.keep(key, val)
 		}
@@ -460,22 +472,22 @@ func (d *Decoder) take(s *State, key string, c Concept, val gjson.Result, cbfs, 
 	}
 	if s.has.Has(c) {
 		if top {
-			d.count(key, c.String(), "duplicate, kept")
+			d.countAt(prefix, key, c.String(), "duplicate, kept")
 			s.keep(key, val)
 		} else {
-			d.count(key, c.String(), "stated above, not used")
+			d.countAt(prefix, key, c.String(), "stated above, not used")
 		}
 		return
 	}
 	if note := s.set(c, val, cbfs); note != "" {
-		d.count(key, c.String(), noteUninterpretable)
+		d.countAt(prefix, key, c.String(), noteUninterpretable)
 		if top {
 			s.keep(key, val)
 		}
-		s.Notes = append(s.Notes, fmt.Sprintf("%s: %s (kept)", key, note))
+		s.Notes = append(s.Notes, fmt.Sprintf("%s%s: %s (kept)", prefix, key, note))
 		return
 	}
-	d.count(key, c.String(), "")
+	d.countAt(prefix, key, c.String(), "")
 	s.has |= Bit(c)
 }
 
@@ -489,6 +501,13 @@ func (s *State) keep(key string, val gjson.Result) {
 func (d *Decoder) count(key, concept, how string) {
 	if d.Census != nil {
 		d.Census.stateKey(key, concept, how)
+	}
+}
+
+// countAt counts the key prefix+key (joined only for a census).
+func (d *Decoder) countAt(prefix, key, concept, how string) {
+	if d.Census != nil {
+		d.Census.stateKey(prefix+key, concept, how)
 	}
 }
 
