@@ -149,7 +149,7 @@ func TestItemType(t *testing.T) {
 			{mailbox.TypeFolder, "folder"}, {mailbox.TypeSearchFolder, "search"}, {mailbox.TypeTag, "tag"},
 			{mailbox.TypeConversation, "conversation"}, {mailbox.TypeMessage, "message"}, {mailbox.TypeContact, "contact"},
 			{mailbox.TypeDocument, "document"}, {mailbox.TypeAppointment, "appointment"}, {mailbox.TypeTask, "task"},
-			{mailbox.TypeChat, "chat"}, {mailbox.TypeUnknown, "type0"}, {12, "type12"},
+			{mailbox.TypeChat, "chat"}, {mailbox.TypeUnknown, "type0"}, {12, "virtual_conversation"}, {19, "type19"},
 		}
 		for _, tc := range tests {
 			if got := tc.t.String(); got != tc.want {

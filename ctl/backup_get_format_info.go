@@ -20,7 +20,7 @@ type GetFormatInfoCmd struct {
 
 // Help is the long help of getFormatInfo.
 func (c *GetFormatInfoCmd) Help() string {
-	return `Reads every account_info and item file (or the first --max-items) the way the mount, cbctl and the restores do, and prints what cbfs understood: every state key met, how often, and which concept it was read as (or that it was kept uninterpreted); where account names came from; what could not be read, with one example each; and how blobs are named (SHA-256, SHA-1, 384-bit, other names), or that the path has no blobs (blobless). An administrator with a Backup Path written by Carbonio or another tool knows in one command whether cbfs reads it right; --keymap FILE corrects what it infers wrongly.`
+	return `Reads every account_info and item file (or the first --max-items) the way the mount, cbctl and the restores do, and prints what cbfs understood: every state key met (keys of objects in a state and of Zimbra metadata as paths, item.tp, meta.s), how often, and which concept it was read as, that Zimbra writes it but cbfs does not need it, or NOT READ when it held data cbfs ignored; the share of state keys understood; the keymap keys that matched nothing; where account names came from; what could not be read, with one example each; and how blobs are named (SHA-256, SHA-1, 384-bit, other names), or that the path has no blobs (blobless). An administrator with a Backup Path written by Carbonio or another tool knows in one command whether cbfs reads it right; --keymap FILE corrects what it infers wrongly.`
 }
 
 // formatInfoOut is getFormatInfo's JSON output.
@@ -34,6 +34,9 @@ type formatInfoOut struct {
 	ItemsRead   int                `json:"itemsRead"`
 	States      int                `json:"states"`
 	Keys        []mailbox.KeyCount `json:"stateKeys"`
+	Summary     string             `json:"summary"`                   // "read 98 % of state keys; ..."
+	NotRead     []string           `json:"keysNotUnderstood"`         // key paths that held data cbfs did not read
+	Unmatched   []string           `json:"keymapUnmatched,omitempty"` // keymap keys no state had
 	Problems    []mailbox.Problem  `json:"notUnderstood"`
 	Blobless    bool               `json:"blobless"`
 	Blobs       map[string]int     `json:"blobNames"` // sha256, sha1, sha384, other
@@ -118,6 +121,12 @@ accounts:
 	}
 	out.NameSources = census.NameSources()
 	out.Keys = census.Keys()
+	_, out.NotRead = census.Understood()
+	if out.NotRead == nil {
+		out.NotRead = []string{}
+	}
+	out.Summary = census.Summary()
+	out.Unmatched = p.Decoder.UnmatchedKeymap(census)
 	out.Problems = census.Problems()
 	out.Dialect = "cbfs"
 	for _, k := range out.Keys {
@@ -169,13 +178,21 @@ accounts:
 			out.Blobs["sha256"], out.Blobs["sha1"], out.Blobs["sha384"], out.Blobs["other"]))
 	}
 	out.Layout.print(w)
+	kv(w, configIndent, "state keys", out.Summary)
+	for _, u := range out.Unmatched {
+		kv(w, configIndent, "keymap", u)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATE KEY\tCOUNT\tREAD AS\tNOTES")
 	for _, k := range out.Keys {
 		as := k.Concept
-		if as == "" {
-			as = "(kept, not interpreted)"
+		switch {
+		case as != "":
+		case k.NotRead > 0:
+			as = "NOT READ (kept as it is)"
+		default:
+			as = "-"
 		}
 		var notes []string
 		for n, c := range k.Notes {
@@ -188,8 +205,12 @@ accounts:
 		return err
 	}
 	fmt.Fprintln(w)
-	if len(out.Problems) == 0 {
+	if len(out.Problems) == 0 && len(out.NotRead) == 0 && len(out.Unmatched) == 0 {
 		fmt.Fprintln(w, "everything was understood")
+		return nil
+	}
+	if len(out.Problems) == 0 {
+		fmt.Fprintln(w, "keys not understood: "+strings.Join(out.NotRead, ", "))
 		return nil
 	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -197,10 +197,11 @@ func normal(s State) State {
 
 // stateOf is what the index keeps of a state read from the item file: not
 // the summaries, the unknown keys or what the reader noted.
+// Nor the end date (the reader made it a deleted state of its own, which
+// the index keeps) and the reader's marks (a state it made).
 func stateOf(s *mailbox.State) State {
-	c := *s
-	c.Subject, c.From, c.To, c.IMAPUID = "", "", "", 0
-	c.Extra, c.Notes, c.Inherited = nil, nil, 0
+	c := State{Start: s.Start, Type: s.Type, FolderID: s.FolderID, Flags: s.Flags, Tags: s.Tags,
+		Deleted: s.Deleted, Digest: s.Digest, Size: s.Size, Date: s.Date, Name: s.Name, ParentID: s.ParentID}
 	return normal(c)
 }
 

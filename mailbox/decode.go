@@ -76,6 +76,8 @@ type Decoder struct {
 	exact   map[string]Concept // key -> concept, cbfs's keys and the keymap's
 	ignore  map[string]bool    // keys never interpreted (keymap)
 	mode    Concepts           // Bit(cFull) or Bit(cDelta) when the keymap fixes it
+	km      *KeyMap            // the keymap, for UnmatchedKeymap
+	dotted  bool               // the keymap names keys below a state's own ("item.tp")
 	account map[string]string  // keymap: account_info key -> account field
 
 	// BlobExists, when set, says whether a digest names a blob of the
@@ -98,14 +100,17 @@ func NewDecoder(km *KeyMap) *Decoder {
 		d.exact[k] = Concept(c)
 	}
 	if km != nil {
+		d.km = km
 		for name, keys := range km.State {
 			c, _ := ParseConcept(name) // checked by ParseKeyMap
 			for _, k := range keys {
 				d.exact[k] = c
+				d.dotted = d.dotted || strings.Contains(k, ".")
 			}
 		}
 		for _, k := range km.Ignore {
 			d.ignore[k] = true
+			d.dotted = d.dotted || strings.Contains(k, ".")
 			delete(d.exact, k)
 		}
 		switch km.States {
@@ -246,43 +251,55 @@ func jsonKind(r gjson.Result) string {
 	return "an object"
 }
 
+// MaxNestedStateDepth is how far below a state's top level the decoder
+// looks for the item's own data (docs/FORMAT.md § 12.2): an object under a
+// key, and one more object in it.
+const MaxNestedStateDepth = 2
+
+// later is what the decoder reads once a state's own keys are done: objects
+// that may hold the item's data, and Zimbra metadata strings.
+type later struct {
+	nested []pathVal
+	meta   []pathVal
+}
+
+type keyVal struct {
+	key string
+	val gjson.Result
+}
+
+type pathVal struct {
+	path string
+	val  gjson.Result
+}
+
 // decodeState reads one state object.
 func (d *Decoder) decodeState(v gjson.Result) State {
 	var s State
 	// Two passes: cbfs's own (and the keymap's) keys first, so they win over
 	// an alias of the same concept wherever they stand; then, only if the
 	// state has other keys, the aliases and the rest.
-	others := false
+	// The other keys are kept for the second pass (on the stack for a
+	// state of up to 32 of them), so it does not walk and parse the JSON
+	// again.
+	var buf [32]keyVal
+	others := buf[:0]
 	v.ForEach(func(k, val gjson.Result) bool {
 		key := stateKey(k)
 		c, exact := d.exact[key]
 		if !exact || d.ignore[key] {
-			others = true
+			others = append(others, keyVal{key, val})
 			return true
 		}
-		d.take(&s, key, c, val, conceptKeys[c] == key)
+		d.take(&s, "", key, c, val, conceptKeys[c] == key)
 		return true
 	})
-	if others {
-		v.ForEach(func(k, val gjson.Result) bool {
-			key := stateKey(k)
-			if _, exact := d.exact[key]; exact && !d.ignore[key] {
-				return true // done in the first pass
-			}
-			if d.ignore[key] {
-				d.count(key, "", "ignored (keymap)")
-				s.keep(key, val)
-				return true
-			}
-			c, ok := stateAliases[canonKey(key)]
-			if !ok {
-				d.count(key, "", "")
-				s.keep(key, val)
-				return true
-			}
-			d.take(&s, key, c, val, false)
-			return true
-		})
+	if len(others) > 0 {
+		var l later
+		for i := range others {
+			d.other(&s, "", others[i].key, others[i].val, &l)
+		}
+		d.finish(&s, &l)
 	}
 	// A folder stated only as a parent (e.g. "parentId" for a message's
 	// folder), and a folder item's parent stated only as its folder.
@@ -293,6 +310,9 @@ func (d *Decoder) decodeState(v gjson.Result) State {
 	if (s.Type == TypeFolder || s.Type == TypeSearchFolder) && !s.has.Has(CParent) && s.has.Has(CFolder) {
 		s.ParentID = s.FolderID
 	}
+	if s.has.Has(CUnread) {
+		s.Flags = withUnread(s.Flags, s.unread, s.Type)
+	}
 	if !s.has.Has(CDigest) && (s.Type == TypeUnknown || s.Type.HasContent()) && len(s.Extra) > 0 {
 		d.digestByValue(&s)
 	}
@@ -300,29 +320,174 @@ func (d *Decoder) decodeState(v gjson.Result) State {
 	return s
 }
 
-func stateKey(k gjson.Result) string {
-	key := k.Str
-	if strings.IndexByte(k.Raw, '\\') >= 0 {
-		decodeString(k, &key) // escapes in the key
+// withUnread sets or clears the flag letter u as a state's own unread key
+// says: it wins over the flags (Zimbra keeps unread apart from its flags
+// bitmask). Only for items that can be unread: a folder's or a
+// conversation's unread count counts the messages in it.
+func withUnread(flags string, unread bool, t ItemType) string {
+	if t != TypeUnknown && !t.HasContent() {
+		return flags
 	}
+	has := strings.IndexByte(flags, 'u') >= 0
+	switch {
+	case unread && !has:
+		return CanonFlags(flags + "u")
+	case !unread && has:
+		return strings.ReplaceAll(flags, "u", "")
+	}
+	return flags
+}
+
+// other reads a key that is not one of the exact keys: an alias, a key
+// known but not needed, Zimbra metadata, an object that may hold the
+// item's data, or a key kept as it is. top: the key is the state's own
+// (kept in Extra when not read); below it, the object holding the key is
+// kept whole.
+func (d *Decoder) other(s *State, prefix, key string, val gjson.Result, l *later) {
+	top := prefix == ""
+	if (top || d.dotted) && d.ignore[prefix+key] {
+		d.countAt(prefix, key, "", "ignored (keymap)")
+		if top {
+			s.keep(key, val)
+		}
+		return
+	}
+	c, what, ok := alias(key)
+	if !ok {
+		if what != "" {
+			if d.Census != nil {
+				d.countAt(prefix, key, "", "known ("+what+"), not needed")
+			}
+			if top {
+				s.keep(key, val)
+			}
+			return
+		}
+		if val.IsObject() {
+			l.nested = append(l.nested, pathVal{prefix + key, val})
+		} else {
+			d.countAt(prefix, key, "", notRead(val))
+		}
+		if top {
+			s.keep(key, val)
+		}
+		return
+	}
+	switch {
+	case c == cMeta:
+		if top {
+			s.keep(key, val)
+		}
+		switch {
+		case val.Type == gjson.String:
+			l.meta = append(l.meta, pathVal{prefix + key, val})
+		case val.IsObject():
+			l.nested = append(l.nested, pathVal{prefix + key, val})
+		default:
+			d.countAt(prefix, key, "", notRead(val))
+		}
+	default:
+		d.take(s, prefix, key, c, val, false)
+	}
+}
+
+// notRead is the census note for a key that is not interpreted: "not read"
+// when it holds data, "empty" when it holds none.
+func notRead(val gjson.Result) string {
+	switch val.Type {
+	case gjson.Null, gjson.False:
+		return noteEmpty
+	case gjson.String:
+		if val.Str == "" {
+			return noteEmpty
+		}
+	case gjson.Number:
+		if val.Num == 0 {
+			return noteEmpty
+		}
+	default:
+		if r := strings.TrimSpace(val.Raw); r == "[]" || r == "{}" {
+			return noteEmpty
+		}
+	}
+	return noteNotRead
+}
+
+// finish reads what other left for after the state's own keys: the
+// objects that may hold the item's data (when the state does not say its
+// type: its data is elsewhere, or it is a delta), then Zimbra metadata.
+// Neither overrides a concept the state stated.
+func (d *Decoder) finish(s *State, l *later) {
+	for i := 0; i < len(l.nested); i++ {
+		n := l.nested[i]
+		if s.has.Has(CType) || strings.Count(n.path, ".") >= MaxNestedStateDepth {
+			d.count(n.path, "", notRead(n.val))
+			continue
+		}
+		d.count(n.path, "", "object, its keys read below")
+		prefix := n.path + "."
+		n.val.ForEach(func(k, val gjson.Result) bool {
+			key := stateKey(k)
+			if d.dotted {
+				if c, ok := d.exact[prefix+key]; ok && !d.ignore[prefix+key] {
+					d.take(s, prefix, key, c, val, false)
+					return true
+				}
+			}
+			d.other(s, prefix, key, val, l)
+			return true
+		})
+	}
+	for _, m := range l.meta {
+		d.zimbraMeta(s, m.path, m.val)
+	}
+}
+
+func stateKey(k gjson.Result) string {
+	if strings.IndexByte(k.Raw, '\\') < 0 {
+		return k.Str
+	}
+	// Escapes in the key. Only here does key move to the heap (its
+	// address is taken): a key shared by both paths cost an allocation
+	// for every key of every state.
+	key := k.Str
+	decodeString(k, &key)
 	return key
 }
 
-// take reads val under key as concept c, unless c is already known (the
-// first key wins; the later one is kept as it is).
-func (d *Decoder) take(s *State, key string, c Concept, val gjson.Result, cbfs bool) {
+// take reads val under prefix+key as concept c, unless c is already known
+// (the first key wins; the later one is kept as it is). prefix is "" for
+// the state's own keys; below them ("item."), the holding object is kept
+// whole, so nothing is kept, and a concept the state stated wins.
+func (d *Decoder) take(s *State, prefix, key string, c Concept, val gjson.Result, cbfs bool) {
+	top := prefix == ""
+	if c == CTags && val.Type == gjson.Number {
+		// mail_item.tags: Zimbra's bitmask of tag ids; the names are in
+		// tag_names.
+		d.countAt(prefix, key, "", "known (Zimbra tag bitmask; names are in tag_names), not needed")
+		if top {
+			s.keep(key, val)
+		}
+		return
+	}
 	if s.has.Has(c) {
-		d.count(key, c.String(), "duplicate, kept")
-		s.keep(key, val)
+		if top {
+			d.countAt(prefix, key, c.String(), "duplicate, kept")
+			s.keep(key, val)
+		} else {
+			d.countAt(prefix, key, c.String(), "stated above, not used")
+		}
 		return
 	}
 	if note := s.set(c, val, cbfs); note != "" {
-		d.count(key, c.String(), "uninterpretable, kept")
-		s.keep(key, val)
-		s.Notes = append(s.Notes, fmt.Sprintf("%s: %s (kept)", key, note))
+		d.countAt(prefix, key, c.String(), noteUninterpretable)
+		if top {
+			s.keep(key, val)
+		}
+		s.Notes = append(s.Notes, fmt.Sprintf("%s%s: %s (kept)", prefix, key, note))
 		return
 	}
-	d.count(key, c.String(), "")
+	d.countAt(prefix, key, c.String(), "")
 	s.has |= Bit(c)
 }
 
@@ -336,6 +501,13 @@ func (s *State) keep(key string, val gjson.Result) {
 func (d *Decoder) count(key, concept, how string) {
 	if d.Census != nil {
 		d.Census.stateKey(key, concept, how)
+	}
+}
+
+// countAt counts the key prefix+key (joined only for a census).
+func (d *Decoder) countAt(prefix, key, concept, how string) {
+	if d.Census != nil {
+		d.Census.stateKey(prefix+key, concept, how)
 	}
 }
 
@@ -416,10 +588,24 @@ func (s *State) set(c Concept, val gjson.Result, cbfs bool) string {
 		return readString(val, &s.Name)
 	case CIMAPUID:
 		n, ok := readInt64(val)
-		if !ok || n < 0 || n > math.MaxUint32 {
+		if !ok || n < -1 || n > math.MaxUint32 {
 			return "not an IMAP UID"
 		}
-		s.IMAPUID = uint32(n)
+		if n > 0 { // Zimbra's -1 and 0: none
+			s.IMAPUID = uint32(n)
+		}
+	case CUnread:
+		// A flag (true, "yes"...) or Zimbra's unread count (uc, mail_item's
+		// unread): above 0 is unread.
+		if n, ok := readInt64(val); ok {
+			s.unread = n > 0
+		} else if b, ok := readBool(val); ok {
+			s.unread = b
+		} else {
+			return "not an unread flag or count"
+		}
+	case CEnd:
+		return readDate(val, cbfs, &s.End)
 	}
 	return ""
 }
@@ -657,8 +843,9 @@ func readBool(v gjson.Result) (bool, bool) {
 var typeSynonyms = map[string]ItemType{
 	"searchfolder": TypeSearchFolder, "search_folder": TypeSearchFolder, "msg": TypeMessage,
 	"mail": TypeMessage, "email": TypeMessage, "conv": TypeConversation,
-	"virtualconversation": TypeConversation, "wiki": TypeDocument, "file": TypeDocument,
-	"event": TypeAppointment, "calendaritem": TypeAppointment, "note": TypeMessage,
+	"virtualconversation": TypeVirtualConversation, "virtual_conversation": TypeVirtualConversation,
+	"file": TypeDocument, "event": TypeAppointment, "calendaritem": TypeAppointment,
+	"comment": TypeCalendarGroup, "calendargroup": TypeCalendarGroup, "calendar_group": TypeCalendarGroup,
 }
 
 func readType(v gjson.Result) (ItemType, bool) {
@@ -718,8 +905,14 @@ func readFlags(v gjson.Result) (string, bool) {
 func readTags(v gjson.Result) ([]string, bool) {
 	switch {
 	case v.Type == gjson.String:
+		// Comma-separated, or NUL-separated as Zimbra's tag_names and tg
+		// ("\x00work\x00todo\x00", DbTag.serializeTags).
+		sep := ","
+		if strings.IndexByte(v.Str, 0) >= 0 {
+			sep = "\x00"
+		}
 		var out []string
-		for _, t := range strings.Split(v.Str, ",") {
+		for _, t := range strings.Split(v.Str, sep) {
 			if t = strings.TrimSpace(t); t != "" {
 				out = append(out, t)
 			}

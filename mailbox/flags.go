@@ -19,7 +19,14 @@ import (
 //	d       draft          64    \Draft           D
 //	x       IMAP \Deleted  128   \Deleted         T
 //	n       MDN sent       256   $MDNSent         -
-//	s a ! ? t              1 2 1024 2048 32768: Zimbra's own, no IMAP or Maildir counterpart
+//	s a ! ? / p t + ^ ( * b # i v y ~ o @ g: Zimbra's own (bits 0 1 10 11 12 14 15..28),
+//	                       no IMAP or Maildir counterpart
+//
+// Zimbra's bitmask of flag id -n is bit n-1 (carbonio-mailbox Flag.java).
+// Zimbra keeps unread apart from its flags (mail_item.unread, UnderlyingData
+// uc): a bitmask from Zimbra's database has no bit 9; the state's unread
+// key says it (decode.go). Flags without a letter (COPIED, IDX_DEFERRED,
+// IN_DUMPSTER, UNCACHED: bits 4, 13, 29, 30) are dropped.
 
 // flagOrder is the order letters are written in (others after, sorted).
 const flagOrder = "ufrwdxn"
@@ -52,7 +59,9 @@ var zimbraFlagBits = []struct {
 	letter byte
 }{
 	{0, 's'}, {1, 'a'}, {2, 'r'}, {3, 'w'}, {5, 'f'}, {6, 'd'}, {7, 'x'}, {8, 'n'},
-	{9, 'u'}, {10, '!'}, {11, '?'}, {15, 't'},
+	{9, 'u'}, {10, '!'}, {11, '?'}, {12, '/'}, {14, 'p'}, {15, 't'}, {16, '+'}, {17, '^'},
+	{18, '('}, {19, '*'}, {20, 'b'}, {21, '#'}, {22, 'i'}, {23, 'v'}, {24, 'y'}, {25, '~'},
+	{26, 'o'}, {27, '@'}, {28, 'g'},
 }
 
 // FlagsFromBits turns Zimbra's integer flag bitmask into flag letters

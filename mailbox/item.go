@@ -31,13 +31,21 @@ type State struct {
 	Name     string      `json:"name,omitempty"`     // folders, tags, documents, contacts
 	ParentID int         `json:"parentId,omitempty"` // folders: the parent folder id
 	IMAPUID  uint32      `json:"imapUid,omitempty"`  // cbfs: source UID, for incremental scans
+	End      Millis      `json:"endDate,omitempty"`  // foreign writers: the end of this state's validity (NewItem)
 	Extra    Extra       `json:"-"`
 
 	// What the reader made of the state (never written):
 	Inherited Concepts `json:"-"` // concepts the state did not carry, taken from the state before it
 	Notes     []string `json:"-"` // values it could not interpret (kept in Extra), and digests found by value
 	has       Concepts // while decoding: the concepts the file carried (0 for a state built in Go)
+	unread    bool     // while decoding: what the state's own unread key said (has CUnread)
+	ended     bool     // made by NewItem: the item ended (the state before it has an End)
 }
+
+// Ended reports whether NewItem made the state: the deletion at the end
+// of the validity period of the state before it (docs/FORMAT.md § 7.6).
+// Encode leaves it out: the end date that made it is written.
+func (s *State) Ended() bool { return s.ended }
 
 type stateJSON State // no methods: plain encoding
 
@@ -92,10 +100,54 @@ func NewItem(id int, states []State) *Item {
 	for i := 1; i < len(states); i++ {
 		inherit(&states[i], &states[i-1])
 	}
+	states = withEnds(states)
 	for i := range states {
-		states[i].has = 0 // decoding is over: parsed and built states compare equal
+		// Decoding is over: parsed and built states compare equal.
+		states[i].has, states[i].unread = 0, false
 	}
 	return &Item{ID: id, States: states}
+}
+
+// withEnds makes validity periods (docs/FORMAT.md § 7.6) plain states,
+// so every consumer (the folders, deleted/, at/, getItem, the restores)
+// agrees: after a state whose End comes before the next state's start, or
+// that is the last, the item is deleted from End on. A state of its own,
+// marked Ended, says so: the state before it, deleted, with a note.
+func withEnds(states []State) []State {
+	n := 0
+	for i := range states {
+		if endsAlone(states, i) {
+			n++
+		}
+	}
+	if n == 0 {
+		return states
+	}
+	out := make([]State, 0, len(states)+n)
+	for i := range states {
+		out = append(out, states[i])
+		if !endsAlone(states, i) {
+			continue
+		}
+		e := states[i]
+		e.Start, e.End, e.Deleted, e.ended = states[i].End, 0, true, true
+		e.Extra, e.has = nil, 0
+		e.Inherited = (Bit(numConcepts) - 1) &^ (Bit(CStart) | Bit(CDeleted) | Bit(CUnread) | Bit(CEnd))
+		e.Notes = []string{"ended at " + states[i].End.Time().Format(time.RFC3339Nano) +
+			" (the end date of the state before; no state follows then): deleted from then on"}
+		out = append(out, e)
+	}
+	return out
+}
+
+// endsAlone reports whether states[i] ends before anything follows it. An
+// end date at or before the state's own start says nothing and is ignored.
+func endsAlone(states []State, i int) bool {
+	s := &states[i]
+	if s.End == 0 || s.End <= s.Start || s.Deleted || s.ended {
+		return false
+	}
+	return i == len(states)-1 || s.End < states[i+1].Start
 }
 
 // inherit fills what s did not carry from p (only for decoded states).
@@ -127,6 +179,10 @@ func inherit(s, p *State) {
 			s.FolderID = p.FolderID
 		case CFlags:
 			s.Flags = p.Flags
+			if s.has.Has(CUnread) {
+				// A delta that states only unread changes only unread.
+				s.Flags = withUnread(s.Flags, s.unread, s.Type)
+			}
 		case CTags:
 			s.Tags = p.Tags
 		case CDeleted:
@@ -145,6 +201,8 @@ func inherit(s, p *State) {
 			s.ParentID = p.ParentID
 		case CIMAPUID:
 			s.IMAPUID = p.IMAPUID
+		case CUnread, CEnd:
+			// Unread is in the flags (below); an end date is the state's own.
 		}
 	}
 }
@@ -237,13 +295,17 @@ func (it *Item) Digests() []blob.Digest {
 func (it *Item) Encode() ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("[\n")
-	for i, s := range it.States {
+	states := it.States
+	if slices.ContainsFunc(states, func(s State) bool { return s.ended }) {
+		states = slices.DeleteFunc(slices.Clone(states), func(s State) bool { return s.ended })
+	}
+	for i, s := range states {
 		j, err := json.Marshal(s)
 		if err != nil {
 			return nil, err
 		}
 		b.Write(j)
-		if i < len(it.States)-1 {
+		if i < len(states)-1 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('\n')

@@ -3,7 +3,9 @@ package mailbox
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -104,13 +106,25 @@ type Census struct {
 	problems map[string]*Problem
 }
 
-// KeyCount is one state key met by the decoder.
+// KeyCount is one state key met by the decoder. Key is a path: a key of an
+// object in a state ("item.tp") or of Zimbra metadata ("meta.s") is
+// written after its parent's, with a dot.
 type KeyCount struct {
 	Key     string         `json:"key"`
 	Count   int            `json:"count"`
 	Concept string         `json:"concept,omitempty"` // "" when not interpreted (kept as is)
-	Notes   map[string]int `json:"notes,omitempty"`   // how often: "uninterpretable, kept", "found by value", ...
+	Notes   map[string]int `json:"notes,omitempty"`   // how often: "uninterpretable, kept", "found by value", "not read", ...
+	NotRead int            `json:"notRead,omitempty"` // how often it held data that was not understood
 }
+
+// Census notes that say a key held data cbfs did not understand.
+const (
+	noteNotRead         = "not read"
+	noteUninterpretable = "uninterpretable, kept"
+	noteEmpty           = "empty"
+)
+
+func (k *KeyCount) notRead() int { return k.Notes[noteNotRead] + k.Notes[noteUninterpretable] }
 
 // Problem is a kind of thing the decoder could not read, with one example.
 type Problem struct {
@@ -133,7 +147,7 @@ func (c *Census) stateKey(key, concept, how string) {
 		c.keys[key] = kc
 	}
 	kc.Count++
-	if concept != "" && how != "duplicate, kept" && how != "uninterpretable, kept" {
+	if concept != "" && how != "duplicate, kept" && how != noteUninterpretable && how != "stated above, not used" {
 		kc.Concept = concept
 	}
 	if how != "" {
@@ -158,6 +172,87 @@ func (c *Census) foundByValue(key string) {
 		kc.Notes = map[string]int{}
 	}
 	kc.Notes["found by value"]++
+	if kc.Notes[noteNotRead] > 0 { // it was read after all
+		if kc.Notes[noteNotRead]--; kc.Notes[noteNotRead] == 0 {
+			delete(kc.Notes, noteNotRead)
+		}
+	}
+}
+
+// Understood sums up the state keys met: the share of their occurrences
+// that held data and were understood (read as a concept, known to be
+// unneeded, decoded, or ignored by the keymap), and the key paths that
+// held data cbfs did not understand, sorted. Empty values count for
+// neither. 1 when no key held data.
+func (c *Census) Understood() (share float64, notUnderstood []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total, bad := 0, 0
+	for _, k := range c.keys {
+		total += k.Count - k.Notes[noteEmpty]
+		if n := k.notRead(); n > 0 {
+			bad += n
+			notUnderstood = append(notUnderstood, k.Key)
+		}
+	}
+	sort.Strings(notUnderstood)
+	if total <= 0 {
+		return 1, notUnderstood
+	}
+	return float64(total-bad) / float64(total), notUnderstood
+}
+
+// Summary is Understood in one line, for the mount's first line and
+// getFormatInfo: "read 98 % of state keys; 2 keys not understood (a, b)".
+func (c *Census) Summary() string {
+	share, bad := c.Understood()
+	pct := math.Floor(share*1000) / 10 // never rounds up to 100 %
+	line := fmt.Sprintf("read %s %% of state keys", strconv.FormatFloat(pct, 'f', -1, 64))
+	switch n := len(bad); {
+	case n == 0:
+		return line + "; every key understood"
+	case n <= 5:
+		return fmt.Sprintf("%s; %d key%s not understood (%s)", line, n, plural(n), strings.Join(bad, ", "))
+	default:
+		return fmt.Sprintf("%s; %d keys not understood (%s, ...)", line, n, strings.Join(bad[:5], ", "))
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// UnmatchedKeymap lists the keymap's state and ignore keys the census never
+// met, one message each ("keymap: state.type key \"foo\" matched
+// nothing"): a typo, or a key of another dialect.
+func (d *Decoder) UnmatchedKeymap(c *Census) []string {
+	if d.km == nil || c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	concepts := make([]string, 0, len(d.km.State))
+	for name := range d.km.State {
+		concepts = append(concepts, name)
+	}
+	sort.Strings(concepts)
+	for _, name := range concepts {
+		for _, k := range d.km.State[name] {
+			if c.keys[k] == nil {
+				out = append(out, fmt.Sprintf("keymap: state.%s key %q matched nothing", name, k))
+			}
+		}
+	}
+	for _, k := range d.km.Ignore {
+		if c.keys[k] == nil {
+			out = append(out, fmt.Sprintf("keymap: ignore key %q matched nothing", k))
+		}
+	}
+	return out
 }
 
 // NameSource records where an account's name came from.
@@ -185,7 +280,9 @@ func (c *Census) Keys() []KeyCount {
 	defer c.mu.Unlock()
 	out := make([]KeyCount, 0, len(c.keys))
 	for _, k := range c.keys {
-		out = append(out, *k)
+		kc := *k
+		kc.NotRead = k.notRead()
+		out = append(out, kc)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Count != out[j].Count {

@@ -11,25 +11,37 @@ import (
 // ItemType is Zimbra's MailItem.Type code.
 type ItemType int8
 
-// Item type codes (Zimbra MailItem.Type).
+// Item type codes (Zimbra MailItem.Type; carbonio-mailbox's MailItem.java
+// before and after it dropped documents, CO-774).
 const (
-	TypeUnknown      ItemType = 0
-	TypeFolder       ItemType = 1
-	TypeSearchFolder ItemType = 2
-	TypeTag          ItemType = 3
-	TypeConversation ItemType = 4
-	TypeMessage      ItemType = 5
-	TypeContact      ItemType = 6
-	TypeDocument     ItemType = 8
-	TypeAppointment  ItemType = 11
-	TypeTask         ItemType = 15
-	TypeChat         ItemType = 16
+	TypeUnknown             ItemType = 0
+	TypeFolder              ItemType = 1
+	TypeSearchFolder        ItemType = 2
+	TypeTag                 ItemType = 3
+	TypeConversation        ItemType = 4
+	TypeMessage             ItemType = 5
+	TypeContact             ItemType = 6
+	TypeInvite              ItemType = 7 // deprecated in Zimbra
+	TypeDocument            ItemType = 8
+	TypeNote                ItemType = 9
+	TypeFlag                ItemType = 10 // memory-only in Zimbra
+	TypeAppointment         ItemType = 11
+	TypeVirtualConversation ItemType = 12 // memory-only in Zimbra
+	TypeMountpoint          ItemType = 13
+	TypeWiki                ItemType = 14 // deprecated in Zimbra
+	TypeTask                ItemType = 15
+	TypeChat                ItemType = 16
+	TypeCalendarGroup       ItemType = 17 // Carbonio; COMMENT in Zimbra and older Carbonio
+	TypeLink                ItemType = 18 // Zimbra and older Carbonio
 )
 
 var typeNames = map[ItemType]string{
 	TypeFolder: "folder", TypeSearchFolder: "search", TypeTag: "tag",
 	TypeConversation: "conversation", TypeMessage: "message", TypeContact: "contact",
-	TypeDocument: "document", TypeAppointment: "appointment", TypeTask: "task", TypeChat: "chat",
+	TypeInvite: "invite", TypeDocument: "document", TypeNote: "note", TypeFlag: "flag",
+	TypeAppointment: "appointment", TypeVirtualConversation: "virtual_conversation",
+	TypeMountpoint: "mountpoint", TypeWiki: "wiki", TypeTask: "task", TypeChat: "chat",
+	TypeCalendarGroup: "calendar_group", TypeLink: "link",
 }
 
 // String is the lower-case name Carbonio's CLI prints ("message", ...).
@@ -85,7 +97,8 @@ func (t *ItemType) UnmarshalJSON(b []byte) error {
 // HasContent reports whether items of this type carry a blob.
 func (t ItemType) HasContent() bool {
 	switch t {
-	case TypeFolder, TypeSearchFolder, TypeTag, TypeConversation:
+	case TypeFolder, TypeSearchFolder, TypeTag, TypeConversation, TypeFlag,
+		TypeVirtualConversation, TypeMountpoint, TypeCalendarGroup, TypeLink:
 		return false
 	}
 	return true
