@@ -16,7 +16,7 @@ type SampleCmd struct {
 	Messages       int    `name:"messages" default:"40" help:"Messages per account (approximate)."`
 	Seed           int64  `name:"seed" default:"1" help:"Random seed: the same seed makes the same Backup Path, byte for byte."`
 	BigAttachments bool   `name:"big-attachments" help:"Add MB-sized attachments to a few messages."`
-	Dialect        string `name:"dialect" default:"cbfs" enum:"cbfs,zimbra,delta" placeholder:"NAME" help:"Dialect of the account and item files: cbfs (docs/FORMAT.md, the default), or zimbra or delta, foreign test dialects (docs/DIALECTS.md)."`
+	Dialect        string `name:"dialect" default:"cbfs" enum:"cbfs,zimbra,delta,zimbra-ud,zimbra-nested" placeholder:"NAME" help:"Dialect of the account and item files: cbfs (docs/FORMAT.md, the default), or zimbra, delta, zimbra-ud or zimbra-nested, foreign test dialects (docs/DIALECTS.md)."`
 }
 
 // Help is the long help of sample.

@@ -27,13 +27,15 @@ import (
 
 // Dialects of the generated Backup Path.
 const (
-	DialectCBFS   = "cbfs"   // docs/FORMAT.md, as cbfs writes it
-	DialectZimbra = "zimbra" // full states, snake_case, Zimbra's mail_item columns, LDAP account
-	DialectDelta  = "delta"  // delta states, camelCase/hyphenated, RFC 3339 dates, account history
+	DialectCBFS         = "cbfs"          // docs/FORMAT.md, as cbfs writes it
+	DialectZimbra       = "zimbra"        // full states, snake_case, Zimbra's mail_item columns, LDAP account
+	DialectDelta        = "delta"         // delta states, camelCase/hyphenated, RFC 3339 dates, account history
+	DialectZimbraUD     = "zimbra-ud"     // flat states in UnderlyingData's short keys, seconds, account attrs nested
+	DialectZimbraNested = "zimbra-nested" // transactions holding the item under "item", SOAP account attributes
 )
 
 // Dialects lists every dialect Generate and ConvertDialect accept.
-var Dialects = []string{DialectCBFS, DialectZimbra, DialectDelta}
+var Dialects = []string{DialectCBFS, DialectZimbra, DialectDelta, DialectZimbraUD, DialectZimbraNested}
 
 // ConvertDialect rewrites, in place, the account_info and item files of the
 // cbfs-dialect Backup Path at root in the given dialect. Files that are not
@@ -44,7 +46,7 @@ var Dialects = []string{DialectCBFS, DialectZimbra, DialectDelta}
 // modification time too. The output depends only on the input: the same
 // tree gives the same bytes. DialectCBFS (or "") changes nothing.
 func ConvertDialect(root string, dialect string) error {
-	var item func([]map[string]any) []any
+	var item func(id int64, states []map[string]any) []any
 	var acct func(map[string]any) any
 	switch dialect {
 	case "", DialectCBFS:
@@ -52,7 +54,11 @@ func ConvertDialect(root string, dialect string) error {
 	case DialectZimbra:
 		item, acct = zimbraItem, zimbraAccount
 	case DialectDelta:
-		item, acct = deltaItem, deltaAccount
+		item, acct = func(_ int64, s []map[string]any) []any { return deltaItem(s) }, deltaAccount
+	case DialectZimbraUD:
+		item, acct = udItem, udAccount
+	case DialectZimbraNested:
+		item, acct = nestedItem, soapAccount
 	default:
 		return fmt.Errorf("sample: unknown dialect %q (known: %s)", dialect, strings.Join(Dialects, ", "))
 	}
@@ -97,12 +103,13 @@ func ConvertDialect(root string, dialect string) error {
 				if !isItemName(n) {
 					continue
 				}
+				id, _ := strconv.ParseInt(n, 10, 64)
 				err := rewriteJSON(filepath.Join(itemsDir, bk, n), func(v any) ([]byte, bool) {
 					states, ok := objects(v)
 					if !ok || len(states) == 0 {
 						return nil, false
 					}
-					return encodeStates(item(states))
+					return encodeStates(item(id, states))
 				})
 				if err != nil {
 					return fmt.Errorf("sample: convert to %s: %w", dialect, err)
@@ -303,8 +310,36 @@ var zimbraTypeNames = map[int64]string{
 // as other.
 func ZimbraFlags(letters string) (mask int64, other string) { return mailbox.FlagBits(letters) }
 
-// zimbraItem converts the states of one item file.
-func zimbraItem(states []map[string]any) []any {
+// endedByDate splits off the last state of an item when it is a deletion
+// that can be told by the validity period of the state before it, as
+// Carbonio's engine reads it: the item no longer exists after the last
+// state's end date. It returns the states to write and the end date of the
+// last of them (nil: the last state is open). A deleted state that is not
+// the last, or has no state before it, stays.
+func endedByDate(states []map[string]any) (kept []map[string]any, end any) {
+	n := len(states)
+	if n < 2 {
+		return states, nil
+	}
+	if del, _ := states[n-1]["deleted"].(bool); !del {
+		return states, nil
+	}
+	end, ok := states[n-1]["startDate"]
+	if !ok {
+		return states, nil
+	}
+	return states[:n-1], end
+}
+
+// zimbraItem converts the states of one item file. An item with an odd id
+// whose last state is a deletion ends by date instead (endedByDate); one
+// with an even id keeps its deleted state, so both spellings of a deletion
+// occur in the dialect.
+func zimbraItem(id int64, states []map[string]any) []any {
+	var end any
+	if id%2 == 1 {
+		states, end = endedByDate(states)
+	}
 	out := make([]any, len(states))
 	for i, s := range states {
 		z := zimbraState(s)
@@ -313,10 +348,27 @@ func zimbraItem(states []map[string]any) []any {
 			if next, ok := states[i+1]["startDate"]; ok {
 				z["end_date"] = next
 			}
+		} else if end != nil {
+			z["end_date"] = end
 		}
 		out[i] = z
 	}
 	return out
+}
+
+// unreadLetter is the flag letter Zimbra keeps out of its flags bitmask:
+// MailItem's flags do not include Flag.BITMASK_UNREAD; the mail_item table
+// has an unread column and UnderlyingData an unread count.
+const unreadLetter = "u"
+
+// zimbraUnread splits flag letters into Zimbra's bitmask without the
+// unread bit, the letters with no bit, and the unread count (0 or 1).
+func zimbraUnread(letters string) (mask int64, other string, unread int) {
+	if strings.Contains(letters, unreadLetter) {
+		unread = 1
+	}
+	mask, other = ZimbraFlags(strings.ReplaceAll(letters, unreadLetter, ""))
+	return mask, other, unread
 }
 
 // zimbraKnown are the cbfs state keys zimbraState renames or re-encodes.
@@ -360,8 +412,9 @@ func zimbraState(s map[string]any) map[string]any {
 			z["parent_id"] = 0
 		}
 	}
-	mask, other := ZimbraFlags(stringOf(s["flags"]))
+	mask, other, unread := zimbraUnread(stringOf(s["flags"]))
 	z["flags"] = mask
+	z["unread"] = unread
 	if other != "" {
 		z["flags_other"] = other
 	}
@@ -447,6 +500,242 @@ func zimbraAccount(a map[string]any) any {
 		z["zimbraFeatureBackupEnabled"] = strings.ToUpper(strconv.FormatBool(b))
 	}
 	return z
+}
+
+// ---- zimbra-ud and zimbra-nested ----
+
+// udKnown are the cbfs state keys udData renames or re-encodes.
+var udKnown = map[string]bool{
+	"startDate": true, "type": true, "folderId": true, "parentId": true, "flags": true, "tags": true,
+	"deleted": true, "digest": true, "size": true, "date": true, "subject": true, "name": true,
+	"from": true, "to": true, "imapUid": true,
+}
+
+// udData is one cbfs state as Zimbra's MailItem.UnderlyingData.serialize
+// writes an item (carbonio-mailbox MailItem.java): id, tp, fid, pid (of a
+// folder), dgst, dt (s), sz, uc, fg (without the unread bit), tg, sbj, nm,
+// imap, meta (sender and recipients in Zimbra's Metadata encoding), modm,
+// modc and dc (s). seq is the state's position (1, 2, …) and contentSeq
+// the number of content changes up to it. Keys cbfs does not define are
+// kept as they are.
+func udData(id int64, s map[string]any, seq, contentSeq int) map[string]any {
+	z := make(map[string]any, len(s)+6)
+	for k, v := range s {
+		if !udKnown[k] {
+			z[k] = v
+		}
+	}
+	z["id"] = id
+	if v, ok := s["type"]; ok {
+		z["tp"] = v
+	}
+	if v, ok := s["folderId"]; ok {
+		z["fid"] = v
+	}
+	if v, ok := s["parentId"]; ok {
+		z["pid"] = v
+	}
+	mask, other, unread := zimbraUnread(stringOf(s["flags"]))
+	z["fg"] = mask
+	z["uc"] = unread
+	if other != "" {
+		z["fg_other"] = other
+	}
+	if v, ok := s["tags"]; ok && !isEmpty(v) {
+		z["tg"] = v
+	}
+	if v, ok := s["digest"]; ok && !isEmpty(v) {
+		z["dgst"] = v
+	}
+	if v, ok := s["size"]; ok && !isEmpty(v) {
+		z["sz"] = v
+	}
+	if v, ok := s["date"]; ok && !isEmpty(v) {
+		z["dt"] = seconds(v)
+	}
+	for from, to := range map[string]string{"subject": "sbj", "name": "nm", "imapUid": "imap"} {
+		if v, ok := s[from]; ok {
+			z[to] = v
+		}
+	}
+	meta := map[string]any{}
+	if v, ok := s["from"].(string); ok && v != "" {
+		meta["s"] = v
+	}
+	if v, ok := s["to"].(string); ok && v != "" {
+		meta["t"] = v
+	}
+	if len(meta) > 0 {
+		meta["v"] = int64(zimbraMetadataVersion)
+		z["meta"] = bencode(meta)
+	}
+	z["modm"] = seq
+	z["modc"] = contentSeq
+	if v, ok := s["startDate"]; ok {
+		z["dc"] = seconds(v)
+	}
+	return z
+}
+
+// zimbraMetadataVersion is the "v" of the Metadata strings written
+// (Zimbra's MailItem metadata version of 8.x, kept by Carbonio).
+const zimbraMetadataVersion = 10
+
+// seconds turns a cbfs date (ms) into whole seconds; any other value is
+// kept.
+func seconds(v any) any {
+	if ms, ok := intOf(v); ok {
+		return ms / 1000
+	}
+	return v
+}
+
+// bencode writes m in Zimbra's Metadata encoding (BEncoding.encode): a
+// dictionary "d…e" of its keys in byte order, each string as
+// "<length>:<string>" (the length in UTF-16 code units, as Java counts),
+// each integer as "i<n>e".
+func bencode(m map[string]any) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	str := func(s string) {
+		b.WriteString(strconv.Itoa(utf16Len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	b.WriteByte('d')
+	for _, k := range keys {
+		str(k)
+		switch v := m[k].(type) {
+		case int64:
+			b.WriteString("i" + strconv.FormatInt(v, 10) + "e")
+		default:
+			str(fmt.Sprint(v))
+		}
+	}
+	b.WriteByte('e')
+	return b.String()
+}
+
+// utf16Len is the length of s in UTF-16 code units (Java's String.length).
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
+}
+
+// udStates converts an item's states into UnderlyingData objects, with the
+// transaction's start date and end date (each state ends where the next
+// begins; a final deletion becomes the end of the state before it, see
+// endedByDate). date turns a cbfs date into the transaction's unit.
+func udStates(id int64, states []map[string]any, date func(any) any) (txs []map[string]any, data []map[string]any) {
+	states, end := endedByDate(states)
+	contentSeq := 0
+	var prevDigest any
+	for i, s := range states {
+		if d := s["digest"]; i == 0 || !sameJSON(d, prevDigest) {
+			contentSeq++
+			prevDigest = d
+		}
+		tx := map[string]any{}
+		if v, ok := s["startDate"]; ok {
+			tx["start-date"] = date(v)
+		}
+		if i+1 < len(states) {
+			if next, ok := states[i+1]["startDate"]; ok {
+				tx["end-date"] = date(next)
+			}
+		} else if end != nil {
+			tx["end-date"] = date(end)
+		}
+		if del, _ := s["deleted"].(bool); del {
+			tx["deleted"] = true // a deletion endedByDate could not turn into an end date
+		}
+		txs = append(txs, tx)
+		data = append(data, udData(id, s, i+1, contentSeq))
+	}
+	return txs, data
+}
+
+// udItem converts one item file into flat UnderlyingData states, each with
+// "start-date" and "end-date" in seconds.
+func udItem(id int64, states []map[string]any) []any {
+	txs, data := udStates(id, states, seconds)
+	out := make([]any, len(txs))
+	for i, tx := range txs {
+		for k, v := range tx { // the transaction's keys win a clash
+			data[i][k] = v
+		}
+		out[i] = data[i]
+	}
+	return out
+}
+
+// nestedItem converts one item file into transactions, each with
+// "start-date" and "end-date" in ms and the item's UnderlyingData under
+// "item".
+func nestedItem(id int64, states []map[string]any) []any {
+	txs, data := udStates(id, states, func(v any) any { return v })
+	out := make([]any, len(txs))
+	for i, tx := range txs {
+		tx["item"] = data[i]
+		out[i] = tx
+	}
+	return out
+}
+
+// udAccount nests the LDAP attributes of zimbraAccount under "attrs",
+// beside the account id, and adds LDAP's "mail" (the address).
+func udAccount(a map[string]any) any {
+	attrs := zimbraAccount(a).(map[string]any)
+	if v, ok := a["name"]; ok {
+		attrs["mail"] = v
+	}
+	out := map[string]any{"attrs": attrs}
+	if v, ok := a["id"]; ok {
+		out["id"] = v
+	}
+	return out
+}
+
+// soapAccount lists the LDAP attributes of udAccount as Zimbra's SOAP
+// does: {"a": [{"n": name, "_content": value}, …]}, one entry per value
+// (a multi-valued attribute repeats its name), sorted by name, each value
+// a string (other JSON values in their JSON encoding).
+func soapAccount(a map[string]any) any {
+	attrs := udAccount(a).(map[string]any)["attrs"].(map[string]any)
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	list := []any{}
+	add := func(n string, v any) {
+		s, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		list = append(list, map[string]any{"n": n, "_content": s})
+	}
+	for _, n := range names {
+		if vs, ok := attrs[n].([]any); ok {
+			for _, v := range vs {
+				add(n, v)
+			}
+			continue
+		}
+		add(n, attrs[n])
+	}
+	return map[string]any{"a": list}
 }
 
 // ---- delta ----

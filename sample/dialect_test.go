@@ -143,7 +143,9 @@ func checkConverted(t *testing.T, cbfs, foreign map[string]treeFile,
 			require.True(t, ok)
 			arr, ok := conv.([]any)
 			require.True(t, ok, "converted item file is not an array")
-			require.Len(t, arr, len(states), "states")
+			// Each callback checks the number of states: the Zimbra
+			// dialects may end an item by date instead of a deleted state.
+			require.NotEmpty(t, arr, "states")
 			for i, s := range arr {
 				m, ok := s.(map[string]any)
 				require.True(t, ok, "state %d is not an object", i)
@@ -161,7 +163,7 @@ func checkConverted(t *testing.T, cbfs, foreign map[string]treeFile,
 
 func TestDialectDeterministic(t *testing.T) {
 	_, base := genDialect(t, DialectCBFS)
-	for _, d := range []string{DialectZimbra, DialectDelta} {
+	for _, d := range []string{DialectZimbra, DialectDelta, DialectZimbraUD, DialectZimbraNested} {
 		t.Run(d, func(t *testing.T) {
 			a, ra := genDialect(t, d)
 			b, rb := genDialect(t, d)
@@ -269,8 +271,23 @@ func TestDialectZimbra(t *testing.T) {
 	types := map[any]string{json.Number("1"): "FOLDER", json.Number("3"): "TAG", json.Number("5"): "MESSAGE",
 		json.Number("6"): "CONTACT", json.Number("11"): "APPOINTMENT"}
 	seenTypes := map[string]bool{}
+	endedByDate, deletedState := 0, 0
+	unread := map[bool]int{}
 	checkConverted(t, readTree(t, croot), readTree(t, zroot),
 		func(t *testing.T, rel string, orig []map[string]any, conv []any) {
+			id, err := strconv.Atoi(filepath.Base(rel))
+			require.NoError(t, err)
+			if lastDeleted(orig) && id%2 == 1 {
+				// Odd ids end by date: the deleted state goes, the one
+				// before it ends when it began.
+				require.Len(t, conv, len(orig)-1, "states")
+				endedByDate++
+			} else {
+				require.Len(t, conv, len(orig), "states")
+				if lastDeleted(orig) {
+					deletedState++
+				}
+			}
 			for i, c := range conv {
 				z, o := c.(map[string]any), orig[i]
 				assert.Equal(t, num(t, o["startDate"]), num(t, z["start_date"]), "start_date")
@@ -295,7 +312,11 @@ func TestDialectZimbra(t *testing.T) {
 					assert.NotContains(t, z, "parent_id")
 				}
 				mask := num(t, z["flags"])
-				assert.Equal(t, letterSet(stringOf(o["flags"])), letterSet(zimbraLetters(mask)), "flags %d", mask)
+				letters := stringOf(o["flags"])
+				assert.Zero(t, mask&512, "the unread bit is never in flags, as in Zimbra's mail_item")
+				assert.Equal(t, letterSet(strings.ReplaceAll(letters, "u", "")), letterSet(zimbraLetters(mask)), "flags %d", mask)
+				assert.Equal(t, map[bool]int64{false: 0, true: 1}[strings.Contains(letters, "u")], num(t, z["unread"]), "unread")
+				unread[strings.Contains(letters, "u")]++
 				assert.NotContains(t, z, "flags_other")
 				if tags, ok := o["tags"]; ok {
 					assert.Equal(t, tags, z["tag_names"])
@@ -327,7 +348,7 @@ func TestDialectZimbra(t *testing.T) {
 				}
 				for k := range z {
 					assert.Contains(t, []string{"start_date", "end_date", "transaction_id", "type", "folder_id", "parent_id",
-						"flags", "tag_names", "deleted", "blob_digest", "size", "date", "subject", "name", "sender", "recipients"}, k)
+						"flags", "unread", "tag_names", "deleted", "blob_digest", "size", "date", "subject", "name", "sender", "recipients"}, k)
 				}
 			}
 		},
@@ -360,6 +381,17 @@ func TestDialectZimbra(t *testing.T) {
 	for _, ty := range []string{"FOLDER", "TAG", "MESSAGE", "CONTACT", "APPOINTMENT"} {
 		assert.True(t, seenTypes[ty], "the sample has no %s", ty)
 	}
+	assert.Positive(t, endedByDate, "items that end by date")
+	assert.Positive(t, deletedState, "items that end with a deleted state")
+	assert.Positive(t, unread[true], "unread states")
+	assert.Positive(t, unread[false], "read states")
+}
+
+// lastDeleted says whether an item's last cbfs state, after at least one
+// other, is a deletion (what the Zimbra dialects may end by date).
+func lastDeleted(states []map[string]any) bool {
+	del, _ := states[len(states)-1]["deleted"].(bool)
+	return len(states) > 1 && del
 }
 
 func TestZimbraItemEdges(t *testing.T) {
@@ -371,14 +403,26 @@ func TestZimbraItemEdges(t *testing.T) {
 		{"startDate": json.Number("2000"), "type": json.Number("2"), "folderId": json.Number("1"), "parentId": json.Number("1"),
 			"deleted": true},
 	}
-	got, ok := encodeStates(zimbraItem(states))
+	got, ok := encodeStates(zimbraItem(2, states))
 	require.True(t, ok)
 	want := `[
-{"color":"red","date":1,"deleted":0,"end_date":2000,"flags":512,"flags_other":"Z","folder_id":"2","imap_id":77,"start_date":1000,"transaction_id":1,"type":"9"},
-{"deleted":1,"flags":0,"folder_id":"1","parent_id":1,"start_date":2000,"transaction_id":2,"type":"SEARCHFOLDER"}
+{"color":"red","date":1,"deleted":0,"end_date":2000,"flags":0,"flags_other":"Z","folder_id":"2","imap_id":77,"start_date":1000,"transaction_id":1,"type":"9","unread":1},
+{"deleted":1,"flags":0,"folder_id":"1","parent_id":1,"start_date":2000,"transaction_id":2,"type":"SEARCHFOLDER","unread":0}
 ]
 `
 	assert.Equal(t, want, string(got))
+	// An odd id ends by date: the deleted state goes.
+	got, ok = encodeStates(zimbraItem(3, states))
+	require.True(t, ok)
+	want = `[
+{"color":"red","date":1,"deleted":0,"end_date":2000,"flags":0,"flags_other":"Z","folder_id":"2","imap_id":77,"start_date":1000,"transaction_id":1,"type":"9","unread":1}
+]
+`
+	assert.Equal(t, want, string(got))
+	// A lone deleted state has no state before it to end: it stays.
+	got, ok = encodeStates(zimbraItem(3, states[1:]))
+	require.True(t, ok)
+	assert.Contains(t, string(got), `"deleted":1`)
 }
 
 // ---- delta ----
@@ -479,6 +523,7 @@ func TestDialectDelta(t *testing.T) {
 	later, changes := 0, 0
 	checkConverted(t, readTree(t, croot), readTree(t, droot),
 		func(t *testing.T, rel string, orig []map[string]any, conv []any) {
+			require.Len(t, conv, len(orig), "states")
 			checkDeltaReplay(t, orig, conv)
 			for i, c := range conv {
 				d := c.(map[string]any)
@@ -574,14 +619,327 @@ func TestDialectDocExamples(t *testing.T) {
 	require.True(t, ok)
 	for _, d := range []struct {
 		name string
-		item func([]map[string]any) []any
+		item func(int64, []map[string]any) []any
 		acct func(map[string]any) any
-	}{{DialectZimbra, zimbraItem, zimbraAccount}, {DialectDelta, deltaItem, deltaAccount}} {
-		b, ok := encodeStates(d.item(states))
+	}{
+		{DialectZimbra, zimbraItem, zimbraAccount},
+		{DialectDelta, func(_ int64, s []map[string]any) []any { return deltaItem(s) }, deltaAccount},
+		{DialectZimbraUD, udItem, udAccount},
+		{DialectZimbraNested, nestedItem, soapAccount},
+	} {
+		b, ok := encodeStates(d.item(258, states))
 		require.True(t, ok)
 		assert.Contains(t, string(doc), "```\n"+string(b)+"```\n", "%s item 258", d.name)
 		j, err := json.MarshalIndent(d.acct(a.(map[string]any)), "", "  ")
 		require.NoError(t, err)
 		assert.Contains(t, string(doc), "```json\n"+string(j)+"\n```\n", "%s account_info", d.name)
 	}
+}
+
+// ---- zimbra-ud and zimbra-nested ----
+
+// bdecodeDict reads a Zimbra Metadata string of string and integer values,
+// independently of bencode (string lengths in UTF-16 code units).
+func bdecodeDict(t *testing.T, s string) map[string]any {
+	t.Helper()
+	r := []rune(s)
+	pos := 0
+	str := func() string {
+		colon := pos
+		for r[colon] != ':' {
+			colon++
+		}
+		n, err := strconv.Atoi(string(r[pos:colon]))
+		require.NoError(t, err, "length in %q", s)
+		pos = colon + 1
+		var b []rune
+		for units := 0; units < n; pos++ {
+			b = append(b, r[pos])
+			units++
+			if r[pos] >= 0x10000 {
+				units++
+			}
+		}
+		return string(b)
+	}
+	require.Equal(t, 'd', r[pos], "%q is a dictionary", s)
+	pos++
+	out := map[string]any{}
+	for r[pos] != 'e' {
+		k := str()
+		if r[pos] == 'i' {
+			end := pos
+			for r[end] != 'e' {
+				end++
+			}
+			n, err := strconv.ParseInt(string(r[pos+1:end]), 10, 64)
+			require.NoError(t, err)
+			out[k] = n
+			pos = end + 1
+			continue
+		}
+		out[k] = str()
+	}
+	require.Equal(t, len(r), pos+1, "nothing after the dictionary in %q", s)
+	return out
+}
+
+func TestBencode(t *testing.T) {
+	for _, m := range []map[string]any{
+		{"s": "Ann <ann@example.com>", "t": "john@example.com", "v": int64(10)},
+		{"s": "Zoë 😀 <z@example.com>", "v": int64(-3)},
+		{},
+	} {
+		enc := bencode(m)
+		assert.Equal(t, m, bdecodeDict(t, enc), enc)
+	}
+	assert.Equal(t, "d1:s3:Zoë1:t4:😀 x1:vi10ee", bencode(map[string]any{"s": "Zoë", "t": "😀 x", "v": int64(10)}),
+		"lengths in UTF-16 units, keys sorted")
+}
+
+// fromUD is the cbfs state an UnderlyingData object and its transaction
+// mean, written independently of the converter; dates stay in the
+// dialect's units.
+func fromUD(t *testing.T, tx, d map[string]any) map[string]any {
+	t.Helper()
+	s := map[string]any{}
+	del, _ := tx["deleted"].(bool)
+	s["deleted"] = del
+	s["startDate"] = tx["start-date"]
+	uc := num(t, d["uc"])
+	require.Contains(t, []int64{0, 1}, uc, "uc")
+	fg := num(t, d["fg"])
+	assert.Zero(t, fg&512, "the unread bit is never in fg, as in Zimbra")
+	letters := zimbraLetters(fg)
+	if uc == 1 {
+		letters += "u"
+	}
+	if letters != "" {
+		s["flags"] = letterSet(letters)
+	}
+	for k, v := range d {
+		switch k {
+		case "tp":
+			s["type"] = v
+		case "fid":
+			s["folderId"] = v
+		case "pid":
+			s["parentId"] = v
+		case "tg":
+			s["tags"] = v
+		case "dgst":
+			s["digest"] = v
+		case "sz":
+			s["size"] = v
+		case "dt":
+			s["date"] = v
+		case "sbj":
+			s["subject"] = v
+		case "nm":
+			s["name"] = v
+		case "imap":
+			s["imapUid"] = v
+		case "meta":
+			m := bdecodeDict(t, v.(string))
+			assert.Equal(t, int64(10), m["v"], "metadata version")
+			for mk, to := range map[string]string{"s": "from", "t": "to"} {
+				if x, ok := m[mk]; ok {
+					s[to] = x
+				}
+			}
+		case "id", "uc", "fg", "modm", "modc", "dc", "start-date", "end-date", "deleted":
+		default:
+			s[k] = v
+		}
+	}
+	return s
+}
+
+// inUnits is a cbfs state with its dates in seconds (or as is) and its
+// flags as a sorted set, for comparison with fromUD.
+func inUnits(t *testing.T, o map[string]any, secs bool) map[string]any {
+	out := map[string]any{}
+	for k, v := range o {
+		out[k] = v
+	}
+	conv := func(v any) any { return v }
+	if secs {
+		conv = func(v any) any { return json.Number(strconv.FormatInt(num(t, v)/1000, 10)) }
+	}
+	out["startDate"] = conv(o["startDate"])
+	if d, ok := o["date"]; ok {
+		out["date"] = json.Number(strconv.FormatInt(num(t, d)/1000, 10)) // dt: always seconds
+	}
+	if f := stringOf(o["flags"]); f != "" {
+		out["flags"] = letterSet(f)
+	} else {
+		delete(out, "flags")
+	}
+	return out
+}
+
+// checkUD compares one converted item (transactions and their
+// UnderlyingData) with its cbfs states.
+func checkUD(t *testing.T, rel string, orig []map[string]any, txs, data []map[string]any, secs bool, ended, unread *int) {
+	t.Helper()
+	id, err := strconv.Atoi(filepath.Base(rel))
+	require.NoError(t, err)
+	want := len(orig)
+	if lastDeleted(orig) {
+		want-- // ends by date
+		*ended++
+	}
+	require.Len(t, txs, want, "states")
+	date := func(v any) int64 {
+		if secs {
+			return num(t, v) / 1000
+		}
+		return num(t, v)
+	}
+	contentSeq := 0
+	for i, tx := range txs {
+		d := data[i]
+		assert.Equal(t, int64(id), num(t, d["id"]), "id")
+		assert.Equal(t, int64(i+1), num(t, d["modm"]), "modm")
+		if i == 0 || !sameJSON(orig[i]["digest"], orig[i-1]["digest"]) {
+			contentSeq++
+		}
+		assert.Equal(t, int64(contentSeq), num(t, d["modc"]), "modc")
+		assert.Equal(t, num(t, orig[i]["startDate"])/1000, num(t, d["dc"]), "dc in seconds")
+		switch {
+		case i+1 < len(orig):
+			assert.Equal(t, date(orig[i+1]["startDate"]), num(t, tx["end-date"]), "end-date of state %d", i)
+		default:
+			assert.NotContains(t, tx, "end-date", "the last state is open")
+		}
+		if strings.Contains(stringOf(orig[i]["flags"]), "u") {
+			*unread++
+		}
+		assert.Equal(t, mustJSON(t, inUnits(t, orig[i], secs)), mustJSON(t, fromUD(t, tx, d)), "state %d round trip", i)
+		for _, k := range cbfsOnly {
+			assert.NotContains(t, d, k, "state %d", i)
+		}
+	}
+}
+
+// checkUDAttrs compares an account_info in the zimbra-ud attrs shape
+// (already unwrapped) with the cbfs one.
+func checkUDAttrs(t *testing.T, id string, orig map[string]any, attrs map[string]any) {
+	t.Helper()
+	assert.Equal(t, id, attrs["zimbraId"])
+	assert.Equal(t, orig["name"], attrs["mail"])
+	assert.Equal(t, orig["name"], attrs["zimbraMailDeliveryAddress"])
+	want := map[string]string{mailbox.StatusDeleted: "closed", mailbox.StatusActive: "active"}[orig["status"].(string)]
+	assert.Equal(t, want, attrs["zimbraAccountStatus"])
+	for k, v := range orig["attrs"].(map[string]any) {
+		if k != "zimbraAccountStatus" {
+			assert.Equal(t, v, attrs[k], "attribute %s", k)
+		}
+	}
+}
+
+func TestDialectZimbraUD(t *testing.T) {
+	croot, _ := genDialect(t, DialectCBFS)
+	uroot, _ := genDialect(t, DialectZimbraUD)
+	ended, unread := 0, 0
+	checkConverted(t, readTree(t, croot), readTree(t, uroot),
+		func(t *testing.T, rel string, orig []map[string]any, conv []any) {
+			var txs, data []map[string]any
+			for _, c := range conv {
+				m := c.(map[string]any)
+				tx := map[string]any{}
+				for _, k := range []string{"start-date", "end-date", "deleted"} {
+					if v, ok := m[k]; ok {
+						tx[k] = v
+					}
+				}
+				txs, data = append(txs, tx), append(data, m)
+			}
+			checkUD(t, rel, orig, txs, data, true, &ended, &unread)
+		},
+		func(t *testing.T, id string, orig map[string]any, conv any) {
+			a, ok := conv.(map[string]any)
+			require.True(t, ok, "account_info is an object")
+			assert.Len(t, a, 2, "only id and attrs at the top")
+			assert.Equal(t, id, a["id"])
+			attrs, ok := a["attrs"].(map[string]any)
+			require.True(t, ok, "attrs is an object")
+			checkUDAttrs(t, id, orig, attrs)
+		})
+	assert.Positive(t, ended, "items that end by date")
+	assert.Positive(t, unread, "unread states")
+}
+
+func TestDialectZimbraNested(t *testing.T) {
+	croot, _ := genDialect(t, DialectCBFS)
+	nroot, _ := genDialect(t, DialectZimbraNested)
+	ended, unread := 0, 0
+	checkConverted(t, readTree(t, croot), readTree(t, nroot),
+		func(t *testing.T, rel string, orig []map[string]any, conv []any) {
+			var txs, data []map[string]any
+			for i, c := range conv {
+				m := c.(map[string]any)
+				item, ok := m["item"].(map[string]any)
+				require.True(t, ok, "state %d: item is an object", i)
+				for k := range m {
+					assert.Contains(t, []string{"start-date", "end-date", "deleted", "item"}, k, "state %d", i)
+				}
+				for _, k := range []string{"start-date", "end-date"} {
+					assert.NotContains(t, item, k, "state %d: the period is the transaction's", i)
+				}
+				txs, data = append(txs, m), append(data, item)
+			}
+			checkUD(t, rel, orig, txs, data, false, &ended, &unread)
+		},
+		func(t *testing.T, id string, orig map[string]any, conv any) {
+			a, ok := conv.(map[string]any)
+			require.True(t, ok, "account_info is an object")
+			require.Len(t, a, 1, "only the list")
+			list, ok := a["a"].([]any)
+			require.True(t, ok, "a is a list")
+			attrs := map[string]any{}
+			prev := ""
+			for _, e := range list {
+				m := e.(map[string]any)
+				require.Len(t, m, 2)
+				n, v := m["n"].(string), m["_content"].(string)
+				assert.LessOrEqual(t, prev, n, "sorted by name")
+				prev = n
+				if old, ok := attrs[n]; ok { // multi-valued
+					attrs[n] = append(old.([]any), v)
+				} else if n == "displayName" || n == "cn" {
+					attrs[n] = []any{v}
+				} else {
+					attrs[n] = v
+				}
+			}
+			checkUDAttrs(t, id, orig, attrs)
+			assert.Equal(t, []any{orig["displayName"]}, attrs["displayName"])
+		})
+	assert.Positive(t, ended, "items that end by date")
+	assert.Positive(t, unread, "unread states")
+}
+
+func TestUDItemEdges(t *testing.T) {
+	// What the sample never writes: a lone deleted state, a deleted state
+	// in the middle, unknown flag letters and keys, a changed digest.
+	states := []map[string]any{
+		{"startDate": json.Number("1000"), "type": json.Number("5"), "folderId": json.Number("2"), "flags": "uZ",
+			"deleted": false, "digest": "a,b=", "color": "red"},
+		{"startDate": json.Number("2000"), "type": json.Number("5"), "folderId": json.Number("3"), "deleted": true, "digest": "c,d="},
+		{"startDate": json.Number("3000"), "type": json.Number("5"), "folderId": json.Number("2"), "deleted": false, "digest": "c,d="},
+	}
+	got, ok := encodeStates(nestedItem(7, states))
+	require.True(t, ok)
+	want := `[
+{"end-date":2000,"item":{"color":"red","dc":1,"dgst":"a,b=","fg":0,"fg_other":"Z","fid":2,"id":7,"modc":1,"modm":1,"tp":5,"uc":1},"start-date":1000},
+{"deleted":true,"end-date":3000,"item":{"dc":2,"dgst":"c,d=","fg":0,"fid":3,"id":7,"modc":2,"modm":2,"tp":5,"uc":0},"start-date":2000},
+{"item":{"dc":3,"dgst":"c,d=","fg":0,"fid":2,"id":7,"modc":2,"modm":3,"tp":5,"uc":0},"start-date":3000}
+]
+`
+	assert.Equal(t, want, string(got))
+	got, ok = encodeStates(udItem(7, states[1:2]))
+	require.True(t, ok)
+	assert.Equal(t, "[\n"+`{"dc":2,"deleted":true,"dgst":"c,d=","fg":0,"fid":3,"id":7,"modc":1,"modm":1,"start-date":2,"tp":5,"uc":0}`+"\n]\n", string(got),
+		"a lone deleted state stays")
 }

@@ -39,8 +39,8 @@ type Options struct {
 	// of the first account (for benchmarks of big folders).
 	FolderMessages int
 	// Dialect is the dialect of the account_info and item files:
-	// DialectCBFS ("" means it), DialectZimbra or DialectDelta (see
-	// ConvertDialect and docs/DIALECTS.md).
+	// DialectCBFS ("" means it) or one of the foreign test dialects of
+	// Dialects (see ConvertDialect and docs/DIALECTS.md).
 	Dialect string
 }
 

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/dovecot"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
@@ -29,13 +33,20 @@ import (
 // hand-made path with two accounts of one name (one deleted) whose item 300
 // changes only its flags in its second state (no digest there), every live
 // message is served by the mount, printed by getItem dump_blob and written
-// by an external restore with the same bytes, under the same account and
-// the same folder path.
+// by an external restore (to a Maildir and, for the samples, to a real
+// Dovecot over IMAP) with the same bytes, under the same account and the
+// same folder path, and with the same unread state: user.cbfs.flags, the
+// Maildir view's info letters, meta.json, getItem and both restores (no S,
+// no \Seen) agree. The Zimbra dialects keep unread apart from the flags
+// and end some items by an end date instead of a deleted state
+// (docs/DIALECTS.md): each dialect shows the cbfs sample's messages, folders
+// (custom ones named by nm in zimbra-ud and zimbra-nested), unread state
+// and deleted/ items.
 func TestOneModelAgreement(t *testing.T) {
 	mountSkipUnlessFUSE(t)
 	bin := mountBinary(t, t.TempDir())
-	var reference map[string]folders // the cbfs sample's messages, by account id
-	for _, dialect := range []string{"cbfs", "zimbra", "delta", "twins"} {
+	var reference map[string]accountView // the cbfs sample as the mount shows it, by account id
+	for _, dialect := range []string{"cbfs", "zimbra", "delta", "zimbra-ud", "zimbra-nested", "twins"} {
 		t.Run(dialect, func(t *testing.T) {
 			dir := t.TempDir()
 			root := filepath.Join(dir, "bp")
@@ -49,18 +60,55 @@ func TestOneModelAgreement(t *testing.T) {
 			switch dialect {
 			case "cbfs":
 				reference = seen
-			case "zimbra", "delta":
+				unread := 0
+				for _, v := range seen {
+					for _, ds := range v.Folders {
+						for _, d := range ds {
+							if strings.HasSuffix(d, unreadMark) {
+								unread++
+							}
+						}
+					}
+				}
+				require.Positive(t, unread, "the sample has unread mail to compare")
+			case "twins":
+			default:
 				// The same sample in another dialect: every message of
-				// every active account, in the same folder.
+				// every active account, in the same folder, as unread
+				// or read; the same deleted items.
 				require.NotNil(t, reference, "the cbfs run comes first")
-				assert.Equal(t, reference, seen, "%s dialect vs cbfs's own", dialect)
+				for id, want := range reference {
+					got := seen[id]
+					assert.Equal(t, want.Folders, got.Folders, "%s dialect vs cbfs's own: account %s's messages by folder (%q marks unread)", dialect, id, unreadMark)
+					assert.Equal(t, want.Deleted, got.Deleted, "%s dialect vs cbfs's own: account %s's deleted/ (items ended by an end date included)", dialect, id)
+				}
+				assert.Len(t, seen, len(reference), "%s dialect: active accounts compared", dialect)
 			}
 		})
 	}
 }
 
-// checkAgreement returns the messages the mount served, by account id.
-func checkAgreement(t *testing.T, bin, root, dialect string) map[string]folders {
+// unreadMark follows the digest of an unread message in folders.
+const unreadMark = " unread"
+
+// withUnread is a message's digest, marked when it is unread.
+func withUnread(digest string, unread bool) string {
+	if unread {
+		return digest + unreadMark
+	}
+	return digest
+}
+
+// accountView is what the mount shows of an active account: its messages
+// by folder path (digests, marked when unread) and the ids in deleted/.
+type accountView struct {
+	Folders folders
+	Deleted []int
+}
+
+// checkAgreement returns what the mount showed of each active account, by
+// account id.
+func checkAgreement(t *testing.T, bin, root, dialect string) map[string]accountView {
 	bp, err := backuppath.Open(root)
 	require.NoError(t, err)
 	entries, err := bp.Accounts()
@@ -78,9 +126,21 @@ func checkAgreement(t *testing.T, bin, root, dialect string) map[string]folders 
 	mountStart(t, bin, root, mp, filepath.Join(dir, "index.db"))
 	tgt := filepath.Join(dir, "maildir")
 	restoredSome(t, "backup", "doExternalRestore", root, "target", "maildir:"+tgt, "--state-dir", filepath.Join(dir, "st"))
+	var dv *dovecot.Server
+	if dialect != "twins" {
+		// The same restore into a real IMAP server.
+		users := map[string]string{}
+		for _, a := range accts {
+			if a.Active() {
+				users[a.Name] = "pw"
+			}
+		}
+		dv = dovecot.Start(t, users)
+		restoredSome(t, "backup", "doExternalRestore", root, "target", dv.SourceURL(), "--state-dir", filepath.Join(dir, "st-imap"))
+	}
 
-	checked := 0
-	seen := map[string]folders{}
+	checked, unread := 0, 0
+	seen := map[string]accountView{}
 	for i, a := range accts {
 		// Every account under its address (or "address (id)" when it
 		// shares it), with its own account_info.
@@ -107,34 +167,63 @@ func checkAgreement(t *testing.T, bin, root, dialect string) map[string]folders 
 			continue // external restores bring back active accounts
 		}
 
-		// Messages: mount bytes == restore bytes, folder by folder.
-		onMount := mountMail(t, filepath.Join(mp, "accounts", listed[i], "folders"))
-		restored := readMaildirTree(t, filepath.Join(tgt, a.Name, "Maildir"))
+		// Messages: mount bytes == restore bytes, folder by folder, and
+		// unread (user.cbfs.flags has u) == unread after the restore.
+		acctDir := filepath.Join(mp, "accounts", listed[i])
+		onMount := mountMail(t, filepath.Join(acctDir, "folders"))
+		restored := readMaildirUnread(t, filepath.Join(tgt, a.Name, "Maildir"))
 		got := folders{}
 		for path, files := range onMount {
 			for _, f := range files {
-				got[path] = append(got[path], string(blob.Sum(f.data)))
+				got[path] = append(got[path], withUnread(string(blob.Sum(f.data)), f.unread()))
 			}
 		}
-		for path, ds := range restored {
-			if len(ds) == 0 {
-				delete(restored, path)
-			}
+		assert.Equal(t, got.sorted(), restored, "account %s: mount vs Maildir restore (%q: no S in the name)", a.Name, unreadMark)
+		if dv != nil {
+			assert.Equal(t, got, readIMAPUnread(t, dv, a.Name), "account %s: mount vs IMAP restore (%q: no \\Seen on the server)", a.Name, unreadMark)
 		}
-		assert.Equal(t, got.sorted(), restored, "account %s: mount vs restore", a.Name)
-		seen[a.ID] = got
+		view := accountView{Folders: got, Deleted: listDeleted(t, filepath.Join(acctDir, "deleted"))}
+		seen[a.ID] = view
 
-		// getItem dump_blob prints the same bytes, and names the same folder.
+		// The Maildir view, meta.json and getItem say what
+		// user.cbfs.flags says; getItem dump_blob prints the same bytes
+		// and names the same folder.
+		infos := maildirViewInfos(t, filepath.Join(acctDir, "Maildir"))
 		for path, files := range onMount {
 			for _, f := range files {
+				if f.unread() {
+					unread++
+				}
+				info, inView := infos[f.id]
+				if assert.True(t, inView, "account %s: item %d not in the Maildir view", a.Name, f.id) {
+					assert.Equal(t, f.unread(), !strings.Contains(info, "S"), "account %s: item %d: Maildir view %q vs user.cbfs.flags %q", a.Name, f.id, info, f.flags)
+				}
+				var meta struct {
+					States []struct {
+						State struct{ Flags string } `json:"state"`
+					} `json:"states"`
+				}
+				b, err := os.ReadFile(filepath.Join(acctDir, "items", strconv.Itoa(f.id), "meta.json"))
+				require.NoError(t, err)
+				require.NoError(t, json.Unmarshal(b, &meta))
+				if assert.NotEmpty(t, meta.States) {
+					last := meta.States[len(meta.States)-1].State.Flags
+					assert.Equal(t, f.unread(), strings.Contains(last, "u"), "account %s: item %d: meta.json flags %q vs user.cbfs.flags %q", a.Name, f.id, last, f.flags)
+				}
 				r := ok(t, "backup", "getItem", a.Name, strconv.Itoa(f.id), "backup_path", root, "date", "last", "dump_blob", "true")
 				assert.True(t, bytes.Contains([]byte(r.stdout), f.data), "getItem %s %d: blob differs from the mount's", a.Name, f.id)
 				assert.Contains(t, r.stdout, "(/"+path+")", "getItem %s %d: folder", a.Name, f.id)
+				if m := getItemFlagsRE.FindStringSubmatch(r.stdout); assert.NotNil(t, m, "getItem %s %d: no flags line", a.Name, f.id) {
+					assert.Equal(t, f.unread(), strings.Contains(m[1], "u"), "getItem %s %d: flags %q vs user.cbfs.flags %q", a.Name, f.id, m[1], f.flags)
+				}
 				checked++
 			}
 		}
 	}
 	require.Positive(t, checked, "no message compared")
+	if dialect != "twins" {
+		assert.Positive(t, unread, "no message shown unread: the sample has unread mail in every dialect")
+	}
 
 	// Deleted items: under deleted/ of their account, for every dialect.
 	for i, a := range accts {
@@ -163,8 +252,109 @@ func checkAgreement(t *testing.T, bin, root, dialect string) map[string]folders 
 }
 
 type mailFile struct {
-	id   int
-	data []byte
+	id    int
+	data  []byte
+	flags string // user.cbfs.flags
+}
+
+func (f mailFile) unread() bool { return strings.Contains(f.flags, "u") }
+
+// getItemFlagsRE is getItem's flags line (the first: one state).
+var getItemFlagsRE = regexp.MustCompile(`(?m)^\s*flags\s+(\S+)\s*$`)
+
+// listDeleted lists the item ids under a deleted/ folder, sorted.
+func listDeleted(t *testing.T, dir string) []int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	ids := []int{}
+	for _, e := range ents {
+		id, err := strconv.Atoi(strings.SplitN(e.Name(), ".", 2)[0])
+		require.NoError(t, err, "deleted/%s", e.Name())
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+// maildirViewInfos maps each message of a mount's Maildir view (every
+// folder's cur/) to its info letters.
+func maildirViewInfos(t *testing.T, top string) map[int]string {
+	t.Helper()
+	out := map[int]string{}
+	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if d.IsDir() || filepath.Base(filepath.Dir(p)) != "cur" {
+			return nil
+		}
+		m := mdNameRE.FindStringSubmatch(d.Name())
+		require.NotNil(t, m, "Maildir view name %q", d.Name())
+		id, _ := strconv.Atoi(m[1])
+		out[id] = m[5]
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// readMaildirUnread is readMaildirTree with each digest marked when the
+// file's name has no S (unread); empty folders are left out.
+func readMaildirUnread(t *testing.T, dir string) folders {
+	t.Helper()
+	out := folders{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		sub := filepath.Base(filepath.Dir(p))
+		if d.IsDir() || (sub != "cur" && sub != "new") {
+			return nil
+		}
+		folder, _ := filepath.Rel(dir, filepath.Dir(filepath.Dir(p)))
+		path := "Inbox"
+		if folder != "." {
+			path = strings.ReplaceAll(strings.TrimPrefix(folder, "."), ".", "/")
+			if rest, ok := strings.CutPrefix(path, "INBOX"); ok {
+				path = "Inbox" + rest
+			}
+		}
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		_, info, _ := strings.Cut(d.Name(), ":2,")
+		out[path] = append(out[path], withUnread(string(blob.Sum(b)), !strings.Contains(info, "S")))
+		return nil
+	})
+	require.NoError(t, err)
+	return out.sorted()
+}
+
+// readIMAPUnread is readIMAPTree with each digest marked when the server
+// has no \Seen on the message.
+func readIMAPUnread(t *testing.T, dv *dovecot.Server, account string) folders {
+	t.Helper()
+	c, err := dv.Login(account)
+	require.NoError(t, err)
+	defer c.Close()
+	list, err := c.List("", "*", nil).Collect()
+	require.NoError(t, err)
+	out := folders{}
+	for _, l := range list {
+		sel, err := c.Select(l.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+		require.NoError(t, err)
+		if sel.NumMessages == 0 {
+			continue
+		}
+		path := strings.ReplaceAll(l.Mailbox, string(l.Delim), "/")
+		if p, ok := strings.CutPrefix(path, "INBOX"); ok {
+			path = "Inbox" + p
+		}
+		var all imap.SeqSet
+		all.AddRange(1, 0)
+		msgs, err := c.Fetch(all, &imap.FetchOptions{Flags: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+		require.NoError(t, err)
+		for _, m := range msgs {
+			out[path] = append(out[path], withUnread(string(blob.Sum(m.BodySection[0].Bytes)), !slices.Contains(m.Flags, imap.FlagSeen)))
+		}
+	}
+	return out.sorted()
 }
 
 // mountMail reads every .eml under a folders/ tree that can be read (a
@@ -183,7 +373,9 @@ func mountMail(t *testing.T, top string) map[string][]mailFile {
 		require.NoError(t, err)
 		rel, _ := filepath.Rel(top, filepath.Dir(p))
 		id, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".eml"))
-		out[rel] = append(out[rel], mailFile{id: id, data: b})
+		flags, err := unixGetxattr(p, "user.cbfs.flags")
+		require.NoError(t, err, "user.cbfs.flags of %s", p)
+		out[rel] = append(out[rel], mailFile{id: id, data: b, flags: flags})
 		return nil
 	})
 	require.NoError(t, err)

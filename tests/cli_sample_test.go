@@ -109,7 +109,7 @@ func TestSampleDialect(t *testing.T) {
 	args := []string{"--accounts", "3", "--messages", "4", "--seed", "7", "--json"}
 	var base sampleReport
 	decode(t, ok(t, append([]string{"sample", filepath.Join(t.TempDir(), "bp")}, args...)...).stdout, &base)
-	for _, d := range []string{sample.DialectZimbra, sample.DialectDelta} {
+	for _, d := range []string{sample.DialectZimbra, sample.DialectDelta, sample.DialectZimbraUD, sample.DialectZimbraNested} {
 		t.Run(d, func(t *testing.T) {
 			dest := filepath.Join(t.TempDir(), "bp")
 			var rep struct {
