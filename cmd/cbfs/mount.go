@@ -53,6 +53,13 @@ type MountCmd struct {
 	S3MaxArchiveFiles int64 `name:"s3-max-archive-files" hidden:"" help:"With s3://: refuse a metadata archive of more entries than this (0: the default)."`
 }
 
+// The mount's first line samples at most sampleAccounts accounts and
+// sampleItems item files of each (Path.SampleKeys).
+const (
+	sampleAccounts = 16
+	sampleItems    = 16
+)
+
 // Run mounts and serves until unmounted or signalled.
 func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	umask, err := strconv.ParseUint(c.Umask, 8, 32)
@@ -76,6 +83,15 @@ func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	mp, err := checkMountpoint(bp.Root, c.Mountpoint)
 	if err != nil {
 		return err
+	}
+	// First, how much of the path cbfs understands, from a sample (a
+	// few hundred small files: milliseconds).
+	if census, n, err := bp.SampleKeys(ctx, sampleAccounts, sampleItems); err == nil && n > 0 {
+		line := census.Summary()
+		if _, bad := census.Understood(); len(bad) > 0 {
+			line += ": see cbctl backup getFormatInfo"
+		}
+		fmt.Fprintf(os.Stderr, "cbfs: %s (%d sampled item files)\n", line, n)
 	}
 	dbPath := c.Index
 	if dbPath == "" {
