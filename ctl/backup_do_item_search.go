@@ -11,6 +11,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 )
@@ -53,7 +54,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	if t := strings.ToLower(strings.TrimSpace(c.Type)); t != "all" && t != "" {
 		var err error
 		if wantType, err = mailbox.ParseItemType(t); err != nil {
-			return usagef("type: %w", err)
+			return cli.Usagef("type: %w", err)
 		}
 	}
 	after, err := parseOptDate("after", c.After)
@@ -65,7 +66,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if !after.IsZero() && !before.IsZero() && !before.After(after) {
-		return usagef("before (%s) must be later than after (%s)", formatDate(before), formatDate(after))
+		return cli.Usagef("before (%s) must be later than after (%s)", formatDate(before), formatDate(after))
 	}
 	p, err := g.Path()
 	if err != nil {

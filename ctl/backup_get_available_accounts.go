@@ -14,6 +14,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/restore"
 )
@@ -231,7 +232,7 @@ func (c *GetAvailableDomainsCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if c.Path != "" {
 		if g.BackupPath != "" && g.BackupPath != c.Path {
-			return usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
+			return cli.Usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
 		}
 		g.BackupPath = c.Path
 	}

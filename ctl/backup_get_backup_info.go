@@ -7,6 +7,7 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/cli"
 )
 
 // GetBackupInfoCmd is "backup getBackupInfo".
@@ -38,7 +39,7 @@ type backupInfoOut struct {
 func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Path != "" {
 		if g.BackupPath != "" && filepath.Clean(g.BackupPath) != filepath.Clean(c.Path) {
-			return usagef("two Backup Paths given: %s and backup_path %s", c.Path, g.BackupPath)
+			return cli.Usagef("two Backup Paths given: %s and backup_path %s", c.Path, g.BackupPath)
 		}
 		g.BackupPath = c.Path
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -62,7 +63,7 @@ func (c *GetFormatInfoCmd) Run(ctx context.Context, g *Globals) error {
 	out.Accounts = len(entries)
 	for _, e := range entries {
 		if e.Err != nil {
-			census.Problem("account_info: "+blob.Class(e.Err), oneLine(errReason(e.Err)))
+			census.Problem("account_info: "+blob.Class(e.Err), grammar.OneLine(errReason(e.Err)))
 		} else {
 			for _, n := range e.Account.Notes {
 				if strings.HasSuffix(n, "(kept)") {
@@ -76,7 +77,7 @@ accounts:
 	for _, e := range entries {
 		files, others, err := p.ItemFiles(e.ID)
 		if err != nil {
-			census.Problem("item folder unreadable", oneLine(errReason(err)))
+			census.Problem("item folder unreadable", grammar.OneLine(errReason(err)))
 			continue
 		}
 		for _, o := range others {
@@ -101,7 +102,7 @@ accounts:
 			budget--
 			it, err := p.ReadItemFile(f.RelPath, f.ItemID)
 			if err != nil {
-				census.Problem("item file: "+blob.Class(err), oneLine(errReason(err)))
+				census.Problem("item file: "+blob.Class(err), grammar.OneLine(errReason(err)))
 				continue
 			}
 			out.ItemsRead++
@@ -145,7 +146,7 @@ accounts:
 			return nil
 		})
 		if err != nil {
-			census.Problem("blob area unreadable", oneLine(errReason(err)))
+			census.Problem("blob area unreadable", grammar.OneLine(errReason(err)))
 			out.Problems = census.Problems()
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -127,7 +129,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if g.JSON {
 		if c.DumpBlob {
-			return usagef("dump_blob and --json cannot be combined: the blob is not JSON")
+			return cli.Usagef("dump_blob and --json cannot be combined: the blob is not JSON")
 		}
 		return printJSON(g.Stdout, out)
 	}
@@ -202,7 +204,7 @@ func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 		s = it.StateAt(sel.At)
 	case selAll:
 		if len(it.States) != 1 {
-			return usagef("output: item %d has %d states: choose one with date last, first or a date", it.ID, len(it.States))
+			return cli.Usagef("output: item %d has %d states: choose one with date last, first or a date", it.ID, len(it.States))
 		}
 		s = &it.States[0]
 	}
@@ -222,7 +224,7 @@ func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, oneLine(blobReason(err)))
+		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, grammar.OneLine(blobReason(err)))
 	}
 	return nil
 }

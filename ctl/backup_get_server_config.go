@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/klauspost/compress/gzip"
@@ -48,7 +49,7 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if c.Kind == "customizations" {
 		if c.File != "" {
-			return usagef("file applies to standard configuration backups only")
+			return cli.Usagef("file applies to standard configuration backups only")
 		}
 		return c.customizations(g, sel)
 	}
@@ -272,7 +273,7 @@ func parseQuery(s string) (configQuery, error) {
 	parts := strings.Split(s, "/")
 	for i, p := range parts {
 		if p == "" {
-			return nil, usagef("bad query %q: empty part", s)
+			return nil, cli.Usagef("bad query %q: empty part", s)
 		}
 		if i == 0 {
 			found := false
@@ -282,14 +283,14 @@ func parseQuery(s string) (configQuery, error) {
 				}
 			}
 			if !found {
-				return nil, usagef("bad query %q: unknown type %q (want %s)", s, p, strings.Join(querySections, ", "))
+				return nil, cli.Usagef("bad query %q: unknown type %q (want %s)", s, p, strings.Join(querySections, ", "))
 			}
 		}
 	}
 	records := parts[0] != "serverConfig" && parts[0] != "globalConfig"
 	// serverConfig/KEY/SERVER: Carbonio's per-server form.
 	if (records && len(parts) > 3) || (parts[0] == "globalConfig" && len(parts) > 2) || len(parts) > 3 {
-		return nil, usagef("bad query %q: too many parts", s)
+		return nil, cli.Usagef("bad query %q: too many parts", s)
 	}
 	return configQuery(parts), nil
 }

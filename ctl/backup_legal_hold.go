@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/purge"
 )
@@ -57,7 +58,7 @@ func (a *legalHoldAccounts) resolve(p *backuppath.Path) ([]backuppath.AccountEnt
 			continue
 		}
 		if strings.EqualFold(ref, "all") {
-			return nil, usagef("all stands alone, not in a list of accounts")
+			return nil, cli.Usagef("all stands alone, not in a list of accounts")
 		}
 		acct, err := findAccount(p, ref)
 		if err != nil {
@@ -69,7 +70,7 @@ func (a *legalHoldAccounts) resolve(p *backuppath.Path) ([]backuppath.AccountEnt
 		}
 	}
 	if len(out) == 0 {
-		return nil, usagef("no account given (all, or names or ids)")
+		return nil, cli.Usagef("no account given (all, or names or ids)")
 	}
 	return out, nil
 }

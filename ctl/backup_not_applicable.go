@@ -8,6 +8,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/service"
 )
 
@@ -40,7 +41,7 @@ func (c *NotApplicableCmd) Run(kctx *kong.Context) error {
 	if !ok {
 		why = "it does not apply to cbfs"
 	}
-	return usagef("backup %s does not apply to cbfs: %s", verb, why)
+	return cli.Usagef("backup %s does not apply to cbfs: %s", verb, why)
 }
 
 // GetServicesCmd is Carbonio's "backup getServices": whether the backup

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/cron"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
@@ -41,7 +42,7 @@ type schedulerView struct {
 func (c *SchedulerCmd) Run(ctx context.Context, g *Globals) error {
 	req := service.ConfigRequest{Action: c.Action, Scope: operations.ScheduleScope, Name: c.Name, Key: c.Level}
 	if c.Action == "get" && (c.Enabled != "" || c.Pattern != "") {
-		return usagef("scheduler %s get takes no enabled or pattern (did you mean set?)", c.Name)
+		return cli.Usagef("scheduler %s get takes no enabled or pattern (did you mean set?)", c.Name)
 	}
 	if c.Action == "set" {
 		var ch operations.ScheduleChange
@@ -51,12 +52,12 @@ func (c *SchedulerCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		if c.Pattern != "" {
 			if _, err := cron.Parse(c.Pattern); err != nil {
-				return usagef("pattern: %w", err)
+				return cli.Usagef("pattern: %w", err)
 			}
 			ch.Pattern = &c.Pattern
 		}
 		if ch.Enabled == nil && ch.Pattern == nil {
-			return usagef("scheduler %s set: give enabled true|false, pattern \"CRON\" or both", c.Name)
+			return cli.Usagef("scheduler %s set: give enabled true|false, pattern \"CRON\" or both", c.Name)
 		}
 		b, err := json.Marshal(ch)
 		if err != nil {

@@ -18,10 +18,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/operations"
 )
 
@@ -98,17 +99,6 @@ const (
 	ExitPartial = 3 // an operation that partly succeeded (its report says what failed)
 )
 
-// usageError marks an error caused by the command line (exit status 2).
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-// usagef returns a usage error (exit status 2).
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Errorf(format, args...)}
-}
-
 // exitError carries an exit status for a failure whose message was already
 // printed (e.g. dump_blob of a damaged blob after printing the salvage).
 type exitError struct{ code int }
@@ -117,7 +107,6 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 
 // exitCodeOf is the exit status for err.
 func exitCodeOf(err error) int {
-	var ue *usageError
 	var pe *kong.ParseError
 	var ee *exitError
 	switch {
@@ -125,7 +114,7 @@ func exitCodeOf(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue), errors.As(err, &pe):
+	case cli.IsUsage(err), errors.As(err, &pe):
 		return ExitUsage
 	case operations.IsPartial(err, ""):
 		return ExitPartial
@@ -137,9 +126,9 @@ func exitCodeOf(err error) int {
 // not want the process to end (tests); Main recovers it.
 type hijackedExit int
 
-// New builds the kong parser for cli.
-func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
-	site, err := SiteConfigPaths()
+// New builds the kong parser for root.
+func New(root *CLI, options ...kong.Option) (*kong.Kong, error) {
+	site, err := cli.SiteConfigPaths()
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +137,13 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
 			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
 			"Dates are shown, and read when typed without a zone, in the zone of TZ (UTC when unset); --json dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
-		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
+		kong.Vars{"default_backup_path": cli.DefaultBackupPath, "date_help": grammar.DateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
-		Configuration(site...),
+		cli.Configuration(site...),
 		kong.Help(helpPrinter),
 	}
-	k, err := kong.New(cli, append(opts, options...)...)
+	k, err := kong.New(root, append(opts, options...)...)
 	if err == nil {
 		hideServiceFlags(k.Model.Node)
 	}
@@ -164,8 +153,8 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 // Main runs cbctl with args (without the program name) and returns the exit
 // status. It never panics on bad input: every failure is one line on stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	cli := &CLI{}
-	cli.Stdout, cli.Stderr = stdout, stderr
+	root := &CLI{}
+	root.Stdout, root.Stderr = stdout, stderr
 
 	defer func() {
 		if r := recover(); r != nil {
@@ -178,14 +167,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		}
 	}()
 
-	k, err := New(cli,
+	k, err := New(root,
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(hijackedExit(c)) }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Bind(&cli.Globals),
+		kong.Bind(&root.Globals),
 	)
 	if err != nil { // the site configuration file ($CBFS_CONFIG) is bad
-		fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		return ExitUsage
 	}
 	args, err = RewritePairs(k.Model, args)
@@ -195,21 +184,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}
 	kctx, err := k.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		return ExitUsage
 	}
 	level := slog.LevelWarn
-	if cli.Debug {
+	if root.Debug {
 		level = slog.LevelDebug
 	}
-	cli.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cli.Log.Debug("command", "path", kctx.Command(), "args", args)
+	root.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	root.Log.Debug("command", "path", kctx.Command(), "args", args)
 
 	err = kctx.Run()
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {
-			fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		}
 	}
 	return exitCodeOf(err)
@@ -218,9 +207,4 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 // Run is Main for the real process.
 func Run(ctx context.Context) int {
 	return Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
-	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/operations"
 )
 
@@ -23,7 +24,7 @@ func (c *DoCoherencyCheckCmd) Help() string {
 func (c *DoCoherencyCheckCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Path != "" {
 		if g.BackupPath != "" && filepath.Clean(g.BackupPath) != filepath.Clean(c.Path) {
-			return usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
+			return cli.Usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
 		}
 		g.BackupPath = c.Path
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/service"
@@ -25,7 +27,7 @@ import (
 // the service settings (used when cbctl runs the operation in the
 // foreground because no service is running) and --wait.
 type OpFlags struct {
-	ServiceFlags
+	cli.ServiceFlags
 }
 
 // WaitFlag is --wait of the commands that enqueue.
@@ -37,7 +39,7 @@ type WaitFlag struct {
 func (f *OpFlags) settings(g *Globals) (operations.Settings, error) {
 	s := operations.Settings{BackupPath: g.Root(), KeyMap: g.KeyMap, Flags: f.Flags}
 	if err := s.Normalize(); err != nil {
-		return s, usagef("%w", err)
+		return s, cli.Usagef("%w", err)
 	}
 	return s, nil
 }
@@ -99,7 +101,7 @@ func (d dropMsg) WithGroup(n string) slog.Handler      { return dropMsg{d.Handle
 // remoteErr turns the service's refusals of bad requests into usage errors.
 func remoteErr(err error) error {
 	if errors.Is(err, opqueue.ErrInvalid) || errors.Is(err, opqueue.ErrUnknownKind) {
-		return &usageError{err}
+		return &cli.UsageError{Err: err}
 	}
 	return err
 }
@@ -150,7 +152,7 @@ func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, p operations.
 // runHere runs one operation in the foreground and prints its report.
 func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string, params map[string]string) error {
 	if err := r.Validate(kind, params); err != nil {
-		return &usageError{err}
+		return &cli.UsageError{Err: err}
 	}
 	bar := newBar(g)
 	op := opqueue.Op{Kind: kind, Params: operations.RedactParams(params), State: opqueue.Running, Created: time.Now()}
@@ -164,7 +166,7 @@ func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string,
 	case ctx.Err() != nil:
 		op.State, op.Error = opqueue.Stopped, "interrupted"
 	default:
-		op.State, op.Error = opqueue.Failed, oneLine(err.Error())
+		op.State, op.Error = opqueue.Failed, grammar.OneLine(err.Error())
 	}
 	if g.JSON {
 		if perr := printJSON(g.Stdout, foregroundOut{op, true}); perr != nil {

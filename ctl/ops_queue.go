@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 )
@@ -230,5 +231,5 @@ func checkLocalHost(h string) error {
 			}
 		}
 	}
-	return usagef("operation_host %q is not this host: cbfs runs its operations here only", h)
+	return cli.Usagef("operation_host %q is not this host: cbfs runs its operations here only", h)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/confined"
 
 	"github.com/cbfs/cbfs/operations"
@@ -106,7 +107,7 @@ func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
 		return c.GetRestoreLedgerCmd.Run(ctx, g)
 	}
 	if c.Account != "" || c.Target != "" {
-		return usagef("account and target filter the restore ledger (getRestoreLedger), not a map file")
+		return cli.Usagef("account and target filter the restore ledger (getRestoreLedger), not a map file")
 	}
 	abs, err := filepath.Abs(c.File)
 	if err != nil {
@@ -114,7 +115,7 @@ func (c *GetMapCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	name := filepath.Base(abs)
 	if !strings.HasPrefix(name, backuppath.MapPrefix) || name == backuppath.MapPrefix {
-		return usagef("%s is not a map file (want map_<serverId>)", c.File)
+		return cli.Usagef("%s is not a map file (want map_<serverId>)", c.File)
 	}
 	// Foreign input: read beneath its folder, bounded.
 	raw, err := confined.ReadFile(filepath.Dir(abs), name, backuppath.MaxMetadataFile)

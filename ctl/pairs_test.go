@@ -86,43 +86,6 @@ func split(s string) []string {
 	return out
 }
 
-func TestParseDate(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string // RFC 3339 UTC, "" for an error
-	}{
-		{"15/07/2013 10:03:26", "2013-07-15T10:03:26Z"},
-		{"15/07/2013 10:03", "2013-07-15T10:03:00Z"},
-		{"15/07/2013", "2013-07-15T00:00:00Z"},
-		{"2013-07-15", "2013-07-15T00:00:00Z"},
-		{"2013-07-15T10:03:26", "2013-07-15T10:03:26Z"},
-		{"2013-07-15 10:03:26", "2013-07-15T10:03:26Z"},
-		{"2013-07-15T10:03:26+02:00", "2013-07-15T08:03:26Z"},
-		{"2013-07-15T10:03:26Z", "2013-07-15T10:03:26Z"},
-		{"31/02/2013", ""},
-		{"yesterday", ""},
-		{"", ""},
-		{"07/15/2013", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseDate(tt.in)
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("parseDate(%q) = %v, want an error", tt.in, got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s := got.Format("2006-01-02T15:04:05Z07:00"); s != tt.want {
-				t.Errorf("parseDate(%q) = %s, want %s", tt.in, s, tt.want)
-			}
-		})
-	}
-}
-
 func TestParseQuery(t *testing.T) {
 	tests := []struct {
 		in, want, err string

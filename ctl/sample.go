@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -26,10 +27,10 @@ func (c *SampleCmd) Help() string {
 
 func (c *SampleCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Accounts < 3 {
-		return usagef("accounts: want at least 3, got %d", c.Accounts)
+		return cli.Usagef("accounts: want at least 3, got %d", c.Accounts)
 	}
 	if c.Messages < 0 {
-		return usagef("messages: want 0 or more, got %d", c.Messages)
+		return cli.Usagef("messages: want 0 or more, got %d", c.Messages)
 	}
 	rep, err := sample.Generate(ctx, c.Dest, sample.Options{
 		Accounts: c.Accounts, Messages: c.Messages, Seed: c.Seed, BigAttachments: c.BigAttachments,

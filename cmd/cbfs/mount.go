@@ -25,6 +25,7 @@ import (
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/fusefs"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/objstore/s3"
 )
 
@@ -64,7 +65,7 @@ const (
 func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
 	umask, err := strconv.ParseUint(c.Umask, 8, 32)
 	if err != nil || umask > 0o777 {
-		return usageErrorf("--umask %q: want an octal mask such as 077", c.Umask)
+		return cli.Usagef("--umask %q: want an octal mask such as 077", c.Umask)
 	}
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)
