@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,15 +13,9 @@ import (
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// Shares: Carbonio shares a folder by a grant (an ACL entry) on the folder
-// naming a grantee account by id. A folder state of a Backup Path may keep
-// such grants under a key cbfs does not model (shareKeys); cbfs's restores
-// go to Maildir or IMAP targets, which have no Carbonio shares, so what
-// doCheckShares and doFixShares can do here is report.
-
-// shareKeys are the folder-state keys that hold grants in Carbonio's and
-// Zimbra's metadata, compared case-insensitively.
-var shareKeys = []string{"acl", "grants", "grant", "shares"}
+// Shares: cbfs's restores go to Maildir or IMAP targets, which have no
+// Carbonio shares, so what doCheckShares and doFixShares can do here is
+// report the grants the model reads (mailbox.State.Grantees).
 
 // shareGrant is one grant found in a folder's latest state.
 type shareGrant struct {
@@ -71,66 +64,19 @@ func findGrants(ctx context.Context, g *Globals, p *backuppath.Path) ([]shareGra
 			if last.Type != mailbox.TypeFolder || last.Deleted {
 				continue
 			}
-			for k, raw := range last.Extra {
-				if !slicesContainsFold(shareKeys, k) {
-					continue
-				}
-				for _, gr := range granteesIn(raw) {
-					out = append(out, shareGrant{Account: e.Account.Name, AccountID: e.ID, FolderID: it.ID,
-						Folder: fold.Path(it.ID), Grantee: gr, Known: known[strings.ToLower(gr)]})
-				}
+			for _, gr := range last.Grantees() {
+				out = append(out, shareGrant{Account: e.Account.Name, AccountID: e.ID, FolderID: it.ID,
+					Folder: fold.Path(it.ID), Grantee: gr, Known: known[strings.ToLower(gr)]})
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
+	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Account != out[j].Account {
 			return out[i].Account < out[j].Account
 		}
 		return out[i].FolderID < out[j].FolderID
 	})
 	return out, nil
-}
-
-func slicesContainsFold(list []string, s string) bool {
-	for _, l := range list {
-		if strings.EqualFold(l, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// granteesIn reads the grantee ids of a grant list: an array of objects
-// with zid, grantee, granteeId or id (Carbonio's and Zimbra's spellings),
-// or of strings.
-func granteesIn(raw json.RawMessage) []string {
-	var list []any
-	if err := json.Unmarshal(raw, &list); err != nil {
-		var obj map[string]any
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return nil
-		}
-		if inner, ok := obj["grant"].([]any); ok {
-			list = inner
-		} else {
-			list = []any{obj}
-		}
-	}
-	var out []string
-	for _, e := range list {
-		switch v := e.(type) {
-		case string:
-			out = append(out, v)
-		case map[string]any:
-			for _, k := range []string{"zid", "grantee", "granteeId", "id"} {
-				if s, ok := v[k].(string); ok && s != "" {
-					out = append(out, s)
-					break
-				}
-			}
-		}
-	}
-	return out
 }
 
 // DoCheckSharesCmd is "backup doCheckShares [start]".
