@@ -16,8 +16,8 @@ import (
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// DoItemSearchCmd is "backup doItemSearch ACCOUNT".
-type DoItemSearchCmd struct {
+// doItemSearchCmd is "backup doItemSearch ACCOUNT".
+type doItemSearchCmd struct {
 	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
 	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-sensitively (as Carbonio), in the subject, from, to or name of any state."`
 	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
@@ -29,7 +29,7 @@ type DoItemSearchCmd struct {
 }
 
 // Help is the long help of doItemSearch.
-func (c *DoItemSearchCmd) Help() string {
+func (c *doItemSearchCmd) Help() string {
 	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (in the zone of TZ, UTC when unset), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
 
 Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted`
@@ -49,7 +49,7 @@ type searchHit struct {
 	latest     time.Time
 }
 
-func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
+func (c *doItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	var wantType mailbox.ItemType
 	if t := strings.ToLower(strings.TrimSpace(c.Type)); t != "all" && t != "" {
 		var err error

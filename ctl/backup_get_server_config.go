@@ -19,8 +19,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// GetServerConfigCmd is "backup getServerConfig standard|customizations".
-type GetServerConfigCmd struct {
+// getServerConfigCmd is "backup getServerConfig standard|customizations".
+type getServerConfigCmd struct {
 	Kind    string `arg:"" enum:"standard,customizations" placeholder:"standard|customizations" help:"standard: server and global configuration backups; customizations: archives of the configuration folders."`
 	Date    string `name:"date" default:"last" placeholder:"last|first|all|DATE" help:"Which backup: last (default), first, all, or the last one taken at or before a date (${date_help})."`
 	File    string `name:"file" placeholder:"FILE" help:"standard only: read this configuration backup file instead of the Backup Path's."`
@@ -30,7 +30,7 @@ type GetServerConfigCmd struct {
 }
 
 // Help is the long help of getServerConfig.
-func (c *GetServerConfigCmd) Help() string {
+func (c *getServerConfigCmd) Help() string {
 	return `Dates are printed in the zone of TZ (UTC when unset). Server configuration is backed up, never restored automatically: use this to read it back.
 
 Examples:
@@ -42,7 +42,7 @@ Examples:
 // configLine is the width of "config date____..." before the date (seed).
 const configLine = 106
 
-func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 	sel, err := parseDateSel(c.Date, selLast, selFirst, selAll)
 	if err != nil {
 		return err
@@ -255,7 +255,7 @@ type customizationOut struct {
 	Error      string   `json:"error,omitempty"`
 }
 
-func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
+func (c *getServerConfigCmd) customizations(g *Globals, sel dateSel) error {
 	p, err := g.Path()
 	if err != nil {
 		return err

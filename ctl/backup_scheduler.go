@@ -15,10 +15,10 @@ import (
 	"github.com/cbfs/cbfs/service"
 )
 
-// SchedulerCmd is Carbonio's "backup scheduler SmartScan|coherencyCheck|purge
+// schedulerCmd is Carbonio's "backup scheduler SmartScan|coherencyCheck|purge
 // get|set global|server [enabled true|false] [pattern CRON] [target_server
 // NAME]".
-type SchedulerCmd struct {
+type schedulerCmd struct {
 	Name         string `arg:"" placeholder:"SmartScan|coherencyCheck|purge" help:"The scheduler: SmartScan (doSmartScan), purge (doPurge) or coherencyCheck (doCoherencyCheck)."`
 	Action       string `arg:"" enum:"get,set" placeholder:"get|set" help:"get shows the schedule; set changes it."`
 	Level        string `arg:"" enum:"global,server" placeholder:"global|server" help:"global or server: the same here, cbfs serve is the one server."`
@@ -29,7 +29,7 @@ type SchedulerCmd struct {
 }
 
 // Help is the long help of scheduler.
-func (c *SchedulerCmd) Help() string {
+func (c *schedulerCmd) Help() string {
 	return `Defaults: SmartScan daily at 04:00 and purge on Saturdays at 04:00 (Carbonio's), coherencyCheck off (Sundays at 05:00 once enabled). cbfs serve's --scan-schedule and --purge-schedule set its own defaults; a schedule set here wins over them, is kept in <state-dir>/schedules.json and is applied at once by the running cbfs serve (or at its next start). Patterns are evaluated in the service's local time zone (TZ).`
 }
 
@@ -39,7 +39,7 @@ type schedulerView struct {
 	Next *time.Time `json:"next,omitempty"` // when it runs next (enabled only)
 }
 
-func (c *SchedulerCmd) Run(ctx context.Context, g *Globals) error {
+func (c *schedulerCmd) Run(ctx context.Context, g *Globals) error {
 	req := service.ConfigRequest{Action: c.Action, Scope: operations.ScheduleScope, Name: c.Name, Key: c.Level}
 	if c.Action == "get" && (c.Enabled != "" || c.Pattern != "") {
 		return cli.Usagef("scheduler %s get takes no enabled or pattern (did you mean set?)", c.Name)

@@ -30,65 +30,65 @@ import (
 type CLI struct {
 	Globals
 
-	Backup BackupCmd `cmd:"" help:"Carbonio's backup verbs: inspect a Backup Path, run and manage operations."`
-	Config ConfigCmd `cmd:"" help:"COS- and account-level backup toggles (backupEnabled), applied at once."`
-	Sample SampleCmd `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
+	Backup backupCmd `cmd:"" help:"Carbonio's backup verbs: inspect a Backup Path, run and manage operations."`
+	Config configCmd `cmd:"" help:"COS- and account-level backup toggles (backupEnabled), applied at once."`
+	Sample sampleCmd `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
 	// Carbonio's documentation also writes "carbonio set cos NAME backupEnabled false".
-	SetAlias   ConfigSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
-	UnsetAlias ConfigUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
-	Version    VersionCmd     `cmd:"" help:"Print cbctl's version."`
-	Options    OptionsCmd     `cmd:"" help:"List the service flags every operation command accepts (--source, --smtp, --retention-days, ...)."`
+	SetAlias   configSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
+	UnsetAlias configUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
+	Version    versionCmd     `cmd:"" help:"Print cbctl's version."`
+	Options    optionsCmd     `cmd:"" help:"List the service flags every operation command accepts (--source, --smtp, --retention-days, ...)."`
 }
 
-// BackupCmd groups Carbonio's "backup" verbs.
-type BackupCmd struct {
-	GetItem              GetItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
-	DoItemSearch         DoItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
-	GetServerConfig      GetServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
-	GetAccountInfo       GetAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
-	GetAvailableAccounts GetAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
-	GetAvailableDomains  GetAvailableDomainsCmd         `cmd:"" name:"getAvailableDomains" help:"List the domains a Backup Path holds (at a date)."`
-	GetBackupInfo        GetBackupInfoCmd               `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
-	RetrieveMetadata     RetrieveMetadataFromArchiveCmd `cmd:"" name:"retrieveMetadataFromArchive" help:"Rebuild a local metadata tree from the archives of a Backup Path on external storage (S3)."`
-	GetFormatInfo        GetFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
+// backupCmd groups Carbonio's "backup" verbs.
+type backupCmd struct {
+	GetItem              getItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
+	DoItemSearch         doItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
+	GetServerConfig      getServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
+	GetAccountInfo       getAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
+	GetAvailableAccounts getAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
+	GetAvailableDomains  getAvailableDomainsCmd         `cmd:"" name:"getAvailableDomains" help:"List the domains a Backup Path holds (at a date)."`
+	GetBackupInfo        getBackupInfoCmd               `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
+	RetrieveMetadata     retrieveMetadataFromArchiveCmd `cmd:"" name:"retrieveMetadataFromArchive" help:"Rebuild a local metadata tree from the archives of a Backup Path on external storage (S3)."`
+	GetFormatInfo        getFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 
-	DoSmartScan                  DoSmartScanCmd                  `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
-	DoAccountScan                DoAccountScanCmd                `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
-	DoPurge                      DoPurgeCmd                      `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
-	DoExport                     DoExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
-	DoBackupServerCustomizations DoBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
-	DoCoherencyCheck             DoCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	DoSmartScan                  doSmartScanCmd                  `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
+	DoAccountScan                doAccountScanCmd                `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
+	DoPurge                      doPurgeCmd                      `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
+	DoExport                     doExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
+	DoBackupServerCustomizations doBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
+	DoCoherencyCheck             doCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
 
-	DoExternalRestore     DoExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
-	DoRestoreOnNewAccount DoRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
-	DoUndelete            DoUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
-	DoItemRestore         DoItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
-	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
-	GetRestoreLedger      GetRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
+	DoExternalRestore     doExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
+	DoRestoreOnNewAccount doRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
+	DoUndelete            doUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
+	DoItemRestore         doItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
+	GetMap                getMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
+	GetRestoreLedger      getRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
 
-	DoCheckShares DoCheckSharesCmd `cmd:"" name:"doCheckShares" help:"Report the shares (folder grants) the Backup Path records and any grantee missing from it."`
-	DoFixShares   DoFixSharesCmd   `cmd:"" name:"doFixShares" help:"Report which share grantees a map file renumbers (a Maildir or IMAP target has no shares to change)."`
-	LegalHold     LegalHoldCmd     `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
+	DoCheckShares doCheckSharesCmd `cmd:"" name:"doCheckShares" help:"Report the shares (folder grants) the Backup Path records and any grantee missing from it."`
+	DoFixShares   doFixSharesCmd   `cmd:"" name:"doFixShares" help:"Report which share grantees a map file renumbers (a Maildir or IMAP target has no shares to change)."`
+	LegalHold     legalHoldCmd     `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
 
-	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
-	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
-	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
-	Monitor             MonitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
+	GetAllOperations    getAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
+	DoStopOperation     doStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
+	DoStopAllOperations doStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
+	Monitor             monitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
 
-	Scheduler   SchedulerCmd   `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
-	GetServices GetServicesCmd `cmd:"" name:"getServices" help:"Show whether the backup service (cbfs serve) runs."`
+	Scheduler   schedulerCmd   `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
+	GetServices getServicesCmd `cmd:"" name:"getServices" help:"Show whether the backup service (cbfs serve) runs."`
 
 	// Carbonio's verbs that have no meaning here: they say why.
-	CheckLDAPDump       NotApplicableCmd `cmd:"" name:"check-ldap-dump" group:"na" help:"Does not apply (says why)."`
-	DoBackupLDAP        NotApplicableCmd `cmd:"" name:"doBackupLDAP" group:"na" help:"Does not apply (says why)."`
-	DoBackupCluster     NotApplicableCmd `cmd:"" name:"doBackupCluster" group:"na" help:"Does not apply (says why)."`
-	DoRestoreBlobs      NotApplicableCmd `cmd:"" name:"doRestoreBlobs" group:"na" help:"Does not apply (says why)."`
-	DoStartService      NotApplicableCmd `cmd:"" name:"doStartService" group:"na" help:"Does not apply (says why)."`
-	DoStopService       NotApplicableCmd `cmd:"" name:"doStopService" group:"na" help:"Does not apply (says why)."`
-	DoRestartService    NotApplicableCmd `cmd:"" name:"doRestartService" group:"na" help:"Does not apply (says why)."`
-	MigrateBackupVolume NotApplicableCmd `cmd:"" name:"migrateBackupVolume" group:"na" help:"Does not apply (says why)."`
-	SetBackupVolume     NotApplicableCmd `cmd:"" name:"setBackupVolume" group:"na" help:"Does not apply (says why)."`
-	UpdateBackupVolume  NotApplicableCmd `cmd:"" name:"updateBackupVolume" group:"na" help:"Does not apply (says why)."`
+	CheckLDAPDump       notApplicableCmd `cmd:"" name:"check-ldap-dump" group:"na" help:"Does not apply (says why)."`
+	DoBackupLDAP        notApplicableCmd `cmd:"" name:"doBackupLDAP" group:"na" help:"Does not apply (says why)."`
+	DoBackupCluster     notApplicableCmd `cmd:"" name:"doBackupCluster" group:"na" help:"Does not apply (says why)."`
+	DoRestoreBlobs      notApplicableCmd `cmd:"" name:"doRestoreBlobs" group:"na" help:"Does not apply (says why)."`
+	DoStartService      notApplicableCmd `cmd:"" name:"doStartService" group:"na" help:"Does not apply (says why)."`
+	DoStopService       notApplicableCmd `cmd:"" name:"doStopService" group:"na" help:"Does not apply (says why)."`
+	DoRestartService    notApplicableCmd `cmd:"" name:"doRestartService" group:"na" help:"Does not apply (says why)."`
+	MigrateBackupVolume notApplicableCmd `cmd:"" name:"migrateBackupVolume" group:"na" help:"Does not apply (says why)."`
+	SetBackupVolume     notApplicableCmd `cmd:"" name:"setBackupVolume" group:"na" help:"Does not apply (says why)."`
+	UpdateBackupVolume  notApplicableCmd `cmd:"" name:"updateBackupVolume" group:"na" help:"Does not apply (says why)."`
 }
 
 // Exit codes.

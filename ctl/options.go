@@ -16,15 +16,15 @@ import (
 // options" lists kubectl's: a command's --help shows its own parameters
 // first, then the global flags, and points there.
 
-// OptionsCmd is "cbctl options".
-type OptionsCmd struct{}
+// optionsCmd is "cbctl options".
+type optionsCmd struct{}
 
 // Help is the long help of options.
-func (c *OptionsCmd) Help() string {
+func (c *optionsCmd) Help() string {
 	return `Every command that runs or manages operations (the backup do* verbs, getMap, getRestoreLedger, the queue commands, config) accepts these settings of the service, as flags or in the --config file. They are used when cbctl runs the operation itself because no cbfs serve is listening; a running service uses its own.`
 }
 
-func (c *OptionsCmd) Run(g *Globals) error {
+func (c *optionsCmd) Run(g *Globals) error {
 	return printServiceOptions(g.Stdout)
 }
 

@@ -10,8 +10,8 @@ import (
 	"github.com/cbfs/cbfs/sample"
 )
 
-// SampleCmd is "sample DEST".
-type SampleCmd struct {
+// sampleCmd is "sample DEST".
+type sampleCmd struct {
 	Dest           string `arg:"" placeholder:"DEST" help:"Folder to create the Backup Path in (must be missing or empty)."`
 	Accounts       int    `name:"accounts" default:"5" help:"Number of accounts (at least 3)."`
 	Messages       int    `name:"messages" default:"40" help:"Messages per account (approximate)."`
@@ -21,11 +21,11 @@ type SampleCmd struct {
 }
 
 // Help is the long help of sample.
-func (c *SampleCmd) Help() string {
+func (c *sampleCmd) Help() string {
 	return `The sample has several domains and COS, a deleted account, nested folders, messages, contacts and appointments with several states, server configuration backups, customizations archives, and deliberately damaged items (truncated blob, digest mismatch, unreadable blob, missing blob, double-gzipped blob, malformed item file), which are listed at the end.`
 }
 
-func (c *SampleCmd) Run(ctx context.Context, g *Globals) error {
+func (c *sampleCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Accounts < 3 {
 		return cli.Usagef("accounts: want at least 3, got %d", c.Accounts)
 	}

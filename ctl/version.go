@@ -8,10 +8,10 @@ import (
 	"github.com/cbfs/cbfs/internal/cli"
 )
 
-// VersionCmd is "version".
-type VersionCmd struct{}
+// versionCmd is "version".
+type versionCmd struct{}
 
-func (c *VersionCmd) Run(ctx context.Context, g *Globals) error {
+func (c *versionCmd) Run(ctx context.Context, g *Globals) error {
 	if g.JSON {
 		return printJSON(g.Stdout, map[string]string{"version": cli.VersionString(), "go": runtime.Version()})
 	}

@@ -23,16 +23,16 @@ type Globals struct {
 // CLI is the command line.
 type CLI struct {
 	Globals
-	Mount   MountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
-	Serve   ServeCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
+	Serve   serveCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
+	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
-// VersionCmd prints the version.
-type VersionCmd struct{}
+// versionCmd prints the version.
+type versionCmd struct{}
 
 // Run prints the version.
-func (VersionCmd) Run(ctx context.Context) error {
+func (versionCmd) Run(ctx context.Context) error {
 	fmt.Println("cbfs", cli.VersionString())
 	return nil
 }

@@ -23,8 +23,8 @@ import (
 	"github.com/cbfs/cbfs/service"
 )
 
-// ServeCmd is `cbfs serve`: the backup service of one mail server.
-type ServeCmd struct {
+// serveCmd is `cbfs serve`: the backup service of one mail server.
+type serveCmd struct {
 	BackupPath string `name:"backup-path" default:"${serve_backup_path}" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
 	cli.ServiceFlags
 	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00); one set with cbctl backup scheduler SmartScan set wins."`
@@ -38,12 +38,12 @@ type ServeCmd struct {
 }
 
 // Help is the long help of serve.
-func (c *ServeCmd) Help() string {
+func (c *serveCmd) Help() string {
 	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json) and the index of --mount (index.db), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck and the restores (doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore, with their ledger restore-ledger.db in the state directory), enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
 }
 
 // Run serves until ctx ends.
-func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
+func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	level := slog.LevelInfo
 	if g.Debug {
 		level = slog.LevelDebug

@@ -18,12 +18,12 @@ import (
 	"github.com/cbfs/cbfs/operations"
 )
 
-// RetrieveMetadataFromArchiveCmd is "backup retrieveMetadataFromArchive":
+// retrieveMetadataFromArchiveCmd is "backup retrieveMetadataFromArchive":
 // Carbonio's verb that rebuilds a local metadata tree from the archives a
 // Backup Path on external storage keeps (docs/FORMAT.md § 17).
-type RetrieveMetadataFromArchiveCmd struct {
+type retrieveMetadataFromArchiveCmd struct {
 	S3    RetrieveS3Cmd    `cmd:"" name:"S3" help:"Rebuild a local metadata tree from the archives in an S3-compatible bucket."`
-	Local RetrieveLocalCmd `cmd:"" name:"Local" help:"Rebuild a local metadata tree from the archives in a folder (a copy of the bucket)."`
+	Local retrieveLocalCmd `cmd:"" name:"Local" help:"Rebuild a local metadata tree from the archives in a folder (a copy of the bucket)."`
 }
 
 // retrieveCommon are the parameters both sources take.
@@ -103,13 +103,13 @@ func (c *RetrieveS3Cmd) location() (string, error) {
 	return raw, nil
 }
 
-// RetrieveLocalCmd is Carbonio's Local variant: the same layout in a folder.
-type RetrieveLocalCmd struct {
+// retrieveLocalCmd is Carbonio's Local variant: the same layout in a folder.
+type retrieveLocalCmd struct {
 	Source string `arg:"" name:"source" help:"The folder holding accounts/<id>.tar.gz and server.tar.gz."`
 	retrieveCommon
 }
 
-func (c *RetrieveLocalCmd) Run(ctx context.Context, g *Globals) error {
+func (c *retrieveLocalCmd) Run(ctx context.Context, g *Globals) error {
 	abs, err := filepath.Abs(c.Source)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -422,4 +423,20 @@ func printOpDetails(w io.Writer, op opqueue.Op) {
 // sortOps keeps FIFO order (the queue's own) for a list from anywhere.
 func sortOps(ops []opqueue.Op) {
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Seq < ops[j].Seq })
+}
+
+// redactParam hides the password of a URL parameter (a restore's target)
+// in operation listings.
+func redactParam(v string) string {
+	if !strings.Contains(v, "://") || !strings.Contains(v, "@") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, has := u.User.Password(); !has {
+		return v
+	}
+	return u.Redacted()
 }
