@@ -8,6 +8,8 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -22,7 +24,7 @@ func listAccounts(p *backuppath.Path) ([]accountEntry, error) { return p.Account
 // case-insensitively, by the model's one rule (backuppath.FindAccount).
 func findAccount(p *backuppath.Path, ref string) (*mailbox.Account, error) {
 	if strings.TrimSpace(ref) == "" {
-		return nil, usagef("no account given")
+		return nil, cli.Usagef("no account given")
 	}
 	return p.FindAccount(ref)
 }
@@ -144,7 +146,7 @@ func blobReason(err error) string {
 		if len(parts) == 0 {
 			parts = append(parts, be.Kind.Error())
 		}
-		return oneLine(strings.Join(parts, ": "))
+		return grammar.OneLine(strings.Join(parts, ": "))
 	}
-	return oneLine(err.Error())
+	return grammar.OneLine(err.Error())
 }

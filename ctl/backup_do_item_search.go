@@ -11,12 +11,13 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// DoItemSearchCmd is "backup doItemSearch ACCOUNT".
-type DoItemSearchCmd struct {
+// doItemSearchCmd is "backup doItemSearch ACCOUNT".
+type doItemSearchCmd struct {
 	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
 	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-sensitively (as Carbonio), in the subject, from, to or name of any state."`
 	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
@@ -28,7 +29,7 @@ type DoItemSearchCmd struct {
 }
 
 // Help is the long help of doItemSearch.
-func (c *DoItemSearchCmd) Help() string {
+func (c *doItemSearchCmd) Help() string {
 	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (in the zone of TZ, UTC when unset), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
 
 Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted`
@@ -48,12 +49,12 @@ type searchHit struct {
 	latest     time.Time
 }
 
-func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
+func (c *doItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	var wantType mailbox.ItemType
 	if t := strings.ToLower(strings.TrimSpace(c.Type)); t != "all" && t != "" {
 		var err error
 		if wantType, err = mailbox.ParseItemType(t); err != nil {
-			return usagef("type: %w", err)
+			return cli.Usagef("type: %w", err)
 		}
 	}
 	after, err := parseOptDate("after", c.After)
@@ -65,7 +66,7 @@ func (c *DoItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if !after.IsZero() && !before.IsZero() && !before.After(after) {
-		return usagef("before (%s) must be later than after (%s)", formatDate(before), formatDate(after))
+		return cli.Usagef("before (%s) must be later than after (%s)", formatDate(before), formatDate(after))
 	}
 	p, err := g.Path()
 	if err != nil {

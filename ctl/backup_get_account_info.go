@@ -10,15 +10,15 @@ import (
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// GetAccountInfoCmd is "backup getAccountInfo ACCOUNT".
-type GetAccountInfoCmd struct {
+// getAccountInfoCmd is "backup getAccountInfo ACCOUNT".
+type getAccountInfoCmd struct {
 	Account     string `arg:"" help:"Account name (case-insensitive) or id."`
 	Date        string `name:"date" default:"most_recent" placeholder:"most_recent|least_recent|all|DATE" help:"Which account information: most_recent (default), least_recent, all, or the one in force at DATE. A Backup Path keeps one account_info per account (the latest), so all three words show it; DATE shows it if the account existed then (created before DATE, not yet deleted) and fails otherwise. ${date_help}."`
 	BackupStats bool   `name:"backupstats" help:"Also count by reading the account's items: items, states, damaged items (item file unreadable or malformed, or a blob of any state broken or unreadable). Every blob is read and its digest checked, so this takes as long as reading the account's mail."`
 }
 
 // Help is the long help of getAccountInfo.
-func (c *GetAccountInfoCmd) Help() string {
+func (c *getAccountInfoCmd) Help() string {
 	return `Prints account_info and account_stat; with backupstats true, then counts made by reading the account's items. Dates are in the zone of TZ (UTC when unset).
 
 Example: cbctl backup getAccountInfo john@example.com backupstats true`
@@ -37,7 +37,7 @@ type accountInfoOut struct {
 	OtherFiles []string `json:"otherFiles,omitempty"` // files under items/ that are not item files
 }
 
-func (c *GetAccountInfoCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getAccountInfoCmd) Run(ctx context.Context, g *Globals) error {
 	p, err := g.Path()
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func (c *GetAccountInfoCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // count reads the account's items (backupstats true).
-func (c *GetAccountInfoCmd) count(ctx context.Context, p *backuppath.Path, acct *mailbox.Account, out *accountInfoOut) error {
+func (c *getAccountInfoCmd) count(ctx context.Context, p *backuppath.Path, acct *mailbox.Account, out *accountInfoOut) error {
 	files, others, err := p.ItemFiles(acct.ID)
 	if err != nil {
 		return err

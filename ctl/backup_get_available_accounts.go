@@ -18,8 +18,8 @@ import (
 	"github.com/cbfs/cbfs/restore"
 )
 
-// GetAvailableAccountsCmd is "backup getAvailableAccounts".
-type GetAvailableAccountsCmd struct {
+// getAvailableAccountsCmd is "backup getAvailableAccounts".
+type getAvailableAccountsCmd struct {
 	Date                 string   `name:"date" default:"last" placeholder:"last|DATE" help:"last (default): every account the Backup Path holds; DATE: the accounts that existed then (created before it, not yet deleted). ${date_help}."`
 	Domains              []string `name:"domains" placeholder:"DOMAIN" help:"Only accounts of these domains (comma-separated). Default: all."`
 	HideDeleted          bool     `name:"hide-deleted" help:"Leave out deleted accounts."`
@@ -30,7 +30,7 @@ type GetAvailableAccountsCmd struct {
 }
 
 // Help is the long help of getAvailableAccounts.
-func (c *GetAvailableAccountsCmd) Help() string {
+func (c *getAvailableAccountsCmd) Help() string {
 	return `One line per account folder, sorted by name: name, id, status (active, deleted; or unreadable/broken when account_info cannot be read), COS and the number of item files. Deleted accounts are listed too unless hide_deleted true; system accounts are hidden unless hide_system_accounts false.
 
 Example: cbctl backup getAvailableAccounts date last backup_path /opt/zextras/backup/zextras/ hide_deleted false`
@@ -87,7 +87,7 @@ func parseLastOrDate(s string) (time.Time, error) {
 	return sel.At, nil
 }
 
-func (c *GetAvailableAccountsCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getAvailableAccountsCmd) Run(ctx context.Context, g *Globals) error {
 	at, err := parseLastOrDate(c.Date)
 	if err != nil {
 		return err
@@ -158,7 +158,7 @@ func availableAccounts(ctx context.Context, g *Globals, p *backuppath.Path, filt
 	return rows, nil
 }
 
-func (c *GetAvailableAccountsCmd) print(w io.Writer, asJSON bool, rows []accountRow) error {
+func (c *getAvailableAccountsCmd) print(w io.Writer, asJSON bool, rows []accountRow) error {
 	if len(c.OutputHeaders) > 0 {
 		lists := map[string][]string{}
 		for _, h := range c.OutputHeaders {
@@ -202,83 +202,6 @@ func (c *GetAvailableAccountsCmd) print(w io.Writer, asJSON bool, rows []account
 			cos = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", name, r.ID, r.Status, cos, r.Items)
-	}
-	return tw.Flush()
-}
-
-// GetAvailableDomainsCmd is "backup getAvailableDomains [last|DATE] [BACKUP_PATH]".
-type GetAvailableDomainsCmd struct {
-	Date string `arg:"" optional:"" default:"last" name:"DATE" help:"last (default): every domain; DATE: the domains of the accounts that existed then. ${date_help}."`
-	Path string `arg:"" optional:"" name:"BACKUP_PATH" help:"The Backup Path (Carbonio's second positional); the same as backup_path / --backup-path."`
-}
-
-// Help is the long help of getAvailableDomains.
-func (c *GetAvailableDomainsCmd) Help() string {
-	return `One line per domain, sorted: the domain, its accounts in the Backup Path (system accounts left out) and whether the last configuration backup records it. Example: cbctl backup getAvailableDomains last /opt/zextras/backup/export`
-}
-
-// domainRow is one getAvailableDomains row.
-type domainRow struct {
-	Domain   string `json:"domain"`
-	Accounts int    `json:"accounts"`
-	InConfig bool   `json:"inConfigBackup"`
-}
-
-func (c *GetAvailableDomainsCmd) Run(ctx context.Context, g *Globals) error {
-	at, err := parseLastOrDate(c.Date)
-	if err != nil {
-		return err
-	}
-	if c.Path != "" {
-		if g.BackupPath != "" && g.BackupPath != c.Path {
-			return usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
-		}
-		g.BackupPath = c.Path
-	}
-	p, err := g.Path()
-	if err != nil {
-		return err
-	}
-	rows, err := availableAccounts(ctx, g, p, accountFilter{at: at, hideSystem: true})
-	if err != nil {
-		return err
-	}
-	byName := map[string]*domainRow{}
-	get := func(d string) *domainRow {
-		k := strings.ToLower(d)
-		if byName[k] == nil {
-			byName[k] = &domainRow{Domain: k}
-		}
-		return byName[k]
-	}
-	for _, r := range rows {
-		if _, d, ok := strings.Cut(r.Name, "@"); ok && d != "" {
-			get(d).Accounts++
-		}
-	}
-	if files, err := selectServerFiles(p, backuppath.KindConfig, dateSel{Kind: selLast}); err == nil {
-		if cfg, err := p.ReadServerConfig(files[0].RelPath); err == nil {
-			for _, d := range cfg.Domains {
-				if d.Name != "" && (at.IsZero() || byName[strings.ToLower(d.Name)] != nil) {
-					get(d.Name).InConfig = true
-				}
-			}
-		} else {
-			g.warnf("configuration backup %s: %v", files[0].RelPath, err)
-		}
-	}
-	out := make([]domainRow, 0, len(byName))
-	for _, r := range byName {
-		out = append(out, *r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Domain < out[j].Domain })
-	if g.JSON {
-		return printJSON(g.Stdout, out)
-	}
-	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DOMAIN\tACCOUNTS\tIN CONFIG BACKUP")
-	for _, r := range out {
-		fmt.Fprintf(tw, "%s\t%d\t%t\n", r.Domain, r.Accounts, r.InConfig)
 	}
 	return tw.Flush()
 }

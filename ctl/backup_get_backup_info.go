@@ -7,15 +7,16 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/cli"
 )
 
-// GetBackupInfoCmd is "backup getBackupInfo".
-type GetBackupInfoCmd struct {
+// getBackupInfoCmd is "backup getBackupInfo".
+type getBackupInfoCmd struct {
 	Path string `arg:"" optional:"" name:"backup_path" help:"The Backup Path, as backup_path PATH (Carbonio's reference example glues it to the verb: getBackupInfo/opt/zextras/backup/zextras/, which works too)."`
 }
 
 // Help is the long help of getBackupInfo.
-func (c *GetBackupInfoCmd) Help() string {
+func (c *getBackupInfoCmd) Help() string {
 	return `Prints backupstat (server id, hostname, first run, last scan; dates in the zone of TZ, UTC when unset) and counts: accounts, item files, blob files, configuration backups, customizations archives and map files. Nothing is decompressed.`
 }
 
@@ -35,10 +36,10 @@ type backupInfoOut struct {
 	MapFiles       int                    `json:"mapFiles"`
 }
 
-func (c *GetBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getBackupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Path != "" {
 		if g.BackupPath != "" && filepath.Clean(g.BackupPath) != filepath.Clean(c.Path) {
-			return usagef("two Backup Paths given: %s and backup_path %s", c.Path, g.BackupPath)
+			return cli.Usagef("two Backup Paths given: %s and backup_path %s", c.Path, g.BackupPath)
 		}
 		g.BackupPath = c.Path
 	}

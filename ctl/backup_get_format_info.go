@@ -9,17 +9,18 @@ import (
 	"text/tabwriter"
 
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// GetFormatInfoCmd is "backup getFormatInfo": what cbfs understood of a
+// getFormatInfoCmd is "backup getFormatInfo": what cbfs understood of a
 // Backup Path written by anyone.
-type GetFormatInfoCmd struct {
+type getFormatInfoCmd struct {
 	MaxItems int `name:"max-items" default:"0" help:"Read at most this many item files (0: all); pair form: max_items N."`
 }
 
 // Help is the long help of getFormatInfo.
-func (c *GetFormatInfoCmd) Help() string {
+func (c *getFormatInfoCmd) Help() string {
 	return `Reads every account_info and item file (or the first --max-items) the way the mount, cbctl and the restores do, and prints what cbfs understood: every state key met (keys of objects in a state and of Zimbra metadata as paths, item.tp, meta.s), how often, and which concept it was read as, that Zimbra writes it but cbfs does not need it, or NOT READ when it held data cbfs ignored; the share of state keys understood; the keymap keys that matched nothing; where account names came from; what could not be read, with one example each; and how blobs are named (SHA-256, SHA-1, 384-bit, other names), or that the path has no blobs (blobless). An administrator with a Backup Path written by Carbonio or another tool knows in one command whether cbfs reads it right; --keymap FILE corrects what it infers wrongly.`
 }
 
@@ -43,7 +44,7 @@ type formatInfoOut struct {
 	Layout      layoutOut          `json:"layout"`    // server/ or servers/, drive_items/ (format_layout.go)
 }
 
-func (c *GetFormatInfoCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getFormatInfoCmd) Run(ctx context.Context, g *Globals) error {
 	p, err := g.Path()
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func (c *GetFormatInfoCmd) Run(ctx context.Context, g *Globals) error {
 	out.Accounts = len(entries)
 	for _, e := range entries {
 		if e.Err != nil {
-			census.Problem("account_info: "+blob.Class(e.Err), oneLine(errReason(e.Err)))
+			census.Problem("account_info: "+blob.Class(e.Err), grammar.OneLine(errReason(e.Err)))
 		} else {
 			for _, n := range e.Account.Notes {
 				if strings.HasSuffix(n, "(kept)") {
@@ -76,7 +77,7 @@ accounts:
 	for _, e := range entries {
 		files, others, err := p.ItemFiles(e.ID)
 		if err != nil {
-			census.Problem("item folder unreadable", oneLine(errReason(err)))
+			census.Problem("item folder unreadable", grammar.OneLine(errReason(err)))
 			continue
 		}
 		for _, o := range others {
@@ -101,7 +102,7 @@ accounts:
 			budget--
 			it, err := p.ReadItemFile(f.RelPath, f.ItemID)
 			if err != nil {
-				census.Problem("item file: "+blob.Class(err), oneLine(errReason(err)))
+				census.Problem("item file: "+blob.Class(err), grammar.OneLine(errReason(err)))
 				continue
 			}
 			out.ItemsRead++
@@ -145,7 +146,7 @@ accounts:
 			return nil
 		})
 		if err != nil {
-			census.Problem("blob area unreadable", oneLine(errReason(err)))
+			census.Problem("blob area unreadable", grammar.OneLine(errReason(err)))
 			out.Problems = census.Problems()
 		}
 	}

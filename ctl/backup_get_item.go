@@ -14,11 +14,13 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// GetItemCmd is "backup getItem ACCOUNT ITEM".
-type GetItemCmd struct {
+// getItemCmd is "backup getItem ACCOUNT ITEM".
+type getItemCmd struct {
 	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
 	Item         int    `arg:"" help:"Item id."`
 	Date         string `name:"date" default:"last" placeholder:"last|all|first|DATE" help:"Which states: last (default, as Carbonio), all, first, or the state in force at a date (${date_help})."`
@@ -28,7 +30,7 @@ type GetItemCmd struct {
 }
 
 // Help is the long help of getItem.
-func (c *GetItemCmd) Help() string {
+func (c *getItemCmd) Help() string {
 	return `Prints an itemStates line, then for each selected state: start date (dd/MM/yyyy HH:mm:ss, in the zone of TZ, UTC when unset), type, deleted, folder, flags, digest, blob path and status: ok, broken (readable but corrupt: bad gzip, truncated, digest mismatch, more content than the state records) or unreadable (missing file, permissions, I/O), with the reason. Blob statuses do not change the exit status; a damaged item file (malformed JSON) or a damaged blob under dump_blob exits 1.
 
 Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path /mnt/import date all`
@@ -54,7 +56,7 @@ type itemOut struct {
 	States   []stateOut `json:"states"`
 }
 
-func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getItemCmd) Run(ctx context.Context, g *Globals) error {
 	sel, err := parseDateSel(c.Date, selAll, selFirst, selLast)
 	if err != nil {
 		return err
@@ -127,7 +129,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if g.JSON {
 		if c.DumpBlob {
-			return usagef("dump_blob and --json cannot be combined: the blob is not JSON")
+			return cli.Usagef("dump_blob and --json cannot be combined: the blob is not JSON")
 		}
 		return printJSON(g.Stdout, out)
 	}
@@ -151,7 +153,7 @@ func (c *GetItemCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-func (c *GetItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
+func (c *getItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
 	s := so.State
 	kv(w, itemIndent, "start date", formatDate(s.Start.Time()))
 	kv(w, itemIndent, "type", s.Type.String())
@@ -191,7 +193,7 @@ func (c *GetItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
 // streamed, verified within the state's recorded size, to a temporary name
 // that is renamed only when the whole content verified (nothing
 // half-written, nothing damaged).
-func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string, it *mailbox.Item, sel dateSel) error {
+func (c *getItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string, it *mailbox.Item, sel dateSel) error {
 	var s *mailbox.State
 	switch sel.Kind {
 	case selFirst:
@@ -202,7 +204,7 @@ func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 		s = it.StateAt(sel.At)
 	case selAll:
 		if len(it.States) != 1 {
-			return usagef("output: item %d has %d states: choose one with date last, first or a date", it.ID, len(it.States))
+			return cli.Usagef("output: item %d has %d states: choose one with date last, first or a date", it.ID, len(it.States))
 		}
 		s = &it.States[0]
 	}
@@ -222,7 +224,7 @@ func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, oneLine(blobReason(err)))
+		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, grammar.OneLine(blobReason(err)))
 	}
 	return nil
 }
@@ -231,7 +233,7 @@ func (c *GetItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 // sound. It never holds more than the state's recorded size (blob.Limit):
 // a blob inflating past it is broken, and its salvage is that many bytes at
 // most. Blobs over blob.MaxUnsized (or of unknown size) are streamed.
-func (c *GetItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
+func (c *getItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
 	d := so.State.Digest
 	lim := blob.Limit{Size: max(so.State.Size, 0)}
 	if lim.Size > blob.MaxUnsized {
@@ -262,7 +264,7 @@ func (c *GetItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
 
 // stream writes a blob too large to hold whole as it decompresses; a fault
 // ends it, after the bytes that came before (which are its salvage).
-func (c *GetItemCmd) stream(g *Globals, p *backuppath.Path, d blob.Digest, lim blob.Limit) bool {
+func (c *getItemCmd) stream(g *Globals, p *backuppath.Path, d blob.Digest, lim blob.Limit) bool {
 	rc, err := p.Blobs.OpenLimit(d, lim)
 	var n int64
 	var last [1]byte

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/confined"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/klauspost/compress/gzip"
 )
 
-// GetServerConfigCmd is "backup getServerConfig standard|customizations".
-type GetServerConfigCmd struct {
+// getServerConfigCmd is "backup getServerConfig standard|customizations".
+type getServerConfigCmd struct {
 	Kind    string `arg:"" enum:"standard,customizations" placeholder:"standard|customizations" help:"standard: server and global configuration backups; customizations: archives of the configuration folders."`
 	Date    string `name:"date" default:"last" placeholder:"last|first|all|DATE" help:"Which backup: last (default), first, all, or the last one taken at or before a date (${date_help})."`
 	File    string `name:"file" placeholder:"FILE" help:"standard only: read this configuration backup file instead of the Backup Path's."`
@@ -29,7 +30,7 @@ type GetServerConfigCmd struct {
 }
 
 // Help is the long help of getServerConfig.
-func (c *GetServerConfigCmd) Help() string {
+func (c *getServerConfigCmd) Help() string {
 	return `Dates are printed in the zone of TZ (UTC when unset). Server configuration is backed up, never restored automatically: use this to read it back.
 
 Examples:
@@ -41,22 +42,22 @@ Examples:
 // configLine is the width of "config date____..." before the date (seed).
 const configLine = 106
 
-func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
+func (c *getServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 	sel, err := parseDateSel(c.Date, selLast, selFirst, selAll)
 	if err != nil {
 		return err
 	}
 	if c.Kind == "customizations" {
 		if c.File != "" {
-			return usagef("file applies to standard configuration backups only")
+			return cli.Usagef("file applies to standard configuration backups only")
 		}
 		return c.customizations(g, sel)
 	}
-	query, err := parseQuery(c.Query)
+	query, err := backuppath.ParseConfigQuery(c.Query)
 	if err != nil {
-		return err
+		return &cli.UsageError{Err: err}
 	}
-	query, server := query.splitServer()
+	query, server := query.SplitServer()
 	type source struct {
 		path string
 		cfg  *backuppath.ServerConfig
@@ -101,15 +102,15 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	var outs []jsonOut
 	for _, s := range sources {
-		if server != "" && !isServer(s.cfg, server) {
+		if server != "" && !s.cfg.IsServer(server) {
 			return fmt.Errorf("%s: query %s: this is the configuration backup of server %s, not %q (a Backup Path holds one server)",
 				s.path, c.Query, orDash(s.cfg.Hostname), server)
 		}
-		tree, err := configTree(s.cfg)
+		tree, err := s.cfg.Tree()
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.path, err)
 		}
-		res, err := query.apply(tree)
+		res, err := query.Apply(tree)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.path, err)
 		}
@@ -130,7 +131,7 @@ func (c *GetServerConfigCmd) Run(ctx context.Context, g *Globals) error {
 		if c.Colors {
 			w = colorKeys{w}
 		}
-		flatten(w, query.leafName(), res)
+		flatten(w, query.Leaf(), res)
 	}
 	if g.JSON {
 		if outs == nil {
@@ -181,138 +182,6 @@ func selectServerFiles(p *backuppath.Path, kind string, sel dateSel) ([]backuppa
 	return pick, nil
 }
 
-// configTree turns a configuration backup into a generic tree: sections
-// serverConfig, globalConfig (key -> value), and cos, domain,
-// distributionList (name -> record).
-func configTree(cfg *backuppath.ServerConfig) (map[string]any, error) {
-	tree := map[string]any{
-		"serverConfig": rawMap(cfg.ServerConfig),
-		"globalConfig": rawMap(cfg.GlobalConfig),
-	}
-	for _, sec := range []struct {
-		name string
-		recs []backuppath.Record
-	}{{"cos", cfg.COS}, {"domain", cfg.Domains}, {"distributionList", cfg.DistributionLists}} {
-		m := map[string]any{}
-		for _, r := range sec.recs {
-			b, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			var v map[string]any
-			if err := json.Unmarshal(b, &v); err != nil {
-				return nil, err
-			}
-			// Attributes are shown at the record's top level, like Carbonio's
-			// cos/NAME/KEY queries expect.
-			if attrs, ok := v["attrs"].(map[string]any); ok {
-				delete(v, "attrs")
-				for k, a := range attrs {
-					if _, dup := v[k]; !dup {
-						v[k] = a
-					}
-				}
-			}
-			name := r.Name
-			if name == "" {
-				name = r.ID
-			}
-			m[name] = v
-		}
-		tree[sec.name] = m
-	}
-	// Zimlets: Carbonio's backups have a zimlets section (name -> settings);
-	// cbfs's scans write none, so it is whatever the file holds, or empty.
-	zimlets := map[string]any{}
-	if raw, ok := cfg.Extra["zimlets"]; ok {
-		var v any
-		if err := json.Unmarshal(raw, &v); err == nil {
-			switch z := v.(type) {
-			case map[string]any:
-				zimlets = z
-			case []any:
-				for i, e := range z {
-					name := fmt.Sprint(i)
-					if m, ok := e.(map[string]any); ok {
-						if n, ok := m["name"].(string); ok && n != "" {
-							name = n
-						}
-					}
-					zimlets[name] = e
-				}
-			}
-		}
-	}
-	tree["zimlets"] = zimlets
-	return tree, nil
-}
-
-func rawMap(m map[string]json.RawMessage) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
-			x = string(v)
-		}
-		out[k] = x
-	}
-	return out
-}
-
-// configQuery is a parsed "type/id/key" query.
-type configQuery []string
-
-var querySections = []string{"serverConfig", "globalConfig", "cos", "domain", "distributionList", "zimlets"}
-
-func parseQuery(s string) (configQuery, error) {
-	s = strings.Trim(strings.TrimSpace(s), "/")
-	if s == "" {
-		return nil, nil
-	}
-	parts := strings.Split(s, "/")
-	for i, p := range parts {
-		if p == "" {
-			return nil, usagef("bad query %q: empty part", s)
-		}
-		if i == 0 {
-			found := false
-			for _, sec := range querySections {
-				if strings.EqualFold(sec, p) {
-					parts[0], found = sec, true
-				}
-			}
-			if !found {
-				return nil, usagef("bad query %q: unknown type %q (want %s)", s, p, strings.Join(querySections, ", "))
-			}
-		}
-	}
-	records := parts[0] != "serverConfig" && parts[0] != "globalConfig"
-	// serverConfig/KEY/SERVER: Carbonio's per-server form.
-	if (records && len(parts) > 3) || (parts[0] == "globalConfig" && len(parts) > 2) || len(parts) > 3 {
-		return nil, usagef("bad query %q: too many parts", s)
-	}
-	return configQuery(parts), nil
-}
-
-func (q configQuery) String() string { return "/" + strings.Join(q, "/") }
-
-// isServer: name is the backed-up server's hostname or id (any case; a
-// backup that records neither matches any name).
-func isServer(cfg *backuppath.ServerConfig, name string) bool {
-	if cfg.Hostname == "" && cfg.ServerID == "" {
-		return true
-	}
-	return strings.EqualFold(name, cfg.Hostname) || strings.EqualFold(name, cfg.ServerID)
-}
-
-// splitServer takes the SERVER off serverConfig/KEY/SERVER.
-func (q configQuery) splitServer() (configQuery, string) {
-	if len(q) == 3 && q[0] == "serverConfig" {
-		return q[:2], q[2]
-	}
-	return q, ""
-}
-
 // colorKeys colours the key of each "    key value" line (colors true).
 type colorKeys struct{ w io.Writer }
 
@@ -331,52 +200,6 @@ func (c colorKeys) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// leafName is the name flattened output starts from: the last part of the
-// query, or "" for everything.
-func (q configQuery) leafName() string {
-	if len(q) == 0 {
-		return ""
-	}
-	return q[len(q)-1]
-}
-
-// apply selects the queried part of tree. Keys match exactly, then
-// case-insensitively; records also match by id.
-func (q configQuery) apply(tree map[string]any) (any, error) {
-	var cur any = tree
-	for i, part := range q {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("query %s: %s is a value, not a section", q, strings.Join(q[:i], "/"))
-		}
-		next, found := lookup(m, part, i == 1 && len(q) > 1 && q[0] != "serverConfig" && q[0] != "globalConfig")
-		if !found {
-			return nil, fmt.Errorf("query %s: no %q", q, part)
-		}
-		cur = next
-	}
-	return cur, nil
-}
-
-func lookup(m map[string]any, key string, byID bool) (any, bool) {
-	if v, ok := m[key]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	if byID {
-		for _, v := range m {
-			if r, ok := v.(map[string]any); ok && r["id"] == key {
-				return v, true
-			}
-		}
-	}
-	return nil, false
 }
 
 // flatten prints v as aligned "path value" lines, sorted by key; the
@@ -432,7 +255,7 @@ type customizationOut struct {
 	Error      string   `json:"error,omitempty"`
 }
 
-func (c *GetServerConfigCmd) customizations(g *Globals, sel dateSel) error {
+func (c *getServerConfigCmd) customizations(g *Globals, sel dateSel) error {
 	p, err := g.Path()
 	if err != nil {
 		return err

@@ -9,19 +9,20 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/purge"
 )
 
-// LegalHoldCmd is "backup legalHold get|set|unset all|ACCOUNTS".
-type LegalHoldCmd struct {
-	Get   LegalHoldGetCmd   `cmd:"" name:"get" help:"Show whether accounts are under legal hold."`
-	Set   LegalHoldSetCmd   `cmd:"" name:"set" help:"Put accounts under legal hold: doPurge never removes anything of theirs."`
-	Unset LegalHoldUnsetCmd `cmd:"" name:"unset" help:"Release accounts from legal hold."`
+// legalHoldCmd is "backup legalHold get|set|unset all|ACCOUNTS".
+type legalHoldCmd struct {
+	Get   legalHoldGetCmd   `cmd:"" name:"get" help:"Show whether accounts are under legal hold."`
+	Set   legalHoldSetCmd   `cmd:"" name:"set" help:"Put accounts under legal hold: doPurge never removes anything of theirs."`
+	Unset legalHoldUnsetCmd `cmd:"" name:"unset" help:"Release accounts from legal hold."`
 }
 
 // Help is the long help of legalHold.
-func (c *LegalHoldCmd) Help() string {
+func (c *legalHoldCmd) Help() string {
 	return `An account under legal hold keeps every backed-up state forever: doPurge removes none of its states, items or blobs, and not the account itself once deleted, whatever the retention. The list is the file ` + purge.LegalHoldFile + ` at the root of the Backup Path (docs/FORMAT.md § 10.1), so every purge of that path honours it, from any service or copy. Each command takes all, or account names or ids, comma-separated.
 
 Examples:
@@ -57,7 +58,7 @@ func (a *legalHoldAccounts) resolve(p *backuppath.Path) ([]backuppath.AccountEnt
 			continue
 		}
 		if strings.EqualFold(ref, "all") {
-			return nil, usagef("all stands alone, not in a list of accounts")
+			return nil, cli.Usagef("all stands alone, not in a list of accounts")
 		}
 		acct, err := findAccount(p, ref)
 		if err != nil {
@@ -69,7 +70,7 @@ func (a *legalHoldAccounts) resolve(p *backuppath.Path) ([]backuppath.AccountEnt
 		}
 	}
 	if len(out) == 0 {
-		return nil, usagef("no account given (all, or names or ids)")
+		return nil, cli.Usagef("no account given (all, or names or ids)")
 	}
 	return out, nil
 }
@@ -112,10 +113,10 @@ func printHolds(g *Globals, entries []backuppath.AccountEntry, holds map[string]
 	return tw.Flush()
 }
 
-// LegalHoldGetCmd is "backup legalHold get all|ACCOUNTS".
-type LegalHoldGetCmd struct{ legalHoldAccounts }
+// legalHoldGetCmd is "backup legalHold get all|ACCOUNTS".
+type legalHoldGetCmd struct{ legalHoldAccounts }
 
-func (c *LegalHoldGetCmd) Run(ctx context.Context, g *Globals) error {
+func (c *legalHoldGetCmd) Run(ctx context.Context, g *Globals) error {
 	p, err := g.Path()
 	if err != nil {
 		return err
@@ -131,17 +132,17 @@ func (c *LegalHoldGetCmd) Run(ctx context.Context, g *Globals) error {
 	return printHolds(g, entries, holds)
 }
 
-// LegalHoldSetCmd is "backup legalHold set all|ACCOUNTS".
-type LegalHoldSetCmd struct{ legalHoldAccounts }
+// legalHoldSetCmd is "backup legalHold set all|ACCOUNTS".
+type legalHoldSetCmd struct{ legalHoldAccounts }
 
-func (c *LegalHoldSetCmd) Run(ctx context.Context, g *Globals) error {
+func (c *legalHoldSetCmd) Run(ctx context.Context, g *Globals) error {
 	return changeHolds(g, &c.legalHoldAccounts, true)
 }
 
-// LegalHoldUnsetCmd is "backup legalHold unset all|ACCOUNTS".
-type LegalHoldUnsetCmd struct{ legalHoldAccounts }
+// legalHoldUnsetCmd is "backup legalHold unset all|ACCOUNTS".
+type legalHoldUnsetCmd struct{ legalHoldAccounts }
 
-func (c *LegalHoldUnsetCmd) Run(ctx context.Context, g *Globals) error {
+func (c *legalHoldUnsetCmd) Run(ctx context.Context, g *Globals) error {
 	return changeHolds(g, &c.legalHoldAccounts, false)
 }
 

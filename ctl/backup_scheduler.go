@@ -9,15 +9,16 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/cron"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
 )
 
-// SchedulerCmd is Carbonio's "backup scheduler SmartScan|coherencyCheck|purge
+// schedulerCmd is Carbonio's "backup scheduler SmartScan|coherencyCheck|purge
 // get|set global|server [enabled true|false] [pattern CRON] [target_server
 // NAME]".
-type SchedulerCmd struct {
+type schedulerCmd struct {
 	Name         string `arg:"" placeholder:"SmartScan|coherencyCheck|purge" help:"The scheduler: SmartScan (doSmartScan), purge (doPurge) or coherencyCheck (doCoherencyCheck)."`
 	Action       string `arg:"" enum:"get,set" placeholder:"get|set" help:"get shows the schedule; set changes it."`
 	Level        string `arg:"" enum:"global,server" placeholder:"global|server" help:"global or server: the same here, cbfs serve is the one server."`
@@ -28,7 +29,7 @@ type SchedulerCmd struct {
 }
 
 // Help is the long help of scheduler.
-func (c *SchedulerCmd) Help() string {
+func (c *schedulerCmd) Help() string {
 	return `Defaults: SmartScan daily at 04:00 and purge on Saturdays at 04:00 (Carbonio's), coherencyCheck off (Sundays at 05:00 once enabled). cbfs serve's --scan-schedule and --purge-schedule set its own defaults; a schedule set here wins over them, is kept in <state-dir>/schedules.json and is applied at once by the running cbfs serve (or at its next start). Patterns are evaluated in the service's local time zone (TZ).`
 }
 
@@ -38,10 +39,10 @@ type schedulerView struct {
 	Next *time.Time `json:"next,omitempty"` // when it runs next (enabled only)
 }
 
-func (c *SchedulerCmd) Run(ctx context.Context, g *Globals) error {
+func (c *schedulerCmd) Run(ctx context.Context, g *Globals) error {
 	req := service.ConfigRequest{Action: c.Action, Scope: operations.ScheduleScope, Name: c.Name, Key: c.Level}
 	if c.Action == "get" && (c.Enabled != "" || c.Pattern != "") {
-		return usagef("scheduler %s get takes no enabled or pattern (did you mean set?)", c.Name)
+		return cli.Usagef("scheduler %s get takes no enabled or pattern (did you mean set?)", c.Name)
 	}
 	if c.Action == "set" {
 		var ch operations.ScheduleChange
@@ -51,12 +52,12 @@ func (c *SchedulerCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		if c.Pattern != "" {
 			if _, err := cron.Parse(c.Pattern); err != nil {
-				return usagef("pattern: %w", err)
+				return cli.Usagef("pattern: %w", err)
 			}
 			ch.Pattern = &c.Pattern
 		}
 		if ch.Enabled == nil && ch.Pattern == nil {
-			return usagef("scheduler %s set: give enabled true|false, pattern \"CRON\" or both", c.Name)
+			return cli.Usagef("scheduler %s set: give enabled true|false, pattern \"CRON\" or both", c.Name)
 		}
 		b, err := json.Marshal(ch)
 		if err != nil {

@@ -18,10 +18,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/operations"
 )
 
@@ -29,65 +30,65 @@ import (
 type CLI struct {
 	Globals
 
-	Backup BackupCmd `cmd:"" help:"Carbonio's backup verbs: inspect a Backup Path, run and manage operations."`
-	Config ConfigCmd `cmd:"" help:"COS- and account-level backup toggles (backupEnabled), applied at once."`
-	Sample SampleCmd `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
+	Backup backupCmd `cmd:"" help:"Carbonio's backup verbs: inspect a Backup Path, run and manage operations."`
+	Config configCmd `cmd:"" help:"COS- and account-level backup toggles (backupEnabled), applied at once."`
+	Sample sampleCmd `cmd:"" help:"Generate a deterministic sample Backup Path, damaged items included."`
 	// Carbonio's documentation also writes "carbonio set cos NAME backupEnabled false".
-	SetAlias   ConfigSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
-	UnsetAlias ConfigUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
-	Version    VersionCmd     `cmd:"" help:"Print cbctl's version."`
-	Options    OptionsCmd     `cmd:"" help:"List the service flags every operation command accepts (--source, --smtp, --retention-days, ...)."`
+	SetAlias   configSetCmd   `cmd:"" name:"set" hidden:"" help:"Same as config set."`
+	UnsetAlias configUnsetCmd `cmd:"" name:"unset" hidden:"" help:"Same as config unset."`
+	Version    versionCmd     `cmd:"" help:"Print cbctl's version."`
+	Options    optionsCmd     `cmd:"" help:"List the service flags every operation command accepts (--source, --smtp, --retention-days, ...)."`
 }
 
-// BackupCmd groups Carbonio's "backup" verbs.
-type BackupCmd struct {
-	GetItem              GetItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
-	DoItemSearch         DoItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
-	GetServerConfig      GetServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
-	GetAccountInfo       GetAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
-	GetAvailableAccounts GetAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
-	GetAvailableDomains  GetAvailableDomainsCmd         `cmd:"" name:"getAvailableDomains" help:"List the domains a Backup Path holds (at a date)."`
-	GetBackupInfo        GetBackupInfoCmd               `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
-	RetrieveMetadata     RetrieveMetadataFromArchiveCmd `cmd:"" name:"retrieveMetadataFromArchive" help:"Rebuild a local metadata tree from the archives of a Backup Path on external storage (S3)."`
-	GetFormatInfo        GetFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
+// backupCmd groups Carbonio's "backup" verbs.
+type backupCmd struct {
+	GetItem              getItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
+	DoItemSearch         doItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
+	GetServerConfig      getServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
+	GetAccountInfo       getAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
+	GetAvailableAccounts getAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
+	GetAvailableDomains  getAvailableDomainsCmd         `cmd:"" name:"getAvailableDomains" help:"List the domains a Backup Path holds (at a date)."`
+	GetBackupInfo        getBackupInfoCmd               `cmd:"" name:"getBackupInfo" help:"Show what a Backup Path holds: backupstat and counts."`
+	RetrieveMetadata     retrieveMetadataFromArchiveCmd `cmd:"" name:"retrieveMetadataFromArchive" help:"Rebuild a local metadata tree from the archives of a Backup Path on external storage (S3)."`
+	GetFormatInfo        getFormatInfoCmd               `cmd:"" name:"getFormatInfo" help:"Show what cbfs understood of a Backup Path's files: state keys, account names, blob naming, what it could not read."`
 
-	DoSmartScan                  DoSmartScanCmd                  `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
-	DoAccountScan                DoAccountScanCmd                `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
-	DoPurge                      DoPurgeCmd                      `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
-	DoExport                     DoExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
-	DoBackupServerCustomizations DoBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
-	DoCoherencyCheck             DoCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	DoSmartScan                  doSmartScanCmd                  `cmd:"" name:"doSmartScan" help:"Back the live mail source up into the Backup Path (an operation)."`
+	DoAccountScan                doAccountScanCmd                `cmd:"" name:"doAccountScan" help:"Back one account of the live mail source up (an operation)."`
+	DoPurge                      doPurgeCmd                      `cmd:"" name:"doPurge" help:"Drop what the retention says has expired (an operation)."`
+	DoExport                     doExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
+	DoBackupServerCustomizations doBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
+	DoCoherencyCheck             doCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
 
-	DoExternalRestore     DoExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
-	DoRestoreOnNewAccount DoRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
-	DoUndelete            DoUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
-	DoItemRestore         DoItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
-	GetMap                GetMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
-	GetRestoreLedger      GetRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
+	DoExternalRestore     doExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
+	DoRestoreOnNewAccount doRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`
+	DoUndelete            doUndeleteCmd            `cmd:"" name:"doUndelete" help:"Bring back an account's items deleted in a time window (an operation)."`
+	DoItemRestore         doItemRestoreCmd         `cmd:"" name:"doItemRestore" help:"Restore one item (an operation)."`
+	GetMap                getMapCmd                `cmd:"" name:"getMap" help:"Show a map file (map_<serverId>): which source account became which (without FILE: getRestoreLedger)."`
+	GetRestoreLedger      getRestoreLedgerCmd      `cmd:"" name:"getRestoreLedger" help:"List the restore ledger: which item went where."`
 
-	DoCheckShares DoCheckSharesCmd `cmd:"" name:"doCheckShares" help:"Report the shares (folder grants) the Backup Path records and any grantee missing from it."`
-	DoFixShares   DoFixSharesCmd   `cmd:"" name:"doFixShares" help:"Report which share grantees a map file renumbers (a Maildir or IMAP target has no shares to change)."`
-	LegalHold     LegalHoldCmd     `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
+	DoCheckShares doCheckSharesCmd `cmd:"" name:"doCheckShares" help:"Report the shares (folder grants) the Backup Path records and any grantee missing from it."`
+	DoFixShares   doFixSharesCmd   `cmd:"" name:"doFixShares" help:"Report which share grantees a map file renumbers (a Maildir or IMAP target has no shares to change)."`
+	LegalHold     legalHoldCmd     `cmd:"" name:"legalHold" help:"Get, set or unset accounts' legal hold: doPurge never removes anything of a held account."`
 
-	GetAllOperations    GetAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
-	DoStopOperation     DoStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
-	DoStopAllOperations DoStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
-	Monitor             MonitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
+	GetAllOperations    getAllOperationsCmd    `cmd:"" name:"getAllOperations" help:"List the operation queue, oldest first."`
+	DoStopOperation     doStopOperationCmd     `cmd:"" name:"doStopOperation" help:"Stop one operation (remove it from the queue)."`
+	DoStopAllOperations doStopAllOperationsCmd `cmd:"" name:"doStopAllOperations" help:"Stop the running operation and empty the queue."`
+	Monitor             monitorCmd             `cmd:"" name:"monitor" help:"Follow one operation to its end."`
 
-	Scheduler   SchedulerCmd   `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
-	GetServices GetServicesCmd `cmd:"" name:"getServices" help:"Show whether the backup service (cbfs serve) runs."`
+	Scheduler   schedulerCmd   `cmd:"" name:"scheduler" help:"Show or change when doSmartScan, doPurge and doCoherencyCheck run (cbfs serve's schedules)."`
+	GetServices getServicesCmd `cmd:"" name:"getServices" help:"Show whether the backup service (cbfs serve) runs."`
 
 	// Carbonio's verbs that have no meaning here: they say why.
-	CheckLDAPDump       NotApplicableCmd `cmd:"" name:"check-ldap-dump" group:"na" help:"Does not apply (says why)."`
-	DoBackupLDAP        NotApplicableCmd `cmd:"" name:"doBackupLDAP" group:"na" help:"Does not apply (says why)."`
-	DoBackupCluster     NotApplicableCmd `cmd:"" name:"doBackupCluster" group:"na" help:"Does not apply (says why)."`
-	DoRestoreBlobs      NotApplicableCmd `cmd:"" name:"doRestoreBlobs" group:"na" help:"Does not apply (says why)."`
-	DoStartService      NotApplicableCmd `cmd:"" name:"doStartService" group:"na" help:"Does not apply (says why)."`
-	DoStopService       NotApplicableCmd `cmd:"" name:"doStopService" group:"na" help:"Does not apply (says why)."`
-	DoRestartService    NotApplicableCmd `cmd:"" name:"doRestartService" group:"na" help:"Does not apply (says why)."`
-	MigrateBackupVolume NotApplicableCmd `cmd:"" name:"migrateBackupVolume" group:"na" help:"Does not apply (says why)."`
-	SetBackupVolume     NotApplicableCmd `cmd:"" name:"setBackupVolume" group:"na" help:"Does not apply (says why)."`
-	UpdateBackupVolume  NotApplicableCmd `cmd:"" name:"updateBackupVolume" group:"na" help:"Does not apply (says why)."`
+	CheckLDAPDump       notApplicableCmd `cmd:"" name:"check-ldap-dump" group:"na" help:"Does not apply (says why)."`
+	DoBackupLDAP        notApplicableCmd `cmd:"" name:"doBackupLDAP" group:"na" help:"Does not apply (says why)."`
+	DoBackupCluster     notApplicableCmd `cmd:"" name:"doBackupCluster" group:"na" help:"Does not apply (says why)."`
+	DoRestoreBlobs      notApplicableCmd `cmd:"" name:"doRestoreBlobs" group:"na" help:"Does not apply (says why)."`
+	DoStartService      notApplicableCmd `cmd:"" name:"doStartService" group:"na" help:"Does not apply (says why)."`
+	DoStopService       notApplicableCmd `cmd:"" name:"doStopService" group:"na" help:"Does not apply (says why)."`
+	DoRestartService    notApplicableCmd `cmd:"" name:"doRestartService" group:"na" help:"Does not apply (says why)."`
+	MigrateBackupVolume notApplicableCmd `cmd:"" name:"migrateBackupVolume" group:"na" help:"Does not apply (says why)."`
+	SetBackupVolume     notApplicableCmd `cmd:"" name:"setBackupVolume" group:"na" help:"Does not apply (says why)."`
+	UpdateBackupVolume  notApplicableCmd `cmd:"" name:"updateBackupVolume" group:"na" help:"Does not apply (says why)."`
 }
 
 // Exit codes.
@@ -98,17 +99,6 @@ const (
 	ExitPartial = 3 // an operation that partly succeeded (its report says what failed)
 )
 
-// usageError marks an error caused by the command line (exit status 2).
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-// usagef returns a usage error (exit status 2).
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Errorf(format, args...)}
-}
-
 // exitError carries an exit status for a failure whose message was already
 // printed (e.g. dump_blob of a damaged blob after printing the salvage).
 type exitError struct{ code int }
@@ -117,7 +107,6 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 
 // exitCodeOf is the exit status for err.
 func exitCodeOf(err error) int {
-	var ue *usageError
 	var pe *kong.ParseError
 	var ee *exitError
 	switch {
@@ -125,7 +114,7 @@ func exitCodeOf(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue), errors.As(err, &pe):
+	case cli.IsUsage(err), errors.As(err, &pe):
 		return ExitUsage
 	case operations.IsPartial(err, ""):
 		return ExitPartial
@@ -137,9 +126,9 @@ func exitCodeOf(err error) int {
 // not want the process to end (tests); Main recovers it.
 type hijackedExit int
 
-// New builds the kong parser for cli.
-func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
-	site, err := SiteConfigPaths()
+// New builds the kong parser for root.
+func New(root *CLI, options ...kong.Option) (*kong.Kong, error) {
+	site, err := cli.SiteConfigPaths()
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +137,13 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
 			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
 			"Dates are shown, and read when typed without a zone, in the zone of TZ (UTC when unset); --json dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
-		kong.Vars{"default_backup_path": DefaultBackupPath, "date_help": dateHelp},
+		kong.Vars{"default_backup_path": cli.DefaultBackupPath, "date_help": grammar.DateHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
-		Configuration(site...),
+		cli.Configuration(site...),
 		kong.Help(helpPrinter),
 	}
-	k, err := kong.New(cli, append(opts, options...)...)
+	k, err := kong.New(root, append(opts, options...)...)
 	if err == nil {
 		hideServiceFlags(k.Model.Node)
 	}
@@ -164,8 +153,8 @@ func New(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
 // Main runs cbctl with args (without the program name) and returns the exit
 // status. It never panics on bad input: every failure is one line on stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	cli := &CLI{}
-	cli.Stdout, cli.Stderr = stdout, stderr
+	root := &CLI{}
+	root.Stdout, root.Stderr = stdout, stderr
 
 	defer func() {
 		if r := recover(); r != nil {
@@ -178,14 +167,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		}
 	}()
 
-	k, err := New(cli,
+	k, err := New(root,
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(hijackedExit(c)) }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Bind(&cli.Globals),
+		kong.Bind(&root.Globals),
 	)
 	if err != nil { // the site configuration file ($CBFS_CONFIG) is bad
-		fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		return ExitUsage
 	}
 	args, err = RewritePairs(k.Model, args)
@@ -195,21 +184,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}
 	kctx, err := k.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		return ExitUsage
 	}
 	level := slog.LevelWarn
-	if cli.Debug {
+	if root.Debug {
 		level = slog.LevelDebug
 	}
-	cli.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cli.Log.Debug("command", "path", kctx.Command(), "args", args)
+	root.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	root.Log.Debug("command", "path", kctx.Command(), "args", args)
 
 	err = kctx.Run()
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {
-			fmt.Fprintf(stderr, "cbctl: error: %s\n", oneLine(err.Error()))
+			fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		}
 	}
 	return exitCodeOf(err)
@@ -218,9 +207,4 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 // Run is Main for the real process.
 func Run(ctx context.Context) int {
 	return Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(s string) string {
-	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/scan"
@@ -22,7 +23,7 @@ func TestExitCodes(t *testing.T) {
 	assert.Equal(t, ExitPartial, exitCodeOf(fmt.Errorf("doSmartScan: scan: %w", partialScan)))
 	assert.Equal(t, ExitError, exitCodeOf(fmt.Errorf("doSmartScan: scan: %w", allFailed)))
 	assert.Equal(t, ExitError, exitCodeOf(errors.New("no such account")))
-	assert.Equal(t, ExitUsage, exitCodeOf(usagef("bad")))
+	assert.Equal(t, ExitUsage, exitCodeOf(cli.Usagef("bad")))
 	assert.Equal(t, ExitOK, exitCodeOf(nil))
 
 	// Run by the service: the recorded message says it.

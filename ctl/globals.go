@@ -9,16 +9,8 @@ import (
 	"sync"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/cli"
 )
-
-// DefaultBackupPaths are Carbonio's default Backup Paths: its documentation
-// names the first, its examples the second. With no --backup-path, the
-// first that exists is used (the first if neither does, for a scan that
-// creates it).
-var DefaultBackupPaths = []string{"/opt/zextras/backup/zextras", "/opt/zextras/backup/ng"}
-
-// DefaultBackupPath is the first of DefaultBackupPaths.
-const DefaultBackupPath = "/opt/zextras/backup/zextras"
 
 // Globals are the flags every command accepts, and the lazily opened things
 // the commands share. Nothing is opened until a command asks for it, so
@@ -58,17 +50,17 @@ func (g *Globals) Path() (*backuppath.Path, error) {
 }
 
 // Root is the Backup Path to use: --backup-path, else the first of
-// DefaultBackupPaths that exists (the first if none does).
+// cli.DefaultBackupPaths that exists (the first if none does).
 func (g *Globals) Root() string {
 	if g.BackupPath != "" {
 		return g.BackupPath
 	}
-	for _, p := range DefaultBackupPaths {
+	for _, p := range cli.DefaultBackupPaths {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			return p
 		}
 	}
-	return DefaultBackupPaths[0]
+	return cli.DefaultBackupPaths[0]
 }
 
 // RootFrom says where Root comes from: "given" (backup_path /
@@ -79,8 +71,8 @@ func (g *Globals) RootFrom() string {
 	switch {
 	case g.BackupPath != "":
 		return "given"
-	case g.Root() == DefaultBackupPaths[1]:
-		return "Carbonio's examples' default; " + DefaultBackupPaths[0] + " does not exist"
+	case g.Root() == cli.DefaultBackupPaths[1]:
+		return "Carbonio's examples' default; " + cli.DefaultBackupPaths[0] + " does not exist"
 	}
 	return "Carbonio's documented default"
 }

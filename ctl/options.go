@@ -6,27 +6,29 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/cbfs/cbfs/internal/cli"
 )
 
 // The service flags (--source, --smtp, --retention-days, ... and --config:
-// ServiceFlags) are accepted by every command that runs or manages
+// cli.ServiceFlags) are accepted by every command that runs or manages
 // operations, but listed in one place, "cbctl options", as "kubectl
 // options" lists kubectl's: a command's --help shows its own parameters
 // first, then the global flags, and points there.
 
-// OptionsCmd is "cbctl options".
-type OptionsCmd struct{}
+// optionsCmd is "cbctl options".
+type optionsCmd struct{}
 
 // Help is the long help of options.
-func (c *OptionsCmd) Help() string {
+func (c *optionsCmd) Help() string {
 	return `Every command that runs or manages operations (the backup do* verbs, getMap, getRestoreLedger, the queue commands, config) accepts these settings of the service, as flags or in the --config file. They are used when cbctl runs the operation itself because no cbfs serve is listening; a running service uses its own.`
 }
 
-func (c *OptionsCmd) Run(g *Globals) error {
+func (c *optionsCmd) Run(g *Globals) error {
 	return printServiceOptions(g.Stdout)
 }
 
-// serviceFlagNames are the names of ServiceFlags' flags.
+// serviceFlagNames are the names of cli.ServiceFlags' flags.
 var serviceFlagNames = func() map[string]bool {
 	flags := serviceFlags()
 	names := make(map[string]bool, len(flags))
@@ -36,9 +38,9 @@ var serviceFlagNames = func() map[string]bool {
 	return names
 }()
 
-// serviceFlags is ServiceFlags' flags, in order.
+// serviceFlags is cli.ServiceFlags' flags, in order.
 func serviceFlags() []*kong.Flag {
-	var cli struct{ ServiceFlags }
+	var cli struct{ cli.ServiceFlags }
 	k, err := kong.New(&cli, kong.Name("cbctl"), kong.Exit(func(int) {}))
 	if err != nil {
 		panic(err)

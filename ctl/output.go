@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cbfs/cbfs/internal/grammar"
 )
 
 // labelWidth is the width of the label column in Carbonio's aligned output
@@ -49,5 +51,5 @@ func errReason(err error) string {
 	if err == nil {
 		return ""
 	}
-	return oneLine(err.Error())
+	return grammar.OneLine(err.Error())
 }

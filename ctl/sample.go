@@ -6,11 +6,12 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/sample"
 )
 
-// SampleCmd is "sample DEST".
-type SampleCmd struct {
+// sampleCmd is "sample DEST".
+type sampleCmd struct {
 	Dest           string `arg:"" placeholder:"DEST" help:"Folder to create the Backup Path in (must be missing or empty)."`
 	Accounts       int    `name:"accounts" default:"5" help:"Number of accounts (at least 3)."`
 	Messages       int    `name:"messages" default:"40" help:"Messages per account (approximate)."`
@@ -20,16 +21,16 @@ type SampleCmd struct {
 }
 
 // Help is the long help of sample.
-func (c *SampleCmd) Help() string {
+func (c *sampleCmd) Help() string {
 	return `The sample has several domains and COS, a deleted account, nested folders, messages, contacts and appointments with several states, server configuration backups, customizations archives, and deliberately damaged items (truncated blob, digest mismatch, unreadable blob, missing blob, double-gzipped blob, malformed item file), which are listed at the end.`
 }
 
-func (c *SampleCmd) Run(ctx context.Context, g *Globals) error {
+func (c *sampleCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Accounts < 3 {
-		return usagef("accounts: want at least 3, got %d", c.Accounts)
+		return cli.Usagef("accounts: want at least 3, got %d", c.Accounts)
 	}
 	if c.Messages < 0 {
-		return usagef("messages: want 0 or more, got %d", c.Messages)
+		return cli.Usagef("messages: want 0 or more, got %d", c.Messages)
 	}
 	rep, err := sample.Generate(ctx, c.Dest, sample.Options{
 		Accounts: c.Accounts, Messages: c.Messages, Seed: c.Seed, BigAttachments: c.BigAttachments,

@@ -195,19 +195,7 @@ func (f *FS) configFiles(sf backuppath.ServerFile) []namedData {
 	if err != nil {
 		out = append(out, namedData{"error.txt", []byte(err.Error() + "\n")})
 	} else {
-		sections := map[string]any{
-			"serverConfig":      c.ServerConfig,
-			"globalConfig":      c.GlobalConfig,
-			"domains":           c.Domains,
-			"cos":               c.COS,
-			"distributionLists": c.DistributionLists,
-		}
-		for k, v := range c.Extra {
-			if _, known := sections[k]; !known && k != "config" && k != "error" {
-				sections[k] = v
-			}
-		}
-		for k, v := range sections {
+		for k, v := range c.Sections() {
 			out = append(out, namedData{k + ".json", indentJSON(v)})
 		}
 	}

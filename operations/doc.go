@@ -54,5 +54,5 @@
 // list ("name [cos]" per line), state directory (statedir.Default), socket
 // (statedir.Dir.Socket), retention days, configuration paths, notification
 // addresses. Both binaries read them from flags and from a JSON --config
-// file whose keys are the flag names (ctl.ServiceFlags, ctl.JSONLoader).
+// file whose keys are the flag names (cli.ServiceFlags, cli.JSONLoader).
 package operations

@@ -21,6 +21,7 @@ import (
 	"github.com/cbfs/cbfs/coherency"
 	"github.com/cbfs/cbfs/export"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/internal/notify"
 	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/mailbox"
@@ -232,12 +233,10 @@ func (r *Runner) notify(kind, report string, stopped bool, addrs []string) strin
 	}
 	if err := notify.SendAs(r.smtp, r.s.SMTP, r.s.SMTPFrom, addrs, kind, stopped, report); err != nil {
 		r.log.Warn("notification not sent", "err", err)
-		return head + "(not sent: " + oneLine(err.Error()) + ")\n"
+		return head + "(not sent: " + grammar.OneLine(err.Error()) + ")\n"
 	}
 	return head + "(sent through " + r.s.SMTP + ")\n"
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
 // openPath opens the Backup Path for an operation that needs it to exist.
 func (r *Runner) openPath() (*backuppath.Path, error) {
@@ -364,7 +363,7 @@ func ScanOutcome(rep *scan.Report) error {
 		scanned++
 		if len(a.Errors) > 0 {
 			if failed == 0 {
-				first = quoteName(a.Name) + ": " + quoteControl(oneLine(a.Errors[0]))
+				first = quoteName(a.Name) + ": " + quoteControl(grammar.OneLine(a.Errors[0]))
 			}
 			failed++
 		}
@@ -383,7 +382,7 @@ func ScanOutcome(rep *scan.Report) error {
 			if perAccount[e] {
 				continue
 			}
-			first = quoteControl(oneLine(e))
+			first = quoteControl(grammar.OneLine(e))
 			if scanned == 0 {
 				return fmt.Errorf("%w: nothing was backed up: %s", ErrAccountsFailed, first)
 			}

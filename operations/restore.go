@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -18,18 +17,19 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/internal/confined"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/statedir"
 )
 
 // Size is a size parameter (max_file_size): a number of bytes, or a
-// number with K, M or G (ParseSize), kept as given.
+// number with K, M, G or T (grammar.ParseSize), kept as given.
 type Size string
 
 // UnmarshalText checks the size.
 func (s *Size) UnmarshalText(b []byte) error {
-	if _, err := ParseSize(string(b)); err != nil {
+	if _, err := grammar.ParseSize(string(b)); err != nil {
 		return err
 	}
 	*s = Size(strings.TrimSpace(string(b)))
@@ -72,7 +72,7 @@ type EndOrLast string
 
 func (d *EndOrLast) UnmarshalText(b []byte) error {
 	s, err := normalizeDate(string(b), "last")
-	if err == nil && s != "last" && isBareDate(string(b)) {
+	if err == nil && s != "last" && grammar.IsBareDate(string(b)) {
 		t, _ := time.Parse(time.RFC3339Nano, s)
 		s = t.In(time.Local).AddDate(0, 0, 1).Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
 	}
@@ -84,16 +84,6 @@ func (d EndOrLast) MarshalText() ([]byte, error) { return []byte(d), nil }
 // Time is the moment, or the zero time for last and "".
 func (d EndOrLast) Time() time.Time { t, _ := ParseRestoreDate("", string(d), "last"); return t }
 
-// isBareDate: a date without a time of day.
-func isBareDate(s string) bool {
-	s = strings.TrimSpace(s)
-	for _, l := range []string{"02/01/2006", "2006-01-02"} {
-		if _, err := time.Parse(l, s); err == nil {
-			return true
-		}
-	}
-	return false
-}
 func (d DateOrLast) MarshalText() ([]byte, error) { return []byte(d), nil }
 
 // Time is the moment, or the zero time for first and "".
@@ -162,68 +152,22 @@ func ParseMaxFileSize(s string) (int64, error) {
 	if strings.TrimSpace(s) == "" {
 		return restore.DefaultMaxFileSize, nil
 	}
-	return ParseSize(s)
+	return grammar.ParseSize(s)
 }
 
-// ParseSize reads a size: a number of bytes, or a number with the unit K,
-// M or G (powers of 1024; "KB", "MiB" and lower case read the same). ""
-// and "0" are 0.
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	num := strings.TrimRightFunc(s, unicode.IsLetter)
-	unit := strings.ToUpper(strings.TrimSpace(s[len(num):]))
-	mult := int64(1)
-	switch strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I") {
-	case "":
-		if unit != "" && unit != "B" {
-			return 0, fmt.Errorf("bad size %q: want bytes, or a number with K, M or G", s)
-		}
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	default:
-		return 0, fmt.Errorf("bad size %q: want bytes, or a number with K, M or G", s)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q: want bytes, or a number with K, M or G", s)
-	}
-	return n * mult, nil
-}
-
-// Date forms the restores accept (those of cbctl): Carbonio's dd/MM/yyyy
-// HH:mm:ss and ISO 8601; in the local zone (TZ; UTC when unset) unless a
-// zone is given. cbctl sends them as RFC 3339 in UTC, so the service's own
-// zone never applies to a date typed on the command line.
-var (
-	restoreZonedLayouts    = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02 15:04:05Z07:00"}
-	restoreZonelessLayouts = []string{"02/01/2006 15:04:05", "02/01/2006 15:04", "02/01/2006",
-		"2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05",
-		"2006-01-02 15:04", "2006-01-02"}
-)
-
-// ParseRestoreDate reads a date parameter; open ("first" or "last", any
-// case) and "" are the zero time (no bound, or the latest state).
+// ParseRestoreDate reads a date parameter in cbctl's grammar
+// (grammar.ParseDate: Carbonio's dd/MM/yyyy HH:mm:ss and ISO 8601, in the
+// local zone unless a zone is given; cbctl sends them as RFC 3339 in UTC,
+// so the service's own zone never applies to a date typed on the command
+// line); open ("first" or "last", any case) and "" are the zero time (no
+// bound, or the latest state).
 func ParseRestoreDate(name, s, open string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || strings.EqualFold(s, open) {
 		return time.Time{}, nil
 	}
-	for _, l := range restoreZonedLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	for _, l := range restoreZonelessLayouts {
-		if t, err := time.ParseInLocation(l, s, time.Local); err == nil {
-			return t.UTC(), nil
-		}
+	if t, err := grammar.ParseDate(s); err == nil {
+		return t, nil
 	}
 	if name != "" {
 		name += ": "
@@ -356,7 +300,7 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 				who = "(server files)"
 			}
 			rep.FailedAccounts = append(rep.FailedAccounts, restore.FailedAccount{Account: who, Class: restore.ClassReadError,
-				Reason: oneLine(f.Err.Error())})
+				Reason: grammar.OneLine(f.Err.Error())})
 		}
 	}
 	outcome := RestoreOutcome(rep)
@@ -365,7 +309,7 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 	}
 	text := rep.String()
 	if err == nil && outcome != nil {
-		text += OutcomePrefix + oneLine(outcome.Error()) + "\n"
+		text += OutcomePrefix + grammar.OneLine(outcome.Error()) + "\n"
 	}
 	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
 	if err == nil {
@@ -414,12 +358,12 @@ func RestoreOutcome(rep *restore.Report) error {
 	first := ""
 	if len(rep.FailedAccounts) > 0 {
 		fa := rep.FailedAccounts[0]
-		first = "account " + quoteName(fa.Account) + ": " + fa.Class + ": " + quoteControl(oneLine(fa.Reason))
+		first = "account " + quoteName(fa.Account) + ": " + fa.Class + ": " + quoteControl(grammar.OneLine(fa.Reason))
 	} else {
 		for _, a := range rep.Accounts {
 			if len(a.Unrestored) > 0 {
 				u := a.Unrestored[0]
-				first = fmt.Sprintf("account %s item %d: %s: %s", quoteName(a.Account), u.ID, u.Class, quoteControl(oneLine(u.Reason)))
+				first = fmt.Sprintf("account %s item %d: %s: %s", quoteName(a.Account), u.ID, u.Class, quoteControl(grammar.OneLine(u.Reason)))
 				break
 			}
 		}

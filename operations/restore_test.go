@@ -14,30 +14,6 @@ import (
 	"github.com/cbfs/cbfs/restore"
 )
 
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		err  bool
-	}{
-		{"", 0, false}, {"0", 0, false}, {"1234", 1234, false}, {"1234B", 1234, false},
-		{"2k", 2048, false}, {"2KB", 2048, false}, {"2KiB", 2048, false}, {"25M", 25 << 20, false},
-		{" 1 G ", 1 << 30, false},
-		{"12X", 0, true}, {"-1", 0, true}, {"1.5M", 0, true}, {"M", 0, true}, {"99999999999999G", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseSize(tt.in)
-			if tt.err {
-				require.Error(t, err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
 func TestParseRestoreDate(t *testing.T) {
 	tests := []struct {
 		in   string

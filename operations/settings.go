@@ -16,6 +16,7 @@ import (
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/confined"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/objstore/s3"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/scan"
@@ -27,8 +28,8 @@ const DefaultRetentionDays = 30
 
 // Flags are the service settings both `cbfs serve` and cbctl's foreground
 // operations take (the Backup Path is each binary's own flag, --config
-// ctl.ServiceFlags'). Their names are also the keys of the --config file
-// (see ctl.JSONLoader).
+// cli.ServiceFlags'). Their names are also the keys of the --config file
+// (see cli.JSONLoader).
 type Flags struct {
 	Source             string   `name:"source" placeholder:"URL" help:"The live mail source: maildir:/path (a tree of Maildir++ accounts) or imap://admin@host:port (a master login; its password from --imap-password-file, $CBFS_IMAP_PASSWORD, the systemd credential imap-password, or a prompt on a terminal)."`
 	IMAPPasswordFile   string   `name:"imap-password-file" placeholder:"FILE" help:"File holding the IMAP master password of --source and --restore-target when their URLs have none (its first line; e.g. a systemd LoadCredential file)."`
@@ -135,7 +136,7 @@ func (s *Settings) Normalize() error {
 	if s.ReadErrorThreshold < 0 {
 		return fmt.Errorf("read-error-threshold: want 0 or more, got %d", s.ReadErrorThreshold)
 	}
-	if _, err := ParseSize(string(s.ScanMaxFileSize)); err != nil {
+	if _, err := grammar.ParseSize(string(s.ScanMaxFileSize)); err != nil {
 		return fmt.Errorf("scan-max-file-size: %w", err)
 	}
 	return nil
@@ -216,7 +217,7 @@ func (s *Settings) ScanMaxFileSizeBytes() int64 {
 	if strings.TrimSpace(string(s.ScanMaxFileSize)) == "" {
 		return 0
 	}
-	n, _ := ParseSize(string(s.ScanMaxFileSize)) // checked by Normalize
+	n, _ := grammar.ParseSize(string(s.ScanMaxFileSize)) // checked by Normalize
 	if n == 0 {
 		return -1
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/internal/notify"
 	"github.com/cbfs/cbfs/scan"
 )
@@ -72,7 +73,7 @@ func (r *Runner) CheckStart(ctx context.Context) []error {
 	r.mu.Unlock()
 	if source != "" {
 		if err := r.checkSource(ctx, source); err != nil {
-			out = append(out, fmt.Errorf("source: %s", oneLine(err.Error())))
+			out = append(out, fmt.Errorf("source: %s", grammar.OneLine(err.Error())))
 		}
 	}
 	if err := CheckScanPath(r.s.BackupPath); err != nil {
@@ -82,7 +83,7 @@ func (r *Runner) CheckStart(ctx context.Context) []error {
 	}
 	if r.s.SMTP != "" {
 		if err := notify.CheckAs(r.smtp, r.s.SMTP, 10*time.Second); err != nil {
-			out = append(out, fmt.Errorf("smtp: %s", oneLine(err.Error())))
+			out = append(out, fmt.Errorf("smtp: %s", grammar.OneLine(err.Error())))
 		}
 	}
 	return out

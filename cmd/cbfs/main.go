@@ -5,20 +5,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
 
-	"github.com/cbfs/cbfs/ctl"
+	"github.com/cbfs/cbfs/internal/cli"
 )
-
-// version is set at build time (-ldflags "-X main.version=...").
-var version = ""
 
 // Globals are the flags every command takes.
 type Globals struct {
@@ -28,56 +23,18 @@ type Globals struct {
 // CLI is the command line.
 type CLI struct {
 	Globals
-	Mount   MountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
-	Serve   ServeCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
+	Serve   serveCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
+	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
-// VersionCmd prints the version.
-type VersionCmd struct{}
+// versionCmd prints the version.
+type versionCmd struct{}
 
 // Run prints the version.
-func (VersionCmd) Run(ctx context.Context) error {
-	fmt.Println("cbfs", versionString())
+func (versionCmd) Run(ctx context.Context) error {
+	fmt.Println("cbfs", cli.VersionString())
 	return nil
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", ""
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "-dirty"
-				}
-			}
-		}
-		if rev != "" {
-			if len(rev) > 12 {
-				rev = rev[:12]
-			}
-			return rev + dirty
-		}
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
-		}
-	}
-	return "dev"
-}
-
-// usageError is a bad command line: exit status 2, as cbctl's.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usageErrorf(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
 }
 
 func main() {
@@ -88,18 +45,19 @@ func main() {
 	// Backed-up mail is private: the mount's index too (serve applies its
 	// own --umask).
 	syscall.Umask(0o077)
-	var cli CLI
-	site, err := ctl.SiteConfigPaths()
+	var root CLI
+	site, err := cli.SiteConfigPaths()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cbfs: error: %v\n", err)
 		os.Exit(2)
 	}
-	parser, err := kong.New(&cli,
+	parser, err := kong.New(&root,
 		kong.Name("cbfs"),
 		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
-		ctl.Configuration(site...),
+		kong.Vars{"serve_backup_path": cli.ServeBackupPath},
+		cli.Configuration(site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Bind(&cli.Globals),
+		kong.Bind(&root.Globals),
 	)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cbfs: %v\n", err)
@@ -108,13 +66,13 @@ func main() {
 	args := os.Args[1:]
 	if rewritten, ok, err := fstabArgs(args, []string{"mount", "serve", "version", "help"}); ok {
 		if err != nil {
-			exit(stop, &usageError{err.Error()})
+			exit(stop, &cli.UsageError{Err: err})
 		}
 		args = rewritten
 	}
 	k, err := parser.Parse(args)
 	if err != nil {
-		exit(stop, &usageError{err.Error() + " (see cbfs --help)"})
+		exit(stop, cli.Usagef("%w (see cbfs --help)", err))
 	}
 	exit(stop, k.Run())
 }
@@ -128,8 +86,7 @@ func exit(stop func(), err error) {
 	}
 	daemonFailed(err)
 	fmt.Fprintf(os.Stderr, "cbfs: error: %v\n", err)
-	var ue *usageError
-	if errors.As(err, &ue) {
+	if cli.IsUsage(err) {
 		os.Exit(2)
 	}
 	os.Exit(1)

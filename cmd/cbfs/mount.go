@@ -25,11 +25,12 @@ import (
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/fusefs"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/objstore/s3"
 )
 
-// MountCmd is `cbfs mount BACKUP_PATH MOUNTPOINT`.
-type MountCmd struct {
+// mountCmd is `cbfs mount BACKUP_PATH MOUNTPOINT`.
+type mountCmd struct {
 	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
@@ -61,10 +62,10 @@ const (
 )
 
 // Run mounts and serves until unmounted or signalled.
-func (c *MountCmd) Run(ctx context.Context, g *Globals) error {
+func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	umask, err := strconv.ParseUint(c.Umask, 8, 32)
 	if err != nil || umask > 0o777 {
-		return usageErrorf("--umask %q: want an octal mask such as 077", c.Umask)
+		return cli.Usagef("--umask %q: want an octal mask such as 077", c.Umask)
 	}
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)

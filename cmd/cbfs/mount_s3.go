@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/external"
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/objstore/s3"
 )
 
@@ -23,9 +24,9 @@ const archiveThreads = 16
 // bucket as its remote tier, with the same folder as its bounded cache.
 // Wrong credentials or an unreachable store fail here, in one line.
 func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheSize, keyMap string, lim external.Limits) (*backuppath.Path, *blob.Remote, error) {
-	size, err := parseSize(cacheSize)
-	if err != nil {
-		return nil, nil, usageErrorf("--cache-size %q: %v", cacheSize, err)
+	size, err := grammar.ParseSize(cacheSize)
+	if err != nil || size <= 0 {
+		return nil, nil, cli.Usagef("--cache-size %q: want a positive size such as 512M or 2G", cacheSize)
 	}
 	bucket, err := f.Open(rawURL)
 	if err != nil {
@@ -47,7 +48,7 @@ func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheS
 		// The mount shows what was retrieved and says what it lacks,
 		// one line per archive.
 		for _, f := range partial.Failed {
-			fmt.Fprintf(os.Stderr, "cbfs: warning: %s: not shown: %s\n", bucket, strings.ReplaceAll(f.Error(), "\n", " "))
+			fmt.Fprintf(os.Stderr, "cbfs: warning: %s: not shown: %s\n", bucket, grammar.OneLine(f.Error()))
 		}
 		return bp, remote, nil
 	}
@@ -55,22 +56,4 @@ func openS3Path(ctx context.Context, rawURL string, f s3.Flags, cacheDir, cacheS
 		return nil, nil, err
 	}
 	return bp, remote, nil
-}
-
-// parseSize reads a byte count with an optional K, M, G or T suffix
-// (powers of 1024).
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSuffix(strings.TrimSpace(strings.ToUpper(s)), "B")
-	mult := int64(1)
-	if s != "" {
-		if i := strings.IndexByte("KMGT", s[len(s)-1]); i >= 0 {
-			mult = 1 << (10 * (i + 1))
-			s = s[:len(s)-1]
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("want a positive size such as 512M or 2G")
-	}
-	return v * mult, nil
 }

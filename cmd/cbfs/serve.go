@@ -15,17 +15,18 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cbfs/cbfs/backuppath"
-	"github.com/cbfs/cbfs/ctl"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/service"
 )
 
-// ServeCmd is `cbfs serve`: the backup service of one mail server.
-type ServeCmd struct {
-	BackupPath string `name:"backup-path" default:"/opt/zextras/backup/ng" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
-	ctl.ServiceFlags
+// serveCmd is `cbfs serve`: the backup service of one mail server.
+type serveCmd struct {
+	BackupPath string `name:"backup-path" default:"${serve_backup_path}" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
+	cli.ServiceFlags
 	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00); one set with cbctl backup scheduler SmartScan set wins."`
 	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00); one set with cbctl backup scheduler purge set wins."`
 	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
@@ -37,12 +38,12 @@ type ServeCmd struct {
 }
 
 // Help is the long help of serve.
-func (c *ServeCmd) Help() string {
+func (c *serveCmd) Help() string {
 	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json) and the index of --mount (index.db), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck and the restores (doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore, with their ledger restore-ledger.db in the state directory), enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
 }
 
 // Run serves until ctx ends.
-func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
+func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	level := slog.LevelInfo
 	if g.Debug {
 		level = slog.LevelDebug
@@ -67,7 +68,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	var lines []string
 	for _, p := range problems {
 		log.Warn("start check", "problem", p.Error())
-		lines = append(lines, oneLine(p.Error()))
+		lines = append(lines, grammar.OneLine(p.Error()))
 	}
 	if err := runner.SetScheduleFlag("SmartScan", c.ScanSchedule); err != nil {
 		return fmt.Errorf("--scan-schedule: %w", err)
@@ -90,7 +91,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 			return runner.Config(ctx, operations.ConfigRequest(req))
 		},
 		Schedules: schedules,
-		Version:   versionString(),
+		Version:   cli.VersionString(),
 		Logger:    log,
 	})
 	if err != nil {
@@ -137,7 +138,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 			refreshMountIndex(ctx, settings, log)
 		}
 	}
-	log.Info("cbfs serve", "version", versionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
+	log.Info("cbfs serve", "version", cli.VersionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
 		"socket", svc.SocketPath(), "source", redactSource(settings.Source), "pid", os.Getpid())
 	err = svc.Serve(ctx)
 	log.Info("cbfs serve stopped")
@@ -198,8 +199,6 @@ func newLogger(format string, level slog.Level) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
 // redactSource hides the password of an imap:// source in logs.
 func redactSource(s string) string {

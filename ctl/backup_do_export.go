@@ -6,18 +6,18 @@ import (
 	"github.com/cbfs/cbfs/operations"
 )
 
-// DoExportCmd is "backup doExport DEST_PATH [domains ...] [cos ...]".
-type DoExportCmd struct {
+// doExportCmd is "backup doExport DEST_PATH [domains ...] [cos ...]".
+type doExportCmd struct {
 	OpFlags
 	operations.ExportParams
 	WaitFlag
 }
 
 // Help is the long help of doExport.
-func (c *DoExportCmd) Help() string {
+func (c *doExportCmd) Help() string {
 	return `Writes a self-contained Backup Path of the selected accounts (all, or those of the given domains and COS) that doExternalRestore and cbfs mount accept. Accounts whose backup is disabled are left out.`
 }
 
-func (c *DoExportCmd) Run(ctx context.Context, g *Globals) error {
+func (c *doExportCmd) Run(ctx context.Context, g *Globals) error {
 	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.ExportParams)
 }

@@ -6,18 +6,18 @@ import (
 	"github.com/cbfs/cbfs/operations"
 )
 
-// DoPurgeCmd is "backup doPurge [purgeDays N]".
-type DoPurgeCmd struct {
+// doPurgeCmd is "backup doPurge [purgeDays N]".
+type doPurgeCmd struct {
 	OpFlags
 	operations.PurgeParams
 	WaitFlag
 }
 
 // Help is the long help of doPurge.
-func (c *DoPurgeCmd) Help() string {
+func (c *doPurgeCmd) Help() string {
 	return `Drops item states and deleted items older than the retention, accounts deleted (or with backup disabled) for longer than the retention, then the blobs no kept state names. A blob still named is never removed. Retention 0 keeps everything.`
 }
 
-func (c *DoPurgeCmd) Run(ctx context.Context, g *Globals) error {
+func (c *doPurgeCmd) Run(ctx context.Context, g *Globals) error {
 	return runOp(ctx, g, &c.OpFlags, c.Wait, &c.PurgeParams)
 }

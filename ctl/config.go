@@ -9,11 +9,11 @@ import (
 	"github.com/cbfs/cbfs/service"
 )
 
-// ConfigCmd is Carbonio's "config set|get|unset cos|account NAME backupEnabled [VALUE]".
-type ConfigCmd struct {
-	Set   ConfigSetCmd   `cmd:"" help:"Set backupEnabled of a COS or an account (true or false)."`
-	Get   ConfigGetCmd   `cmd:"" help:"Show backupEnabled of a COS or an account."`
-	Unset ConfigUnsetCmd `cmd:"" help:"Remove a COS's or account's backupEnabled setting (it inherits again: enabled)."`
+// configCmd is Carbonio's "config set|get|unset cos|account NAME backupEnabled [VALUE]".
+type configCmd struct {
+	Set   configSetCmd   `cmd:"" help:"Set backupEnabled of a COS or an account (true or false)."`
+	Get   configGetCmd   `cmd:"" help:"Show backupEnabled of a COS or an account."`
+	Unset configUnsetCmd `cmd:"" help:"Remove a COS's or account's backupEnabled setting (it inherits again: enabled)."`
 }
 
 // configArgs are the positional words of a config command.
@@ -23,8 +23,8 @@ type configArgs struct {
 	Key   string `arg:"" placeholder:"backupEnabled" help:"The attribute: backupEnabled."`
 }
 
-// ConfigSetCmd is "config set cos|account NAME backupEnabled true|false".
-type ConfigSetCmd struct {
+// configSetCmd is "config set cos|account NAME backupEnabled true|false".
+type configSetCmd struct {
 	configArgs
 	Value string `arg:"" placeholder:"true|false" help:"true or false."`
 	Force bool   `name:"force" help:"Set it even for a name that is neither an account nor a COS of the Backup Path or the accounts file."`
@@ -32,11 +32,11 @@ type ConfigSetCmd struct {
 }
 
 // Help is the long help of config set.
-func (c *ConfigSetCmd) Help() string { return configHelp }
+func (c *configSetCmd) Help() string { return configHelp }
 
 const configHelp = `Configuration changes are applied at once, never queued: by the running cbfs serve, or here under the state directory's lock. The toggles live in <state-dir>/backup_config.json. An account's own setting wins over its COS's. With backup disabled, scans skip the account, exports leave it out, and it is marked deleted in the Backup Path (so doPurge drops its data once the retention has passed); enabling it again marks it active.`
 
-func (c *ConfigSetCmd) Run(ctx context.Context, g *Globals) error {
+func (c *configSetCmd) Run(ctx context.Context, g *Globals) error {
 	scope := c.Scope
 	if c.Force {
 		scope = operations.ForceScope + scope
@@ -44,29 +44,29 @@ func (c *ConfigSetCmd) Run(ctx context.Context, g *Globals) error {
 	return runConfig(ctx, g, &c.OpFlags, service.ConfigRequest{Action: "set", Scope: scope, Name: c.Name, Key: c.Key, Value: c.Value})
 }
 
-// ConfigGetCmd is "config get cos|account NAME backupEnabled".
-type ConfigGetCmd struct {
+// configGetCmd is "config get cos|account NAME backupEnabled".
+type configGetCmd struct {
 	configArgs
 	OpFlags
 }
 
 // Help is the long help of config get.
-func (c *ConfigGetCmd) Help() string { return configHelp }
+func (c *configGetCmd) Help() string { return configHelp }
 
-func (c *ConfigGetCmd) Run(ctx context.Context, g *Globals) error {
+func (c *configGetCmd) Run(ctx context.Context, g *Globals) error {
 	return runConfig(ctx, g, &c.OpFlags, service.ConfigRequest{Action: "get", Scope: c.Scope, Name: c.Name, Key: c.Key})
 }
 
-// ConfigUnsetCmd is "config unset cos|account NAME backupEnabled".
-type ConfigUnsetCmd struct {
+// configUnsetCmd is "config unset cos|account NAME backupEnabled".
+type configUnsetCmd struct {
 	configArgs
 	OpFlags
 }
 
 // Help is the long help of config unset.
-func (c *ConfigUnsetCmd) Help() string { return configHelp }
+func (c *configUnsetCmd) Help() string { return configHelp }
 
-func (c *ConfigUnsetCmd) Run(ctx context.Context, g *Globals) error {
+func (c *configUnsetCmd) Run(ctx context.Context, g *Globals) error {
 	return runConfig(ctx, g, &c.OpFlags, service.ConfigRequest{Action: "unset", Scope: c.Scope, Name: c.Name, Key: c.Key})
 }
 

@@ -11,17 +11,19 @@ import (
 
 	"github.com/cbfs/cbfs/external"
 	"github.com/cbfs/cbfs/internal/atomicfile"
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/objstore"
 	"github.com/cbfs/cbfs/objstore/s3"
 	"github.com/cbfs/cbfs/operations"
 )
 
-// RetrieveMetadataFromArchiveCmd is "backup retrieveMetadataFromArchive":
+// retrieveMetadataFromArchiveCmd is "backup retrieveMetadataFromArchive":
 // Carbonio's verb that rebuilds a local metadata tree from the archives a
 // Backup Path on external storage keeps (docs/FORMAT.md § 17).
-type RetrieveMetadataFromArchiveCmd struct {
+type retrieveMetadataFromArchiveCmd struct {
 	S3    RetrieveS3Cmd    `cmd:"" name:"S3" help:"Rebuild a local metadata tree from the archives in an S3-compatible bucket."`
-	Local RetrieveLocalCmd `cmd:"" name:"Local" help:"Rebuild a local metadata tree from the archives in a folder (a copy of the bucket)."`
+	Local retrieveLocalCmd `cmd:"" name:"Local" help:"Rebuild a local metadata tree from the archives in a folder (a copy of the bucket)."`
 }
 
 // retrieveCommon are the parameters both sources take.
@@ -54,10 +56,10 @@ func (c *RetrieveS3Cmd) Help() string {
 
 func (c *RetrieveS3Cmd) Run(ctx context.Context, g *Globals) error {
 	if c.AccessKey != "" || c.Secret != "" {
-		return usagef("access_key and secret are not taken on the command line (they would show in ps and shell history): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, write ~/.aws/credentials, or pass --s3-credentials FILE")
+		return cli.Usagef("access_key and secret are not taken on the command line (they would show in ps and shell history): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, write ~/.aws/credentials, or pass --s3-credentials FILE")
 	}
 	if c.BucketConfig != "" {
-		return usagef("bucket_configuration_id names a Carbonio server's stored configuration, which cbfs does not have: give bucket_name and url")
+		return cli.Usagef("bucket_configuration_id names a Carbonio server's stored configuration, which cbfs does not have: give bucket_name and url")
 	}
 	raw, err := c.location()
 	if err != nil {
@@ -65,7 +67,7 @@ func (c *RetrieveS3Cmd) Run(ctx context.Context, g *Globals) error {
 	}
 	b, err := c.S3.Open(raw)
 	if err != nil {
-		return usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	return retrieve(ctx, g, b, c.retrieveCommon)
 }
@@ -76,13 +78,13 @@ func (c *RetrieveS3Cmd) location() (string, error) {
 		return c.URL, nil
 	}
 	if c.BucketName == "" {
-		return "", usagef("no bucket: give bucket_name BUCKET (and url http://HOST:PORT for a store other than AWS), or url s3://BUCKET/PREFIX")
+		return "", cli.Usagef("no bucket: give bucket_name BUCKET (and url http://HOST:PORT for a store other than AWS), or url s3://BUCKET/PREFIX")
 	}
 	q := url.Values{}
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return "", usagef("url %q: want http://HOST:PORT or https://HOST", c.URL)
+			return "", cli.Usagef("url %q: want http://HOST:PORT or https://HOST", c.URL)
 		}
 		q.Set("endpoint", u.Host)
 		q.Set("path-style", "1")
@@ -101,13 +103,13 @@ func (c *RetrieveS3Cmd) location() (string, error) {
 	return raw, nil
 }
 
-// RetrieveLocalCmd is Carbonio's Local variant: the same layout in a folder.
-type RetrieveLocalCmd struct {
+// retrieveLocalCmd is Carbonio's Local variant: the same layout in a folder.
+type retrieveLocalCmd struct {
 	Source string `arg:"" name:"source" help:"The folder holding accounts/<id>.tar.gz and server.tar.gz."`
 	retrieveCommon
 }
 
-func (c *RetrieveLocalCmd) Run(ctx context.Context, g *Globals) error {
+func (c *retrieveLocalCmd) Run(ctx context.Context, g *Globals) error {
 	abs, err := filepath.Abs(c.Source)
 	if err != nil {
 		return err
@@ -137,11 +139,11 @@ func retrieve(ctx context.Context, g *Globals, objs objstore.Store, c retrieveCo
 	if partial != nil {
 		// One line per archive that failed; the others were retrieved.
 		for _, f := range partial.Failed {
-			g.warnf("%s", oneLine(f.Error()))
+			g.warnf("%s", grammar.OneLine(f.Error()))
 		}
 		err = fmt.Errorf("%d archives not retrieved (see above), %d retrieved: %w", rep.Failed, rep.Archives+rep.Unchanged, operations.ErrPartial)
 		if rep.Archives+rep.Unchanged == 0 {
-			err = fmt.Errorf("no archive retrieved: %s", oneLine(partial.Failed[0].Error()))
+			err = fmt.Errorf("no archive retrieved: %s", grammar.OneLine(partial.Failed[0].Error()))
 		}
 	}
 	if g.JSON {

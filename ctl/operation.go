@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -16,6 +17,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/cbfs/cbfs/internal/cli"
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/service"
@@ -25,7 +28,7 @@ import (
 // the service settings (used when cbctl runs the operation in the
 // foreground because no service is running) and --wait.
 type OpFlags struct {
-	ServiceFlags
+	cli.ServiceFlags
 }
 
 // WaitFlag is --wait of the commands that enqueue.
@@ -37,7 +40,7 @@ type WaitFlag struct {
 func (f *OpFlags) settings(g *Globals) (operations.Settings, error) {
 	s := operations.Settings{BackupPath: g.Root(), KeyMap: g.KeyMap, Flags: f.Flags}
 	if err := s.Normalize(); err != nil {
-		return s, usagef("%w", err)
+		return s, cli.Usagef("%w", err)
 	}
 	return s, nil
 }
@@ -99,7 +102,7 @@ func (d dropMsg) WithGroup(n string) slog.Handler      { return dropMsg{d.Handle
 // remoteErr turns the service's refusals of bad requests into usage errors.
 func remoteErr(err error) error {
 	if errors.Is(err, opqueue.ErrInvalid) || errors.Is(err, opqueue.ErrUnknownKind) {
-		return &usageError{err}
+		return &cli.UsageError{Err: err}
 	}
 	return err
 }
@@ -150,7 +153,7 @@ func runOp(ctx context.Context, g *Globals, f *OpFlags, wait bool, p operations.
 // runHere runs one operation in the foreground and prints its report.
 func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string, params map[string]string) error {
 	if err := r.Validate(kind, params); err != nil {
-		return &usageError{err}
+		return &cli.UsageError{Err: err}
 	}
 	bar := newBar(g)
 	op := opqueue.Op{Kind: kind, Params: operations.RedactParams(params), State: opqueue.Running, Created: time.Now()}
@@ -164,7 +167,7 @@ func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string,
 	case ctx.Err() != nil:
 		op.State, op.Error = opqueue.Stopped, "interrupted"
 	default:
-		op.State, op.Error = opqueue.Failed, oneLine(err.Error())
+		op.State, op.Error = opqueue.Failed, grammar.OneLine(err.Error())
 	}
 	if g.JSON {
 		if perr := printJSON(g.Stdout, foregroundOut{op, true}); perr != nil {
@@ -420,4 +423,20 @@ func printOpDetails(w io.Writer, op opqueue.Op) {
 // sortOps keeps FIFO order (the queue's own) for a list from anywhere.
 func sortOps(ops []opqueue.Op) {
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Seq < ops[j].Seq })
+}
+
+// redactParam hides the password of a URL parameter (a restore's target)
+// in operation listings.
+func redactParam(v string) string {
+	if !strings.Contains(v, "://") || !strings.Contains(v, "@") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, has := u.User.Password(); !has {
+		return v
+	}
+	return u.Redacted()
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/operations"
 )
 
-// DoCoherencyCheckCmd is "backup doCoherencyCheck [fixBackup true] [fixDoubleGzip check|fix]".
-type DoCoherencyCheckCmd struct {
+// doCoherencyCheckCmd is "backup doCoherencyCheck [fixBackup true] [fixDoubleGzip check|fix]".
+type doCoherencyCheckCmd struct {
 	Path string `arg:"" optional:"" name:"BACKUP_PATH" help:"The Backup Path to check (Carbonio's first positional); the same as backup_path / --backup-path."`
 	OpFlags
 	operations.CoherencyCheckParams
@@ -16,14 +17,14 @@ type DoCoherencyCheckCmd struct {
 }
 
 // Help is the long help of doCoherencyCheck.
-func (c *DoCoherencyCheckCmd) Help() string {
+func (c *doCoherencyCheckCmd) Help() string {
 	return `Verifies every blob against its digest and every item against its blobs, and reports orphan, broken, unreadable and missing files.`
 }
 
-func (c *DoCoherencyCheckCmd) Run(ctx context.Context, g *Globals) error {
+func (c *doCoherencyCheckCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Path != "" {
 		if g.BackupPath != "" && filepath.Clean(g.BackupPath) != filepath.Clean(c.Path) {
-			return usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
+			return cli.Usagef("two Backup Paths: %s and backup_path %s", c.Path, g.BackupPath)
 		}
 		g.BackupPath = c.Path
 	}
