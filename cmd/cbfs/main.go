@@ -94,10 +94,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cbfs: error: %v\n", err)
 		os.Exit(2)
 	}
-	parser, err := kong.New(&cli,
-		kong.Name("cbfs"),
-		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
-		ctl.Configuration(site...),
+	parser, err := newParser(&cli, ctl.Configuration(site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&cli.Globals),
 	)
@@ -117,6 +114,15 @@ func main() {
 		exit(stop, &usageError{err.Error() + " (see cbfs --help)"})
 	}
 	exit(stop, k.Run())
+}
+
+// newParser is cbfs's kong parser of cli: main's, and the help goldens'
+// (help_test.go), which must render what a user sees.
+func newParser(cli *CLI, options ...kong.Option) (*kong.Kong, error) {
+	return kong.New(cli, append([]kong.Option{
+		kong.Name("cbfs"),
+		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
+	}, options...)...)
 }
 
 // exit ends the process: status 0, 2 for a usage error, 1 for any other
