@@ -10,6 +10,8 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
+	"github.com/cbfs/cbfs/export"
+	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/restore"
 )
@@ -65,7 +67,9 @@ func (*SmartScanParams) Check() error { return nil }
 func (p *SmartScanParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.scan(ctx, "", p.Deep.Deep, progress)
 }
-func (*SmartScanParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, true }
+func (*SmartScanParams) checks(r *Runner) error                   { return r.checkScan() }
+func (p *SmartScanParams) lock(r *Runner) (*pathlock.Lock, error) { return r.lockScan(p.Kind()) }
+func (*SmartScanParams) writesBackupPath() bool                   { return true }
 
 // AccountScanParams: doAccountScan ACCOUNT, scan.Run of one account.
 type AccountScanParams struct {
@@ -79,7 +83,9 @@ func (*AccountScanParams) Check() error { return nil }
 func (p *AccountScanParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.scan(ctx, p.Account, p.Deep.Deep, progress)
 }
-func (*AccountScanParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, true }
+func (*AccountScanParams) checks(r *Runner) error                   { return r.checkScan() }
+func (p *AccountScanParams) lock(r *Runner) (*pathlock.Lock, error) { return r.lockScan(p.Kind()) }
+func (*AccountScanParams) writesBackupPath() bool                   { return true }
 
 // PurgeParams: doPurge [purgeDays N], purge.Run (default: --retention-days).
 type PurgeParams struct {
@@ -112,7 +118,8 @@ func (p *PurgeParams) run(ctx context.Context, r *Runner, progress opqueue.Progr
 	}
 	return r.purge(ctx, days, progress)
 }
-func (*PurgeParams) writes(r *Runner) (string, bool) { return r.s.BackupPath, false }
+func (p *PurgeParams) lock(r *Runner) (*pathlock.Lock, error) { return r.lockPath(p.Kind(), false) }
+func (*PurgeParams) writesBackupPath() bool                   { return true }
 
 // ExportParams: doExport DEST_PATH [domains d1,d2] [cos c1,c2], export.Run.
 type ExportParams struct {
@@ -137,8 +144,15 @@ func (p *ExportParams) run(ctx context.Context, r *Runner, progress opqueue.Prog
 	return r.export(ctx, p, progress)
 }
 
-// writes is the destination (created here, never inside the Backup Path).
-func (p *ExportParams) writes(r *Runner) (string, bool) { return p.DestPath, true }
+// lock locks the destination, checked and made as export.Run does
+// (outside the source, no link at its name, as the owner of the folder
+// above it), and locked as its owner.
+func (p *ExportParams) lock(r *Runner) (*pathlock.Lock, error) {
+	return export.LockDest(r.s.BackupPath, p.DestPath, p.Kind())
+}
+
+// writesBackupPath: an export writes its destination, not the Backup Path.
+func (*ExportParams) writesBackupPath() bool { return false }
 
 // CoherencyCheckParams: doCoherencyCheck [accountIds A,B] [fixBackup true] [fixDoubleGzip skip|check|fix], coherency.Check.
 type CoherencyCheckParams struct {
@@ -167,14 +181,17 @@ func (p *CoherencyCheckParams) run(ctx context.Context, r *Runner, progress opqu
 	return r.coherency(ctx, coherency.Options{FixBackup: p.FixBackup, DoubleGzip: m, Accounts: p.AccountIDs}, progress)
 }
 
-// writes: only a check that fixes writes.
-func (p *CoherencyCheckParams) writes(r *Runner) (string, bool) {
+// lock: only a check that fixes writes, and locks.
+func (p *CoherencyCheckParams) lock(r *Runner) (*pathlock.Lock, error) {
 	m, _ := coherency.ParseDoubleGzip(p.doubleGzip())
 	if !p.FixBackup && m != coherency.DoubleGzipFix {
-		return "", false
+		return nil, nil
 	}
-	return r.s.BackupPath, false
+	return r.lockPath(p.Kind(), false)
 }
+
+// writesBackupPath: any check, as it may fix (AfterWrite follows it).
+func (*CoherencyCheckParams) writesBackupPath() bool { return true }
 
 // The restore kinds (package restore does the work) read the Backup Path
 // at sourcePath (doExternalRestore; nothing is written into it) or the
@@ -290,6 +307,7 @@ func (p *ExternalRestoreParams) restore(ctx context.Context, src *backuppath.Pat
 func (p *ExternalRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.restore(ctx, p, progress)
 }
+func (p *ExternalRestoreParams) checks(r *Runner) error { return r.checkRestore(p) }
 
 // RestoreOnNewAccountParams: doRestoreOnNewAccount SOURCE_ACCOUNT DESTINATION_ACCOUNT DATE|last [undelete B].
 type RestoreOnNewAccountParams struct {
@@ -331,6 +349,7 @@ func (p *RestoreOnNewAccountParams) restore(ctx context.Context, src *backuppath
 func (p *RestoreOnNewAccountParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.restore(ctx, p, progress)
 }
+func (p *RestoreOnNewAccountParams) checks(r *Runner) error { return r.checkRestore(p) }
 
 // UndeleteParams: doUndelete ACCOUNT START|first END|last [target_original_folder B].
 type UndeleteParams struct {
@@ -363,6 +382,7 @@ func (p *UndeleteParams) restore(ctx context.Context, src *backuppath.Path, tgt 
 func (p *UndeleteParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.restore(ctx, p, progress)
 }
+func (p *UndeleteParams) checks(r *Runner) error { return r.checkRestore(p) }
 
 // ItemRestoreParams: doItemRestore ACCOUNT ITEM [date D].
 type ItemRestoreParams struct {
@@ -395,6 +415,7 @@ func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, t
 func (p *ItemRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.restore(ctx, p, progress)
 }
+func (p *ItemRestoreParams) checks(r *Runner) error { return r.checkRestore(p) }
 
 // BackupServerCustomizationsParams: doBackupServerCustomizations [start]:
 // a customizations archive of --config-path now.
@@ -408,9 +429,10 @@ func (*BackupServerCustomizationsParams) Check() error { return nil }
 func (p *BackupServerCustomizationsParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
 	return r.customizations(ctx, progress)
 }
-func (*BackupServerCustomizationsParams) writes(r *Runner) (string, bool) {
-	return r.s.BackupPath, true
+func (p *BackupServerCustomizationsParams) lock(r *Runner) (*pathlock.Lock, error) {
+	return r.lockPath(p.Kind(), true)
 }
+func (*BackupServerCustomizationsParams) writesBackupPath() bool { return true }
 
 // restorer is a restore kind.
 type restorer interface {
@@ -422,8 +444,36 @@ type restorer interface {
 	addresses() []string
 }
 
-// writer is a kind that writes a Backup Path: it holds that path's writer
-// lock while it runs (create: make the path first).
+// What each kind is, checked when compiled: a method with a wrong
+// signature would otherwise make a writer that silently locks nothing.
+var (
+	_, _ checker  = (*SmartScanParams)(nil), (*AccountScanParams)(nil)
+	_, _ writer   = (*SmartScanParams)(nil), (*AccountScanParams)(nil)
+	_, _ writer   = (*PurgeParams)(nil), (*ExportParams)(nil)
+	_, _ writer   = (*CoherencyCheckParams)(nil), (*BackupServerCustomizationsParams)(nil)
+	_, _ restorer = (*ExternalRestoreParams)(nil), (*RestoreOnNewAccountParams)(nil)
+	_, _ restorer = (*UndeleteParams)(nil), (*ItemRestoreParams)(nil)
+	_, _ checker  = (*ExternalRestoreParams)(nil), (*RestoreOnNewAccountParams)(nil)
+	_, _ checker  = (*UndeleteParams)(nil), (*ItemRestoreParams)(nil)
+)
+
+// checker is a kind that Validate checks beyond its parameters, when it
+// is enqueued: what it will open (a restore's target and source, a scan's
+// Backup Path and source password).
+type checker interface {
+	checks(r *Runner) error
+}
+
+// writer is a kind that writes a Backup Path (the service's own, or an
+// export's destination): Run holds that path's writer lock
+// (internal/pathlock) while it runs, whatever state directory or process
+// runs it, so writers exclude each other per path. Kinds that are not
+// writers (restores) only read and take nothing.
 type writer interface {
-	writes(r *Runner) (root string, create bool)
+	// lock takes the writer lock of what this run writes (nil: nothing
+	// this time, a coherency check that does not fix).
+	lock(r *Runner) (*pathlock.Lock, error)
+	// writesBackupPath says whether the run may have written the
+	// service's own Backup Path, so Runner.AfterWrite follows it.
+	writesBackupPath() bool
 }

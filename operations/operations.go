@@ -19,7 +19,6 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/coherency"
-	"github.com/cbfs/cbfs/export"
 	"github.com/cbfs/cbfs/internal/atomicfile"
 	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/internal/notify"
@@ -134,15 +133,13 @@ func (r *Runner) handler(kind string) opqueue.Handler {
 }
 
 // Validate checks an operation's parameters (errors wrap ErrInvalid),
-// so a bad request is refused when enqueued: Decode, and for a restore
-// what it will open (the target URL and the source Backup Path).
+// so a bad request is refused when enqueued: Decode, then what the kind
+// checks of its own (checker: a restore what it will open, a scan its
+// source's password).
 func (r *Runner) Validate(kind string, pairs map[string]string) error {
 	p, err := Decode(kind, pairs)
-	if rp, ok := p.(restorer); ok && err == nil {
-		err = r.checkRestore(rp)
-	}
-	if _, ok := p.(writer); ok && err == nil && (kind == KindSmartScan || kind == KindAccountScan) {
-		err = r.checkScan()
+	if c, ok := p.(checker); ok && err == nil {
+		err = c.checks(r)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrInvalid, kind, err)
@@ -162,23 +159,19 @@ func (r *Runner) Run(ctx context.Context, kind string, pairs map[string]string, 
 	if progress == nil {
 		progress = func(opqueue.Progress) {}
 	}
-	if kind == KindSmartScan || kind == KindAccountScan {
-		// Before the writer lock, which would write into the folder.
-		if err := CheckScanPath(r.s.BackupPath); err != nil {
-			return "", fmt.Errorf("%s: %w", kind, err)
+	w, isWriter := p.(writer)
+	if isWriter {
+		lock, err := w.lock(r)
+		if err != nil {
+			return "", err
 		}
+		defer lock.Release()
 	}
-	lock, err := r.lockWriter(p)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Release()
 	rep, err := p.run(ctx, r, progress)
-	_, isRestore := p.(restorer)
-	// Exports and restores do not write the Backup Path.
-	if kind != KindExport && !isRestore && r.AfterWrite != nil {
+	if isWriter && w.writesBackupPath() && r.AfterWrite != nil {
 		r.AfterWrite(kind)
 	}
+	_, isRestore := p.(restorer)
 	if n, ok := p.(interface{ addresses() []string }); ok && !isRestore { // a restore's report already carries its notification
 		rep += r.notify(kind, rep, ctx.Err() != nil, append(slices.Clone(r.s.Notify), n.addresses()...))
 	}
@@ -188,27 +181,11 @@ func (r *Runner) Run(ctx context.Context, kind string, pairs map[string]string, 
 	return rep, err
 }
 
-// lockWriter takes the writer lock (internal/pathlock) of the Backup Path
-// an operation writes, whatever state directory or process runs it: the
-// service's own for scans, purges and coherency checks that fix, the
-// destination for exports. Restores and plain checks only read, and take
-// nothing (nil). A scan creates its Backup Path first, an export its
-// destination; the others need it to exist.
-func (r *Runner) lockWriter(p Params) (*pathlock.Lock, error) {
-	w, ok := p.(writer)
-	if !ok {
-		return nil, nil
-	}
-	root, create := w.writes(r)
-	if root == "" {
-		return nil, nil
-	}
-	if p.Kind() == KindExport {
-		// Checked and made as export.Run does (outside the source, no
-		// link at its name, as the owner of the folder above it), and
-		// locked as its owner.
-		return export.LockDest(r.s.BackupPath, root, p.Kind())
-	}
+// lockPath takes the writer lock (internal/pathlock) of the service's
+// Backup Path for an operation of kind, whatever state directory or
+// process runs it (create: make the path first; else it must exist).
+func (r *Runner) lockPath(kind string, create bool) (*pathlock.Lock, error) {
+	root := r.s.BackupPath
 	if create {
 		if err := os.MkdirAll(root, atomicfile.Mode(0o755)); err != nil {
 			return nil, fmt.Errorf("create backup path: %w", err)
@@ -217,7 +194,16 @@ func (r *Runner) lockWriter(p Params) (*pathlock.Lock, error) {
 	if _, err := os.Stat(root); err != nil {
 		return nil, err
 	}
-	return pathlock.Acquire(root, p.Kind())
+	return pathlock.Acquire(root, kind)
+}
+
+// lockScan checks the Backup Path a scan writes, before the lock (which
+// would write into the folder), then locks it, creating it.
+func (r *Runner) lockScan(kind string) (*pathlock.Lock, error) {
+	if err := CheckScanPath(r.s.BackupPath); err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	return r.lockPath(kind, true)
 }
 
 // notify mails an operation's report to the notification addresses when
@@ -256,7 +242,8 @@ func (r *Runner) createPath() (*backuppath.Path, error) {
 // them).
 func (r *Runner) policy() (*toggles.Policy, error) { return r.toggles.Policy() }
 
-// checkScan is Validate's check of a scan: the source's password.
+// checkScan is Validate's check of a scan: its Backup Path, the source's
+// password.
 func (r *Runner) checkScan() error {
 	if err := CheckScanPath(r.s.BackupPath); err != nil {
 		return err

@@ -14,7 +14,13 @@ import (
 
 // The registry of operation kinds. A kind is its parameter struct (one of
 // the *Params types in kinds.go): Kind names it, its fields are its
-// parameters, Check says what the tags cannot, and run runs it. The struct
+// parameters, Check says what the tags cannot, and run runs it; what it
+// is beyond that, its own methods say, never its name: checks (checker:
+// what Validate opens), lock and writesBackupPath (writer: the path it
+// writes, locked while it runs, and whether Runner.AfterWrite follows it),
+// the restore methods (restorer). A new verb is that struct, its line in
+// registry, its cbctl command file and its field in cbctl's command tree
+// (ctl/cli.go). The struct
 // is what cbctl fills (its kong commands embed it), what travels as
 // Carbonio's "name value" pairs (Encode, Decode: the map cbctl sends and
 // the queue stores as JSON) and what the run reads, so a new parameter is

@@ -774,10 +774,3 @@ func TestRestoreServeKill9(t *testing.T) {
 		assert.Equal(t, s.want(t, a, time.Time{}), readIMAPTree(t, dv, a.Name), "%s: every message once", a.Name)
 	}
 }
-
-func TestRestoreHelpGolden(t *testing.T) {
-	checkHelpGolden(t, [][]string{
-		{"backup", "doExternalRestore"}, {"backup", "doRestoreOnNewAccount"}, {"backup", "doUndelete"},
-		{"backup", "doItemRestore"}, {"backup", "getMap"},
-	})
-}

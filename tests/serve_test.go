@@ -638,14 +638,6 @@ func TestServeForeground(t *testing.T) {
 	})
 }
 
-func TestServeHelpGolden(t *testing.T) {
-	checkHelpGolden(t, [][]string{
-		{"backup", "doSmartScan"}, {"backup", "doAccountScan"}, {"backup", "doPurge"}, {"backup", "doExport"},
-		{"backup", "doCoherencyCheck"}, {"backup", "getAllOperations"}, {"backup", "doStopOperation"},
-		{"backup", "doStopAllOperations"}, {"backup", "monitor"}, {"config"}, {"config", "set"}, {"config", "get"}, {"config", "unset"},
-	})
-}
-
 // watchWriter collects what is written and closes seen once want has been
 // written (or at close, so that a waiter never hangs).
 type watchWriter struct {

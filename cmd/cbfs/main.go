@@ -51,11 +51,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cbfs: error: %v\n", err)
 		os.Exit(2)
 	}
-	parser, err := kong.New(&root,
-		kong.Name("cbfs"),
-		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
-		kong.Vars{"serve_backup_path": cli.ServeBackupPath},
-		cli.Configuration(site...),
+	parser, err := newParser(&root, cli.Configuration(site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&root.Globals),
 	)
@@ -75,6 +71,16 @@ func main() {
 		exit(stop, cli.Usagef("%w (see cbfs --help)", err))
 	}
 	exit(stop, k.Run())
+}
+
+// newParser is cbfs's kong parser of cli: main's, and the help goldens'
+// (help_test.go), which must render what a user sees.
+func newParser(root *CLI, options ...kong.Option) (*kong.Kong, error) {
+	return kong.New(root, append([]kong.Option{
+		kong.Name("cbfs"),
+		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
+		kong.Vars{"serve_backup_path": cli.ServeBackupPath},
+	}, options...)...)
 }
 
 // exit ends the process: status 0, 2 for a usage error, 1 for any other
