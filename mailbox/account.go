@@ -676,13 +676,3 @@ func usableName(n string) bool {
 	}
 	return true
 }
-
-// SortAccounts sorts by name, then id (the listing order).
-func SortAccounts(accts []Account) {
-	sort.Slice(accts, func(i, j int) bool {
-		if accts[i].Name != accts[j].Name {
-			return accts[i].Name < accts[j].Name
-		}
-		return accts[i].ID < accts[j].ID
-	})
-}
