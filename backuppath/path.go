@@ -224,8 +224,6 @@ func (p *Path) Writer() atomicfile.Options {
 	return p.held.Options(w)
 }
 
-func (p *Path) writer() atomicfile.Options { return p.Writer() }
-
 // MaxMetadataFile is the largest metadata file (backupstat, account_info,
 // account_stat, an item file, a map, a configuration backup,
 // id_mapper.log) read from a Backup Path: a bigger one is broken. Real
@@ -277,7 +275,7 @@ func (p *Path) writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return p.writer().WriteFile(path, append(b, '\n'), 0o644)
+	return p.Writer().WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // listDir returns the sorted entries of the folder rel (relative to the
@@ -397,13 +395,10 @@ func (p *Path) WriteAccountStat(id string, s *AccountStat) error {
 
 // ---- items ----
 
-// ItemBucket is the folder a writer puts item id in: its last two digits.
-func ItemBucket(id int) string { return mailbox.Bucket(id) }
-
 // ItemRelPath is where a writer puts item id of an account, relative to the
 // Backup Path root. Readers discover item files (ItemFiles) instead.
 func ItemRelPath(accountID string, id int) string {
-	return filepath.Join(AccountsDir, accountID, ItemsDir, ItemBucket(id), strconv.Itoa(id))
+	return filepath.Join(AccountsDir, accountID, ItemsDir, mailbox.Bucket(id), strconv.Itoa(id))
 }
 
 // ItemFile is an item file found on disk.
@@ -556,7 +551,7 @@ func (p *Path) WriteItem(accountID string, it *mailbox.Item) error {
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
 	}
-	return p.writer().WriteFile(filepath.Join(p.Root, rel), b, 0o644)
+	return p.Writer().WriteFile(filepath.Join(p.Root, rel), b, 0o644)
 }
 
 // CreateItem writes a new item whose id the caller has just allocated (above
@@ -582,7 +577,7 @@ func (p *Path) CreateItem(accountID string, it *mailbox.Item) error {
 	if err != nil {
 		return fmt.Errorf("encode item %d: %w", it.ID, err)
 	}
-	return p.writer().WriteFile(filepath.Join(p.Root, rel), b, 0o644)
+	return p.Writer().WriteFile(filepath.Join(p.Root, rel), b, 0o644)
 }
 
 // AppendState adds a new state to item id (creating the item file if it is
@@ -616,7 +611,7 @@ func (p *Path) AppendIDMap(accountID string, orig, restored int) error {
 		return err
 	}
 	line := fmt.Sprintf("%d %d\n", orig, restored)
-	return p.writer().WriteFile(path, append(old, line...), 0o644)
+	return p.Writer().WriteFile(path, append(old, line...), 0o644)
 }
 
 // ReadIDMap reads accounts/<id>/id_mapper.log, or id_mapper when that is
@@ -826,7 +821,7 @@ func (p *Path) WriteServerConfig(c *ServerConfig) (string, error) {
 // configuration folders) taken at t and returns its relative path.
 func (p *Path) WriteCustomizations(t time.Time, tgz []byte) (string, error) {
 	rel := filepath.Join(p.serverDir(), ServerFileName(KindCustomizations, t))
-	return rel, p.writer().WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
+	return rel, p.Writer().WriteFile(filepath.Join(p.Root, rel), tgz, 0o644)
 }
 
 // AccountEntry is one account folder and what could be read of it.

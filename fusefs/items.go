@@ -51,7 +51,7 @@ func (d *itemsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 }
 
 func (d *itemsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	id, ok := parseItemID(name)
+	id, ok := mailbox.ParseItemID(name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}

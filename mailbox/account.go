@@ -92,9 +92,6 @@ func (d *Decoder) ParseAccount(id string, b []byte) (*Account, error) {
 	return a, nil
 }
 
-// ParseAccount reads account_info with the default decoder.
-func ParseAccount(id string, b []byte) (*Account, error) { return Default.ParseAccount(id, b) }
-
 // account field names, for the keymap and aliases.
 const (
 	afID = iota

@@ -193,7 +193,7 @@ func maildirFolderOf(path string) string {
 			return ""
 		}
 	}
-	return MaildirFolderName(parts)
+	return mailbox.MaildirFolderName(parts)
 }
 
 // wantAt lists the messages a restore of account a at t (zero: latest)

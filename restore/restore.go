@@ -708,9 +708,7 @@ func pickUndeleted(start, end time.Time) func(it *mailbox.Item) (selection, bool
 // IsSystemAccount tells Carbonio's system accounts (spam/ham training,
 // virus quarantine, GAL sync, ...) by attribute or by name
 // (skip_system_accounts, getAvailableAccounts hide_system_accounts).
-func IsSystemAccount(a *mailbox.Account) bool { return isSystemAccount(a) }
-
-func isSystemAccount(a *mailbox.Account) bool {
+func IsSystemAccount(a *mailbox.Account) bool {
 	for _, k := range []string{"zimbraIsSystemAccount", "zimbraIsSystemResource"} {
 		if v, ok := a.Attrs[k]; ok && strings.Contains(strings.ToUpper(string(v)), "TRUE") {
 			return true
@@ -804,7 +802,7 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 		switch {
 		case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()),
 			opt.FilterDeleted && acct.Status == mailbox.StatusDeleted,
-			opt.SkipSystemAccounts && isSystemAccount(acct):
+			opt.SkipSystemAccounts && IsSystemAccount(acct):
 			continue
 		}
 		jobs = append(jobs, &job{acct: acct, dst: acct.Name, pick: pickAt(time.Time{}, !opt.FilterDeleted),
