@@ -675,7 +675,7 @@ func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mod
 				continue
 			}
 			l.ModTime = fi.ModTime()
-			if age := time.Now().Sub(l.ModTime); age < backuppath.LeftoverMinAge {
+			if age := time.Since(l.ModTime); age < backuppath.LeftoverMinAge {
 				p.Action = fmt.Sprintf("kept: younger than %s (a write may be in progress)", backuppath.LeftoverMinAge)
 				continue
 			}

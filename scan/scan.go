@@ -424,7 +424,6 @@ type acctScan struct {
 	sinceC int  // items written since the last checkpoint
 	wrote  bool // any item written
 	dirty  bool // scan state differs from the file
-	stamp  mailbox.Millis
 	curs   []*cur
 
 	// Group commit: blobs and item files are written without fsync; a
