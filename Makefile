@@ -6,7 +6,7 @@ BIN     ?= bin
 DEMO    ?= /tmp/cbfs-demo
 GOFLAGS ?=
 
-.PHONY: all setup build man install test test-short bench fuzz demo clean vet
+.PHONY: all setup build man install test test-short bench fuzz demo clean vet lint
 
 # make install: PREFIX and DESTDIR as usual; the units go to SYSTEMDDIR
 # (under DESTDIR too). The units call /usr/local/bin/cbfs: with another
@@ -50,9 +50,14 @@ vet:
 	go vet ./...
 
 # Every test, including real FUSE mounts (root, or a user with fusermount3).
-test: setup
-	go vet ./...
+test: setup lint
 	go test $(GOFLAGS) -count=1 -timeout 15m ./...
+
+# go vet and staticcheck (its default checks, `unused` among them), pinned
+# in go.mod's tool block: the version is the module's, not the machine's.
+# Silence a finding only with `//lint:ignore CHECK reason`.
+lint: vet
+	go tool staticcheck ./...
 
 test-short:
 	go test -short -count=1 ./...

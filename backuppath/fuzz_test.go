@@ -42,7 +42,7 @@ func FuzzParseItem(f *testing.F) {
 		f.Add(258, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, id int, b []byte) {
-		it, err := mailbox.ParseItem(id, b)
+		it, err := mailbox.Default.ParseItem(id, b)
 		if err != nil {
 			if it != nil {
 				t.Fatalf("ParseItem returned an item and an error")
@@ -64,7 +64,7 @@ func FuzzParseItem(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Encode of a parsed item: %v", err)
 		}
-		it2, err := mailbox.ParseItem(id, enc)
+		it2, err := mailbox.Default.ParseItem(id, enc)
 		if err != nil {
 			t.Fatalf("re-parse of\n%s\nfailed: %v", enc, err)
 		}
@@ -79,7 +79,7 @@ func FuzzParseItem(f *testing.F) {
 }
 
 func mustParse(t *testing.T, id int, b []byte) *mailbox.Item {
-	it, err := mailbox.ParseItem(id, b)
+	it, err := mailbox.Default.ParseItem(id, b)
 	if err != nil {
 		t.Fatal(err)
 	}

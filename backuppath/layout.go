@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 )
 
 // ServerDirAlt is the other spelling of the server folder: Carbonio's
@@ -135,12 +134,4 @@ func (p *Path) countDrive(ctx context.Context, rel string, depth int, out *Drive
 		}
 	}
 	return nil
-}
-
-// isDriveItemsRel reports whether rel (slash-separated, relative to the
-// root) lies in a drive_items folder: the root's or an account's.
-func isDriveItemsRel(rel string) bool {
-	parts := strings.Split(filepath.ToSlash(rel), "/")
-	return (len(parts) > 0 && parts[0] == DriveItemsDir) ||
-		(len(parts) > 2 && parts[0] == AccountsDir && parts[2] == DriveItemsDir)
 }

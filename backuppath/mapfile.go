@@ -3,7 +3,10 @@ package backuppath
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,4 +310,75 @@ func ParseIDMap(name string, b []byte) (map[int]int, error) {
 		m[a] = c
 	}
 	return m, nil
+}
+
+// AppendIDMap records that item orig of the source became restored on the
+// destination, as one "orig restored" line in accounts/<id>/id_mapper.log.
+// The file is rewritten atomically with the new line at its end.
+func (p *Path) AppendIDMap(accountID string, orig, restored int) error {
+	if err := checkName("account id", accountID); err != nil {
+		return fmt.Errorf("append to %s: %w", IDMapperFile, err)
+	}
+	path := filepath.Join(p.AccountDir(accountID), IDMapperFile)
+	old, err := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	line := fmt.Sprintf("%d %d\n", orig, restored)
+	return p.Writer().WriteFile(path, append(old, line...), 0o644)
+}
+
+// ReadIDMap reads accounts/<id>/id_mapper.log, or id_mapper when that is
+// absent (original id -> restored id), in any encoding ParseIDMap reads.
+func (p *Path) ReadIDMap(accountID string) (map[int]int, error) {
+	if err := checkName("account id", accountID); err != nil {
+		return nil, fmt.Errorf("read %s: %w", IDMapperFile, err)
+	}
+	rel := filepath.Join(AccountsDir, accountID, IDMapperFile)
+	b, err := p.readFile(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The wiki calls it id_mapper: read that spelling too.
+		if b2, err2 := p.readFile(filepath.Join(AccountsDir, accountID, IDMapperAlt)); !errors.Is(err2, fs.ErrNotExist) {
+			rel, b, err = filepath.Join(AccountsDir, accountID, IDMapperAlt), b2, err2
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseIDMap(filepath.Join(p.Root, rel), b)
+}
+
+// MapFiles lists the map_<serverId> files at the root (server ids, sorted).
+func (p *Path) MapFiles() ([]string, error) {
+	ents, err := p.listDir(".")
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if id, ok := strings.CutPrefix(e.Name(), MapPrefix); ok && !e.IsDir() && id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// ReadMap reads map_<serverID>, in any encoding ParseMap reads.
+func (p *Path) ReadMap(serverID string) (*Map, error) {
+	if err := checkName("server id", serverID); err != nil {
+		return nil, fmt.Errorf("read map: %w", err)
+	}
+	b, err := p.readFile(MapPrefix + serverID)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMap(filepath.Join(p.Root, MapPrefix+serverID), b)
+}
+
+// WriteMap replaces map_<m.ServerID>.
+func (p *Path) WriteMap(m *Map) error {
+	if err := checkName("server id", m.ServerID); err != nil {
+		return fmt.Errorf("write map: %w", err)
+	}
+	return p.writeJSON(filepath.Join(p.Root, MapPrefix+m.ServerID), m)
 }

@@ -559,8 +559,8 @@ func TestFindItem(t *testing.T) {
 	if got := ItemRelPath(acctID, 5); got != filepath.Join(items, "05", "5") {
 		t.Errorf("ItemRelPath(5) = %q", got)
 	}
-	if got := ItemBucket(1200); got != "00" {
-		t.Errorf("ItemBucket(1200) = %q, want 00", got)
+	if got := mailbox.Bucket(1200); got != "00" {
+		t.Errorf("mailbox.Bucket(1200) = %q, want 00", got)
 	}
 }
 

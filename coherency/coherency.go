@@ -328,6 +328,13 @@ type blobEntry struct {
 // Check runs doCoherencyCheck on bp. On cancellation it returns what it
 // found so far (Stopped set) and an error wrapping ctx.Err(); fixes already
 // made stay made (each is atomic).
+//
+// Its steps, in order: walk the blob area (walkBlobs), read every account
+// and item file (readAccounts: what each blob's states name and record),
+// keep only the named blobs when some accounts are asked for
+// (keepNamedBlobs), verify the blobs within their recorded sizes
+// (verifyBlobs), turn what was found into problems (blobProblems), count
+// drive_items/ (driveItems), list leftovers (leftovers), then fix.
 func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, error) {
 	mode := opt.DoubleGzip
 	if mode == "" {
@@ -344,13 +351,76 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 	if progress == nil {
 		progress = func(int, int, string) {}
 	}
-	res := &Result{}
+	c := &checker{bp: bp, opt: opt, progress: progress, res: &Result{},
+		refs: map[blob.Digest][]ItemRef{}, recorded: map[blob.Digest]int64{}, maybe: map[blob.Digest][]ItemRef{}}
+	res := c.res
 	stopped := func(err error) (*Result, error) {
 		res.Stopped = true
 		return res, fmt.Errorf("coherency check: %w", err)
 	}
+	// A step's *stopError stops the check with what it found so far;
+	// any other error fails it.
+	failed := func(err error) (*Result, error) {
+		var s *stopError
+		if errors.As(err, &s) {
+			return stopped(s.err)
+		}
+		return nil, err
+	}
 
-	// 1. Blobs.
+	if err := c.walkBlobs(ctx); err != nil {
+		return failed(err)
+	}
+	if err := c.readAccounts(ctx); err != nil {
+		return failed(err)
+	}
+	c.keepNamedBlobs()
+	if err := verifyBlobs(ctx, bp, c.entries, workers, progress, c.limit); err != nil {
+		return stopped(err)
+	}
+	res.Problems = append(c.blobProblems(), c.itemProblems...)
+	if err := c.driveItems(ctx); err != nil {
+		return failed(err)
+	}
+	if err := c.leftovers(ctx); err != nil {
+		return failed(err)
+	}
+
+	// 4. Fixes.
+	if opt.FixBackup || mode == DoubleGzipFix {
+		if err := fix(ctx, bp, res, opt, mode, progress, c.limit); err != nil {
+			if ctx.Err() != nil {
+				return stopped(ctx.Err())
+			}
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// stopError is a step's way to stop the check with what it found so far
+// (Check returns its Result, Stopped set), where other errors fail it.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+
+// checker is one run of Check: what its steps found so far.
+type checker struct {
+	bp       *backuppath.Path
+	opt      Options
+	progress func(int, int, string)
+	res      *Result
+
+	entries      []*blobEntry
+	refs         map[blob.Digest][]ItemRef
+	recorded     map[blob.Digest]int64     // the largest size a state records for a blob; -1: a state records none
+	maybe        map[blob.Digest][]ItemRef // named in broken item files
+	itemProblems []Problem
+}
+
+// walkBlobs lists the blob area (1. Blobs).
+func (c *checker) walkBlobs(ctx context.Context) error {
+	bp, res := c.bp, c.res
 	var entries []*blobEntry
 	err := bp.Blobs.Walk(ctx, func(name string, d blob.Digest, ok bool) error {
 		entries = append(entries, &blobEntry{rel: name, d: d, ok: ok})
@@ -358,26 +428,28 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return stopped(ctx.Err())
+			return &stopError{ctx.Err()}
 		}
-		return nil, fmt.Errorf("coherency check: %w", err)
+		return fmt.Errorf("coherency check: %w", err)
 	}
 	res.Blobs = len(entries)
+	c.entries = entries
+	return nil
+}
 
-	// 2. Accounts and items (before the blobs are verified: a blob is
-	// checked against the sizes its states record).
-	refs := map[blob.Digest][]ItemRef{}
-	recorded := map[blob.Digest]int64{}  // the largest size a state records for a blob; -1: a state records none
-	maybe := map[blob.Digest][]ItemRef{} // named in broken item files
-	var itemProblems []Problem
+// readAccounts reads every wanted account's account_info and item files
+// (2. Accounts and items, before the blobs are verified: a blob is
+// checked against the sizes its states record).
+func (c *checker) readAccounts(ctx context.Context) error {
+	bp, opt, res, progress := c.bp, c.opt, c.res, c.progress
 	ids, err := bp.AccountIDs()
 	if err != nil {
-		return nil, fmt.Errorf("coherency check: %w", err)
+		return fmt.Errorf("coherency check: %w", err)
 	}
 	res.Accounts = 0
 	for n, id := range ids {
 		if err := ctx.Err(); err != nil {
-			return stopped(err)
+			return &stopError{err}
 		}
 		progress(n, len(ids), "items")
 		name := ""
@@ -386,100 +458,117 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 			if errors.Is(err, blob.ErrBroken) {
 				class = ClassBrokenAccount
 			}
-			itemProblems = append(itemProblems, Problem{Class: class,
+			c.itemProblems = append(c.itemProblems, Problem{Class: class,
 				Path:   filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile)),
 				Reason: relReason(bp.Root, filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile), err)})
 		} else {
 			name = a.Name
 		}
 		if !opt.wanted(id, name) {
-			if len(itemProblems) > 0 && itemProblems[len(itemProblems)-1].Path == filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile)) {
-				itemProblems = itemProblems[:len(itemProblems)-1]
+			if len(c.itemProblems) > 0 && c.itemProblems[len(c.itemProblems)-1].Path == filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.AccountInfoFile)) {
+				c.itemProblems = c.itemProblems[:len(c.itemProblems)-1]
 			}
 			continue
 		}
 		res.Accounts++
-		files, others, err := bp.ItemFiles(id)
-		if err != nil {
-			itemProblems = append(itemProblems, Problem{Class: ClassUnreadableAccount,
-				Path:   filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir)),
-				Reason: relReason(bp.Root, filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir), err)})
-			continue
-		}
-		for _, o := range others {
-			itemProblems = append(itemProblems, Problem{Class: ClassNotItem, Path: filepath.ToSlash(o),
-				Reason: "not an item id"})
-		}
-		for _, f := range files {
-			if err := ctx.Err(); err != nil {
-				return stopped(err)
-			}
-			res.Items++
-			ref := ItemRef{AccountID: id, Account: name, ItemID: f.ItemID}
-			it, err := bp.ReadItemFile(f.RelPath, f.ItemID)
-			if err != nil {
-				class := ClassUnreadableItem
-				if errors.Is(err, blob.ErrBroken) {
-					class = ClassBrokenItem
-					// Digests still legible in the broken file.
-					if raw, rerr := confined.ReadFile(bp.Root, f.RelPath, backuppath.MaxMetadataFile); rerr == nil {
-						for _, d := range mailbox.DigestsIn(raw) {
-							maybe[d] = append(maybe[d], ref)
-						}
-					}
-				}
-				itemProblems = append(itemProblems, Problem{Class: class, Path: filepath.ToSlash(f.RelPath),
-					Items: []ItemRef{ref}, Reason: relReason(bp.Root, f.RelPath, err)})
-				continue
-			}
-			res.States += len(it.States)
-			for _, d := range it.Digests() {
-				refs[d] = append(refs[d], ref)
-			}
-			for i := range it.States {
-				st := &it.States[i]
-				switch r, seen := recorded[st.Digest]; {
-				case st.Digest == "":
-				case st.Size <= 0:
-					recorded[st.Digest] = -1
-				case !seen || (r >= 0 && st.Size > r):
-					recorded[st.Digest] = st.Size
-				}
-			}
+		if err := c.readItems(ctx, id, name); err != nil {
+			return err
 		}
 	}
 	progress(len(ids), len(ids), "items")
-	if len(opt.Accounts) > 0 {
-		// Only the blobs these accounts' states name.
-		kept := entries[:0]
-		for _, e := range entries {
-			if e.ok && (len(refs[e.d]) > 0 || len(maybe[e.d]) > 0) {
+	return nil
+}
+
+// readItems reads one account's item files: which blobs their states
+// name and the sizes they record.
+func (c *checker) readItems(ctx context.Context, id, name string) error {
+	bp, res := c.bp, c.res
+	files, others, err := bp.ItemFiles(id)
+	if err != nil {
+		c.itemProblems = append(c.itemProblems, Problem{Class: ClassUnreadableAccount,
+			Path:   filepath.ToSlash(filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir)),
+			Reason: relReason(bp.Root, filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir), err)})
+		return nil
+	}
+	for _, o := range others {
+		c.itemProblems = append(c.itemProblems, Problem{Class: ClassNotItem, Path: filepath.ToSlash(o),
+			Reason: "not an item id"})
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return &stopError{err}
+		}
+		res.Items++
+		ref := ItemRef{AccountID: id, Account: name, ItemID: f.ItemID}
+		it, err := bp.ReadItemFile(f.RelPath, f.ItemID)
+		if err != nil {
+			class := ClassUnreadableItem
+			if errors.Is(err, blob.ErrBroken) {
+				class = ClassBrokenItem
+				// Digests still legible in the broken file.
+				if raw, rerr := confined.ReadFile(bp.Root, f.RelPath, backuppath.MaxMetadataFile); rerr == nil {
+					for _, d := range mailbox.DigestsIn(raw) {
+						c.maybe[d] = append(c.maybe[d], ref)
+					}
+				}
+			}
+			c.itemProblems = append(c.itemProblems, Problem{Class: class, Path: filepath.ToSlash(f.RelPath),
+				Items: []ItemRef{ref}, Reason: relReason(bp.Root, f.RelPath, err)})
+			continue
+		}
+		res.States += len(it.States)
+		for _, d := range it.Digests() {
+			c.refs[d] = append(c.refs[d], ref)
+		}
+		for i := range it.States {
+			st := &it.States[i]
+			switch r, seen := c.recorded[st.Digest]; {
+			case st.Digest == "":
+			case st.Size <= 0:
+				c.recorded[st.Digest] = -1
+			case !seen || (r >= 0 && st.Size > r):
+				c.recorded[st.Digest] = st.Size
+			}
+		}
+	}
+	return nil
+}
+
+// keepNamedBlobs keeps, when some accounts are asked for, only the blobs
+// these accounts' states name.
+func (c *checker) keepNamedBlobs() {
+	if len(c.opt.Accounts) > 0 {
+		kept := c.entries[:0]
+		for _, e := range c.entries {
+			if e.ok && (len(c.refs[e.d]) > 0 || len(c.maybe[e.d]) > 0) {
 				kept = append(kept, e)
 			}
 		}
-		entries = kept
-		res.Blobs = len(entries)
+		c.entries = kept
+		c.res.Blobs = len(c.entries)
 	}
+}
 
-	// 1b. Verify the blobs, each within the largest size its states record
-	// (a gzip bomb is broken, found in bounded memory).
-	limit := func(d blob.Digest) blob.Limit {
-		if r := recorded[d]; r > 0 {
-			return blob.Limit{Size: r}
-		}
-		return blob.Limit{}
+// limit is the bound a blob is verified within (1b): the largest size its
+// states record (a gzip bomb is broken, found in bounded memory).
+func (c *checker) limit(d blob.Digest) blob.Limit {
+	if r := c.recorded[d]; r > 0 {
+		return blob.Limit{Size: r}
 	}
-	if err := verifyBlobs(ctx, bp, entries, workers, progress, limit); err != nil {
-		return stopped(err)
-	}
+	return blob.Limit{}
+}
+
+// blobProblems is what the verified blobs and the states' names say
+// (3. Findings): bad names, broken and double-gzipped blobs, orphans and
+// missing blobs.
+func (c *checker) blobProblems() []Problem {
+	entries, refs, maybe, res := c.entries, c.refs, c.maybe, c.res
 	sound := make(map[blob.Digest]*blobEntry, len(entries))
 	for _, e := range entries {
 		if e.ok {
 			sound[e.d] = e
 		}
 	}
-
-	// 3. Findings.
 	var blobProblems []Problem
 	for _, e := range entries {
 		if !e.ok {
@@ -520,7 +609,7 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		}
 	}
 	missing := make([]blob.Digest, 0)
-	res.Blobless = bp.Blobless()
+	res.Blobless = c.bp.Blobless()
 	for d := range refs {
 		if _, ok := sound[d]; !ok && !res.Blobless {
 			missing = append(missing, d)
@@ -536,48 +625,46 @@ func Check(ctx context.Context, bp *backuppath.Path, opt Options) (*Result, erro
 		}
 		blobProblems = append(blobProblems, p)
 	}
-	res.Problems = append(blobProblems, itemProblems...)
+	return blobProblems
+}
 
-	// drive_items/: counted, not checked (their format is not public).
-	if len(opt.Accounts) == 0 {
-		d, err := bp.DriveItems(ctx)
+// driveItems counts drive_items/, which is not checked (its format is not
+// public); only when every account is checked.
+func (c *checker) driveItems(ctx context.Context) error {
+	if len(c.opt.Accounts) == 0 {
+		d, err := c.bp.DriveItems(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return stopped(ctx.Err())
+				return &stopError{ctx.Err()}
 			}
-			return nil, fmt.Errorf("coherency check: %w", err)
+			return fmt.Errorf("coherency check: %w", err)
 		}
-		res.DriveItemFiles, res.DriveItemBytes = d.Files, d.Bytes
+		c.res.DriveItemFiles, c.res.DriveItemBytes = d.Files, d.Bytes
 	}
+	return nil
+}
 
-	// Leftovers of interrupted writes (no account's).
+// leftovers reports the leftovers of interrupted writes (no account's;
+// only when every account is checked).
+func (c *checker) leftovers(ctx context.Context) error {
 	var lefts []backuppath.Leftover
-	if len(opt.Accounts) == 0 {
-		lefts, err = bp.Leftovers(ctx)
+	var err error
+	if len(c.opt.Accounts) == 0 {
+		lefts, err = c.bp.Leftovers(ctx)
 	}
 	if err != nil {
-		return stopped(err)
+		return &stopError{err}
 	}
 	for _, l := range lefts {
 		what := "temporary file"
 		if l.Dir {
 			what = "temporary folder"
 		}
-		res.Problems = append(res.Problems, Problem{Class: ClassLeftover, Path: l.RelPath,
+		c.res.Problems = append(c.res.Problems, Problem{Class: ClassLeftover, Path: l.RelPath,
 			Reason: fmt.Sprintf("%s of an interrupted write, %s old (modified %s)", what,
 				l.Age(time.Now()).Truncate(time.Second), l.ModTime.UTC().Format(time.RFC3339))})
 	}
-
-	// 4. Fixes.
-	if opt.FixBackup || mode == DoubleGzipFix {
-		if err := fix(ctx, bp, res, opt, mode, progress, limit); err != nil {
-			if ctx.Err() != nil {
-				return stopped(ctx.Err())
-			}
-			return res, err
-		}
-	}
-	return res, nil
+	return nil
 }
 
 // relReason is the message of err about the file rel, without the
@@ -675,7 +762,7 @@ func fix(ctx context.Context, bp *backuppath.Path, res *Result, opt Options, mod
 				continue
 			}
 			l.ModTime = fi.ModTime()
-			if age := time.Now().Sub(l.ModTime); age < backuppath.LeftoverMinAge {
+			if age := time.Since(l.ModTime); age < backuppath.LeftoverMinAge {
 				p.Action = fmt.Sprintf("kept: younger than %s (a write may be in progress)", backuppath.LeftoverMinAge)
 				continue
 			}

@@ -372,8 +372,6 @@ func printOps(w io.Writer, ops []opqueue.Op, verbose bool) {
 	}
 }
 
-const carbonioDate = "02/01/2006 15:04:05"
-
 func progressString(p opqueue.Progress) string {
 	if p.Total > 0 {
 		return fmt.Sprintf("%d/%d", p.Done, p.Total)

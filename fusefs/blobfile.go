@@ -13,7 +13,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cbfs/cbfs/blob"
-	"github.com/cbfs/cbfs/index"
 )
 
 // ---- blobFile: a blob's decompressed, verified content ----
@@ -292,7 +291,7 @@ func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
 }
 
 // newItemFile is the file of an item's content as of ref's state.
-func (f *FS) newItemFile(acct index.Account, ref fileRef, ino uint64, folder string, deleted bool) *blobFile {
+func (f *FS) newItemFile(ref fileRef, ino uint64, folder string) *blobFile {
 	file := &blobFile{digest: ref.cs.Digest, recorded: max(ref.cs.Size, 0)}
 	mt := ref.state.Date.Time()
 	if mt.IsZero() {

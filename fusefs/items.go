@@ -51,7 +51,7 @@ func (d *itemsDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 }
 
 func (d *itemsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	id, ok := parseItemID(name)
+	id, ok := mailbox.ParseItemID(name)
 	if !ok {
 		return nil, syscall.ENOENT
 	}
@@ -324,7 +324,7 @@ func (f *FS) damageXattrs(it *index.Item, i int, err error) []xattr {
 // the file is shown under if known, else the folder is looked up in the
 // tree of the state's moment.
 func (f *FS) itemFile(acct index.Account, ref fileRef, ino uint64, folder string, known, deleted bool) *blobFile {
-	file := f.newItemFile(acct, ref, ino, folder, deleted)
+	file := f.newItemFile(ref, ino, folder)
 	file.xa = func() []xattr {
 		path := folder
 		if !known {

@@ -85,9 +85,6 @@ func parseItemFileName(name string) (id int, ext string, ok bool) {
 	return id, ext, true
 }
 
-// parseItemID reads an item id (items/<id>): mailbox.ParseItemID.
-func parseItemID(name string) (int, bool) { return mailbox.ParseItemID(name) }
-
 // atDayLayout names the entries of at/.
 const atDayLayout = "2006-01-02"
 

@@ -111,7 +111,7 @@ func TestItemFileNames(t *testing.T) {
 		assert.False(t, ok, bad)
 	}
 	for _, bad := range []string{"042", "-1", "", "1e3", " 1"} {
-		_, ok := parseItemID(bad)
+		_, ok := mailbox.ParseItemID(bad)
 		assert.False(t, ok, bad)
 	}
 }

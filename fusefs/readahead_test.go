@@ -153,7 +153,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 
 	// Opening a file further on fetches the files after it.
 	k := min(len(got)+1, len(files)-2)
-	file := f.newItemFile(d.v.acct, files[k], 2, "", false)
+	file := f.newItemFile(files[k], 2, "")
 	file.folder, file.itemID = d, files[k].id
 	h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 	require.Zero(t, errno)
@@ -174,7 +174,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 
 	// Opening the next file hands out no job twice.
 	n := len(jobs())
-	file2 := f.newItemFile(d.v.acct, files[k+1], 3, "", false)
+	file2 := f.newItemFile(files[k+1], 3, "")
 	file2.folder, file2.itemID = d, files[k+1].id
 	_, _, errno = file2.Open(context.Background(), syscall.O_RDONLY)
 	require.Zero(t, errno)
@@ -212,7 +212,7 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 	// fails with EIO, all others give their verified content.
 	ref, _ := raFS(t, Options{NoReadAhead: true})
 	for i, r := range files {
-		file := f.newItemFile(d.v.acct, r, uint64(10+i), "", false)
+		file := f.newItemFile(r, uint64(10+i), "")
 		file.folder, file.itemID = d, r.id
 		h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 		require.Zero(t, errno)
@@ -258,7 +258,7 @@ func TestReopenVerified(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, comp[:len(comp)/2], 0o644))
 	for i, r := range files[:3] {
-		file := f.newItemFile(d.v.acct, r, uint64(10+i), "", false)
+		file := f.newItemFile(r, uint64(10+i), "")
 		for open := 0; open < 2; open++ {
 			h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 			require.Zero(t, errno)

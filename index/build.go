@@ -342,7 +342,7 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 				n, ok := idOfKey(k)
 				if r, err := decodeFileInfo(v); ok && err == nil {
 					if r.Bucket == "" {
-						r.Bucket = backuppath.ItemBucket(n)
+						r.Bucket = mailbox.Bucket(n)
 					}
 					indexed[n] = r
 				}
@@ -394,7 +394,7 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 				j.mtime, j.size, j.stat = ix.fileTime(info.ModTime(), now), info.Size(), false
 			}
 		}
-		if c.bucket != backuppath.ItemBucket(n) {
+		if c.bucket != mailbox.Bucket(n) {
 			j.bucket = c.bucket
 		}
 		js = append(js, j)

@@ -20,7 +20,7 @@ import (
 // strings are a uvarint length and the bytes):
 //
 //	hdr byte        recBucket | recErr
-//	[bucket string] when recBucket (file not in backuppath.ItemBucket(id))
+//	[bucket string] when recBucket (file not in mailbox.Bucket(id))
 //	mtime zz        Unix ns; 0 = re-read on the next refresh
 //	size uvarint
 //	[err string, class byte] when recErr (class: 1 unreadable, 2 broken)

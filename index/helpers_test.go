@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -204,5 +203,3 @@ func stateOf(s *mailbox.State) State {
 		Deleted: s.Deleted, Digest: s.Digest, Size: s.Size, Date: s.Date, Name: s.Name, ParentID: s.ParentID}
 	return normal(c)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -411,7 +411,7 @@ func makeItem(a *acctRec, id int, v string) (Item, error) {
 	}
 	bucket := r.Bucket
 	if bucket == "" {
-		bucket = backuppath.ItemBucket(id)
+		bucket = mailbox.Bucket(id)
 	}
 	return Item{
 		ID:       id,

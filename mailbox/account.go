@@ -92,9 +92,6 @@ func (d *Decoder) ParseAccount(id string, b []byte) (*Account, error) {
 	return a, nil
 }
 
-// ParseAccount reads account_info with the default decoder.
-func ParseAccount(id string, b []byte) (*Account, error) { return Default.ParseAccount(id, b) }
-
 // account field names, for the keymap and aliases.
 const (
 	afID = iota
@@ -675,14 +672,4 @@ func usableName(n string) bool {
 		return false
 	}
 	return true
-}
-
-// SortAccounts sorts by name, then id (the listing order).
-func SortAccounts(accts []Account) {
-	sort.Slice(accts, func(i, j int) bool {
-		if accts[i].Name != accts[j].Name {
-			return accts[i].Name < accts[j].Name
-		}
-		return accts[i].ID < accts[j].ID
-	})
 }

@@ -38,7 +38,7 @@ func TestParseAccountShapes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := ParseAccount(id, []byte(tc.in))
+			a, err := Default.ParseAccount(id, []byte(tc.in))
 			if err != nil {
 				t.Fatalf("ParseAccount: %v", err)
 			}
@@ -51,7 +51,7 @@ func TestParseAccountShapes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParseAccount(id, b)
+			back, err := Default.ParseAccount(id, b)
 			if err != nil || back.Name != a.Name || back.Status != a.Status {
 				t.Errorf("round trip: %+v, %v\n%s", back, err, b)
 			}
@@ -60,7 +60,7 @@ func TestParseAccountShapes(t *testing.T) {
 
 	t.Run("SOAP: multi-valued attributes are lists, the list is Attrs", func(t *testing.T) {
 		for _, in := range []string{`{"a": ` + soap + `}`, `{"attrs": {"a": ` + soap + `}}`, `{"attrs": ` + soap + `}`} {
-			a, err := ParseAccount(id, []byte(in))
+			a, err := Default.ParseAccount(id, []byte(in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func TestParseAccountShapes(t *testing.T) {
 			`{"a": [{"n": "zimbraAccountStatus", "_content": "active"}]}`,
 			`{"x": {"y": {"z": {"mail": "three@levels.down"}}}}`,
 		} {
-			if a, err := ParseAccount(id, []byte(in)); !errors.Is(err, ErrNoName) {
+			if a, err := Default.ParseAccount(id, []byte(in)); !errors.Is(err, ErrNoName) {
 				t.Errorf("%s: %+v, %v; want ErrNoName", in, a, err)
 			}
 		}

@@ -14,7 +14,7 @@ func BenchmarkParseItem(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := ParseItem(1, data); err != nil {
+				if _, err := Default.ParseItem(1, data); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -58,12 +58,12 @@ var parseItemCases = []struct{ name, data string }{
 // The benchmark's dialects say the same: a benchmark of a shape that
 // reads wrong would measure nothing.
 func TestParseItemCasesAgree(t *testing.T) {
-	want, err := ParseItem(1, []byte(parseItemCases[0].data))
+	want, err := Default.ParseItem(1, []byte(parseItemCases[0].data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, bc := range parseItemCases[1:] {
-		it, err := ParseItem(1, []byte(bc.data))
+		it, err := Default.ParseItem(1, []byte(bc.data))
 		if err != nil {
 			t.Fatal(bc.name, err)
 		}

@@ -132,9 +132,6 @@ func (d *Decoder) WithBlobs(exists func(blob.Digest) bool) *Decoder {
 	return &c
 }
 
-// ParseItem parses an item file with the default decoder.
-func ParseItem(id int, b []byte) (*Item, error) { return Default.ParseItem(id, b) }
-
 // ParseItem parses an item file: a JSON array of states (a single state
 // object is accepted as a one-state history). States are sorted by start
 // date and completed (NewItem). It fails only when the file is not JSON,

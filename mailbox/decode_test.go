@@ -84,7 +84,7 @@ func TestDecodeDialects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			it, err := ParseItem(1, []byte("["+tc.state+"]"))
+			it, err := Default.ParseItem(1, []byte("["+tc.state+"]"))
 			require.NoError(t, err)
 			tc.check(t, it.States[0])
 		})
@@ -95,7 +95,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestInheritance(t *testing.T) {
 	t.Run("a state that names no blob keeps the content before it", func(t *testing.T) {
-		it, err := ParseItem(300, []byte(`[{"startDate":1000,"type":5,"folderId":2,"flags":"u","digest":"`+string(testDigest)+`","size":21},
+		it, err := Default.ParseItem(300, []byte(`[{"startDate":1000,"type":5,"folderId":2,"flags":"u","digest":"`+string(testDigest)+`","size":21},
 			{"startDate":2000,"type":5,"folderId":2,"flags":"f"}]`))
 		require.NoError(t, err)
 		s := it.States[1]
@@ -106,13 +106,13 @@ func TestInheritance(t *testing.T) {
 		assert.Equal(t, 1, it.ShownAt(time.Time{}), "shown as a file of its folder")
 	})
 	t.Run("a full state does not inherit other concepts", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":1000,"type":5,"folderId":2,"flags":"u","tags":["a"]},{"startDate":2000,"type":5,"folderId":3}]`))
+		it, err := Default.ParseItem(1, []byte(`[{"startDate":1000,"type":5,"folderId":2,"flags":"u","tags":["a"]},{"startDate":2000,"type":5,"folderId":3}]`))
 		require.NoError(t, err)
 		assert.Empty(t, it.States[1].Flags)
 		assert.Empty(t, it.States[1].Tags)
 	})
 	t.Run("a delta state inherits what it does not say", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"start-date":"2024-05-01T09:00:00Z","item-type":"5","parentId":2,"flags":"u","keywords":["a"],"sizeBytes":21,"content":{"sha256":"`+string(testDigest)+`"}},
+		it, err := Default.ParseItem(1, []byte(`[{"start-date":"2024-05-01T09:00:00Z","item-type":"5","parentId":2,"flags":"u","keywords":["a"],"sizeBytes":21,"content":{"sha256":"`+string(testDigest)+`"}},
 			{"start-date":"2024-05-02T09:00:00Z","flags":""},
 			{"start-date":"2024-05-03T09:00:00Z","isDeleted":"true"}]`))
 		require.NoError(t, err)
@@ -164,7 +164,7 @@ func TestParseAccountDialects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := ParseAccount(id, []byte(tc.in))
+			a, err := Default.ParseAccount(id, []byte(tc.in))
 			require.NoError(t, err)
 			assert.Equal(t, id, a.ID)
 			assert.Equal(t, tc.wantName, a.Name)
@@ -172,9 +172,9 @@ func TestParseAccountDialects(t *testing.T) {
 			assert.Equal(t, tc.wantStatus, a.Status)
 		})
 	}
-	_, err := ParseAccount(id, []byte(`{"displayName":"nobody"}`))
+	_, err := Default.ParseAccount(id, []byte(`{"displayName":"nobody"}`))
 	assert.ErrorIs(t, err, ErrNoName)
-	_, err = ParseAccount(id, []byte(`{"id":"other","name":"x@y"}`))
+	_, err = Default.ParseAccount(id, []byte(`{"id":"other","name":"x@y"}`))
 	assert.ErrorContains(t, err, "does not match its folder")
 }
 

@@ -65,7 +65,7 @@ func TestParseItem(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			it, err := ParseItem(42, []byte(tc.in))
+			it, err := Default.ParseItem(42, []byte(tc.in))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "item 42") {
 					t.Fatalf("ParseItem = %v, %v; want an error about item 42 containing %q", it, err, tc.wantErr)
@@ -173,9 +173,9 @@ func TestItemEncodeParse(t *testing.T) {
 			if lines[0] != "[" || lines[len(lines)-1] != "]" || len(lines) != len(tc.it.States)+2 {
 				t.Errorf("Encode is not one state per line:\n%s", b)
 			}
-			got, err := ParseItem(tc.it.ID, b)
+			got, err := Default.ParseItem(tc.it.ID, b)
 			if err != nil {
-				t.Fatalf("ParseItem(Encode()): %v\n%s", err, b)
+				t.Fatalf("Default.ParseItem(Encode()): %v\n%s", err, b)
 			}
 			want := tc.it
 			if tc.want != nil {

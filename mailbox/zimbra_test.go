@@ -30,7 +30,7 @@ func TestUnreadApartFromFlags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			it, err := ParseItem(1, []byte("["+tc.state+"]"))
+			it, err := Default.ParseItem(1, []byte("["+tc.state+"]"))
 			require.NoError(t, err)
 			s := it.States[0]
 			assert.Equal(t, tc.want, s.Flags)
@@ -40,7 +40,7 @@ func TestUnreadApartFromFlags(t *testing.T) {
 		})
 	}
 	t.Run("a delta that states only unread changes only unread", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"start-date":1000,"tp":5,"fid":2,"fg":36,"uc":1,"dgst":"`+string(testDigest)+`"},
+		it, err := Default.ParseItem(1, []byte(`[{"start-date":1000,"tp":5,"fid":2,"fg":36,"uc":1,"dgst":"`+string(testDigest)+`"},
 			{"start-date":2000,"uc":0},
 			{"start-date":3000,"unread":1}]`))
 		require.NoError(t, err)
@@ -71,23 +71,23 @@ func TestZimbraVocabularies(t *testing.T) {
 		assert.Empty(t, s.Notes)
 	}
 	t.Run("UnderlyingData", func(t *testing.T) {
-		it, err := ParseItem(258, []byte(`[{"start-date":1714554000000,"id":258,"uuid":"b1f0","tp":5,"pid":-258,"fid":257,"pfid":"2:7","idx":258,"imap":4021,"loc":"1","dgst":"`+plain+`","dt":`+sec+`,"sz":21,"uc":1,"fg":32,"tg":"\u0000work\u0000todo\u0000","sbj":"Q2 report","modm":1200,"modc":1100,"dc":`+sec+`}]`))
+		it, err := Default.ParseItem(258, []byte(`[{"start-date":1714554000000,"id":258,"uuid":"b1f0","tp":5,"pid":-258,"fid":257,"pfid":"2:7","idx":258,"imap":4021,"loc":"1","dgst":"`+plain+`","dt":`+sec+`,"sz":21,"uc":1,"fg":32,"tg":"\u0000work\u0000todo\u0000","sbj":"Q2 report","modm":1200,"modc":1100,"dc":`+sec+`}]`))
 		require.NoError(t, err)
 		check(t, it.States[0])
 	})
 	t.Run("mail_item columns", func(t *testing.T) {
-		it, err := ParseItem(258, []byte(`[{"start_date":1714554000000,"mailbox_id":1,"id":258,"type":5,"parent_id":-258,"folder_id":257,"prev_folders":"2:7","index_id":258,"imap_id":4021,"date":`+sec+`,"size":21,"locator":"1","blob_digest":"`+plain+`","unread":1,"flags":32,"tags":0,"tag_names":"\u0000work\u0000todo\u0000","subject":"Q2 report","change_date":`+sec+`,"mod_metadata":1200,"mod_content":1100,"uuid":"b1f0","transaction_id":3}]`))
+		it, err := Default.ParseItem(258, []byte(`[{"start_date":1714554000000,"mailbox_id":1,"id":258,"type":5,"parent_id":-258,"folder_id":257,"prev_folders":"2:7","index_id":258,"imap_id":4021,"date":`+sec+`,"size":21,"locator":"1","blob_digest":"`+plain+`","unread":1,"flags":32,"tags":0,"tag_names":"\u0000work\u0000todo\u0000","subject":"Q2 report","change_date":`+sec+`,"mod_metadata":1200,"mod_content":1100,"uuid":"b1f0","transaction_id":3}]`))
 		require.NoError(t, err)
 		check(t, it.States[0])
 		assert.JSONEq(t, `0`, string(it.States[0].Extra["tags"]), "the tag bitmask is kept, not read as tags")
 	})
 	t.Run("a small seconds value under a Zimbra key is seconds", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":1,"tp":5,"dt":86400}]`))
+		it, err := Default.ParseItem(1, []byte(`[{"startDate":1,"tp":5,"dt":86400}]`))
 		require.NoError(t, err)
 		assert.Equal(t, Millis(86400000), it.States[0].Date)
 	})
 	t.Run("a folder by its name", func(t *testing.T) {
-		it, err := ParseItem(257, []byte(`[{"start-date":1714550400000,"tp":1,"pid":1,"fid":1,"nm":"Projects"}]`))
+		it, err := Default.ParseItem(257, []byte(`[{"start-date":1714550400000,"tp":1,"pid":1,"fid":1,"nm":"Projects"}]`))
 		require.NoError(t, err)
 		s := it.States[0]
 		assert.Equal(t, TypeFolder, s.Type)
@@ -96,7 +96,7 @@ func TestZimbraVocabularies(t *testing.T) {
 	})
 	t.Run("Zimbra's type numbers", func(t *testing.T) {
 		for n, name := range map[int]string{7: "invite", 9: "note", 12: "virtual_conversation", 13: "mountpoint", 14: "wiki", 17: "calendar_group", 18: "link"} {
-			it, err := ParseItem(1, []byte(`[{"startDate":1,"tp":`+itoa(int64(n))+`}]`))
+			it, err := Default.ParseItem(1, []byte(`[{"startDate":1,"tp":`+itoa(int64(n))+`}]`))
 			require.NoError(t, err)
 			assert.Equal(t, name, it.States[0].Type.String())
 			back, err := ParseItemType(name)
@@ -159,14 +159,14 @@ func TestNestedState(t *testing.T) {
 	assert.Contains(t, census.Summary(), "1 key not understood (item.color)")
 
 	t.Run("two levels down, not three", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":1,"a":{"b":{"tp":5,"fid":4}}},{"startDate":2,"a":{"b":{"c":{"tp":6}}}}]`))
+		it, err := Default.ParseItem(1, []byte(`[{"startDate":1,"a":{"b":{"tp":5,"fid":4}}},{"startDate":2,"a":{"b":{"c":{"tp":6}}}}]`))
 		require.NoError(t, err)
 		assert.Equal(t, TypeMessage, it.States[0].Type)
 		assert.Equal(t, 4, it.States[0].FolderID)
 		assert.Equal(t, TypeMessage, it.States[1].Type, "three levels down is not read: a delta")
 	})
 	t.Run("a state that says its type is not looked into", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":1,"type":5,"folderId":2,"attachment":{"name":"a.pdf","size":99}}]`))
+		it, err := Default.ParseItem(1, []byte(`[{"startDate":1,"type":5,"folderId":2,"attachment":{"name":"a.pdf","size":99}}]`))
 		require.NoError(t, err)
 		assert.Equal(t, "", it.States[0].Name)
 		assert.Zero(t, it.States[0].Size)
@@ -206,7 +206,7 @@ func TestValidityPeriods(t *testing.T) {
 	d1, d2, d3, d4 := ms(1, 9), ms(2, 9), ms(3, 9), ms(4, 9)
 	dg := string(testDigest)
 	t.Run("the last state ended: deleted from its end on", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":`+itoa(int64(d1))+`,"end-date":`+itoa(int64(d2))+`,"type":5,"folderId":2,"digest":"`+dg+`"}]`))
+		it, err := Default.ParseItem(1, []byte(`[{"startDate":`+itoa(int64(d1))+`,"end-date":`+itoa(int64(d2))+`,"type":5,"folderId":2,"digest":"`+dg+`"}]`))
 		require.NoError(t, err)
 		require.Len(t, it.States, 2)
 		e := it.States[1]
@@ -227,12 +227,12 @@ func TestValidityPeriods(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 1, strings.Count(string(b), "startDate"), "the end date is written, not the state it makes")
 		assert.Contains(t, string(b), `"endDate":`+itoa(int64(d2)))
-		again, err := ParseItem(1, b)
+		again, err := Default.ParseItem(1, b)
 		require.NoError(t, err)
 		assert.Equal(t, it.States, again.States, "round trip")
 	})
 	t.Run("a gap: deleted in between", func(t *testing.T) {
-		it, err := ParseItem(1, []byte(`[{"startDate":`+itoa(int64(d1))+`,"validTo":`+itoa(int64(d2))+`,"type":5,"folderId":2,"digest":"`+dg+`"},
+		it, err := Default.ParseItem(1, []byte(`[{"startDate":`+itoa(int64(d1))+`,"validTo":`+itoa(int64(d2))+`,"type":5,"folderId":2,"digest":"`+dg+`"},
 			{"startDate":`+itoa(int64(d3))+`,"type":5,"folderId":4,"digest":"`+dg+`"}]`))
 		require.NoError(t, err)
 		require.Len(t, it.States, 3)
@@ -243,7 +243,7 @@ func TestValidityPeriods(t *testing.T) {
 	})
 	t.Run("an end at the next start, or after it, or before its own start: nothing", func(t *testing.T) {
 		for _, end := range []Millis{d2, d3, d1, d1 - 1} {
-			it, err := ParseItem(1, []byte(`[{"startDate":`+itoa(int64(d1))+`,"end_date":`+itoa(int64(end))+`,"type":5,"folderId":2},
+			it, err := Default.ParseItem(1, []byte(`[{"startDate":`+itoa(int64(d1))+`,"end_date":`+itoa(int64(end))+`,"type":5,"folderId":2},
 				{"startDate":`+itoa(int64(d2))+`,"type":5,"folderId":4}]`))
 			require.NoError(t, err)
 			assert.Len(t, it.States, 2, "end %d", end)
@@ -306,7 +306,7 @@ func FuzzZimbraMetadata(f *testing.F) {
 		if err == nil && m == nil {
 			t.Fatal("nil map without an error")
 		}
-		_, _ = ParseItem(1, []byte(`[{"startDate":1,"tp":5,"meta":`+strconvQuote(s)+`}]`))
+		_, _ = Default.ParseItem(1, []byte(`[{"startDate":1,"tp":5,"meta":`+strconvQuote(s)+`}]`))
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/cbfs/cbfs/internal/atomicfile"
@@ -231,20 +230,4 @@ func (r *Runner) scheduleConfig(req ConfigRequest) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("scheduler %s lost", d.Name) // cannot happen: all has every name
-}
-
-// ParseScheduleBool reads enabled's value as Carbonio's CLI does: true or
-// false (1/0, yes/no accepted).
-func ParseScheduleBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "yes", "on":
-		return true, nil
-	case "no", "off":
-		return false, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, fmt.Errorf("want true or false, not %q", s)
-	}
-	return b, nil
 }

@@ -2,7 +2,6 @@ package opqueue
 
 import (
 	"fmt"
-	"strconv"
 )
 
 // Key templates. Every key starts with a fixed prefix, so the operations
@@ -28,14 +27,3 @@ const seqWidth = 20
 func opKey(seq uint64) string { return fmt.Sprintf("%s%0*d", tmplOp, seqWidth, seq) }
 
 func opIDKey(id string) string { return tmplOpID + id }
-
-func seqOfKey(key string) (uint64, error) {
-	if len(key) <= len(tmplOp) {
-		return 0, fmt.Errorf("malformed operation key %q", key)
-	}
-	n, err := strconv.ParseUint(key[len(tmplOp):], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("malformed operation key %q: %w", key, err)
-	}
-	return n, nil
-}

@@ -187,17 +187,6 @@ func (q *Queue) Register(kind string, h Handler) {
 	q.handlers[kind] = h
 }
 
-// Kinds lists the registered kinds.
-func (q *Queue) Kinds() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var ks []string
-	for k := range q.handlers {
-		ks = append(ks, k)
-	}
-	return ks
-}
-
 // Enqueue appends an operation of a registered kind to the queue and
 // returns it (state queued).
 func (q *Queue) Enqueue(kind string, params map[string]string) (Op, error) {

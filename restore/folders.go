@@ -155,6 +155,3 @@ func sortPaths(ps [][]string) {
 		}
 	}
 }
-
-// encodeMUTF7 is mailbox.EncodeMUTF7.
-func encodeMUTF7(s string) string { return mailbox.EncodeMUTF7(s) }

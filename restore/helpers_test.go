@@ -119,16 +119,6 @@ func treeHash(root string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), err
 }
 
-func (f *fixture) account(t testing.TB, name string) *mailbox.Account {
-	for _, a := range f.accts {
-		if a.Name == name {
-			return a
-		}
-	}
-	t.Fatalf("no account %s", name)
-	return nil
-}
-
 // activeAccounts are the accounts whose status is active.
 func (f *fixture) activeAccounts() []*mailbox.Account {
 	var out []*mailbox.Account
@@ -193,7 +183,7 @@ func maildirFolderOf(path string) string {
 			return ""
 		}
 	}
-	return MaildirFolderName(parts)
+	return mailbox.MaildirFolderName(parts)
 }
 
 // wantAt lists the messages a restore of account a at t (zero: latest)

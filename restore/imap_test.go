@@ -13,6 +13,7 @@ import (
 
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/dovecot"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // startDovecot runs a Dovecot with the sample's active accounts (and
@@ -240,5 +241,5 @@ func TestIMAPFlagsAndKeywords(t *testing.T) {
 	assert.Equal(t, []string{`\Answered`, `\Flagged`, `$Forwarded`, "Important", "My_Tag"},
 		imapFlags("urfwx", []string{"Important", "My Tag", "important"}))
 	assert.Equal(t, []string{`\Seen`, `\Draft`}, imapFlags("dx", nil))
-	assert.Equal(t, "DFPRS", maildirFlags("dfwrx"))
+	assert.Equal(t, "DFPRS", mailbox.MaildirFlags("dfwrx"))
 }

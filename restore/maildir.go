@@ -29,7 +29,7 @@ import (
 //     modified UTF-7, as Dovecot stores them; a "." inside a name (the
 //     Maildir++ separator) becomes "_". A folder name that would pass 255
 //     bytes (NAME_MAX) is shortened to a readable prefix + "~" + 16 hex
-//     digits of the full path's SHA-256 (MaildirFolderName), the same on
+//     digits of the full path's SHA-256 (mailbox.MaildirFolderName), the same on
 //     every run.
 //   - A folder that cannot be made or written into (any error: a name the
 //     file system refuses, a file or a symbolic link in its place or in
@@ -296,16 +296,12 @@ type mdFolder struct {
 // name a Maildir target writes.
 const MaxMaildirName = mailbox.MaxMaildirName
 
-// MaildirFolderName is mailbox.MaildirFolderName (the rule lives in mailbox
-// so the mount's Maildir view names folders the same way).
-func MaildirFolderName(path []string) string { return mailbox.MaildirFolderName(path) }
-
 // folderName is the Maildir++ folder of a path ("" for the inbox).
 func folderName(path []string) string {
 	if len(path) == 0 || (len(path) == 1 && path[0] == InboxName) {
 		return ""
 	}
-	return MaildirFolderName(path)
+	return mailbox.MaildirFolderName(path)
 }
 
 // folder makes (once per run) the Maildir++ folder of a path. A folder
@@ -608,7 +604,7 @@ func (b *maildirBox) Append(ctx context.Context, path []string, msg *Message, do
 		return refuse(err)
 	}
 	base := fmt.Sprintf("%d.cbfs-%s.restore,S=%d", msg.Date.Unix(), msg.Unique, len(msg.Body))
-	final := base + ":2," + maildirFlags(msg.Flags) + kw
+	final := base + ":2," + mailbox.MaildirFlags(msg.Flags) + kw
 	tmp, err := b.write(f, msg)
 	if err != nil {
 		return refuse(b.folderErr(f, err))

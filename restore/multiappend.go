@@ -80,10 +80,6 @@ type appendResult struct {
 	uids        []uint32
 }
 
-func (r appendResult) err() error {
-	return fmt.Errorf("%w: %s %s", ErrRefused, r.status, r.text)
-}
-
 // errNotLoggedIn: the server refused the append connection's login (it
 // accepted the account's first one): no MULTIAPPEND for that account.
 var errNotLoggedIn = errors.New("append connection refused")

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cbfs/cbfs/blob"
-	"github.com/cbfs/cbfs/internal/notify"
 )
 
 // Classes of unrestored items, as Carbonio names them.
@@ -228,14 +227,4 @@ func (r *Report) sortAccounts() {
 		}
 	}
 	sort.SliceStable(r.FailedAccounts, func(i, j int) bool { return r.FailedAccounts[i].Account < r.FailedAccounts[j].Account })
-}
-
-// Notify mails the report to addrs through the SMTP server at smtpAddr
-// (see notify.Send). The subject says which operation ended and how.
-func Notify(r *Report, addrs []string, smtpAddr, from string) error {
-	op := r.Operation
-	if op == "" {
-		op = "restore"
-	}
-	return notify.Send(smtpAddr, from, addrs, op, r.Stopped != "", r.String())
 }

@@ -372,10 +372,11 @@ func stateIndex(it *mailbox.Item, st *mailbox.State) int {
 	return -1
 }
 
-// runAccount restores one account.
-func (e *engine) runAccount(ctx context.Context, j *job) error {
-	ar := AccountReport{Account: j.dst, AccountID: j.acct.ID}
-	other := map[string]int{}
+// candidates reads the account's item files and returns the items to
+// restore (the job's pick of each) and the account's folders; an item
+// that cannot be read goes to ar as unrestored, items of a type that is
+// not restored are counted in other.
+func (e *engine) candidates(ctx context.Context, j *job, ar *AccountReport, other map[string]int) ([]candidate, map[int]*mailbox.Item, error) {
 	var cands []candidate
 	folders, err := e.readAccount(ctx, j.acct, func(id int, it *mailbox.Item, err error) {
 		if j.only != nil && !j.only[id] {
@@ -406,9 +407,12 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		}
 		cands = append(cands, candidate{id: id, item: it, sel: sel})
 	})
-	if err != nil {
-		return err
-	}
+	return cands, folders, err
+}
+
+// placeCandidates sets the target folder of each candidate and returns
+// the folders to create, parents first.
+func (e *engine) placeCandidates(j *job, folders map[int]*mailbox.Item, cands []candidate) [][]string {
 	need := map[int]bool{}
 	for _, c := range cands {
 		need[c.sel.folderID] = true
@@ -444,6 +448,18 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		cands[i].folder = p
 		addPath(p)
 	}
+	return create
+}
+
+// runAccount restores one account.
+func (e *engine) runAccount(ctx context.Context, j *job) error {
+	ar := AccountReport{Account: j.dst, AccountID: j.acct.ID}
+	other := map[string]int{}
+	cands, folders, err := e.candidates(ctx, j, &ar, other)
+	if err != nil {
+		return err
+	}
+	create := e.placeCandidates(j, folders, cands)
 	j.listed = true
 	e.progress(true, func(p *Progress) { p.ItemsTotal += len(cands); p.AccountsListed++ })
 	sort.SliceStable(cands, func(a, b int) bool {
@@ -708,9 +724,7 @@ func pickUndeleted(start, end time.Time) func(it *mailbox.Item) (selection, bool
 // IsSystemAccount tells Carbonio's system accounts (spam/ham training,
 // virus quarantine, GAL sync, ...) by attribute or by name
 // (skip_system_accounts, getAvailableAccounts hide_system_accounts).
-func IsSystemAccount(a *mailbox.Account) bool { return isSystemAccount(a) }
-
-func isSystemAccount(a *mailbox.Account) bool {
+func IsSystemAccount(a *mailbox.Account) bool {
 	for _, k := range []string{"zimbraIsSystemAccount", "zimbraIsSystemResource"} {
 		if v, ok := a.Attrs[k]; ok && strings.Contains(strings.ToUpper(string(v)), "TRUE") {
 			return true
@@ -804,7 +818,7 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 		switch {
 		case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()),
 			opt.FilterDeleted && acct.Status == mailbox.StatusDeleted,
-			opt.SkipSystemAccounts && isSystemAccount(acct):
+			opt.SkipSystemAccounts && IsSystemAccount(acct):
 			continue
 		}
 		jobs = append(jobs, &job{acct: acct, dst: acct.Name, pick: pickAt(time.Time{}, !opt.FilterDeleted),

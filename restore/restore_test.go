@@ -636,7 +636,7 @@ func TestEncodeMUTF7(t *testing.T) {
 	for in, want := range map[string]string{
 		"Inbox": "Inbox", "Entwürfe": "Entw&APw-rfe", "a&b": "a&-b", "日本語": "&ZeVnLIqe-",
 	} {
-		assert.Equal(t, want, encodeMUTF7(in), in)
+		assert.Equal(t, want, mailbox.EncodeMUTF7(in), in)
 	}
 }
 
@@ -697,7 +697,7 @@ func TestMaildirLongAndBadFolders(t *testing.T) {
 			assert.Empty(t, ar.Unrestored)
 		}
 	}
-	longName := MaildirFolderName([]string{parent, long})
+	longName := mailbox.MaildirFolderName([]string{parent, long})
 	assert.LessOrEqual(t, len(longName), MaxMaildirName)
 	assert.True(t, strings.HasPrefix(longName, "."+parent+"."+"xxx"), longName)
 	assert.Regexp(t, `~[0-9a-f]{16}$`, longName)
@@ -708,7 +708,7 @@ func TestMaildirLongAndBadFolders(t *testing.T) {
 			got[w.Folder]++
 		}
 		want := map[string]int{"": 1, longName: 1, "." + parent: 1, ".Ok": 1,
-			MaildirFolderName([]string{strings.Repeat("é", 200)}): 1}
+			mailbox.MaildirFolderName([]string{strings.Repeat("é", 200)}): 1}
 		if a == bob {
 			want[".Blocked"] = 1
 		}
@@ -728,8 +728,8 @@ func TestMaildirLongAndBadFolders(t *testing.T) {
 }
 
 func TestMaildirFolderName(t *testing.T) {
-	assert.Equal(t, ".A.B_c", MaildirFolderName([]string{"A", "B.c"}))
-	assert.Equal(t, ".Caf&AOk-", MaildirFolderName([]string{"Café"}))
+	assert.Equal(t, ".A.B_c", mailbox.MaildirFolderName([]string{"A", "B.c"}))
+	assert.Equal(t, ".Caf&AOk-", mailbox.MaildirFolderName([]string{"Café"}))
 	for _, p := range [][]string{
 		{strings.Repeat("x", 300)},
 		{strings.Repeat("p", 254), "x"},
@@ -737,12 +737,12 @@ func TestMaildirFolderName(t *testing.T) {
 		{"a", strings.Repeat("日本", 200)},
 		{strings.Repeat("x", 230) + strings.Repeat("é", 100)},
 	} {
-		n := MaildirFolderName(p)
+		n := mailbox.MaildirFolderName(p)
 		assert.LessOrEqual(t, len(n), MaxMaildirName, p)
 		assert.Greater(t, len(n), MaxMaildirName-12, "as much of the name as fits: %s", n)
-		assert.Equal(t, n, MaildirFolderName(p), "deterministic")
+		assert.Equal(t, n, mailbox.MaildirFolderName(p), "deterministic")
 		other := append(append([]string(nil), p...), "y")
-		assert.NotEqual(t, n, MaildirFolderName(other), "unique")
+		assert.NotEqual(t, n, mailbox.MaildirFolderName(other), "unique")
 		// The prefix is whole modified UTF-7: no open "&" run.
 		pre := strings.TrimPrefix(n[:strings.LastIndexByte(n, '~')], ".")
 		assert.Equal(t, strings.Count(pre, "&"), strings.Count(pre, "-"), n)

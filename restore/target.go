@@ -128,9 +128,6 @@ func ParseTarget(s string) (Target, error) {
 // Flag letters become Maildir info letters and IMAP flags by the model's
 // table (mailbox/flags.go); tags become keywords.
 
-// maildirFlags is the ":2," info part for Zimbra flags, letters sorted.
-func maildirFlags(z string) string { return mailbox.MaildirFlags(z) }
-
 // imapFlags lists the IMAP flags and keywords for Zimbra flags and tags.
 func imapFlags(z string, tags []string) []string {
 	out := mailbox.IMAPFlags(z)

@@ -305,11 +305,6 @@ var zimbraTypeNames = map[int64]string{
 	int64(mailbox.TypeChat):         "CHAT",
 }
 
-// ZimbraFlags turns flag letters into Zimbra's bitmask (the model's table,
-// mailbox.FlagBits); the letters with no bit are returned, in their order,
-// as other.
-func ZimbraFlags(letters string) (mask int64, other string) { return mailbox.FlagBits(letters) }
-
 // endedByDate splits off the last state of an item when it is a deletion
 // that can be told by the validity period of the state before it, as
 // Carbonio's engine reads it: the item no longer exists after the last
@@ -367,7 +362,7 @@ func zimbraUnread(letters string) (mask int64, other string, unread int) {
 	if strings.Contains(letters, unreadLetter) {
 		unread = 1
 	}
-	mask, other = ZimbraFlags(strings.ReplaceAll(letters, unreadLetter, ""))
+	mask, other = mailbox.FlagBits(strings.ReplaceAll(letters, unreadLetter, ""))
 	return mask, other, unread
 }
 

@@ -223,7 +223,7 @@ func TestZimbraFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.letters, func(t *testing.T) {
-			mask, other := ZimbraFlags(tt.letters)
+			mask, other := mailbox.FlagBits(tt.letters)
 			assert.Equal(t, tt.mask, mask)
 			assert.Equal(t, tt.other, other)
 			if tt.other == "" {

@@ -32,12 +32,36 @@ type sizeKey struct {
 // messages compares the listed messages with the scan state and writes
 // new items, new states and deleted states.
 func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
-	present := map[int]*cur{}
+	present, seen, cands, rereads, err := a.classify(curs)
+	if err != nil {
+		return err
+	}
+	g := a.findGone(present, seen)
+	if stopped, err := a.readNew(ctx, g, cands, rereads); stopped || err != nil {
+		return err
+	}
+	if a.rep.ReadErrors > 0 || a.rep.FoldersSkipped > 0 {
+		// A message that could not be read, or one in a folder skipped,
+		// may be one that moved: keep the vanished ones (and the folders
+		// not seen) until a scan reads everything.
+		return nil
+	}
+	if err := a.deleteVanished(ctx, g.vanished); err != nil {
+		return err
+	}
+	return a.dropGoneFolders(present)
+}
+
+// classify sorts the listed messages against the scan state: new ones
+// (cands), ones to read again (rereads), and ones only moved or
+// re-flagged, restated at once; it counts the messages and returns the
+// folders present and the keys seen.
+func (a *acctScan) classify(curs []*cur) (present map[int]*cur, seen map[string]bool, cands, rereads []occ, err error) {
+	present = map[int]*cur{}
 	for _, c := range curs {
 		present[c.id] = c
 	}
-	seen := map[string]bool{}
-	var cands, rereads []occ
+	seen = map[string]bool{}
 	for _, c := range curs {
 		if !c.listed {
 			for _, e := range a.st.byItem {
@@ -61,11 +85,24 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 				rereads = append(rereads, occ{c, m})
 			case e.FolderID != c.id || e.Flags != m.Flags || !equalTags(e.Tags, m.Tags):
 				if err := a.restate(e, c, m, e.Digest, e.Size, nil); err != nil {
-					return err
+					return nil, nil, nil, nil, err
 				}
 			}
 		}
 	}
+	return present, seen, cands, rereads, nil
+}
+
+// gone indexes the messages of the scan state gone from the folders
+// listed (or from folders gone), by Message-ID and by digest, each with
+// its size: a message found again under another name is a move.
+type gone struct {
+	vanished map[int]*MessageEntry
+	byMsgID  map[sizeKey][]*MessageEntry
+	byDigest map[sizeKey][]*MessageEntry
+}
+
+func (a *acctScan) findGone(present map[int]*cur, seen map[string]bool) *gone {
 	// Messages gone from the folders listed (or from folders gone).
 	vanished := map[int]*MessageEntry{}
 	for _, e := range a.st.byItem {
@@ -84,17 +121,27 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 		k := sizeKey{string(e.Digest), e.Size}
 		byDigest[k] = append(byDigest[k], e)
 	}
-	take := func(idx map[sizeKey][]*MessageEntry, k sizeKey) *MessageEntry {
-		for len(idx[k]) > 0 {
-			e := idx[k][0]
-			idx[k] = idx[k][1:]
-			if vanished[e.ItemID] == e {
-				delete(vanished, e.ItemID)
-				return e
-			}
+	return &gone{vanished, byMsgID, byDigest}
+}
+
+// take removes and returns a vanished message of idx under k, or nil.
+func (g *gone) take(idx map[sizeKey][]*MessageEntry, k sizeKey) *MessageEntry {
+	for len(idx[k]) > 0 {
+		e := idx[k][0]
+		idx[k] = idx[k][1:]
+		if g.vanished[e.ItemID] == e {
+			delete(g.vanished, e.ItemID)
+			return e
 		}
-		return nil
 	}
+	return nil
+}
+
+// readNew reads the new and changed messages: a move recognised by
+// Message-ID and size without reading, else by content; the rest become
+// new items or new states. stopped: the read error threshold was hit.
+func (a *acctScan) readNew(ctx context.Context, g *gone, cands, rereads []occ) (stopped bool, err error) {
+	vanished, byMsgID, byDigest, take := g.vanished, g.byMsgID, g.byDigest, g.take
 	// Moves recognised without reading content (IMAP: Message-ID + size).
 	fetch := map[*cur][]*Message{}
 	var order []*cur
@@ -108,7 +155,7 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 		if o.m.MessageID != "" {
 			if e := take(byMsgID, sizeKey{o.m.MessageID, o.m.Size}); e != nil {
 				if err := a.restate(e, o.c, o.m, e.Digest, e.Size, nil); err != nil {
-					return err
+					return false, err
 				}
 				continue
 			}
@@ -190,18 +237,17 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 		if errors.Is(err, errStop) {
 			a.rep.Stopped = true
 			a.rep.Errors = append(a.rep.Errors, fmt.Sprintf("stopped after %d read errors (threshold %d)", a.rep.ReadErrors, a.r.opt.ReadErrorThreshold))
-			return nil
+			return true, nil
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
-	if a.rep.ReadErrors > 0 || a.rep.FoldersSkipped > 0 {
-		// A message that could not be read, or one in a folder skipped,
-		// may be one that moved: keep the vanished ones (and the folders
-		// not seen) until a scan reads everything.
-		return nil
-	}
+	return false, nil
+}
+
+// deleteVanished gives each vanished message a deleted state.
+func (a *acctScan) deleteVanished(ctx context.Context, vanished map[int]*MessageEntry) error {
 	for _, e := range vanished {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -216,6 +262,12 @@ func (a *acctScan) messages(ctx context.Context, curs []*cur) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// dropGoneFolders forgets the folders gone from the source and gives
+// each of ours a deleted state.
+func (a *acctScan) dropGoneFolders(present map[int]*cur) error {
 	// Folders gone from the source.
 	for id, e := range a.st.folders {
 		if present[id] != nil {

@@ -187,14 +187,14 @@ func (d *Dir) MkdirAll(rel string, perm os.FileMode) (*Dir, error) {
 			if cur != d {
 				cur.Close()
 			}
-			return nil, &fs.PathError{Op: "mkdir", Path: rel, Err: unwrap(err)}
+			return nil, &fs.PathError{Op: "mkdir", Path: rel, Err: errno(err)}
 		}
 		next, err := cur.OpenDir(name)
 		if cur != d {
 			cur.Close()
 		}
 		if err != nil {
-			return nil, &fs.PathError{Op: "mkdir", Path: rel, Err: unwrap(err)}
+			return nil, &fs.PathError{Op: "mkdir", Path: rel, Err: errno(err)}
 		}
 		cur = next
 	}
@@ -549,10 +549,6 @@ func symlinkErr(dirfd int, name string, err error) error {
 	}
 	return err
 }
-
-// unwrap strips the *fs.PathError of a step so that the caller's names the
-// whole rel.
-func unwrap(err error) error { return errno(err) }
 
 func mkdirat(dirfd int, name string, mode uint32) error {
 	for {

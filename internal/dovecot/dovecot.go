@@ -181,19 +181,11 @@ func (s *Server) writeFiles(users map[string]string) error {
 			return err
 		}
 	}
-	uid, gid := "nobody", "nogroup"
-	if os.Geteuid() != 0 {
-		u, err := user.Current()
-		if err != nil {
-			return err
-		}
-		uid, gid = u.Username, u.Gid
-		if g, err := user.LookupGroupId(u.Gid); err == nil {
-			gid = g.Name
-		}
-	} else {
+	// As root, the mail folders belong to the mail user of the config
+	// (nobody:nogroup); otherwise they are already the running user's.
+	if os.Geteuid() == 0 {
 		for _, d := range []string{"mail", "mailstate"} {
-			if err := chownName(s.path(d), uid, gid); err != nil {
+			if err := chownName(s.path(d), "nobody", "nogroup"); err != nil {
 				return err
 			}
 		}

@@ -24,17 +24,12 @@ func (l Login) auth(smtpAddr string) smtp.Auth {
 	return smtp.PlainAuth("", l.User, l.Password, host)
 }
 
-// Send mails body to addrs through the SMTP server at smtpAddr (host:port,
-// no authentication, STARTTLS when the server offers it), from
-// "cbfs@localhost" unless from is given. The subject is
-// "[cbfs] Operation Completed: <operation>", or "Operation Stopped" when
-// stopped is true.
-func Send(smtpAddr, from string, addrs []string, operation string, stopped bool, body string) error {
-	return SendAs(Login{}, smtpAddr, from, addrs, operation, stopped, body)
-}
-
-// SendAs is Send with a login (AUTH PLAIN; net/smtp sends it only over
-// STARTTLS or to localhost, never in clear text elsewhere).
+// SendAs mails body to addrs through the SMTP server at smtpAddr
+// (host:port, STARTTLS when the server offers it), from "cbfs@localhost"
+// unless from is given, logged in with login unless it is the zero Login
+// (AUTH PLAIN; net/smtp sends it only over STARTTLS or to localhost, never
+// in clear text elsewhere). The subject is "[cbfs] Operation Completed:
+// <operation>", or "Operation Stopped" when stopped is true.
 func SendAs(login Login, smtpAddr, from string, addrs []string, operation string, stopped bool, body string) error {
 	if len(addrs) == 0 {
 		return nil
@@ -70,15 +65,11 @@ func SendAs(login Login, smtpAddr, from string, addrs []string, operation string
 	return nil
 }
 
-// Check connects to the SMTP server at smtpAddr, reads its greeting, says
-// EHLO and QUIT: whether notifications could be sent (cbfs serve's
-// --check-at-start).
-func Check(smtpAddr string, timeout time.Duration) error {
-	return CheckAs(Login{}, smtpAddr, timeout)
-}
-
-// CheckAs is Check that also logs in (STARTTLS first when offered), so a
-// wrong SMTP password is found at start, not with the first report.
+// CheckAs connects to the SMTP server at smtpAddr, reads its greeting,
+// says EHLO, logs in unless login is the zero Login (STARTTLS first when
+// offered) and says QUIT: whether notifications could be sent (cbfs serve's
+// --check-at-start), and a wrong SMTP password is found at start, not with
+// the first report.
 func CheckAs(login Login, smtpAddr string, timeout time.Duration) error {
 	host, _, err := net.SplitHostPort(smtpAddr)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 func TestSend(t *testing.T) {
 	srv := notifytest.Start(t)
 	body := "- stats -\nRestored Items: 3\n"
-	if err := Send(srv.Addr, "cbfs@example.com", []string{"admin@example.com", "ops@example.com"}, "doSmartScan", false, body); err != nil {
+	if err := SendAs(Login{}, srv.Addr, "cbfs@example.com", []string{"admin@example.com", "ops@example.com"}, "doSmartScan", false, body); err != nil {
 		t.Fatal(err)
 	}
 	m := srv.Last()
@@ -22,7 +22,7 @@ func TestSend(t *testing.T) {
 			t.Errorf("mail lacks %q:\n%s", want, m.Data)
 		}
 	}
-	if err := Send(srv.Addr, "", []string{"a@example.com"}, "doPurge", true, "x"); err != nil {
+	if err := SendAs(Login{}, srv.Addr, "", []string{"a@example.com"}, "doPurge", true, "x"); err != nil {
 		t.Fatal(err)
 	}
 	if m := srv.Last(); m.From != "cbfs@localhost" || !strings.Contains(m.Data, "Subject: [cbfs] Operation Stopped: doPurge\r\n") {
@@ -38,11 +38,11 @@ func TestSend(t *testing.T) {
 		{"no server", "", "doPurge", []string{"a@example.com"}},
 		{"server down", "127.0.0.1:1", "doPurge", []string{"a@example.com"}},
 	} {
-		if err := Send(c.smtp, "", c.addrs, c.op, false, "x"); err == nil {
+		if err := SendAs(Login{}, c.smtp, "", c.addrs, c.op, false, "x"); err == nil {
 			t.Errorf("%s: sent", c.name)
 		}
 	}
-	if err := Send("", "", nil, "doPurge", false, "x"); err != nil {
+	if err := SendAs(Login{}, "", "", nil, "doPurge", false, "x"); err != nil {
 		t.Errorf("no addresses: %v, want nothing to do", err)
 	}
 	if n := len(srv.Mails()); n != 2 {
