@@ -226,7 +226,7 @@ func (f *FS) itemXattrs(acct index.Account, it *index.Item, state int) func() []
 				if c := it.ContentIndex(state); c >= 0 {
 					d := it.States[c].Digest
 					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
-					err := f.blobHealth(d, it.States[c].Size)
+					err := f.blobs.Health(d, it.States[c].Size)
 					status = statusOf(err)
 					xa = append(xa, f.damageXattrs(it, state, err)...)
 				}
@@ -247,7 +247,7 @@ func (f *FS) worstState(it *index.Item) (int, error) {
 		if c < 0 || !it.States[i].Type.HasContent() {
 			continue
 		}
-		err := f.blobHealth(it.States[c].Digest, it.States[c].Size)
+		err := f.blobs.Health(it.States[c].Digest, it.States[c].Size)
 		if err == nil {
 			continue
 		}
@@ -261,7 +261,7 @@ func (f *FS) worstState(it *index.Item) (int, error) {
 // salvageable reports whether state s's blob is damaged with something to
 // salvage (mailbox.Salvage): then a .partial file is offered beside it.
 func (f *FS) salvageable(s *index.State) bool {
-	ok, _ := mailbox.Salvage(f.blobHealth(s.Digest, s.Size))
+	ok, _ := mailbox.Salvage(f.blobs.Health(s.Digest, s.Size))
 	return ok
 }
 
@@ -287,7 +287,7 @@ func (f *FS) folderPath(acctID string, fid int, t time.Time) string {
 // whose content is sound (mailbox's rule, Item.HealthyBefore), relative to
 // the account's folder: items/<id>/<state>/message.eml; "" if none.
 func (f *FS) healthyState(it *index.Item, i int) string {
-	k := it.HealthyBefore(i, func(s *index.State) bool { return f.blobHealth(s.Digest, s.Size) == nil })
+	k := it.HealthyBefore(i, func(s *index.State) bool { return f.blobs.Health(s.Digest, s.Size) == nil })
 	if k < 0 {
 		return ""
 	}
@@ -330,7 +330,7 @@ func (f *FS) itemFile(acct index.Account, ref fileRef, ino uint64, folder string
 		if !known {
 			path = f.folderPath(acct.ID, ref.state.FolderID, ref.state.Start.Time())
 		}
-		err := f.blobHealth(ref.cs.Digest, ref.cs.Size)
+		err := f.blobs.Health(ref.cs.Digest, ref.cs.Size)
 		xa := []xattr{
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
 			{xattrPrefix + "type", ref.state.Type.String()},

@@ -106,7 +106,7 @@ func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, read []mailbox.
 	if it.States[i].Type.HasContent() {
 		if c := it.ContentIndex(i); c >= 0 {
 			m.Digest = it.States[c].Digest
-			if err := f.blobHealth(m.Digest, it.States[c].Size); err != nil {
+			if err := f.blobs.Health(m.Digest, it.States[c].Size); err != nil {
 				m.Status, m.Error = blob.Class(err), err.Error()
 				m.HealthyState, m.Salvage = f.healthyState(it, i), salvageNote(&it.States[i], err)
 			}
