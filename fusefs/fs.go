@@ -55,11 +55,11 @@ const (
 
 // FS is the read-only tree of one indexed Backup Path.
 type FS struct {
-	ix     *index.Index
-	bp     *backuppath.Path
-	store  *blob.Store
-	opt    Options
-	mtime  time.Time // of the fixed folders: the Backup Path root's
+	ix    *index.Index
+	bp    *backuppath.Path
+	store *blob.Store
+	opt   Options
+	mtime time.Time // of the fixed folders: the Backup Path root's
 	// blobs is every content byte and every blob's health: read whole
 	// and kept, streamed, read ahead, checked once (blob.Cache).
 	blobs  *blob.Cache
