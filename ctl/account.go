@@ -89,19 +89,15 @@ type blobStatus struct {
 	Path   string `json:"blobPath,omitempty"`
 }
 
-// checker checks blobs once per digest and recorded size.
+// checker checks blobs once per digest and recorded size, through the
+// health the mount and the restores use (blob.Cache.Health).
 type checker struct {
 	p     *backuppath.Path
-	cache map[checkKey]blobStatus
-}
-
-type checkKey struct {
-	d    blob.Digest
-	size int64
+	blobs *blob.Cache
 }
 
 func newChecker(p *backuppath.Path) *checker {
-	return &checker{p: p, cache: map[checkKey]blobStatus{}}
+	return &checker{p: p, blobs: blob.NewCache(p.Blobs, blob.CacheOptions{NoPrefetch: true})}
 }
 
 // Check is the status of blob d for a state recording size (0: none): a
@@ -114,14 +110,8 @@ func (c *checker) Check(d blob.Digest, size int64) blobStatus {
 	if !d.Valid() {
 		return blobStatus{Status: "broken", Reason: fmt.Sprintf("invalid digest %q", string(d))}
 	}
-	k := checkKey{d, max(size, 0)}
-	if st, ok := c.cache[k]; ok {
-		return st
-	}
-	err := c.p.Blobs.CheckLimit(d, blob.Limit{Size: k.size})
-	st := blobStatus{Status: blob.Class(err), Reason: blobReason(err), Path: c.p.Blobs.Path(d)}
-	c.cache[k] = st
-	return st
+	err := c.blobs.Health(d, size)
+	return blobStatus{Status: blob.Class(err), Reason: blobReason(err), Path: c.p.Blobs.Path(d)}
 }
 
 // blobReason is a short reason for a blob error.
