@@ -9,6 +9,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // ---- partialFile: what could be salvaged of a broken blob ----
@@ -33,7 +34,7 @@ func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
 			{xattrPrefix + "status", "partial: " + statusOf(f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
-			{xattrPrefix + "salvage", salvageNote(&ref.cs, f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
+			{xattrPrefix + "salvage", mailbox.SalvageNote(partialName(contentName(ref.cs.Type)), f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
 		}
 	}
 	return p
