@@ -1,7 +1,6 @@
 package ctl
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/internal/cli"
-	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -84,69 +82,41 @@ func (f *folders) Label(id int) string {
 	return fmt.Sprint(id)
 }
 
-// blobStatus is the health of one state's blob.
-type blobStatus struct {
-	Status string `json:"status"`           // ok, broken, unreadable, or none (no blob)
-	Reason string `json:"reason,omitempty"` // why it is not ok
-	Path   string `json:"blobPath,omitempty"`
-}
-
-// checker checks blobs once per digest and recorded size.
+// checker checks blobs once per digest and recorded size, through the
+// health the mount and the restores use (blob.Cache.Health), and reports
+// them as the mount does (mailbox.ContentHealth).
 type checker struct {
 	p     *backuppath.Path
-	cache map[checkKey]blobStatus
-}
-
-type checkKey struct {
-	d    blob.Digest
-	size int64
+	blobs *blob.Cache
 }
 
 func newChecker(p *backuppath.Path) *checker {
-	return &checker{p: p, cache: map[checkKey]blobStatus{}}
+	return &checker{p: p, blobs: blob.NewCache(p.Blobs, blob.CacheOptions{NoPrefetch: true})}
 }
 
-// Check is the status of blob d for a state recording size (0: none): a
+// Check is the health of blob d for a state recording size (0: none): a
 // blob inflating past the recorded size is broken ("size mismatch"), as
-// the mount and the restores find it.
-func (c *checker) Check(d blob.Digest, size int64) blobStatus {
+// the mount and the restores find it. A state with no blob is "none".
+func (c *checker) Check(d blob.Digest, size int64) mailbox.ContentHealth {
 	if d == "" {
-		return blobStatus{Status: "none"}
+		return mailbox.ContentHealth{Status: "none"}
 	}
 	if !d.Valid() {
-		return blobStatus{Status: "broken", Reason: fmt.Sprintf("invalid digest %q", string(d))}
+		why := fmt.Sprintf("invalid digest %q", string(d))
+		return mailbox.ContentHealth{Status: "broken", Error: why, Reason: why}
 	}
-	k := checkKey{d, max(size, 0)}
-	if st, ok := c.cache[k]; ok {
-		return st
-	}
-	err := c.p.Blobs.CheckLimit(d, blob.Limit{Size: k.size})
-	st := blobStatus{Status: blob.Class(err), Reason: blobReason(err), Path: c.p.Blobs.Path(d)}
-	c.cache[k] = st
-	return st
+	return mailbox.BlobHealth(d, c.p.Blobs.Path(d), c.blobs.Health(d, size))
 }
 
-// blobReason is a short reason for a blob error.
-func blobReason(err error) string {
-	if err == nil {
-		return ""
+// Report is the whole report of state i of it: Check, and for damaged
+// content the newest earlier healthy state (by its start date, as getItem
+// shows states) and what a salvage (dump_blob) holds.
+func (c *checker) Report(it *mailbox.Item, i int) mailbox.ContentHealth {
+	s := &it.States[i]
+	if s.Digest == "" || !s.Digest.Valid() || !s.Type.HasContent() {
+		return c.Check(s.Digest, s.Size)
 	}
-	var be *blob.Error
-	if errors.As(err, &be) {
-		var parts []string
-		if be.Kind == blob.ErrMissing {
-			parts = append(parts, "missing")
-		}
-		if be.Reason != "" {
-			parts = append(parts, be.Reason)
-		}
-		if be.Err != nil {
-			parts = append(parts, be.Err.Error())
-		}
-		if len(parts) == 0 {
-			parts = append(parts, be.Kind.Error())
-		}
-		return grammar.OneLine(strings.Join(parts, ": "))
-	}
-	return grammar.OneLine(err.Error())
+	return it.ContentHealth(i, c.blobs.Health, c.p.Blobs.Path, func(k int) string {
+		return formatDate(it.States[k].Start.Time())
+	}, "")
 }

@@ -39,7 +39,10 @@ Example: cbctl backup getItem john@example.com 49965 dump_blob true backup_path 
 // stateOut is one state in getItem's JSON output.
 type stateOut struct {
 	State mailbox.State `json:"state"`
-	blobStatus
+	// The content's health, the one report the mount's meta.json also
+	// gives: status, error and reason, digest, blobPath, healthyState,
+	// salvage.
+	mailbox.ContentHealth
 	Folder    string   `json:"folderPath,omitempty"`
 	Inherited []string `json:"inherited,omitempty"` // concepts the state did not say, taken from the state before it
 	Notes     []string `json:"notes,omitempty"`     // values cbfs could not interpret (kept in state), digests found by value
@@ -101,29 +104,32 @@ func (c *getItemCmd) Run(ctx context.Context, g *Globals) error {
 		return c.writeOutput(g, p, acct.Name, it, sel)
 	}
 
-	var states []mailbox.State
+	var idx []int // the selected states
 	switch sel.Kind {
 	case selAll:
-		states = it.States
+		for i := range it.States {
+			idx = append(idx, i)
+		}
 	case selFirst:
-		states = it.States[:1]
+		idx = []int{0}
 	case selLast:
-		states = it.States[len(it.States)-1:]
+		idx = []int{len(it.States) - 1}
 	case selAt:
-		s := it.StateAt(sel.At)
-		if s == nil {
+		i := it.IndexAt(sel.At)
+		if i < 0 {
 			return fmt.Errorf("account %s item %d did not exist yet at %s (first state %s)", acct.Name, c.Item, formatDateZ(sel.At), formatDateZ(it.States[0].Start.Time()))
 		}
-		states = []mailbox.State{*s}
+		idx = []int{i}
 	}
 
 	chk := newChecker(p)
 	fold := newFolders(p, acct.ID)
-	for _, s := range states {
+	for _, i := range idx {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		so := stateOut{State: s, blobStatus: chk.Check(s.Digest, s.Size), Folder: fold.Path(s.FolderID),
+		s := it.States[i]
+		so := stateOut{State: s, ContentHealth: chk.Report(it, i), Folder: fold.Path(s.FolderID),
 			Inherited: s.Inherited.List(), Notes: s.Notes}
 		out.States = append(out.States, so)
 	}
@@ -181,12 +187,18 @@ func (c *getItemCmd) printState(w io.Writer, so stateOut, fold *folders) {
 		return
 	}
 	kv(w, itemIndent, "digest", string(s.Digest))
-	fmt.Fprintf(w, "%sblob path %s\n", itemIndent, so.Path)
+	fmt.Fprintf(w, "%sblob path %s\n", itemIndent, so.BlobPath)
 	st := so.Status
 	if so.Reason != "" {
 		st += ": " + so.Reason
 	}
 	kv(w, itemIndent, "status", st)
+	if so.HealthyState != "" {
+		kv(w, itemIndent, "healthy state", so.HealthyState)
+	}
+	if so.Salvage != "" {
+		kv(w, itemIndent, "salvage", so.Salvage)
+	}
 }
 
 // writeOutput writes the blob of the one selected state to c.Output:
@@ -216,7 +228,7 @@ func (c *getItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 	}
 	rc, err := p.Blobs.OpenLimit(s.Digest, blob.Limit{Size: max(s.Size, 0)})
 	if err != nil {
-		return fmt.Errorf("account %s item %d: blob %s is %s (%s): nothing written", account, it.ID, s.Digest, blob.Class(err), blobReason(err))
+		return fmt.Errorf("account %s item %d: blob %s is %s (%s): nothing written", account, it.ID, s.Digest, blob.Class(err), mailbox.BlobReason(err))
 	}
 	defer rc.Close()
 	err = atomicfile.Write(c.Output, 0o600, func(w io.Writer) error {
@@ -224,7 +236,7 @@ func (c *getItemCmd) writeOutput(g *Globals, p *backuppath.Path, account string,
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, grammar.OneLine(blobReason(err)))
+		return fmt.Errorf("account %s item %d: %s: nothing written", account, it.ID, grammar.OneLine(mailbox.BlobReason(err)))
 	}
 	return nil
 }
@@ -258,7 +270,7 @@ func (c *getItemCmd) dump(g *Globals, p *backuppath.Path, so stateOut) bool {
 	if serr == nil || errors.Is(serr, blob.ErrTooLarge) {
 		serr = err
 	}
-	g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), blobReason(serr), len(salvaged))
+	g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), mailbox.BlobReason(serr), len(salvaged))
 	return false
 }
 
@@ -277,7 +289,7 @@ func (c *getItemCmd) stream(g *Globals, p *backuppath.Path, d blob.Digest, lim b
 		fmt.Fprintln(g.Stdout)
 	}
 	if err != nil {
-		g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), blobReason(err), n)
+		g.warnf("blob %s is %s (%s): printed %d salvaged bytes", d, blob.Class(err), mailbox.BlobReason(err), n)
 		return false
 	}
 	return true

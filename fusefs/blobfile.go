@@ -3,7 +3,6 @@ package fusefs
 import (
 	"context"
 	"errors"
-	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,10 +26,11 @@ type blobFile struct {
 	digest     blob.Digest
 	recorded   int64 // the size the state records (0: none)
 	sizeUnsure bool  // the size is a guess (blobs/): serve with direct I/O
-	// folder: the folders/ or at/ folder this file was looked up in (nil
-	// elsewhere); opening the file reads ahead the files after itemID.
-	folder *folderDir
-	itemID int
+	// seq: the files of the folders/, at/ or Maildir folder this file
+	// was looked up in (nil elsewhere); opening the file asks the cache to
+	// read ahead those after seqKey (its item id).
+	seq    *blob.Sequence
+	seqKey int
 	// verified: an open read the blob whole, sound and exactly the
 	// file's size. Later opens then decode nothing unless the kernel
 	// asks for a page it no longer has (lazyHandle).
@@ -53,8 +53,8 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return nil, 0, syscall.EROFS
 	}
 	f := b.fsys
-	if b.folder != nil {
-		f.readAhead(b.folder, b.itemID) // first: the next blobs load while this one does
+	if b.seq != nil {
+		f.blobs.Prefetch(b.seq, b.seqKey) // first: the next blobs load while this one does
 	}
 	fl := uint32(fuse.FOPEN_KEEP_CACHE)
 	if b.sizeUnsure {
@@ -73,9 +73,9 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 			// make small: read whole only what fits, else stream.
 			lim.Max = f.opt.SmallBlob
 		}
-		data, err := f.readWhole(b.digest, lim)
+		data, err := f.blobs.ReadLimit(b.digest, lim)
 		if errors.Is(err, blob.ErrTooLarge) {
-			return &streamHandle{fsys: f, file: b}, fl, 0
+			return &streamHandle{file: b, w: f.blobs.Window(b.digest, b.limit())}, fl, 0
 		}
 		if err == nil && int64(len(data)) != size {
 			// The index was wrong, or guessed: serve what the blob holds
@@ -87,7 +87,7 @@ func (b *blobFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		}
 		return &memHandle{data: data, err: err}, fl, 0
 	}
-	return &streamHandle{fsys: f, file: b}, fl, 0
+	return &streamHandle{file: b, w: f.blobs.Window(b.digest, b.limit())}, fl, 0
 }
 
 // memHandle serves bytes read whole (or the error that prevented it).
@@ -121,7 +121,7 @@ func (h *lazyHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	h.mu.Lock()
 	if h.mem == nil {
 		b := h.file
-		data, err := b.fsys.readWhole(b.digest, b.limit())
+		data, err := b.fsys.blobs.ReadLimit(b.digest, b.limit())
 		if err == nil && int64(len(data)) != b.size.Load() {
 			err = errors.New("size changed") // cannot happen: blobs are immutable
 		}
@@ -131,26 +131,13 @@ func (h *lazyHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	return h.mem.Read(ctx, dest, off)
 }
 
-// streamHandle decodes a large blob as it is read. It keeps the decoded
-// bytes of a window behind the furthest position, so the kernel's
-// concurrent, slightly out-of-order readahead is served without restarting;
-// a read before the window restarts the decoder. Reads of one handle are
-// serialised (one decoder); different handles run in parallel.
-//
-// The window is a list of fixed-size chunks from a pool: decoding never
-// regrows, zeroes or slides a buffer (an earlier doubling buffer spent
-// most of the daemon's CPU in makeslice and memmove).
+// streamHandle serves a large blob as it is decoded, through a
+// blob.Window (which keeps the decoded bytes behind the furthest position,
+// so the kernel's concurrent, slightly out-of-order readahead is served
+// without restarting, and verifies before the last byte is returned).
 type streamHandle struct {
-	fsys *FS
 	file *blobFile
-
-	mu       sync.Mutex
-	rc       io.ReadCloser
-	chunks   []*[]byte // decoded bytes [start, start+decoded), streamChunk each but the last
-	start    int64
-	decoded  int64 // bytes held in chunks
-	finished bool  // the stream ended
-	err      error // how it ended: nil = verified
+	w    *blob.Window
 }
 
 var (
@@ -158,135 +145,19 @@ var (
 	_ = (fs.FileReleaser)((*streamHandle)(nil))
 )
 
-const streamChunk = 256 << 10
-
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b }}
-
-func (h *streamHandle) dropChunks(n int) {
-	for _, c := range h.chunks[:n] {
-		*c = (*c)[:streamChunk]
-		chunkPool.Put(c)
-	}
-	h.chunks = append(h.chunks[:0], h.chunks[n:]...)
-}
-
-func (h *streamHandle) reset() {
-	if h.rc != nil {
-		h.rc.Close()
-	}
-	h.dropChunks(len(h.chunks))
-	h.rc, h.start, h.decoded, h.finished, h.err = nil, 0, 0, false, nil
-}
-
-// fill decodes one more chunk.
-func (h *streamHandle) fill() {
-	if h.rc == nil {
-		rc, err := h.fsys.store.OpenLimit(h.file.digest, h.file.limit())
-		if err != nil {
-			h.finished, h.err = true, err
-			h.fsys.health.put(h.file.digest, h.file.recorded, err)
-			return
-		}
-		h.rc = rc
-	}
-	// Not io.ReadFull: it drops an error that comes with the last bytes
-	// and turns a short clean end into ErrUnexpectedEOF. Only io.EOF itself
-	// is a clean (verified) end; anything else is the blob's fault.
-	c := chunkPool.Get().(*[]byte)
-	n := 0
-	var err error
-	for n < len(*c) && err == nil {
-		var m int
-		m, err = h.rc.Read((*c)[n:])
-		n += m
-	}
-	*c = (*c)[:n]
-	if n > 0 {
-		h.chunks = append(h.chunks, c)
-		h.decoded += int64(n)
-	} else {
-		chunkPool.Put(c)
-	}
-	if err != nil {
-		h.finished = true
-		if err != io.EOF {
-			h.err = err
-		}
-		h.fsys.health.put(h.file.digest, h.file.recorded, h.err)
-	}
-}
-
-// trim drops whole chunks that end before keep and lie more than
-// streamWindow behind the decoded end.
-func (h *streamHandle) trim(keep int64) {
-	end := h.start + h.decoded
-	n := 0
-	for n < len(h.chunks) {
-		cl := int64(len(*h.chunks[n]))
-		if h.start+cl > keep || end-(h.start+cl) < streamWindow {
-			break
-		}
-		h.start += cl
-		h.decoded -= cl
-		n++
-	}
-	if n > 0 {
-		h.dropChunks(n)
-	}
-}
-
-// copyOut copies decoded bytes from off into dest and returns how many.
-func (h *streamHandle) copyOut(dest []byte, off int64) int {
-	pos := h.start
-	w := 0
-	for _, c := range h.chunks {
-		cl := int64(len(*c))
-		if off >= pos+cl {
-			pos += cl
-			continue
-		}
-		w += copy(dest[w:], (*c)[off+int64(w)-pos:])
-		if w == len(dest) {
-			break
-		}
-		pos += cl
-	}
-	return w
-}
-
 func (h *streamHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if off < h.start {
-		h.reset()
-	}
-	want := off + int64(len(dest))
-	size := h.file.size.Load()
-	toEnd := size < 0 || want >= size // this read returns the last byte: verify first
-	for !h.finished && (toEnd || h.start+h.decoded < want) {
-		h.fill()
-		h.trim(off)
-		if ctx.Err() != nil {
+	n, err := h.w.ReadAt(ctx, dest, off, h.file.size.Load())
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, syscall.EINTR
 		}
-	}
-	if h.err != nil {
 		return nil, syscall.EIO
 	}
-	if off < h.start { // cannot happen: trim keeps off
-		return nil, syscall.EIO
-	}
-	return fuse.ReadResultData(dest[:h.copyOut(dest, off)]), 0
+	return fuse.ReadResultData(dest[:n]), 0
 }
 
 func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.rc != nil {
-		h.rc.Close()
-		h.rc = nil
-	}
-	h.dropChunks(len(h.chunks))
+	h.w.Close()
 	return 0
 }
 
@@ -318,7 +189,7 @@ func (f *FS) newItemFile(ref fileRef, ino uint64, folder string) *blobFile {
 			{xattrPrefix + "folder", folder},
 			{xattrPrefix + "flags", ref.state.Flags},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", statusOf(f.blobHealth(ref.cs.Digest, ref.cs.Size))},
+			{xattrPrefix + "status", statusOf(f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
 		}
 	}
 	return file

@@ -67,7 +67,7 @@ func (d *blobsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	file.xa = func() []xattr {
 		return []xattr{
 			{xattrPrefix + "digest", string(dg)},
-			{xattrPrefix + "status", statusOf(d.fsys.blobHealth(dg, 0))},
+			{xattrPrefix + "status", statusOf(d.fsys.blobs.Health(dg, 0))},
 		}
 	}
 	return newChild(ctx, &d.Inode, file, out), 0

@@ -59,11 +59,11 @@ func TestBombFile(t *testing.T) {
 		}); ok {
 			r.Release(context.Background())
 		}
-		err := f.blobHealth(d, 100)
+		err := f.blobs.Health(d, 100)
 		assert.ErrorIs(t, err, blob.ErrBroken)
 		assert.Contains(t, statusOf(err), "broken: ")
 		assert.Contains(t, statusOf(err), "size mismatch: more than 100 bytes inflated (state records 100)")
-		assert.Len(t, f.salvage(d, 100), 100)
+		assert.Len(t, f.blobs.SalvageLimit(d, 100), 100)
 		runtime.ReadMemStats(&b)
 		assert.Less(t, b.TotalAlloc-a.TotalAlloc, uint64(64<<20), "allocated")
 	}
@@ -90,6 +90,6 @@ func TestCachedBlobShorterRecord(t *testing.T) {
 	require.Zero(t, errno)
 	_, errno = readAt(t, fh.(reader), 0, 8192)
 	assert.Equal(t, syscall.EIO, errno)
-	assert.ErrorIs(t, f.blobHealth(d, 100), blob.ErrBroken)
-	assert.NoError(t, f.blobHealth(d, 5000))
+	assert.ErrorIs(t, f.blobs.Health(d, 100), blob.ErrBroken)
+	assert.NoError(t, f.blobs.Health(d, 5000))
 }

@@ -13,7 +13,9 @@
 //	blobs/<digest>.eml
 //
 // It is a thin adapter: the accounts' listings and attributes come from the
-// index (index.Index), every content byte from the blob store (blob.Store).
+// index (index.Index), every content byte and every blob's health from the
+// blob store through its cache (blob.Cache: whole reads kept, streams,
+// read-ahead, health checked once), which the mount only calls.
 // Three parts read the Backup Path instead: blobs/ lists the blob area
 // itself (blob.Store.Walk), so it works where the metadata cannot be read;
 // server/ lists and serves the server files (backuppath.Path.ServerFiles);
@@ -29,11 +31,11 @@
 // at/<moment>/, which share one folder node, and at/), items.go (items/,
 // items/<id>/, the state folders), deleted.go, server.go (server/ and all
 // below it), blobs.go, maildir.go (the Maildir++ view, whose message files
-// are the folders/ nodes themselves). readahead.go reads the next files of a
-// folder ahead. The files: files.go (rendered JSON, a Backup Path
+// are the folders/ nodes themselves). readahead.go gives a folder's files,
+// in listing order, to the blob cache's read-ahead. The files: files.go (rendered JSON, a Backup Path
 // file as it is), blobfile.go (a blob's content, read whole or streamed),
 // partial.go (the salvaged part of a broken blob). fs.go holds FS, its
-// options and caches, and the node every type embeds; names.go the naming
+// options, and the node every type embeds; names.go the naming
 // rules and the folder tree; meta.go the JSON renderers; inode.go the
 // inode numbers.
 //
@@ -79,11 +81,12 @@
 //
 // # What is cached in the process
 //
-//   - Decompressed, verified small blobs (<= Options.SmallBlob, 1 MiB), in
-//     an LRU bounded by Options.CacheBytes (16 MiB), also salvaged parts.
-//   - Each checked blob's health (sound, broken, unreadable), in a map
-//     bounded to 65536 entries (dropped whole when full). Blobs are
-//     immutable, so these answers never go stale.
+//   - In the blob cache (blob.Cache, one per mount): decompressed,
+//     verified small blobs (<= Options.SmallBlob, 1 MiB), in an LRU bounded
+//     by Options.CacheBytes (16 MiB), also salvaged parts; each checked
+//     blob's health (sound, broken, unreadable), in a map bounded to 65536
+//     entries (dropped whole when full). Blobs are immutable, so these
+//     answers never go stale. The mount holds no cache of content itself.
 //   - Listings computed at opendir, kept by the folder node until the kernel
 //     forgets it: a latest-folder's item list, an at/ moment's whole view
 //     (one scan of the account's items), the account list, server/.
@@ -114,8 +117,9 @@
 //     state's Size). Listing a state folder, looking up a meta.json or
 //     asking for user.cbfs.status checks one blob (needed to say whether it
 //     is broken).
-//   - No global lock is held during I/O: the caches lock only around map
-//     updates. A stream handle serialises its own reads (one decoder);
+//   - No global lock is held during I/O: the blob cache locks only around
+//     map updates. A stream handle serialises its own reads (one decoder,
+//     a blob.Window);
 //     different handles and small files read in parallel.
 //
 // # Damage
@@ -129,7 +133,8 @@
 // what inflated before the fault, or the whole content of a digest
 // mismatch; nothing for a blob that is missing, unreadable or not gzip).
 // meta.json and user.cbfs.status carry the error of a broken or unreadable
-// blob or item file; an item's status is the worst of its item file's and
+// blob or item file (a state's content as mailbox.ContentHealth, the report
+// cbctl's getItem gives too); an item's status is the worst of its item file's and
 // its states' (mailbox.WorseStatus). A failing content file's
 // user.cbfs.healthy_state and its state's meta.json "healthyState" name the
 // newest earlier state with a sound blob (mailbox's Item.HealthyBefore, the

@@ -122,7 +122,7 @@ type folderDir struct {
 	files  []fileRef
 	byName map[string]int // file name -> index in files
 	err    error
-	ra     raState // read-ahead cursor (readahead.go)
+	ra     raSeq // read-ahead list (readahead.go)
 }
 
 var (
@@ -246,7 +246,7 @@ func (d *folderDir) fileIno(id int) uint64 {
 func (d *folderDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	entries, errno := d.entries(ctx)
 	if errno == 0 && len(d.files) > 0 {
-		d.fsys.readAhead(d, -1) // a listing is often followed by reads in its order
+		d.fsys.blobs.Prefetch(d.sequence(), -1) // a listing is often followed by reads in its order
 	}
 	return openList(entries, errno)
 }
@@ -291,7 +291,7 @@ func (d *folderDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		ref = d.files[i]
 	}
 	file := d.fsys.itemFile(d.v.acct, ref, d.fileIno(id), joinPath(d.path, ""), true, false)
-	file.folder, file.itemID = d, id // opening it reads ahead in this folder
+	file.seq, file.seqKey = d.sequence(), id // opening it reads ahead in this folder
 	return newChild(ctx, &d.Inode, file, out), 0
 }
 

@@ -1,7 +1,6 @@
 package fusefs
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -52,23 +51,19 @@ const (
 	DefaultCacheBytes = 16 << 20
 	DefaultSmallBlob  = 1 << 20
 	DefaultTimeout    = time.Hour
-	streamWindow      = 2 << 20 // decoded bytes a stream handle keeps behind its position
 )
 
 // FS is the read-only tree of one indexed Backup Path.
 type FS struct {
-	ix     *index.Index
-	bp     *backuppath.Path
-	store  *blob.Store
-	opt    Options
-	mtime  time.Time // of the fixed folders: the Backup Path root's
-	cache  *lru
-	health healthCache
+	ix    *index.Index
+	bp    *backuppath.Path
+	store *blob.Store
+	opt   Options
+	mtime time.Time // of the fixed folders: the Backup Path root's
+	// blobs is every content byte and every blob's health: read whole
+	// and kept, streamed, read ahead, checked once (blob.Cache).
+	blobs  *blob.Cache
 	hashed hashedInodes
-	ra     prefetcher
-	flight flights
-	// blobless: the Backup Path has no items/ (metadata only).
-	blobless bool
 }
 
 // New returns the tree of ix's Backup Path.
@@ -86,12 +81,15 @@ func New(ix *index.Index, opt Options) *FS {
 		opt.UID, opt.GID = uint32(os.Getuid()), uint32(os.Getgid())
 	}
 	bp := ix.BackupPath()
-	f := &FS{ix: ix, bp: bp, store: bp.Blobs, opt: opt, cache: newLRU(opt.CacheBytes)}
-	f.ra.f = f
+	f := &FS{ix: ix, bp: bp, store: bp.Blobs, opt: opt}
 	if fi, err := os.Stat(bp.Root); err == nil {
 		f.mtime = fi.ModTime()
 	}
-	f.blobless = bp.Blobless()
+	co := blob.CacheOptions{MaxBytes: opt.CacheBytes, SmallBlob: opt.SmallBlob, NoPrefetch: opt.NoReadAhead}
+	if bp.Blobless() { // no items/ (metadata only)
+		co.Unavailable = errBlobless
+	}
+	f.blobs = blob.NewCache(bp.Blobs, co)
 	return f
 }
 
@@ -399,135 +397,3 @@ var (
 	_ = (fs.FileSeekdirer)((*listHandle)(nil))
 	_ = (fs.FileReleasedirer)((*listHandle)(nil))
 )
-
-// ---- caches ----
-
-// lru caches decompressed, verified small blobs, bounded by bytes.
-type lru struct {
-	mu   sync.Mutex
-	max  int64
-	used int64
-	ll   *list.List
-	m    map[string]*list.Element
-}
-
-type lruEntry struct {
-	key  string
-	data []byte
-}
-
-func newLRU(max int64) *lru {
-	return &lru{max: max, ll: list.New(), m: map[string]*list.Element{}}
-}
-
-func (c *lru) get(key string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok {
-		c.ll.MoveToFront(e)
-		return e.Value.(*lruEntry).data, true
-	}
-	return nil, false
-}
-
-func (c *lru) add(key string, data []byte) {
-	if int64(len(data)) > c.max/4 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[key]; ok {
-		return
-	}
-	c.m[key] = c.ll.PushFront(&lruEntry{key, data})
-	c.used += int64(len(data))
-	for c.used > c.max {
-		e := c.ll.Back()
-		ent := e.Value.(*lruEntry)
-		c.ll.Remove(e)
-		delete(c.m, ent.key)
-		c.used -= int64(len(ent.data))
-	}
-}
-
-// healthCache remembers each checked blob's class (nil, or its *blob.Error).
-// Blobs are immutable, so an answer never goes stale; the map is bounded by
-// dropping it whole when full.
-//
-// The key is the digest with the size the state records (0: none), because
-// the same blob is sound for a state recording its true size and broken for
-// one recording less (blob.Limit).
-type healthCache struct {
-	mu sync.Mutex
-	m  map[healthKey]error
-}
-
-type healthKey struct {
-	d    blob.Digest
-	size int64
-}
-
-const healthMax = 1 << 16
-
-func (h *healthCache) get(d blob.Digest, size int64) (error, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	err, ok := h.m[healthKey{d, max(size, 0)}]
-	return err, ok
-}
-
-func (h *healthCache) put(d blob.Digest, size int64, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.m == nil || len(h.m) >= healthMax {
-		h.m = map[healthKey]error{}
-	}
-	h.m[healthKey{d, max(size, 0)}] = err
-}
-
-// blobHealth is nil for a sound blob, else its *blob.Error, for a state
-// recording size (0: none; see blob.Limit). It decompresses the blob once
-// (then remembers), with bounded buffers.
-func (f *FS) blobHealth(d blob.Digest, size int64) error {
-	if f.blobless {
-		return errBlobless
-	}
-	if err, ok := f.health.get(d, size); ok {
-		return err
-	}
-	if b, ok := f.cache.get(string(d)); ok && (size <= 0 || int64(len(b)) <= size) {
-		return nil
-	}
-	err := f.store.CheckLimit(d, blob.Limit{Size: max(size, 0)})
-	f.health.put(d, size, err)
-	return err
-}
-
-// readWhole returns blob d decompressed and verified, through the cache,
-// within lim: a blob longer than the state's recorded size is broken, and
-// is found so after inflating at most that size (plus a margin).
-func (f *FS) readWhole(d blob.Digest, lim blob.Limit) ([]byte, error) {
-	if f.blobless {
-		return nil, errBlobless
-	}
-	if b, ok := f.cache.get(string(d)); ok {
-		if (lim.Size <= 0 || int64(len(b)) <= lim.Size) && (lim.Max <= 0 || int64(len(b)) <= lim.Max) {
-			return b, nil
-		}
-		// Cached for a state that records more: this one is wrong about
-		// it. Reading again stops just past the bound and says why.
-	}
-	// One read per blob and limit at a time: an open joins the
-	// prefetcher's read of its blob (or another open's) under way.
-	return f.flight.do(flightKey{d, lim}, func() ([]byte, error) {
-		b, err := f.store.ReadLimit(d, lim)
-		if !errors.Is(err, blob.ErrTooLarge) {
-			f.health.put(d, lim.Size, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		f.cache.add(string(d), b)
-		return b, nil
-	})
-}

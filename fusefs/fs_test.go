@@ -30,7 +30,7 @@ import (
 // blobFS is an FS over a bare blob store (no index).
 func blobFS(t *testing.T, small int64) (*FS, *blob.Store) {
 	st := blob.NewStore(t.TempDir())
-	f := &FS{store: st, opt: Options{SmallBlob: small, CacheBytes: 1 << 20}, cache: newLRU(1 << 20)}
+	f := &FS{store: st, opt: Options{SmallBlob: small, CacheBytes: 1 << 20}, blobs: blob.NewCache(st, blob.CacheOptions{MaxBytes: 1 << 20, SmallBlob: small})}
 	return f, st
 }
 
@@ -116,27 +116,12 @@ func TestBlobFileBroken(t *testing.T) {
 			})
 			_, errno = readAt(t, h, int64(len(data))-100, 128<<10)
 			assert.Equal(t, syscall.EIO, errno, "the read reaching the end fails")
-			assert.ErrorIs(t, f.blobHealth(d, int64(len(data))), blob.ErrBroken)
-			part := f.salvage(d, int64(len(data)))
+			assert.ErrorIs(t, f.blobs.Health(d, int64(len(data))), blob.ErrBroken)
+			part := f.blobs.SalvageLimit(d, int64(len(data)))
 			assert.NotEmpty(t, part)
 			assert.True(t, bytes.HasPrefix(data, part), "salvaged bytes are a prefix")
 		})
 	}
-}
-
-func TestLRUBound(t *testing.T) {
-	c := newLRU(100)
-	for i := 0; i < 20; i++ {
-		c.add(strconv.Itoa(i), make([]byte, 20))
-	}
-	assert.LessOrEqual(t, c.used, int64(100))
-	_, ok := c.get("19")
-	assert.True(t, ok, "newest kept")
-	_, ok = c.get("0")
-	assert.False(t, ok, "oldest dropped")
-	c.add("big", make([]byte, 60)) // > max/4: not cached
-	_, ok = c.get("big")
-	assert.False(t, ok)
 }
 
 func TestListHandle(t *testing.T) {

@@ -222,14 +222,10 @@ func (f *FS) itemXattrs(acct index.Account, it *index.Item, state int) func() []
 				xattr{xattrPrefix + "folder", f.folderPath(acct.ID, s.FolderID, s.Start.Time())},
 				xattr{xattrPrefix + "folder_id", strconv.Itoa(s.FolderID)},
 				xattr{xattrPrefix + "flags", s.Flags})
-			if state >= 0 {
-				if c := it.ContentIndex(state); c >= 0 {
-					d := it.States[c].Digest
-					xa = append(xa, xattr{xattrPrefix + "digest", string(d)})
-					err := f.blobHealth(d, it.States[c].Size)
-					status = statusOf(err)
-					xa = append(xa, f.damageXattrs(it, state, err)...)
-				}
+			if state >= 0 && s.Type.HasContent() && it.ContentIndex(state) >= 0 {
+				h := f.contentHealth(it, state)
+				xa = append(xa, xattr{xattrPrefix + "digest", string(h.Digest)})
+				return append(xa, healthXattrs(h)...)
 			}
 		}
 		return append(xa, xattr{xattrPrefix + "status", status})
@@ -247,7 +243,7 @@ func (f *FS) worstState(it *index.Item) (int, error) {
 		if c < 0 || !it.States[i].Type.HasContent() {
 			continue
 		}
-		err := f.blobHealth(it.States[c].Digest, it.States[c].Size)
+		err := f.blobs.Health(it.States[c].Digest, it.States[c].Size)
 		if err == nil {
 			continue
 		}
@@ -261,7 +257,7 @@ func (f *FS) worstState(it *index.Item) (int, error) {
 // salvageable reports whether state s's blob is damaged with something to
 // salvage (mailbox.Salvage): then a .partial file is offered beside it.
 func (f *FS) salvageable(s *index.State) bool {
-	ok, _ := mailbox.Salvage(f.blobHealth(s.Digest, s.Size))
+	ok, _ := mailbox.Salvage(f.blobs.Health(s.Digest, s.Size))
 	return ok
 }
 
@@ -283,38 +279,36 @@ func (f *FS) folderPath(acctID string, fid int, t time.Time) string {
 	return strconv.Itoa(fid)
 }
 
-// healthyState is where the mount shows the newest state before state i
-// whose content is sound (mailbox's rule, Item.HealthyBefore), relative to
-// the account's folder: items/<id>/<state>/message.eml; "" if none.
-func (f *FS) healthyState(it *index.Item, i int) string {
-	k := it.HealthyBefore(i, func(s *index.State) bool { return f.blobHealth(s.Digest, s.Size) == nil })
-	if k < 0 {
-		return ""
+// contentHealth is state i's content report (mailbox.ContentHealth) as
+// the mount names things: the newest earlier healthy state as its content
+// file relative to the account's folder (items/<id>/<state>/message.eml),
+// the salvage as the .partial file beside the failing content.
+func (f *FS) contentHealth(it *index.Item, i int) mailbox.ContentHealth {
+	partial := ""
+	if i >= 0 && i < len(it.States) {
+		partial = partialName(contentName(it.States[i].Type))
 	}
-	return "items/" + strconv.Itoa(it.ID) + "/" + stateDirNames(it.States)[k] + "/" + contentName(it.States[k].Type)
+	return it.ContentHealth(i, f.blobs.Health, nil, func(k int) string {
+		return "items/" + strconv.Itoa(it.ID) + "/" + stateDirNames(it.States)[k] + "/" + contentName(it.States[k].Type)
+	}, partial)
 }
 
-// salvageNote says what the state's .partial file holds, or "none: why".
-func salvageNote(s *index.State, err error) string {
-	ok, what := mailbox.Salvage(err)
-	if !ok {
-		return what
+// healthXattrs render a content report as attributes: user.cbfs.status
+// ("ok", or "<class>: <error>"), and when it fails user.cbfs.healthy_state
+// (if there is one) and user.cbfs.salvage.
+func healthXattrs(h mailbox.ContentHealth) []xattr {
+	status := h.Status
+	if h.Error != "" {
+		status += ": " + h.Error
 	}
-	return partialName(contentName(s.Type)) + ": " + what
-}
-
-// damageXattrs tell the story of state i's failing content (err, nil if
-// sound: none): where the newest earlier healthy state is
-// (user.cbfs.healthy_state) and what can be salvaged (user.cbfs.salvage).
-func (f *FS) damageXattrs(it *index.Item, i int, err error) []xattr {
-	if err == nil || i < 0 || i >= len(it.States) {
-		return nil
+	xa := []xattr{{xattrPrefix + "status", status}}
+	if h.HealthyState != "" {
+		xa = append(xa, xattr{xattrPrefix + "healthy_state", h.HealthyState})
 	}
-	var xa []xattr
-	if h := f.healthyState(it, i); h != "" {
-		xa = append(xa, xattr{xattrPrefix + "healthy_state", h})
+	if h.Salvage != "" {
+		xa = append(xa, xattr{xattrPrefix + "salvage", h.Salvage})
 	}
-	return append(xa, xattr{xattrPrefix + "salvage", salvageNote(&it.States[i], err)})
+	return xa
 }
 
 // itemFile is the file of an item's content (newItemFile) with the
@@ -330,7 +324,6 @@ func (f *FS) itemFile(acct index.Account, ref fileRef, ino uint64, folder string
 		if !known {
 			path = f.folderPath(acct.ID, ref.state.FolderID, ref.state.Start.Time())
 		}
-		err := f.blobHealth(ref.cs.Digest, ref.cs.Size)
 		xa := []xattr{
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
 			{xattrPrefix + "type", ref.state.Type.String()},
@@ -338,15 +331,19 @@ func (f *FS) itemFile(acct index.Account, ref fileRef, ino uint64, folder string
 			{xattrPrefix + "folder_id", strconv.Itoa(ref.state.FolderID)},
 			{xattrPrefix + "flags", ref.state.Flags},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", statusOf(err)},
 		}
-		if err == nil {
-			return xa
+		err := f.blobs.Health(ref.cs.Digest, ref.cs.Size)
+		if err != nil {
+			// Failing: the whole story needs the item's other states.
+			if it, ierr := f.ix.Item(acct.ID, ref.id); ierr == nil {
+				return append(xa, healthXattrs(f.contentHealth(&it, ref.idx))...)
+			}
 		}
-		if it, ierr := f.ix.Item(acct.ID, ref.id); ierr == nil {
-			return append(xa, f.damageXattrs(&it, ref.idx, err)...)
+		h := mailbox.BlobHealth(ref.cs.Digest, "", err)
+		if err != nil {
+			h.Salvage = mailbox.SalvageNote(partialName(contentName(ref.cs.Type)), err)
 		}
-		return append(xa, xattr{xattrPrefix + "salvage", salvageNote(&ref.cs, err)})
+		return append(xa, healthXattrs(h)...)
 	}
 	return file
 }

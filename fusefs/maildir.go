@@ -334,7 +334,7 @@ func (c *mdCurDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 	}
 	sortEntries(out)
 	if len(out) > 0 {
-		c.fsys.readAhead(c.fd, -1)
+		c.fsys.blobs.Prefetch(c.fd.sequence(), -1)
 	}
 	return openList(out, 0)
 }
@@ -349,6 +349,6 @@ func (c *mdCurDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	}
 	ref := c.fd.files[i]
 	file := c.fsys.itemFile(c.m.v.acct, ref, c.fd.fileIno(ref.id), c.f.path, true, false)
-	file.folder, file.itemID = c.fd, ref.id
+	file.seq, file.seqKey = c.fd.sequence(), ref.id
 	return newChild(ctx, &c.Inode, file, out), 0
 }

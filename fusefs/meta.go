@@ -82,35 +82,22 @@ func (f *FS) fullStates(it *index.Item) (states []json.RawMessage, read []mailbo
 }
 
 type stateMeta struct {
-	Folder string          `json:"name"`             // the state folder's name
-	Status string          `json:"status"`           // of the content blob: ok, broken, unreadable
-	Error  string          `json:"error,omitempty"`  // why
-	Digest blob.Digest     `json:"digest,omitempty"` // the content blob
-	State  json.RawMessage `json:"state"`            // the state as cbfs reads it (keys it does not know kept as they are)
-	// When the blob fails: where the newest earlier state with a sound blob
-	// is shown (relative to the account: items/<id>/<state>/message.eml;
-	// the one broken_fallback restores), and what the .partial file beside
-	// it holds, or "none: <why>" when there is none.
-	HealthyState string `json:"healthyState,omitempty"`
-	Salvage      string `json:"salvage,omitempty"`
+	Folder string `json:"name"` // the state folder's name
+	// The content's health, the one report (mailbox.ContentHealth): status
+	// (ok, broken, unreadable), error and reason when it fails, digest, and
+	// then where the newest earlier healthy state is shown and what the
+	// .partial file beside it holds.
+	mailbox.ContentHealth
+	State json.RawMessage `json:"state"` // the state as cbfs reads it (keys it does not know kept as they are)
 	// What the reader made of a state of another dialect:
 	Inherited []string `json:"inherited,omitempty"` // concepts the state did not say, taken from the state before it
 	Notes     []string `json:"notes,omitempty"`     // values it could not interpret (kept in state), digests found by value
 }
 
 func (f *FS) stateMeta(it *index.Item, states []json.RawMessage, read []mailbox.State, i int, name string) stateMeta {
-	m := stateMeta{Folder: name, Status: "ok", State: states[i]}
+	m := stateMeta{Folder: name, ContentHealth: f.contentHealth(it, i), State: states[i]}
 	if i < len(read) {
 		m.Inherited, m.Notes = read[i].Inherited.List(), read[i].Notes
-	}
-	if it.States[i].Type.HasContent() {
-		if c := it.ContentIndex(i); c >= 0 {
-			m.Digest = it.States[c].Digest
-			if err := f.blobHealth(m.Digest, it.States[c].Size); err != nil {
-				m.Status, m.Error = blob.Class(err), err.Error()
-				m.HealthyState, m.Salvage = f.healthyState(it, i), salvageNote(&it.States[i], err)
-			}
-		}
 	}
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/cbfs/cbfs/blob"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // ---- partialFile: what could be salvaged of a broken blob ----
@@ -21,34 +22,19 @@ type partialFile struct {
 
 var _ = (fs.NodeOpener)((*partialFile)(nil))
 
-// salvage is what can be salvaged of blob d for a state recording size (0:
-// none): at most min(size, blob.SalvageMax) bytes.
-func (f *FS) salvage(d blob.Digest, size int64) []byte {
-	key := "partial:" + string(d) + ":" + strconv.FormatInt(size, 10)
-	if b, ok := f.cache.get(key); ok {
-		return b
-	}
-	b, _ := f.store.SalvageLimit(d, blob.Limit{Size: max(size, 0)})
-	if b == nil {
-		b = []byte{}
-	}
-	f.cache.add(key, b)
-	return b
-}
-
 func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
 	p := &partialFile{digest: ref.cs.Digest, recorded: ref.cs.Size}
 	mt := ref.state.Date.Time()
 	if mt.IsZero() {
 		mt = ref.state.Start.Time()
 	}
-	p.init(f, ino, false, int64(len(f.salvage(ref.cs.Digest, ref.cs.Size))), mt)
+	p.init(f, ino, false, int64(len(f.blobs.SalvageLimit(ref.cs.Digest, ref.cs.Size))), mt)
 	p.xa = func() []xattr {
 		return []xattr{
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
 			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", "partial: " + statusOf(f.blobHealth(ref.cs.Digest, ref.cs.Size))},
-			{xattrPrefix + "salvage", salvageNote(&ref.cs, f.blobHealth(ref.cs.Digest, ref.cs.Size))},
+			{xattrPrefix + "status", "partial: " + statusOf(f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
+			{xattrPrefix + "salvage", mailbox.SalvageNote(partialName(contentName(ref.cs.Type)), f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
 		}
 	}
 	return p
@@ -58,7 +44,7 @@ func (p *partialFile) Open(ctx context.Context, flags uint32) (fs.FileHandle, ui
 	if writeFlags(flags) {
 		return nil, 0, syscall.EROFS
 	}
-	data := p.fsys.salvage(p.digest, p.recorded)
+	data := p.fsys.blobs.SalvageLimit(p.digest, p.recorded)
 	fl := uint32(fuse.FOPEN_KEEP_CACHE)
 	if int64(len(data)) != p.size.Load() {
 		p.size.Store(int64(len(data)))

@@ -76,25 +76,31 @@ func listing(d *folderDir) []fileRef {
 	return out
 }
 
-// waitIdle waits for the prefetcher to finish its work.
+// waitIdle waits for the read-ahead to finish its work.
 func waitIdle(t *testing.T, f *FS) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		f.ra.mu.Lock()
-		defer f.ra.mu.Unlock()
-		return f.ra.running == 0
-	}, 10*time.Second, time.Millisecond)
+	require.Eventually(t, f.blobs.PrefetchIdle, 10*time.Second, time.Millisecond)
 }
 
-// recordJobs records the prefetcher's jobs.
+// raJob is one blob the read-ahead handled.
+type raJob struct {
+	blob.Want
+	whole bool
+}
+
+// recordJobs gives f a fresh blob cache that records the read-ahead's
+// jobs.
 func recordJobs(f *FS) func() []raJob {
 	var mu sync.Mutex
 	var jobs []raJob
-	f.ra.done = func(j raJob, err error) {
-		mu.Lock()
-		jobs = append(jobs, j)
-		mu.Unlock()
-	}
+	f.blobs = blob.NewCache(f.store, blob.CacheOptions{
+		MaxBytes: f.opt.CacheBytes, SmallBlob: f.opt.SmallBlob, NoPrefetch: f.opt.NoReadAhead,
+		Prefetched: func(w blob.Want, whole bool, err error) {
+			mu.Lock()
+			jobs = append(jobs, raJob{w, whole})
+			mu.Unlock()
+		},
+	})
 	return func() []raJob {
 		mu.Lock()
 		defer mu.Unlock()
@@ -124,64 +130,58 @@ func TestReadAheadFillsCache(t *testing.T) {
 			whole++
 		}
 	}
-	t.Logf("%d files listed, %d fetched ahead (%d whole), window %d B", len(files), len(got), whole, f.raBytes())
+	t.Logf("%d files listed, %d fetched ahead (%d whole), window %d B", len(files), len(got), whole, f.blobs.PrefetchBytes())
 	require.NotZero(t, whole)
 	var ahead int64
 	for i, j := range got {
-		assert.Equal(t, files[i].cs.Digest, j.d, "job %d out of listing order", i)
-		assert.Equal(t, blob.Limit{Size: files[i].cs.Size}, j.lim, "the open's limit")
+		assert.Equal(t, files[i].cs.Digest, j.Digest, "job %d out of listing order", i)
+		assert.Equal(t, blob.Limit{Size: files[i].cs.Size}, j.Limit, "the open's limit")
 		if i > 0 {
-			ahead += j.size
+			ahead += j.Size
 		}
 		if j.whole {
-			_, ok := f.cache.get(string(j.d))
-			assert.True(t, ok, "file %d not in the cache", i)
+			assert.True(t, f.blobs.Cached(j.Digest), "file %d not in the cache", i)
 		}
 	}
-	assert.LessOrEqual(t, ahead, f.raBytes(), "fetched past the window")
-	assert.LessOrEqual(t, len(got), raFiles)
-	if len(got) < len(files) && len(got) < raFiles {
+	assert.LessOrEqual(t, ahead, f.blobs.PrefetchBytes(), "fetched past the window")
+	assert.LessOrEqual(t, len(got), 32, "at most 32 files ahead")
+	if len(got) < len(files) && len(got) < 32 {
 		var next int64
 		for _, r := range files[:len(got)+1] {
 			next += r.cs.Size
 		}
-		assert.Greater(t, next, f.raBytes(), "stopped before the window was full")
+		assert.Greater(t, next, f.blobs.PrefetchBytes(), "stopped before the window was full")
 	}
-	f.cache.mu.Lock()
-	assert.LessOrEqual(t, f.cache.used, int64(cacheBytes))
-	f.cache.mu.Unlock()
+	assert.LessOrEqual(t, f.blobs.CachedBytes(), int64(cacheBytes))
 
 	// Opening a file further on fetches the files after it.
 	k := min(len(got)+1, len(files)-2)
 	file := f.newItemFile(files[k], 2, "")
-	file.folder, file.itemID = d, files[k].id
+	file.seq, file.seqKey = d.sequence(), files[k].id
 	h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 	require.Zero(t, errno)
 	_ = h
 	waitIdle(t, f)
 	after := jobs()[len(got):]
 	require.NotEmpty(t, after)
-	assert.Equal(t, files[k+1].cs.Digest, after[0].d, "read-ahead starts after the opened file")
+	assert.Equal(t, files[k+1].cs.Digest, after[0].Digest, "read-ahead starts after the opened file")
 	for _, j := range after {
 		if j.whole {
-			_, ok := f.cache.get(string(j.d))
-			assert.True(t, ok)
+			assert.True(t, f.blobs.Cached(j.Digest))
 		}
 	}
-	f.cache.mu.Lock()
-	assert.LessOrEqual(t, f.cache.used, int64(cacheBytes))
-	f.cache.mu.Unlock()
+	assert.LessOrEqual(t, f.blobs.CachedBytes(), int64(cacheBytes))
 
 	// Opening the next file hands out no job twice.
 	n := len(jobs())
 	file2 := f.newItemFile(files[k+1], 3, "")
-	file2.folder, file2.itemID = d, files[k+1].id
+	file2.seq, file2.seqKey = d.sequence(), files[k+1].id
 	_, _, errno = file2.Open(context.Background(), syscall.O_RDONLY)
 	require.Zero(t, errno)
 	waitIdle(t, f)
 	seen := map[blob.Digest]int{}
 	for _, j := range jobs()[len(got):] {
-		seen[j.d]++
+		seen[j.Digest]++
 	}
 	for dg, c := range seen {
 		assert.Equal(t, 1, c, "%s fetched %d times", dg, c)
@@ -213,7 +213,7 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 	ref, _ := raFS(t, Options{NoReadAhead: true})
 	for i, r := range files {
 		file := f.newItemFile(r, uint64(10+i), "")
-		file.folder, file.itemID = d, r.id
+		file.seq, file.seqKey = d.sequence(), r.id
 		h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 		require.Zero(t, errno)
 		size := file.size.Load()
@@ -233,13 +233,13 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 
 	// The health cache says what a fresh check says, for every file.
 	for i, r := range files {
-		want := ref.blobHealth(r.cs.Digest, r.cs.Size)
+		want := ref.blobs.Health(r.cs.Digest, r.cs.Size)
 		if r.cs.Digest == bad {
 			// ref's store is another sample: check this one directly.
 			want = bp.Blobs.CheckLimit(bad, blob.Limit{Size: r.cs.Size})
 			require.Error(t, want)
 		}
-		got, ok := f.health.get(r.cs.Digest, r.cs.Size)
+		got, ok := f.blobs.Known(r.cs.Digest, r.cs.Size)
 		require.True(t, ok, "file %d: no verdict", i)
 		assert.Equal(t, statusOf(want), statusOf(got), "file %d", i)
 	}
@@ -270,7 +270,7 @@ func TestReopenVerified(t *testing.T) {
 			}
 			if open == 1 {
 				assert.IsType(t, &lazyHandle{}, h, "file %d: reopened", i)
-				f.cache = newLRU(1 << 20) // read again, not from the cache
+				f.blobs = blob.NewCache(f.store, blob.CacheOptions{MaxBytes: 1 << 20}) // read again, not from the cache
 			}
 			got, errno := readAt(t, h.(reader), 0, int(r.cs.Size)+1)
 			require.Zero(t, errno)

@@ -98,3 +98,108 @@ func Salvage(err error) (ok bool, what string) {
 	}
 	return true, "what inflated before the fault (" + reason + ")"
 }
+
+// ContentHealth is the one report of a state's content: the mount's
+// meta.json and user.cbfs.* attributes and cbctl's getItem (text and
+// --json) all render it, under these keys.
+type ContentHealth struct {
+	// Status is blob.Class's word (ok, broken, unreadable), or none for a
+	// state with no blob (getItem's; the mount shows such a state ok).
+	Status string `json:"status"`
+	// Error is why it is not ok, in full (user.cbfs.status after the class);
+	// Reason is the same in short, without the class's words.
+	Error  string `json:"error,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Digest is the content's blob and BlobPath its file.
+	Digest   blob.Digest `json:"digest,omitempty"`
+	BlobPath string      `json:"blobPath,omitempty"`
+	// When the blob fails: the newest earlier state with a sound blob
+	// (Item.HealthyBefore: what broken_fallback restores), named as the
+	// renderer names states (the mount: its content file relative to the
+	// account, items/<id>/<state>/message.eml; getItem: its start date), and
+	// what a salvage holds (Salvage: "<partial file>: what", or "none: why").
+	HealthyState string `json:"healthyState,omitempty"`
+	Salvage      string `json:"salvage,omitempty"`
+}
+
+// BlobHealth is the report of blob d (at path; "" if not known) that failed
+// with err (nil: sound), without the parts that need the item
+// (Item.ContentHealth adds them).
+func BlobHealth(d blob.Digest, path string, err error) ContentHealth {
+	h := ContentHealth{Status: blob.Class(err), Digest: d, BlobPath: path}
+	if err != nil {
+		h.Error, h.Reason = err.Error(), BlobReason(err)
+	}
+	return h
+}
+
+// ContentHealth is the report of state i's content, whose blob is that of
+// state ContentIndex(i): health tells a blob's health for a state
+// recording size (nil: sound; blob.Cache.Health), path its file ("": not
+// shown), name how the renderer names state k (for HealthyState) and
+// partial the name of the salvage's file ("": none shown). A state without
+// content is ok with no digest.
+func (it *Item) ContentHealth(i int, health func(d blob.Digest, size int64) error, path func(blob.Digest) string, name func(k int) string, partial string) ContentHealth {
+	if i < 0 || i >= len(it.States) || !it.States[i].Type.HasContent() {
+		return ContentHealth{Status: "ok"}
+	}
+	c := it.ContentIndex(i)
+	if c < 0 {
+		return ContentHealth{Status: "ok"}
+	}
+	cs := &it.States[c]
+	err := health(cs.Digest, cs.Size)
+	p := ""
+	if path != nil {
+		p = path(cs.Digest)
+	}
+	h := BlobHealth(cs.Digest, p, err)
+	if err == nil {
+		return h
+	}
+	if k := it.HealthyBefore(i, func(s *State) bool { return health(s.Digest, s.Size) == nil }); k >= 0 {
+		h.HealthyState = name(k)
+	}
+	h.Salvage = SalvageNote(partial, err)
+	return h
+}
+
+// SalvageNote says what the salvage of a blob that failed with err holds,
+// as "<partial>: what" (the file that shows it), or "none: why".
+func SalvageNote(partial string, err error) string {
+	ok, what := Salvage(err)
+	if !ok || partial == "" {
+		return what
+	}
+	return partial + ": " + what
+}
+
+// BlobReason is a short reason for a blob error, on one line: what the
+// class (blob.Class) does not already say.
+func BlobReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var be *blob.Error
+	if errors.As(err, &be) {
+		var parts []string
+		if be.Kind == blob.ErrMissing {
+			parts = append(parts, "missing")
+		}
+		if be.Reason != "" {
+			parts = append(parts, be.Reason)
+		}
+		if be.Err != nil {
+			parts = append(parts, be.Err.Error())
+		}
+		if len(parts) == 0 {
+			parts = append(parts, be.Kind.Error())
+		}
+		return oneLine(strings.Join(parts, ": "))
+	}
+	return oneLine(err.Error())
+}
+
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
+}

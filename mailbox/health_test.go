@@ -58,3 +58,41 @@ func TestSalvage(t *testing.T) {
 		}
 	}
 }
+
+func TestContentHealth(t *testing.T) {
+	a, c := blob.Digest("a"), blob.Digest("c")
+	msg := func(d blob.Digest) State { return State{Type: TypeMessage, Digest: d, Size: 10} }
+	it := &Item{ID: 7, States: []State{msg(a), msg(c), {Type: TypeFolder}}}
+	broken := &blob.Error{Kind: blob.ErrBroken, Reason: "truncated gzip stream"}
+	health := func(d blob.Digest, size int64) error {
+		if d == c {
+			return broken
+		}
+		return nil
+	}
+	path := func(d blob.Digest) string { return "/bp/items/" + string(d) }
+	name := func(k int) string { return fmt.Sprint("state ", k) }
+
+	ok := it.ContentHealth(0, health, path, name, "message.partial.eml")
+	if ok != (ContentHealth{Status: "ok", Digest: a, BlobPath: "/bp/items/a"}) {
+		t.Errorf("sound: %+v", ok)
+	}
+	bad := it.ContentHealth(1, health, path, name, "message.partial.eml")
+	want := ContentHealth{Status: "broken", Error: broken.Error(), Reason: "truncated gzip stream", Digest: c, BlobPath: "/bp/items/c",
+		HealthyState: "state 0", Salvage: "message.partial.eml: what inflated before the fault (truncated gzip stream)"}
+	if bad != want {
+		t.Errorf("broken:\n got %+v\nwant %+v", bad, want)
+	}
+	if h := it.ContentHealth(2, health, path, name, ""); h != (ContentHealth{Status: "ok"}) {
+		t.Errorf("no content: %+v", h)
+	}
+	if h := it.ContentHealth(9, health, path, name, ""); h.Status != "ok" || h.Digest != "" {
+		t.Errorf("out of range: %+v", h)
+	}
+	if got := SalvageNote("", broken); got != "what inflated before the fault (truncated gzip stream)" {
+		t.Errorf("SalvageNote without a file: %q", got)
+	}
+	if got := BlobReason(&blob.Error{Kind: blob.ErrMissing}); got != "missing" {
+		t.Errorf("BlobReason(missing) = %q", got)
+	}
+}

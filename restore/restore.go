@@ -130,6 +130,7 @@ type job struct {
 
 type engine struct {
 	src      *backuppath.Path
+	health   *blob.Cache // the source's blobs' health, checked once per digest and recorded size
 	serverID string
 	tgt      Target
 	ledger   *Ledger
@@ -163,7 +164,8 @@ func newEngine(op string, src *backuppath.Path, tgt Target, ledger *Ledger, opt 
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	e := &engine{src: src, serverID: SourceID(src), tgt: tgt, ledger: ledger, opt: opt, start: time.Now()}
+	e := &engine{src: src, serverID: SourceID(src), tgt: tgt, ledger: ledger, opt: opt, start: time.Now(),
+		health: blob.NewCache(src.Blobs, blob.CacheOptions{NoPrefetch: true})}
 	e.rep = &Report{Operation: op, Source: src.Root, Target: tgt.ID(), Started: opt.Now(), Other: map[string]int{}}
 	return e, nil
 }
@@ -622,13 +624,13 @@ func damaged(err error) bool {
 }
 
 // sound is the restores' health predicate for mailbox's Item.HealthyBefore:
-// the state's blob verifies within the size it records and fits
-// max_file_size.
+// the state's blob verifies within the size it records (blob.Cache.Health,
+// the mount's and cbctl's answer) and fits max_file_size.
 func (e *engine) sound(s *mailbox.State) bool {
 	if e.opt.MaxFileSize > 0 && s.Size > e.opt.MaxFileSize {
 		return false
 	}
-	return e.src.Blobs.CheckLimit(s.Digest, blob.Limit{Size: max(s.Size, 0)}) == nil
+	return e.health.Health(s.Digest, s.Size) == nil
 }
 
 func (e *engine) addAccount(ar *AccountReport, other map[string]int) {

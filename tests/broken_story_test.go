@@ -245,3 +245,33 @@ func TestBrokenStoryRestore(t *testing.T) {
 		assert.True(t, holds(storyMaildirFiles(t, nt), storyOld))
 	})
 }
+
+// TestBrokenStoryGetItem: getItem gives the mount's one content report
+// (mailbox.ContentHealth): the same status, error, reason and salvage
+// story, the healthy state named by its start date.
+func TestBrokenStoryGetItem(t *testing.T) {
+	root := storyPath(t)
+	r := ok(t, "backup", "getItem", storyName, itoa(storyBroken), "backup_path", root, "date", "all", "--json")
+	var it struct {
+		States []struct{ Status, Error, Reason, Digest, BlobPath, HealthyState, Salvage string }
+	}
+	decode(t, r.stdout, &it)
+	require.Len(t, it.States, 2)
+	assert.Equal(t, "ok", it.States[0].Status)
+	assert.Empty(t, it.States[0].HealthyState+it.States[0].Salvage+it.States[0].Error)
+	bad := it.States[1]
+	assert.Equal(t, "broken", bad.Status)
+	assert.Contains(t, bad.Error, "truncated gzip stream")
+	assert.Contains(t, bad.Reason, "truncated gzip stream")
+	assert.NotEmpty(t, bad.Digest)
+	assert.Equal(t, filepath.Join(root, "items", bad.Digest[:2], bad.Digest), bad.BlobPath)
+	assert.Equal(t, "10/07/2023 10:00:00", bad.HealthyState)
+	assert.Equal(t, "what inflated before the fault (truncated gzip stream)", bad.Salvage)
+
+	text := ok(t, "backup", "getItem", storyName, itoa(storyBroken), "backup_path", root, "date", "all")
+	wantLines(t, text.stdout, row(ind, "healthy state", "10/07/2023 10:00:00"),
+		row(ind, "salvage", "what inflated before the fault (truncated gzip stream)"))
+	if strings.Count(text.stdout, "healthy state") != 1 {
+		t.Errorf("only the broken state names a healthy one:\n%s", text.stdout)
+	}
+}
