@@ -204,17 +204,18 @@ func lookup(m map[string]any, key string, byID bool) (any, bool) {
 	return nil, false
 }
 
-// Sections are the configuration backup's sections as its file names them
-// (serverConfig, globalConfig, domains, cos, distributionLists, and any
-// other key but config and error), each as read: the mount serves one
-// file per section. Tree is the same backup under Carbonio's query names.
+// Sections are the configuration backup's sections under the names
+// Carbonio's queries and getServerConfig use (ConfigSections: serverConfig,
+// globalConfig, cos, domain, distributionList), each as read (records as
+// a list), and any other key of the file but config and error: the mount
+// serves one file per section. Tree is the same backup shaped for queries.
 func (cfg *ServerConfig) Sections() map[string]any {
 	sections := map[string]any{
-		"serverConfig":      cfg.ServerConfig,
-		"globalConfig":      cfg.GlobalConfig,
-		"domains":           cfg.Domains,
-		"cos":               cfg.COS,
-		"distributionLists": cfg.DistributionLists,
+		"serverConfig":     cfg.ServerConfig,
+		"globalConfig":     cfg.GlobalConfig,
+		"domain":           cfg.Domains,
+		"cos":              cfg.COS,
+		"distributionList": cfg.DistributionLists,
 	}
 	for k, v := range cfg.Extra {
 		if _, known := sections[k]; !known && k != "config" && k != "error" {

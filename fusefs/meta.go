@@ -165,9 +165,10 @@ type namedData struct {
 }
 
 // configFiles are the files of server/config/<date>/: config.json as it is,
-// and one file per section (serverConfig.json, globalConfig.json,
-// domains.json, cos.json, distributionLists.json, and <key>.json for each
-// key cbfs does not know), sorted by name. A file that cannot be read or
+// and one file per section under the names getServerConfig uses
+// (serverConfig.json, globalConfig.json, cos.json, domain.json,
+// distributionList.json, and <key>.json for each key cbfs does not know),
+// sorted by name. A file that cannot be read or
 // parsed gives error.txt.
 func (f *FS) configFiles(sf backuppath.ServerFile) []namedData {
 	var out []namedData

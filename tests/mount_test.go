@@ -659,7 +659,7 @@ func mountTestServer(t *testing.T, fx *mountFixture, mp string) {
 			got, err := os.ReadFile(filepath.Join(d, "config.json"))
 			require.NoError(t, err)
 			assert.Equal(t, raw, got)
-			for _, sec := range []string{"serverConfig.json", "globalConfig.json", "domains.json", "cos.json"} {
+			for _, sec := range []string{"serverConfig.json", "globalConfig.json", "domain.json", "cos.json", "distributionList.json"} {
 				b, err := os.ReadFile(filepath.Join(d, sec))
 				require.NoError(t, err, sec)
 				assert.True(t, json.Valid(b), sec)
