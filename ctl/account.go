@@ -28,16 +28,49 @@ func findAccount(p *backuppath.Path, ref string) (*mailbox.Account, error) {
 }
 
 // folders names an account's folders as the mount and the restores do
-// (mailbox.FolderTree over the account's folder items, latest states). The
-// tree is built on first use: it reads every item file of the account.
+// (mailbox.FolderTree over the account's folder items, latest states).
+//
+// By default the tree is built on first use from every item file of the
+// account. A chain-only folders (newFolderChain) reads only the folder
+// items a name needs, the folder and its ancestors, so naming the folder
+// of one item costs a few reads however large the account: its names are
+// the mount's except where the mount tells apart two siblings of the same
+// name (the one with the higher id gets " (id)"): siblings that are not on
+// the chain are not read.
 type folders struct {
 	p         *backuppath.Path
 	accountID string
 	paths     map[int]string
+
+	chain   bool                   // chain-only
+	found   map[int]mailbox.Folder // chain-only: the folders read so far
+	visited map[int]bool           // chain-only: ids looked up (found or not)
 }
 
 func newFolders(p *backuppath.Path, accountID string) *folders {
 	return &folders{p: p, accountID: accountID}
+}
+
+// newFolderChain is a chain-only folders (see folders).
+func newFolderChain(p *backuppath.Path, accountID string) *folders {
+	return &folders{p: p, accountID: accountID, chain: true, found: map[int]mailbox.Folder{}, visited: map[int]bool{}}
+}
+
+// folderOf is the folder an item is now (its latest state is a live
+// folder), or false.
+func folderOf(it *mailbox.Item) (mailbox.Folder, bool) {
+	if s := mailbox.FolderAt(it, time.Time{}); s != nil {
+		return mailbox.Folder{ID: it.ID, ParentID: s.ParentID, Name: s.Name}, true
+	}
+	return mailbox.Folder{}, false
+}
+
+// setTree names the folders found (mailbox.FolderTree).
+func (f *folders) setTree(found []mailbox.Folder) {
+	f.paths = map[int]string{}
+	for _, fo := range mailbox.FolderTree(found) {
+		f.paths[fo.ID] = "/" + fo.Path
+	}
 }
 
 func (f *folders) load() {
@@ -58,19 +91,46 @@ func (f *folders) load() {
 		if err != nil {
 			continue
 		}
-		if s := mailbox.FolderAt(it, time.Time{}); s != nil {
-			found = append(found, mailbox.Folder{ID: it.ID, ParentID: s.ParentID, Name: s.Name})
+		if fo, ok := folderOf(it); ok {
+			found = append(found, fo)
 		}
 	}
-	for _, fo := range mailbox.FolderTree(found) {
-		f.paths[fo.ID] = "/" + fo.Path
+	f.setTree(found)
+}
+
+// loadChain reads the folder id and its ancestors not read yet.
+func (f *folders) loadChain(id int) {
+	if f.visited[id] {
+		return
 	}
+	for cur := id; cur != mailbox.FolderRoot && !f.visited[cur]; {
+		f.visited[cur] = true
+		it, err := f.p.ReadItem(f.accountID, cur)
+		if err != nil {
+			break
+		}
+		fo, ok := folderOf(it)
+		if !ok {
+			break
+		}
+		f.found[cur] = fo
+		cur = fo.ParentID
+	}
+	found := make([]mailbox.Folder, 0, len(f.found))
+	for _, fo := range f.found {
+		found = append(found, fo)
+	}
+	f.setTree(found)
 }
 
 // Path is the folder's path ("/Inbox/Projects"), or "" if the account has
 // no such folder now.
 func (f *folders) Path(id int) string {
-	f.load()
+	if f.chain {
+		f.loadChain(id)
+	} else {
+		f.load()
+	}
 	return f.paths[id]
 }
 

@@ -80,57 +80,55 @@ func (c *doItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	needle := c.SearchString
-	fold := newFolders(p, acct.ID)
-	hits := []searchHit{}
-	bad := 0
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if len(c.ID) > 0 && !slices.Contains(c.ID, f.ItemID) {
-			continue
+	// One pass over the item files, read ReadWorkers at a time (a cold
+	// disk serves several reads together), each result in its file's slot
+	// so that hits and warnings keep the files' order. The folder tree is
+	// built from the same reads: no second pass.
+	type result struct {
+		hit    *searchHit
+		folder *mailbox.Folder
+		err    error
+	}
+	res := make([]result, len(files))
+	backuppath.Parallel(len(files), func(i int) {
+		f := files[i]
+		if ctx.Err() != nil || (len(c.ID) > 0 && !slices.Contains(c.ID, f.ItemID)) {
+			return
 		}
 		it, err := p.ReadItemFile(f.RelPath, f.ItemID)
 		if err != nil {
+			res[i].err = err
+			return
+		}
+		if fo, ok := folderOf(it); ok {
+			res[i].folder = &fo
+		}
+		res[i].hit = c.match(p, f, it, wantType, after, before)
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var found []mailbox.Folder
+	for i, r := range res {
+		if r.folder != nil && (i == 0 || files[i-1].ItemID != files[i].ItemID) { // a duplicate: the first is the copy that counts
+			found = append(found, *r.folder)
+		}
+	}
+	fold := newFolders(p, acct.ID)
+	if len(c.ID) == 0 {
+		fold.setTree(found) // every folder was read
+	}
+	hits := []searchHit{}
+	bad := 0
+	for i, r := range res {
+		if r.err != nil {
 			bad++
-			g.warnf("account %s item %d: %s: %s", acct.Name, f.ItemID, blob.Class(err), itemReason(err))
-			continue
+			g.warnf("account %s item %d: %s: %s", acct.Name, files[i].ItemID, blob.Class(r.err), itemReason(r.err))
 		}
-		last := it.Latest()
-		if wantType != 0 && last.Type != wantType {
-			continue
+		if r.hit != nil {
+			r.hit.Folder = fold.Path(r.hit.FolderID)
+			hits = append(hits, *r.hit)
 		}
-		switch c.SearchFilter {
-		case "deleted":
-			if !last.Deleted {
-				continue
-			}
-		case "not_deleted":
-			if last.Deleted {
-				continue
-			}
-		}
-		if !matchDates(it, after, before) || !matchText(it, needle) {
-			continue
-		}
-		h := searchHit{ID: it.ID, Type: last.Type.String(), Deleted: last.Deleted, FolderID: last.FolderID,
-			Folder: fold.Path(last.FolderID), Subject: itemTitle(it), States: len(it.States), latest: last.Start.Time()}
-		if !h.latest.IsZero() {
-			h.LatestDate = h.latest.Format(time.RFC3339)
-		}
-		if c.RawMetadata {
-			raw, err := confined.ReadFile(p.Root, f.RelPath, backuppath.MaxMetadataFile)
-			switch {
-			case err != nil:
-				h.Raw = "unreadable: " + errReason(err)
-			case json.Valid(raw):
-				h.Raw = json.RawMessage(raw)
-			default:
-				h.Raw = string(raw)
-			}
-		}
-		hits = append(hits, h)
 	}
 	if bad > 0 {
 		g.warnf("account %s: %d item file(s) could not be read and were skipped", acct.Name, bad)
@@ -158,6 +156,44 @@ func (c *doItemSearchCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// match is the hit item it makes (its Folder not yet named), or nil.
+func (c *doItemSearchCmd) match(p *backuppath.Path, f backuppath.ItemFile, it *mailbox.Item, wantType mailbox.ItemType, after, before time.Time) *searchHit {
+	last := it.Latest()
+	if wantType != 0 && last.Type != wantType {
+		return nil
+	}
+	switch c.SearchFilter {
+	case "deleted":
+		if !last.Deleted {
+			return nil
+		}
+	case "not_deleted":
+		if last.Deleted {
+			return nil
+		}
+	}
+	if !matchDates(it, after, before) || !matchText(it, c.SearchString) {
+		return nil
+	}
+	h := &searchHit{ID: it.ID, Type: last.Type.String(), Deleted: last.Deleted, FolderID: last.FolderID,
+		Subject: itemTitle(it), States: len(it.States), latest: last.Start.Time()}
+	if !h.latest.IsZero() {
+		h.LatestDate = h.latest.Format(time.RFC3339)
+	}
+	if c.RawMetadata {
+		raw, err := confined.ReadFile(p.Root, f.RelPath, backuppath.MaxMetadataFile)
+		switch {
+		case err != nil:
+			h.Raw = "unreadable: " + errReason(err)
+		case json.Valid(raw):
+			h.Raw = json.RawMessage(raw)
+		default:
+			h.Raw = string(raw)
+		}
+	}
+	return h
 }
 
 // matchDates: some state started in [after, before).

@@ -123,13 +123,25 @@ func availableAccounts(ctx context.Context, g *Globals, p *backuppath.Path, filt
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]accountRow, 0, len(accts))
+	kept := accts[:0:0]
 	for _, e := range accts {
+		if filter.keep(e.Account) {
+			kept = append(kept, e)
+		}
+	}
+	// The ITEMS column: the item files counted by listing the bucket
+	// folders, never reading or stat'ing an item file.
+	counts := make([]int, len(kept))
+	countErrs := make([]error, len(kept))
+	backuppath.Parallel(len(kept), func(i int) {
+		if ctx.Err() == nil {
+			counts[i], countErrs[i] = p.ItemCount(kept[i].ID)
+		}
+	})
+	rows := make([]accountRow, 0, len(kept))
+	for i, e := range kept {
 		if err := ctx.Err(); err != nil {
 			return nil, err
-		}
-		if !filter.keep(e.Account) {
-			continue
 		}
 		r := accountRow{ID: e.ID}
 		if e.Account != nil {
@@ -142,11 +154,10 @@ func availableAccounts(ctx context.Context, g *Globals, p *backuppath.Path, filt
 			r.Status, r.Error = blob.Class(e.Err), itemReason(e.Err)
 			g.warnf("account %s: account_info is %s: %s", e.ID, r.Status, r.Error)
 		}
-		files, _, err := p.ItemFiles(e.ID)
-		if err != nil {
-			g.warnf("account %s: %v", e.ID, err)
+		if countErrs[i] != nil {
+			g.warnf("account %s: %v", e.ID, countErrs[i])
 		}
-		r.Items = len(files)
+		r.Items = counts[i]
 		rows = append(rows, r)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {

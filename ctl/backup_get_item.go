@@ -123,7 +123,7 @@ func (c *getItemCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	chk := newChecker(p)
-	fold := newFolders(p, acct.ID)
+	fold := newFolderChain(p, acct.ID) // the folders of these states, not the whole account
 	for _, i := range idx {
 		if err := ctx.Err(); err != nil {
 			return err

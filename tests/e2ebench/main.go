@@ -3,7 +3,7 @@
 // in the same run (make bench). It must run as root: it drops the kernel
 // caches between cold runs.
 //
-//	e2ebench -bin bin -work /tmp/cbfs-bench [-folder 100000] [-items 1000000] [-bigmb 500] [-scanmsgs 20000]
+//	e2ebench -bin bin -work /tmp/cbfs-bench [-folder 100000] [-items 1000000] [-bigmb 500] [-scanmsgs 20000] [-large 10000000]
 package main
 
 import (
@@ -35,10 +35,11 @@ var (
 	itemsN   = flag.Int("items", 1000000, "items in the Backup Path for the mount-ready benchmark (0 skips it)")
 	bigMB    = flag.Int("bigmb", 500, "approximate decompressed MB for the cat benchmark (a sample of bigmb/4 accounts with attachments; 0 skips it)")
 	scanMsgs = flag.Int("scanmsgs", 20000, "messages in the Maildir tree for the backup-scan benchmark (0 skips it)")
-	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready, scan, anchors (cbfs beside restic and borg) or s3 (a Backup Path on versitygw); anchors and s3 run only when asked")
+	onlyFlag = flag.String("only", "", "run only this benchmark: ls, cat, ready, scan, large (with -large N), anchors (cbfs beside restic and borg) or s3 (a Backup Path on versitygw); anchors and s3 run only when asked")
 	catAccts = flag.Int("catacct", 0, "accounts of the cat benchmark's sample (0: bigmb/4; with -catmsgs, replaces -bigmb's sizing)")
 	catMsgs  = flag.Int("catmsgs", 40, "messages per account of the cat benchmark's sample")
 	catTwo   = flag.Bool("cattwo", true, "also time 2 parallel readers in the cat benchmark")
+	largeN   = flag.Int("large", 0, "items of the never-seen large Backup Path benchmark (issue #21; 0 skips it; make bench: CBFS_BENCH_LARGE)")
 )
 
 func main() {
@@ -59,6 +60,9 @@ func main() {
 	}
 	if *scanMsgs > 0 && (*onlyFlag == "" || *onlyFlag == "scan") {
 		benchScan()
+	}
+	if *largeN > 0 && (*onlyFlag == "" || *onlyFlag == "large") {
+		benchLarge()
 	}
 	if *onlyFlag == "s3" {
 		benchS3()
