@@ -35,8 +35,8 @@ type mountCmd struct {
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
 	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox)."`
-	UID        int    `name:"uid" default:"-1" help:"Owner of every file and folder (default: you)."`
-	GID        int    `name:"gid" default:"-1" help:"Group of every file and folder (default: yours)."`
+	UID        string `name:"uid" placeholder:"USER" help:"Owner of every file and folder: a user name or number (default: you)."`
+	GID        string `name:"gid" placeholder:"GROUP" help:"Group of every file and folder: a group name (adm) or number (default: yours)."`
 	Umask      string `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits to clear from every file (r--r--r--) and folder (r-xr-xr-x); the kernel enforces them. 077: only the owner reads; 027: the owner and the group (--gid)."`
 	Daemon     bool   `name:"daemon" help:"Go to the background once mounted; the exit status says whether the mount is up (what /etc/fstab and systemd need)."`
 	LogFile    string `name:"log-file" placeholder:"FILE" help:"With --daemon: append the mount's messages to FILE (default: discard them)."`
@@ -66,6 +66,14 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	umask, err := strconv.ParseUint(c.Umask, 8, 32)
 	if err != nil || umask > 0o777 {
 		return cli.Usagef("--umask %q: want an octal mask such as 077", c.Umask)
+	}
+	uid, err := lookupID("uid", c.UID, lookupUser)
+	if err != nil {
+		return err
+	}
+	gid, err := lookupID("gid", c.GID, lookupGroup)
+	if err != nil {
+		return err
 	}
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)
@@ -123,7 +131,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	server, err := mountIndex(ix, mp, mountOptions{debug: g.Debug, allowOther: c.AllowOther,
-		noReadDirPlus: c.NoReadDirPlus, uid: c.UID, gid: c.GID, umask: uint32(umask)})
+		noReadDirPlus: c.NoReadDirPlus, uid: uid, gid: gid, umask: uint32(umask)})
 	if err != nil {
 		return err
 	}
