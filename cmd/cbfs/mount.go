@@ -34,7 +34,7 @@ type mountCmd struct {
 	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
-	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox)."`
+	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox). A user other than root needs user_allow_other in /etc/fuse.conf."`
 	UID        string `name:"uid" placeholder:"USER" help:"Owner of every file and folder: a user name or number (default: you)."`
 	GID        string `name:"gid" placeholder:"GROUP" help:"Group of every file and folder: a group name (adm) or number (default: yours)."`
 	Umask      string `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits to clear from every file (r--r--r--) and folder (r-xr-xr-x); the kernel enforces them. 077: only the owner reads; 027: the owner and the group (--gid)."`
@@ -184,10 +184,15 @@ func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, error
 	}
 	fsys := fusefs.New(ix, fo)
 	opts := fsys.MountOptions(o.debug, o.allowOther, os.Geteuid() == 0)
-	server, err := fs.Mount(mp, fsys.Root(), opts)
+	var server *fuse.Server
+	said, err := withStderr(func() (err error) {
+		server, err = fs.Mount(mp, fsys.Root(), opts)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, err)
+		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, fusermountError(err, said))
 	}
+	os.Stderr.Write(said) // warnings of a mount that worked
 	return server, nil
 }
 
