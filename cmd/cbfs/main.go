@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -23,7 +22,7 @@ type Globals struct {
 // CLI is the command line.
 type CLI struct {
 	Globals
-	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
+	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT, SIGTERM and SIGHUP unmount; with --daemon, SIGHUP reopens the log file instead)."`
 	Serve   serveCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
@@ -38,9 +37,8 @@ func (versionCmd) Run(ctx context.Context) error {
 }
 
 func main() {
-	// SIGHUP too: a mount started from a terminal that goes away (an SSH
-	// session ending) unmounts cleanly instead of leaving a dead mount.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGINT and SIGTERM stop; SIGHUP is the command's (signals.go).
+	ctx, hup, stop := signalContext()
 	defer stop()
 	// Backed-up mail is private: the mount's index too (serve applies its
 	// own --umask).
@@ -53,7 +51,7 @@ func main() {
 	}
 	parser, err := newParser(&root, cli.Configuration(site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Bind(&root.Globals),
+		kong.Bind(&root.Globals, hup),
 	)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cbfs: %v\n", err)

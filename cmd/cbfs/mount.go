@@ -62,7 +62,7 @@ const (
 )
 
 // Run mounts and serves until unmounted or signalled.
-func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
+func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	umask, err := strconv.ParseUint(c.Umask, 8, 32)
 	if err != nil || umask > 0o777 {
 		return cli.Usagef("--umask %q: want an octal mask such as 077", c.Umask)
@@ -78,6 +78,9 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)
 	}
+	ctx, stopOnHangup := context.WithCancelCause(ctx)
+	defer stopOnHangup(nil)
+	go c.hangups(ctx, hup, stopOnHangup)
 	start := time.Now()
 	var bp *backuppath.Path
 	var remote *blob.Remote
@@ -124,6 +127,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Fprintln(os.Stderr)
 	}
 	if ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "cbfs: %s: stopped before mounting\n", orSignal(signalCause(ctx)))
 		return nil // interrupted before mounting: nothing to undo
 	}
 	if err != nil {
@@ -154,6 +158,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	go func() {
 		select {
 		case <-ctx.Done():
+			fmt.Fprintf(os.Stderr, "cbfs: %s: unmounting %s\n", orSignal(signalCause(ctx)), mp)
 			unmount(server, mp)
 		case <-done:
 		}
@@ -161,6 +166,60 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	server.Wait()
 	close(done)
 	return nil
+}
+
+// hangups acts on SIGHUP until ctx ends. A --daemon mount has no
+// terminal: SIGHUP is the daemon's "reload" (logrotate's kill -HUP), so it
+// reopens --log-file and stays mounted. A foreground mount's terminal went
+// away: it stops (cancel), unmounting.
+func (c *mountCmd) hangups(ctx context.Context, hup *hangups, cancel context.CancelCauseFunc) {
+	if hup == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup.C:
+		}
+		if !isDaemonChild() {
+			cancel(signalError{syscall.SIGHUP})
+			return
+		}
+		if c.LogFile == "" {
+			fmt.Fprintln(os.Stderr, "cbfs: SIGHUP: reload (no --log-file to reopen); still mounted")
+			continue
+		}
+		if err := reopenLog(c.LogFile); err != nil {
+			fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: reopen %s: %v (still writing the old file); still mounted\n", c.LogFile, err)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: log file %s reopened; still mounted\n", c.LogFile)
+	}
+}
+
+// reopenLog makes stdout and stderr the file at path (appended, made if
+// missing), as logrotate expects after it renamed the old one.
+func reopenLog(path string) error {
+	stderrMu.Lock() // not while withStderr holds fd 2
+	defer stderrMu.Unlock()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Dup2(int(f.Fd()), 1); err != nil {
+		return err
+	}
+	return syscall.Dup2(int(f.Fd()), 2)
+}
+
+// orSignal is name, or "stop" when no signal is known.
+func orSignal(name string) string {
+	if name == "" {
+		return "stop"
+	}
+	return name
 }
 
 // mountOptions say how a Backup Path is mounted.
