@@ -445,6 +445,9 @@ func (b *Bucket) err(name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if errors.Is(err, errNoAnswer) {
+		return err // noAnswer's, which names the object
+	}
 	where := b.url
 	if name != "" {
 		where = strings.TrimSuffix(b.url, "/") + "/" + name
