@@ -177,7 +177,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		return ExitUsage
 	}
-	args, err = RewritePairs(k.Model, args)
+	args, err = RewritePairs(k.Model, hoistLeadingFlags(k.Model, args))
 	if err != nil {
 		fmt.Fprintf(stderr, "cbctl: error: %v\n", err)
 		return ExitUsage
