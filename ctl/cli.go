@@ -195,6 +195,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	root.Log.Debug("command", "path", kctx.Command(), "args", args)
 
 	err = kctx.Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: what the user did, not "context canceled".
+		fmt.Fprintln(stderr, "cbctl: stopped")
+		return ExitError
+	}
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {

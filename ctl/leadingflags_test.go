@@ -36,3 +36,14 @@ func TestGlobalFlagsBeforeVerb(t *testing.T) {
 	assert.NotContains(t, errb.String(), "unknown flag")
 	assert.NotEqual(t, ExitUsage, code, errb.String())
 }
+
+// Ctrl-C (the context cancelled) says "stopped", not "context canceled".
+func TestInterruptSaysStopped(t *testing.T) {
+	t.Setenv("CBFS_CONFIG", "none")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, []string{"sample", filepath.Join(t.TempDir(), "bp")}, &out, &errb)
+	assert.Equal(t, ExitError, code)
+	assert.Equal(t, "cbctl: stopped\n", errb.String())
+}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -68,7 +69,15 @@ func main() {
 	if err != nil {
 		exit(stop, cli.Usagef("%w (see cbfs --help)", err))
 	}
-	exit(stop, k.Run())
+	err = k.Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: what the user did, not "context canceled".
+		daemonFailed(err)
+		fmt.Fprintf(os.Stderr, "cbfs: %s: stopped\n", orSignal(signalCause(ctx)))
+		stop()
+		os.Exit(1)
+	}
+	exit(stop, err)
 }
 
 // newParser is cbfs's kong parser of cli: main's, and the help goldens'
