@@ -32,7 +32,7 @@ func TestSignalDaemonMountSIGHUP(t *testing.T) {
 	old, err := os.ReadFile(logFile + ".1")
 	require.NoError(t, err)
 	assert.Contains(t, string(old), "sampled item files", "the old file keeps what was written before")
-	assert.NotContains(t, string(old), "SIGHUP")
+	assert.NotContains(t, string(old), "cbfs: SIGHUP")
 	time.Sleep(200 * time.Millisecond)
 	assert.True(t, mountIsMounted(mp), "SIGHUP unmounted a --daemon mount")
 	_, err = os.ReadDir(filepath.Join(mp, "accounts"))

@@ -25,6 +25,11 @@ type signalError struct{ sig syscall.Signal }
 
 func (e signalError) Error() string { return unix.SignalName(e.sig) }
 
+// Is makes a signal's stop a cancellation (errors.Is(err,
+// context.Canceled)): what stops on it (the service's Serve) stops as
+// asked, not as failed.
+func (e signalError) Is(target error) bool { return target == context.Canceled }
+
 // signalCause names the signal that ended ctx ("SIGTERM"), or "".
 func signalCause(ctx context.Context) string {
 	if e, ok := context.Cause(ctx).(signalError); ok {
