@@ -177,7 +177,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
 		return ExitUsage
 	}
-	args, err = RewritePairs(k.Model, args)
+	args, err = RewritePairs(k.Model, hoistLeadingFlags(k.Model, args))
 	if err != nil {
 		fmt.Fprintf(stderr, "cbctl: error: %v\n", err)
 		return ExitUsage
@@ -195,6 +195,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	root.Log.Debug("command", "path", kctx.Command(), "args", args)
 
 	err = kctx.Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: what the user did, not "context canceled".
+		fmt.Fprintln(stderr, "cbctl: stopped")
+		return ExitError
+	}
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {

@@ -261,17 +261,18 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	return 0, syscall.ENODATA
 }
 
-// xattrNames are the names Listxattr offers (values are computed only when
-// asked for).
-var xattrNames = []string{"itemid", "type", "folder", "folder_id", "flags", "digest", "status", "healthy_state", "salvage"}
-
+// Listxattr names the attributes this node has now: those n.xa returns
+// (healthy_state and salvage only for a damaged item), so that getfattr -d,
+// which asks for every name listed, never meets "No such attribute". It
+// computes the values to know which exist: what getfattr -d then reads
+// anyway.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	if n.xa == nil {
 		return 0, 0
 	}
 	var b []byte
-	for _, x := range xattrNames {
-		b = append(b, xattrPrefix+x...)
+	for _, x := range n.xa() {
+		b = append(b, x.name...)
 		b = append(b, 0)
 	}
 	if len(dest) < len(b) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -165,6 +166,25 @@ func TestGetxattrOtherNames(t *testing.T) {
 	sz, errno = n.Getxattr(context.Background(), xattrPrefix+"itemid", buf)
 	require.Zero(t, errno)
 	assert.Equal(t, "42", string(buf[:sz]))
+}
+
+// Listxattr names exactly the attributes Getxattr answers: a healthy
+// item has no salvage, so getfattr -d must not be offered one.
+func TestListxattrNamesOnlyPresent(t *testing.T) {
+	n := &node{xa: func() []xattr {
+		return []xattr{{xattrPrefix + "itemid", "42"}, {xattrPrefix + "status", "ok"}}
+	}}
+	sz, errno := n.Listxattr(context.Background(), nil)
+	assert.Equal(t, syscall.ERANGE, errno)
+	buf := make([]byte, sz)
+	sz, errno = n.Listxattr(context.Background(), buf)
+	require.Zero(t, errno)
+	names := strings.Split(strings.TrimSuffix(string(buf[:sz]), "\x00"), "\x00")
+	assert.Equal(t, []string{xattrPrefix + "itemid", xattrPrefix + "status"}, names)
+	for _, name := range names {
+		_, errno := n.Getxattr(context.Background(), name, make([]byte, 100))
+		assert.Zero(t, errno, name)
+	}
 }
 
 // ---- the tree over a generated sample (no mount) ----

@@ -32,7 +32,7 @@ func (r *Runner) knownName(scope, name string) (bool, []string) {
 		}
 	}
 	account := strings.EqualFold(scope, "account")
-	for _, a := range r.accounts {
+	for _, a := range r.accountList() {
 		if account {
 			add(a.Name)
 		} else {

@@ -266,7 +266,8 @@ func (r *Runner) scan(ctx context.Context, account string, deep bool, progress o
 		return "", err
 	}
 	defer src.Close()
-	if strings.HasPrefix(strings.ToLower(source), "imap") && len(r.accounts) == 0 {
+	accounts := r.accountList()
+	if strings.HasPrefix(strings.ToLower(source), "imap") && len(accounts) == 0 {
 		return "", errors.New("an IMAP source needs the account list (--accounts-file)")
 	}
 	bp, err := r.createPath()
@@ -282,7 +283,7 @@ func (r *Runner) scan(ctx context.Context, account string, deep bool, progress o
 	}
 	var last scan.Progress // called after each message: exact at the end
 	opt := scan.Options{
-		Accounts:           r.accounts,
+		Accounts:           accounts,
 		Disabled:           func(name, cos string) bool { return !pol.Enabled(name, cos) },
 		ConfigPaths:        r.s.ConfigPaths,
 		ReadErrorThreshold: r.s.ReadErrorThreshold,

@@ -99,10 +99,11 @@ func (r *Runner) checkSource(ctx context.Context, source string) error {
 		_, err := src.Accounts(ctx)
 		return err
 	}
-	if len(r.accounts) == 0 {
+	accounts := r.accountList()
+	if len(accounts) == 0 {
 		return errors.New("an IMAP source needs the account list (--accounts-file)")
 	}
-	mb, err := src.Open(ctx, r.accounts[0].Name)
+	mb, err := src.Open(ctx, accounts[0].Name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.String(), err)
 	}

@@ -45,6 +45,7 @@ func TestMountSIGHUP(t *testing.T) {
 	}
 	require.NoError(t, p.err, p.stderr.String())
 	assert.False(t, mountIsMounted(mp), "still mounted after SIGHUP")
+	assert.Contains(t, p.stderr.String(), "cbfs: SIGHUP: unmounting "+mp, "a signal-driven stop is logged")
 }
 
 // --daemon returns once the mount is up (exit 0, the "mounted" line), and

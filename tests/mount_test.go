@@ -602,6 +602,11 @@ func mountTestXattrs(t *testing.T, fx *mountFixture, mp string) {
 	for _, x := range []string{"itemid", "type", "folder", "flags", "digest", "status"} {
 		assert.Contains(t, string(buf[:n]), "user.cbfs."+x)
 	}
+	// getfattr -d reads every name listed: each must exist.
+	for _, name := range strings.Split(strings.TrimSuffix(string(buf[:n]), "\x00"), "\x00") {
+		_, err := unixGetxattr(file, name)
+		assert.NoError(t, err, "listed but absent: %s", name)
+	}
 	for other, want := range map[string]error{
 		"security.selinux":        unix.EOPNOTSUPP,
 		"system.posix_acl_access": unix.EOPNOTSUPP,

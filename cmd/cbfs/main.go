@@ -5,9 +5,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -23,7 +23,7 @@ type Globals struct {
 // CLI is the command line.
 type CLI struct {
 	Globals
-	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT/SIGTERM unmount)."`
+	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT, SIGTERM and SIGHUP unmount; with --daemon, SIGHUP reopens the log file instead)."`
 	Serve   serveCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
@@ -38,9 +38,8 @@ func (versionCmd) Run(ctx context.Context) error {
 }
 
 func main() {
-	// SIGHUP too: a mount started from a terminal that goes away (an SSH
-	// session ending) unmounts cleanly instead of leaving a dead mount.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGINT and SIGTERM stop; SIGHUP is the command's (signals.go).
+	ctx, hup, stop := signalContext()
 	defer stop()
 	// Backed-up mail is private: the mount's index too (serve applies its
 	// own --umask).
@@ -53,7 +52,7 @@ func main() {
 	}
 	parser, err := newParser(&root, cli.Configuration(site...),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-		kong.Bind(&root.Globals),
+		kong.Bind(&root.Globals, hup),
 	)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cbfs: %v\n", err)
@@ -70,7 +69,15 @@ func main() {
 	if err != nil {
 		exit(stop, cli.Usagef("%w (see cbfs --help)", err))
 	}
-	exit(stop, k.Run())
+	err = k.Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: what the user did, not "context canceled".
+		daemonFailed(err)
+		fmt.Fprintf(os.Stderr, "cbfs: %s: stopped\n", orSignal(signalCause(ctx)))
+		stop()
+		os.Exit(1)
+	}
+	exit(stop, err)
 }
 
 // newParser is cbfs's kong parser of cli: main's, and the help goldens'

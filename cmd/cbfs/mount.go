@@ -34,9 +34,9 @@ type mountCmd struct {
 	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
 	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
 	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
-	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox)."`
-	UID        int    `name:"uid" default:"-1" help:"Owner of every file and folder (default: you)."`
-	GID        int    `name:"gid" default:"-1" help:"Group of every file and folder (default: yours)."`
+	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox). A user other than root needs user_allow_other in /etc/fuse.conf."`
+	UID        string `name:"uid" placeholder:"USER" help:"Owner of every file and folder: a user name or number (default: you)."`
+	GID        string `name:"gid" placeholder:"GROUP" help:"Group of every file and folder: a group name (adm) or number (default: yours)."`
 	Umask      string `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits to clear from every file (r--r--r--) and folder (r-xr-xr-x); the kernel enforces them. 077: only the owner reads; 027: the owner and the group (--gid)."`
 	Daemon     bool   `name:"daemon" help:"Go to the background once mounted; the exit status says whether the mount is up (what /etc/fstab and systemd need)."`
 	LogFile    string `name:"log-file" placeholder:"FILE" help:"With --daemon: append the mount's messages to FILE (default: discard them)."`
@@ -62,14 +62,25 @@ const (
 )
 
 // Run mounts and serves until unmounted or signalled.
-func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
+func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	umask, err := strconv.ParseUint(c.Umask, 8, 32)
 	if err != nil || umask > 0o777 {
 		return cli.Usagef("--umask %q: want an octal mask such as 077", c.Umask)
 	}
+	uid, err := lookupID("uid", c.UID, lookupUser)
+	if err != nil {
+		return err
+	}
+	gid, err := lookupID("gid", c.GID, lookupGroup)
+	if err != nil {
+		return err
+	}
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)
 	}
+	ctx, stopOnHangup := context.WithCancelCause(ctx)
+	defer stopOnHangup(nil)
+	go c.hangups(ctx, hup, stopOnHangup)
 	start := time.Now()
 	var bp *backuppath.Path
 	var remote *blob.Remote
@@ -116,6 +127,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 		fmt.Fprintln(os.Stderr)
 	}
 	if ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "cbfs: %s: stopped before mounting\n", orSignal(signalCause(ctx)))
 		return nil // interrupted before mounting: nothing to undo
 	}
 	if err != nil {
@@ -123,7 +135,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	server, err := mountIndex(ix, mp, mountOptions{debug: g.Debug, allowOther: c.AllowOther,
-		noReadDirPlus: c.NoReadDirPlus, uid: c.UID, gid: c.GID, umask: uint32(umask)})
+		noReadDirPlus: c.NoReadDirPlus, uid: uid, gid: gid, umask: uint32(umask)})
 	if err != nil {
 		return err
 	}
@@ -146,6 +158,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	go func() {
 		select {
 		case <-ctx.Done():
+			fmt.Fprintf(os.Stderr, "cbfs: %s: unmounting %s\n", orSignal(signalCause(ctx)), mp)
 			unmount(server, mp)
 		case <-done:
 		}
@@ -153,6 +166,60 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals) error {
 	server.Wait()
 	close(done)
 	return nil
+}
+
+// hangups acts on SIGHUP until ctx ends. A --daemon mount has no
+// terminal: SIGHUP is the daemon's "reload" (logrotate's kill -HUP), so it
+// reopens --log-file and stays mounted. A foreground mount's terminal went
+// away: it stops (cancel), unmounting.
+func (c *mountCmd) hangups(ctx context.Context, hup *hangups, cancel context.CancelCauseFunc) {
+	if hup == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup.C:
+		}
+		if !isDaemonChild() {
+			cancel(signalError{syscall.SIGHUP})
+			return
+		}
+		if c.LogFile == "" {
+			fmt.Fprintln(os.Stderr, "cbfs: SIGHUP: reload (no --log-file to reopen); still mounted")
+			continue
+		}
+		if err := reopenLog(c.LogFile); err != nil {
+			fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: reopen %s: %v (still writing the old file); still mounted\n", c.LogFile, err)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: log file %s reopened; still mounted\n", c.LogFile)
+	}
+}
+
+// reopenLog makes stdout and stderr the file at path (appended, made if
+// missing), as logrotate expects after it renamed the old one.
+func reopenLog(path string) error {
+	stderrMu.Lock() // not while withStderr holds fd 2
+	defer stderrMu.Unlock()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Dup2(int(f.Fd()), 1); err != nil {
+		return err
+	}
+	return syscall.Dup2(int(f.Fd()), 2)
+}
+
+// orSignal is name, or "stop" when no signal is known.
+func orSignal(name string) string {
+	if name == "" {
+		return "stop"
+	}
+	return name
 }
 
 // mountOptions say how a Backup Path is mounted.
@@ -176,10 +243,15 @@ func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, error
 	}
 	fsys := fusefs.New(ix, fo)
 	opts := fsys.MountOptions(o.debug, o.allowOther, os.Geteuid() == 0)
-	server, err := fs.Mount(mp, fsys.Root(), opts)
+	var server *fuse.Server
+	said, err := withStderr(func() (err error) {
+		server, err = fs.Mount(mp, fsys.Root(), opts)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, err)
+		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, fusermountError(err, said))
 	}
+	os.Stderr.Write(said) // warnings of a mount that worked
 	return server, nil
 }
 

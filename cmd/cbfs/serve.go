@@ -43,7 +43,7 @@ func (c *serveCmd) Help() string {
 }
 
 // Run serves until ctx ends.
-func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
+func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	level := slog.LevelInfo
 	if g.Debug {
 		level = slog.LevelDebug
@@ -115,6 +115,8 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
+	// SIGHUP reloads: the account list, the index (and the mount).
+	refresh := func() { refreshMountIndex(ctx, settings, log) }
 	if c.Mount != "" {
 		m, err := startServeMount(ctx, settings, c.Mount, g.Debug, c.AllowOther, log)
 		if err != nil {
@@ -122,6 +124,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		defer m.close()
+		refresh = func() { m.remount(ctx) }
 		runner.AfterWrite = func(kind string) {
 			if ext != nil {
 				ext.afterWrite(ctx, kind)
@@ -140,9 +143,37 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	log.Info("cbfs serve", "version", cli.VersionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
 		"socket", svc.SocketPath(), "source", redactSource(settings.Source), "pid", os.Getpid())
+	if hup != nil {
+		go reloadOnHangup(ctx, hup, runner, refresh, log)
+	}
 	err = svc.Serve(ctx)
-	log.Info("cbfs serve stopped")
+	if sig := signalCause(ctx); sig != "" {
+		log.Info("cbfs serve stopped", "signal", sig)
+	} else {
+		log.Info("cbfs serve stopped")
+	}
 	return err
+}
+
+// reloadOnHangup reloads on each SIGHUP until ctx ends: the account list
+// (--accounts-file) is read again (a bad one is logged and the old one
+// kept) and the index refreshed (the --mount remounted). The log is
+// stderr (journald): there is no file to reopen.
+func reloadOnHangup(ctx context.Context, hup *hangups, runner *operations.Runner, refresh func(), log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup.C:
+		}
+		log.Info("SIGHUP: reloading")
+		if n, err := runner.ReloadAccounts(); err != nil {
+			log.Warn("SIGHUP: account list not reloaded: the previous one is kept", "err", err)
+		} else if n >= 0 {
+			log.Info("SIGHUP: account list reloaded", "accounts", n)
+		}
+		refresh()
+	}
 }
 
 // serviceSchedules are the enabled schedulers as the service's schedules,

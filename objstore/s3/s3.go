@@ -60,7 +60,9 @@ type Options struct {
 	CredentialsFile string        // an ~/.aws/credentials-format file
 	Profile         string        // its profile (default: AWS_PROFILE, else "default")
 	Timeout         time.Duration // per request attempt (default 15 s); a listing page must arrive whole within it
-	Retries         int
+	Retries         int           // attempts of a request (default 4); an answer must come within Timeout × Retries
+	// Warn logs a failed attempt (default: slog's default logger).
+	Warn func(msg string, args ...any)
 
 	// MaxListEntries bounds one listing (default DefaultMaxListEntries);
 	// ListTimeout bounds its time (default DefaultListTimeout).
@@ -168,6 +170,9 @@ func Open(rawURL string, o Options) (*Bucket, error) {
 	if o.Retries <= 0 {
 		o.Retries = 4
 	}
+	if o.Warn == nil {
+		o.Warn = defaultWarn
+	}
 	if o.MaxListEntries <= 0 {
 		o.MaxListEntries = DefaultMaxListEntries
 	}
@@ -196,7 +201,7 @@ func Open(rawURL string, o Options) (*Bucket, error) {
 	}
 	c, err := minio.NewCore(o.Endpoint, &minio.Options{
 		Creds: creds, Secure: !o.Insecure, Region: o.Region,
-		BucketLookup: lookup, Transport: &listBounds{next: tr, timeout: o.Timeout}, MaxRetries: o.Retries,
+		BucketLookup: lookup, Transport: &warnTransport{next: &listBounds{next: tr, timeout: o.Timeout}, warn: o.Warn}, MaxRetries: o.Retries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rawURL, err)
@@ -294,11 +299,14 @@ func (b *Bucket) Get(ctx context.Context, name string) (io.ReadCloser, int64, er
 	if err := objstore.CheckName(name); err != nil {
 		return nil, 0, err
 	}
+	ctx, answered, cancel := b.answerBound(ctx)
 	rc, info, _, err := b.c.GetObject(ctx, b.bucket, b.key(name), minio.GetObjectOptions{})
+	answered()
 	if err != nil {
-		return nil, 0, b.err(name, err)
+		cancel()
+		return nil, 0, b.err(name, b.noAnswer(ctx, name, err))
 	}
-	return rc, info.Size, nil
+	return cancelOnClose{rc, cancel}, info.Size, nil
 }
 
 func (b *Bucket) GetRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
@@ -309,20 +317,25 @@ func (b *Bucket) GetRange(ctx context.Context, name string, off, n int64) (io.Re
 	if err := o.SetRange(off, off+n-1); err != nil {
 		return nil, err
 	}
+	ctx, answered, cancel := b.answerBound(ctx)
 	rc, _, _, err := b.c.GetObject(ctx, b.bucket, b.key(name), o)
+	answered()
 	if err != nil {
-		return nil, b.err(name, err)
+		cancel()
+		return nil, b.err(name, b.noAnswer(ctx, name, err))
 	}
-	return rc, nil
+	return cancelOnClose{rc, cancel}, nil
 }
 
 func (b *Bucket) Stat(ctx context.Context, name string) (int64, error) {
 	if err := objstore.CheckName(name); err != nil {
 		return 0, err
 	}
+	ctx, _, cancel := b.answerBound(ctx)
+	defer cancel()
 	info, err := b.c.StatObject(ctx, b.bucket, b.key(name), minio.StatObjectOptions{})
 	if err != nil {
-		return 0, b.err(name, err)
+		return 0, b.err(name, b.noAnswer(ctx, name, err))
 	}
 	return info.Size, nil
 }
@@ -432,6 +445,9 @@ func (b *Bucket) err(name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if errors.Is(err, errNoAnswer) {
+		return err // noAnswer's, which names the object
+	}
 	where := b.url
 	if name != "" {
 		where = strings.TrimSuffix(b.url, "/") + "/" + name
@@ -447,6 +463,9 @@ func (b *Bucket) err(name string, err error) error {
 	if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
 		return fmt.Errorf("%s: %w", where, objstore.ErrNotExist)
 	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("%s: %w (the store speaks plain HTTP: use --s3-insecure or insecure=1 in the s3:// URL for a plain-HTTP store)", where, peerError{err})
+	}
 	return fmt.Errorf("%s: %w", where, peerError{err})
 }
 
@@ -456,6 +475,18 @@ type peerError struct{ err error }
 
 func (e peerError) Error() string { return objstore.Printable(e.err.Error()) }
 func (e peerError) Unwrap() error { return e.err }
+
+// cancelOnClose releases a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
 
 // Flags are the command-line settings of an S3 location (cbfs mount, cbfs
 // serve --external, cbctl's S3 verbs). No flag takes a secret.
