@@ -51,7 +51,7 @@ type Runner struct {
 	smtp notify.Login // --smtp-user and its password, looked up once at New
 
 	mu      sync.Mutex
-	secrets map[string]string // redacted URL -> password (Redact), guarded by mu
+	secrets map[string]map[string]string // operation id -> redacted URL -> password (Redact), guarded by mu
 	// AfterWrite, if set, is called after an operation that may have
 	// written the Backup Path has ended (cbfs serve refreshes its index and
 	// remounts). It runs on the operation's goroutine.
@@ -128,7 +128,8 @@ func (r *Runner) Handlers() map[string]opqueue.Handler {
 
 func (r *Runner) handler(kind string) opqueue.Handler {
 	return func(ctx context.Context, op *opqueue.Op, progress opqueue.ProgressFunc) (string, error) {
-		return r.Run(ctx, kind, op.Params, progress)
+		defer r.forget(op.ID)
+		return r.Run(withOpID(ctx, op.ID), kind, op.Params, progress)
 	}
 }
 

@@ -177,7 +177,7 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 
 // restoreTarget is the target URL of a restore: its own, --restore-target,
 // or an IMAP --source.
-func (r *Runner) restoreTarget(p restorer) (string, error) {
+func (r *Runner) restoreTarget(ctx context.Context, p restorer) (string, error) {
 	if pf, ok := p.(interface{ passwordFile() string }); ok && pf.passwordFile() != "" {
 		u := p.target()
 		if u == "" {
@@ -194,7 +194,7 @@ func (r *Runner) restoreTarget(p restorer) (string, error) {
 		}
 	}
 	if p.target() != "" {
-		u, err := r.withPassword(p.target())
+		u, err := r.withPassword(ctx, p.target())
 		if errors.Is(err, errNoPassword) {
 			// The environment of this process, its credentials, its terminal.
 			return FillIMAPPassword("target", p.target(), "", r.Prompt)
@@ -218,7 +218,7 @@ func (r *Runner) restoreTarget(p restorer) (string, error) {
 // checkRestore is Validate's check of what a restore will open: the
 // target URL and the source Backup Path.
 func (r *Runner) checkRestore(p restorer) error {
-	u, err := r.restoreTarget(p)
+	u, err := r.restoreTarget(context.Background(), p) // before enqueuing: its own password, or none
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (r *Runner) checkRestore(p restorer) error {
 // restore runs a restore kind.
 func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.ProgressFunc) (string, error) {
 	kind := p.Kind()
-	u, err := r.restoreTarget(p)
+	u, err := r.restoreTarget(ctx, p)
 	if err != nil {
 		return "", err
 	}

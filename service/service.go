@@ -39,8 +39,9 @@ type Options struct {
 	// Redact, if set, returns the parameters to store in the queue (and so
 	// to list, monitor and hand to the handler) once Validate accepted
 	// them: secrets such as a URL's password removed. The handler must find
-	// them elsewhere (operations.Runner.Redact keeps them in memory).
-	Redact func(kind string, params map[string]string) map[string]string
+	// them elsewhere: operations.Runner.Redact keeps them in memory for the
+	// operation id (the one it is enqueued with) and for no other.
+	Redact func(id, kind string, params map[string]string) map[string]string
 	// Config, if set, answers the config command.
 	Config ConfigFunc
 	// Schedules are enqueued when due (nil: none; see DefaultSchedules).
@@ -359,11 +360,11 @@ func (s *Service) handle(ctx context.Context, req Request) Response {
 				return errResponse(err)
 			}
 		}
-		params := req.Params
+		params, id := req.Params, opqueue.NewID()
 		if s.opts.Redact != nil {
-			params = s.opts.Redact(req.Kind, params)
+			params = s.opts.Redact(id, req.Kind, params)
 		}
-		op, err := s.queue.Enqueue(req.Kind, params)
+		op, err := s.queue.EnqueueAs(id, req.Kind, params)
 		if err == nil {
 			s.log.Info("operation enqueued", "id", op.ID, "kind", op.Kind)
 		}
