@@ -303,16 +303,15 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 				Reason: grammar.OneLine(f.Err.Error())})
 		}
 	}
-	outcome := RestoreOutcome(rep)
-	if err == nil && errors.Is(outcome, ErrNothingRestored) {
-		err = outcome
-	}
 	text := rep.String()
-	if err == nil && outcome != nil {
+	if outcome := RestoreOutcome(rep); err == nil && outcome != nil {
+		// Nothing restored: failed; some restored: partial (the queue
+		// records it so, cbctl exits 3). The report says it too.
+		err = outcome
 		text += OutcomePrefix + grammar.OneLine(outcome.Error()) + "\n"
 	}
-	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
-	if err == nil {
+	text += r.notify(kind, text, outcomeOf(ctx, err), append(slices.Clone(r.s.Notify), p.addresses()...))
+	if err == nil || errors.Is(err, ErrPartial) {
 		done := last
 		if done.Unit == "items" || done.Unit == "" {
 			done.Unit, done.Total = "items", done.Done
@@ -328,8 +327,9 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 // ErrNothingRestored is wrapped by the error of a restore that finished
 // but restored nothing because every item or account it had to restore
 // failed: the operation fails (cbctl exits 1). A restore that restored
-// some and failed some is done, and its report ends with the line
-// OutcomePrefix + "partial restore: ..." (cbctl exits 3: PartialOutcome).
+// some and failed some returns ErrPartialRestore: it is recorded partial
+// (cbctl exits 3). Either way its report ends with the line
+// OutcomePrefix + the error.
 var ErrNothingRestored = errors.New("nothing restored")
 
 // OutcomePrefix starts the last line of the report of an operation that
@@ -337,7 +337,8 @@ var ErrNothingRestored = errors.New("nothing restored")
 const OutcomePrefix = "Outcome: "
 
 // PartialOutcome is the outcome line's text (without OutcomePrefix) of a
-// report that says its operation partly succeeded, or "".
+// report that says its operation partly succeeded, or "": how cbctl tells
+// a partial restore recorded "done" by a cbfs that had no partial state.
 func PartialOutcome(report string) string {
 	for _, l := range strings.Split(report, "\n") {
 		if rest, ok := strings.CutPrefix(l, OutcomePrefix); ok && strings.HasPrefix(rest, ErrPartial.Error()) {

@@ -695,10 +695,13 @@ func TestRestoreServeIMAP(t *testing.T) {
 		var ops []opqueue.Op
 		decode(t, ok(t, "backup", "getAllOperations", "--json", "--state-dir", st).stdout, &ops)
 		require.Len(t, ops, 2)
+		require.NotEmpty(t, wantIDs, "the sample has items that cannot be restored")
 		for _, op := range ops {
-			assert.Equal(t, opqueue.Done, op.State)
+			assert.Equal(t, opqueue.Partial, op.State, "items unrestored: partial, never done")
+			assert.Contains(t, op.Error, "partial restore: ")
 			assert.Equal(t, "doExternalRestore", op.Kind)
 		}
+		assert.Regexp(t, `(?m)^[0-9a-f-]{36}  doExternalRestore  partial `, ok(t, "backup", "getAllOperations", "--state-dir", st).stdout)
 	})
 
 	t.Run("the service refuses bad requests at once", func(t *testing.T) {
