@@ -353,7 +353,7 @@ func PartialOutcome(report string) string {
 // done), else one line with the counts and the first failure.
 func RestoreOutcome(rep *restore.Report) error {
 	failed := rep.Unrestored + len(rep.FailedAccounts)
-	if failed == 0 {
+	if failed == 0 && len(rep.LeftOut) == 0 {
 		return nil
 	}
 	first := ""
@@ -369,8 +369,18 @@ func RestoreOutcome(rep *restore.Report) error {
 			}
 		}
 	}
+	if first == "" {
+		l := rep.LeftOut[0]
+		first = "account " + quoteName(l.Account) + ": " + quoteControl(grammar.OneLine(l.Reason))
+	}
 	counts := fmt.Sprintf("%d items unrestored, %d accounts failed", rep.Unrestored, len(rep.FailedAccounts))
-	if rep.Restored+rep.Skipped == 0 {
+	if len(rep.LeftOut) > 0 {
+		counts += fmt.Sprintf(", %d accounts asked for left out", len(rep.LeftOut))
+	}
+	// An account asked for and left out by a filter is partial even
+	// when nothing else was to be restored: the restore did what its
+	// filters say, not what its accounts asked.
+	if failed > 0 && rep.Restored+rep.Skipped == 0 {
 		return fmt.Errorf("%w (%s); first: %s", ErrNothingRestored, counts, first)
 	}
 	return fmt.Errorf("%w: %d items restored, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, counts, first)

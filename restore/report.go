@@ -16,6 +16,9 @@ const (
 	ClassReadError = "read error" // the item file or its blob cannot be read
 	ClassBroken    = "broken"     // readable, but corrupt (bad gzip, digest mismatch, malformed metadata)
 	ClassInvalid   = "invalid"    // sound, but the target refused it (IMAP NO, over max_file_size)
+	// ClassNotFound is an account asked for by name that the Backup Path
+	// does not hold (FailedAccount only).
+	ClassNotFound = "not found"
 )
 
 // classOf is the class of a source-side error.
@@ -43,6 +46,10 @@ type Report struct {
 	// FailedAccounts could not be restored at all (account_info unreadable,
 	// login refused by the target).
 	FailedAccounts []FailedAccount `json:"failedAccounts,omitempty"`
+	// LeftOut are accounts asked for by name (accounts) that a filter
+	// (domains, filter_deleted, skip_system_accounts) left out: not
+	// restored, and said so with the filter that excluded them.
+	LeftOut []LeftOutAccount `json:"leftOutAccounts,omitempty"`
 	// Other counts items of kinds a mail target cannot hold (contacts,
 	// appointments, tasks, documents), by type name: not restored, not
 	// counted as unrestored.
@@ -98,6 +105,12 @@ type FailedAccount struct {
 	Account string `json:"account"`
 	Class   string `json:"class"`
 	Reason  string `json:"reason"`
+}
+
+// LeftOutAccount is an account asked for by name that a filter left out.
+type LeftOutAccount struct {
+	Account string `json:"account"`
+	Reason  string `json:"reason"` // which filter, and how to include it
 }
 
 // ProvisioningReport is what phase 1 did.
@@ -188,6 +201,12 @@ func (r *Report) String() string {
 			fmt.Fprintf(&b, "account: %s\n%s: %s\n", f.Account, f.Class, f.Reason)
 		}
 	}
+	if len(r.LeftOut) > 0 {
+		b.WriteString("\n- accounts asked for but left out -\n")
+		for _, l := range r.LeftOut {
+			fmt.Fprintf(&b, "account: %s\n%s\n", l.Account, l.Reason)
+		}
+	}
 	if r.Provisioning != nil {
 		b.WriteString("\n")
 		b.WriteString(r.Provisioning.String())
@@ -227,4 +246,5 @@ func (r *Report) sortAccounts() {
 		}
 	}
 	sort.SliceStable(r.FailedAccounts, func(i, j int) bool { return r.FailedAccounts[i].Account < r.FailedAccounts[j].Account })
+	sort.SliceStable(r.LeftOut, func(i, j int) bool { return r.LeftOut[i].Account < r.LeftOut[j].Account })
 }

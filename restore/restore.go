@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -800,7 +801,10 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 	if err != nil {
 		return nil, err
 	}
-	var jobs []*job
+	var (
+		jobs    []*job
+		leftOut []LeftOutAccount
+	)
 	matched := map[string]bool{}
 	for _, a := range all {
 		if a.acct == nil {
@@ -815,23 +819,39 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 			continue
 		}
 		matched[strings.ToLower(acct.Name)], matched[strings.ToLower(acct.ID)] = true, true
-		switch {
-		case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()),
-			opt.FilterDeleted && acct.Status == mailbox.StatusDeleted,
-			opt.SkipSystemAccounts && IsSystemAccount(acct):
+		if why := filteredOut(acct, opt); why != "" {
+			if len(opt.Accounts) > 0 {
+				// Named, yet left out: said, never silent.
+				leftOut = append(leftOut, LeftOutAccount{Account: acct.Name, Reason: why})
+			}
 			continue
 		}
 		jobs = append(jobs, &job{acct: acct, dst: acct.Name, pick: pickAt(time.Time{}, !opt.FilterDeleted),
 			primary: liveAt(0), createTree: true})
 	}
+	var missing []string
 	for _, name := range opt.Accounts {
 		if n := strings.ToLower(strings.TrimSpace(name)); n != "" && !matched[n] {
-			e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: name, Class: ClassReadError, Reason: "not in the backup"})
+			missing = append(missing, name)
 		}
+	}
+	if len(missing) > 0 && len(missing) == len(opt.Accounts) {
+		return nil, fmt.Errorf("account %s: %w (backup getAvailableAccounts lists the accounts it holds)", strings.Join(missing, ", "), ErrNotFound)
+	}
+	for _, name := range missing {
+		e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: name, Class: ClassNotFound,
+			Reason: "no such account in the backup (backup getAvailableAccounts lists the accounts it holds)"})
 	}
 	// Two accounts of one name (a deleted one and its successor): the
 	// active, most recent one is restored.
 	jobs = dedupeJobs(jobs)
+	// A name left out that is restored all the same (the deleted
+	// predecessor of an active account) is not reported.
+	for _, l := range leftOut {
+		if !slices.ContainsFunc(jobs, func(j *job) bool { return strings.EqualFold(j.dst, l.Account) }) {
+			e.rep.LeftOut = append(e.rep.LeftOut, l)
+		}
+	}
 
 	jobs, err = e.provision(ctx, jobs)
 	if err != nil {
@@ -841,6 +861,25 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 		return e.finish(nil)
 	}
 	return e.finish(e.runJobs(ctx, jobs, "restoring", e.runAccount))
+}
+
+// filteredOut is why an external restore's filters leave acct out
+// (domains, filter_deleted, skip_system_accounts), saying which filter and
+// how to include it, or "" when they keep it.
+func filteredOut(acct *mailbox.Account, opt Options) string {
+	switch {
+	case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()):
+		return fmt.Sprintf("domain %s, left out by domains %s (add it to domains to include it)", acct.Domain(), strings.Join(opt.Domains, ","))
+	case opt.FilterDeleted && acct.Status == mailbox.StatusDeleted:
+		when := "deleted"
+		if !acct.DeletedDate.IsZero() {
+			when = "deleted on " + acct.DeletedDate.Time().UTC().Format("2006-01-02")
+		}
+		return when + ", left out by filter_deleted (filter_deleted false includes it)"
+	case opt.SkipSystemAccounts && IsSystemAccount(acct):
+		return "a system account, left out by skip_system_accounts (skip_system_accounts false includes it)"
+	}
+	return ""
 }
 
 func dedupeJobs(jobs []*job) []*job {

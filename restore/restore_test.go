@@ -385,6 +385,31 @@ func TestFilters(t *testing.T) {
 				assert.Equal(t, []string{active[0].Name}, dirs(root))
 				require.Len(t, rep.FailedAccounts, 1)
 				assert.Equal(t, "ghost@example.test", rep.FailedAccounts[0].Account)
+				assert.Equal(t, ClassNotFound, rep.FailedAccounts[0].Class)
+			}},
+		{"a deleted account named: left out, and said so", func(o *Options) { o.Accounts = []string{active[0].Name, deleted.Name} },
+			func(t *testing.T, root string, rep *Report) {
+				assert.Equal(t, []string{active[0].Name}, dirs(root))
+				require.Len(t, rep.LeftOut, 1)
+				assert.Equal(t, deleted.Name, rep.LeftOut[0].Account)
+				assert.Contains(t, rep.LeftOut[0].Reason, "left out by filter_deleted (filter_deleted false includes it)")
+				if !deleted.DeletedDate.IsZero() {
+					assert.Contains(t, rep.LeftOut[0].Reason, "deleted on "+deleted.DeletedDate.Time().UTC().Format("2006-01-02"))
+				}
+				assert.Contains(t, rep.String(), "\n- accounts asked for but left out -\naccount: "+deleted.Name+"\n")
+			}},
+		{"a named account of another domain: left out, and said so", func(o *Options) {
+			o.Accounts = []string{active[0].Name}
+			o.Domains = []string{"elsewhere.test"}
+		}, func(t *testing.T, root string, rep *Report) {
+			assert.Empty(t, dirs(root))
+			require.Len(t, rep.LeftOut, 1)
+			assert.Contains(t, rep.LeftOut[0].Reason, "left out by domains elsewhere.test")
+		}},
+		{"a deleted account not named: left out in silence", func(o *Options) {},
+			func(t *testing.T, root string, rep *Report) {
+				assert.NotContains(t, dirs(root), deleted.Name)
+				assert.Empty(t, rep.LeftOut, "filter_deleted's ordinary work is not news")
 			}},
 		{"domains", func(o *Options) { o.Domains = []string{active[0].Domain()} },
 			func(t *testing.T, root string, rep *Report) {
@@ -438,6 +463,13 @@ func TestFilters(t *testing.T) {
 			tc.check(t, root, rep)
 		})
 	}
+	t.Run("only accounts not in the backup: a clear error", func(t *testing.T) {
+		opt := DefaultOptions()
+		opt.Accounts = []string{"ghost@example.test"}
+		_, err := ExternalRestore(context.Background(), f.p, NewMaildir(t.TempDir()), openLedger(t), opt)
+		require.ErrorIs(t, err, ErrNotFound)
+		assert.Contains(t, err.Error(), "account ghost@example.test: not found in the backup (backup getAvailableAccounts lists")
+	})
 }
 
 // smallPath builds a hand-made Backup Path: one account with a message in
