@@ -155,24 +155,25 @@ func (r *Report) String() string {
 	if len(bad) > 0 {
 		b.WriteString("\n- unrestored items -\n")
 		for _, a := range bad {
-			ids := make([]string, len(a.Unrestored))
+			ids := make([]int, len(a.Unrestored))
 			for i, u := range a.Unrestored {
-				ids[i] = strconv.Itoa(u.ID)
+				ids[i] = u.ID
 			}
-			fmt.Fprintf(&b, "account: %s\nunrestored items: %s\n", a.Account, strings.Join(ids, ","))
+			fmt.Fprintf(&b, "account: %s\n", a.Account)
+			writeIDs(&b, "unrestored items: ", ids)
 		}
 		b.WriteString("\n- unrestored items by class -\n")
 		for _, a := range bad {
 			fmt.Fprintf(&b, "account: %s\n", a.Account)
 			for _, class := range []string{ClassReadError, ClassBroken, ClassInvalid} {
-				var ids []string
+				var ids []int
 				for _, u := range a.Unrestored {
 					if u.Class == class {
-						ids = append(ids, strconv.Itoa(u.ID))
+						ids = append(ids, u.ID)
 					}
 				}
 				if len(ids) > 0 {
-					fmt.Fprintf(&b, "%s: %s\n", class, strings.Join(ids, ","))
+					writeIDs(&b, class+": ", ids)
 				}
 			}
 		}
@@ -221,6 +222,36 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "\n- stopped -\n%s\nrun the restore again to resume it\n", r.Stopped)
 	}
 	return b.String()
+}
+
+// Item lists in a report: at most maxListedIDs ids, then how many more;
+// lines wrapped at reportWidth columns, continued indented by two spaces.
+const (
+	maxListedIDs = 50
+	reportWidth  = 78
+)
+
+// writeIDs writes head and ids, comma-separated as Carbonio writes them,
+// wrapped, the first maxListedIDs only and then "and N more".
+func writeIDs(b *strings.Builder, head string, ids []int) {
+	line := head
+	for i, id := range ids {
+		if i == maxListedIDs {
+			b.WriteString(line + "\n")
+			fmt.Fprintf(b, "  and %d more\n", len(ids)-maxListedIDs)
+			return
+		}
+		word := strconv.Itoa(id)
+		if i < len(ids)-1 && i < maxListedIDs-1 {
+			word += ","
+		}
+		if len(line)+len(word) > reportWidth && line != head && line != "  " {
+			b.WriteString(line + "\n")
+			line = "  "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
 }
 
 // Details renders every unrestored item with its reason, one per line

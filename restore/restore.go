@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -252,7 +253,10 @@ func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run fun
 					err = nil
 				}
 				if err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("account %s: %w", j.dst, err); cancel() })
+					if !errors.Is(err, ErrTargetFull) { // its message names the folder
+						err = fmt.Errorf("account %s: %w", j.dst, err)
+					}
+					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
 				}
 				e.progress(true, func(p *Progress) { p.AccountsDone++; p.Account = j.dst })
@@ -473,6 +477,9 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 
 	mb, err := e.tgt.Open(ctx, j.dst)
 	if err != nil {
+		if full := targetFull(err); full != nil {
+			return full
+		}
 		if errors.Is(err, ErrRefused) {
 			return &accountFailure{class: ClassInvalid, reason: err.Error()}
 		}
@@ -480,10 +487,10 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 	}
 	defer mb.Close()
 	if err := mb.CreateFolders(ctx, create); err != nil {
-		return err
+		return cmp.Or(targetFull(err), err)
 	}
 
-	var ledgerErr error
+	var ledgerErr, fullErr error // fullErr: the target is full, stop (targetFull)
 	target := e.tgt.ID()
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
@@ -492,7 +499,7 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 			e.addAccount(&ar, other)
 			return errors.Join(err, ferr, ledgerErr)
 		}
-		if ledgerErr != nil {
+		if ledgerErr != nil || fullErr != nil {
 			break
 		}
 		st := c.sel.state
@@ -570,6 +577,14 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		}
 		id, folder := c.id, strings.Join(c.folder, "/")
 		err = mb.Append(ctx, c.folder, msg, func(a Appended, err error) {
+			if full := targetFull(err); full != nil {
+				// Not the item's fault: not unrestored; the restore
+				// stops, and a run with room resumes it.
+				if fullErr == nil {
+					fullErr = full
+				}
+				return
+			}
 			if err != nil {
 				ar.Unrestored = append(ar.Unrestored, UnrestoredItem{ID: id, Class: ClassInvalid, Reason: err.Error()})
 				e.progress(false, func(p *Progress) { p.Items++; p.Unrestored++ })
@@ -594,11 +609,14 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		})
 		if err != nil {
 			e.addAccount(&ar, other)
-			return err
+			return cmp.Or(fullErr, targetFull(err), err)
 		}
 	}
 	ferr := mb.Flush(context.WithoutCancel(ctx))
 	e.addAccount(&ar, other)
+	if fullErr != nil || targetFull(ferr) != nil {
+		return cmp.Or(fullErr, targetFull(ferr))
+	}
 	if err := errors.Join(ferr, ledgerErr); err != nil {
 		return err
 	}
@@ -952,6 +970,9 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		tr := buildTree(folders, j.primary, nil)
 		mb, err := e.tgt.Open(ctx, j.dst)
 		if err != nil {
+			if full := targetFull(err); full != nil {
+				return full
+			}
 			if errors.Is(err, ErrRefused) {
 				return &accountFailure{class: ClassInvalid, reason: err.Error()}
 			}
@@ -959,7 +980,7 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		}
 		defer mb.Close()
 		if err := mb.CreateFolders(ctx, tr.all); err != nil {
-			return err
+			return cmp.Or(targetFull(err), err)
 		}
 		pa := ProvisionedAccount{ID: j.acct.ID, Name: j.dst, DisplayName: j.acct.DisplayName, Status: j.acct.Status,
 			COSName: j.acct.COSName}
@@ -984,7 +1005,7 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		return nil, err
 	}
 	if err := e.tgt.Provision(ctx, p); err != nil {
-		return nil, fmt.Errorf("provisioning: %w", err)
+		return nil, fmt.Errorf("provisioning: %w", cmp.Or(targetFull(err), err))
 	}
 	// Accounts that failed in phase 1 are not tried again in phase 2.
 	if len(e.rep.FailedAccounts) > 0 {

@@ -662,6 +662,30 @@ invalid: 49965
 `
 	assert.Equal(t, want, r.String())
 	assert.Equal(t, "- stats -\nRestored Items: 0\nSkipped Items:  0\nUnrestored Items: 0\n", (&Report{}).String())
+
+	t.Run("long lists wrap, and past 50 ids say how many more", func(t *testing.T) {
+		var many []UnrestoredItem
+		for i := range 1209 {
+			many = append(many, UnrestoredItem{ID: 100000 + i, Class: ClassInvalid})
+		}
+		r := &Report{Unrestored: 1209, Accounts: []AccountReport{{Account: "john@example.com", Unrestored: many}}}
+		got := r.String()
+		want := `account: john@example.com
+unrestored items: 100000,100001,100002,100003,100004,100005,100006,100007,
+  100008,100009,100010,100011,100012,100013,100014,100015,100016,100017,
+  100018,100019,100020,100021,100022,100023,100024,100025,100026,100027,
+  100028,100029,100030,100031,100032,100033,100034,100035,100036,100037,
+  100038,100039,100040,100041,100042,100043,100044,100045,100046,100047,
+  100048,100049
+  and 1159 more
+`
+		assert.Contains(t, got, "- unrestored items -\n"+want, got)
+		assert.Contains(t, got, "- unrestored items by class -\naccount: john@example.com\ninvalid: 100000,", got)
+		assert.Equal(t, 2, strings.Count(got, "  and 1159 more\n"), "both lists stop at 50")
+		for _, l := range strings.Split(got, "\n") {
+			assert.LessOrEqual(t, len(l), 78, l)
+		}
+	})
 }
 
 func TestEncodeMUTF7(t *testing.T) {

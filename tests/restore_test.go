@@ -285,6 +285,7 @@ func unrestored(t *testing.T, report string) (map[string][]int, map[string]strin
 	classes := map[string]string{}
 	section := ""
 	account := ""
+	key := "" // the list a wrapped line ("  1234,1235") continues
 	for _, l := range strings.Split(report, "\n") {
 		if strings.HasPrefix(l, "- ") {
 			section = l
@@ -295,11 +296,16 @@ func unrestored(t *testing.T, report string) (map[string][]int, map[string]strin
 			continue
 		}
 		k, v, ok := strings.Cut(l, ": ")
+		if cont, isCont := strings.CutPrefix(l, "  "); isCont && key != "" {
+			require.NotRegexp(t, `^and \d+ more$`, cont, "more than 50 unrestored ids: the report lists the first 50")
+			k, v, ok = key, cont, true
+		}
+		key = k
 		if !ok || account == "" || !strings.HasPrefix(section, "- unrestored items") {
 			continue // other sections (e.g. an earlier healthy state exists) list ids with dates
 		}
 		var list []int
-		for _, s := range strings.Split(v, ",") {
+		for _, s := range strings.Split(strings.TrimSuffix(v, ","), ",") { // a wrapped line ends in ","
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			require.NoError(t, err, "report line %q", l)
 			list = append(list, n)
