@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/internal/dovecot"
 	"github.com/cbfs/cbfs/mailbox"
 )
 
@@ -125,4 +126,26 @@ func TestTargetFull(t *testing.T) {
 			assert.ErrorIs(t, got, c.err, "the cause is kept")
 		}
 	}
+}
+
+// An IMAP target over quota (a real Dovecot with a 200 KiB quota: NO
+// [OVERQUOTA]) stops the restore at once as a target error too.
+func TestRestoreStopsWhenTheIMAPQuotaIsFull(t *testing.T) {
+	p, acct := bigPath(t, 20, 48<<10) // 960 KiB into 200 KiB
+	s := dovecot.StartWith(t, map[string]string{acct.Name: "pw"}, dovecot.Options{Extra: `
+mail_plugins = $mail_plugins quota
+plugin {
+  quota = maildir:User quota
+  quota_rule = *:storage=200K
+}
+`})
+	tgt, err := ParseTarget(s.SourceURL())
+	require.NoError(t, err)
+	defer tgt.Close()
+	rep, err := ExternalRestore(context.Background(), p, tgt, openLedger(t), DefaultOptions())
+	require.ErrorIs(t, err, ErrTargetFull, "%v", err)
+	assert.Contains(t, err.Error(), "OVERQUOTA")
+	require.NotNil(t, rep)
+	assert.Zero(t, rep.Unrestored, "nothing filed invalid for a full target:\n%s", rep)
+	assert.Less(t, rep.Restored, 20)
 }
