@@ -468,6 +468,25 @@ func TestRestoreForeground(t *testing.T) {
 		assert.ElementsMatch(t, want, accountDirs(t, fd))
 	})
 
+	t.Run("an account named but left out by a filter is said, exit 3; one not in the backup is an error", func(t *testing.T) {
+		var gone *mailbox.Account
+		for _, a := range s.all {
+			if a.Status == mailbox.StatusDeleted && !slices.ContainsFunc(s.active, func(b *mailbox.Account) bool { return strings.EqualFold(a.Name, b.Name) }) {
+				gone = a
+			}
+		}
+		require.NotNil(t, gone, "the sample has a deleted account")
+		out := filepath.Join(dir, "named-deleted")
+		r := partial(t, "backup", "doExternalRestore", s.root, "target", "maildir:"+out, "accounts", gone.Name, "--state-dir", st)
+		assert.Contains(t, r.stdout, "- accounts asked for but left out -\naccount: "+gone.Name+"\n")
+		assert.Contains(t, r.stdout, "left out by filter_deleted (filter_deleted false includes it)")
+		assert.Contains(t, r.stderr, "partial restore: 0 items restored")
+		assert.Empty(t, accountDirs(t, out))
+
+		fails(t, 1, "account ghost@nowhere.test: not found in the backup", "backup", "doExternalRestore", s.root,
+			"target", "maildir:"+out, "accounts", "ghost@nowhere.test", "--state-dir", st)
+	})
+
 	t.Run("a deleted account, last: as it was just before its deletion", func(t *testing.T) {
 		var a *mailbox.Account
 		for _, b := range s.all {
