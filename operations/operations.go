@@ -128,7 +128,7 @@ func (r *Runner) Handlers() map[string]opqueue.Handler {
 
 func (r *Runner) handler(kind string) opqueue.Handler {
 	return func(ctx context.Context, op *opqueue.Op, progress opqueue.ProgressFunc) (string, error) {
-		defer r.forget(op.ID)
+		defer r.Forget(op.ID)
 		return r.Run(withOpID(ctx, op.ID), kind, op.Params, progress)
 	}
 }

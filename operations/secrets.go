@@ -94,8 +94,9 @@ func (r *Runner) Redact(id, kind string, params map[string]string) map[string]st
 	return RedactParams(params)
 }
 
-// forget drops the passwords kept for operation id (it has ended).
-func (r *Runner) forget(id string) {
+// Forget drops the passwords kept for operation id: it has ended, or
+// will never run (the service's Options.Forget).
+func (r *Runner) Forget(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.secrets, id)

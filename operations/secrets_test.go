@@ -36,7 +36,7 @@ func TestRestoreTargetPasswordIsNeverStoredOrPrinted(t *testing.T) {
 	require.NoError(t, err)
 
 	r := newScanRunner(t, bp, st, src)
-	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact})
+	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact, Forget: r.Forget})
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -132,7 +132,7 @@ func TestRestorePasswordIsTheOperationsAlone(t *testing.T) {
 	require.NoError(t, err)
 
 	r := newScanRunner(t, bp, st, src)
-	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact})
+	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact, Forget: r.Forget})
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
