@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/cbfs/cbfs/internal/cli"
-	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 )
 
@@ -69,13 +68,7 @@ func (c *monitorCmd) Run(ctx context.Context, g *Globals) error {
 		} else {
 			printOps(g.Stdout, []opqueue.Op{op}, true)
 		}
-		if err := opErr(op); err != nil {
-			return err
-		}
-		if line := operations.PartialOutcome(op.Result); op.State == opqueue.Done && line != "" {
-			return partialError{fmt.Errorf("operation %s (%s): %s", op.ID, op.Kind, line)}
-		}
-		return nil
+		return opErr(op)
 	})
 }
 

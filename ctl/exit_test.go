@@ -32,8 +32,17 @@ func TestExitCodes(t *testing.T) {
 	op.Error = "scan: " + allFailed.Error()
 	assert.Equal(t, ExitError, exitCodeOf(opErr(op)))
 
-	// A restore that restored some: done, its report's outcome line says so.
+	// Recorded partial: 3, whatever its message.
+	op = opqueue.Op{ID: "2", Kind: "doExternalRestore", State: opqueue.Partial, Error: "3 items restored, 1 unrestored"}
+	assert.Equal(t, ExitPartial, exitCodeOf(opErr(op)))
+	op.State, op.Error = opqueue.Done, ""
+	assert.NoError(t, opErr(op))
+
+	// A partial restore recorded done by a cbfs without the partial
+	// state: its report's outcome line says so.
 	report := "- stats -\nRestored Items: 3\n" + operations.OutcomePrefix + "partial restore: 3 items restored, 1 items unrestored\n"
 	assert.NotEmpty(t, operations.PartialOutcome(report))
 	assert.Empty(t, operations.PartialOutcome("- stats -\nRestored Items: 3\n"))
+	op.Result = report
+	assert.Equal(t, ExitPartial, exitCodeOf(opErr(op)))
 }

@@ -166,6 +166,8 @@ func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string,
 		op.State = opqueue.Done
 	case ctx.Err() != nil:
 		op.State, op.Error = opqueue.Stopped, "interrupted"
+	case errors.Is(err, operations.ErrPartial):
+		op.State, op.Error = opqueue.Partial, grammar.OneLine(err.Error())
 	default:
 		op.State, op.Error = opqueue.Failed, grammar.OneLine(err.Error())
 	}
@@ -178,9 +180,6 @@ func runHere(ctx context.Context, g *Globals, r *operations.Runner, kind string,
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
-	}
-	if line := operations.PartialOutcome(report); line != "" {
-		return partialError{fmt.Errorf("%s: %s", kind, line)}
 	}
 	return nil
 }
@@ -201,18 +200,20 @@ func followOp(ctx context.Context, g *Globals, c *service.Client, id string) err
 	} else {
 		fmt.Fprint(g.Stdout, op.Result)
 	}
-	if err := opErr(op); err != nil {
-		return err
-	}
+	return opErr(op)
+}
+
+// opErr is the error of an ended operation that did not succeed: partial
+// ones are partialError (exit status 3), also as recorded by a cbfs that
+// had no partial state (a partial scan recorded failed, a partial restore
+// recorded done with an outcome line).
+func opErr(op opqueue.Op) error {
 	if line := operations.PartialOutcome(op.Result); op.State == opqueue.Done && line != "" {
 		return partialError{fmt.Errorf("operation %s (%s): %s", op.ID, op.Kind, line)}
 	}
-	return nil
-}
-
-// opErr is the error of an ended operation that did not succeed.
-func opErr(op opqueue.Op) error {
 	switch op.State {
+	case opqueue.Partial:
+		return partialError{fmt.Errorf("operation %s (%s) %s: %s", op.ID, op.Kind, op.State, op.Error)}
 	case opqueue.Failed, opqueue.Stopped:
 		msg := op.Error
 		if msg == "" {

@@ -51,7 +51,7 @@ type Runner struct {
 	smtp notify.Login // --smtp-user and its password, looked up once at New
 
 	mu      sync.Mutex
-	secrets map[string]string // redacted URL -> password (Redact), guarded by mu
+	secrets map[string]map[string]string // operation id -> redacted URL -> password (Redact), guarded by mu
 	// AfterWrite, if set, is called after an operation that may have
 	// written the Backup Path has ended (cbfs serve refreshes its index and
 	// remounts). It runs on the operation's goroutine.
@@ -128,7 +128,8 @@ func (r *Runner) Handlers() map[string]opqueue.Handler {
 
 func (r *Runner) handler(kind string) opqueue.Handler {
 	return func(ctx context.Context, op *opqueue.Op, progress opqueue.ProgressFunc) (string, error) {
-		return r.Run(ctx, kind, op.Params, progress)
+		defer r.Forget(op.ID)
+		return r.Run(withOpID(ctx, op.ID), kind, op.Params, progress)
 	}
 }
 
@@ -173,7 +174,7 @@ func (r *Runner) Run(ctx context.Context, kind string, pairs map[string]string, 
 	}
 	_, isRestore := p.(restorer)
 	if n, ok := p.(interface{ addresses() []string }); ok && !isRestore { // a restore's report already carries its notification
-		rep += r.notify(kind, rep, ctx.Err() != nil, append(slices.Clone(r.s.Notify), n.addresses()...))
+		rep += r.notify(kind, rep, outcomeOf(ctx, err), append(slices.Clone(r.s.Notify), n.addresses()...))
 	}
 	if err != nil {
 		r.log.Warn("operation ended with an error", "kind", kind, "err", err)
@@ -206,10 +207,24 @@ func (r *Runner) lockScan(kind string) (*pathlock.Lock, error) {
 	return r.lockPath(kind, true)
 }
 
+// outcomeOf is how an operation that returned err ended, for its
+// notification's subject.
+func outcomeOf(ctx context.Context, err error) notify.Outcome {
+	switch {
+	case ctx.Err() != nil:
+		return notify.Stopped
+	case err == nil:
+		return notify.Completed
+	case errors.Is(err, ErrPartial):
+		return notify.Partial
+	}
+	return notify.Failed
+}
+
 // notify mails an operation's report to the notification addresses when
 // --smtp names a server, and says at the end of the report what became of
 // them (sent, not sent and why, or only recorded).
-func (r *Runner) notify(kind, report string, stopped bool, addrs []string) string {
+func (r *Runner) notify(kind, report string, outcome notify.Outcome, addrs []string) string {
 	if len(addrs) == 0 {
 		return ""
 	}
@@ -217,7 +232,7 @@ func (r *Runner) notify(kind, report string, stopped bool, addrs []string) strin
 	if r.s.SMTP == "" {
 		return head + "(recorded only: no SMTP server configured, see --smtp)\n"
 	}
-	if err := notify.SendAs(r.smtp, r.s.SMTP, r.s.SMTPFrom, addrs, kind, stopped, report); err != nil {
+	if err := notify.SendAs(r.smtp, r.s.SMTP, r.s.SMTPFrom, addrs, kind, outcome, report); err != nil {
 		r.log.Warn("notification not sent", "err", err)
 		return head + "(not sent: " + grammar.OneLine(err.Error()) + ")\n"
 	}
@@ -319,12 +334,14 @@ func (r *Runner) scan(ctx context.Context, account string, deep bool, progress o
 }
 
 // ErrAccountsFailed is wrapped by the error of a scan in which some
-// (ErrPartial too) or all scanned accounts failed: the operation is
-// recorded failed and cbctl exits 1, so that a backup that did not happen
-// is never reported as done.
+// (ErrPartial too: recorded partial, cbctl exits 3) or all (recorded
+// failed, cbctl exits 1) scanned accounts failed, so that a backup that
+// did not happen is never reported as done. ErrPartial is the queue's own
+// (opqueue.ErrPartial): an operation whose error wraps it is recorded
+// partial.
 var (
 	ErrAccountsFailed = errors.New("accounts failed")
-	ErrPartial        = errors.New("partial")
+	ErrPartial        = opqueue.ErrPartial
 	// ErrPartialRestore wraps ErrPartial: a restore that restored some
 	// items and failed others.
 	ErrPartialRestore = fmt.Errorf("%w restore", ErrPartial)

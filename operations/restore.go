@@ -177,7 +177,7 @@ func ParseRestoreDate(name, s, open string) (time.Time, error) {
 
 // restoreTarget is the target URL of a restore: its own, --restore-target,
 // or an IMAP --source.
-func (r *Runner) restoreTarget(p restorer) (string, error) {
+func (r *Runner) restoreTarget(ctx context.Context, p restorer) (string, error) {
 	if pf, ok := p.(interface{ passwordFile() string }); ok && pf.passwordFile() != "" {
 		u := p.target()
 		if u == "" {
@@ -194,7 +194,7 @@ func (r *Runner) restoreTarget(p restorer) (string, error) {
 		}
 	}
 	if p.target() != "" {
-		u, err := r.withPassword(p.target())
+		u, err := r.withPassword(ctx, p.target())
 		if errors.Is(err, errNoPassword) {
 			// The environment of this process, its credentials, its terminal.
 			return FillIMAPPassword("target", p.target(), "", r.Prompt)
@@ -218,7 +218,7 @@ func (r *Runner) restoreTarget(p restorer) (string, error) {
 // checkRestore is Validate's check of what a restore will open: the
 // target URL and the source Backup Path.
 func (r *Runner) checkRestore(p restorer) error {
-	u, err := r.restoreTarget(p)
+	u, err := r.restoreTarget(context.Background(), p) // before enqueuing: its own password, or none
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (r *Runner) checkRestore(p restorer) error {
 // restore runs a restore kind.
 func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.ProgressFunc) (string, error) {
 	kind := p.Kind()
-	u, err := r.restoreTarget(p)
+	u, err := r.restoreTarget(ctx, p)
 	if err != nil {
 		return "", err
 	}
@@ -303,16 +303,15 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 				Reason: grammar.OneLine(f.Err.Error())})
 		}
 	}
-	outcome := RestoreOutcome(rep)
-	if err == nil && errors.Is(outcome, ErrNothingRestored) {
-		err = outcome
-	}
 	text := rep.String()
-	if err == nil && outcome != nil {
+	if outcome := RestoreOutcome(rep); err == nil && outcome != nil {
+		// Nothing restored: failed; some restored: partial (the queue
+		// records it so, cbctl exits 3). The report says it too.
+		err = outcome
 		text += OutcomePrefix + grammar.OneLine(outcome.Error()) + "\n"
 	}
-	text += r.notify(kind, text, rep.Stopped != "", append(slices.Clone(r.s.Notify), p.addresses()...))
-	if err == nil {
+	text += r.notify(kind, text, outcomeOf(ctx, err), append(slices.Clone(r.s.Notify), p.addresses()...))
+	if err == nil || errors.Is(err, ErrPartial) {
 		done := last
 		if done.Unit == "items" || done.Unit == "" {
 			done.Unit, done.Total = "items", done.Done
@@ -328,8 +327,9 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 // ErrNothingRestored is wrapped by the error of a restore that finished
 // but restored nothing because every item or account it had to restore
 // failed: the operation fails (cbctl exits 1). A restore that restored
-// some and failed some is done, and its report ends with the line
-// OutcomePrefix + "partial restore: ..." (cbctl exits 3: PartialOutcome).
+// some and failed some returns ErrPartialRestore: it is recorded partial
+// (cbctl exits 3). Either way its report ends with the line
+// OutcomePrefix + the error.
 var ErrNothingRestored = errors.New("nothing restored")
 
 // OutcomePrefix starts the last line of the report of an operation that
@@ -337,7 +337,8 @@ var ErrNothingRestored = errors.New("nothing restored")
 const OutcomePrefix = "Outcome: "
 
 // PartialOutcome is the outcome line's text (without OutcomePrefix) of a
-// report that says its operation partly succeeded, or "".
+// report that says its operation partly succeeded, or "": how cbctl tells
+// a partial restore recorded "done" by a cbfs that had no partial state.
 func PartialOutcome(report string) string {
 	for _, l := range strings.Split(report, "\n") {
 		if rest, ok := strings.CutPrefix(l, OutcomePrefix); ok && strings.HasPrefix(rest, ErrPartial.Error()) {
@@ -352,7 +353,7 @@ func PartialOutcome(report string) string {
 // done), else one line with the counts and the first failure.
 func RestoreOutcome(rep *restore.Report) error {
 	failed := rep.Unrestored + len(rep.FailedAccounts)
-	if failed == 0 {
+	if failed == 0 && len(rep.LeftOut) == 0 {
 		return nil
 	}
 	first := ""
@@ -368,8 +369,18 @@ func RestoreOutcome(rep *restore.Report) error {
 			}
 		}
 	}
+	if first == "" {
+		l := rep.LeftOut[0]
+		first = "account " + quoteName(l.Account) + ": " + quoteControl(grammar.OneLine(l.Reason))
+	}
 	counts := fmt.Sprintf("%d items unrestored, %d accounts failed", rep.Unrestored, len(rep.FailedAccounts))
-	if rep.Restored+rep.Skipped == 0 {
+	if len(rep.LeftOut) > 0 {
+		counts += fmt.Sprintf(", %d accounts asked for left out", len(rep.LeftOut))
+	}
+	// An account asked for and left out by a filter is partial even
+	// when nothing else was to be restored: the restore did what its
+	// filters say, not what its accounts asked.
+	if failed > 0 && rep.Restored+rep.Skipped == 0 {
 		return fmt.Errorf("%w (%s); first: %s", ErrNothingRestored, counts, first)
 	}
 	return fmt.Errorf("%w: %d items restored, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, counts, first)

@@ -1,6 +1,7 @@
 package operations
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,7 +19,8 @@ import (
 // operation's parameters through Redact (a URL's password removed, any
 // parameter named like a password or secret replaced by Redacted), and the
 // running operation gets the password back from memory (what this process
-// was given when the operation was enqueued) or, after a restart, from the
+// was given when that very operation was enqueued, kept under its id and
+// dropped when it ends) or, after a restart, from the
 // service's own settings (--restore-target, --source) when they name the
 // same login on the same server.
 
@@ -68,28 +70,52 @@ func RedactParams(params map[string]string) map[string]string {
 	return out
 }
 
-// Redact returns the parameters to store for an operation (the service's
-// Options.Redact): RedactParams's, the passwords being kept in this
-// process's memory so the operation can still log in when it runs.
-func (r *Runner) Redact(kind string, params map[string]string) map[string]string {
+// Redact returns the parameters to store for the operation id (the
+// service's Options.Redact): RedactParams's, the passwords being kept in
+// this process's memory for that operation alone, so it can still log in
+// when it runs. Another operation never gets them: one enqueued later
+// without a password is answered as a fresh service would answer it
+// (withPassword), not with a password an earlier one brought, right or
+// wrong.
+func (r *Runner) Redact(id, kind string, params map[string]string) map[string]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range params {
 		if s, pw, ok := StripPassword(v); ok {
-			if r.secrets == nil {
-				r.secrets = map[string]string{}
+			if r.secrets[id] == nil {
+				if r.secrets == nil {
+					r.secrets = map[string]map[string]string{}
+				}
+				r.secrets[id] = map[string]string{}
 			}
-			r.secrets[s] = pw
+			r.secrets[id][s] = pw
 		}
 	}
 	return RedactParams(params)
 }
 
+// Forget drops the passwords kept for operation id: it has ended, or
+// will never run (the service's Options.Forget).
+func (r *Runner) Forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.secrets, id)
+}
+
+// opIDKey is the context key of the id of the operation being run.
+type opIDKey struct{}
+
+// withOpID is ctx carrying the id of the operation it runs.
+func withOpID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, opIDKey{}, id)
+}
+
 // withPassword gives a target URL whose password was redacted its password
-// back: from memory (Redact), else from --restore-target or --source when
-// they name the same login on the same server. A URL that has its password,
-// or needs none (maildir:), is returned as is.
-func (r *Runner) withPassword(target string) (string, error) {
+// back: from what the operation run by ctx was enqueued with (Redact),
+// else from --restore-target or --source when they name the same login on
+// the same server. A URL that has its password, or needs none (maildir:),
+// is returned as is.
+func (r *Runner) withPassword(ctx context.Context, target string) (string, error) {
 	u, err := url.Parse(target)
 	if err != nil || u.User == nil || !strings.HasPrefix(strings.ToLower(u.Scheme), "imap") {
 		return target, nil
@@ -97,10 +123,11 @@ func (r *Runner) withPassword(target string) (string, error) {
 	if _, has := u.User.Password(); has {
 		return target, nil
 	}
+	id, _ := ctx.Value(opIDKey{}).(string)
 	r.mu.Lock()
-	pw, ok := r.secrets[target]
+	pw, ok := r.secrets[id][target]
 	r.mu.Unlock()
-	if ok {
+	if ok && id != "" {
 		u.User = url.UserPassword(u.User.Username(), pw)
 		return u.String(), nil
 	}

@@ -36,7 +36,7 @@ func TestRestoreTargetPasswordIsNeverStoredOrPrinted(t *testing.T) {
 	require.NoError(t, err)
 
 	r := newScanRunner(t, bp, st, src)
-	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact})
+	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact, Forget: r.Forget})
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -109,4 +109,67 @@ func TestRedactParams(t *testing.T) {
 		"destPath":      "/srv/x",
 		"plain":         "imap://admin@mail:143",
 	}, got)
+}
+
+// Issue 22 (4): a password given with one operation is that operation's
+// alone. After a restore with a wrong target password, and after one with
+// the right one, a restore to the same login given none is refused as a
+// fresh service refuses it, through the real service and a real Dovecot.
+func TestRestorePasswordIsTheOperationsAlone(t *testing.T) {
+	t.Setenv(EnvIMAPPassword, "")
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	dv := dovecot.Start(t, map[string]string{"ann@example.com": "pw1"})
+	right := dv.SourceURL() + "?timeout=10s"
+	wrong := strings.Replace(right, ":"+dv.AdminPass+"@", ":wrong-"+dv.AdminPass+"@", 1)
+	none := strings.Replace(right, ":"+dv.AdminPass+"@", "@", 1)
+	require.NotEqual(t, right, wrong)
+	require.NotEqual(t, right, none)
+
+	dir := t.TempDir()
+	bp, st := filepath.Join(dir, "bp"), filepath.Join(dir, "st")
+	src := writeMaildirSource(t, []string{"ann@example.com"}, 2)
+	_, err := newScanRunner(t, bp, st, src).Run(context.Background(), KindSmartScan, nil, nil)
+	require.NoError(t, err)
+
+	r := newScanRunner(t, bp, st, src)
+	svc, err := service.Open(service.Options{StateDir: st, Handlers: r.Handlers(), Validate: r.Validate, Redact: r.Redact, Forget: r.Forget})
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- svc.Serve(ctx) }()
+	t.Cleanup(func() { stop(); <-served })
+	var c *service.Client
+	require.Eventually(t, func() bool {
+		c, err = service.Dial(svc.SocketPath())
+		return err == nil && c.Ping(context.Background()) == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	restore := func(target string) (opqueue.Op, error) {
+		op, err := c.Enqueue(context.Background(), KindExternalRestore, map[string]string{"sourcePath": bp, "target": target})
+		if err != nil {
+			return op, err
+		}
+		return c.Monitor(context.Background(), op.ID, nil)
+	}
+	noneRefused := func(after string) {
+		_, err := restore(none)
+		require.Error(t, err, "after a restore with the %s password, one with none must not run", after)
+		assert.ErrorIs(t, err, opqueue.ErrInvalid, "refused when enqueued, as a fresh service refuses it")
+		assert.Contains(t, err.Error(), "no password for target", after)
+		assert.NotContains(t, err.Error(), dv.AdminPass)
+	}
+
+	end, err := restore(wrong)
+	require.NoError(t, err)
+	assert.Equal(t, opqueue.Failed, end.State, end.Result)
+	assert.Contains(t, end.Error, "refused the login")
+	noneRefused("wrong")
+
+	end, err = restore(right)
+	require.NoError(t, err)
+	require.Equal(t, opqueue.Done, end.State, "%s\n%s", end.Error, end.Result)
+	noneRefused("right")
+
+	r.mu.Lock()
+	assert.Empty(t, r.secrets, "nothing kept once the operations ended")
+	r.mu.Unlock()
 }

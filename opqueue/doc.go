@@ -11,7 +11,7 @@
 // the handler returned, also for a stopped operation that reported what it
 // did so far) and an Error. States move only forward:
 //
-//	queued ──► running ──► done | failed | stopped
+//	queued ──► running ──► done | partial | failed | stopped
 //	   └──────────────────────────────────► stopped   (stopped before it ran)
 //
 // # Running
@@ -19,7 +19,8 @@
 // Queue.Run is the runner: it takes the oldest queued operation, calls the
 // Handler registered for its Kind with a context, a copy of the operation
 // and a progress callback, and records the outcome: done when the handler
-// returns a nil error, stopped when the operation's context had been
+// returns a nil error, partial when its error wraps ErrPartial (part of the
+// work failed: the error says how much and the first failure), stopped when the operation's context had been
 // cancelled (Stop, StopAll or the runner's own context ending), failed
 // otherwise (also when the handler panics). Stop of a queued operation marks
 // it stopped without running it; StopAll stops the running one and every

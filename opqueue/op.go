@@ -12,17 +12,21 @@ import (
 // State is where an operation is in its life.
 type State string
 
-// The states of an operation. Done, Stopped and Failed are final.
+// The states of an operation. Done, Partial, Stopped and Failed are
+// final. Done is a full success only: an operation that did part of its
+// work (items not restored, accounts not scanned) is Partial, so that an
+// outcome with failures never reads as done.
 const (
 	Queued  State = "queued"
 	Running State = "running"
 	Done    State = "done"
+	Partial State = "partial"
 	Stopped State = "stopped"
 	Failed  State = "failed"
 )
 
 // Finished reports whether s is a final state.
-func (s State) Finished() bool { return s == Done || s == Stopped || s == Failed }
+func (s State) Finished() bool { return s == Done || s == Partial || s == Stopped || s == Failed }
 
 // Progress is how far a running operation has got: Done of Total units
 // (Total 0: unknown), what a unit is (Unit: "items", "messages", "blobs",
@@ -88,7 +92,9 @@ type ProgressFunc func(Progress)
 // ctx is cancelled when the operation is stopped (Stop, StopAll, or the
 // runner's context ending); the handler should then return at its next safe
 // point, with what it has done so far as report and ctx.Err() (or an error
-// wrapping it). A nil error means the operation is done.
+// wrapping it). A nil error means the operation is done; an error wrapping
+// ErrPartial that it partly succeeded (state Partial); any other error that
+// it failed.
 type Handler func(ctx context.Context, op *Op, progress ProgressFunc) (report string, err error)
 
 // Errors, compared with errors.Is.
@@ -98,6 +104,9 @@ var (
 	ErrUnknownKind = errors.New("unknown operation kind")
 	ErrClosed      = errors.New("operation queue is closed")
 	ErrRunning     = errors.New("operation runner is already running")
+	// ErrPartial is wrapped by a handler's error when the operation did
+	// part of its work: it is recorded Partial, not Failed.
+	ErrPartial = errors.New("partial")
 	// ErrInvalid marks an operation refused for its parameters (or any
 	// request refused as malformed): the queue's callers wrap it, so
 	// the service and the operations that validate for it share one

@@ -188,8 +188,17 @@ func (q *Queue) Register(kind string, h Handler) {
 }
 
 // Enqueue appends an operation of a registered kind to the queue and
-// returns it (state queued).
+// returns it (state queued), with a new UUID.
 func (q *Queue) Enqueue(kind string, params map[string]string) (Op, error) {
+	return q.EnqueueAs(uuid.NewString(), kind, params)
+}
+
+// EnqueueAs is Enqueue with the id chosen by the caller (NewID), who
+// needs it before the operation exists: the service keeps an operation's
+// secrets in memory under its id before enqueuing it, so that they are
+// there when it runs and belong to it alone. An id already used is
+// refused.
+func (q *Queue) EnqueueAs(id, kind string, params map[string]string) (Op, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -198,14 +207,20 @@ func (q *Queue) Enqueue(kind string, params map[string]string) (Op, error) {
 	if _, ok := q.handlers[kind]; !ok {
 		return Op{}, fmt.Errorf("%w %q", ErrUnknownKind, kind)
 	}
+	if id == "" {
+		return Op{}, fmt.Errorf("enqueue %s: %w: no id", kind, ErrInvalid)
+	}
 	op := Op{
-		ID:      uuid.NewString(),
+		ID:      id,
 		Kind:    kind,
 		Params:  maps.Clone(params),
 		State:   Queued,
 		Created: q.now(),
 	}
 	err := q.db.Update(func(tx *buntdb.Tx) error {
+		if _, err := tx.Get(opIDKey(id)); err == nil {
+			return fmt.Errorf("%w: id %s is taken", ErrInvalid, id)
+		}
 		seq := uint64(1)
 		v, err := tx.Get(keyNextSeq)
 		switch {
@@ -232,6 +247,9 @@ func (q *Queue) Enqueue(kind string, params map[string]string) (Op, error) {
 	}
 	return op.clone(), nil
 }
+
+// NewID is a new operation id (a UUID) for EnqueueAs.
+func NewID() string { return uuid.NewString() }
 
 // Get returns the operation with the given id (ErrNotFound if none).
 func (q *Queue) Get(id string) (Op, error) {

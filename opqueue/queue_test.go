@@ -303,6 +303,9 @@ func TestOutcomes(t *testing.T) {
 		{"error", func(context.Context, *Op, ProgressFunc) (string, error) {
 			return "half", errors.New("disk full")
 		}, Failed, "disk full", "half"},
+		{"partial", func(context.Context, *Op, ProgressFunc) (string, error) {
+			return "3 restored", fmt.Errorf("%w restore: 3 items restored, 1 unrestored", ErrPartial)
+		}, Partial, "partial restore: 3 items restored, 1 unrestored", "3 restored"},
 		{"panic", func(context.Context, *Op, ProgressFunc) (string, error) { panic("boom") }, Failed, "operation handler panicked: boom", ""},
 		{"mutates its copy", func(_ context.Context, op *Op, _ ProgressFunc) (string, error) {
 			op.Params["x"] = "changed"

@@ -150,6 +150,9 @@ func (q *Queue) finish(runCtx context.Context, report string, err error) {
 		if !errors.Is(err, context.Canceled) {
 			op.Error += ": " + err.Error()
 		}
+	case errors.Is(err, ErrPartial):
+		op.State = Partial
+		op.Error = err.Error()
 	default:
 		op.State = Failed
 		op.Error = err.Error()

@@ -16,6 +16,9 @@ const (
 	ClassReadError = "read error" // the item file or its blob cannot be read
 	ClassBroken    = "broken"     // readable, but corrupt (bad gzip, digest mismatch, malformed metadata)
 	ClassInvalid   = "invalid"    // sound, but the target refused it (IMAP NO, over max_file_size)
+	// ClassNotFound is an account asked for by name that the Backup Path
+	// does not hold (FailedAccount only).
+	ClassNotFound = "not found"
 )
 
 // classOf is the class of a source-side error.
@@ -43,6 +46,10 @@ type Report struct {
 	// FailedAccounts could not be restored at all (account_info unreadable,
 	// login refused by the target).
 	FailedAccounts []FailedAccount `json:"failedAccounts,omitempty"`
+	// LeftOut are accounts asked for by name (accounts) that a filter
+	// (domains, filter_deleted, skip_system_accounts) left out: not
+	// restored, and said so with the filter that excluded them.
+	LeftOut []LeftOutAccount `json:"leftOutAccounts,omitempty"`
 	// Other counts items of kinds a mail target cannot hold (contacts,
 	// appointments, tasks, documents), by type name: not restored, not
 	// counted as unrestored.
@@ -100,6 +107,12 @@ type FailedAccount struct {
 	Reason  string `json:"reason"`
 }
 
+// LeftOutAccount is an account asked for by name that a filter left out.
+type LeftOutAccount struct {
+	Account string `json:"account"`
+	Reason  string `json:"reason"` // which filter, and how to include it
+}
+
 // ProvisioningReport is what phase 1 did.
 type ProvisioningReport struct {
 	Domains           int      `json:"domains"`
@@ -142,24 +155,25 @@ func (r *Report) String() string {
 	if len(bad) > 0 {
 		b.WriteString("\n- unrestored items -\n")
 		for _, a := range bad {
-			ids := make([]string, len(a.Unrestored))
+			ids := make([]int, len(a.Unrestored))
 			for i, u := range a.Unrestored {
-				ids[i] = strconv.Itoa(u.ID)
+				ids[i] = u.ID
 			}
-			fmt.Fprintf(&b, "account: %s\nunrestored items: %s\n", a.Account, strings.Join(ids, ","))
+			fmt.Fprintf(&b, "account: %s\n", a.Account)
+			writeIDs(&b, "unrestored items: ", ids)
 		}
 		b.WriteString("\n- unrestored items by class -\n")
 		for _, a := range bad {
 			fmt.Fprintf(&b, "account: %s\n", a.Account)
 			for _, class := range []string{ClassReadError, ClassBroken, ClassInvalid} {
-				var ids []string
+				var ids []int
 				for _, u := range a.Unrestored {
 					if u.Class == class {
-						ids = append(ids, strconv.Itoa(u.ID))
+						ids = append(ids, u.ID)
 					}
 				}
 				if len(ids) > 0 {
-					fmt.Fprintf(&b, "%s: %s\n", class, strings.Join(ids, ","))
+					writeIDs(&b, class+": ", ids)
 				}
 			}
 		}
@@ -188,6 +202,12 @@ func (r *Report) String() string {
 			fmt.Fprintf(&b, "account: %s\n%s: %s\n", f.Account, f.Class, f.Reason)
 		}
 	}
+	if len(r.LeftOut) > 0 {
+		b.WriteString("\n- accounts asked for but left out -\n")
+		for _, l := range r.LeftOut {
+			fmt.Fprintf(&b, "account: %s\n%s\n", l.Account, l.Reason)
+		}
+	}
 	if r.Provisioning != nil {
 		b.WriteString("\n")
 		b.WriteString(r.Provisioning.String())
@@ -202,6 +222,36 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "\n- stopped -\n%s\nrun the restore again to resume it\n", r.Stopped)
 	}
 	return b.String()
+}
+
+// Item lists in a report: at most maxListedIDs ids, then how many more;
+// lines wrapped at reportWidth columns, continued indented by two spaces.
+const (
+	maxListedIDs = 50
+	reportWidth  = 78
+)
+
+// writeIDs writes head and ids, comma-separated as Carbonio writes them,
+// wrapped, the first maxListedIDs only and then "and N more".
+func writeIDs(b *strings.Builder, head string, ids []int) {
+	line := head
+	for i, id := range ids {
+		if i == maxListedIDs {
+			b.WriteString(line + "\n")
+			fmt.Fprintf(b, "  and %d more\n", len(ids)-maxListedIDs)
+			return
+		}
+		word := strconv.Itoa(id)
+		if i < len(ids)-1 && i < maxListedIDs-1 {
+			word += ","
+		}
+		if len(line)+len(word) > reportWidth && line != head && line != "  " {
+			b.WriteString(line + "\n")
+			line = "  "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
 }
 
 // Details renders every unrestored item with its reason, one per line
@@ -227,4 +277,5 @@ func (r *Report) sortAccounts() {
 		}
 	}
 	sort.SliceStable(r.FailedAccounts, func(i, j int) bool { return r.FailedAccounts[i].Account < r.FailedAccounts[j].Account })
+	sort.SliceStable(r.LeftOut, func(i, j int) bool { return r.LeftOut[i].Account < r.LeftOut[j].Account })
 }

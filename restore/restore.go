@@ -1,12 +1,14 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,7 +255,10 @@ func (e *engine) runJobs(ctx context.Context, jobs []*job, phase string, run fun
 					err = nil
 				}
 				if err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("account %s: %w", j.dst, err); cancel() })
+					if !errors.Is(err, ErrTargetFull) { // its message names the folder
+						err = fmt.Errorf("account %s: %w", j.dst, err)
+					}
+					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
 				}
 				e.progress(true, func(p *Progress) { p.AccountsDone++; p.Account = j.dst })
@@ -474,6 +479,9 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 
 	mb, err := e.tgt.Open(ctx, j.dst)
 	if err != nil {
+		if full := targetFull(err); full != nil {
+			return full
+		}
 		if errors.Is(err, ErrRefused) {
 			return &accountFailure{class: ClassInvalid, reason: err.Error()}
 		}
@@ -481,10 +489,10 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 	}
 	defer mb.Close()
 	if err := mb.CreateFolders(ctx, create); err != nil {
-		return err
+		return cmp.Or(targetFull(err), err)
 	}
 
-	var ledgerErr error
+	var ledgerErr, fullErr error // fullErr: the target is full, stop (targetFull)
 	target := e.tgt.ID()
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
@@ -493,7 +501,7 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 			e.addAccount(&ar, other)
 			return errors.Join(err, ferr, ledgerErr)
 		}
-		if ledgerErr != nil {
+		if ledgerErr != nil || fullErr != nil {
 			break
 		}
 		st := c.sel.state
@@ -571,6 +579,14 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		}
 		id, folder := c.id, strings.Join(c.folder, "/")
 		err = mb.Append(ctx, c.folder, msg, func(a Appended, err error) {
+			if full := targetFull(err); full != nil {
+				// Not the item's fault: not unrestored; the restore
+				// stops, and a run with room resumes it.
+				if fullErr == nil {
+					fullErr = full
+				}
+				return
+			}
 			if err != nil {
 				ar.Unrestored = append(ar.Unrestored, UnrestoredItem{ID: id, Class: ClassInvalid, Reason: err.Error()})
 				e.progress(false, func(p *Progress) { p.Items++; p.Unrestored++ })
@@ -595,11 +611,14 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		})
 		if err != nil {
 			e.addAccount(&ar, other)
-			return err
+			return cmp.Or(fullErr, targetFull(err), err)
 		}
 	}
 	ferr := mb.Flush(context.WithoutCancel(ctx))
 	e.addAccount(&ar, other)
+	if fullErr != nil || targetFull(ferr) != nil {
+		return cmp.Or(fullErr, targetFull(ferr))
+	}
 	if err := errors.Join(ferr, ledgerErr); err != nil {
 		return err
 	}
@@ -802,7 +821,10 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 	if err != nil {
 		return nil, err
 	}
-	var jobs []*job
+	var (
+		jobs    []*job
+		leftOut []LeftOutAccount
+	)
 	matched := map[string]bool{}
 	for _, a := range all {
 		if a.acct == nil {
@@ -817,23 +839,39 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 			continue
 		}
 		matched[strings.ToLower(acct.Name)], matched[strings.ToLower(acct.ID)] = true, true
-		switch {
-		case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()),
-			opt.FilterDeleted && acct.Status == mailbox.StatusDeleted,
-			opt.SkipSystemAccounts && IsSystemAccount(acct):
+		if why := filteredOut(acct, opt); why != "" {
+			if len(opt.Accounts) > 0 {
+				// Named, yet left out: said, never silent.
+				leftOut = append(leftOut, LeftOutAccount{Account: acct.Name, Reason: why})
+			}
 			continue
 		}
 		jobs = append(jobs, &job{acct: acct, dst: acct.Name, pick: pickAt(time.Time{}, !opt.FilterDeleted),
 			primary: liveAt(0), createTree: true})
 	}
+	var missing []string
 	for _, name := range opt.Accounts {
 		if n := strings.ToLower(strings.TrimSpace(name)); n != "" && !matched[n] {
-			e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: name, Class: ClassReadError, Reason: "not in the backup"})
+			missing = append(missing, name)
 		}
+	}
+	if len(missing) > 0 && len(missing) == len(opt.Accounts) {
+		return nil, fmt.Errorf("account %s: %w (backup getAvailableAccounts lists the accounts it holds)", strings.Join(missing, ", "), ErrNotFound)
+	}
+	for _, name := range missing {
+		e.rep.FailedAccounts = append(e.rep.FailedAccounts, FailedAccount{Account: name, Class: ClassNotFound,
+			Reason: "no such account in the backup (backup getAvailableAccounts lists the accounts it holds)"})
 	}
 	// Two accounts of one name (a deleted one and its successor): the
 	// active, most recent one is restored.
 	jobs = dedupeJobs(jobs)
+	// A name left out that is restored all the same (the deleted
+	// predecessor of an active account) is not reported.
+	for _, l := range leftOut {
+		if !slices.ContainsFunc(jobs, func(j *job) bool { return strings.EqualFold(j.dst, l.Account) }) {
+			e.rep.LeftOut = append(e.rep.LeftOut, l)
+		}
+	}
 
 	jobs, err = e.provision(ctx, jobs)
 	if err != nil {
@@ -843,6 +881,25 @@ func ExternalRestore(ctx context.Context, src *backuppath.Path, tgt Target, ledg
 		return e.finish(nil)
 	}
 	return e.finish(e.runJobs(ctx, jobs, "restoring", e.runAccount))
+}
+
+// filteredOut is why an external restore's filters leave acct out
+// (domains, filter_deleted, skip_system_accounts), saying which filter and
+// how to include it, or "" when they keep it.
+func filteredOut(acct *mailbox.Account, opt Options) string {
+	switch {
+	case len(opt.Domains) > 0 && !inList(opt.Domains, acct.Domain()):
+		return fmt.Sprintf("domain %s, left out by domains %s (add it to domains to include it)", acct.Domain(), strings.Join(opt.Domains, ","))
+	case opt.FilterDeleted && acct.Status == mailbox.StatusDeleted:
+		when := "deleted"
+		if !acct.DeletedDate.IsZero() {
+			when = "deleted on " + acct.DeletedDate.Time().UTC().Format("2006-01-02")
+		}
+		return when + ", left out by filter_deleted (filter_deleted false includes it)"
+	case opt.SkipSystemAccounts && IsSystemAccount(acct):
+		return "a system account, left out by skip_system_accounts (skip_system_accounts false includes it)"
+	}
+	return ""
 }
 
 func dedupeJobs(jobs []*job) []*job {
@@ -915,6 +972,9 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		tr := buildTree(folders, j.primary, nil)
 		mb, err := e.tgt.Open(ctx, j.dst)
 		if err != nil {
+			if full := targetFull(err); full != nil {
+				return full
+			}
 			if errors.Is(err, ErrRefused) {
 				return &accountFailure{class: ClassInvalid, reason: err.Error()}
 			}
@@ -922,7 +982,7 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		}
 		defer mb.Close()
 		if err := mb.CreateFolders(ctx, tr.all); err != nil {
-			return err
+			return cmp.Or(targetFull(err), err)
 		}
 		pa := ProvisionedAccount{ID: j.acct.ID, Name: j.dst, DisplayName: j.acct.DisplayName, Status: j.acct.Status,
 			COSName: j.acct.COSName}
@@ -947,7 +1007,7 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 		return nil, err
 	}
 	if err := e.tgt.Provision(ctx, p); err != nil {
-		return nil, fmt.Errorf("provisioning: %w", err)
+		return nil, fmt.Errorf("provisioning: %w", cmp.Or(targetFull(err), err))
 	}
 	// Accounts that failed in phase 1 are not tried again in phase 2.
 	if len(e.rep.FailedAccounts) > 0 {

@@ -385,6 +385,31 @@ func TestFilters(t *testing.T) {
 				assert.Equal(t, []string{active[0].Name}, dirs(root))
 				require.Len(t, rep.FailedAccounts, 1)
 				assert.Equal(t, "ghost@example.test", rep.FailedAccounts[0].Account)
+				assert.Equal(t, ClassNotFound, rep.FailedAccounts[0].Class)
+			}},
+		{"a deleted account named: left out, and said so", func(o *Options) { o.Accounts = []string{active[0].Name, deleted.Name} },
+			func(t *testing.T, root string, rep *Report) {
+				assert.Equal(t, []string{active[0].Name}, dirs(root))
+				require.Len(t, rep.LeftOut, 1)
+				assert.Equal(t, deleted.Name, rep.LeftOut[0].Account)
+				assert.Contains(t, rep.LeftOut[0].Reason, "left out by filter_deleted (filter_deleted false includes it)")
+				if !deleted.DeletedDate.IsZero() {
+					assert.Contains(t, rep.LeftOut[0].Reason, "deleted on "+deleted.DeletedDate.Time().UTC().Format("2006-01-02"))
+				}
+				assert.Contains(t, rep.String(), "\n- accounts asked for but left out -\naccount: "+deleted.Name+"\n")
+			}},
+		{"a named account of another domain: left out, and said so", func(o *Options) {
+			o.Accounts = []string{active[0].Name}
+			o.Domains = []string{"elsewhere.test"}
+		}, func(t *testing.T, root string, rep *Report) {
+			assert.Empty(t, dirs(root))
+			require.Len(t, rep.LeftOut, 1)
+			assert.Contains(t, rep.LeftOut[0].Reason, "left out by domains elsewhere.test")
+		}},
+		{"a deleted account not named: left out in silence", func(o *Options) {},
+			func(t *testing.T, root string, rep *Report) {
+				assert.NotContains(t, dirs(root), deleted.Name)
+				assert.Empty(t, rep.LeftOut, "filter_deleted's ordinary work is not news")
 			}},
 		{"domains", func(o *Options) { o.Domains = []string{active[0].Domain()} },
 			func(t *testing.T, root string, rep *Report) {
@@ -438,6 +463,13 @@ func TestFilters(t *testing.T) {
 			tc.check(t, root, rep)
 		})
 	}
+	t.Run("only accounts not in the backup: a clear error", func(t *testing.T) {
+		opt := DefaultOptions()
+		opt.Accounts = []string{"ghost@example.test"}
+		_, err := ExternalRestore(context.Background(), f.p, NewMaildir(t.TempDir()), openLedger(t), opt)
+		require.ErrorIs(t, err, ErrNotFound)
+		assert.Contains(t, err.Error(), "account ghost@example.test: not found in the backup (backup getAvailableAccounts lists")
+	})
 }
 
 // smallPath builds a hand-made Backup Path: one account with a message in
@@ -630,6 +662,30 @@ invalid: 49965
 `
 	assert.Equal(t, want, r.String())
 	assert.Equal(t, "- stats -\nRestored Items: 0\nSkipped Items:  0\nUnrestored Items: 0\n", (&Report{}).String())
+
+	t.Run("long lists wrap, and past 50 ids say how many more", func(t *testing.T) {
+		var many []UnrestoredItem
+		for i := range 1209 {
+			many = append(many, UnrestoredItem{ID: 100000 + i, Class: ClassInvalid})
+		}
+		r := &Report{Unrestored: 1209, Accounts: []AccountReport{{Account: "john@example.com", Unrestored: many}}}
+		got := r.String()
+		want := `account: john@example.com
+unrestored items: 100000,100001,100002,100003,100004,100005,100006,100007,
+  100008,100009,100010,100011,100012,100013,100014,100015,100016,100017,
+  100018,100019,100020,100021,100022,100023,100024,100025,100026,100027,
+  100028,100029,100030,100031,100032,100033,100034,100035,100036,100037,
+  100038,100039,100040,100041,100042,100043,100044,100045,100046,100047,
+  100048,100049
+  and 1159 more
+`
+		assert.Contains(t, got, "- unrestored items -\n"+want, got)
+		assert.Contains(t, got, "- unrestored items by class -\naccount: john@example.com\ninvalid: 100000,", got)
+		assert.Equal(t, 2, strings.Count(got, "  and 1159 more\n"), "both lists stop at 50")
+		for _, l := range strings.Split(got, "\n") {
+			assert.LessOrEqual(t, len(l), 78, l)
+		}
+	})
 }
 
 func TestEncodeMUTF7(t *testing.T) {

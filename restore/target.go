@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"golang.org/x/sys/unix"
+
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/mailbox"
 )
@@ -21,6 +24,33 @@ import (
 // connection refused or closed, a full disk): the operation stops and can be
 // run again to resume.
 var ErrRefused = errors.New("refused by the target")
+
+// ErrTargetFull is wrapped by the error of a restore stopped because the
+// target is full or read-only (ENOSPC, EDQUOT, EROFS; an IMAP server's
+// [OVERQUOTA], or [LIMIT] about a quota): no later item could be written
+// either, so the restore stops at once, as a target error, instead of
+// filing every remaining item invalid. Running it again, once there is
+// room, resumes it.
+var ErrTargetFull = errors.New("target full")
+
+// targetFull is err marked ErrTargetFull when it says the target is full
+// or read-only, else nil. It is checked before ErrRefused: a refusal
+// because of a quota is the whole target's, not the item's.
+func targetFull(err error) error {
+	if err == nil || errors.Is(err, ErrTargetFull) {
+		return err
+	}
+	full := errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) || errors.Is(err, unix.EROFS)
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		full = full || ie.Code == imap.ResponseCodeOverQuota ||
+			ie.Code == imap.ResponseCodeLimit && strings.Contains(strings.ToLower(ie.Text), "quota")
+	}
+	if !full {
+		return nil
+	}
+	return fmt.Errorf("%w: %w (free space or raise the quota, then run the restore again: it resumes)", ErrTargetFull, err)
+}
 
 // Target is where restored mail goes. It is never asked whether an item was
 // already restored: the Ledger answers that.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/opqueue"
 )
 
@@ -18,8 +19,9 @@ const DefaultProgressLogEvery = time.Minute
 // logged wraps a handler so that the service log tells what the runner
 // does: "operation started" (id, kind and the parameters as the queue stores
 // them, i.e. already redacted), "operation progress" at most once per every
-// (done, total, phase), and "operation ended" (state, duration, the first
-// line of the result, the error). Without it the log only said "operation
+// (done, total, phase), and "operation ended" (state, duration, result: the
+// report's counts and the first error on one line, err) at INFO for a full
+// success only, WARN when partial or stopped, ERROR when failed. Without it the log only said "operation
 // enqueued", and an operation that ran for hours left no trace.
 func logged(log *slog.Logger, every time.Duration, h opqueue.Handler) opqueue.Handler {
 	return func(ctx context.Context, op *opqueue.Op, progress opqueue.ProgressFunc) (report string, err error) {
@@ -58,37 +60,67 @@ func logged(log *slog.Logger, every time.Duration, h opqueue.Handler) opqueue.Ha
 			case err == nil:
 			case ctx.Err() != nil:
 				state = opqueue.Stopped
+			case errors.Is(err, opqueue.ErrPartial):
+				state = opqueue.Partial
 			default:
 				state = opqueue.Failed
 			}
 			eargs := []any{"state", state, "duration", time.Since(start).Round(time.Millisecond).String()}
-			if first := firstLine(report); first != "" {
-				eargs = append(eargs, "result", first)
-			}
+			var why error
 			switch {
 			case r != nil:
-				l.Error("operation ended", append(eargs, "err", "handler panicked")...)
-				panic(r) // the queue records it
-			case err != nil && state == opqueue.Stopped && errors.Is(err, context.Canceled):
+				why = errors.New("handler panicked")
+			case err != nil && !(state == opqueue.Stopped && errors.Is(err, context.Canceled)):
+				why = err
+			}
+			if res := resultLine(report, why); res != "" {
+				eargs = append(eargs, "result", res)
+			}
+			if why != nil {
+				eargs = append(eargs, "err", why.Error())
+			}
+			// INFO is a full success only: what did not fully succeed
+			// stands out in the log.
+			switch state {
+			case opqueue.Done:
 				l.Info("operation ended", eargs...)
-			case err != nil && state == opqueue.Stopped:
-				l.Warn("operation ended", append(eargs, "err", err.Error())...)
-			case err != nil:
-				l.Error("operation ended", append(eargs, "err", err.Error())...)
+			case opqueue.Partial, opqueue.Stopped:
+				l.Warn("operation ended", eargs...)
 			default:
-				l.Info("operation ended", eargs...)
+				l.Error("operation ended", eargs...)
+			}
+			if r != nil {
+				panic(r) // the queue records it
 			}
 		}()
 		return h(ctx, op, wrapped)
 	}
 }
 
-// firstLine is the first non-blank line of s, trimmed.
-func firstLine(s string) string {
-	for _, line := range strings.Split(s, "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			return line
+// resultLine is the log's one-line summary of an operation's end: the
+// counts of its report ("Restored Items: 3, Skipped Items: 0, Unrestored
+// Items: 1", the "key: value" lines of its first section, section titles
+// such as "- stats -" left out), then the first error (err: the partial
+// or failed operation's, which names its first failure).
+func resultLine(report string, err error) string {
+	var counts []string
+	for _, line := range strings.Split(report, "\n") {
+		line = strings.Join(strings.Fields(line), " ")
+		title := strings.HasPrefix(line, "- ") && strings.HasSuffix(line, " -")
+		if (line == "" || title) && len(counts) > 0 {
+			break // the first section ended
+		}
+		if line != "" && !title {
+			counts = append(counts, line)
 		}
 	}
-	return ""
+	out := strings.Join(counts, ", ")
+	if err != nil {
+		e := grammar.OneLine(err.Error())
+		if out == "" {
+			return e
+		}
+		out += "; " + e
+	}
+	return out
 }

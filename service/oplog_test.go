@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -55,7 +56,7 @@ func TestOperationLog(t *testing.T) {
 		assert.Equal(t, map[string]any{"source": "imap://admin:***@host"}, lines[0]["params"])
 		assert.Equal(t, "operation ended", lines[1]["msg"])
 		assert.Equal(t, "done", lines[1]["state"])
-		assert.Equal(t, "Accounts Scanned: 2", lines[1]["result"])
+		assert.Equal(t, "Accounts Scanned: 2, Items New: 6", lines[1]["result"], "the counts, on one line")
 		assert.Contains(t, lines[1], "duration")
 		assert.NotContains(t, lines[1], "err")
 	})
@@ -72,12 +73,28 @@ func TestOperationLog(t *testing.T) {
 		assert.Equal(t, "failed", lines[1]["state"])
 		assert.Equal(t, "ERROR", lines[1]["level"])
 		assert.Equal(t, "login refused", lines[1]["err"])
+		assert.Equal(t, "Accounts Scanned: 1; login refused", lines[1]["result"])
+	})
+	t.Run("partial", func(t *testing.T) {
+		report := "- stats -\nRestored Items: 3\nSkipped Items:  0\nUnrestored Items: 1\n\n- unrestored items -\naccount: a@x\nunrestored items: 7\n"
+		err := fmt.Errorf("%w restore: 3 items restored, 1 items unrestored, 0 accounts failed; first: account a@x item 7: invalid: NO [OVERQUOTA]", opqueue.ErrPartial)
+		lines := run(time.Hour, three(report, err), context.Background())
+		assert.Equal(t, "partial", lines[1]["state"])
+		assert.Equal(t, "WARN", lines[1]["level"])
+		assert.Equal(t, "Restored Items: 3, Skipped Items: 0, Unrestored Items: 1; partial restore: 3 items restored, 1 items unrestored, "+
+			"0 accounts failed; first: account a@x item 7: invalid: NO [OVERQUOTA]", lines[1]["result"])
+	})
+	t.Run("done restore: the counts, not the section title", func(t *testing.T) {
+		lines := run(time.Hour, three("- stats -\nRestored Items: 3\nSkipped Items:  0\nUnrestored Items: 0\n", nil), context.Background())
+		assert.Equal(t, "INFO", lines[1]["level"])
+		assert.Equal(t, "Restored Items: 3, Skipped Items: 0, Unrestored Items: 0", lines[1]["result"])
 	})
 	t.Run("stopped", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		lines := run(time.Hour, three("", context.Canceled), ctx)
 		assert.Equal(t, "stopped", lines[1]["state"])
-		assert.Equal(t, "INFO", lines[1]["level"])
+		assert.Equal(t, "WARN", lines[1]["level"], "INFO is a full success only")
+		assert.NotContains(t, lines[1], "err")
 	})
 }

@@ -39,8 +39,14 @@ type Options struct {
 	// Redact, if set, returns the parameters to store in the queue (and so
 	// to list, monitor and hand to the handler) once Validate accepted
 	// them: secrets such as a URL's password removed. The handler must find
-	// them elsewhere (operations.Runner.Redact keeps them in memory).
-	Redact func(kind string, params map[string]string) map[string]string
+	// them elsewhere: operations.Runner.Redact keeps them in memory for the
+	// operation id (the one it is enqueued with) and for no other.
+	Redact func(id, kind string, params map[string]string) map[string]string
+	// Forget, if set, is told the id of an operation Redact was called for
+	// that will never run (its enqueue failed, or it was stopped while
+	// queued), so what Redact kept for it goes (a handler that ran forgets
+	// its own).
+	Forget func(id string)
 	// Config, if set, answers the config command.
 	Config ConfigFunc
 	// Schedules are enqueued when due (nil: none; see DefaultSchedules).
@@ -155,6 +161,13 @@ func (s *Service) Close() error {
 		err = errors.Join(s.queue.Close(), s.lock.Release())
 	})
 	return err
+}
+
+// forget tells Options.Forget that operation id will never run.
+func (s *Service) forget(id string) {
+	if s.opts.Forget != nil {
+		s.opts.Forget(id)
+	}
 }
 
 // enqueueScheduled is the scheduler's EnqueueFunc: it skips a schedule
@@ -359,11 +372,14 @@ func (s *Service) handle(ctx context.Context, req Request) Response {
 				return errResponse(err)
 			}
 		}
-		params := req.Params
+		params, id := req.Params, opqueue.NewID()
 		if s.opts.Redact != nil {
-			params = s.opts.Redact(req.Kind, params)
+			params = s.opts.Redact(id, req.Kind, params)
 		}
-		op, err := s.queue.Enqueue(req.Kind, params)
+		op, err := s.queue.EnqueueAs(id, req.Kind, params)
+		if err != nil {
+			s.forget(id)
+		}
 		if err == nil {
 			s.log.Info("operation enqueued", "id", op.ID, "kind", op.Kind)
 		}
@@ -380,12 +396,21 @@ func (s *Service) handle(ctx context.Context, req Request) Response {
 		op, err := s.queue.Stop(req.ID)
 		if err == nil {
 			s.log.Info("operation stop requested", "id", op.ID, "kind", op.Kind)
+			if op.State.Finished() { // stopped before it ran
+				s.forget(op.ID)
+			}
 		}
 		return opResponse(op, err)
 	case CmdStopAll:
+		before, _ := s.queue.List()
 		n, err := s.queue.StopAll()
 		if err != nil {
 			return errResponse(err)
+		}
+		for _, op := range before {
+			if op.State == opqueue.Queued { // stopped before it ran
+				s.forget(op.ID)
+			}
 		}
 		s.log.Info("all operations stopped", "count", n)
 		return Response{OK: true, Count: n}

@@ -454,3 +454,42 @@ func TestScheduledRunsThroughQueue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ops, 2, "no second scan while one is running")
 }
+
+// What Redact kept for an operation is forgotten when it will never run:
+// its enqueue failed, or it was stopped while queued (doStopOperation,
+// doStopAllOperations). The running one is not (its handler forgets).
+func TestForgetOperationsThatNeverRun(t *testing.T) {
+	g := newGate()
+	var mu sync.Mutex
+	redacted, forgotten := map[string]bool{}, map[string]bool{}
+	r := serve(t, Options{
+		Handlers: map[string]opqueue.Handler{"doSmartScan": g.handler},
+		Redact: func(id, kind string, p map[string]string) map[string]string {
+			mu.Lock()
+			defer mu.Unlock()
+			redacted[id] = true
+			return p
+		},
+		Forget: func(id string) { mu.Lock(); defer mu.Unlock(); forgotten[id] = true },
+	})
+	ctx := context.Background()
+	c := r.client(t)
+	a, err := c.Enqueue(ctx, "doSmartScan", nil)
+	require.NoError(t, err)
+	require.Equal(t, a.ID, g.waitStarted(t))
+	b, err := c.Enqueue(ctx, "doSmartScan", nil)
+	require.NoError(t, err)
+	cc, err := c.Enqueue(ctx, "doSmartScan", nil)
+	require.NoError(t, err)
+
+	_, err = c.Stop(ctx, b.ID)
+	require.NoError(t, err)
+	_, err = c.StopAll(ctx)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.True(t, redacted[a.ID] && redacted[b.ID] && redacted[cc.ID], "Redact is told each operation's id")
+	assert.True(t, forgotten[b.ID], "stopped while queued")
+	assert.True(t, forgotten[cc.ID], "stopped by StopAll while queued")
+	assert.False(t, forgotten[a.ID], "the running one forgets in its handler")
+}

@@ -42,7 +42,7 @@ func TestExitCodesRestore(t *testing.T) {
 	})
 
 	t.Run("no such account: exit 1", func(t *testing.T) {
-		fails(t, 1, "nothing restored", "backup", "doExternalRestore", s.root, "target", "maildir:"+filepath.Join(dir, "m3"),
+		fails(t, 1, "account nobody@nowhere.test: not found in the backup", "backup", "doExternalRestore", s.root, "target", "maildir:"+filepath.Join(dir, "m3"),
 			"accounts", "nobody@nowhere.test", "--state-dir", filepath.Join(dir, "st3"))
 		fails(t, 1, "not found", "backup", "doRestoreOnNewAccount", "nobody@nowhere.test", "new@example.test", "last",
 			"target", "maildir:"+filepath.Join(dir, "m3"), "--backup-path", s.root, "--state-dir", filepath.Join(dir, "st3"))

@@ -285,6 +285,7 @@ func unrestored(t *testing.T, report string) (map[string][]int, map[string]strin
 	classes := map[string]string{}
 	section := ""
 	account := ""
+	key := "" // the list a wrapped line ("  1234,1235") continues
 	for _, l := range strings.Split(report, "\n") {
 		if strings.HasPrefix(l, "- ") {
 			section = l
@@ -295,11 +296,16 @@ func unrestored(t *testing.T, report string) (map[string][]int, map[string]strin
 			continue
 		}
 		k, v, ok := strings.Cut(l, ": ")
+		if cont, isCont := strings.CutPrefix(l, "  "); isCont && key != "" {
+			require.NotRegexp(t, `^and \d+ more$`, cont, "more than 50 unrestored ids: the report lists the first 50")
+			k, v, ok = key, cont, true
+		}
+		key = k
 		if !ok || account == "" || !strings.HasPrefix(section, "- unrestored items") {
 			continue // other sections (e.g. an earlier healthy state exists) list ids with dates
 		}
 		var list []int
-		for _, s := range strings.Split(v, ",") {
+		for _, s := range strings.Split(strings.TrimSuffix(v, ","), ",") { // a wrapped line ends in ","
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			require.NoError(t, err, "report line %q", l)
 			list = append(list, n)
@@ -460,6 +466,25 @@ func TestRestoreForeground(t *testing.T) {
 		r := partial(t, "backup", "doExternalRestore", s.root, "target", "maildir:"+fd, "filter_deleted", "false", "--state-dir", st)
 		assert.Equal(t, n, statLine(t, r.stdout, "Restored Items"), r.stdout)
 		assert.ElementsMatch(t, want, accountDirs(t, fd))
+	})
+
+	t.Run("an account named but left out by a filter is said, exit 3; one not in the backup is an error", func(t *testing.T) {
+		var gone *mailbox.Account
+		for _, a := range s.all {
+			if a.Status == mailbox.StatusDeleted && !slices.ContainsFunc(s.active, func(b *mailbox.Account) bool { return strings.EqualFold(a.Name, b.Name) }) {
+				gone = a
+			}
+		}
+		require.NotNil(t, gone, "the sample has a deleted account")
+		out := filepath.Join(dir, "named-deleted")
+		r := partial(t, "backup", "doExternalRestore", s.root, "target", "maildir:"+out, "accounts", gone.Name, "--state-dir", st)
+		assert.Contains(t, r.stdout, "- accounts asked for but left out -\naccount: "+gone.Name+"\n")
+		assert.Contains(t, r.stdout, "left out by filter_deleted (filter_deleted false includes it)")
+		assert.Contains(t, r.stderr, "partial restore: 0 items restored")
+		assert.Empty(t, accountDirs(t, out))
+
+		fails(t, 1, "account ghost@nowhere.test: not found in the backup", "backup", "doExternalRestore", s.root,
+			"target", "maildir:"+out, "accounts", "ghost@nowhere.test", "--state-dir", st)
 	})
 
 	t.Run("a deleted account, last: as it was just before its deletion", func(t *testing.T) {
@@ -695,10 +720,13 @@ func TestRestoreServeIMAP(t *testing.T) {
 		var ops []opqueue.Op
 		decode(t, ok(t, "backup", "getAllOperations", "--json", "--state-dir", st).stdout, &ops)
 		require.Len(t, ops, 2)
+		require.NotEmpty(t, wantIDs, "the sample has items that cannot be restored")
 		for _, op := range ops {
-			assert.Equal(t, opqueue.Done, op.State)
+			assert.Equal(t, opqueue.Partial, op.State, "items unrestored: partial, never done")
+			assert.Contains(t, op.Error, "partial restore: ")
 			assert.Equal(t, "doExternalRestore", op.Kind)
 		}
+		assert.Regexp(t, `(?m)^[0-9a-f-]{36}  doExternalRestore  partial `, ok(t, "backup", "getAllOperations", "--state-dir", st).stdout)
 	})
 
 	t.Run("the service refuses bad requests at once", func(t *testing.T) {

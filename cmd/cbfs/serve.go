@@ -87,6 +87,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		Handlers:   runner.Handlers(),
 		Validate:   runner.Validate,
 		Redact:     runner.Redact,
+		Forget:     runner.Forget,
 		Config: func(ctx context.Context, req service.ConfigRequest) (string, error) {
 			return runner.Config(ctx, operations.ConfigRequest(req))
 		},

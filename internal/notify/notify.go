@@ -12,6 +12,18 @@ import (
 	"time"
 )
 
+// Outcome is how an operation ended, as the subject of its notification
+// says it.
+type Outcome string
+
+// The outcomes.
+const (
+	Completed = Outcome("Operation Completed")
+	Partial   = Outcome("Operation Partially Completed")
+	Failed    = Outcome("Operation Failed")
+	Stopped   = Outcome("Operation Stopped")
+)
+
 // Login is an SMTP login (AUTH PLAIN); the zero Login sends without one.
 type Login struct{ User, Password string }
 
@@ -28,9 +40,11 @@ func (l Login) auth(smtpAddr string) smtp.Auth {
 // (host:port, STARTTLS when the server offers it), from "cbfs@localhost"
 // unless from is given, logged in with login unless it is the zero Login
 // (AUTH PLAIN; net/smtp sends it only over STARTTLS or to localhost, never
-// in clear text elsewhere). The subject is "[cbfs] Operation Completed:
-// <operation>", or "Operation Stopped" when stopped is true.
-func SendAs(login Login, smtpAddr, from string, addrs []string, operation string, stopped bool, body string) error {
+// in clear text elsewhere). The subject is "[cbfs] <outcome>: <operation>",
+// the outcome saying whether it succeeded (Completed), partly succeeded,
+// failed or was stopped: a reader of the subject alone never takes a
+// failure for a success.
+func SendAs(login Login, smtpAddr, from string, addrs []string, operation string, outcome Outcome, body string) error {
 	if len(addrs) == 0 {
 		return nil
 	}
@@ -51,9 +65,9 @@ func SendAs(login Login, smtpAddr, from string, addrs []string, operation string
 	if _, _, err := net.SplitHostPort(smtpAddr); err != nil {
 		return fmt.Errorf("notify: SMTP server %q: %w", smtpAddr, err)
 	}
-	status := "Operation Completed"
-	if stopped {
-		status = "Operation Stopped"
+	status := string(outcome)
+	if status == "" || strings.ContainsAny(status, "\r\n") {
+		return fmt.Errorf("notify: invalid outcome %q", outcome)
 	}
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: [cbfs] %s: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
