@@ -229,24 +229,8 @@ func (m *Maildir) Open(ctx context.Context, account string) (Mailbox, error) {
 	return b, nil
 }
 
-// kindOf names a file type for messages.
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsRegular():
-		return "a file"
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a file (" + m.Type().String() + ")"
-}
+// kindOf names a file type for messages, with its article ("a FIFO").
+func kindOf(m fs.FileMode) string { return "a " + confined.TypeName(m) }
 
 type maildirBox struct {
 	t       *Maildir

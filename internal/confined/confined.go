@@ -73,14 +73,18 @@ type NotRegularError struct {
 	Mode fs.FileMode // the object's type bits
 }
 
-func (e *NotRegularError) Error() string { return ErrNotRegular.Error() + ": " + typeName(e.Mode) }
+func (e *NotRegularError) Error() string { return ErrNotRegular.Error() + ": " + TypeName(e.Mode) }
 
 func (e *NotRegularError) Is(target error) bool {
 	return target == ErrNotRegular || (e.Mode.IsDir() && target == syscall.EISDIR)
 }
 
-func typeName(m fs.FileMode) string {
+// TypeName names a file's type for messages ("symbolic link", "FIFO",
+// "folder", "file"...), without an article.
+func TypeName(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "file"
 	case m.IsDir():
 		return "folder"
 	case m&fs.ModeNamedPipe != 0:
