@@ -520,16 +520,7 @@ func (c *checker) readItems(ctx context.Context, id, name string) error {
 		for _, d := range it.Digests() {
 			c.refs[d] = append(c.refs[d], ref)
 		}
-		for i := range it.States {
-			st := &it.States[i]
-			switch r, seen := c.recorded[st.Digest]; {
-			case st.Digest == "":
-			case st.Size <= 0:
-				c.recorded[st.Digest] = -1
-			case !seen || (r >= 0 && st.Size > r):
-				c.recorded[st.Digest] = st.Size
-			}
-		}
+		it.RecordSizes(c.recorded)
 	}
 	return nil
 }

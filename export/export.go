@@ -533,16 +533,7 @@ func (x *exporter) copyAccount(ctx context.Context, id string) error {
 		for _, dg := range it.Digests() {
 			x.digests[dg] = append(x.digests[dg], r)
 		}
-		for i := range it.States {
-			st := &it.States[i]
-			switch prev, seen := x.recorded[st.Digest]; {
-			case st.Digest == "":
-			case st.Size <= 0:
-				x.recorded[st.Digest] = -1
-			case !seen || (prev >= 0 && st.Size > prev):
-				x.recorded[st.Digest] = st.Size
-			}
-		}
+		it.RecordSizes(x.recorded)
 		return nil
 	})
 }

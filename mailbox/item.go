@@ -290,6 +290,24 @@ func (it *Item) Digests() []blob.Digest {
 	return out
 }
 
+// RecordSizes notes in sizes, for each blob the item's states name, the
+// largest size a state records for it, or -1 once a state records none:
+// the bound a whole-path check verifies the blob within (a blob read
+// within a smaller size would be called broken for the state that
+// records the larger).
+func (it *Item) RecordSizes(sizes map[blob.Digest]int64) {
+	for i := range it.States {
+		st := &it.States[i]
+		switch r, seen := sizes[st.Digest]; {
+		case st.Digest == "":
+		case st.Size <= 0:
+			sizes[st.Digest] = -1
+		case !seen || (r >= 0 && st.Size > r):
+			sizes[st.Digest] = st.Size
+		}
+	}
+}
+
 // Encode renders the item file in cbfs's dialect: a JSON array, one state
 // per line.
 func (it *Item) Encode() ([]byte, error) {
