@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -33,24 +32,6 @@ import (
 // where fs.protected_hardlinks is 0); FIFOs; /dev/zero; huge sparse
 // files; folders with names that are not modified UTF-7. The scan must
 // read none of them, report each, and back the rest up.
-
-// traversable makes a folder every user may traverse (t.TempDir's parents
-// are 0700), removed when t ends.
-func traversable(t *testing.T, pattern string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", pattern)
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	return dir
-}
-
-// randomText is a marker no other file holds.
-func randomText(prefix string) string {
-	var b [12]byte
-	rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
 
 // putMsg writes a message file into folder dir's cur/ (making the
 // Maildir++ folders) and returns its path.
@@ -107,16 +88,16 @@ var (
 func newHostileWorld(t *testing.T) *hostileWorld {
 	t.Helper()
 	w := &hostileWorld{alice: testuser.New(t), bob: testuser.New(t)}
-	w.root = traversable(t, "cbfs-maildirs-")
+	w.root = testuser.TempDir(t, "cbfs-maildirs-")
 	secretDir, err := os.MkdirTemp("", "cbfs-secret-") // 0700, root's
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(secretDir) })
 	w.secret = filepath.Join(secretDir, "shadow")
-	w.secretText = randomText("ROOT-ONLY")
+	w.secretText = testuser.Marker("ROOT-ONLY")
 	require.NoError(t, os.WriteFile(w.secret, []byte(w.secretText+"\n"), 0o600))
 
 	// bob: a private Maildir.
-	w.bobText = randomText("BOB-PRIVATE")
+	w.bobText = testuser.Marker("BOB-PRIVATE")
 	w.bobBox = filepath.Join(w.root, "example.test", "bob", "Maildir")
 	w.bobMsg = putMsg(t, w.bobBox, "1700000001.M1P1.host", "bob private", w.bobText)
 	w.bob.Own(t, filepath.Dir(w.bobBox))
@@ -132,8 +113,8 @@ func newHostileWorld(t *testing.T) *hostileWorld {
 
 	// Outside the root, a Maildir anyone may read: only the confinement
 	// keeps it out of alice's backup (acting as her does not).
-	w.public = filepath.Join(traversable(t, "cbfs-public-"), "Maildir")
-	w.publicText = randomText("PUBLIC-OUTSIDE")
+	w.public = filepath.Join(testuser.TempDir(t, "cbfs-public-"), "Maildir")
+	w.publicText = testuser.Marker("PUBLIC-OUTSIDE")
 	publicMsg := putMsg(t, w.public, "1700000003.M1P1.host", "public", w.publicText)
 
 	// carol: a Maildir of root's (read as root).

@@ -3,8 +3,6 @@ package tests
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -32,23 +30,6 @@ import (
 // scanDeadline: a scan of these few messages takes a second or two; one
 // blocked on a FIFO never ends.
 const scanDeadline = 3 * time.Minute
-
-// openTemp makes a folder every user may traverse (t.TempDir's parents
-// are 0700), removed when t ends.
-func openTemp(t *testing.T, pattern string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", pattern)
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	return dir
-}
-
-func marker(prefix string) string {
-	var b [12]byte
-	rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
 
 // maildirMsg writes a message into a Maildir++ folder's cur/ and returns
 // its path.
@@ -113,7 +94,7 @@ func secretsIn(t *testing.T, root string, secrets ...string) []string {
 
 func TestHostileScanSource(t *testing.T) {
 	alice, bob := testuser.New(t), testuser.New(t)
-	root := openTemp(t, "cbfs-mail-")
+	root := testuser.TempDir(t, "cbfs-mail-")
 	dir := t.TempDir()
 	bp, st := filepath.Join(dir, "bp"), filepath.Join(dir, "st")
 
@@ -121,12 +102,12 @@ func TestHostileScanSource(t *testing.T) {
 	secretDir, err := os.MkdirTemp("", "cbfs-secret-")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(secretDir) })
-	rootSecret := marker("ROOT-ONLY")
+	rootSecret := testuser.Marker("ROOT-ONLY")
 	secret := filepath.Join(secretDir, "shadow")
 	require.NoError(t, os.WriteFile(secret, []byte(rootSecret+"\n"), 0o600))
-	imapPassword, awsSecret := marker("IMAP-PASSWORD"), marker("AWS-SECRET")
+	imapPassword, awsSecret := testuser.Marker("IMAP-PASSWORD"), testuser.Marker("AWS-SECRET")
 	env := []string{"CBFS_IMAP_PASSWORD=" + imapPassword, "AWS_SECRET_ACCESS_KEY=" + awsSecret}
-	bobText := marker("BOB-PRIVATE")
+	bobText := testuser.Marker("BOB-PRIVATE")
 	bobBox := filepath.Join(root, "example.test", "bob", "Maildir")
 	bobMsg := maildirMsg(t, bobBox, "1700000001.M1P1.host", "bob private", bobText)
 	bob.Own(t, filepath.Dir(bobBox))
@@ -241,7 +222,7 @@ func TestHostileScanBigMessages(t *testing.T) {
 		t.Skip("-short: 768 MiB of messages")
 	}
 	u := testuser.New(t)
-	root := openTemp(t, "cbfs-mail-")
+	root := testuser.TempDir(t, "cbfs-mail-")
 	box := filepath.Join(root, "example.test", "ann", "Maildir")
 	maildirMsg(t, box, "1700000001.M1P1.host", "small", "x")
 	const n, size = 8, 96 << 20

@@ -123,3 +123,27 @@ func (u User) Home(t testing.TB) string {
 	u.Own(t, home)
 	return home
 }
+
+// TempDir makes a folder every user may traverse (t.TempDir's parents are
+// 0700, so a test user could not reach what it plants), removed when t
+// ends.
+func TempDir(t testing.TB, pattern string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Marker is prefix and random hex: text no other file holds, to look for
+// where it must not show up.
+func Marker(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
