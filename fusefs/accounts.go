@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -75,7 +76,33 @@ func (d *accountsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		mt = d.fsys.mtime
 	}
 	ad.init(d.fsys, d.fsys.accountIno(a, subAccountDir), true, 0, mt)
+	ad.xa = d.fsys.indexXattrs(a.ID)
 	return newChild(ctx, &d.Inode, ad, out), 0
+}
+
+// indexXattrs are an account folder's attributes saying how far its items
+// are indexed (index.Status): user.cbfs.index is "indexed", "indexing" or
+// "waiting"; user.cbfs.index.progress "read/total" item files while
+// indexing; user.cbfs.index.items the items indexed; user.cbfs.index.error
+// why the last indexing failed. Reading them never waits for indexing.
+func (f *FS) indexXattrs(accountID string) func() []xattr {
+	return func() []xattr {
+		st, err := f.ix.Status(accountID)
+		if err != nil {
+			return nil
+		}
+		out := []xattr{{xattrPrefix + "index", st.State}}
+		if st.State == "indexing" {
+			out = append(out, xattr{xattrPrefix + "index.progress", fmt.Sprintf("%d/%d", st.Done, st.Total)})
+		}
+		if st.State == "indexed" || st.Items > 0 {
+			out = append(out, xattr{xattrPrefix + "index.items", strconv.Itoa(st.Items)})
+		}
+		if st.Err != "" {
+			out = append(out, xattr{xattrPrefix + "index.error", st.Err})
+		}
+		return out
+	}
 }
 
 // ---- accounts/<name>/ ----

@@ -143,4 +143,15 @@
 // .partial file holds, or "none: <why>". user.cbfs.folder is the folder's
 // path (as folders/ shows it; the tree of the state's moment for items/ and
 // deleted/), user.cbfs.folder_id its id.
+//
+// # Any size
+//
+// The mount is ready once the accounts are listed (index.RefreshAccounts):
+// an account's items are indexed when a node below it first asks the index
+// (a listing of folders/, items/, deleted/, at/ or Maildir/, a lookup),
+// and that caller waits for that account only; the mount's background
+// indexer does the others (index.IndexAll). An account folder's
+// user.cbfs.index says "indexed", "indexing" (user.cbfs.index.progress:
+// item files read/to read) or "waiting", with user.cbfs.index.items and,
+// after a failure, user.cbfs.index.error; reading them never waits.
 package fusefs

@@ -162,7 +162,8 @@ func (d *folderDir) loadFiles() error {
 				return
 			}
 			d.files = make([]fileRef, 0, len(ids))
-			if len(ids)*scanRatio > d.v.acct.Items {
+			total, _ := ix.ItemCount(acct) // the account is indexed by now (FolderItems)
+			if len(ids)*scanRatio > total {
 				// A big share of the account: one scan of its items is
 				// much cheaper than a lookup per item.
 				err = ix.Items(acct, func(it *index.Item) bool {

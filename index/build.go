@@ -24,16 +24,14 @@ import (
 	"github.com/tidwall/buntdb"
 )
 
-// acctWork is one account during a refresh. The enumerator fills it before
-// it sends the account's first job; from then on only the writer touches it.
+// acctWork is one account during a refresh: its record, and what its
+// shard's refresh found changed (scanItems fills it before the first job is
+// sent; from then on only the writer touches it).
 type acctWork struct {
 	rec      acctRec
 	written  string // the record as stored ("" if not stored yet)
 	oldName  string // the name its acctname key holds ("" if none)
 	jobs     int    // item files sent to the parsers
-	received int
-	done     bool // all jobs sent
-	final    bool // queued for finishing
 	remove   []int
 	dirs     map[string]int64 // bucket folder (relative) -> mtime to record
 	dropDirs []string
@@ -51,7 +49,7 @@ type job struct {
 	now    time.Time // the refresh's start, for fileTime
 }
 
-// msg goes to the writer: a parsed item, or (job nil) "account enumerated".
+// msg goes to the writer: a parsed item.
 type msg struct {
 	w   *acctWork
 	job *job
@@ -59,8 +57,12 @@ type msg struct {
 	val string
 }
 
-// sync is Refresh; on an empty index it is a full build.
-func (ix *Index) sync(ctx context.Context, progress func(Progress)) (RefreshStats, error) {
+// refreshAccounts brings the account records up to date with the Backup
+// Path's account folders: new accounts get a Seq, vanished ones are
+// dropped with their shards, account_info is re-read where it changed. No
+// item file is read. It bumps the generation, so each shard is refreshed
+// when next used.
+func (ix *Index) refreshAccounts(ctx context.Context) (RefreshStats, error) {
 	began := time.Now()
 	var st RefreshStats
 	ids, err := ix.bp.AccountIDs()
@@ -71,14 +73,6 @@ func (ix *Index) sync(ctx context.Context, progress func(Progress)) (RefreshStat
 	if err != nil {
 		return st, fmt.Errorf("refresh index: %w", err)
 	}
-	full := len(known) == 0
-
-	if err := ix.db.SetConfig(buntdb.Config{SyncPolicy: buntdb.Never, AutoShrinkDisabled: true}); err != nil {
-		return st, fmt.Errorf("refresh index: %w", err)
-	}
-	defer ix.db.SetConfig(buntdb.Config{SyncPolicy: buntdb.EverySecond, AutoShrinkPercentage: 100, AutoShrinkMinSize: 32 << 20})
-
-	// Accounts whose folder is gone.
 	onDisk := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		onDisk[id] = true
@@ -98,81 +92,121 @@ func (ix *Index) sync(ctx context.Context, progress func(Progress)) (RefreshStat
 		st.ItemsRemoved += n
 	}
 
-	// One open root for every item file of this refresh (confined opens
-	// beneath it without reopening the root each time).
-	root, err := confined.OpenRoot(ix.bp.Root)
-	if err != nil {
-		return st, fmt.Errorf("refresh index: %w", err)
-	}
-	defer root.Close()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan *job, 1024)
-	msgs := make(chan msg, 1024)
-	var wg sync.WaitGroup
-	for range max(ix.workers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ix.parseLoop(root, jobs, msgs)
-		}()
-	}
-	wr := &writer{ix: ix, nextSeq: nextSeq, batch: max(ix.batch, 1), progress: progress, cancel: cancel,
-		prog: Progress{Accounts: len(ids)}}
-	werr := make(chan error, 1)
-	go func() { werr <- wr.run(msgs) }()
-
 	now := time.Now()
-	var enumErr error
+	var changed []*acctWork
 	for _, id := range ids {
-		if ctx.Err() != nil {
-			break
+		if err := ctx.Err(); err != nil {
+			return st, fmt.Errorf("refresh index: %w", err)
 		}
-		w, js := ix.scanAccount(id, known[id], &nextSeq, now)
-		w.jobs = len(js)
-		for _, j := range js {
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
+		if w := ix.scanAccountInfo(id, known[id], &nextSeq, now); w != nil {
+			changed = append(changed, w)
+		}
+	}
+	const chunk = 512
+	for len(changed) > 0 {
+		n := min(chunk, len(changed))
+		err := ix.db.Update(func(tx *buntdb.Tx) error {
+			for _, w := range changed[:n] {
+				if err := putAccount(tx, w); err != nil {
+					return err
+				}
 			}
+			_, _, err := tx.Set(keyNextSeq, strconv.FormatUint(uint64(nextSeq), 10), nil)
+			return err
+		})
+		if err != nil {
+			return st, fmt.Errorf("refresh index: %w", err)
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		msgs <- msg{w: w}
+		changed = changed[n:]
 	}
-	close(jobs)
-	wg.Wait()
-	close(msgs)
-	if err := <-werr; err != nil {
-		enumErr = err
-	} else if err := ctx.Err(); err != nil {
-		enumErr = err
-	}
-	st.ItemsRead = wr.read
-	st.ItemsRemoved += wr.removed
-	if err := ix.totals(&st); err != nil && enumErr == nil {
-		enumErr = err
-	}
-	st.Duration = time.Since(began)
-	if enumErr != nil {
-		return st, fmt.Errorf("refresh index: %w", enumErr)
-	}
-	if full && st.ItemsRead > 0 {
-		if err := ix.db.Shrink(); err != nil && !errors.Is(err, buntdb.ErrShrinkInProcess) {
-			return st, fmt.Errorf("refresh index: compact %s: %w", ix.dbPath, err)
-		}
+	ix.gen.Add(1)
+	if err := ix.totals(&st); err != nil {
+		return st, fmt.Errorf("refresh index: %w", err)
 	}
 	st.Duration = time.Since(began)
 	return st, nil
+}
+
+// sync is Refresh: the account list, then (unless lazy) every account's
+// items, one account at a time, each with the index's parsers.
+func (ix *Index) sync(ctx context.Context, progress func(Progress), lazy bool) (RefreshStats, error) {
+	began := time.Now()
+	st, err := ix.refreshAccounts(ctx)
+	if err != nil || lazy {
+		return st, err
+	}
+	accts, err := ix.accountRecs()
+	if err != nil {
+		return st, fmt.Errorf("refresh index: %w", err)
+	}
+	prog := Progress{Accounts: len(accts)}
+	for _, a := range accts {
+		if err := ctx.Err(); err != nil {
+			return st, fmt.Errorf("refresh index: %w", err)
+		}
+		sh := ix.shardFor(a)
+		ix.shardsMu.Lock()
+		sh.refs++
+		ix.shardsMu.Unlock()
+		sh.mu.Lock()
+		var ss RefreshStats
+		if sh.db == nil {
+			err = ix.openShard(sh)
+		}
+		if err == nil && ix.prepare != nil {
+			err = ix.prepare(ctx, sh.id)
+		}
+		if err == nil {
+			ss, err = ix.refreshShard(ctx, sh, eager, func(n int) {
+				if progress != nil {
+					p := prog
+					p.ItemsDone += n
+					progress(p)
+				}
+			})
+		}
+		if err == nil {
+			sh.gen.Store(ix.gen.Load())
+		}
+		sh.mu.Unlock()
+		ix.release(sh)
+		if err != nil {
+			return st, fmt.Errorf("refresh index: %w", err)
+		}
+		st.ItemsRead += ss.ItemsRead
+		st.ItemsRemoved += ss.ItemsRemoved
+		prog.AccountsDone++
+		prog.ItemsDone += ss.ItemsRead
+		if progress != nil {
+			progress(prog)
+		}
+	}
+	if err := ix.totals(&st); err != nil {
+		return st, fmt.Errorf("refresh index: %w", err)
+	}
+	st.Duration = time.Since(began)
+	return st, nil
+}
+
+// accountRecs lists the account records in Seq order.
+func (ix *Index) accountRecs() ([]*acctRec, error) {
+	known, _, err := ix.loadAccounts()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*acctRec, 0, len(known))
+	for _, a := range known {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
 }
 
 // loadAccounts reads the account records (by id) and the next Seq.
 func (ix *Index) loadAccounts() (map[string]*acctRec, uint32, error) {
 	known := map[string]*acctRec{}
 	next := uint32(1)
-	err := ix.db.View(func(tx *buntdb.Tx) error {
+	err := ix.view(func(tx *buntdb.Tx) error {
 		if s, err := tx.Get(keyNextSeq); err == nil {
 			if n, err := strconv.ParseUint(s, 10, 32); err == nil {
 				next = max(next, uint32(n))
@@ -197,7 +231,7 @@ func (ix *Index) loadAccounts() (map[string]*acctRec, uint32, error) {
 	return known, next, err
 }
 
-// totals fills the index-wide counts of st.
+// totals fills the index-wide counts of st (items as last indexed).
 func (ix *Index) totals(st *RefreshStats) error {
 	known, _, err := ix.loadAccounts()
 	if err != nil {
@@ -214,42 +248,22 @@ func (ix *Index) totals(st *RefreshStats) error {
 	return nil
 }
 
-// removeAccount drops every key of an account; it returns its item count.
+// removeAccount drops an account's keys and its shard; it returns its item
+// count.
 func (ix *Index) removeAccount(a *acctRec) (int, error) {
-	var keys []string
-	err := ix.db.View(func(tx *buntdb.Tx) error {
-		for _, p := range []string{
-			seqPrefix(tmplItem, a.Seq), seqPrefix(tmplFolder, a.Seq), seqPrefix(tmplDel, a.Seq),
-			seqPrefix(tmplTree, a.Seq), seqPrefix(tmplDay, a.Seq),
-			dirKey(filepath.Join(backuppath.AccountsDir, a.ID) + "/"),
-		} {
-			k, err := keysWithPrefix(tx, p)
-			if err != nil {
+	if err := ix.dropShard(a.Seq); err != nil {
+		return 0, err
+	}
+	err := ix.db.Update(func(tx *buntdb.Tx) error {
+		for _, k := range []string{acctNameKey(a.Name, a.Seq), acctIDKey(a.ID), acctKey(a.Seq)} {
+			if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
 				return err
 			}
-			keys = append(keys, k...)
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
-	}
-	keys = append(keys, acctNameKey(a.Name, a.Seq), acctIDKey(a.ID), acctKey(a.Seq))
-	const chunk = 16384
-	for len(keys) > 0 {
-		n := min(chunk, len(keys))
-		err := ix.db.Update(func(tx *buntdb.Tx) error {
-			for _, k := range keys[:n] {
-				if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
-		keys = keys[n:]
 	}
 	return a.Items, nil
 }
@@ -264,10 +278,11 @@ func (ix *Index) fileTime(t time.Time, now time.Time) int64 {
 	return t.UnixNano()
 }
 
-// scanAccount compares one account folder with the index and returns the
-// item files to read; the rest of what changed is in the acctWork.
-func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.Time) (*acctWork, []*job) {
-	w := &acctWork{dirs: map[string]int64{}}
+// scanAccountInfo compares an account's account_info with its record; it
+// returns the work to store (a new account, or account_info changed), or
+// nil when the record is current.
+func (ix *Index) scanAccountInfo(id string, old *acctRec, nextSeq *uint32, now time.Time) *acctWork {
+	w := &acctWork{}
 	if old != nil {
 		w.rec = *old
 		w.written = old.encode()
@@ -276,36 +291,40 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 		w.rec = acctRec{Seq: *nextSeq, ID: id}
 		*nextSeq++
 	}
-	root := ix.bp.Root
-
-	// account_info
 	var infoTime, infoSize int64
-	if fi, err := os.Lstat(filepath.Join(root, backuppath.AccountsDir, id, backuppath.AccountInfoFile)); err == nil {
+	if fi, err := os.Lstat(filepath.Join(ix.bp.Root, backuppath.AccountsDir, id, backuppath.AccountInfoFile)); err == nil {
 		infoTime, infoSize = ix.fileTime(fi.ModTime(), now), fi.Size()
 	}
 	if old == nil || infoTime == 0 || old.InfoMTime == 0 || infoTime != old.InfoMTime || infoSize != old.InfoSize {
 		ix.readAccount(&w.rec)
 		w.rec.InfoMTime, w.rec.InfoSize = infoTime, infoSize
 	}
+	if w.rec.encode() == w.written {
+		return nil
+	}
+	return w
+}
 
-	// bucket folders
+// scanItems compares an account's item folders with its shard and returns
+// the item files to read; the rest of what changed is in w.
+func (ix *Index) scanItems(db *buntdb.DB, w *acctWork, now time.Time) []*job {
+	w.dirs = map[string]int64{}
+	id, root := w.rec.ID, ix.bp.Root
 	itemsRel := filepath.Join(backuppath.AccountsDir, id, backuppath.ItemsDir)
 	ents, err := os.ReadDir(filepath.Join(root, itemsRel))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		slog.Warn("index: cannot list item folders; keeping what the index has", "account", id, "err", err)
-		return w, nil
+		return nil
 	}
 	recorded := map[string]int64{}
-	if old != nil {
-		_ = ix.db.View(func(tx *buntdb.Tx) error {
-			prefix := dirKey(itemsRel + "/")
-			return scanPrefix(tx, prefix, func(k, v string) bool {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				recorded[k[len(prefix):]] = n
-				return true
-			})
+	_ = db.View(func(tx *buntdb.Tx) error {
+		prefix := dirKey(itemsRel + "/")
+		return scanPrefix(tx, prefix, func(k, v string) bool {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			recorded[k[len(prefix):]] = n
+			return true
 		})
-	}
+	})
 	current := map[string]int64{}
 	var changed []string
 	for _, e := range ents {
@@ -331,25 +350,23 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 	}
 	sort.Strings(w.dropDirs)
 	if len(changed) == 0 && len(vanished) == 0 {
-		return w, nil
+		return nil
 	}
 
-	// What the index holds for this account's item files.
+	// What the shard holds for this account's item files.
 	indexed := map[int]itemRec{}
-	if old != nil {
-		_ = ix.db.View(func(tx *buntdb.Tx) error {
-			return scanPrefix(tx, seqPrefix(tmplItem, w.rec.Seq), func(k, v string) bool {
-				n, ok := idOfKey(k)
-				if r, err := decodeFileInfo(v); ok && err == nil {
-					if r.Bucket == "" {
-						r.Bucket = mailbox.Bucket(n)
-					}
-					indexed[n] = r
+	_ = db.View(func(tx *buntdb.Tx) error {
+		return scanPrefix(tx, seqPrefix(tmplItem, w.rec.Seq), func(k, v string) bool {
+			n, ok := idOfKey(k)
+			if r, err := decodeFileInfo(v); ok && err == nil {
+				if r.Bucket == "" {
+					r.Bucket = mailbox.Bucket(n)
 				}
-				return true
-			})
+				indexed[n] = r
+			}
+			return true
 		})
-	}
+	})
 
 	type cand struct {
 		bucket string
@@ -406,7 +423,124 @@ func (ix *Index) scanAccount(id string, old *acctRec, nextSeq *uint32, now time.
 		}
 	}
 	sort.Ints(w.remove)
-	return w, js
+	return js
+}
+
+// refreshShard brings one account's shard up to date (sh.mu held, sh.db
+// loaded): only bucket folders whose time changed are listed, only changed
+// item files read, by the index's parsers. progress, if not nil, is
+// called with the item files read so far. The account record's counts are
+// updated at the end.
+func (ix *Index) refreshShard(ctx context.Context, sh *shard, p priority, progress func(int)) (RefreshStats, error) {
+	began := time.Now()
+	var st RefreshStats
+	var a *acctRec
+	err := ix.view(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(acctKey(sh.seq))
+		if err != nil {
+			return fmt.Errorf("account %s: %w", sh.id, ErrNotFound)
+		}
+		a, err = decodeAcct(v)
+		return err
+	})
+	if err != nil {
+		return st, err
+	}
+	w := &acctWork{rec: *a}
+	_ = sh.db.View(func(tx *buntdb.Tx) error {
+		w.rec.Items, w.rec.BadItems = getInt(tx, keyShardItems), getInt(tx, keyShardBad)
+		return nil
+	})
+	before := w.rec.Items
+	js := ix.scanItems(sh.db, w, time.Now())
+	w.jobs = len(js)
+	sh.done.Store(0)
+	sh.total.Store(int64(len(js)))
+	sh.indexing.Store(true)
+	defer sh.indexing.Store(false)
+
+	var root *confined.Root
+	if len(js) > 0 {
+		if root, err = confined.OpenRoot(ix.bp.Root); err != nil {
+			return st, fmt.Errorf("refresh index: %w", err)
+		}
+		defer root.Close()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *job, 256)
+	msgs := make(chan msg, 256)
+	var wg sync.WaitGroup
+	workers := min(max(ix.workers, 1), max(len(js), 1))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ix.parseLoop(ctx, root, jobs, msgs, p == background)
+		}()
+	}
+	wr := &writer{db: sh.db, w: w, batch: max(ix.batch, 1), cancel: cancel, progress: func(n int) {
+		sh.done.Store(int64(n))
+		if progress != nil {
+			progress(n)
+		}
+	}}
+	werr := make(chan error, 1)
+	go func() { werr <- wr.run(msgs) }()
+	for _, j := range js {
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(msgs)
+	if err := <-werr; err != nil {
+		return st, fmt.Errorf("refresh index: account %s: %w", w.rec.ID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return st, fmt.Errorf("refresh index: %w", err)
+	}
+	if err := wr.finish(); err != nil {
+		return st, fmt.Errorf("refresh index: account %s: %w", w.rec.ID, err)
+	}
+	// The record's counts, read-modify-write in one transaction: the
+	// account list's refresh may have rewritten its other fields.
+	err = ix.db.Update(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(acctKey(sh.seq))
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		cur, err := decodeAcct(v)
+		if err != nil || cur.ID != sh.id {
+			return err
+		}
+		if cur.Items == w.rec.Items && cur.BadItems == w.rec.BadItems && cur.Indexed {
+			return nil
+		}
+		cur.Items, cur.BadItems, cur.Indexed = w.rec.Items, w.rec.BadItems, true
+		_, _, err = tx.Set(acctKey(sh.seq), cur.encode(), nil)
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("refresh index: %w", err)
+	}
+	if before == 0 && wr.read > 1000 {
+		// A first build appends every folder list once per batch: compact.
+		if err := sh.db.Shrink(); err != nil && !errors.Is(err, buntdb.ErrShrinkInProcess) {
+			return st, fmt.Errorf("refresh index: compact shard of %s: %w", w.rec.ID, err)
+		}
+	}
+	ix.setItems(sh, w.rec.Items)
+	st.Accounts, st.Items, st.ItemsRead, st.ItemsRemoved, st.Unreadable = 1, w.rec.Items, wr.read, wr.removed, w.rec.BadItems
+	st.Duration = time.Since(began)
+	sh.lastTook.Store(int64(st.Duration))
+	sh.lastRead.Store(int64(wr.read))
+	return st, nil
 }
 
 // readAccount fills r from account_info; an unreadable or broken file
@@ -424,16 +558,25 @@ func (ix *Index) readAccount(r *acctRec) {
 	r.Err, r.ErrClass = "", ""
 }
 
+// yieldPause is how long a background parser sleeps before looking again
+// whether on-demand work is still under way.
+const yieldPause = 20 * time.Millisecond
+
 // bigItemFile is the size above which parseLoop parses an item file in
 // its read buffer and lets the buffer go (a 60 MB item file otherwise cost
 // its bytes twice, and the worker kept the buffer for the rest of the
 // build).
 const bigItemFile = 1 << 20
 
-// parseLoop reads and encodes item files.
-func (ix *Index) parseLoop(root *confined.Root, jobs <-chan *job, out chan<- msg) {
+// parseLoop reads and encodes item files. A background refresh (yield)
+// waits while an on-demand one is under way, so that a listing never waits
+// for another account's indexing.
+func (ix *Index) parseLoop(ctx context.Context, root *confined.Root, jobs <-chan *job, out chan<- msg, yield bool) {
 	var buf, data []byte
 	for j := range jobs {
+		for yield && ix.demand.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(yieldPause)
+		}
 		var it *mailbox.Item
 		var err error
 		data, err = ix.readItemFile(root, j, data)
@@ -519,18 +662,16 @@ func (ix *Index) readItemFile(root *confined.Root, j *job, buf []byte) ([]byte, 
 	return buf[:got], nil
 }
 
-// writer applies parsed items in batches, one transaction per batch.
+// writer applies one account's parsed items to its shard in batches, one
+// transaction per batch; finish applies the removals and bucket times.
 type writer struct {
-	ix       *Index
-	nextSeq  uint32
+	db       *buntdb.DB
+	w        *acctWork
 	batch    int
-	progress func(Progress)
+	progress func(int)
 	cancel   func()
-	prog     Progress
 
 	items   []msg
-	finals  []*acctWork
-	touched map[*acctWork]bool
 	days    map[string]int
 	folders map[string]map[int]bool // folder list key -> item id -> added (false: removed)
 	read    int
@@ -543,94 +684,77 @@ func (wr *writer) run(msgs <-chan msg) error {
 		if wr.err != nil {
 			continue // drain
 		}
-		w := m.w
-		if m.job == nil {
-			w.done = true
-		} else {
-			wr.items = append(wr.items, m)
-			w.received++
-		}
-		if w.done && !w.final && w.received == w.jobs {
-			w.final = true
-			wr.finals = append(wr.finals, w)
-		}
-		if len(wr.items) >= wr.batch || len(wr.finals) >= 256 {
-			wr.flush()
+		wr.items = append(wr.items, m)
+		if len(wr.items) >= wr.batch {
+			wr.flush(false)
 		}
 	}
-	if wr.err == nil {
-		wr.flush()
+	if wr.err == nil && len(wr.items) > 0 {
+		wr.flush(false)
 	}
 	return wr.err
 }
 
-func (wr *writer) flush() {
-	if len(wr.items) == 0 && len(wr.finals) == 0 {
-		return
+// finish writes what remains: removed items, bucket folder times, counts.
+func (wr *writer) finish() error {
+	w := wr.w
+	if len(w.remove) > 0 || len(w.dirs) > 0 || len(w.dropDirs) > 0 {
+		wr.flush(true)
 	}
-	wr.touched = map[*acctWork]bool{}
+	return wr.err
+}
+
+func (wr *writer) flush(final bool) {
 	wr.days = map[string]int{}
 	wr.folders = map[string]map[int]bool{}
+	w := wr.w
 	removed := 0
-	write := len(wr.items) > 0
-	for _, w := range wr.finals {
-		if len(w.remove) > 0 || len(w.dirs) > 0 || len(w.dropDirs) > 0 || w.rec.encode() != w.written {
-			write = true
-		}
-	}
-	if write {
-		err := wr.ix.db.Update(func(tx *buntdb.Tx) error {
-			for i := range wr.items {
-				if err := wr.putItem(tx, &wr.items[i]); err != nil {
-					return err
-				}
-			}
-			for _, w := range wr.finals {
-				for _, id := range w.remove {
-					if err := wr.removeItem(tx, w, id); err != nil {
-						return err
-					}
-					removed++
-				}
-				for rel, m := range w.dirs {
-					if _, _, err := tx.Set(dirKey(rel), strconv.FormatInt(m, 10), nil); err != nil {
-						return err
-					}
-				}
-				for _, k := range w.dropDirs {
-					if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
-						return err
-					}
-				}
-				wr.touched[w] = true
-			}
-			for w := range wr.touched {
-				if err := wr.putAccount(tx, w); err != nil {
-					return err
-				}
-			}
-			if err := wr.putFolders(tx); err != nil {
+	err := wr.db.Update(func(tx *buntdb.Tx) error {
+		for i := range wr.items {
+			if err := wr.putItem(tx, &wr.items[i]); err != nil {
 				return err
 			}
-			return wr.putDays(tx)
-		})
-		if err != nil {
-			wr.err = err
-			wr.cancel()
-			return
 		}
-		for w := range wr.touched {
-			w.written = w.rec.encode()
-			w.oldName = w.rec.Name
+		if final {
+			for _, id := range w.remove {
+				if err := wr.removeItem(tx, w, id); err != nil {
+					return err
+				}
+				removed++
+			}
+			for rel, m := range w.dirs {
+				if _, _, err := tx.Set(dirKey(rel), strconv.FormatInt(m, 10), nil); err != nil {
+					return err
+				}
+			}
+			for _, k := range w.dropDirs {
+				if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+					return err
+				}
+			}
 		}
+		if err := wr.putFolders(tx); err != nil {
+			return err
+		}
+		if err := wr.putDays(tx); err != nil {
+			return err
+		}
+		if _, _, err := tx.Set(keyShardItems, strconv.Itoa(w.rec.Items), nil); err != nil {
+			return err
+		}
+		_, _, err := tx.Set(keyShardBad, strconv.Itoa(w.rec.BadItems), nil)
+		return err
+	})
+	if err != nil {
+		wr.err = err
+		wr.cancel()
+		return
 	}
 	wr.read += len(wr.items)
 	wr.removed += removed
-	wr.prog.ItemsDone = wr.read
-	wr.prog.AccountsDone += len(wr.finals)
-	wr.items, wr.finals = wr.items[:0], wr.finals[:0]
+	wr.items = wr.items[:0]
 	if wr.progress != nil {
-		wr.progress(wr.prog)
+		wr.progress(wr.read)
 	}
 }
 
@@ -703,7 +827,6 @@ func (wr *writer) putItem(tx *buntdb.Tx, m *msg) error {
 	if m.rec.Err != "" {
 		w.rec.BadItems++
 	}
-	wr.touched[w] = true
 	return nil
 }
 
@@ -822,22 +945,19 @@ func (wr *writer) putDays(tx *buntdb.Tx) error {
 	return nil
 }
 
-// putAccount stores an account's record and its id and name keys.
-func (wr *writer) putAccount(tx *buntdb.Tx, w *acctWork) error {
-	enc := w.rec.encode()
-	if enc == w.written {
-		return nil
-	}
+// putAccount stores an account's record and its id and name keys. The
+// item counts are the shard's business: the stored ones are kept.
+func putAccount(tx *buntdb.Tx, w *acctWork) error {
 	seq := w.rec.Seq
+	if v, err := tx.Get(acctKey(seq)); err == nil {
+		if cur, err := decodeAcct(v); err == nil && cur.ID == w.rec.ID {
+			w.rec.Items, w.rec.BadItems, w.rec.Indexed = cur.Items, cur.BadItems, cur.Indexed
+		}
+	}
+	enc := w.rec.encode()
 	if w.written == "" {
 		if _, _, err := tx.Set(acctIDKey(w.rec.ID), strconv.FormatUint(uint64(seq), 10), nil); err != nil {
 			return err
-		}
-		if seq >= wr.nextSeq {
-			wr.nextSeq = seq + 1
-			if _, _, err := tx.Set(keyNextSeq, strconv.FormatUint(uint64(wr.nextSeq), 10), nil); err != nil {
-				return err
-			}
 		}
 	}
 	if w.oldName != w.rec.Name || w.written == "" {

@@ -378,10 +378,11 @@ type acctRec struct {
 	DisplayName string `json:"displayName,omitempty"`
 	COSID       string `json:"cosId,omitempty"`
 	COSName     string `json:"cosName,omitempty"`
-	Created     int64  `json:"created,omitempty"` // ms
-	Deleted     int64  `json:"deleted,omitempty"` // ms
-	Items       int    `json:"items"`
+	Created     int64  `json:"created,omitempty"`  // ms
+	Deleted     int64  `json:"deleted,omitempty"`  // ms
+	Items       int    `json:"items"`              // as of the shard's last refresh
 	BadItems    int    `json:"badItems,omitempty"` // unreadable or broken item files
+	Indexed     bool   `json:"indexed,omitempty"`  // the shard was built once
 	Err         string `json:"err,omitempty"`
 	ErrClass    string `json:"errClass,omitempty"`
 	InfoMTime   int64  `json:"infoMtime,omitempty"` // account_info when read (Unix ns; 0 = read again)
@@ -418,6 +419,7 @@ func (a *acctRec) account() Account {
 		},
 		Seq:      a.Seq,
 		Items:    a.Items,
+		Indexed:  a.Indexed,
 		Err:      a.Err,
 		ErrClass: a.ErrClass,
 	}

@@ -14,11 +14,7 @@ import (
 // Sorted by Path.
 func (ix *Index) Folders(accountID string, t time.Time) ([]Folder, error) {
 	var found []Folder
-	err := ix.view(func(tx *buntdb.Tx) error {
-		a, err := findAccount(tx, accountID)
-		if err != nil {
-			return err
-		}
+	err := ix.inShard(accountID, func(a *acctRec, tx *buntdb.Tx) error {
 		var ids []int
 		if err := scanPrefix(tx, seqPrefix(tmplTree, a.Seq), func(k, _ string) bool {
 			if id, ok := idOfKey(k); ok {

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-
-	"github.com/tidwall/buntdb"
 )
 
 // A packed id list is the ascending item ids of one folder as uvarint
@@ -58,34 +55,4 @@ func applyIDChanges(ids []int, changes map[int]bool) []int {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// packFolderKeys is the v1 -> v2 migration: it collects the per-item
-// folder keys, deletes them, and writes one packed list per folder.
-func packFolderKeys(tx *buntdb.Tx) error {
-	lists := map[string][]int{}
-	var old []string
-	err := scanPrefix(tx, tmplFolder, func(k, _ string) bool {
-		i := strings.LastIndexByte(k, ':')
-		if id, ok := idOfKey(k); ok && i > len(tmplFolder) {
-			lists[k[:i]] = append(lists[k[:i]], id)
-			old = append(old, k)
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range old { // collected first: never delete while iterating
-		if _, err := tx.Delete(k); err != nil {
-			return err
-		}
-	}
-	for k, ids := range lists {
-		slices.Sort(ids)
-		if _, _, err := tx.Set(k, encodeIDList(slices.Compact(ids)), nil); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
@@ -48,7 +49,8 @@ type RefreshStats struct {
 type Account struct {
 	mailbox.Account
 	Seq      uint32 // small number assigned when first indexed; stable for the index's life (inode numbers)
-	Items    int    // item count
+	Items    int    // item count as of the account's last indexing (0 before it: see Indexed, ItemCount)
+	Indexed  bool   // its items were indexed once
 	Err      string // why account_info could not be read ("" if fine); Name is the id then
 	ErrClass string // "unreadable" or "broken" ("" if fine)
 }
@@ -67,25 +69,63 @@ type Folder = mailbox.Folder
 // Index is an open index. Methods are safe for concurrent use.
 type Index struct {
 	bp     *backuppath.Path
-	dbPath string // absolute, or ":memory:"
-	db     *buntdb.DB
+	dbPath string     // absolute, or ":memory:"
+	db     *buntdb.DB // the root: meta and account records; items are in shards
 	lock   *pathlock.Lock
 
 	// mu serialises Refresh, Rebuild and Close.
 	mu     sync.Mutex
-	closed bool
+	closed atomic.Bool
+
+	// gen counts the account list's refreshes; a shard refreshed at an
+	// older generation is refreshed again when next used.
+	gen atomic.Uint64
+	// demand counts on-demand shard refreshes under way; the background
+	// indexer waits while there are any.
+	demand atomic.Int64
+
+	shardsMu sync.Mutex
+	shards   map[uint32]*shard // by Seq: every shard used in this process
+	loaded   int               // items in loaded shards
+	clock    uint64            // use counter for the LRU
+	budget   int               // loaded items above which unused shards are closed (0: no limit)
+	prepare  func(ctx context.Context, accountID string) error
 
 	// racy: files and folders modified less than this before a refresh
 	// are recorded as "read again next time" (file times are coarse).
 	racy    time.Duration
-	workers int // item file parsers
+	workers int // item file readers and parsers per account refresh
 	batch   int // items per write transaction
 }
+
+// Options tune an open index.
+type Options struct {
+	// MaxLoadedItems bounds the items of the shards kept in RAM: past it,
+	// shards nobody uses are closed, least recently used first (about
+	// 250 bytes each; 0: DefaultMaxLoadedItems, <0: no bound).
+	MaxLoadedItems int
+	// Workers read and parse an account's item files (0:
+	// DefaultWorkers). Reading item files cold is bound by the disk's
+	// queue depth, not the CPU: more readers than cores pay.
+	Workers int
+	// Prepare, if set, is called before an account's items are indexed
+	// (its first use, and after each Refresh): a Backup Path on external
+	// storage fetches the account's metadata there.
+	Prepare func(ctx context.Context, accountID string) error
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxLoadedItems = 400_000
+	DefaultWorkers        = 16
+)
 
 // schemaVersion is the version of the key layout and record encodings.
 // Bump it (and add a migration, or let old indexes be rebuilt) whenever
 // either changes.
-const schemaVersion = 2
+//
+//	v3: items moved from the one file to per-account shard files.
+const schemaVersion = 3
 
 // migration turns schema version from into from+1 inside one transaction.
 type migration struct {
@@ -95,17 +135,15 @@ type migration struct {
 
 // migrations is the ordered chain of schema upgrades (ergo's
 // irc/database.go style). An index whose version has no path to
-// schemaVersion through this chain is rebuilt instead.
-//
-//	v1 -> v2: per-item folder keys "folder:<seq>:<folderId>:<itemId>" become
-//	          one packed list per folder "folder:<seq>:<folderId>".
-var migrations = []migration{{from: 1, apply: packFolderKeys}}
+// schemaVersion through this chain is rebuilt instead: versions 1 and 2
+// held every item in one file; an index is a cache, and building v3's
+// shards from scratch costs no more than moving them.
+var migrations = []migration{}
 
 // Defaults of an open Index.
 const (
 	defaultRacy      = 2 * time.Second
 	defaultBatch     = 4096
-	defaultWorkers   = 2
 	memoryPath       = ":memory:"
 	indexDirMode     = 0o700
 	schemaKeyMissing = -1
@@ -118,10 +156,25 @@ const (
 // dbPath ":memory:" keeps the index in RAM only. Open does not refresh: call
 // Refresh (or Rebuild) before use.
 func Open(bp *backuppath.Path, dbPath string) (*Index, error) {
+	return OpenWith(bp, dbPath, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(bp *backuppath.Path, dbPath string, o Options) (*Index, error) {
 	if bp == nil || bp.Root == "" {
 		return nil, errors.New("open index: no Backup Path")
 	}
-	ix := &Index{bp: bp, dbPath: dbPath, racy: defaultRacy, batch: defaultBatch, workers: defaultWorkers}
+	ix := &Index{bp: bp, dbPath: dbPath, racy: defaultRacy, batch: defaultBatch, workers: o.Workers,
+		budget: o.MaxLoadedItems, prepare: o.Prepare, shards: map[uint32]*shard{}}
+	if ix.workers <= 0 {
+		ix.workers = DefaultWorkers
+	}
+	switch {
+	case ix.budget == 0:
+		ix.budget = DefaultMaxLoadedItems
+	case ix.budget < 0:
+		ix.budget = 0
+	}
 	if dbPath != memoryPath {
 		abs, err := filepath.Abs(dbPath)
 		if err != nil {
@@ -150,6 +203,7 @@ func Open(bp *backuppath.Path, dbPath string) (*Index, error) {
 		return nil, fmt.Errorf("open index %s: %w", dbPath, err)
 	}
 	ix.db = db
+	_ = db.SetConfig(buntdb.Config{SyncPolicy: buntdb.EverySecond, AutoShrinkPercentage: 100, AutoShrinkMinSize: 8 << 20})
 	if err := ix.checkSchema(); err != nil {
 		db.Close()
 		unlockFile(ix.lock)
@@ -176,10 +230,12 @@ func within(root, path string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-// checkSchema migrates the index to schemaVersion, or empties it if it is
-// of an unknown version or describes another Backup Path.
+// checkSchema migrates the index to schemaVersion, or empties it (and
+// removes its shards) if it is of an unknown version or describes another
+// Backup Path.
 func (ix *Index) checkSchema() error {
-	return ix.db.Update(func(tx *buntdb.Tx) error {
+	wiped := false
+	err := ix.db.Update(func(tx *buntdb.Tx) error {
 		v := schemaKeyMissing
 		if s, err := tx.Get(keySchema); err == nil {
 			if n, err := strconv.Atoi(s); err == nil {
@@ -195,10 +251,26 @@ func (ix *Index) checkSchema() error {
 		root, _ := tx.Get(keyRoot)
 		km, _ := tx.Get(keyKeyMap)
 		if !ok || root != ix.bp.Root || km != ix.bp.KeyMapID {
+			wiped = true
 			return wipe(tx, ix.bp)
 		}
 		return nil
 	})
+	if err == nil && wiped {
+		err = ix.removeShardFiles()
+	}
+	return err
+}
+
+// removeShardFiles removes the folder of shard files (a wiped index).
+func (ix *Index) removeShardFiles() error {
+	if ix.dbPath == memoryPath {
+		return nil
+	}
+	if err := os.RemoveAll(ix.dbPath + shardsDirSuffix); err != nil {
+		return fmt.Errorf("remove index shards: %w", err)
+	}
+	return nil
 }
 
 // migrate applies the chain from version v; ok is false when there is none.
@@ -236,41 +308,76 @@ func wipe(tx *buntdb.Tx, bp *backuppath.Path) error {
 	return initMeta(tx, bp)
 }
 
-// Refresh brings the index up to date with the Backup Path, re-reading only
-// item files that changed (by folder and file modification time and size).
+// Refresh brings the whole index up to date with the Backup Path, every
+// account's items included, re-reading only item files that changed (by
+// folder and file modification time and size).
 func (ix *Index) Refresh(ctx context.Context, progress func(Progress)) (RefreshStats, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.closed {
+	if ix.isClosed() {
 		return RefreshStats{}, errClosed
 	}
-	return ix.sync(ctx, progress)
+	return ix.sync(ctx, progress, false)
+}
+
+// RefreshAccounts brings the account list up to date (new, vanished and
+// renamed accounts: account_info files only) and reads no item file: each
+// account's items are brought up to date when the account is next used
+// (any read method), or by IndexAll. A never-seen Backup Path of any size
+// is ready after this. Stats count items as last indexed.
+func (ix *Index) RefreshAccounts(ctx context.Context) (RefreshStats, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.isClosed() {
+		return RefreshStats{}, errClosed
+	}
+	return ix.sync(ctx, nil, true)
 }
 
 // Rebuild drops everything and indexes the Backup Path from scratch.
 func (ix *Index) Rebuild(ctx context.Context, progress func(Progress)) (RefreshStats, error) {
+	return ix.rebuild(ctx, progress, false)
+}
+
+// RebuildAccounts drops everything and lists the accounts again; items
+// are indexed on use, as after RefreshAccounts.
+func (ix *Index) RebuildAccounts(ctx context.Context) (RefreshStats, error) {
+	return ix.rebuild(ctx, nil, true)
+}
+
+func (ix *Index) rebuild(ctx context.Context, progress func(Progress), lazy bool) (RefreshStats, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.closed {
+	if ix.isClosed() {
 		return RefreshStats{}, errClosed
+	}
+	if err := ix.closeShards(); err != nil {
+		return RefreshStats{}, fmt.Errorf("rebuild index: %w", err)
 	}
 	if err := ix.db.Update(func(tx *buntdb.Tx) error { return wipe(tx, ix.bp) }); err != nil {
 		return RefreshStats{}, fmt.Errorf("rebuild index: %w", err)
 	}
-	return ix.sync(ctx, progress)
+	if err := ix.removeShardFiles(); err != nil {
+		return RefreshStats{}, fmt.Errorf("rebuild index: %w", err)
+	}
+	return ix.sync(ctx, progress, lazy)
 }
 
 var errClosed = errors.New("index is closed")
+
+func (ix *Index) isClosed() bool { return ix.closed.Load() }
 
 // Close flushes and closes the index and releases the lock.
 func (ix *Index) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.closed {
+	if ix.closed.Swap(true) {
 		return nil
 	}
-	ix.closed = true
-	err := ix.db.Close()
+	err := ix.closeShards()
+	if cerr := ix.db.Close(); err == nil {
+		err = cerr
+	}
 	if uerr := unlockFile(ix.lock); err == nil {
 		err = uerr
 	}
@@ -283,7 +390,8 @@ func (ix *Index) Close() error {
 // BackupPath is the Backup Path this index describes.
 func (ix *Index) BackupPath() *backuppath.Path { return ix.bp }
 
-// view runs fn in a read transaction, with the index's own error words.
+// view runs fn in a read transaction of the root, with the index's own
+// error words.
 func (ix *Index) view(fn func(tx *buntdb.Tx) error) error {
 	err := ix.db.View(fn)
 	if errors.Is(err, buntdb.ErrDatabaseClosed) {
@@ -382,14 +490,52 @@ func betterAccount(a, b *acctRec) bool {
 	return mailbox.Prefer(&x.Account, &y.Account)
 }
 
+// inShard runs fn in a read transaction of the account's shard, loaded and
+// brought up to date first if needed (an on-demand refresh: this caller
+// waits for this account only).
+func (ix *Index) inShard(nameOrID string, fn func(a *acctRec, tx *buntdb.Tx) error) error {
+	a, err := ix.account(nameOrID)
+	if err != nil {
+		return err
+	}
+	sh, db, err := ix.acquire(context.Background(), a, onDemand)
+	if err != nil {
+		return err
+	}
+	defer ix.release(sh)
+	err = db.View(func(tx *buntdb.Tx) error { return fn(a, tx) })
+	if errors.Is(err, buntdb.ErrDatabaseClosed) {
+		return errClosed
+	}
+	return err
+}
+
+// account resolves a name or id in the root.
+func (ix *Index) account(nameOrID string) (*acctRec, error) {
+	var a *acctRec
+	err := ix.view(func(tx *buntdb.Tx) error {
+		var err error
+		a, err = findAccount(tx, nameOrID)
+		return err
+	})
+	return a, err
+}
+
+// ItemCount is the number of items of an account, indexing it first if
+// needed (Account's Items is as of the last indexing).
+func (ix *Index) ItemCount(accountID string) (int, error) {
+	n := 0
+	err := ix.inShard(accountID, func(_ *acctRec, tx *buntdb.Tx) error {
+		n = getInt(tx, keyShardItems)
+		return nil
+	})
+	return n, err
+}
+
 // Item returns one item of an account.
 func (ix *Index) Item(accountID string, itemID int) (Item, error) {
 	var it Item
-	err := ix.view(func(tx *buntdb.Tx) error {
-		a, err := findAccount(tx, accountID)
-		if err != nil {
-			return err
-		}
+	err := ix.inShard(accountID, func(a *acctRec, tx *buntdb.Tx) error {
 		v, err := tx.Get(itemKey(a.Seq, itemID))
 		if errors.Is(err, buntdb.ErrNotFound) {
 			return fmt.Errorf("account %s: item %d: %w", accountID, itemID, ErrNotFound)
@@ -429,19 +575,20 @@ const itemsChunk = 512
 // Items calls fn for each item of an account in ascending id order, until fn
 // returns false.
 func (ix *Index) Items(accountID string, fn func(*Item) bool) error {
-	var a *acctRec
-	start := ""
+	a, err := ix.account(accountID)
+	if err != nil {
+		return fmt.Errorf("list items: %w", err)
+	}
+	sh, db, err := ix.acquire(context.Background(), a, onDemand)
+	if err != nil {
+		return fmt.Errorf("list items: %w", err)
+	}
+	defer ix.release(sh)
+	start := itemKey(a.Seq, 0)
+	prefix := seqPrefix(tmplItem, a.Seq)
 	for {
 		var chunk []Item
-		err := ix.view(func(tx *buntdb.Tx) error {
-			if a == nil {
-				var err error
-				if a, err = findAccount(tx, accountID); err != nil {
-					return err
-				}
-				start = itemKey(a.Seq, 0)
-			}
-			prefix := seqPrefix(tmplItem, a.Seq)
+		err := db.View(func(tx *buntdb.Tx) error {
 			var derr error
 			err := tx.AscendGreaterOrEqual("", start, func(k, v string) bool {
 				if !strings.HasPrefix(k, prefix) {
@@ -465,6 +612,9 @@ func (ix *Index) Items(accountID string, fn func(*Item) bool) error {
 			}
 			return err
 		})
+		if errors.Is(err, buntdb.ErrDatabaseClosed) {
+			err = errClosed
+		}
 		if err != nil {
 			return fmt.Errorf("list items: %w", err)
 		}
@@ -483,11 +633,7 @@ func (ix *Index) Items(accountID string, fn func(*Item) bool) error {
 // the account.
 func (ix *Index) ids(accountID string, prefix func(seq uint32) string) ([]int, error) {
 	var out []int
-	err := ix.view(func(tx *buntdb.Tx) error {
-		a, err := findAccount(tx, accountID)
-		if err != nil {
-			return err
-		}
+	err := ix.inShard(accountID, func(a *acctRec, tx *buntdb.Tx) error {
 		return scanPrefix(tx, prefix(a.Seq), func(k, _ string) bool {
 			if id, ok := idOfKey(k); ok {
 				out = append(out, id)
@@ -502,11 +648,7 @@ func (ix *Index) ids(accountID string, prefix func(seq uint32) string) ([]int, e
 // and lies in folder folderID. Folder items themselves are not included.
 func (ix *Index) FolderItems(accountID string, folderID int) ([]int, error) {
 	var out []int
-	err := ix.view(func(tx *buntdb.Tx) error {
-		a, err := findAccount(tx, accountID)
-		if err != nil {
-			return err
-		}
+	err := ix.inShard(accountID, func(a *acctRec, tx *buntdb.Tx) error {
 		v, err := tx.Get(folderKey(a.Seq, folderID))
 		if errors.Is(err, buntdb.ErrNotFound) {
 			return nil
@@ -529,11 +671,7 @@ func (ix *Index) DeletedItems(accountID string) ([]int, error) {
 // account's items started, ascending.
 func (ix *Index) ChangeDays(accountID string) ([]time.Time, error) {
 	var out []time.Time
-	err := ix.view(func(tx *buntdb.Tx) error {
-		a, err := findAccount(tx, accountID)
-		if err != nil {
-			return err
-		}
+	err := ix.inShard(accountID, func(a *acctRec, tx *buntdb.Tx) error {
 		prefix := seqPrefix(tmplDay, a.Seq)
 		return scanPrefix(tx, prefix, func(k, _ string) bool {
 			if d, err := time.Parse(dayLayout, k[len(prefix):]); err == nil {

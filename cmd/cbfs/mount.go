@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ type mountCmd struct {
 	Daemon     bool   `name:"daemon" help:"Go to the background once mounted; the exit status says whether the mount is up (what /etc/fstab and systemd need)."`
 	LogFile    string `name:"log-file" placeholder:"FILE" help:"With --daemon: append the mount's messages to FILE (default: discard them)."`
 	Rebuild    bool   `help:"Rebuild the index from scratch instead of refreshing it."`
+	FullIndex  bool   `name:"full-index" help:"Index every account's items before mounting (default: the mount is ready once the accounts are listed; an account's items are indexed when it is first entered, and the others in the background)."`
 	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect, when the inference is wrong (JSON; see docs/FORMAT.md § 12.2 and cbctl backup getFormatInfo)."`
 
 	CacheDir  string   `name:"cache-dir" placeholder:"DIR" help:"With s3://: where the metadata tree and the fetched blobs are kept (default: a folder named from the URL next to the index)."`
@@ -111,20 +113,33 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 			return err
 		}
 	}
-	ix, err := index.Open(bp, dbPath)
+	// The mount's RAM is the index shards in use (index.Options) and the
+	// blob cache: a soft limit makes the collector give memory back
+	// instead of letting the heap double between collections.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(mountMemoryLimit)
+	}
+	ix, err := index.OpenWith(bp, dbPath, index.Options{})
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
 
-	progress := progressPrinter()
-	refresh := ix.Refresh
-	if c.Rebuild {
-		refresh = ix.Rebuild
-	}
-	st, err := refresh(ctx, progress)
-	if progress != nil {
-		fmt.Fprintln(os.Stderr)
+	var st index.RefreshStats
+	if c.FullIndex {
+		progress := progressPrinter()
+		refresh := ix.Refresh
+		if c.Rebuild {
+			refresh = ix.Rebuild
+		}
+		st, err = refresh(ctx, progress)
+		if progress != nil {
+			fmt.Fprintln(os.Stderr)
+		}
+	} else if c.Rebuild {
+		st, err = ix.RebuildAccounts(ctx)
+	} else {
+		st, err = ix.RefreshAccounts(ctx)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(os.Stderr, "cbfs: %s: stopped before mounting\n", orSignal(signalCause(ctx)))
@@ -149,10 +164,17 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	if remote != nil {
 		shown = remote.Objects.String()
 	}
-	ready := fmt.Sprintf("mounted %s on %s (%d accounts, %d items; ready in %s); unmount with fusermount3 -u %s",
-		shown, mp, st.Accounts, st.Items, time.Since(start).Round(time.Millisecond), mp)
+	items := fmt.Sprintf("%d items", st.Items)
+	if !c.FullIndex {
+		items = fmt.Sprintf("%d items indexed so far; an account's items are indexed when first entered, the rest in the background", st.Items)
+	}
+	ready := fmt.Sprintf("mounted %s on %s (%d accounts, %s; ready in %s); unmount with fusermount3 -u %s",
+		shown, mp, st.Accounts, items, time.Since(start).Round(time.Millisecond), mp)
 	fmt.Println(ready)
 	daemonReady(ready)
+	if !c.FullIndex {
+		go indexInBackground(ctx, ix, os.Stderr)
+	}
 
 	done := make(chan struct{})
 	go func() {
@@ -406,6 +428,32 @@ func defaultIndexPath(root string) (string, error) {
 	sum := sha256.Sum256([]byte(root))
 	return filepath.Join(dir, filepath.Base(root)+"-"+hex.EncodeToString(sum[:8])+".db"), nil
 }
+
+// mountMemoryLimit is the mount's soft memory limit (debug.SetMemoryLimit)
+// unless GOMEMLIMIT says otherwise.
+const mountMemoryLimit = 192 << 20
+
+// indexInBackground indexes every account not yet current, yielding to
+// the accounts users enter, and says how far it got on w every
+// backgroundReportEvery and when done.
+func indexInBackground(ctx context.Context, ix *index.Index, w io.Writer) {
+	began, last := time.Now(), time.Now()
+	items := 0
+	err := ix.IndexAll(ctx, func(done, total int, st index.RefreshStats) {
+		items += st.Items
+		if time.Since(last) < backgroundReportEvery && done < total {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "cbfs: background indexing: %d/%d accounts, %d items (%s)\n", done, total, items, time.Since(began).Round(time.Second))
+	})
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(w, "cbfs: background indexing stopped: %v\n", err)
+	}
+}
+
+// backgroundReportEvery is how often the background indexer reports.
+const backgroundReportEvery = 10 * time.Second
 
 // progressPrinter reports index progress on stderr when it is a terminal
 // (nil otherwise).
