@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -607,59 +606,24 @@ func (ix *Index) parseLoop(ctx context.Context, root *confined.Root, jobs <-chan
 	}
 }
 
-// readItemFile reads an item file into buf (open, fstat, read, close) and
-// records the file's own mtime and size in j when the listing had none.
-// Failures wrap blob.ErrUnreadable (blob.ErrMissing if it is gone).
+// readItemFile reads an item file into buf and records the file's own
+// mtime and size in j when the listing had none. Confined: a symlinked item
+// file (or folder above it) is not followed, and a FIFO is refused without
+// blocking; either is this item's failure only. Failures wrap
+// blob.ErrUnreadable (blob.ErrMissing if it is gone).
 func (ix *Index) readItemFile(root *confined.Root, j *job, buf []byte) ([]byte, error) {
-	fail := func(err error) ([]byte, error) {
+	data, facts, err := root.ReadInto(j.rel, buf, 0)
+	if err != nil {
 		kind := blob.ErrUnreadable
 		if errors.Is(err, fs.ErrNotExist) {
 			kind = blob.ErrMissing
 		}
-		return buf[:0], fmt.Errorf("%s: %w: %w", j.rel, kind, err)
-	}
-	// Confined: a symlinked item file (or folder above it) is not followed,
-	// and a FIFO is refused without blocking; either is this item's
-	// failure only.
-	f, err := root.Open(j.rel)
-	if err != nil {
-		return fail(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fail(err)
+		return data, fmt.Errorf("%s: %w: %w", j.rel, kind, err)
 	}
 	if j.stat {
-		j.mtime, j.size, j.stat = ix.fileTime(fi.ModTime(), j.now), fi.Size(), false
+		j.mtime, j.size, j.stat = ix.fileTime(facts.MTime, j.now), facts.Size, false
 	}
-	if fi.IsDir() {
-		return fail(errors.New("is a folder, not a file"))
-	}
-	n := int(fi.Size())
-	if cap(buf) < n+1 {
-		buf = make([]byte, 0, n+512)
-	}
-	buf = buf[:cap(buf)]
-	got := 0
-	for {
-		k, err := f.Read(buf[got:])
-		got += k
-		if err == io.EOF || (err == nil && k == 0) {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if n > 0 && got == n { // an item file is replaced, never changed in place
-			break
-		}
-		if got == len(buf) {
-			buf = append(buf, 0)[:got]
-			buf = buf[:cap(buf)]
-		}
-	}
-	return buf[:got], nil
+	return data, nil
 }
 
 // writer applies one account's parsed items to its shard in batches, one

@@ -161,6 +161,32 @@ func TestOpen(t *testing.T) {
 				})
 			}
 		}
+		// ReadInto: the same answers, without an *os.File.
+		for _, tt := range tests {
+			t.Run("Root.ReadInto "+tt.rel, func(t *testing.T) {
+				if tt.root && os.Geteuid() != 0 {
+					t.Skip("mknod needs root")
+				}
+				guard(t, func() {
+					b, facts, err := r.ReadInto(tt.rel, make([]byte, 0, 2), 0)
+					if tt.err == ErrNotRegular || tt.err == syscall.EISDIR {
+						wantErr(t, err, ErrNotRegular)
+					}
+					wantErr(t, err, tt.err)
+					if err != nil {
+						if len(b) != 0 {
+							t.Errorf("read %q with the error", b)
+						}
+						return
+					}
+					if string(b) != tt.want || facts.Size != int64(len(tt.want)) || facts.MTime.IsZero() {
+						t.Errorf("read %q, %+v; want %q", b, facts, tt.want)
+					}
+				})
+			})
+		}
+		_, _, err = r.ReadInto("ok.txt", nil, 4)
+		wantErr(t, err, ErrTooLarge)
 	})
 }
 
