@@ -233,6 +233,9 @@ func (h *healthMemo) get(d Digest, size int64) (error, bool) {
 }
 
 func (h *healthMemo) put(d Digest, size int64, err error) {
+	if Transient(err) {
+		return // the store may answer next time: not the blob's health
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m) >= healthMax {

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cbfs/cbfs/internal/confined"
@@ -65,6 +67,13 @@ type Remote struct {
 	// Gets counts the GET requests sent (for benchmarks and tests).
 	Gets atomic.Int64
 
+	// Backoff is how long blob reads fail at once after the store gave no
+	// answer (DefaultBackoff): a frozen store costs one wait, then every
+	// uncached read says "unreachable" at once until the store is tried
+	// again, instead of each read waiting the full timeout.
+	Backoff time.Duration
+	down    atomic.Pointer[outage]
+
 	prefetching atomic.Int32 // background fetches under way
 
 	mu     sync.Mutex
@@ -116,6 +125,45 @@ func fetchBound(content int64) int64 {
 		return -1
 	}
 	return outerBound(outerBound(content))
+}
+
+// outage is a store found unreachable: until when reads fail at once, and
+// why.
+type outage struct {
+	until time.Time
+	err   error
+}
+
+// DefaultBackoff is Remote.Backoff's default.
+const DefaultBackoff = 30 * time.Second
+
+// unreachable reports whether a fetch failed for want of an answer (not
+// for an answer that said no).
+func unreachable(err error) bool {
+	return errors.Is(err, objstore.ErrUnreachable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
+
+// reasonUnreachable is the Reason of a blob read that failed because the
+// external storage did not answer.
+const reasonUnreachable = "external storage unreachable"
+
+// Transient reports whether err says nothing about the blob itself: the
+// external storage did not answer (a later read may work). Health is not
+// remembered for such an error.
+func Transient(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Reason == reasonUnreachable
+}
+
+// Unreachable says whether the store is taken for unreachable now, and
+// why (the mount's user.cbfs.status of blobs it cannot fetch says so).
+func (r *Remote) Unreachable() (bool, error) {
+	o := r.down.Load()
+	if o == nil || time.Now().After(o.until) {
+		return false, nil
+	}
+	return true, o.err
 }
 
 // DefaultFetchTimeout bounds one blob's fetch, retries included: past it
@@ -203,9 +251,19 @@ func (s *Store) openRemote(d Digest, l Limit, bound int64) (*os.File, error) {
 		if !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
 			return nil, s.openErr(d, err)
 		}
+		if down, why := r.Unreachable(); down {
+			return nil, s.fail(d, ErrUnreadable, reasonUnreachable, why)
+		}
 		if err := r.fetch(d, fetchBound(bound)); err != nil {
 			var big *tooLarge
 			switch {
+			case unreachable(err):
+				o := &outage{until: time.Now().Add(r.backoff()), err: err}
+				if old := r.down.Swap(o); old == nil || time.Now().After(old.until) {
+					slog.Warn("external storage unreachable: uncached blob reads fail at once until it is tried again",
+						"store", r.Objects.String(), "retry-after", r.backoff(), "err", err)
+				}
+				return nil, s.fail(d, ErrUnreadable, reasonUnreachable, err)
 			case errors.Is(err, objstore.ErrNotExist):
 				return nil, s.fail(d, ErrMissing, "not in "+r.Objects.String(), nil)
 			case errors.As(err, &big) && !big.cache && l.Size > 0 && bound >= l.Size:
@@ -216,6 +274,13 @@ func (s *Store) openRemote(d Digest, l Limit, bound int64) (*os.File, error) {
 			return nil, s.fail(d, ErrUnreadable, "external storage", err)
 		}
 	}
+}
+
+func (r *Remote) backoff() time.Duration {
+	if r.Backoff > 0 {
+		return r.Backoff
+	}
+	return DefaultBackoff
 }
 
 func (r *Remote) touch(d Digest) {

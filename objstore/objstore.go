@@ -27,6 +27,11 @@ var ErrNotExist = errors.New("no such object")
 // not a transient fault, so it is never retried.
 var ErrAccess = errors.New("access denied")
 
+// ErrUnreachable is returned (wrapped) when the store gave no answer in
+// time (a frozen server, a dropped network): readers then fail fast for a
+// while instead of waiting again for each object.
+var ErrUnreachable = errors.New("the store did not answer")
+
 // ErrListing is returned (wrapped) when a listing does not end as a real
 // store's does: it repeats or goes back, hands back the same continuation
 // token, brings page after page without a key, or passes a bound on keys,

@@ -2,12 +2,13 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cbfs/cbfs/objstore"
 )
 
 // A store that stops answering (a frozen server, a dropped network) must
@@ -18,7 +19,7 @@ import (
 
 // errNoAnswer is the cause of a request's context when the store gave no
 // answer within Timeout × Retries.
-var errNoAnswer = errors.New("the store did not answer")
+var errNoAnswer = objstore.ErrUnreachable
 
 // warnTransport logs each failed attempt (minio-go retries it).
 type warnTransport struct {
