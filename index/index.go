@@ -76,6 +76,10 @@ type Index struct {
 	// mu serialises Refresh, Rebuild and Close.
 	mu     sync.Mutex
 	closed atomic.Bool
+	// life ends at Close: on-demand refreshes run under it, so Close does
+	// not wait for a big account's indexing to finish.
+	life    context.Context
+	endLife context.CancelFunc
 
 	// gen counts the account list's refreshes; a shard refreshed at an
 	// older generation is refreshed again when next used.
@@ -166,6 +170,7 @@ func OpenWith(bp *backuppath.Path, dbPath string, o Options) (*Index, error) {
 	}
 	ix := &Index{bp: bp, dbPath: dbPath, racy: defaultRacy, batch: defaultBatch, workers: o.Workers,
 		budget: o.MaxLoadedItems, prepare: o.Prepare, shards: map[uint32]*shard{}}
+	ix.life, ix.endLife = context.WithCancel(context.Background())
 	if ix.workers <= 0 {
 		ix.workers = DefaultWorkers
 	}
@@ -367,8 +372,10 @@ var errClosed = errors.New("index is closed")
 
 func (ix *Index) isClosed() bool { return ix.closed.Load() }
 
-// Close flushes and closes the index and releases the lock.
+// Close flushes and closes the index and releases the lock. Refreshes
+// under way stop.
 func (ix *Index) Close() error {
+	ix.endLife()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed.Swap(true) {
@@ -498,7 +505,7 @@ func (ix *Index) inShard(nameOrID string, fn func(a *acctRec, tx *buntdb.Tx) err
 	if err != nil {
 		return err
 	}
-	sh, db, err := ix.acquire(context.Background(), a, onDemand)
+	sh, db, err := ix.acquire(ix.life, a, onDemand)
 	if err != nil {
 		return err
 	}
@@ -579,7 +586,7 @@ func (ix *Index) Items(accountID string, fn func(*Item) bool) error {
 	if err != nil {
 		return fmt.Errorf("list items: %w", err)
 	}
-	sh, db, err := ix.acquire(context.Background(), a, onDemand)
+	sh, db, err := ix.acquire(ix.life, a, onDemand)
 	if err != nil {
 		return fmt.Errorf("list items: %w", err)
 	}
