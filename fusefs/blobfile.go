@@ -3,7 +3,6 @@ package fusefs
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -161,36 +160,24 @@ func (h *streamHandle) Release(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// newItemFile is the file of an item's content as of ref's state.
-func (f *FS) newItemFile(ref fileRef, ino uint64, folder string) *blobFile {
-	file := &blobFile{digest: ref.cs.Digest, recorded: max(ref.cs.Size, 0)}
+// newItemFile is the file of an item's content as of ref's state, without
+// attributes (itemFile adds them).
+func (f *FS) newItemFile(ref fileRef, ino uint64) *blobFile {
+	file := &blobFile{digest: ref.cs().Digest, recorded: max(ref.cs().Size, 0)}
 	mt := ref.state.Date.Time()
 	if mt.IsZero() {
 		mt = ref.state.Start.Time()
 	}
-	size := ref.cs.Size
+	size := ref.cs().Size
 	if size <= 0 {
 		// The index does not know: take the gzip trailer's word, and
 		// do not let the kernel trust it.
 		size = -1
-		if s, err := f.store.SizeHint(ref.cs.Digest); err == nil {
+		if s, err := f.store.SizeHint(ref.cs().Digest); err == nil {
 			size = s
 		}
 		file.sizeUnsure = true
 	}
 	file.init(f, ino, false, size, mt)
-	if folder == "" {
-		folder = strconv.Itoa(ref.state.FolderID)
-	}
-	file.xa = func() []xattr {
-		return []xattr{
-			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
-			{xattrPrefix + "type", ref.state.Type.String()},
-			{xattrPrefix + "folder", folder},
-			{xattrPrefix + "flags", ref.state.Flags},
-			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", statusOf(f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
-		}
-	}
 	return file
 }

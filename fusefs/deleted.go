@@ -35,7 +35,7 @@ func deletedRef(it *index.Item) (fileRef, bool) {
 		return fileRef{}, false
 	}
 	s := it.States[idx]
-	return fileRef{id: it.ID, state: s, cs: s, idx: idx}, true
+	return fileRef{id: it.ID, state: s, idx: idx}, true
 }
 
 func (d *deletedDir) load() error {

@@ -124,10 +124,23 @@ func (f *FS) MountOptions(debug, allowOther, direct bool) *fs.Options {
 			AllowOther:         allowOther,
 			Debug:              debug,
 			DisableReadDirPlus: f.opt.DisableReadDirPlus,
-			MaxReadAhead:       1 << 20,
-			MaxWrite:           1 << 20,
+			// READDIRPLUS_AUTO: the kernel asks for attributes with the
+			// names only while the lister stats them (ls -l, cp -r) and
+			// after the first chunk otherwise, so a plain ls or find of
+			// 100,000 messages does not make 100,000 nodes (about 1 KiB
+			// each, kept while the kernel remembers them).
+			ExtraCapabilities: readdirplusAuto(f.opt.DisableReadDirPlus),
+			MaxReadAhead:      1 << 20,
+			MaxWrite:          1 << 20,
 		},
 	}
+}
+
+func readdirplusAuto(off bool) uint64 {
+	if off {
+		return 0
+	}
+	return fuse.CAP_READDIRPLUS_AUTO
 }
 
 // ---- the node every type embeds ----

@@ -180,13 +180,16 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if cname == "" {
 		return nil, syscall.ENOENT
 	}
-	ref := fileRef{id: d.item.ID, state: s, cs: d.item.States[c], idx: d.idx}
+	ref := fileRef{id: d.item.ID, state: s, idx: d.idx}
+	if c != d.idx {
+		ref.content = &d.item.States[c]
+	}
 	switch name {
 	case cname:
 		file := f.itemFile(d.acct, ref, d.parent.stateIno(kindStateContent, d.idx), "", false, s.Deleted)
 		return newChild(ctx, &d.Inode, file, out), 0
 	case partialName(cname):
-		if !f.salvageable(&ref.cs) {
+		if !f.salvageable(ref.cs()) {
 			return nil, syscall.ENOENT
 		}
 		p := f.newPartialFile(ref, d.parent.stateIno(kindStatePartial, d.idx))
@@ -318,32 +321,57 @@ func healthXattrs(h mailbox.ContentHealth) []xattr {
 // the file is shown under if known, else the folder is looked up in the
 // tree of the state's moment.
 func (f *FS) itemFile(acct index.Account, ref fileRef, ino uint64, folder string, known, deleted bool) *blobFile {
-	file := f.newItemFile(ref, ino, folder)
-	file.xa = func() []xattr {
-		path := folder
-		if !known {
-			path = f.folderPath(acct.ID, ref.state.FolderID, ref.state.Start.Time())
-		}
-		xa := []xattr{
-			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
-			{xattrPrefix + "type", ref.state.Type.String()},
-			{xattrPrefix + "folder", path},
-			{xattrPrefix + "folder_id", strconv.Itoa(ref.state.FolderID)},
-			{xattrPrefix + "flags", ref.state.Flags},
-			{xattrPrefix + "digest", string(ref.cs.Digest)},
-		}
-		err := f.blobs.Health(ref.cs.Digest, ref.cs.Size)
-		if err != nil {
-			// Failing: the whole story needs the item's other states.
-			if it, ierr := f.ix.Item(acct.ID, ref.id); ierr == nil {
-				return append(xa, healthXattrs(f.contentHealth(&it, ref.idx))...)
-			}
-		}
-		h := mailbox.BlobHealth(ref.cs.Digest, "", err)
-		if err != nil {
-			h.Salvage = mailbox.SalvageNote(partialName(contentName(ref.cs.Type)), err)
-		}
-		return append(xa, healthXattrs(h)...)
-	}
+	file := f.newItemFile(ref, ino)
+	// The attributes are computed on demand from a few facts, not from
+	// ref and acct, which a closure would keep whole: a file node of a
+	// listed folder cost 1 KiB more that way (100,000 of them: 100 MiB).
+	a := &fileAttrs{accountID: acct.ID, id: ref.id, idx: ref.idx, typ: ref.state.Type, folderID: ref.state.FolderID,
+		start: ref.state.Start, flags: ref.state.Flags, digest: ref.cs().Digest, size: ref.cs().Size, csType: ref.cs().Type,
+		folder: folder, known: known}
+	file.xa = func() []xattr { return f.fileXattrs(a) }
 	return file
+}
+
+// fileAttrs is what an item file's attributes are computed from.
+type fileAttrs struct {
+	accountID   string
+	id, idx     int
+	typ, csType mailbox.ItemType
+	folderID    int
+	start       mailbox.Millis
+	flags       string
+	digest      blob.Digest
+	size        int64
+	folder      string // the path it is shown under (known), else looked up at the state's moment
+	known       bool
+}
+
+// fileXattrs are an item file's attributes: item id, type, folder, flags,
+// digest, and its content's health (for a failing one, where the newest
+// earlier healthy state is and what can be salvaged).
+func (f *FS) fileXattrs(a *fileAttrs) []xattr {
+	path := a.folder
+	if !a.known {
+		path = f.folderPath(a.accountID, a.folderID, a.start.Time())
+	}
+	xa := []xattr{
+		{xattrPrefix + "itemid", strconv.Itoa(a.id)},
+		{xattrPrefix + "type", a.typ.String()},
+		{xattrPrefix + "folder", path},
+		{xattrPrefix + "folder_id", strconv.Itoa(a.folderID)},
+		{xattrPrefix + "flags", a.flags},
+		{xattrPrefix + "digest", string(a.digest)},
+	}
+	err := f.blobs.Health(a.digest, a.size)
+	if err != nil {
+		// Failing: the whole story needs the item's other states.
+		if it, ierr := f.ix.Item(a.accountID, a.id); ierr == nil {
+			return append(xa, healthXattrs(f.contentHealth(&it, a.idx))...)
+		}
+	}
+	h := mailbox.BlobHealth(a.digest, "", err)
+	if err != nil {
+		h.Salvage = mailbox.SalvageNote(partialName(contentName(a.csType)), err)
+	}
+	return append(xa, healthXattrs(h)...)
 }

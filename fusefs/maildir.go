@@ -289,9 +289,9 @@ func maildirFileName(r fileRef) string {
 	b.WriteByte('.')
 	b.WriteString(strconv.FormatInt(r.state.Start.Time().UnixMilli(), 10))
 	b.WriteString(".cbfs")
-	if r.cs.Size > 0 {
+	if r.cs().Size > 0 {
 		b.WriteString(",S=")
-		b.WriteString(strconv.FormatInt(r.cs.Size, 10))
+		b.WriteString(strconv.FormatInt(r.cs().Size, 10))
 	}
 	b.WriteString(":2,")
 	b.WriteString(mailbox.MaildirFlags(r.state.Flags))

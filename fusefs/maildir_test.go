@@ -14,7 +14,7 @@ func TestMaildirFileName(t *testing.T) {
 	start := mailbox.MillisOf(time.Date(2024, 3, 5, 10, 20, 30, 123e6, time.UTC))
 	ref := func(flags string, size int64) fileRef {
 		s := index.State{Type: mailbox.TypeMessage, Start: start, Flags: flags, Size: size}
-		return fileRef{id: 286, state: s, cs: s}
+		return fileRef{id: 286, state: s}
 	}
 	assert.Equal(t, "286.1709634030123.cbfs,S=1234:2,S", maildirFileName(ref("", 1234)))
 	assert.Equal(t, "286.1709634030123.cbfs,S=1234:2,", maildirFileName(ref("u", 1234)))

@@ -23,18 +23,18 @@ type partialFile struct {
 var _ = (fs.NodeOpener)((*partialFile)(nil))
 
 func (f *FS) newPartialFile(ref fileRef, ino uint64) *partialFile {
-	p := &partialFile{digest: ref.cs.Digest, recorded: ref.cs.Size}
+	p := &partialFile{digest: ref.cs().Digest, recorded: ref.cs().Size}
 	mt := ref.state.Date.Time()
 	if mt.IsZero() {
 		mt = ref.state.Start.Time()
 	}
-	p.init(f, ino, false, int64(len(f.blobs.SalvageLimit(ref.cs.Digest, ref.cs.Size))), mt)
+	p.init(f, ino, false, int64(len(f.blobs.SalvageLimit(ref.cs().Digest, ref.cs().Size))), mt)
 	p.xa = func() []xattr {
 		return []xattr{
 			{xattrPrefix + "itemid", strconv.Itoa(ref.id)},
-			{xattrPrefix + "digest", string(ref.cs.Digest)},
-			{xattrPrefix + "status", "partial: " + statusOf(f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
-			{xattrPrefix + "salvage", mailbox.SalvageNote(partialName(contentName(ref.cs.Type)), f.blobs.Health(ref.cs.Digest, ref.cs.Size))},
+			{xattrPrefix + "digest", string(ref.cs().Digest)},
+			{xattrPrefix + "status", "partial: " + statusOf(f.blobs.Health(ref.cs().Digest, ref.cs().Size))},
+			{xattrPrefix + "salvage", mailbox.SalvageNote(partialName(contentName(ref.cs().Type)), f.blobs.Health(ref.cs().Digest, ref.cs().Size))},
 		}
 	}
 	return p

@@ -40,7 +40,7 @@ func (d *folderDir) sequence() *blob.Sequence {
 			wants := make([]blob.Want, len(names))
 			for k, name := range names {
 				r := d.files[d.byName[name]]
-				wants[k] = blob.Want{Key: r.id, Digest: r.cs.Digest, Limit: blob.Limit{Size: max(r.cs.Size, 0)}, Size: r.cs.Size}
+				wants[k] = blob.Want{Key: r.id, Digest: r.cs().Digest, Limit: blob.Limit{Size: max(r.cs().Size, 0)}, Size: r.cs().Size}
 			}
 			return wants, nil
 		})

@@ -134,8 +134,8 @@ func TestReadAheadFillsCache(t *testing.T) {
 	require.NotZero(t, whole)
 	var ahead int64
 	for i, j := range got {
-		assert.Equal(t, files[i].cs.Digest, j.Digest, "job %d out of listing order", i)
-		assert.Equal(t, blob.Limit{Size: files[i].cs.Size}, j.Limit, "the open's limit")
+		assert.Equal(t, files[i].cs().Digest, j.Digest, "job %d out of listing order", i)
+		assert.Equal(t, blob.Limit{Size: files[i].cs().Size}, j.Limit, "the open's limit")
 		if i > 0 {
 			ahead += j.Size
 		}
@@ -148,7 +148,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 	if len(got) < len(files) && len(got) < 32 {
 		var next int64
 		for _, r := range files[:len(got)+1] {
-			next += r.cs.Size
+			next += r.cs().Size
 		}
 		assert.Greater(t, next, f.blobs.PrefetchBytes(), "stopped before the window was full")
 	}
@@ -156,7 +156,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 
 	// Opening a file further on fetches the files after it.
 	k := min(len(got)+1, len(files)-2)
-	file := f.newItemFile(files[k], 2, "")
+	file := f.newItemFile(files[k], 2)
 	file.seq, file.seqKey = d.sequence(), files[k].id
 	h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 	require.Zero(t, errno)
@@ -164,7 +164,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 	waitIdle(t, f)
 	after := jobs()[len(got):]
 	require.NotEmpty(t, after)
-	assert.Equal(t, files[k+1].cs.Digest, after[0].Digest, "read-ahead starts after the opened file")
+	assert.Equal(t, files[k+1].cs().Digest, after[0].Digest, "read-ahead starts after the opened file")
 	for _, j := range after {
 		if j.whole {
 			assert.True(t, f.blobs.Cached(j.Digest))
@@ -174,7 +174,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 
 	// Opening the next file hands out no job twice.
 	n := len(jobs())
-	file2 := f.newItemFile(files[k+1], 3, "")
+	file2 := f.newItemFile(files[k+1], 3)
 	file2.seq, file2.seqKey = d.sequence(), files[k+1].id
 	_, _, errno = file2.Open(context.Background(), syscall.O_RDONLY)
 	require.Zero(t, errno)
@@ -196,7 +196,7 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 	jobs := recordJobs(f)
 
 	// Break the blob of the third file: cut it short.
-	bad := files[2].cs.Digest
+	bad := files[2].cs().Digest
 	path := bp.Blobs.Path(bad)
 	comp, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -212,7 +212,7 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 	// fails with EIO, all others give their verified content.
 	ref, _ := raFS(t, Options{NoReadAhead: true})
 	for i, r := range files {
-		file := f.newItemFile(r, uint64(10+i), "")
+		file := f.newItemFile(r, uint64(10+i))
 		file.seq, file.seqKey = d.sequence(), r.id
 		h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 		require.Zero(t, errno)
@@ -220,11 +220,11 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 		got, errno := readAt(t, h.(interface {
 			Read(context.Context, []byte, int64) (fuse.ReadResult, syscall.Errno)
 		}), 0, int(size)+1)
-		if r.cs.Digest == bad {
+		if r.cs().Digest == bad {
 			assert.Equal(t, syscall.EIO, errno, "file %d: the broken blob", i)
 		} else {
 			require.Zero(t, errno, "file %d", i)
-			want, err := bp.Blobs.ReadLimit(r.cs.Digest, blob.Limit{Size: r.cs.Size})
+			want, err := bp.Blobs.ReadLimit(r.cs().Digest, blob.Limit{Size: r.cs().Size})
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(want, got), "file %d content", i)
 		}
@@ -233,13 +233,13 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 
 	// The health cache says what a fresh check says, for every file.
 	for i, r := range files {
-		want := ref.blobs.Health(r.cs.Digest, r.cs.Size)
-		if r.cs.Digest == bad {
+		want := ref.blobs.Health(r.cs().Digest, r.cs().Size)
+		if r.cs().Digest == bad {
 			// ref's store is another sample: check this one directly.
-			want = bp.Blobs.CheckLimit(bad, blob.Limit{Size: r.cs.Size})
+			want = bp.Blobs.CheckLimit(bad, blob.Limit{Size: r.cs().Size})
 			require.Error(t, want)
 		}
-		got, ok := f.blobs.Known(r.cs.Digest, r.cs.Size)
+		got, ok := f.blobs.Known(r.cs().Digest, r.cs().Size)
 		require.True(t, ok, "file %d: no verdict", i)
 		assert.Equal(t, statusOf(want), statusOf(got), "file %d", i)
 	}
@@ -252,19 +252,19 @@ func TestReopenVerified(t *testing.T) {
 	type reader interface {
 		Read(context.Context, []byte, int64) (fuse.ReadResult, syscall.Errno)
 	}
-	bad := files[1].cs.Digest
+	bad := files[1].cs().Digest
 	path := bp.Blobs.Path(bad)
 	comp, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, comp[:len(comp)/2], 0o644))
 	for i, r := range files[:3] {
-		file := f.newItemFile(r, uint64(10+i), "")
+		file := f.newItemFile(r, uint64(10+i))
 		for open := 0; open < 2; open++ {
 			h, _, errno := file.Open(context.Background(), syscall.O_RDONLY)
 			require.Zero(t, errno)
-			if r.cs.Digest == bad {
+			if r.cs().Digest == bad {
 				assert.IsType(t, &memHandle{}, h, "a broken blob is never taken as verified")
-				_, errno = readAt(t, h.(reader), 0, int(r.cs.Size))
+				_, errno = readAt(t, h.(reader), 0, int(r.cs().Size))
 				assert.Equal(t, syscall.EIO, errno)
 				continue
 			}
@@ -272,9 +272,9 @@ func TestReopenVerified(t *testing.T) {
 				assert.IsType(t, &lazyHandle{}, h, "file %d: reopened", i)
 				f.blobs = blob.NewCache(f.store, blob.CacheOptions{MaxBytes: 1 << 20}) // read again, not from the cache
 			}
-			got, errno := readAt(t, h.(reader), 0, int(r.cs.Size)+1)
+			got, errno := readAt(t, h.(reader), 0, int(r.cs().Size)+1)
 			require.Zero(t, errno)
-			want, err := bp.Blobs.ReadLimit(r.cs.Digest, blob.Limit{Size: r.cs.Size})
+			want, err := bp.Blobs.ReadLimit(r.cs().Digest, blob.Limit{Size: r.cs().Size})
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(want, got), "file %d, open %d", i, open)
 		}
