@@ -475,7 +475,11 @@ func (ix *Index) refreshShard(ctx context.Context, sh *shard, p priority, progre
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ix.parseLoop(ctx, root, jobs, msgs, p == background)
+			ix.parseLoop(ctx, root, jobs, msgs, func() bool {
+				// A background refresh pauses for readers of other
+				// accounts, never for one waiting for this one.
+				return p == background && sh.wanted.Load() == 0 && ix.busy()
+			})
 		}()
 	}
 	wr := &writer{db: sh.db, w: w, batch: max(ix.batch, 1), cancel: cancel, progress: func(n int) {
@@ -558,8 +562,12 @@ func (ix *Index) readAccount(r *acctRec) {
 }
 
 // yieldPause is how long a background parser sleeps before looking again
-// whether on-demand work is still under way.
-const yieldPause = 20 * time.Millisecond
+// whether on-demand work is still under way; yieldQuiet how long after a
+// reader's last use of the index it waits (a listing is several calls).
+const (
+	yieldPause = 20 * time.Millisecond
+	yieldQuiet = 500 * time.Millisecond
+)
 
 // bigItemFile is the size above which parseLoop parses an item file in
 // its read buffer and lets the buffer go (a 60 MB item file otherwise cost
@@ -570,10 +578,10 @@ const bigItemFile = 1 << 20
 // parseLoop reads and encodes item files. A background refresh (yield)
 // waits while an on-demand one is under way, so that a listing never waits
 // for another account's indexing.
-func (ix *Index) parseLoop(ctx context.Context, root *confined.Root, jobs <-chan *job, out chan<- msg, yield bool) {
+func (ix *Index) parseLoop(ctx context.Context, root *confined.Root, jobs <-chan *job, out chan<- msg, yield func() bool) {
 	var buf, data []byte
 	for j := range jobs {
-		for yield && ix.demand.Load() > 0 && ctx.Err() == nil {
+		for yield() && ctx.Err() == nil {
 			time.Sleep(yieldPause)
 		}
 		var it *mailbox.Item

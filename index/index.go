@@ -84,9 +84,12 @@ type Index struct {
 	// gen counts the account list's refreshes; a shard refreshed at an
 	// older generation is refreshed again when next used.
 	gen atomic.Uint64
-	// demand counts on-demand shard refreshes under way; the background
-	// indexer waits while there are any.
-	demand atomic.Int64
+	// demand counts on-demand shard refreshes under way, lastDemand is
+	// when a reader last used a shard (Unix ns); the background indexer
+	// waits while there are any and for yieldQuiet after the last use, so
+	// a user browsing is not slowed by it.
+	demand     atomic.Int64
+	lastDemand atomic.Int64
 
 	shardsMu sync.Mutex
 	shards   map[uint32]*shard // by Seq: every shard used in this process
@@ -510,11 +513,21 @@ func (ix *Index) inShard(nameOrID string, fn func(a *acctRec, tx *buntdb.Tx) err
 		return err
 	}
 	defer ix.release(sh)
+	defer ix.used()
 	err = db.View(func(tx *buntdb.Tx) error { return fn(a, tx) })
 	if errors.Is(err, buntdb.ErrDatabaseClosed) {
 		return errClosed
 	}
 	return err
+}
+
+// used records that a reader used a shard now (the background yields).
+func (ix *Index) used() { ix.lastDemand.Store(time.Now().UnixNano()) }
+
+// busy reports whether readers are waiting or were served less than
+// yieldQuiet ago.
+func (ix *Index) busy() bool {
+	return ix.demand.Load() > 0 || time.Since(time.Unix(0, ix.lastDemand.Load())) < yieldQuiet
 }
 
 // account resolves a name or id in the root.
@@ -591,6 +604,7 @@ func (ix *Index) Items(accountID string, fn func(*Item) bool) error {
 		return fmt.Errorf("list items: %w", err)
 	}
 	defer ix.release(sh)
+	defer ix.used()
 	start := itemKey(a.Seq, 0)
 	prefix := seqPrefix(tmplItem, a.Seq)
 	for {

@@ -37,6 +37,10 @@ type shard struct {
 	lastUse uint64 // Index.clock when last released
 	items   int    // item records in the shard (its RAM weight)
 
+	// wanted counts on-demand readers waiting for mu: a background
+	// refresh holding it then stops yielding.
+	wanted atomic.Int32
+
 	// Progress of the refresh under way (atomic: read by Status).
 	indexing atomic.Bool
 	done     atomic.Int64
@@ -107,7 +111,13 @@ func (ix *Index) acquire(ctx context.Context, a *acctRec, p priority) (*shard, *
 	sh.refs++
 	ix.shardsMu.Unlock()
 
+	if p == onDemand {
+		sh.wanted.Add(1)
+	}
 	sh.mu.Lock()
+	if p == onDemand {
+		sh.wanted.Add(-1)
+	}
 	err := ix.prepareShard(ctx, sh, p)
 	db := sh.db
 	sh.mu.Unlock()
