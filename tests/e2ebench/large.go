@@ -44,6 +44,8 @@ func benchLarge() {
 
 	idx := filepath.Join(dir, "index.db")
 	os.Remove(idx)
+	os.RemoveAll(idx + ".d") // the per-account shards
+	os.Remove(idx + ".lock")
 	mnt := filepath.Join(dir, "mnt")
 	cbctl := filepath.Join(*binDir, "cbctl")
 
