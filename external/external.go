@@ -255,7 +255,13 @@ func UploadMetadata(ctx context.Context, root string, objs objstore.Store, threa
 		if err := objs.Put(ctx, AccountArchive(id), bytes.NewReader(buf), int64(len(buf))); err != nil {
 			return err
 		}
-		add(len(files), int64(len(buf)))
+		// The summary follows the archive, so it never names an account
+		// whose archive is not there yet.
+		n, err := putInfo(ctx, root, objs, id)
+		if err != nil {
+			return err
+		}
+		add(len(files), int64(len(buf))+n)
 		return nil
 	}, nil)
 	if err != nil {
@@ -380,23 +386,16 @@ func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int
 	var rep Report
 	lim = lim.orDefault()
 	version := map[string]string{}
-	var ids []string
-	listed := 0
-	if err := objs.List(ctx, AccountsPrefix, func(o objstore.Object) error {
-		// Every key counts (cbfs writes nothing else there): a listing
-		// of other names cannot go on for longer.
-		if listed++; listed > lim.Archives {
-			return fmt.Errorf("%s: more than %d objects under %s (at most one archive per account)", objs, lim.Archives, AccountsPrefix)
-		}
-		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, AccountsPrefix), ArchiveExt)
-		if ok && validName(id) && !strings.Contains(id, "/") {
-			ids = append(ids, id)
-			version[o.Name] = o.Version
-		}
-		return nil
-	}); err != nil {
+	archives, _, err := listAccounts(ctx, objs, lim)
+	if err != nil {
 		return rep, err
 	}
+	var ids []string
+	for id, o := range archives {
+		ids = append(ids, id)
+		version[o.Name] = o.Version
+	}
+	sort.Strings(ids)
 	n := 0
 	if err := objs.List(ctx, ServerArchive, func(o objstore.Object) error {
 		if n++; n > maxServerKeys {
@@ -435,7 +434,7 @@ func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int
 		failed = append(failed, &ArchiveError{Archive: name, Account: id, Err: err})
 		mu.Unlock()
 	}
-	err := workers.Each(ctx, max(threads, 1), ids, func(id string) error {
+	err = workers.Each(ctx, max(threads, 1), ids, func(id string) error {
 		name := AccountArchive(id)
 		final := filepath.Join(accounts, id)
 		if v, ok := had[name]; ok && v == version[name] {
