@@ -7,8 +7,11 @@
 // (retrieveMetadataFromArchive). docs/FORMAT.md § 17 describes the layout.
 //
 // UploadBlobs copies the blobs the bucket lacks (put if absent, after one
-// listing of items/); UploadMetadata writes every archive; Retrieve
-// rebuilds a local metadata tree from the archives, in parallel. Nothing
+// listing of items/); UploadMetadata writes every archive, and beside each
+// account's a summary (accounts/<id>.info, its account_info); Retrieve
+// rebuilds a local metadata tree from the archives, in parallel; OpenLazy
+// builds one from the summaries alone and fetches an account's archive
+// when Lazy.Account asks (lazy.go). Nothing
 // here deletes an object: a blob stays in the bucket while any state may
 // name it (a purge of the bucket is not implemented).
 //
@@ -64,7 +67,8 @@ const MaxEntry = 1 << 30
 // Limits bound what Retrieve takes from the bucket. A zero field takes
 // DefaultLimits' value.
 type Limits struct {
-	// Archives: account archives listed (accounts/<id>.tar.gz).
+	// Archives: account archives listed (accounts/<id>.tar.gz); as many
+	// other objects (the summaries, accounts/<id>.info) are listed.
 	Archives int
 	// Files: entries of one archive; Bytes: its tar stream inflated;
 	// Compressed: its object (announced or read); Time: its fetch and
@@ -221,7 +225,8 @@ func UploadBlobs(ctx context.Context, root string, objs objstore.Store, threads 
 }
 
 // UploadMetadata writes the metadata archives of the Backup Path at root:
-// one per account folder, and the server's.
+// one per account folder, each followed by its summary (AccountInfo, see
+// putInfo), and the server's.
 func UploadMetadata(ctx context.Context, root string, objs objstore.Store, threads int) (Report, error) {
 	var rep Report
 	ents, err := confined.ReadDir(root, backuppath.AccountsDir)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
@@ -387,5 +388,38 @@ func TestOpenLazyAfterOpen(t *testing.T) {
 	require.NoError(t, err)
 	for _, id := range lb.ids {
 		assert.Equal(t, files(t, filepath.Join(lb.src, "accounts", id)), files(t, filepath.Join(lazyRoot, "accounts", id)))
+	}
+}
+
+// A summary that lies (announced past MaxInfo, endless, a byte a second)
+// is refused within its bounds, and the account is named from its
+// archive, fetched at open.
+func TestOpenLazyHostileSummary(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body s3hostile.Body
+		lim  Limits
+	}{
+		{"200 MiB announced", s3hostile.Oversize(200 << 20), Limits{}},
+		{"endless", s3hostile.EndlessTar("x", 64<<10, true), Limits{}},
+		{"a byte a second", s3hostile.Trickle([]byte(`{"id":"good","name":"liar"}`)), Limits{Time: 2 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := s3hostile.Start(t)
+			goodArchives(srv)
+			srv.Lie("p/"+AccountInfo("good"), []byte(`{"id":"good"}`), tc.body)
+			b := hostileStore(t, srv, s3.Options{})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			root := t.TempDir()
+			_, _, lz, err := OpenLazy(ctx, b, root, 0, "", 4, tc.lim)
+			require.NoError(t, ctx.Err(), "still opening after a minute")
+			require.NoError(t, err)
+			defer lz.Close()
+			st, _ := lz.Status("good")
+			assert.Equal(t, Fetched, st, "named from its archive")
+			assert.Equal(t, map[string]string{"account_info": `{"id":"good"}`, "items/01/101": `{"id":101}`}, files(t, filepath.Join(root, "accounts", "good")))
+			assert.Empty(t, leftovers(t, root))
+		})
 	}
 }
