@@ -7,8 +7,11 @@
 // (retrieveMetadataFromArchive). docs/FORMAT.md § 17 describes the layout.
 //
 // UploadBlobs copies the blobs the bucket lacks (put if absent, after one
-// listing of items/); UploadMetadata writes every archive; Retrieve
-// rebuilds a local metadata tree from the archives, in parallel. Nothing
+// listing of items/); UploadMetadata writes every archive, and beside each
+// account's a summary (accounts/<id>.info, its account_info); Retrieve
+// rebuilds a local metadata tree from the archives, in parallel; OpenLazy
+// builds one from the summaries alone and fetches an account's archive
+// when Lazy.Account asks (lazy.go). Nothing
 // here deletes an object: a blob stays in the bucket while any state may
 // name it (a purge of the bucket is not implemented).
 //
@@ -64,7 +67,8 @@ const MaxEntry = 1 << 30
 // Limits bound what Retrieve takes from the bucket. A zero field takes
 // DefaultLimits' value.
 type Limits struct {
-	// Archives: account archives listed (accounts/<id>.tar.gz).
+	// Archives: account archives listed (accounts/<id>.tar.gz); as many
+	// other objects (the summaries, accounts/<id>.info) are listed.
 	Archives int
 	// Files: entries of one archive; Bytes: its tar stream inflated;
 	// Compressed: its object (announced or read); Time: its fetch and
@@ -221,7 +225,8 @@ func UploadBlobs(ctx context.Context, root string, objs objstore.Store, threads 
 }
 
 // UploadMetadata writes the metadata archives of the Backup Path at root:
-// one per account folder, and the server's.
+// one per account folder, each followed by its summary (AccountInfo, see
+// putInfo), and the server's.
 func UploadMetadata(ctx context.Context, root string, objs objstore.Store, threads int) (Report, error) {
 	var rep Report
 	ents, err := confined.ReadDir(root, backuppath.AccountsDir)
@@ -255,7 +260,13 @@ func UploadMetadata(ctx context.Context, root string, objs objstore.Store, threa
 		if err := objs.Put(ctx, AccountArchive(id), bytes.NewReader(buf), int64(len(buf))); err != nil {
 			return err
 		}
-		add(len(files), int64(len(buf)))
+		// The summary follows the archive, so it never names an account
+		// whose archive is not there yet.
+		n, err := putInfo(ctx, root, objs, id)
+		if err != nil {
+			return err
+		}
+		add(len(files), int64(len(buf))+n)
 		return nil
 	}, nil)
 	if err != nil {
@@ -380,23 +391,16 @@ func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int
 	var rep Report
 	lim = lim.orDefault()
 	version := map[string]string{}
-	var ids []string
-	listed := 0
-	if err := objs.List(ctx, AccountsPrefix, func(o objstore.Object) error {
-		// Every key counts (cbfs writes nothing else there): a listing
-		// of other names cannot go on for longer.
-		if listed++; listed > lim.Archives {
-			return fmt.Errorf("%s: more than %d objects under %s (at most one archive per account)", objs, lim.Archives, AccountsPrefix)
-		}
-		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Name, AccountsPrefix), ArchiveExt)
-		if ok && validName(id) && !strings.Contains(id, "/") {
-			ids = append(ids, id)
-			version[o.Name] = o.Version
-		}
-		return nil
-	}); err != nil {
+	archives, _, err := listAccounts(ctx, objs, lim)
+	if err != nil {
 		return rep, err
 	}
+	var ids []string
+	for id, o := range archives {
+		ids = append(ids, id)
+		version[o.Name] = o.Version
+	}
+	sort.Strings(ids)
 	n := 0
 	if err := objs.List(ctx, ServerArchive, func(o objstore.Object) error {
 		if n++; n > maxServerKeys {
@@ -435,7 +439,7 @@ func Retrieve(ctx context.Context, objs objstore.Store, dest string, threads int
 		failed = append(failed, &ArchiveError{Archive: name, Account: id, Err: err})
 		mu.Unlock()
 	}
-	err := workers.Each(ctx, max(threads, 1), ids, func(id string) error {
+	err = workers.Each(ctx, max(threads, 1), ids, func(id string) error {
 		name := AccountArchive(id)
 		final := filepath.Join(accounts, id)
 		if v, ok := had[name]; ok && v == version[name] {
