@@ -86,8 +86,12 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	start := time.Now()
 	var bp *backuppath.Path
 	var remote *blob.Remote
+	var lazy *external.Lazy
 	if s3.IsURL(c.BackupPath) {
-		bp, remote, err = openS3Path(ctx, c.BackupPath, c.S3, c.CacheDir, c.CacheSize, c.KeyMap, external.Limits{Files: c.S3MaxArchiveFiles})
+		bp, remote, lazy, err = openS3Path(ctx, c.BackupPath, c.S3, c.CacheDir, c.CacheSize, c.KeyMap, external.Limits{Files: c.S3MaxArchiveFiles})
+		if lazy != nil {
+			defer lazy.Close()
+		}
 	} else {
 		bp, err = backuppath.OpenWithKeyMap(c.BackupPath, c.KeyMap)
 	}
@@ -119,7 +123,13 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(mountMemoryLimit)
 	}
-	ix, err := index.OpenWith(bp, dbPath, index.Options{})
+	var opts index.Options
+	if lazy != nil {
+		// An account's metadata archive is fetched when its items are
+		// first indexed (its first use, or the background indexer).
+		opts.Prepare = lazy.Account
+	}
+	ix, err := index.OpenWith(bp, dbPath, opts)
 	if err != nil {
 		return err
 	}
