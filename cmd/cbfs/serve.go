@@ -50,7 +50,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		level = slog.LevelDebug
 	}
 	log := newLogger(c.LogFormat, level)
-	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags}
+	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags, S3: c.S3.Options()}
 	runner, err := operations.New(settings, log)
 	if err != nil {
 		return err
