@@ -194,7 +194,10 @@ func TestMountRefreshPoll(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return refreshInbox(mp, "carl@example.test") == 2 && refreshInbox(mp, "ann@example.test") == 2
 	}, time.Minute, 50*time.Millisecond, "the poll shows the scan:\n%s", p.stderr)
-	assert.Contains(t, p.stderr.String(), "refreshed (Backup Path changed): 2 accounts (1 new")
+	// Logged once the new tree is in place: poll the log too.
+	require.Eventually(t, func() bool {
+		return strings.Contains(p.stderr.String(), "refreshed (Backup Path changed): 2 accounts (1 new")
+	}, time.Minute, 50*time.Millisecond, "the refresh is logged:\n%s", p.stderr)
 
 	// An account removed from the Backup Path goes too.
 	require.NoError(t, os.RemoveAll(filepath.Join(root, "accounts", refreshAccountID(t, root, "carl@example.test"))))
