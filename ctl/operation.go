@@ -19,6 +19,7 @@ import (
 
 	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/grammar"
+	"github.com/cbfs/cbfs/objstore/s3"
 	"github.com/cbfs/cbfs/operations"
 	"github.com/cbfs/cbfs/opqueue"
 	"github.com/cbfs/cbfs/service"
@@ -29,6 +30,9 @@ import (
 // foreground because no service is running) and --wait.
 type OpFlags struct {
 	cli.ServiceFlags
+	// S3 reaches an s3:// Backup Path given to the command (a restore's
+	// source) when it runs here; a running service uses its own.
+	S3 s3.Flags `embed:""`
 }
 
 // WaitFlag is --wait of the commands that enqueue.
@@ -38,7 +42,7 @@ type WaitFlag struct {
 
 // settings are the service settings of a command.
 func (f *OpFlags) settings(g *Globals) (operations.Settings, error) {
-	s := operations.Settings{BackupPath: g.Root(), KeyMap: g.KeyMap, Flags: f.Flags}
+	s := operations.Settings{BackupPath: g.Root(), KeyMap: g.KeyMap, Flags: f.Flags, S3: f.S3.Options()}
 	if err := s.Normalize(); err != nil {
 		return s, cli.Usagef("%w", err)
 	}

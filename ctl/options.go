@@ -6,12 +6,10 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
-
-	"github.com/cbfs/cbfs/internal/cli"
 )
 
 // The service flags (--source, --smtp, --retention-days, ... and --config:
-// cli.ServiceFlags) are accepted by every command that runs or manages
+// cli.ServiceFlags; --s3-insecure ...: OpFlags) are accepted by every command that runs or manages
 // operations, but listed in one place, "cbctl options", as "kubectl
 // options" lists kubectl's: a command's --help shows its own parameters
 // first, then the global flags, and points there.
@@ -21,7 +19,7 @@ type optionsCmd struct{}
 
 // Help is the long help of options.
 func (c *optionsCmd) Help() string {
-	return `Every command that runs or manages operations (the backup do* verbs, getMap, getRestoreLedger, the queue commands, config) accepts these settings of the service, as flags or in the --config file. They are used when cbctl runs the operation itself because no cbfs serve is listening; a running service uses its own.`
+	return `Every command that runs or manages operations (the backup do* verbs, getMap, getRestoreLedger, the queue commands, config) accepts these settings of the service, as flags or in the --config file. They are used when cbctl runs the operation itself because no cbfs serve is listening; a running service uses its own. The --s3-* flags reach a Backup Path kept on S3-compatible storage given as s3://bucket/prefix (doExternalRestore s3://..., a restore's backup_path): --s3-insecure for a store that speaks plain HTTP, as insecure=1 in the URL.`
 }
 
 func (c *optionsCmd) Run(g *Globals) error {
@@ -38,10 +36,11 @@ var serviceFlagNames = func() map[string]bool {
 	return names
 }()
 
-// serviceFlags is cli.ServiceFlags' flags, in order.
+// serviceFlags is OpFlags' flags (cli.ServiceFlags, then the --s3-* of
+// an s3:// Backup Path), in order.
 func serviceFlags() []*kong.Flag {
-	var cli struct{ cli.ServiceFlags }
-	k, err := kong.New(&cli, kong.Name("cbctl"), kong.Exit(func(int) {}))
+	var flags struct{ OpFlags }
+	k, err := kong.New(&flags, kong.Name("cbctl"), kong.Exit(func(int) {}))
 	if err != nil {
 		panic(err)
 	}
@@ -54,11 +53,18 @@ func serviceFlags() []*kong.Flag {
 	return out
 }
 
-// hideServiceFlags hides the service flags from every command's --help
-// (they still parse).
+// hideServiceFlags hides the service flags from the --help of every
+// command that takes them (they still parse); a command's own flag of the
+// same name (retrieveMetadataFromArchive S3's --s3-*) stays shown.
 func hideServiceFlags(n *kong.Node) {
+	own := true
 	for _, f := range n.Flags {
-		if serviceFlagNames[f.Name] {
+		if f.Name == "config" {
+			own = false
+		}
+	}
+	for _, f := range n.Flags {
+		if serviceFlagNames[f.Name] && !own {
 			f.Hidden = true
 		}
 	}
@@ -70,7 +76,7 @@ func hideServiceFlags(n *kong.Node) {
 // hasServiceFlags says whether the command accepts the service flags.
 func hasServiceFlags(n *kong.Node) bool {
 	for _, f := range n.Flags {
-		if serviceFlagNames[f.Name] {
+		if f.Name == "config" && serviceFlagNames[f.Name] {
 			return true
 		}
 	}

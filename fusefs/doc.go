@@ -43,16 +43,18 @@
 //
 // The root, server/, each account folder and each server/config/<date>/
 // are small and fixed: their children are built once in OnAdd as persistent
-// inodes. Everything that can be large (accounts/, folders with 100k
-// messages, items/, deleted/, at/, blobs/) is served by Lookup and a
-// listing computed at opendir, from the index (blobs/: from the blob area);
-// those nodes are forgotten when the kernel forgets them.
+// inodes (a refresh builds the root's anew, and releases the old ones).
+// Everything that can be large (accounts/, folders with 100k messages,
+// items/, deleted/, at/, blobs/) is served by Lookup and a listing
+// computed at opendir, from the index (blobs/: from the blob area); those
+// nodes are forgotten when the kernel forgets them.
 //
 // # Kernel caching
 //
-// The tree cannot change while mounted (the index is loaded before the mount
-// and not refreshed under it; blobs are immutable), so caching is long and
-// explicit: entry, attribute and negative-entry timeouts are
+// The tree changes only when the mount is refreshed (refresh.go: the
+// index is re-read, the root's folders replaced by nodes of a new
+// generation and the kernel told to drop its entries for the old ones;
+// blobs are immutable), so caching is long and explicit: entry, attribute and negative-entry timeouts are
 // Options.Timeout (1 hour by default); every file is opened with
 // FOPEN_KEEP_CACHE, so its pages survive close and reopen; every folder is
 // opened with FOPEN_CACHE_DIR, so the kernel keeps listings too. Files
@@ -95,8 +97,9 @@
 //     entries (dropped whole when full). Blobs are immutable, so these
 //     answers never go stale. The mount holds no cache of content itself.
 //   - Listings computed at opendir, kept by the folder node until the kernel
-//     forgets it: a latest-folder's item list, an at/ moment's whole view
-//     (one scan of the account's items), the account list, server/.
+//     forgets it or a refresh replaces it: a latest-folder's item list, an
+//     at/ moment's whole view (one scan of the account's items), the
+//     account list, server/.
 //
 // # Inode numbers
 //

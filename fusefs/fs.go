@@ -64,6 +64,7 @@ type FS struct {
 	// and kept, streamed, read ahead, checked once (blob.Cache).
 	blobs  *blob.Cache
 	hashed hashedInodes
+	rf     refresher // refresh.go
 }
 
 // New returns the tree of ix's Backup Path.
@@ -101,6 +102,8 @@ var errBlobless = fmt.Errorf("%w: blobless Backup Path (no items/ folder): the c
 func (f *FS) Root() fs.InodeEmbedder {
 	r := &rootDir{}
 	r.init(f, inoRoot, true, 0, f.mtime)
+	r.xa = f.rootXattrs
+	f.rf.root = r
 	return r
 }
 
@@ -156,6 +159,7 @@ type node struct {
 	size  atomic.Int64
 	mtime time.Time
 	xa    func() []xattr // user.cbfs.* attributes, computed on demand; nil: none
+	gen   uint64         // refresh generation (StableAttr.Gen, refresh.go)
 }
 
 func (n *node) init(f *FS, ino uint64, dir bool, size int64, mtime time.Time) {
@@ -165,9 +169,9 @@ func (n *node) init(f *FS, ino uint64, dir bool, size int64, mtime time.Time) {
 
 func (n *node) stable() fs.StableAttr {
 	if n.dir {
-		return fs.StableAttr{Mode: syscall.S_IFDIR, Ino: n.ino}
+		return fs.StableAttr{Mode: syscall.S_IFDIR, Ino: n.ino, Gen: n.gen}
 	}
-	return fs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino}
+	return fs.StableAttr{Mode: syscall.S_IFREG, Ino: n.ino, Gen: n.gen}
 }
 
 func (n *node) fill(a *fuse.Attr) {
@@ -325,11 +329,13 @@ type child interface {
 	fs.InodeEmbedder
 	stable() fs.StableAttr
 	fill(*fuse.Attr)
+	setGen(uint64)
 }
 
 // newChild registers c under parent and fills out (go-fuse reuses an
 // existing node with the same inode number).
 func newChild(ctx context.Context, parent *fs.Inode, c child, out *fuse.EntryOut) *fs.Inode {
+	c.setGen(genOf(parent))
 	in := parent.NewInode(ctx, c, c.stable())
 	if ops, ok := in.Operations().(child); ok {
 		ops.fill(&out.Attr)
@@ -341,6 +347,7 @@ func newChild(ctx context.Context, parent *fs.Inode, c child, out *fuse.EntryOut
 
 // addStatic adds c as a persistent child (static folders).
 func addStatic(ctx context.Context, parent *fs.Inode, name string, c child) {
+	c.setGen(genOf(parent))
 	parent.AddChild(name, parent.NewPersistentInode(ctx, c, c.stable()), false)
 }
 

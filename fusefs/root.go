@@ -19,16 +19,9 @@ var (
 )
 
 func (r *rootDir) OnAdd(ctx context.Context) {
-	f := r.fsys
-	a := &accountsDir{}
-	a.init(f, inoAccounts, true, 0, f.mtime)
-	addStatic(ctx, &r.Inode, "accounts", a)
-	b := &blobsDir{}
-	b.init(f, inoBlobs, true, 0, f.mtime)
-	addStatic(ctx, &r.Inode, "blobs", b)
-	s := &serverDir{}
-	s.init(f, inoServer, true, 0, f.mtime)
-	addStatic(ctx, &r.Inode, "server", s)
+	for _, t := range r.fsys.tops(0) { // refresh.go swaps them for newer ones
+		addStatic(ctx, &r.Inode, t.name, t.node)
+	}
 }
 
 func (r *rootDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {

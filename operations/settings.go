@@ -54,6 +54,10 @@ type Settings struct {
 	BackupPath string
 	KeyMap     string // --keymap FILE: how to read the item and account files of another dialect ("" infers)
 	Flags
+	// S3 reaches s3:// Backup Paths (a restore's source): --s3-insecure,
+	// --s3-endpoint ... of cbctl or cbfs serve, with the URL's own
+	// parameters (endpoint=, insecure=1 ...) as s3.Open combines them.
+	S3 s3.Options
 }
 
 // OpenPath opens a Backup Path (the service's, or a restore's source) with
@@ -73,7 +77,7 @@ func (s *Settings) OpenPath(root string) (*backuppath.Path, error) {
 
 // openS3 opens the Backup Path kept at an s3:// URL.
 func (s *Settings) openS3(rawURL string) (*backuppath.Path, error) {
-	b, err := s3.Open(rawURL, s3.Options{})
+	b, err := s3.Open(rawURL, s.S3)
 	if err != nil {
 		return nil, err
 	}

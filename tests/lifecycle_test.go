@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/cbfs/cbfs/sample"
 )
@@ -89,9 +90,13 @@ func TestMountThroughMountFuse3(t *testing.T) {
 	// cbfs on mount's PATH; an fstab line would say fuse.cbfs.
 	src := bin + "#" + root
 	out, err := exec.Command("mount", "-t", "fuse", src, mp, "-o",
-		"ro,nosuid,nodev,allow_other,umask=027,gid=4,index="+filepath.Join(dir, "index.db")).CombinedOutput()
+		"ro,nosuid,nodev,allow_other,umask=027,gid=4,refresh=5m,index="+filepath.Join(dir, "index.db")).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.True(t, mountIsMounted(mp))
+	every := make([]byte, 64)
+	n, err := unix.Getxattr(mp, "user.cbfs.refresh_every", every)
+	require.NoError(t, err)
+	assert.Equal(t, "5m0s", string(every[:n]), "refresh=5m")
 	fi, err := os.Stat(filepath.Join(mp, "accounts"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o550), fi.Mode().Perm(), "umask=027")

@@ -16,8 +16,8 @@ import (
 )
 
 // TestServeMount runs `cbfs serve --mount DIR` against a real Dovecot: a
-// scan through the service shows up under DIR (the service remounts after
-// an operation that wrote the Backup Path), each message's .eml is what
+// scan through the service shows up under DIR (the service refreshes its
+// mount in place after an operation that wrote the Backup Path), each message's .eml is what
 // Dovecot holds, byte for byte, and SIGTERM unmounts and exits 0.
 func TestServeMount(t *testing.T) {
 	mountSkipUnlessFUSE(t)
@@ -66,13 +66,16 @@ func TestServeMount(t *testing.T) {
 	rep := ok(t, "backup", "doSmartScan", "--wait", "--state-dir", st).stdout
 	require.Equal(t, 2, statLine(t, rep, "Items New"), rep)
 
-	// The remount follows the operation: poll briefly for the new tree.
+	// The refresh follows the operation: poll briefly for the new tree.
 	inbox := filepath.Join(mp, "accounts", user, "folders", "Inbox")
 	var emls []string
 	require.Eventually(t, func() bool {
 		emls, _ = filepath.Glob(filepath.Join(inbox, "*.eml"))
 		return len(emls) == 2
 	}, 5*time.Second, 20*time.Millisecond, "two messages under %s:\n%s", inbox, srv.stderr.String())
+	require.Eventually(t, func() bool { return strings.Contains(srv.stderr.String(), "mount refreshed") }, 30*time.Second, 20*time.Millisecond,
+		"refreshed in place, not remounted:\n%s", srv.stderr.String())
+	assert.NotContains(t, srv.stderr.String(), "remount failed")
 	seen := map[string]bool{}
 	for _, p := range emls {
 		got, err := os.ReadFile(p)

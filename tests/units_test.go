@@ -163,12 +163,17 @@ func TestUnitsVerify(t *testing.T) {
 	}
 	serve, _ := os.ReadFile(filepath.Join(units, "cbfs-serve.service"))
 	for _, want := range []string{"Type=simple", "StateDirectory=cbfs", "--state-dir /var/lib/cbfs", "LoadCredential=imap-password:/etc/cbfs/imap-password",
-		"Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=/srv/backup", "NoNewPrivileges=yes", "--log-format json"} {
+		"Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=/srv/backup", "CacheDirectory=cbfs", "NoNewPrivileges=yes", "--log-format json"} {
 		if strings.HasPrefix(want, "--") {
 			want = "    " + want // an ExecStart continuation line
 		}
 		assert.Contains(t, string(serve), "\n"+want, "cbfs-serve.service")
 	}
+	// The mount unit uses the index the service keeps current (the
+	// default one: no index=).
+	mnt, _ := os.ReadFile(filepath.Join(units, "mnt-backup.mount"))
+	assert.NotContains(t, string(mnt), "\nOptions=ro,allow_other,umask=027,nofail,index=")
+	assert.Contains(t, string(mnt), "\nOptions=ro,allow_other,umask=027,nofail,refresh=1m,")
 	cmd := exec.Command("systemd-analyze", "verify", "--man=no", "cbfs-serve.service", "mnt-backup.mount", "cbfs-mount@backup.service")
 	cmd.Dir = units
 	out, err := cmd.CombinedOutput()

@@ -59,10 +59,12 @@ func fstabArgs(args []string, commands []string) (out []string, ok bool, err err
 				out = append(out, "--rebuild")
 			case hasVal && (key == "uid" || key == "gid" || key == "umask" || key == "index" || key == "keymap"):
 				out = append(out, "--"+key, val)
+			case hasVal && key == "refresh":
+				out = append(out, "--refresh-every", val)
 			case hasVal && key == "log":
 				out = append(out, "--log-file", val)
 			default:
-				return nil, true, fmt.Errorf("mount option %q: cbfs takes allow_other, uid=, gid=, umask=, index=, keymap=, log=, rebuild (and ignores ro, rw, defaults, nosuid, nodev, _netdev, x-*...)", o)
+				return nil, true, fmt.Errorf("mount option %q: cbfs takes allow_other, uid=, gid=, umask=, index=, keymap=, log=, refresh=, rebuild (and ignores ro, rw, defaults, nosuid, nodev, _netdev, x-*...)", o)
 			}
 		}
 	}

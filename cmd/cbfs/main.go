@@ -23,8 +23,12 @@ type Globals struct {
 // CLI is the command line.
 type CLI struct {
 	Globals
-	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT, SIGTERM and SIGHUP unmount; with --daemon, SIGHUP reopens the log file instead)."`
+	Mount   mountCmd   `cmd:"" help:"Mount a Backup Path read-only and stay in the foreground until unmounted (SIGINT, SIGTERM and SIGHUP unmount; with --daemon, SIGHUP reopens the log file and refreshes instead)."`
 	Serve   serveCmd   `cmd:"" help:"Run the backup service of one mail server: operation queue, scheduled scans and purges, cbctl's socket."`
+	Refresh refreshCmd `cmd:"" help:"Make a running mount show new backups now, without unmounting."`
+	Umount  umountCmd  `cmd:"" help:"Unmount a cbfs mount."`
+	Mounts  mountsCmd  `cmd:"" help:"List the cbfs mounts: mountpoint, Backup Path, index, since when."`
+	Cache   cacheCmd   `cmd:"" help:"Look after the index cache folder."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -59,7 +63,7 @@ func main() {
 		os.Exit(1)
 	}
 	args := os.Args[1:]
-	if rewritten, ok, err := fstabArgs(args, []string{"mount", "serve", "version", "help"}); ok {
+	if rewritten, ok, err := fstabArgs(args, []string{"mount", "serve", "refresh", "umount", "mounts", "cache", "version", "help"}); ok {
 		if err != nil {
 			exit(stop, &cli.UsageError{Err: err})
 		}

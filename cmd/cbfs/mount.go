@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,18 +33,19 @@ import (
 
 // mountCmd is `cbfs mount BACKUP_PATH MOUNTPOINT`.
 type mountCmd struct {
-	BackupPath string `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
-	Mountpoint string `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
-	Index      string `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
-	AllowOther bool   `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox). A user other than root needs user_allow_other in /etc/fuse.conf."`
-	UID        string `name:"uid" placeholder:"USER" help:"Owner of every file and folder: a user name or number (default: you)."`
-	GID        string `name:"gid" placeholder:"GROUP" help:"Group of every file and folder: a group name (adm) or number (default: yours)."`
-	Umask      string `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits to clear from every file (r--r--r--) and folder (r-xr-xr-x); the kernel enforces them. 077: only the owner reads; 027: the owner and the group (--gid)."`
-	Daemon     bool   `name:"daemon" help:"Go to the background once mounted; the exit status says whether the mount is up (what /etc/fstab and systemd need)."`
-	LogFile    string `name:"log-file" placeholder:"FILE" help:"With --daemon: append the mount's messages to FILE (default: discard them)."`
-	Rebuild    bool   `help:"Rebuild the index from scratch instead of refreshing it."`
-	FullIndex  bool   `name:"full-index" help:"Index every account's items before mounting (default: the mount is ready once the accounts are listed; an account's items are indexed when it is first entered, and the others in the background)."`
-	KeyMap     string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect, when the inference is wrong (JSON; see docs/FORMAT.md § 12.2 and cbctl backup getFormatInfo)."`
+	BackupPath string        `arg:"" name:"BACKUP_PATH" help:"The Backup Path to mount (never written to): a folder, or s3://bucket/prefix for one kept on S3-compatible storage (metadata archives fetched into --cache-dir, blobs fetched on demand)."`
+	Mountpoint string        `arg:"" name:"MOUNTPOINT" help:"An empty folder outside the Backup Path."`
+	Index      string        `name:"index" placeholder:"PATH" help:"Index file (default: in $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, ~/.cache/cbfs for others; named from the Backup Path, and kept current by cbfs serve)."`
+	AllowOther bool          `name:"allow-other" help:"Let other local users use the mount: each then reads what --umask allows (with the default 077, nothing; with 022, every mailbox). A user other than root needs user_allow_other in /etc/fuse.conf."`
+	UID        string        `name:"uid" placeholder:"USER" help:"Owner of every file and folder: a user name or number (default: you)."`
+	GID        string        `name:"gid" placeholder:"GROUP" help:"Group of every file and folder: a group name (adm) or number (default: yours)."`
+	Umask      string        `name:"umask" default:"077" placeholder:"OCTAL" help:"Permission bits to clear from every file (r--r--r--) and folder (r-xr-xr-x); the kernel enforces them. 077: only the owner reads; 027: the owner and the group (--gid)."`
+	Daemon     bool          `name:"daemon" help:"Go to the background once mounted; the exit status says whether the mount is up (what /etc/fstab and systemd need)."`
+	LogFile    string        `name:"log-file" placeholder:"FILE" help:"With --daemon: append the mount's messages to FILE (default: discard them)."`
+	Rebuild    bool          `help:"Rebuild the index from scratch instead of refreshing it."`
+	FullIndex  bool          `name:"full-index" help:"Index every account's items before mounting (default: the mount is ready once the accounts are listed; an account's items are indexed when it is first entered, and the others in the background)."`
+	Refresh    time.Duration `name:"refresh-every" default:"1m" placeholder:"DURATION" help:"Look this often whether the Backup Path changed (backupstat, accounts/ and each account's folder, account_info, account_stat and items/: a few stat calls per account) and, if so, refresh the index and show the new backups without unmounting; 0 turns it off (cbfs refresh MOUNTPOINT, and SIGHUP to a --daemon mount, refresh by hand) (default: ${default})."`
+	KeyMap     string        `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect, when the inference is wrong (JSON; see docs/FORMAT.md § 12.2 and cbctl backup getFormatInfo)."`
 
 	CacheDir  string   `name:"cache-dir" placeholder:"DIR" help:"With s3://: where the metadata tree and the fetched blobs are kept (default: a folder named from the URL next to the index)."`
 	CacheSize string   `name:"cache-size" default:"2G" placeholder:"SIZE" help:"With s3://: at most this many bytes of fetched blobs are kept (least recently used go first; K, M, G, T suffixes)."`
@@ -80,9 +82,13 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	if c.Daemon && !isDaemonChild() {
 		return daemonize(c.LogFile)
 	}
+	if c.Refresh < 0 {
+		return cli.Usagef("--refresh-every %s: want a duration such as 1m, or 0 for never", c.Refresh)
+	}
 	ctx, stopOnHangup := context.WithCancelCause(ctx)
 	defer stopOnHangup(nil)
-	go c.hangups(ctx, hup, stopOnHangup)
+	var live liveMount
+	go c.hangups(ctx, hup, stopOnHangup, &live)
 	start := time.Now()
 	var bp *backuppath.Path
 	var remote *blob.Remote
@@ -159,11 +165,16 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		return fmt.Errorf("index %s: %w", c.BackupPath, err)
 	}
 
-	server, err := mountIndex(ix, mp, mountOptions{debug: g.Debug, allowOther: c.AllowOther,
-		noReadDirPlus: c.NoReadDirPlus, uid: uid, gid: gid, umask: uint32(umask)})
+	server, fsys, err := mountIndex(ix, mp, mountOptions{debug: g.Debug, allowOther: c.AllowOther,
+		noReadDirPlus: c.NoReadDirPlus, uid: uid, gid: gid, umask: uint32(umask),
+		info: fusefs.MountInfo{Source: c.BackupPath, Index: absPath(dbPath), Since: time.Now(), PID: os.Getpid(), RefreshEvery: c.Refresh}})
 	if err != nil {
 		return err
 	}
+	live.fsys.Store(fsys)
+	bg := startBackground(ctx, ix, os.Stderr, !c.FullIndex)
+	fsys.OnRefreshed(bg.kick)
+	go fsys.Poll(ctx, c.Refresh)
 	if remote != nil && c.S3Prefetch > 0 {
 		remote.Prefetch = c.S3Prefetch
 	}
@@ -182,9 +193,6 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		shown, mp, st.Accounts, items, time.Since(start).Round(time.Millisecond), mp)
 	fmt.Println(ready)
 	daemonReady(ready)
-	if !c.FullIndex {
-		go indexInBackground(ctx, ix, os.Stderr)
-	}
 
 	done := make(chan struct{})
 	go func() {
@@ -204,7 +212,7 @@ func (c *mountCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 // terminal: SIGHUP is the daemon's "reload" (logrotate's kill -HUP), so it
 // reopens --log-file and stays mounted. A foreground mount's terminal went
 // away: it stops (cancel), unmounting.
-func (c *mountCmd) hangups(ctx context.Context, hup *hangups, cancel context.CancelCauseFunc) {
+func (c *mountCmd) hangups(ctx context.Context, hup *hangups, cancel context.CancelCauseFunc, live *liveMount) {
 	if hup == nil {
 		return
 	}
@@ -220,14 +228,38 @@ func (c *mountCmd) hangups(ctx context.Context, hup *hangups, cancel context.Can
 		}
 		if c.LogFile == "" {
 			fmt.Fprintln(os.Stderr, "cbfs: SIGHUP: reload (no --log-file to reopen); still mounted")
-			continue
-		}
-		if err := reopenLog(c.LogFile); err != nil {
+		} else if err := reopenLog(c.LogFile); err != nil {
 			fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: reopen %s: %v (still writing the old file); still mounted\n", c.LogFile, err)
-			continue
+		} else {
+			fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: log file %s reopened; still mounted\n", c.LogFile)
 		}
-		fmt.Fprintf(os.Stderr, "cbfs: SIGHUP: log file %s reopened; still mounted\n", c.LogFile)
+		if f := live.fsys.Load(); f != nil {
+			res, err := f.Refresh(ctx)
+			logRefresh("SIGHUP", res, err)
+		}
 	}
+}
+
+// liveMount is the mounted tree, once it is mounted.
+type liveMount struct{ fsys atomic.Pointer[fusefs.FS] }
+
+// logRefresh says on stderr (the --log-file of a --daemon mount) what a
+// refresh of the mount found.
+func logRefresh(why string, res fusefs.RefreshResult, err error) {
+	now := time.Now().UTC().Format(time.RFC3339)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cbfs: %s refresh (%s) failed: %v; the mount shows what it showed\n", now, why, err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "cbfs: %s refreshed (%s): %s\n", now, why, res)
+}
+
+// absPath is p made absolute, or p.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // reopenLog makes stdout and stderr the file at path (appended, made if
@@ -259,12 +291,13 @@ type mountOptions struct {
 	debug, allowOther, noReadDirPlus bool
 	uid, gid                         int // -1: the mounting process's
 	umask                            uint32
+	info                             fusefs.MountInfo // what the root's user.cbfs.* attributes say
 }
 
 // mountIndex mounts the indexed Backup Path read-only on mp (an absolute,
 // checked mountpoint: see checkMountpoint). cbfs mount and cbfs serve
 // --mount share it.
-func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, error) {
+func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, *fusefs.FS, error) {
 	fo := fusefs.Options{DisableReadDirPlus: o.noReadDirPlus, Umask: o.umask,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
 	if o.uid >= 0 {
@@ -274,6 +307,8 @@ func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, error
 		fo.GID = uint32(o.gid)
 	}
 	fsys := fusefs.New(ix, fo)
+	fsys.SetMountInfo(o.info)
+	fsys.SetRefreshLog(logRefresh)
 	opts := fsys.MountOptions(o.debug, o.allowOther, os.Geteuid() == 0)
 	var server *fuse.Server
 	said, err := withStderr(func() (err error) {
@@ -281,10 +316,10 @@ func mountIndex(ix *index.Index, mp string, o mountOptions) (*fuse.Server, error
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, fusermountError(err, said))
+		return nil, nil, fmt.Errorf("mount %s on %s: %w", ix.BackupPath().Root, mp, fusermountError(err, said))
 	}
 	os.Stderr.Write(said) // warnings of a mount that worked
-	return server, nil
+	return server, fsys, nil
 }
 
 // unmounter is the part of *fuse.Server unmount needs.
@@ -442,6 +477,38 @@ func defaultIndexPath(root string) (string, error) {
 // mountMemoryLimit is the mount's soft memory limit (debug.SetMemoryLimit)
 // unless GOMEMLIMIT says otherwise.
 const mountMemoryLimit = 192 << 20
+
+// background runs the index's background indexer: once at start (unless
+// told not to) and again after each refresh of the mount (every account is
+// then to be looked at again), until ctx ends.
+type background struct{ again chan struct{} }
+
+// startBackground starts it; now says whether to run at once.
+func startBackground(ctx context.Context, ix *index.Index, w io.Writer, now bool) *background {
+	b := &background{again: make(chan struct{}, 1)}
+	if now {
+		b.kick()
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.again:
+			}
+			indexInBackground(ctx, ix, w)
+		}
+	}()
+	return b
+}
+
+// kick asks for one more run (at most one is pending).
+func (b *background) kick() {
+	select {
+	case b.again <- struct{}{}:
+	default:
+	}
+}
 
 // indexInBackground indexes every account not yet current, yielding to
 // the accounts users enter, and says how far it got on w every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cbfs/cbfs/backuppath"
+	"github.com/cbfs/cbfs/fusefs"
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/internal/grammar"
@@ -29,7 +31,7 @@ type serveCmd struct {
 	cli.ServiceFlags
 	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00); one set with cbctl backup scheduler SmartScan set wins."`
 	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00); one set with cbctl backup scheduler purge set wins."`
-	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does); remounted after each operation that wrote it."`
+	Mount         string `name:"mount" placeholder:"DIR" help:"Also mount the Backup Path read-only on DIR (as cbfs mount does, with the same index); refreshed in place after each operation that wrote it."`
 	AllowOther    bool   `name:"allow-other" help:"With --mount: let other users see the mount."`
 	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
 	LogFormat     string `name:"log-format" enum:"text,json" default:"text" placeholder:"text|json" help:"How the log on stderr is written: text (key=value) or json (one object a line, for journald or a log shipper) (default: ${default})."`
@@ -39,7 +41,7 @@ type serveCmd struct {
 
 // Help is the long help of serve.
 func (c *serveCmd) Help() string {
-	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json) and the index of --mount (index.db), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck and the restores (doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore, with their ledger restore-ledger.db in the state directory), enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
+	return `Runs until SIGTERM or SIGINT. It takes the state directory's lock (one service per state directory), keeps the operation queue there (queue.db) with the backup toggles (backup_config.json), keeps the index that cbfs mount uses by default for the Backup Path current after each operation that wrote it (or, when a mount holds that index, tells the mount to refresh, as cbfs refresh does), answers cbctl on the Unix socket (mode 0600), and runs one operation at a time, in FIFO order: doSmartScan, doAccountScan, doPurge, doExport, doCoherencyCheck and the restores (doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore, with their ledger restore-ledger.db in the state directory), enqueued by cbctl or by the schedules. On SIGTERM the running operation stops at a safe point and is recorded stopped; running it again resumes it. Settings may come from --config FILE, a JSON object whose keys are the flag names ({"backup-path": "/srv/backup", "source": "imap://admin:pw@localhost:143", "accounts-file": "/etc/cbfs/accounts"}).`
 }
 
 // Run serves until ctx ends.
@@ -49,7 +51,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		level = slog.LevelDebug
 	}
 	log := newLogger(c.LogFormat, level)
-	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags}
+	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags, S3: c.S3.Options()}
 	runner, err := operations.New(settings, log)
 	if err != nil {
 		return err
@@ -192,8 +194,9 @@ func serviceSchedules(all []operations.ScheduleSetting) []service.Schedule {
 
 // refreshMountIndex brings the index cbfs mount uses by default for the
 // service's Backup Path (defaultIndexPath) up to date after an operation
-// wrote the path, and closes it again. A mount holding it (the index is
-// locked) is left alone: it refreshes the index itself when mounted again.
+// wrote the path, and closes it again. When a mount holds it (the index is
+// locked), the mount is told to refresh it (tellMounts), in the
+// background.
 func refreshMountIndex(ctx context.Context, s operations.Settings, log *slog.Logger) {
 	bp, err := s.OpenPath(s.BackupPath)
 	if err != nil {
@@ -207,7 +210,9 @@ func refreshMountIndex(ctx context.Context, s operations.Settings, log *slog.Log
 	start := time.Now()
 	ix, err := index.Open(bp, dbPath)
 	if errors.Is(err, index.ErrLocked) {
-		log.Info("index in use by a mount: not refreshed", "index", dbPath)
+		// A mount holds it: that mount refreshes it, told as cbfs
+		// refresh tells it (and it polls on its own as well).
+		tellMounts(dbPath, log)
 		return
 	}
 	if err != nil {
@@ -254,9 +259,12 @@ type serveMount struct {
 	bp         *backuppath.Path
 	ix         *index.Index
 	server     *fuse.Server
+	fsys       *fusefs.FS
+	dbPath     string
 	debug      bool
 	allowOther bool
 	log        *slog.Logger
+	life       context.Context // the service's: the background indexer's life
 }
 
 func startServeMount(ctx context.Context, s operations.Settings, dir string, debug, allowOther bool, log *slog.Logger) (*serveMount, error) {
@@ -271,11 +279,15 @@ func startServeMount(ctx context.Context, s operations.Settings, dir string, deb
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}
-	ix, err := index.Open(bp, s.Dir().Index())
+	dbPath, err := defaultIndexPath(bp.Root)
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}
-	m := &serveMount{mp: mp, bp: bp, ix: ix, debug: debug, allowOther: allowOther, log: log}
+	ix, err := index.Open(bp, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("--mount: %w", err)
+	}
+	m := &serveMount{mp: mp, bp: bp, ix: ix, dbPath: dbPath, debug: debug, allowOther: allowOther, log: log, life: ctx}
 	if err := m.mount(ctx); err != nil {
 		ix.Close()
 		return nil, err
@@ -285,26 +297,41 @@ func startServeMount(ctx context.Context, s operations.Settings, dir string, deb
 
 // mount refreshes the index and mounts it (mu held or not yet shared).
 func (m *serveMount) mount(ctx context.Context) error {
-	st, err := m.ix.Refresh(ctx, nil)
+	// The accounts now, their items on first use and in the background
+	// (as cbfs mount does: a path of any size is mounted at once).
+	st, err := m.ix.RefreshAccounts(ctx)
 	if err != nil {
 		return fmt.Errorf("--mount: index %s: %w", m.bp.Root, err)
 	}
 	// The service's mount is its own Backup Path: private, as the files are.
-	server, err := mountIndex(m.ix, m.mp, mountOptions{debug: m.debug, allowOther: m.allowOther, uid: -1, gid: -1, umask: 0o077})
+	server, fsys, err := mountIndex(m.ix, m.mp, mountOptions{debug: m.debug, allowOther: m.allowOther, uid: -1, gid: -1, umask: 0o077,
+		info: fusefs.MountInfo{Source: m.bp.Root, Index: m.dbPath, Since: time.Now(), PID: os.Getpid()}})
 	if err != nil {
 		return fmt.Errorf("--mount: %w", err)
 	}
-	m.server = server
+	m.server, m.fsys = server, fsys
+	bg := startBackground(m.life, m.ix, io.Discard, true)
+	fsys.OnRefreshed(bg.kick)
 	go server.Wait()
 	m.log.Info("mounted", "backup-path", m.bp.Root, "mountpoint", m.mp, "accounts", st.Accounts, "items", st.Items)
 	return nil
 }
 
-// remount shows what an operation wrote: unmount, refresh, mount again
-// (the tree is immutable while mounted, see package fusefs).
+// remount shows what an operation wrote: the mount refreshes in place
+// (fusefs.FS.Refresh); only a mount that is gone is mounted again.
 func (m *serveMount) remount(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.server != nil && m.fsys != nil && isMountpoint(m.mp) {
+		res, err := m.fsys.Refresh(context.WithoutCancel(ctx))
+		if err != nil {
+			m.log.Warn("mount not refreshed", "mountpoint", m.mp, "err", err)
+			return
+		}
+		m.log.Info("mount refreshed", "mountpoint", m.mp, "accounts", res.Accounts, "new", len(res.Added), "gone", len(res.Removed),
+			"changed", res.Changed, "items", res.Items, "items_read", res.ItemsRead, "took", res.Took.Round(time.Millisecond))
+		return
+	}
 	if m.server != nil {
 		unmount(m.server, m.mp)
 		m.server = nil

@@ -500,6 +500,11 @@ type Flags struct {
 
 // Open opens the store at rawURL with these settings.
 func (f Flags) Open(rawURL string) (*Bucket, error) {
-	return Open(rawURL, Options{Endpoint: f.Endpoint, Region: f.Region, PathStyle: f.PathStyle,
-		Insecure: f.Insecure, CredentialsFile: f.Credentials})
+	return Open(rawURL, f.Options())
+}
+
+// Options are these settings as Open's options.
+func (f Flags) Options() Options {
+	return Options{Endpoint: f.Endpoint, Region: f.Region, PathStyle: f.PathStyle,
+		Insecure: f.Insecure, CredentialsFile: f.Credentials}
 }
