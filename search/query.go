@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -470,55 +471,66 @@ func (e *eval) text(s set, f byte, words []string, negated bool) {
 		}
 		return
 	}
-	// A phrase: the documents of every word, then their positions.
-	var cur map[uint32][]uint32 // doc -> positions where the phrase so far ends
+	// A phrase: word k at start+k. The rarest word first gives the
+	// candidate documents and starts; each other word keeps the starts it
+	// continues.
+	type word struct {
+		t, k int
+		df   uint32
+	}
+	ws := make([]word, len(words))
 	var idf float32
 	for k, w := range words {
 		t := e.ix.find(string(f) + w)
 		if t < 0 {
 			return
 		}
-		p, err := e.ix.postingsOf(t)
+		_, df, _ := e.ix.termRec(t)
+		ws[k] = word{t, k, df}
+		idf += e.idf(df)
+	}
+	slices.SortStableFunc(ws, func(a, b word) int { return int(a.df) - int(b.df) })
+	var starts map[uint32][]uint32 // doc -> phrase starts still possible
+	var pos []uint32
+	for n, w := range ws {
+		p, err := e.ix.postingsOf(w.t)
 		if err != nil {
 			e.err = err
 			return
 		}
-		idf += e.idf(p.df)
-		next := map[uint32][]uint32{}
-		var pos []uint32
+		next := make(map[uint32][]uint32, min(len(starts), 1<<16))
 		for p.next() {
-			prev, ok := cur[p.doc]
-			if k > 0 && !ok {
+			prev, ok := starts[p.doc]
+			if n > 0 && !ok {
 				continue
 			}
 			pos = p.positions(pos[:0])
-			var ends []uint32
-			if k == 0 {
-				ends = append(ends, pos...)
-			} else {
-				for _, q := range pos {
-					if q > 0 && containsSorted(prev, q-1) {
-						ends = append(ends, q)
-					}
+			var keep []uint32
+			for _, q := range pos {
+				if q < uint32(w.k) {
+					continue
+				}
+				if st := q - uint32(w.k); n == 0 || containsSorted(prev, st) {
+					keep = append(keep, st)
 				}
 			}
-			if len(ends) > 0 {
-				next[p.doc] = ends
+			if len(keep) > 0 {
+				next[p.doc] = keep
 			}
 		}
 		if p.err != nil {
 			e.err = p.err
 			return
 		}
-		cur = next
-		if len(cur) == 0 {
+		starts = next
+		if len(starts) == 0 {
 			return
 		}
 	}
-	for d, ends := range cur {
+	for d, st := range starts {
 		e.docStates(s, d)
 		if !negated {
-			e.score(d, f, uint32(len(ends)), idf)
+			e.score(d, f, uint32(len(st)), idf)
 		}
 	}
 }
@@ -624,10 +636,14 @@ type SearchOptions struct {
 	AccountIDs []string
 	// Limit is the most hits returned (0: all), best first.
 	Limit int
+	// Latest, if "deleted" or "not_deleted", keeps only the items whose
+	// latest state (matching or not) is deleted, or is not (Carbonio's
+	// search_filter).
+	Latest string
 }
 
 // Search runs q: the matching items, best first, and how many matched in
-// all (before Limit).
+// all (before Limit). Only the hits returned are decoded.
 func (ix *Index) Search(q *Query, opt SearchOptions) (hits []Hit, total int, err error) {
 	defer func() {
 		if r := recover(); r != nil { // a table that lies about its lengths
@@ -639,64 +655,108 @@ func (ix *Index) Search(q *Query, opt SearchOptions) (hits []Hit, total int, err
 	if e.err != nil {
 		return nil, 0, e.err
 	}
-	var only map[uint32]bool
+	var only []bool // by account index
 	if len(opt.AccountIDs) > 0 {
-		only = map[uint32]bool{}
+		only = make([]bool, len(ix.meta.Accounts))
 		for i, a := range ix.meta.Accounts {
-			for _, id := range opt.AccountIDs {
-				if a.ID == id {
-					only[uint32(i)] = true
-				}
-			}
+			only[i] = slices.Contains(opt.AccountIDs, a.ID)
 		}
 	}
-	type key struct{ acct, item uint32 }
-	best := map[key]int{}
-	counts := map[key]int{}
+	le := binary.LittleEndian
+	st := ix.sec[secStates]
+	itemKey := func(i int) uint64 {
+		return uint64(le.Uint32(st[i*stateRecSize:]))<<32 | uint64(le.Uint32(st[i*stateRecSize+8:]))
+	}
+	start := func(i int) int64 { return int64(le.Uint64(st[i*stateRecSize+16:])) }
+
+	// The latest matching state of each item, and how many match.
+	type group struct {
+		state int32
+		count int32
+	}
+	best := map[uint64]group{}
 	for w, word := range s {
 		for word != 0 {
 			b := bits.TrailingZeros64(word)
 			word &^= 1 << b
 			i := w*64 + b
-			st := ix.stateRec(i)
-			if only != nil && !only[st.account] {
+			if only != nil {
+				if a := le.Uint32(st[i*stateRecSize:]); int(a) >= len(only) || !only[a] {
+					continue
+				}
+			}
+			k := itemKey(i)
+			g, ok := best[k]
+			if !ok || start(int(g.state)) < start(i) {
+				g.state = int32(i)
+			}
+			g.count++
+			best[k] = g
+		}
+	}
+	if opt.Latest == "deleted" || opt.Latest == "not_deleted" {
+		latest := make(map[uint64]int32, len(best)) // the latest state of every item found, matching or not
+		for i := 0; i < ix.nStates; i++ {
+			k := itemKey(i)
+			if _, hit := best[k]; !hit {
 				continue
 			}
-			k := key{st.account, st.item}
-			counts[k]++
-			if j, ok := best[k]; !ok || ix.stateRec(j).start < st.start {
-				best[k] = i
+			if j, ok := latest[k]; !ok || start(int(j)) <= start(i) {
+				latest[k] = int32(i)
+			}
+		}
+		for k, j := range latest {
+			if (le.Uint32(st[int(j)*stateRecSize+24:])&stDeleted != 0) != (opt.Latest == "deleted") {
+				delete(best, k)
 			}
 		}
 	}
-	for k, i := range best {
-		hits = append(hits, ix.hit(i, e, counts[k]))
+
+	// Rank: score, then the message's date, newest first, then account and item.
+	type cand struct {
+		state int32
+		count int32
+		score float32
+		date  int64
+		key   uint64
 	}
-	sort.Slice(hits, func(a, b int) bool {
-		x, y := &hits[a], &hits[b]
-		if x.Score != y.Score {
-			return x.Score > y.Score
+	cands := make([]cand, 0, len(best))
+	for k, g := range best {
+		c := cand{state: g.state, count: g.count, key: k, date: e.stateDate(int(g.state))}
+		if d := le.Uint32(st[int(g.state)*stateRecSize+12:]); d != noDoc && int(d) < ix.nDocs {
+			c.score = e.scores[d]
 		}
-		xd, yd := x.Date, y.Date
-		if xd.IsZero() {
-			xd = x.StateDate
+		cands = append(cands, c)
+	}
+	slices.SortFunc(cands, func(x, y cand) int {
+		switch {
+		case x.score != y.score:
+			return cmpDesc(x.score, y.score)
+		case x.date != y.date:
+			return cmpDesc(x.date, y.date)
+		case x.key < y.key:
+			return -1
+		case x.key > y.key:
+			return 1
 		}
-		if yd.IsZero() {
-			yd = y.StateDate
-		}
-		if !xd.Equal(yd) {
-			return xd.After(yd)
-		}
-		if x.Account != y.Account {
-			return x.Account < y.Account
-		}
-		return x.ItemID < y.ItemID
+		return 0
 	})
-	total = len(hits)
-	if opt.Limit > 0 && len(hits) > opt.Limit {
-		hits = hits[:opt.Limit]
+	total = len(cands)
+	if opt.Limit > 0 && len(cands) > opt.Limit {
+		cands = cands[:opt.Limit]
+	}
+	hits = make([]Hit, 0, len(cands))
+	for _, c := range cands {
+		hits = append(hits, ix.hit(int(c.state), e, int(c.count)))
 	}
 	return hits, total, nil
+}
+
+func cmpDesc[T int64 | float32](a, b T) int {
+	if a > b {
+		return -1
+	}
+	return 1
 }
 
 func (ix *Index) hit(i int, e *eval, states int) Hit {

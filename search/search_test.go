@@ -175,6 +175,13 @@ func TestRankingAndOptions(t *testing.T) {
 	if len(hits) != 1 || total != 3 {
 		t.Errorf("limit 1: %d hits, total %d", len(hits), total)
 	}
+	// Latest: the item's latest state, matching or not (search_filter).
+	q, _ = Parse("agenda -is:deleted")
+	for latest, want := range map[string]int{"": 1, "deleted": 1, "not_deleted": 0} {
+		if hits, _, _ := ix.Search(q, SearchOptions{Latest: latest}); len(hits) != want {
+			t.Errorf("agenda -is:deleted, latest %q: %d hits, want %d", latest, len(hits), want)
+		}
+	}
 }
 
 func TestBadQueries(t *testing.T) {
