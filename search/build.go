@@ -490,6 +490,7 @@ func (b *builder) index(ctx context.Context, store *blob.Store, todo []blob.Dige
 				b.post(term, id, pos)
 			}
 			bytes += r.bytes
+			r.d.release()
 			res[i] = result{}
 		}
 		rep.BytesRead = bytes

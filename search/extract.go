@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // every charset golang.org/x/text knows, for bodies and headers
@@ -70,7 +71,17 @@ type docTerms struct {
 	flags   uint32
 }
 
-func newDocTerms() *docTerms { return &docTerms{terms: make(map[string][]uint32, 256)} }
+// docPool keeps docTerms (their maps) between messages.
+var docPool = sync.Pool{New: func() any { return &docTerms{terms: make(map[string][]uint32, 256)} }}
+
+func newDocTerms() *docTerms { return docPool.Get().(*docTerms) }
+
+// release gives d back to the pool; d must not be used after.
+func (d *docTerms) release() {
+	clear(d.terms)
+	*d = docTerms{terms: d.terms, key: d.key[:0]}
+	docPool.Put(d)
+}
 
 // add indexes the words of s under field f.
 func (d *docTerms) add(f byte, s string) {

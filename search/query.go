@@ -490,7 +490,11 @@ func (e *eval) text(s set, f byte, words []string, negated bool) {
 		idf += e.idf(df)
 	}
 	slices.SortStableFunc(ws, func(a, b word) int { return int(a.df) - int(b.df) })
-	var starts map[uint32][]uint32 // doc -> phrase starts still possible
+	// The candidates, in document order: docs[i]'s possible starts are
+	// starts[off[i]:off[i+1]].
+	var docs []uint32
+	var off []int
+	var flat []uint32
 	var pos []uint32
 	for n, w := range ws {
 		p, err := e.ix.postingsOf(w.t)
@@ -498,39 +502,53 @@ func (e *eval) text(s set, f byte, words []string, negated bool) {
 			e.err = err
 			return
 		}
-		next := make(map[uint32][]uint32, min(len(starts), 1<<16))
+		var nd []uint32
+		var noff []int
+		var nflat []uint32
+		ci := 0
 		for p.next() {
-			prev, ok := starts[p.doc]
-			if n > 0 && !ok {
-				continue
+			var prev []uint32
+			if n > 0 {
+				for ci < len(docs) && docs[ci] < p.doc {
+					ci++
+				}
+				if ci == len(docs) {
+					break
+				}
+				if docs[ci] != p.doc {
+					continue
+				}
+				prev = flat[off[ci]:off[ci+1]]
 			}
 			pos = p.positions(pos[:0])
-			var keep []uint32
+			mark := len(nflat)
 			for _, q := range pos {
 				if q < uint32(w.k) {
 					continue
 				}
 				if st := q - uint32(w.k); n == 0 || containsSorted(prev, st) {
-					keep = append(keep, st)
+					nflat = append(nflat, st)
 				}
 			}
-			if len(keep) > 0 {
-				next[p.doc] = keep
+			if len(nflat) > mark {
+				nd = append(nd, p.doc)
+				noff = append(noff, mark)
 			}
 		}
 		if p.err != nil {
 			e.err = p.err
 			return
 		}
-		starts = next
-		if len(starts) == 0 {
+		docs, flat = nd, nflat
+		off = append(noff, len(nflat))
+		if len(docs) == 0 {
 			return
 		}
 	}
-	for d, st := range starts {
+	for i, d := range docs {
 		e.docStates(s, d)
 		if !negated {
-			e.score(d, f, uint32(len(st)), idf)
+			e.score(d, f, uint32(off[i+1]-off[i]), idf)
 		}
 	}
 }
@@ -728,7 +746,7 @@ func (ix *Index) Search(q *Query, opt SearchOptions) (hits []Hit, total int, err
 		}
 		cands = append(cands, c)
 	}
-	slices.SortFunc(cands, func(x, y cand) int {
+	better := func(x, y cand) int {
 		switch {
 		case x.score != y.score:
 			return cmpDesc(x.score, y.score)
@@ -740,8 +758,24 @@ func (ix *Index) Search(q *Query, opt SearchOptions) (hits []Hit, total int, err
 			return 1
 		}
 		return 0
-	})
+	}
 	total = len(cands)
+	if n := opt.Limit; n > 0 && len(cands) > 2*n {
+		// The best n by a heap whose root is the worst kept: n log n,
+		// not a sort of every match.
+		top := cands[:n]
+		worseFirst := func(i, j int) bool { return better(top[i], top[j]) > 0 }
+		h := &candHeap[cand]{s: top, less: worseFirst}
+		heapInit(h)
+		for _, c := range cands[n:] {
+			if better(c, top[0]) < 0 {
+				top[0] = c
+				heapDown(h, 0)
+			}
+		}
+		cands = top
+	}
+	slices.SortFunc(cands, better)
 	if opt.Limit > 0 && len(cands) > opt.Limit {
 		cands = cands[:opt.Limit]
 	}
@@ -750,6 +784,37 @@ func (ix *Index) Search(q *Query, opt SearchOptions) (hits []Hit, total int, err
 		hits = append(hits, ix.hit(int(c.state), e, int(c.count)))
 	}
 	return hits, total, nil
+}
+
+// candHeap is a binary heap over s ordered by less (the root is least).
+type candHeap[T any] struct {
+	s    []T
+	less func(i, j int) bool
+}
+
+func heapInit[T any](h *candHeap[T]) {
+	for i := len(h.s)/2 - 1; i >= 0; i-- {
+		heapDown(h, i)
+	}
+}
+
+func heapDown[T any](h *candHeap[T], i int) {
+	n := len(h.s)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h.s[i], h.s[m] = h.s[m], h.s[i]
+		i = m
+	}
 }
 
 func cmpDesc[T int64 | float32](a, b T) int {

@@ -175,6 +175,15 @@ func TestRankingAndOptions(t *testing.T) {
 	if len(hits) != 1 || total != 3 {
 		t.Errorf("limit 1: %d hits, total %d", len(hits), total)
 	}
+	// A limit keeps the best hits in the same order as without one.
+	q, _ = Parse("invoice OR agenda OR cafe OR zurich OR account:bob")
+	all, _, _ := ix.Search(q, SearchOptions{})
+	for n := 1; n <= len(all); n++ {
+		some, total, _ := ix.Search(q, SearchOptions{Limit: n})
+		if total != len(all) || !slices.Equal(hitKeys(some), hitKeys(all)[:n]) {
+			t.Errorf("limit %d: %v (total %d), want %v", n, hitKeys(some), total, hitKeys(all)[:n])
+		}
+	}
 	// Latest: the item's latest state, matching or not (search_filter).
 	q, _ = Parse("agenda -is:deleted")
 	for latest, want := range map[string]int{"": 1, "deleted": 1, "not_deleted": 0} {
