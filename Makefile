@@ -70,7 +70,7 @@ bench: setup build
 # Short runs of every fuzzer (seed corpora also run in `make test`).
 FUZZTIME ?= 15s
 fuzz:
-	@for pkg in ./backuppath ./blob ./index; do \
+	@for pkg in ./backuppath ./blob ./index ./search; do \
 		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; go test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 		done; \

@@ -18,21 +18,24 @@ import (
 
 // doItemSearchCmd is "backup doItemSearch ACCOUNT".
 type doItemSearchCmd struct {
-	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
+	Account      string `arg:"" optional:"" help:"Account name (case-insensitive) or id; with query, optional (default: every account)."`
 	SearchString string `name:"search-string" placeholder:"TEXT" help:"Text to find, case-sensitively (as Carbonio), in the subject, from, to or name of any state."`
 	Type         string `name:"type" default:"message" placeholder:"TYPE" help:"Item type: message (default, as Carbonio), contact, appointment, task, document, folder, search, tag, conversation, chat, or all."`
 	After        string `name:"after" placeholder:"DATE" help:"Only items with a state that started at or after this date (${date_help})."`
 	Before       string `name:"before" placeholder:"DATE" help:"Only items with a state that started before this date; a bare date (dd/MM/yyyy) includes that whole day, so after D before D is the day D."`
 	ID           []int  `name:"id" placeholder:"ITEM" help:"Only these item ids (comma-separated)."`
 	RawMetadata  bool   `name:"raw-metadata" help:"Also print each hit's item file as it is in the Backup Path (its raw metadata), after its row; with --json, as rawMetadata."`
-	SearchFilter string `name:"search-filter" default:"deleted" enum:"all,deleted,not_deleted" placeholder:"deleted|not_deleted|all" help:"Deleted state of the item's latest state: deleted (default, as Carbonio: what a restore brings back), not_deleted or all."`
+	SearchFilter string `name:"search-filter" default:"" enum:"all,deleted,not_deleted," placeholder:"deleted|not_deleted|all" help:"Deleted state of the item's latest state: deleted (default, as Carbonio: what a restore brings back), not_deleted or all. With query: default all."`
+	queryFlags
 }
 
 // Help is the long help of doItemSearch.
 func (c *doItemSearchCmd) Help() string {
 	return `Reads every item of the account. Prints one line per matching item, sorted by id: id, type, start date of the latest state (in the zone of TZ, UTC when unset), deleted, folder, subject (or name). Items whose file cannot be read are reported on stderr and skipped.
 
-Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted`
+Example: cbctl backup doItemSearch john@example.com search_string invoice type message after 01/01/2024 search_filter deleted
+
+` + queryHelp
 }
 
 // searchHit is one doItemSearch result.
@@ -50,6 +53,15 @@ type searchHit struct {
 }
 
 func (c *doItemSearchCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Query != "" {
+		return c.runQuery(g)
+	}
+	if c.Account == "" {
+		return cli.Usagef("an account is required (or query \"...\" for a full-text search of every account)")
+	}
+	if c.Limit != 0 || c.IndexFile != "" {
+		return cli.Usagef("limit and index_file go with query")
+	}
 	var wantType mailbox.ItemType
 	if t := strings.ToLower(strings.TrimSpace(c.Type)); t != "all" && t != "" {
 		var err error
@@ -165,7 +177,7 @@ func (c *doItemSearchCmd) match(p *backuppath.Path, f backuppath.ItemFile, it *m
 		return nil
 	}
 	switch c.SearchFilter {
-	case "deleted":
+	case "deleted", "":
 		if !last.Deleted {
 			return nil
 		}

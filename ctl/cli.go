@@ -43,7 +43,7 @@ type CLI struct {
 // backupCmd groups Carbonio's "backup" verbs.
 type backupCmd struct {
 	GetItem              getItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
-	DoItemSearch         doItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state."`
+	DoItemSearch         doItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state; or every message's full text (query)."`
 	GetServerConfig      getServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
 	GetAccountInfo       getAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
 	GetAvailableAccounts getAvailableAccountsCmd        `cmd:"" name:"getAvailableAccounts" help:"List the accounts a Backup Path holds."`
@@ -58,6 +58,7 @@ type backupCmd struct {
 	DoExport                     doExportCmd                     `cmd:"" name:"doExport" help:"Export selected accounts as a self-contained Backup Path (an operation)."`
 	DoBackupServerCustomizations doBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
 	DoCoherencyCheck             doCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
+	DoIndexMessages              doIndexMessagesCmd              `cmd:"" name:"doIndexMessages" help:"Build or refresh the full-text index of every message, which doItemSearch query searches (an operation)."`
 
 	DoExternalRestore     doExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
 	DoRestoreOnNewAccount doRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`

@@ -384,10 +384,12 @@ func (p *UndeleteParams) run(ctx context.Context, r *Runner, progress opqueue.Pr
 }
 func (p *UndeleteParams) checks(r *Runner) error { return r.checkRestore(p) }
 
-// ItemRestoreParams: doItemRestore ACCOUNT ITEM [date D].
+// ItemRestoreParams: doItemRestore ACCOUNT ITEM [date D], or doItemRestore
+// [ACCOUNT] query Q [dry_run true] (search_restore.go).
 type ItemRestoreParams struct {
-	Account string `pair:"account" required:"" arg:"" name:"ACCOUNT" help:"The account (name or id)."`
-	Item    int    `pair:"itemId" required:"" what:"item id" arg:"" name:"ITEM" help:"The item id."`
+	Account string `pair:"account" arg:"" optional:"" name:"ACCOUNT" help:"The account (name or id); with query, optional: only its items."`
+	Item    int    `pair:"itemId" what:"item id" arg:"" optional:"" name:"ITEM" help:"The item id (not with query)."`
+	SearchRestore
 	Target
 	Date           DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
 	RestoreFolder  string     `pair:"restore_folder" name:"restore-folder" placeholder:"FOLDER" help:"Restore the item into this folder (a/b for a subfolder; created if missing) instead of the folder of its state."`
@@ -397,6 +399,12 @@ type ItemRestoreParams struct {
 
 func (*ItemRestoreParams) Kind() string { return KindItemRestore }
 func (p *ItemRestoreParams) Check() error {
+	if p.Query != "" || p.DryRun {
+		return p.checkQuery(p.Item, p.Target.Check)
+	}
+	if p.Account == "" {
+		return fmt.Errorf("account is required (or query)")
+	}
 	if p.Item <= 0 {
 		return fmt.Errorf("item id must be a positive number, not %d", p.Item)
 	}
@@ -410,9 +418,15 @@ func (p *ItemRestoreParams) options() restore.Options {
 	return opt
 }
 func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error) {
+	if p.Query != "" {
+		return p.restoreQuery(ctx, src, p.Account, tgt, l, opt)
+	}
 	return restore.ItemRestore(ctx, src, p.Account, p.Item, p.Date.Time(), tgt, l, opt)
 }
 func (p *ItemRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
+	if p.DryRun {
+		return p.dryRun(r, p.Account)
+	}
 	return r.restore(ctx, p, progress)
 }
 func (p *ItemRestoreParams) checks(r *Runner) error { return r.checkRestore(p) }

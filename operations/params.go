@@ -53,7 +53,7 @@ type Params interface {
 var registry = []Params{
 	&SmartScanParams{}, &AccountScanParams{}, &PurgeParams{}, &ExportParams{}, &CoherencyCheckParams{},
 	&ExternalRestoreParams{}, &RestoreOnNewAccountParams{}, &UndeleteParams{}, &ItemRestoreParams{},
-	&BackupServerCustomizationsParams{},
+	&BackupServerCustomizationsParams{}, &IndexMessagesParams{},
 }
 
 // Kinds lists every kind a Runner handles.

@@ -13,8 +13,12 @@ export PATH=$PATH:/usr/local/go/bin
 : "${BENCHTIME:=1s}" "${BENCH_WORK:=/tmp/cbfs-bench}" "${CBFS_BENCH_ITEMS:=100000}" "${CBFS_BENCH_LARGE:=10000000}"
 export CBFS_BENCH_ITEMS
 
-echo "== go test -bench (blob, index, fusefs, scan, restore)"
+echo "== go test -bench (blob, index, fusefs, scan, search, restore)"
 go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./blob ./index ./fusefs ./scan
+# Full-text search (issue #23): index build of corpus B (3 x 3,000 messages with
+# attachments) and query latency over 100,000 messages; fixtures cached in $TMPDIR
+go test -run '^$' -bench 'Build|Refresh' -benchmem -benchtime 1x ./search
+go test -run '^$' -bench Query -benchmem -benchtime 10x ./search
 # Maildir and real-Dovecot IMAP restores beside doveadm import (CBFS_BENCH_RESTORE messages)
 go test -run '^$' -bench Restore -benchtime 1x ./restore
 

@@ -118,6 +118,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 			return err
 		}
 	}
+	var searchIdx searchRefresher // the search index, after each write (serve_search.go)
 	// SIGHUP reloads: the account list, the index (and the mount).
 	refresh := func() { refreshMountIndex(ctx, settings, log) }
 	if c.Mount != "" {
@@ -133,6 +134,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 				ext.afterWrite(ctx, kind)
 			}
 			m.remount(ctx)
+			searchIdx.kick(ctx, settings, log)
 		}
 	} else {
 		// No mount of its own: keep the index that cbfs mount uses by
@@ -142,6 +144,7 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 				ext.afterWrite(ctx, kind)
 			}
 			refreshMountIndex(ctx, settings, log)
+			searchIdx.kick(ctx, settings, log)
 		}
 	}
 	log.Info("cbfs serve", "version", cli.VersionString(), "backup-path", settings.BackupPath, "state-dir", settings.StateDir,
