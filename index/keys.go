@@ -129,14 +129,3 @@ func scanPrefix(tx *buntdb.Tx, prefix string, fn func(key, val string) bool) err
 		return fn(k, v)
 	})
 }
-
-// keysWithPrefix collects the keys starting with prefix (to delete them
-// afterwards: never delete while iterating).
-func keysWithPrefix(tx *buntdb.Tx, prefix string) ([]string, error) {
-	var keys []string
-	err := scanPrefix(tx, prefix, func(k, _ string) bool {
-		keys = append(keys, k)
-		return true
-	})
-	return keys, err
-}
