@@ -214,8 +214,14 @@ func TestRemoteCacheBoundWhileFetching(t *testing.T) {
 	}
 	require.NoError(t, ctx.Err())
 	// Files take whole pages: up to a page more than their size each
-	// (at most 1 MiB / 100 KiB cached plus 16 under way).
-	assert.LessOrEqual(t, peak.Load(), int64(maxBytes+27*4096), "the cache's file system held %d bytes", peak.Load())
+	// (at most 1 MiB / 100 KiB cached plus 16 under way). An evicted file
+	// a reader still has open is only unlinked (Remote's contract): its
+	// blocks stay until that reader closes it, one at most per reader (16
+	// of at most 150 KiB). On a loaded machine readers are slow and that
+	// happens (1.2-1.5 MB peaks seen, on main too); all 48 blobs kept
+	// would be 6 MB.
+	const openEvicted = 16 * (150<<10 + 4096)
+	assert.LessOrEqual(t, peak.Load(), int64(maxBytes+27*4096+openEvicted), "the cache's file system held %d bytes", peak.Load())
 	assert.LessOrEqual(t, r.CachedBytes(), int64(maxBytes))
 	t.Logf("cache peak %d bytes of %d; %d GETs", peak.Load(), maxBytes, r.Gets.Load())
 }
