@@ -23,8 +23,16 @@ all: build
 setup:
 	@scripts/setup.sh
 
+# The version both binaries print (cbfs version, cbctl version, the man
+# pages, cbfs serve's log): git describe, given to the link, because the Go
+# toolchain stamps the VCS revision (runtime/debug.ReadBuildInfo, which
+# internal/cli falls back to) only in a plain clone and not with
+# GOFLAGS=-buildvcs=false nor in a git worktree. VERSION= gives another.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X github.com/cbfs/cbfs/internal/cli.Version=$(VERSION))
+
 build:
-	go build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+	go build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # Man pages from the binaries' --help (packaging/manpage), so they say
 # exactly what --help says.
