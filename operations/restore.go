@@ -406,7 +406,11 @@ func RestoreOutcome(rep *restore.Report) error {
 	if failed > 0 && rep.Restored+rep.Skipped == 0 {
 		return fmt.Errorf("%w (%s); first: %s", ErrNothingRestored, counts, first)
 	}
-	return fmt.Errorf("%w: %d items restored, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, counts, first)
+	restored := "restored"
+	if rep.DryRun {
+		restored = "would be restored (dry run)"
+	}
+	return fmt.Errorf("%w: %d items %s, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, restored, counts, first)
 }
 
 // restoreProgress counts a restore in items (the unit that moves: a
