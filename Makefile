@@ -6,7 +6,7 @@ BIN     ?= bin
 DEMO    ?= /tmp/cbfs-demo
 GOFLAGS ?=
 
-.PHONY: all setup build man install test test-short bench fuzz demo clean vet lint
+.PHONY: all setup build man install uninstall test test-short bench fuzz demo clean vet lint
 
 # make install: PREFIX and DESTDIR as usual; the units go to SYSTEMDDIR
 # (under DESTDIR too). The units call /usr/local/bin/cbfs: with another
@@ -23,8 +23,16 @@ all: build
 setup:
 	@scripts/setup.sh
 
+# The version both binaries print (cbfs version, cbctl version, the man
+# pages, cbfs serve's log): git describe, given to the link, because the Go
+# toolchain stamps the VCS revision (runtime/debug.ReadBuildInfo, which
+# internal/cli falls back to) only in a plain clone and not with
+# GOFLAGS=-buildvcs=false nor in a git worktree. VERSION= gives another.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X github.com/cbfs/cbfs/internal/cli.Version=$(VERSION))
+
 build:
-	go build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+	go build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # Man pages from the binaries' --help (packaging/manpage), so they say
 # exactly what --help says.
@@ -44,6 +52,19 @@ install: build man
 		echo "install $$u -> $(DESTDIR)$(SYSTEMDDIR)/"; \
 		sed 's#/usr/local/bin/cbfs#$(BINDIR)/cbfs#g' $$u > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u) || exit 1; \
 		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
+	done
+
+# Removes what install installed (the same PREFIX, DESTDIR and SYSTEMDDIR),
+# nothing else: the state directory (/var/lib/cbfs), the indexes
+# (/var/cache/cbfs), /etc/cbfs and the Backup Paths stay. Stop and disable
+# the units first (systemctl disable --now cbfs-serve mnt-backup.mount),
+# then systemctl daemon-reload.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cbfs $(DESTDIR)$(BINDIR)/cbctl
+	rm -f $(DESTDIR)$(MANDIR)/man1/cbfs.1 $(DESTDIR)$(MANDIR)/man1/cbctl.1
+	@for u in $(UNITS); do \
+		echo "rm $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u)"; \
+		rm -f $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
 	done
 
 vet:

@@ -13,7 +13,7 @@ import (
 // getAccountInfoCmd is "backup getAccountInfo ACCOUNT".
 type getAccountInfoCmd struct {
 	Account     string `arg:"" help:"Account name (case-insensitive) or id."`
-	Date        string `name:"date" default:"most_recent" placeholder:"most_recent|least_recent|all|DATE" help:"Which account information: most_recent (default), least_recent, all, or the one in force at DATE. A Backup Path keeps one account_info per account (the latest), so all three words show it; DATE shows it if the account existed then (created before DATE, not yet deleted) and fails otherwise. ${date_help}."`
+	Date        string `name:"date" default:"most_recent" placeholder:"most_recent|least_recent|all|DATE" help:"Which account information: most_recent (default), least_recent, all, or the one in force at DATE. A Backup Path keeps one account_info per account (the latest), so all three words show it; DATE shows it if the account existed then (created before DATE, not yet deleted) and fails otherwise. ${date_help}; ${moment_help}."`
 	BackupStats bool   `name:"backupstats" help:"Also count by reading the account's items: items, states, damaged items (item file unreadable or malformed, or a blob of any state broken or unreadable). Every blob is read and its digest checked, so this takes as long as reading the account's mail."`
 }
 

@@ -20,7 +20,7 @@ import (
 
 // getAvailableAccountsCmd is "backup getAvailableAccounts".
 type getAvailableAccountsCmd struct {
-	Date                 string   `name:"date" default:"last" placeholder:"last|DATE" help:"last (default): every account the Backup Path holds; DATE: the accounts that existed then (created before it, not yet deleted). ${date_help}."`
+	Date                 string   `name:"date" default:"last" placeholder:"last|DATE" help:"last (default): every account the Backup Path holds; DATE: the accounts that existed then (created before it, not yet deleted). ${date_help}; ${moment_help}."`
 	Domains              []string `name:"domains" placeholder:"DOMAIN" help:"Only accounts of these domains (comma-separated). Default: all."`
 	HideDeleted          bool     `name:"hide-deleted" help:"Leave out deleted accounts."`
 	HideSystemAccounts   bool     `name:"hide-system-accounts" default:"true" negatable:"" help:"Leave out system accounts (spam/ham training, virus quarantine, GAL sync, ...); default true, as Carbonio (hide_system_accounts false shows them)."`

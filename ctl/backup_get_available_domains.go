@@ -13,7 +13,7 @@ import (
 
 // getAvailableDomainsCmd is "backup getAvailableDomains [last|DATE] [BACKUP_PATH]".
 type getAvailableDomainsCmd struct {
-	Date string `arg:"" optional:"" default:"last" name:"DATE" help:"last (default): every domain; DATE: the domains of the accounts that existed then. ${date_help}."`
+	Date string `arg:"" optional:"" default:"last" name:"DATE" help:"last (default): every domain; DATE: the domains of the accounts that existed then. ${date_help}; ${moment_help}."`
 	Path string `arg:"" optional:"" name:"BACKUP_PATH" help:"The Backup Path (Carbonio's second positional); the same as backup_path / --backup-path."`
 }
 

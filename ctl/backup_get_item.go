@@ -23,7 +23,7 @@ import (
 type getItemCmd struct {
 	Account      string `arg:"" help:"Account name (case-insensitive) or id."`
 	Item         int    `arg:"" help:"Item id."`
-	Date         string `name:"date" default:"last" placeholder:"last|all|first|DATE" help:"Which states: last (default, as Carbonio), all, first, or the state in force at a date (${date_help})."`
+	Date         string `name:"date" default:"last" placeholder:"last|all|first|DATE" help:"Which states: last (default, as Carbonio), all, first, or the state in force at a date (${date_help}; ${moment_help})."`
 	DumpBlob     bool   `name:"dump-blob" help:"Also print each state's decompressed blob. A damaged blob prints what could be salvaged, warns on stderr and makes the exit status 1."`
 	BlobsArchive string `name:"blobs-archive" placeholder:"FOLDER" help:"Read the blobs from this folder (laid out as a Backup Path's items/<xx>/<digest>, e.g. a copy of the blobs kept apart) instead of the Backup Path's own."`
 	Output       string `name:"output" placeholder:"FILE" help:"Write only the selected state's decompressed, verified blob to FILE (an .eml a mail client opens), nothing else; needs one state (date last, first or a date). A damaged blob writes nothing and exits 1."`

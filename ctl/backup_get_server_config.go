@@ -22,7 +22,7 @@ import (
 // getServerConfigCmd is "backup getServerConfig standard|customizations".
 type getServerConfigCmd struct {
 	Kind    string `arg:"" enum:"standard,customizations" placeholder:"standard|customizations" help:"standard: server and global configuration backups; customizations: archives of the configuration folders."`
-	Date    string `name:"date" default:"last" placeholder:"last|first|all|DATE" help:"Which backup: last (default), first, all, or the last one taken at or before a date (${date_help})."`
+	Date    string `name:"date" default:"last" placeholder:"last|first|all|DATE" help:"Which backup: last (default), first, all, or the last one taken at or before a date (${date_help}; ${moment_help})."`
 	File    string `name:"file" placeholder:"FILE" help:"standard only: read this configuration backup file instead of the Backup Path's."`
 	Query   string `name:"query" default:"/" placeholder:"TYPE/ID/KEY" help:"standard only: what to show: / (everything), serverConfig/KEY[/SERVER], globalConfig/KEY, cos/NAME|ID/KEY, domain/NAME|ID/KEY, distributionList/NAME|ID/KEY or zimlets/NAME/KEY; a shorter prefix shows the whole section. SERVER (Carbonio's per-server form) must be the backed-up server's hostname or id: a Backup Path holds one server. Trailing slash optional."`
 	Verbose bool   `name:"verbose" help:"standard: also show each backup's file; customizations: show the restore warning and each archive's file list."`

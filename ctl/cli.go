@@ -8,11 +8,14 @@
 // failed), 2 for usage errors (unknown command or parameter, bad date, bad
 // type), 3 for a partial success (a scan in which some accounts failed, a
 // restore that restored some items and not others), its report printed
-// first. Every error is one line on stderr, "cbctl: error: ...".
+// first. Every error is one line on stderr, "cbctl: error: ...", or with
+// --json one JSON object, {"error": "...", "exitStatus": N} (a stop by
+// Ctrl-C or SIGTERM: {"stopped": true, "exitStatus": 1}).
 package ctl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -138,7 +141,7 @@ func New(root *CLI, options ...kong.Option) (*kong.Kong, error) {
 		kong.Description("cbctl reads and restores Carbonio Backup Paths. Carbonio's command lines work as they are, " +
 			"with \"carbonio\" replaced by \"cbctl\": positional \"name value\" pairs (dump_blob true) and flags (--dump-blob) are both accepted. " +
 			"Dates are shown, and read when typed without a zone, in the zone of TZ (UTC when unset); --json dates are UTC. Exit status: 0 success, 1 operational error (no such path, account or item; damaged data; a target that refuses the login or cannot be reached; an operation that did nothing because all it tried failed), 2 usage error (bad command, parameter, date or type), 3 partial success (a scan or restore that failed some accounts or items; its report says which)."),
-		kong.Vars{"default_backup_path": cli.DefaultBackupPath, "date_help": grammar.DateHelp},
+		kong.Vars{"default_backup_path": cli.DefaultBackupPath, "date_help": grammar.DateHelp, "moment_help": grammar.MomentHelp},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
 		kong.ExplicitGroups([]kong.Group{{Key: "na", Title: "Carbonio verbs that do not apply to cbfs (each says why, exit status 2):"}}),
 		cli.Configuration(site...),
@@ -157,14 +160,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	root := &CLI{}
 	root.Stdout, root.Stderr = stdout, stderr
 
+	jsonErrors := wantsJSON(args)
+	fail := func(msg string, code int) int {
+		printError(stderr, jsonErrors, msg, code)
+		return code
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			if c, ok := r.(hijackedExit); ok {
 				code = int(c)
 				return
 			}
-			fmt.Fprintf(stderr, "cbctl: error: internal error: %v\n", r)
-			code = ExitError
+			code = fail(fmt.Sprintf("internal error: %v", r), ExitError)
 		}
 	}()
 
@@ -175,19 +182,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.Bind(&root.Globals),
 	)
 	if err != nil { // the site configuration file ($CBFS_CONFIG) is bad
-		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
-		return ExitUsage
+		return fail(grammar.OneLine(err.Error()), ExitUsage)
 	}
 	args, err = RewritePairs(k.Model, hoistLeadingFlags(k.Model, args))
 	if err != nil {
-		fmt.Fprintf(stderr, "cbctl: error: %v\n", err)
-		return ExitUsage
+		return fail(grammar.OneLine(err.Error()), ExitUsage)
 	}
+	jsonErrors = jsonErrors || wantsJSON(args)
 	kctx, err := k.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
-		return ExitUsage
+		return fail(grammar.OneLine(err.Error()), ExitUsage)
 	}
+	jsonErrors = root.JSON
 	level := slog.LevelWarn
 	if root.Debug {
 		level = slog.LevelDebug
@@ -198,16 +204,53 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	err = kctx.Run()
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		// Ctrl-C or SIGTERM: what the user did, not "context canceled".
-		fmt.Fprintln(stderr, "cbctl: stopped")
+		if jsonErrors {
+			writeJSONLine(stderr, map[string]any{"stopped": true, "exitStatus": ExitError})
+		} else {
+			fmt.Fprintln(stderr, "cbctl: stopped")
+		}
 		return ExitError
 	}
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {
-			fmt.Fprintf(stderr, "cbctl: error: %s\n", grammar.OneLine(err.Error()))
+			printError(stderr, jsonErrors, grammar.OneLine(err.Error()), exitCodeOf(err))
 		}
 	}
 	return exitCodeOf(err)
+}
+
+// wantsJSON reports whether the command line asks for --json (before
+// parsing: a usage error of a --json command line is JSON too).
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+// printError prints an error: "cbctl: error: msg", or with --json the
+// object {"error": msg, "exitStatus": code}, one line on stderr.
+func printError(w io.Writer, asJSON bool, msg string, code int) {
+	if asJSON {
+		writeJSONLine(w, map[string]any{"error": msg, "exitStatus": code})
+		return
+	}
+	fmt.Fprintf(w, "cbctl: error: %s\n", msg)
+}
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":"internal error: unprintable error"}`)
+	}
+	w.Write(append(b, '\n'))
 }
 
 // Run is Main for the real process.

@@ -67,7 +67,8 @@ type dateSel struct {
 }
 
 // parseDateSel reads all, first, last (case-insensitive; only those in
-// allowed) or a date.
+// allowed) or a date, which selects the state in force then: a bare date
+// is the end of that day (grammar.ParseMoment), as the mount's at/<day>/.
 func parseDateSel(s string, allowed ...string) (dateSel, error) {
 	low := strings.ToLower(strings.TrimSpace(s))
 	for _, a := range allowed {
@@ -75,7 +76,7 @@ func parseDateSel(s string, allowed ...string) (dateSel, error) {
 			return dateSel{Kind: a}, nil
 		}
 	}
-	t, err := grammar.ParseDate(s)
+	t, err := grammar.ParseMoment(s)
 	if err != nil {
 		return dateSel{}, cli.Usagef("bad date %q: want %s, or %s", s, strings.Join(allowed, ", "), grammar.DateHelp)
 	}

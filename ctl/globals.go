@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 
@@ -49,18 +48,13 @@ func (g *Globals) Path() (*backuppath.Path, error) {
 	return g.path, g.err
 }
 
-// Root is the Backup Path to use: --backup-path, else the first of
-// cli.DefaultBackupPaths that exists (the first if none does).
+// Root is the Backup Path to use: --backup-path, else
+// cli.ResolveBackupPath (cbfs serve's default too).
 func (g *Globals) Root() string {
 	if g.BackupPath != "" {
 		return g.BackupPath
 	}
-	for _, p := range cli.DefaultBackupPaths {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return p
-		}
-	}
-	return cli.DefaultBackupPaths[0]
+	return cli.ResolveBackupPath()
 }
 
 // RootFrom says where Root comes from: "given" (backup_path /

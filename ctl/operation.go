@@ -370,7 +370,7 @@ func printOps(w io.Writer, ops []opqueue.Op, verbose bool) {
 	fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", "ID", "KIND", "STATE", "PROGRESS", "CREATED", "PARAMS")
 	for _, op := range ops {
 		fmt.Fprintf(w, "%-36s  %-17s  %-8s  %-10s  %-19s  %s\n", op.ID, op.Kind, op.State, progressString(op.Progress),
-			formatDate(op.Created), paramString(op.Params))
+			formatDate(op.Created), paramString(operations.NonDefault(op.Kind, op.Params)))
 		if verbose {
 			printOpDetails(w, op)
 		}

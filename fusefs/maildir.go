@@ -37,6 +37,15 @@ import (
 // out when the index does not know it), the info the state's flags
 // (mailbox.MaildirFlags). Each file is the very node folders/ serves (same
 // inode number: a hard link), so bytes, caches and read-ahead are shared.
+//
+// accounts/<name>/Maildir (not the at/ views) also holds a folder of its
+// own, `.Deleted Items` (mdDeletedName; `.Deleted Items~0` if the account
+// has a folder of that name), so that a user in a mail client finds the
+// messages and chats deleted/ shows: the items whose latest state is
+// deleted, in the last content they had, each the very node deleted/
+// serves. Like the whole mount it is read-only: a client can read and
+// copy out of it, nothing more. Its inode numbers are hashed from the
+// account id (no folder id is free to number it by).
 
 // mdHidden are the folders (and their subtrees) that hold no mail.
 var mdHidden = map[int]bool{
@@ -58,7 +67,12 @@ type mdFolder struct {
 	name string // "" for the Maildir itself
 	fid  int    // folder id (0: no such folder, e.g. an account without Inbox)
 	path string // folder path as folders/ shows it
+	// deleted: the Deleted Items folder (deleted/'s messages), fid 0.
+	deleted bool
 }
+
+// mdDeletedName is the folder of deleted items in accounts/<name>/Maildir.
+const mdDeletedName = "Deleted Items"
 
 // mdView is the Maildir view of a folders view.
 type mdView struct {
@@ -98,6 +112,12 @@ func (m *mdView) load() error {
 			}
 		}
 		walk(m.v.root, nil, "")
+		if m.v.at.IsZero() && m.v.key == "" {
+			// The account's own view: its deleted items too.
+			name := uniqueMaildirName(mailbox.MaildirFolderName([]string{mdDeletedName}), 0, m.byName)
+			m.byName[name] = len(m.folders)
+			m.folders = append(m.folders, mdFolder{name: name, path: "deleted", deleted: true})
+		}
 		sort.Slice(m.folders, func(i, j int) bool { return m.folders[i].name < m.folders[j].name })
 		for i, f := range m.folders {
 			m.byName[f.name] = i
@@ -152,6 +172,14 @@ func (m *mdView) ino(fid, sub int) uint64 {
 	return f.ino(n, ok, key)
 }
 
+// folderIno numbers a node of the Maildir folder f (sub: mdSubDir, ...).
+func (m *mdView) folderIno(f mdFolder, sub int) uint64 {
+	if f.deleted {
+		return m.v.fsys.hashed.ino(fmt.Sprintf("maildir-deleted:%s:%d", m.v.acct.ID, sub))
+	}
+	return m.ino(f.fid, sub)
+}
+
 // newMaildirDir makes the Maildir node of a Maildir view.
 func newMaildirDir(m *mdView) *maildirDir {
 	v := m.v
@@ -183,12 +211,12 @@ func (d *maildirDir) folder() mdFolder {
 	return d.f
 }
 
-// key is the fid this folder's nodes are numbered by (0: the Maildir).
-func (d *maildirDir) key() int {
+// subIno numbers this folder's node sub (the Maildir's own: fid 0).
+func (d *maildirDir) subIno(sub int) uint64 {
 	if d.top {
-		return 0
+		return d.m.ino(0, sub)
 	}
-	return d.f.fid
+	return d.m.folderIno(d.f, sub)
 }
 
 var mdSubs = []struct {
@@ -202,14 +230,14 @@ func (d *maildirDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHa
 	}
 	var out []fuse.DirEntry
 	for _, s := range mdSubs {
-		out = append(out, dirEntry(s.name, true, d.m.ino(d.key(), s.sub)))
+		out = append(out, dirEntry(s.name, true, d.subIno(s.sub)))
 	}
 	if d.top {
 		for _, f := range d.m.folders {
-			out = append(out, dirEntry(f.name, true, d.m.ino(f.fid, mdSubDir)))
+			out = append(out, dirEntry(f.name, true, d.m.folderIno(f, mdSubDir)))
 		}
 	} else {
-		out = append(out, dirEntry("maildirfolder", false, d.m.ino(d.key(), mdSubMarker)))
+		out = append(out, dirEntry("maildirfolder", false, d.subIno(mdSubMarker)))
 	}
 	sortEntries(out)
 	return openList(out, 0)
@@ -222,7 +250,7 @@ func (d *maildirDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	for _, s := range mdSubs {
 		if s.name == name {
 			c := &mdCurDir{m: d.m, f: d.folder(), empty: s.sub != mdSubCur, tmp: s.sub == mdSubTmp}
-			c.init(d.fsys, d.m.ino(d.key(), s.sub), true, 0, d.mtime)
+			c.init(d.fsys, d.subIno(s.sub), true, 0, d.mtime)
 			return newChild(ctx, &d.Inode, c, out), 0
 		}
 	}
@@ -231,7 +259,7 @@ func (d *maildirDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 			return nil, syscall.ENOENT
 		}
 		mf := &dataFile{}
-		mf.init(d.fsys, d.m.ino(d.key(), mdSubMarker), false, 0, d.mtime)
+		mf.init(d.fsys, d.subIno(mdSubMarker), false, 0, d.mtime)
 		return newChild(ctx, &d.Inode, mf, out), 0
 	}
 	i, ok := d.m.byName[name]
@@ -239,7 +267,7 @@ func (d *maildirDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 		return nil, syscall.ENOENT
 	}
 	sub := &maildirDir{m: d.m, f: d.m.folders[i]}
-	sub.init(d.fsys, d.m.ino(sub.f.fid, mdSubDir), true, 0, d.mtime)
+	sub.init(d.fsys, d.m.folderIno(sub.f, mdSubDir), true, 0, d.mtime)
 	return newChild(ctx, &d.Inode, sub, out), 0
 }
 
@@ -256,6 +284,9 @@ type mdCurDir struct {
 	names  []string
 	byName map[string]int // file name -> index in fd.files
 	err    error
+
+	del     *deletedDir        // Deleted Items: the deleted/ node (not in the tree)
+	delRefs map[string]fileRef // Deleted Items: file name -> its item
 }
 
 var (
@@ -301,6 +332,10 @@ func maildirFileName(r fileRef) string {
 func (c *mdCurDir) load() error {
 	c.once.Do(func() {
 		c.byName = map[string]int{}
+		if !c.empty && c.f.deleted {
+			c.err = c.loadDeleted()
+			return
+		}
 		if c.empty || c.f.fid == 0 {
 			return
 		}
@@ -324,9 +359,37 @@ func (c *mdCurDir) load() error {
 	return c.err
 }
 
+// loadDeleted lists Deleted Items' cur/: the messages and chats of
+// deleted/.
+func (c *mdCurDir) loadDeleted() error {
+	d := &deletedDir{acct: c.m.v.acct}
+	d.init(c.fsys, 0, true, 0, c.mtime)
+	if err := d.load(); err != nil {
+		return err
+	}
+	c.del, c.delRefs = d, map[string]fileRef{}
+	for _, r := range d.byName {
+		if r.state.Type != mailbox.TypeMessage && r.state.Type != mailbox.TypeChat {
+			continue
+		}
+		n := maildirFileName(r)
+		c.delRefs[n] = r
+		c.names = append(c.names, n)
+	}
+	return nil
+}
+
 func (c *mdCurDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if err := c.load(); err != nil {
 		return openList(nil, errno(err))
+	}
+	if c.del != nil {
+		out := make([]fuse.DirEntry, 0, len(c.names))
+		for _, n := range c.names {
+			out = append(out, dirEntry(n, false, c.del.ino(c.delRefs[n].id)))
+		}
+		sortEntries(out)
+		return openList(out, 0)
 	}
 	out := make([]fuse.DirEntry, 0, len(c.names))
 	for _, n := range c.names {
@@ -342,6 +405,15 @@ func (c *mdCurDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 func (c *mdCurDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	if err := c.load(); err != nil {
 		return nil, errno(err)
+	}
+	if c.del != nil {
+		r, ok := c.delRefs[name]
+		if !ok {
+			return nil, syscall.ENOENT
+		}
+		// deleted/'s own node (deletedDir.Lookup).
+		file := c.fsys.itemFile(c.m.v.acct, r, c.del.ino(r.id), "", false, true)
+		return newChild(ctx, &c.Inode, file, out), 0
 	}
 	i, ok := c.byName[name]
 	if !ok {

@@ -28,3 +28,22 @@ func TestEndOrLast(t *testing.T) {
 	assert.True(t, e.Time().IsZero())
 	assert.Error(t, e.UnmarshalText([]byte("32/04/2023")))
 }
+
+// A restore's DATE selects a state: a bare date is the end of that day,
+// as getItem's date and the mount's at/<day>/ (grammar.ParseMoment).
+func TestDateOrLastBareDate(t *testing.T) {
+	old := time.Local
+	t.Cleanup(func() { time.Local = old })
+	time.Local = time.UTC
+	var d DateOrLast
+	require.NoError(t, d.UnmarshalText([]byte("2023-07-25")))
+	want, err := time.Parse(time.RFC3339Nano, "2023-07-25T23:59:59.999Z")
+	require.NoError(t, err)
+	assert.Equal(t, want, d.Time())
+	require.NoError(t, d.UnmarshalText([]byte("2023-07-25T10:00:00Z")))
+	assert.Equal(t, time.Date(2023, 7, 25, 10, 0, 0, 0, time.UTC), d.Time())
+	var f DateOrFirst
+	require.NoError(t, f.UnmarshalText([]byte("2023-07-25T00:00:00Z")))
+	require.NoError(t, f.UnmarshalText([]byte("2023-07-25")))
+	assert.Equal(t, time.Date(2023, 7, 25, 0, 0, 0, 0, time.UTC), f.Time(), "a window's start keeps the day's start")
+}

@@ -230,6 +230,14 @@ func (t *Target) Localize() {
 
 func (t *Target) target() string { return t.Target }
 
+// DryRun is the restores' dry_run parameter (cbfs's own; Carbonio's
+// restores have none): see restore.Options.DryRun.
+type DryRun struct {
+	DryRun bool `pair:"dry_run" name:"dry-run" help:"Write nothing (no folder, message or provisioning record on the target, no ledger entry) and report what the restore would do now: its counts and, per account and folder, the items it would restore."`
+}
+
+func (d *DryRun) dryRun() bool { return d.DryRun }
+
 // ExternalRestoreParams: doExternalRestore SOURCE_PATH [target URL] [accounts a,b] [input_file F] [domains d,e]
 // [filter_deleted true] [skip_system_accounts B] [skip_distribution_lists B]
 // [skip_coses B] [provisioning_only B] [concurrent_accounts N] [max_file_size SIZE].
@@ -251,6 +259,7 @@ type ExternalRestoreParams struct {
 	ConcurrentAccounts      int      `pair:"concurrent_accounts" name:"concurrent-accounts" default:"1" help:"Accounts restored at once (1 to 64)."`
 	MaxFileSize             Size     `pair:"max_file_size" name:"max-file-size" placeholder:"SIZE" help:"Leave out (as invalid) messages larger than SIZE: bytes, or a number with K, M or G (powers of 1024), e.g. 50M; 0 for no limit. Default: 25M."`
 	BrokenFallback          bool     `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state to restore has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it); without it such an item stays unrestored and the report says whether an earlier healthy state exists."`
+	DryRun
 	ReportTo
 
 	accounts []string // Accounts and input_file's, read by Check
@@ -313,11 +322,12 @@ func (p *ExternalRestoreParams) checks(r *Runner) error { return r.checkRestore(
 type RestoreOnNewAccountParams struct {
 	SourceAccount string     `pair:"sourceAccount" required:"" what:"source account" arg:"" name:"SOURCE_ACCOUNT" help:"The account in the Backup Path (name or id; a deleted account too)."`
 	DestAccount   string     `pair:"destAccount" required:"" what:"destination account" arg:"" name:"DESTINATION_ACCOUNT" help:"The new account on the target to restore into."`
-	Date          DateOrLast `pair:"date" arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}."`
+	Date          DateOrLast `pair:"date" arg:"" name:"DATE" help:"The moment to restore the account as it was then, or last (its latest state; for a deleted account, just before its deletion). ${date_help}; ${moment_help}."`
 	Target
 	Undelete          bool        `pair:"undelete" name:"undelete" help:"Also bring back the items already deleted at DATE, in their last state before the deletion."`
 	UndeleteStartDate DateOrFirst `pair:"undelete_start_date" name:"undelete-start-date" aliases:"undelete-start-time" placeholder:"DATE|first" help:"With undelete true: only items deleted at or after this date come back (default first: all); undelete_start_time, as Carbonio's example writes it, is the same. ${date_help}."`
 	BrokenFallback    bool        `pair:"broken_fallback" name:"broken-fallback" help:"An item whose state at DATE has a broken or unreadable blob is restored in its newest earlier state with a sound blob (the report lists it)."`
+	DryRun
 	ReportTo
 }
 
@@ -358,6 +368,7 @@ type UndeleteParams struct {
 	End     EndOrLast   `pair:"end" arg:"" name:"END" help:"End of the window, or last; a bare date (dd/MM/yyyy) includes that whole day."`
 	Target
 	TargetOriginalFolder bool `pair:"target_original_folder" name:"target-original-folder" default:"true" negatable:"" help:"Put each item back in the folder it was in before it was deleted (target_original_folder false: under one folder undelete_DD_MM_YY)."`
+	DryRun
 	ReportTo
 }
 
@@ -385,21 +396,22 @@ func (p *UndeleteParams) run(ctx context.Context, r *Runner, progress opqueue.Pr
 func (p *UndeleteParams) checks(r *Runner) error { return r.checkRestore(p) }
 
 // ItemRestoreParams: doItemRestore ACCOUNT ITEM [date D], or doItemRestore
-// [ACCOUNT] query Q [dry_run true] (search_restore.go).
+// [ACCOUNT] query Q (search_restore.go); dry_run true for either.
 type ItemRestoreParams struct {
 	Account string `pair:"account" arg:"" optional:"" name:"ACCOUNT" help:"The account (name or id); with query, optional: only its items."`
 	Item    int    `pair:"itemId" what:"item id" arg:"" optional:"" name:"ITEM" help:"The item id (not with query)."`
 	SearchRestore
 	Target
-	Date           DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}."`
+	Date           DateOrLast `pair:"date" name:"date" placeholder:"DATE" help:"Restore the item as it was at DATE (default: its latest state; a deleted item in its last state before the deletion). ${date_help}; ${moment_help}."`
 	RestoreFolder  string     `pair:"restore_folder" name:"restore-folder" placeholder:"FOLDER" help:"Restore the item into this folder (a/b for a subfolder; created if missing) instead of the folder of its state."`
 	BrokenFallback bool       `pair:"broken_fallback" name:"broken-fallback" help:"If the item's state at DATE has a broken or unreadable blob, restore its newest earlier state with a sound blob (the report lists it)."`
+	DryRun
 	ReportTo
 }
 
 func (*ItemRestoreParams) Kind() string { return KindItemRestore }
 func (p *ItemRestoreParams) Check() error {
-	if p.Query != "" || p.DryRun {
+	if p.Query != "" {
 		return p.checkQuery(p.Item, p.Target.Check)
 	}
 	if p.Account == "" {
@@ -424,9 +436,6 @@ func (p *ItemRestoreParams) restore(ctx context.Context, src *backuppath.Path, t
 	return restore.ItemRestore(ctx, src, p.Account, p.Item, p.Date.Time(), tgt, l, opt)
 }
 func (p *ItemRestoreParams) run(ctx context.Context, r *Runner, progress opqueue.ProgressFunc) (string, error) {
-	if p.DryRun {
-		return p.dryRun(r, p.Account)
-	}
 	return r.restore(ctx, p, progress)
 }
 func (p *ItemRestoreParams) checks(r *Runner) error { return r.checkRestore(p) }
@@ -456,6 +465,7 @@ type restorer interface {
 	options() restore.Options
 	restore(ctx context.Context, src *backuppath.Path, tgt restore.Target, l *restore.Ledger, opt restore.Options) (*restore.Report, error)
 	addresses() []string
+	dryRun() bool
 }
 
 // What each kind is, checked when compiled: a method with a wrong

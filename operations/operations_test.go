@@ -130,3 +130,15 @@ func TestConfigAppliesToggles(t *testing.T) {
 	_, err = r.Config(ctx, ConfigRequest{Action: "set", Scope: "cos", Name: "ext", Key: "backupEnabled", Value: "maybe"})
 	assert.ErrorIs(t, err, ErrInvalid)
 }
+
+// A listing shows only the parameters given other than their defaults.
+func TestNonDefault(t *testing.T) {
+	p, err := Decode(KindExternalRestore, map[string]string{"sourcePath": "/srv/bp", "accounts": "a@x", "concurrent_accounts": "4"})
+	require.NoError(t, err)
+	all := Encode(p)
+	require.Contains(t, all, "filter_deleted", "the queue stores every bool")
+	assert.Equal(t, map[string]string{"sourcePath": "/srv/bp", "accounts": "a@x", "concurrent_accounts": "4"}, NonDefault(KindExternalRestore, all))
+	all["filter_deleted"] = "false"
+	assert.Equal(t, "false", NonDefault(KindExternalRestore, all)["filter_deleted"], "a default turned off is shown")
+	assert.Equal(t, map[string]string{"x": "1"}, NonDefault("noSuchKind", map[string]string{"x": "1"}))
+}

@@ -147,6 +147,28 @@ func Encode(p Params) map[string]string {
 	return out
 }
 
+// NonDefault is the pairs of params (as Encode writes them and the queue
+// stores them) that differ from kind's defaults: what a listing shows, so
+// that "concurrent_accounts 1 filter_deleted true ..." does not hide the
+// one parameter that was given. An unknown kind keeps them all.
+func NonDefault(kind string, params map[string]string) map[string]string {
+	p, err := NewParams(kind)
+	if err != nil {
+		return params
+	}
+	def := Encode(p)
+	out := map[string]string{}
+	for k, v := range params {
+		// def holds every bool and int and each non-empty default; an
+		// empty value is its field's empty default.
+		if d, ok := def[k]; ok && d == v || !ok && v == "" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // Localizer is a kind whose parameters name local paths, which the client
 // makes absolute before sending them (the service has another working
 // directory).

@@ -59,8 +59,11 @@ func (d *DateOrFirst) UnmarshalText(b []byte) error {
 	*d = DateOrFirst(s)
 	return err
 }
+
+// UnmarshalText reads a moment (a bare date: the end of that day,
+// grammar.ParseMoment) or last.
 func (d *DateOrLast) UnmarshalText(b []byte) error {
-	s, err := normalizeDate(string(b), "last")
+	s, err := normalizeMoment(string(b), "last")
 	*d = DateOrLast(s)
 	return err
 }
@@ -71,11 +74,7 @@ func (d DateOrFirst) MarshalText() ([]byte, error) { return []byte(d), nil }
 type EndOrLast string
 
 func (d *EndOrLast) UnmarshalText(b []byte) error {
-	s, err := normalizeDate(string(b), "last")
-	if err == nil && s != "last" && grammar.IsBareDate(string(b)) {
-		t, _ := time.Parse(time.RFC3339Nano, s)
-		s = t.In(time.Local).AddDate(0, 0, 1).Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
-	}
+	s, err := normalizeMoment(string(b), "last")
 	*d = EndOrLast(s)
 	return err
 }
@@ -102,6 +101,18 @@ func normalizeDate(s, open string) (string, error) {
 		return open, nil
 	}
 	return t.Format(time.RFC3339Nano), nil
+}
+
+// normalizeMoment is normalizeDate where a bare date is the end of that
+// day (grammar.ParseMoment: the one meaning of a date that selects a
+// state, or ends a window).
+func normalizeMoment(in, open string) (string, error) {
+	s, err := normalizeDate(in, open)
+	if err == nil && s != open && grammar.IsBareDate(in) {
+		t, _ := grammar.ParseMoment(in)
+		s = t.Format(time.RFC3339Nano)
+	}
+	return s, err
 }
 
 // absPath makes a path given on cbctl's command line absolute: the service
@@ -249,13 +260,25 @@ func (r *Runner) restore(ctx context.Context, p restorer, progress opqueue.Progr
 	if err != nil && !errors.As(err, &partial) {
 		return "", fmt.Errorf("source: %w", err)
 	}
-	ledger, err := restore.OpenLedger(r.s.Dir().Ledger())
-	if err != nil {
-		return "", err
+	var ledger *restore.Ledger
+	if p.dryRun() {
+		// A copy: the dry run reads what was restored, and writes nothing.
+		var done func()
+		ledger, done, err = openLedgerCopy(r.s.Dir().Ledger())
+		if err != nil {
+			return "", err
+		}
+		defer done()
+	} else {
+		ledger, err = restore.OpenLedger(r.s.Dir().Ledger())
+		if err != nil {
+			return "", err
+		}
+		defer ledger.Close()
 	}
-	defer ledger.Close()
 
 	opt := p.options()
+	opt.DryRun = p.dryRun()
 	var last opqueue.Progress
 	opt.Progress = func(rp restore.Progress) {
 		var b strings.Builder
@@ -383,7 +406,11 @@ func RestoreOutcome(rep *restore.Report) error {
 	if failed > 0 && rep.Restored+rep.Skipped == 0 {
 		return fmt.Errorf("%w (%s); first: %s", ErrNothingRestored, counts, first)
 	}
-	return fmt.Errorf("%w: %d items restored, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, counts, first)
+	restored := "restored"
+	if rep.DryRun {
+		restored = "would be restored (dry run)"
+	}
+	return fmt.Errorf("%w: %d items %s, %s; first: %s", ErrPartialRestore, rep.Restored+rep.Skipped, restored, counts, first)
 }
 
 // restoreProgress counts a restore in items (the unit that moves: a
@@ -414,20 +441,35 @@ func activeAccount(src *backuppath.Path, nameOrID string) bool {
 // needs the state lock nor disturbs a restore writing it; a missing
 // ledger (no restore yet) is an empty map.
 func LedgerMap(stateDir statedir.Dir) ([]restore.Entry, error) {
-	path := stateDir.Ledger()
+	l, done, err := openLedgerCopy(stateDir.Ledger())
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return l.Map()
+}
+
+// openLedgerCopy opens a private copy of the ledger file at path (an
+// empty ledger in memory when there is none yet), so that reading it
+// neither writes the file nor needs the state lock; done closes and
+// removes the copy.
+func openLedgerCopy(path string) (*restore.Ledger, func(), error) {
 	in, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		l, err := restore.OpenLedger(":memory:")
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, func() { l.Close() }, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("restore ledger: %w", err)
+		return nil, nil, fmt.Errorf("restore ledger: %w", err)
 	}
 	defer in.Close()
 	tmp, err := os.MkdirTemp("", "cbfs-ledger-")
 	if err != nil {
-		return nil, fmt.Errorf("restore ledger: %w", err)
+		return nil, nil, fmt.Errorf("restore ledger: %w", err)
 	}
-	defer os.RemoveAll(tmp)
 	cp := filepath.Join(tmp, filepath.Base(path))
 	out, err := os.OpenFile(cp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
@@ -437,12 +479,13 @@ func LedgerMap(stateDir statedir.Dir) ([]restore.Entry, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("restore ledger: copy %s: %w", path, err)
+		os.RemoveAll(tmp)
+		return nil, nil, fmt.Errorf("restore ledger: copy %s: %w", path, err)
 	}
 	l, err := restore.OpenLedger(cp)
 	if err != nil {
-		return nil, fmt.Errorf("%w (file %s)", err, path)
+		os.RemoveAll(tmp)
+		return nil, nil, fmt.Errorf("%w (file %s)", err, path)
 	}
-	defer l.Close()
-	return l.Map()
+	return l, func() { l.Close(); os.RemoveAll(tmp) }, nil
 }

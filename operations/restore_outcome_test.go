@@ -27,4 +27,11 @@ func TestRestoreOutcome(t *testing.T) {
 	err = RestoreOutcome(&restore.Report{FailedAccounts: []restore.FailedAccount{{Account: "x@y", Class: restore.ClassNotFound, Reason: "no such account"}}, LeftOut: leftOut})
 	assert.True(t, errors.Is(err, ErrNothingRestored) && !errors.Is(err, ErrPartial), "%v", err)
 	assert.Contains(t, err.Error(), "first: account x@y: not found: no such account")
+
+	// A dry run's outcome is the real run's, said as what would happen.
+	dry := &restore.Report{DryRun: true, Restored: 2, Unrestored: 1, Accounts: []restore.AccountReport{{Account: "a@x",
+		Unrestored: []restore.UnrestoredItem{{ID: 7, Class: restore.ClassBroken, Reason: "bad gzip"}}}}}
+	err = RestoreOutcome(dry)
+	assert.ErrorIs(t, err, ErrPartial)
+	assert.Contains(t, err.Error(), "partial restore: 2 items would be restored (dry run), 1 items unrestored")
 }

@@ -5,27 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
-	"github.com/cbfs/cbfs/internal/grammar"
 	"github.com/cbfs/cbfs/restore"
 	"github.com/cbfs/cbfs/search"
 )
 
-// SearchRestore is doItemRestore's query and dry_run (issue #23): restore
-// every message item the search index finds instead of one item.
+// SearchRestore is doItemRestore's query (issue #23): restore every
+// message item the search index finds instead of one item. Its dry run is
+// every restore's (DryRun): the report of what would be restored.
 type SearchRestore struct {
-	Query  string `pair:"query" name:"query" placeholder:"QUERY" help:"Restore every message item that this full-text query finds (doItemSearch query's language; the search index that doIndexMessages builds must exist), each in the state it found (a deleted one in its last state before the deletion), instead of one item."`
-	DryRun bool   `pair:"dry_run" name:"dry-run" help:"With query: list the items the restore would take (account, item, state date, folder, subject) and restore nothing."`
+	Query string `pair:"query" name:"query" placeholder:"QUERY" help:"Restore every message item that this full-text query finds (doItemSearch query's language; the search index that doIndexMessages builds must exist), each in the state it found (a deleted one in its last state before the deletion), instead of one item."`
 }
 
-// checkQuery: query without itemId, dry_run with query, a query that parses.
+// checkQuery: query without itemId, a query that parses.
 func (q *SearchRestore) checkQuery(item int, target func() error) error {
-	if q.Query == "" {
-		return errors.New("dry_run goes with query")
-	}
 	if item != 0 {
 		return errors.New("itemId and query: give one or the other")
 	}
@@ -78,22 +72,4 @@ func (q *SearchRestore) restoreQuery(ctx context.Context, src *backuppath.Path, 
 		sel[i] = restore.Selected{AccountID: h.AccountID, ItemID: h.ItemID, At: h.StateDate}
 	}
 	return restore.SelectedRestore(ctx, src, sel, tgt, l, opt)
-}
-
-// dryRun lists what the restore would take.
-func (q *SearchRestore) dryRun(r *Runner, account string) (string, error) {
-	src, err := r.openPath()
-	if err != nil {
-		return "", err
-	}
-	hits, err := q.hits(src, account)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "- dry run: %d items would be restored -\n", len(hits))
-	for _, h := range hits {
-		fmt.Fprintf(&b, "%s %d %s %s %s\n", h.Account, h.ItemID, h.StateDate.Format(time.RFC3339), h.Folder, grammar.OneLine(h.Subject))
-	}
-	return b.String(), nil
 }

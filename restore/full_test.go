@@ -78,6 +78,7 @@ func TestRestoreStopsWhenTheTargetIsFull(t *testing.T) {
 	assert.Positive(t, rep.Restored, "it wrote until the target was full")
 	assert.Less(t, rep.Restored, 60)
 	assert.Contains(t, rep.String(), "- stopped -\ntarget full: ")
+	assert.NotContains(t, rep.String(), "run the restore again to resume it", "a rerun alone does not make room")
 
 	// With room (a bigger target over the same ledger): the rest.
 	require.NoError(t, unix.Mount("tmpfs", small, "tmpfs", unix.MS_REMOUNT, "size=8m"))

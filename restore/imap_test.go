@@ -225,6 +225,7 @@ func TestIMAPRestoreOnNewAccountAndErrors(t *testing.T) {
 		require.ErrorIs(t, err, ErrLoginRefused)
 		assert.Zero(t, rep.Restored+rep.Unrestored, "no item tried")
 		assert.Empty(t, rep.FailedAccounts)
+		assert.NotContains(t, rep.String(), "run the restore again", "a rerun with the same password is refused again")
 	})
 
 	t.Run("server gone: the restore stops with an error", func(t *testing.T) {

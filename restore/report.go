@@ -54,9 +54,27 @@ type Report struct {
 	// appointments, tasks, documents), by type name: not restored, not
 	// counted as unrestored.
 	Other map[string]int `json:"otherItems,omitempty"`
-	// Stopped is set when the operation ended early (stopped, or the
-	// target went away); running it again resumes it.
+	// Stopped is set when the operation ended early (stopped, the target
+	// went away or is full, the login was refused).
 	Stopped string `json:"stopped,omitempty"`
+	// Resumable: a rerun as it is can finish it (it was stopped, the
+	// target went away): the report says "run the restore again to resume
+	// it" only then, not after a refused login or a full target, which a
+	// rerun alone does not fix (their reasons say what does).
+	Resumable bool `json:"resumable,omitempty"`
+	// DryRun (dry_run true): nothing was written; Restored and Bytes are
+	// what a restore would write, and each account's Planned lists it.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// PlannedItem is an item a dry run would restore.
+type PlannedItem struct {
+	ID     int    `json:"id"`
+	Folder string `json:"folder"` // the target folder, "/"-separated
+	Bytes  int64  `json:"bytes"`
+	// FromEarlier: its state to restore is damaged, and broken_fallback
+	// would restore its newest earlier healthy state.
+	FromEarlier bool `json:"fromEarlierState,omitempty"`
 }
 
 // AccountReport is one account's part of a Report.
@@ -73,6 +91,9 @@ type AccountReport struct {
 	// EarlierHealthy (broken_fallback false) are unrestored items whose
 	// damaged state has an earlier healthy one broken_fallback would restore.
 	EarlierHealthy []EarlierState `json:"earlierHealthyState,omitempty"`
+	// Planned (a dry run only) are the items a restore would write, by
+	// id.
+	Planned []PlannedItem `json:"wouldRestore,omitempty"`
 }
 
 // EarlierState is the newest earlier healthy state of an item whose state
@@ -142,6 +163,9 @@ func (p *ProvisioningReport) String() string {
 // 10:00:00)"; provisioning, failed accounts, other items).
 func (r *Report) String() string {
 	var b strings.Builder
+	if r.DryRun {
+		b.WriteString("- dry run -\nnothing was written (target, ledger): the counts are what this restore would do now\n\n")
+	}
 	b.WriteString("- stats -\n")
 	fmt.Fprintf(&b, "Restored Items: %d\n", r.Restored)
 	fmt.Fprintf(&b, "Skipped Items:  %d\n", r.Skipped)
@@ -196,6 +220,9 @@ func (r *Report) String() string {
 			}
 		}
 	}
+	if r.DryRun {
+		r.writePlanned(&b)
+	}
 	if len(r.FailedAccounts) > 0 {
 		b.WriteString("\n- accounts not restored -\n")
 		for _, f := range r.FailedAccounts {
@@ -219,9 +246,35 @@ func (r *Report) String() string {
 		}
 	}
 	if r.Stopped != "" {
-		fmt.Fprintf(&b, "\n- stopped -\n%s\nrun the restore again to resume it\n", r.Stopped)
+		fmt.Fprintf(&b, "\n- stopped -\n%s\n", r.Stopped)
+		if r.Resumable {
+			b.WriteString("run the restore again to resume it\n")
+		}
 	}
 	return b.String()
+}
+
+// writePlanned writes a dry run's "- would restore -" section: per
+// account, per target folder, the item ids.
+func (r *Report) writePlanned(b *strings.Builder) {
+	head := false
+	for _, a := range r.Accounts {
+		if len(a.Planned) == 0 {
+			continue
+		}
+		if !head {
+			b.WriteString("\n- would restore -\n")
+			head = true
+		}
+		fmt.Fprintf(b, "account: %s\n", a.Account)
+		byFolder := map[string][]int{}
+		for _, p := range a.Planned {
+			byFolder[p.Folder] = append(byFolder[p.Folder], p.ID)
+		}
+		for _, f := range sortedKeys(byFolder) {
+			writeIDs(b, f+": ", byFolder[f])
+		}
+	}
 }
 
 // Item lists in a report: at most maxListedIDs ids, then how many more;
@@ -275,6 +328,8 @@ func (r *Report) sortAccounts() {
 		for _, l := range [][]EarlierState{r.Accounts[i].FromEarlier, r.Accounts[i].EarlierHealthy} {
 			sort.Slice(l, func(a, b int) bool { return l[a].ID < l[b].ID })
 		}
+		pl := r.Accounts[i].Planned
+		sort.SliceStable(pl, func(a, b int) bool { return pl[a].ID < pl[b].ID })
 	}
 	sort.SliceStable(r.FailedAccounts, func(i, j int) bool { return r.FailedAccounts[i].Account < r.FailedAccounts[j].Account })
 	sort.SliceStable(r.LeftOut, func(i, j int) bool { return r.LeftOut[i].Account < r.LeftOut[j].Account })

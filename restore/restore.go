@@ -57,6 +57,14 @@ type Options struct {
 	// earlier state. Without it such an item stays unrestored and the
 	// report says that an earlier healthy state exists.
 	BrokenFallback bool
+	// DryRun (dry_run): nothing is written, neither on the target (no
+	// folder, no message, no provisioning record) nor in the ledger; the
+	// ledger and the source are read as a real run reads them, every blob
+	// to restore is read and verified, and the report says what a real
+	// run would do now: its counts, and the items it would restore
+	// (AccountReport.Planned). A LoginChecker target is still asked to
+	// accept the login (a read: a dry run also tells a wrong password).
+	DryRun bool
 
 	// Progress, if set, is called now and then (never concurrently).
 	Progress func(Progress)
@@ -168,7 +176,7 @@ func newEngine(op string, src *backuppath.Path, tgt Target, ledger *Ledger, opt 
 	}
 	e := &engine{src: src, serverID: SourceID(src), tgt: tgt, ledger: ledger, opt: opt, start: time.Now(),
 		health: blob.NewCache(src.Blobs, blob.CacheOptions{NoPrefetch: true})}
-	e.rep = &Report{Operation: op, Source: src.Root, Target: tgt.ID(), Started: opt.Now(), Other: map[string]int{}}
+	e.rep = &Report{Operation: op, Source: src.Root, Target: tgt.ID(), Started: opt.Now(), Other: map[string]int{}, DryRun: opt.DryRun}
 	return e, nil
 }
 
@@ -193,7 +201,16 @@ func (e *engine) finish(err error) (*Report, error) {
 	if err != nil && e.rep.Stopped == "" {
 		e.rep.Stopped = err.Error()
 	}
+	e.rep.Resumable = err != nil && resumable(err) && !e.opt.DryRun
 	return e.rep, err
+}
+
+// resumable tells the errors a rerun as it is can get past (stopped, the
+// target went away, a write that failed) from those it cannot: the login
+// refused (a wrong password, an account missing on the target) and a full
+// or read-only target need the administrator first.
+func resumable(err error) bool {
+	return !errors.Is(err, ErrLoginRefused) && !errors.Is(err, ErrTargetFull)
 }
 
 func (e *engine) progress(force bool, f func(p *Progress)) {
@@ -477,14 +494,8 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 		return cands[a].id < cands[b].id
 	})
 
-	mb, err := e.tgt.Open(ctx, j.dst)
+	mb, err := e.open(ctx, j.dst)
 	if err != nil {
-		if full := targetFull(err); full != nil {
-			return full
-		}
-		if errors.Is(err, ErrRefused) {
-			return &accountFailure{class: ClassInvalid, reason: err.Error()}
-		}
 		return err
 	}
 	defer mb.Close()
@@ -592,6 +603,12 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 				e.progress(false, func(p *Progress) { p.Items++; p.Unrestored++ })
 				return
 			}
+			if e.opt.DryRun {
+				ar.Restored++
+				ar.Planned = append(ar.Planned, PlannedItem{ID: id, Folder: folder, Bytes: int64(size), FromEarlier: earlier != nil})
+				e.progress(false, func(p *Progress) { p.Items++; p.Restored++; p.Bytes += int64(size) })
+				return
+			}
 			en := &Entry{ServerID: e.serverID, Target: target, Account: j.dst, SourceAccountID: j.acct.ID,
 				ItemID: id, Digest: digest, RestoredID: a.ID, Folder: folder, UIDValidity: a.UIDValidity, UID: a.UID,
 				Found: a.Existing, At: time.Now().UTC()}
@@ -624,6 +641,40 @@ func (e *engine) runAccount(ctx context.Context, j *job) error {
 	}
 	return ctx.Err()
 }
+
+// open opens the account dst on the target (a dry run's: a mailbox that
+// writes nothing); the error is the account's own (accountFailure) when
+// the target refused that account, a target-full error, or the target's.
+func (e *engine) open(ctx context.Context, dst string) (Mailbox, error) {
+	if e.opt.DryRun {
+		return dryMailbox{}, nil
+	}
+	mb, err := e.tgt.Open(ctx, dst)
+	if err != nil {
+		if full := targetFull(err); full != nil {
+			return nil, full
+		}
+		if errors.Is(err, ErrRefused) {
+			return nil, &accountFailure{class: ClassInvalid, reason: err.Error()}
+		}
+		return nil, err
+	}
+	return mb, nil
+}
+
+// dryMailbox is a dry run's mailbox: it writes nothing and accepts every
+// message at once, so the restore goes through every check a real run
+// makes (ledger, max_file_size, the blob read and verified) and records
+// what it would have written (runAccount) instead of writing it.
+type dryMailbox struct{}
+
+func (dryMailbox) CreateFolders(context.Context, [][]string) error { return nil }
+func (dryMailbox) Append(_ context.Context, _ []string, _ *Message, done func(Appended, error)) error {
+	done(Appended{}, nil)
+	return nil
+}
+func (dryMailbox) Flush(context.Context) error { return nil }
+func (dryMailbox) Close() error                { return nil }
 
 // readState reads state st's content: no more than the state records (a
 // blob inflating past it is broken) nor than max_file_size, decided before
@@ -970,14 +1021,8 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 			return err
 		}
 		tr := buildTree(folders, j.primary, nil)
-		mb, err := e.tgt.Open(ctx, j.dst)
+		mb, err := e.open(ctx, j.dst)
 		if err != nil {
-			if full := targetFull(err); full != nil {
-				return full
-			}
-			if errors.Is(err, ErrRefused) {
-				return &accountFailure{class: ClassInvalid, reason: err.Error()}
-			}
 			return err
 		}
 		defer mb.Close()
@@ -1006,7 +1051,9 @@ func (e *engine) provision(ctx context.Context, jobs []*job) ([]*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.tgt.Provision(ctx, p); err != nil {
+	if e.opt.DryRun {
+		// Nothing recorded on the target.
+	} else if err := e.tgt.Provision(ctx, p); err != nil {
 		return nil, fmt.Errorf("provisioning: %w", cmp.Or(targetFull(err), err))
 	}
 	// Accounts that failed in phase 1 are not tried again in phase 2.

@@ -142,6 +142,7 @@ func TestStopMidwayThenResume(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotEmpty(t, rep.Stopped)
 	assert.Contains(t, rep.String(), "- stopped -")
+	assert.Contains(t, rep.String(), "run the restore again to resume it", "stopped: a rerun resumes")
 	first := rep.Restored
 	assert.Positive(t, first)
 

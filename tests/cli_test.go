@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,6 +150,17 @@ func fails(t *testing.T, code int, msg string, args ...string) result {
 	errLines := 0
 	for _, l := range lines {
 		if strings.HasPrefix(l, "cbctl: error: ") {
+			errLines++
+		}
+		// With --json, the error is an object: {"error": ..., "exitStatus": N}.
+		var je struct {
+			Error      string `json:"error"`
+			ExitStatus int    `json:"exitStatus"`
+		}
+		if slices.Contains(args, "--json") && json.Unmarshal([]byte(l), &je) == nil && je.Error != "" {
+			if je.ExitStatus != code {
+				t.Fatalf("cbctl %q: JSON error says exitStatus %d, want %d", args, je.ExitStatus, code)
+			}
 			errLines++
 		}
 	}

@@ -114,6 +114,7 @@ func TestMaildirView(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, accts)
 	inbox := map[string][]mdFile{}
+	deleted := map[string][]mdFile{} // account -> .Deleted Items/cur
 	folders := map[string][]string{} // account -> Maildir++ folder names
 	for _, a := range accts {
 		acct := filepath.Join(mp, "accounts", a.Name())
@@ -129,6 +130,11 @@ func TestMaildirView(t *testing.T) {
 			folders[a.Name()] = append(folders[a.Name()], e.Name())
 			_, err := os.Stat(filepath.Join(md, e.Name(), "maildirfolder"))
 			assert.NoError(t, err)
+			if e.Name() == ".Deleted Items" {
+				// deleted/'s messages and chats, the same nodes.
+				deleted[a.Name()] = mdCheckCur(t, filepath.Join(md, e.Name(), "cur"), filepath.Join(acct, "deleted"))
+				continue
+			}
 			// A plain ASCII name without "_" maps back to its folders/ path.
 			n := e.Name()[1:]
 			if strings.ContainsAny(n, "_&~") {
@@ -141,8 +147,14 @@ func TestMaildirView(t *testing.T) {
 			mdCheckCur(t, filepath.Join(md, e.Name(), "cur"), filepath.Join(acct, "folders", path))
 		}
 		assert.Contains(t, folders[a.Name()], ".Sent")
+		assert.Contains(t, folders[a.Name()], ".Deleted Items")
 		assert.NotContains(t, folders[a.Name()], ".Contacts", "no address books")
 	}
+	nDeleted := 0
+	for _, d := range deleted {
+		nDeleted += len(d)
+	}
+	require.Positive(t, nDeleted, "the sample has deleted messages")
 
 	t.Run("at", func(t *testing.T) {
 		a := accts[0].Name()
@@ -158,6 +170,7 @@ func TestMaildirView(t *testing.T) {
 		}
 		require.Contains(t, names, "Maildir")
 		mdCheckCur(t, filepath.Join(at, "Maildir", "cur"), filepath.Join(at, "Inbox"))
+		assert.NoDirExists(t, filepath.Join(at, "Maildir", ".Deleted Items"), "deleted/ is the account's latest view's")
 	})
 
 	t.Run("dovecot", func(t *testing.T) {
@@ -227,6 +240,31 @@ func TestMaildirView(t *testing.T) {
 				assert.Zero(t, n, "%s: a readable message (seen=%v) not fetched", name, k.seen)
 			}
 			t.Logf("%s: LIST %d folders, INBOX %d messages, %d fetched and equal", name, len(got), sel.NumMessages, checked)
+
+			// Deleted Items: the messages of deleted/, readable as such.
+			assert.Contains(t, got, "Deleted Items")
+			dsel, err := c.Select("Deleted Items", &imap.SelectOptions{ReadOnly: true}).Wait()
+			require.NoError(t, err)
+			require.EqualValues(t, len(deleted[name]), dsel.NumMessages, "%s: Deleted Items holds deleted/'s messages", name)
+			dwant := map[[32]byte]int{}
+			for _, f := range deleted[name] {
+				if f.body != nil {
+					dwant[sha256.Sum256(f.body)]++
+				}
+			}
+			for i := uint32(1); i <= dsel.NumMessages; i++ {
+				bufs, err := c.Fetch(imap.SeqSetNum(i), &imap.FetchOptions{
+					BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+				if err != nil || len(bufs) != 1 || len(bufs[0].BodySection) == 0 {
+					continue // a damaged blob
+				}
+				k := sha256.Sum256(bufs[0].BodySection[0].Bytes)
+				require.Positive(t, dwant[k], "%s Deleted Items #%d: the bytes of a deleted/ file", name, i)
+				dwant[k]--
+			}
+			for _, n := range dwant {
+				assert.Zero(t, n, "%s: a readable deleted message not fetched", name)
+			}
 			// A client cannot change the backup: the ACL leaves only list
 			// and read, so a flag change is dropped (not written, not kept).
 			_, err = c.Select("INBOX", nil).Wait()

@@ -90,7 +90,7 @@ func newParser(root *CLI, options ...kong.Option) (*kong.Kong, error) {
 	return kong.New(root, append([]kong.Option{
 		kong.Name("cbfs"),
 		kong.Description("Mount a Carbonio Backup Path read-only, or run the backup service that writes one. As a mount helper (/etc/fstab, mount -t fuse.cbfs): cbfs BACKUP_PATH MOUNTPOINT -o OPTIONS."),
-		kong.Vars{"serve_backup_path": cli.ServeBackupPath},
+		kong.Vars{"default_backup_path": cli.DefaultBackupPathHelp},
 	}, options...)...)
 }
 

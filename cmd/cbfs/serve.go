@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +29,7 @@ import (
 
 // serveCmd is `cbfs serve`: the backup service of one mail server.
 type serveCmd struct {
-	BackupPath string `name:"backup-path" default:"${serve_backup_path}" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default})."`
+	BackupPath string `name:"backup-path" placeholder:"PATH" help:"The Backup Path the service owns and writes (default: ${default_backup_path}: the one cbctl reads by default)."`
 	cli.ServiceFlags
 	ScanSchedule  string `name:"scan-schedule" default:"0 4 * * *" placeholder:"CRON" help:"When doSmartScan runs: a cron pattern (minute hour day-of-month month day-of-week, or @daily ...), \"off\" for never (default: ${default}, daily 04:00); one set with cbctl backup scheduler SmartScan set wins."`
 	PurgeSchedule string `name:"purge-schedule" default:"0 4 * * 6" placeholder:"CRON" help:"When doPurge runs, as --scan-schedule (default: ${default}, Saturdays 04:00); one set with cbctl backup scheduler purge set wins."`
@@ -36,6 +38,7 @@ type serveCmd struct {
 	KeyMap        string `name:"keymap" placeholder:"FILE" help:"How to read item and account files of another dialect (restore sources, the mount), when the inference is wrong (JSON; see docs/FORMAT.md § 12.2)."`
 	LogFormat     string `name:"log-format" enum:"text,json" default:"text" placeholder:"text|json" help:"How the log on stderr is written: text (key=value) or json (one object a line, for journald or a log shipper) (default: ${default})."`
 	ExternalFlags `embed:""`
+	MetricsFile   string `name:"metrics-file" placeholder:"FILE" help:"Write the operations' outcomes to FILE in Prometheus's text format (for node_exporter's textfile collector), replaced atomically at start and after each operation: per kind, the last success's time, the last one's end, duration, items, bytes, errors and outcome, and counts by outcome."`
 	CheckAtStart  string `name:"check-at-start" enum:"fail,warn" default:"fail" placeholder:"fail|warn" help:"At start, check the source (lists, or logs in), the Backup Path (a Backup Path, or missing or empty; writable) and the SMTP server: fail stops with the first problem; warn starts anyway, logs the problems and shows them in cbctl backup getAllOperations (default: ${default})."`
 }
 
@@ -51,6 +54,9 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		level = slog.LevelDebug
 	}
 	log := newLogger(c.LogFormat, level)
+	if c.BackupPath == "" {
+		c.BackupPath = cli.ResolveBackupPath()
+	}
 	settings := operations.Settings{BackupPath: c.BackupPath, KeyMap: c.KeyMap, Flags: c.Flags, S3: c.S3.Options()}
 	runner, err := operations.New(settings, log)
 	if err != nil {
@@ -83,10 +89,16 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 		return err
 	}
 	schedules := serviceSchedules(settingsNow)
+	handlers := runner.Handlers()
+	var metrics *metricsFile
+	if c.MetricsFile != "" {
+		metrics = newMetricsFile(c.MetricsFile, log)
+		handlers = metrics.wrap(handlers)
+	}
 	svc, err := service.Open(service.Options{
 		StateDir:   settings.StateDir,
 		SocketPath: settings.Socket,
-		Handlers:   runner.Handlers(),
+		Handlers:   handlers,
 		Validate:   runner.Validate,
 		Redact:     runner.Redact,
 		Forget:     runner.Forget,
@@ -99,6 +111,16 @@ func (c *serveCmd) Run(ctx context.Context, g *Globals, hup *hangups) error {
 	})
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		ops, err := svc.Queue().List()
+		if err == nil {
+			err = metrics.seed(ops, slices.Sorted(maps.Keys(handlers)))
+		}
+		if err != nil {
+			svc.Close()
+			return fmt.Errorf("--metrics-file: %w", err)
+		}
 	}
 	runner.OnSchedules = func(all []operations.ScheduleSetting) error {
 		return svc.SetSchedules(serviceSchedules(all))

@@ -12,6 +12,10 @@ const DateLayout = "02/01/2006 15:04:05"
 // DateHelp lists the accepted date forms (for help texts and errors).
 const DateHelp = "dd/MM/yyyy HH:mm:ss (quoted, or as two words), dd/MM/yyyy, or ISO 8601 (2024-03-01, 2024-03-01T10:00:00, with an optional zone); in the zone of TZ (UTC when unset) unless a zone is given"
 
+// MomentHelp says what a bare date means where a date selects a state
+// (help texts of those parameters).
+const MomentHelp = "a bare date (dd/MM/yyyy, yyyy-MM-dd) is the end of that day, 23:59:59.999, as in the mount's at/<day>/"
+
 var zonelessLayouts = []string{
 	"02/01/2006 15:04:05",
 	"02/01/2006 15:04",
@@ -58,4 +62,32 @@ func IsBareDate(s string) bool {
 		}
 	}
 	return false
+}
+
+// A date selects a state (the mount's at/<date>/, getItem, getAccountInfo,
+// getAvailableAccounts and getServerConfig date, the restores' DATE and
+// date): the state in force at that moment. A bare date (IsBareDate)
+// there means the END of that day, 23:59:59.999: "the mailbox as it was
+// on 25/07/2023" is what it held when that day ended, every change made
+// that day included, as a backup of that night would show it. This is
+// the one rule; the start of a range (doUndelete START,
+// undelete_start_date, doItemSearch after) keeps a bare date's start.
+
+// DayEnd is the last millisecond of the day that starts at day (the start
+// of a day in its zone, as ParseDate gives a bare date): the moment a bare
+// date means where it selects a state. It counts calendar days in day's
+// zone, so a day of a DST change ends at its own midnight.
+func DayEnd(day time.Time) time.Time {
+	return day.AddDate(0, 0, 1).Add(-time.Millisecond)
+}
+
+// ParseMoment reads a date that selects the state in force at a moment:
+// ParseDate's forms, a bare date meaning the end of that day in the zone
+// it is read in (DayEnd), in UTC.
+func ParseMoment(s string) (time.Time, error) {
+	t, err := ParseDate(s)
+	if err != nil || !IsBareDate(s) {
+		return t, err
+	}
+	return DayEnd(t.In(time.Local)).UTC(), nil
 }

@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,4 +69,25 @@ func TestParseSize(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestParseMoment(t *testing.T) {
+	for in, want := range map[string]string{
+		"25/07/2023":          "2023-07-25T23:59:59.999Z",
+		"2023-07-25":          "2023-07-25T23:59:59.999Z",
+		"25/07/2023 10:00:00": "2023-07-25T10:00:00Z",
+		"2023-07-25T00:00:00": "2023-07-25T00:00:00Z",
+		"2023-07-25T10:00Z":   "2023-07-25T10:00:00Z",
+	} {
+		got, err := ParseMoment(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got.Format("2006-01-02T15:04:05.999Z07:00"), in)
+	}
+	_, err := ParseMoment("31/02/2013")
+	assert.Error(t, err)
+	// A day of a DST change ends at its own midnight.
+	rome, err := time.LoadLocation("Europe/Rome")
+	require.NoError(t, err)
+	day := time.Date(2023, 3, 26, 0, 0, 0, 0, rome) // 23 hours long
+	assert.Equal(t, time.Date(2023, 3, 26, 23, 59, 59, 999e6, rome), DayEnd(day))
 }

@@ -65,6 +65,7 @@ func manPage(bin string) (string, error) {
 	b.WriteString(literal(top))
 	b.WriteString(".fi\n")
 	cmds := commands(top)
+	var examples []string // the helps' own "Example: ..." lines
 	if len(cmds) > 0 {
 		b.WriteString(".SH COMMANDS\n")
 		for _, c := range cmds {
@@ -75,7 +76,23 @@ func manPage(bin string) (string, error) {
 			fmt.Fprintf(&b, ".SS \"%s %s\"\n.nf\n", name, strings.Join(c, " "))
 			b.WriteString(literal(h))
 			b.WriteString(".fi\n")
+			examples = append(examples, helpExamples(h)...)
 		}
+	}
+	if name == "cbfs" {
+		b.WriteString(".SH MOUNT OPTIONS\n")
+		b.WriteString(mountOptions)
+	}
+	if extra := extraExamples[name]; extra != "" || len(examples) > 0 {
+		b.WriteString(".SH EXAMPLES\n.nf\n")
+		b.WriteString(literal(extra))
+		if len(examples) > 0 {
+			if extra != "" {
+				b.WriteString("\n")
+			}
+			b.WriteString(literal("# From the commands' help:\n" + strings.Join(examples, "\n")))
+		}
+		b.WriteString(".fi\n")
 	}
 	b.WriteString(".SH SEE ALSO\n")
 	other := map[string]string{"cbfs": "cbctl", "cbctl": "cbfs"}[name]
@@ -84,6 +101,28 @@ func manPage(bin string) (string, error) {
 	}
 	b.WriteString(".BR mount.fuse3 (8),\n.BR systemd.exec (5)\n")
 	return b.String(), nil
+}
+
+// helpExamples are the examples a command's help gives: each "Example:"
+// up to the end of its paragraph, its wrapped lines joined.
+func helpExamples(h string) []string {
+	var out []string
+	for _, para := range strings.Split(h, "\n\n") {
+		text := strings.Join(strings.Fields(para), " ")
+		for {
+			i := strings.Index(text, "Example: ")
+			if i < 0 {
+				break
+			}
+			text = text[i+len("Example: "):]
+			ex := text
+			if j := strings.Index(ex, " Example: "); j >= 0 {
+				ex = ex[:j]
+			}
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(ex), "."))
+		}
+	}
+	return out
 }
 
 // usageAndSummary is the "Usage:" line and the first sentence of the
