@@ -36,6 +36,9 @@ with these options mapped onto its flags:
 .BI log= FILE
 \-\-log\-file: append the mount's messages to FILE (SIGHUP reopens it).
 .TP
+.BI refresh= DURATION
+\-\-refresh\-every: look this often whether the Backup Path changed and show new backups without unmounting (default 1m; 0 turns it off).
+.TP
 .B rebuild
 \-\-rebuild: build the index again from scratch.
 .TP
