@@ -193,7 +193,10 @@ func TestHostileIMAPRestore(t *testing.T) {
 				return
 			}
 			assert.NotEqual(t, 0, r.code, r.stdout)
-			assert.Contains(t, r.stdout+r.stderr, tc.err)
+			// With --json the error is a JSON string: its quotes escaped.
+			esc, _ := json.Marshal(tc.err)
+			all := r.stdout + r.stderr
+			assert.True(t, strings.Contains(all, tc.err) || strings.Contains(all, string(esc[1:len(esc)-1])), "%q not in\n%s", tc.err, all)
 			if tc.goodDone {
 				// The bad account is not restored at all: the 5 items
 				// restored are the sane account's.
