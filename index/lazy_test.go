@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -207,4 +208,52 @@ func TestConcurrentLazyReaders(t *testing.T) {
 	}
 	wg.Wait()
 	checkAgainstDisk(t, ix)
+}
+
+// TestBackgroundYieldsButNeverStarves: the background indexer pauses while
+// readers are busy with another account, but a reader waiting for the
+// account it is indexing is served, however busy the others are.
+func TestBackgroundYieldsButNeverStarves(t *testing.T) {
+	f := standard(t)
+	ix, _ := openFile(t, f, Options{Workers: 1})
+	_, err := ix.RefreshAccounts(context.Background())
+	require.NoError(t, err)
+	// B and C indexed on demand: only A is left for the background.
+	for _, id := range []string{idB, idC} {
+		_, err := ix.ItemCount(id)
+		require.NoError(t, err)
+	}
+	stop := make(chan struct{})
+	var busy sync.WaitGroup
+	busy.Add(1)
+	go func() { // a reader browsing B without pause
+		defer busy.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ix.ItemCount(idB)
+		}
+	}()
+	defer func() { close(stop); busy.Wait() }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ix.IndexAll(ctx, nil)
+	require.Eventually(t, func() bool { return status(t, ix, idA).State == "indexing" }, 10*time.Second, time.Millisecond,
+		"the background took A")
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, "indexing", status(t, ix, idA).State, "the background pauses while B is browsed")
+
+	done := make(chan error, 1)
+	go func() { _, err := ix.FolderItems(idA, mailbox.FolderInbox); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a reader of A starved while the background held A and B was browsed")
+	}
+	assert.Equal(t, "indexed", status(t, ix, idA).State)
 }
