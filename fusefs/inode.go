@@ -59,6 +59,7 @@ const (
 	inoConfig         = 4
 	inoCustomizations = 5
 	inoBlobs          = 6
+	inoSearch         = 7
 )
 
 // Sub-numbers of the nodes of one account (kindAccount).

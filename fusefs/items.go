@@ -81,9 +81,13 @@ var (
 	_ = (fs.NodeOpendirHandler)((*itemDir)(nil))
 )
 
-func (d *itemDir) stateIno(kind uint64, i int) uint64 {
-	n, ok := inoState(kind, d.acct.Seq, d.item.ID, i)
-	return d.fsys.ino(n, ok, fmt.Sprintf("state:%d:%s:%d:%d", kind, d.acct.ID, d.item.ID, i))
+func (d *itemDir) stateIno(kind uint64, i int) uint64 { return d.fsys.stateIno(kind, d.acct, d.item.ID, i) }
+
+// stateIno is the inode of a state's folder or file (kind), the one rule
+// for items/ and search/.
+func (f *FS) stateIno(kind uint64, acct index.Account, id, i int) uint64 {
+	n, ok := inoState(kind, acct.Seq, id, i)
+	return f.ino(n, ok, fmt.Sprintf("state:%d:%s:%d:%d", kind, acct.ID, id, i))
 }
 
 func (d *itemDir) metaIno() uint64 {

@@ -220,7 +220,9 @@ func (f *FS) tops(g uint64) []top {
 	b.init(f, inoBlobs, true, 0, f.mtime)
 	s := &serverDir{}
 	s.init(f, inoServer, true, 0, f.mtime)
-	out := []top{{"accounts", a}, {"blobs", b}, {"server", s}}
+	q := &searchDir{}
+	q.init(f, inoSearch, true, 0, f.mtime)
+	out := []top{{"accounts", a}, {"blobs", b}, {"search", q}, {"server", s}}
 	for _, t := range out {
 		t.node.setGen(g)
 	}

@@ -9,7 +9,7 @@ import (
 
 // ---- / ----
 
-// rootDir is the mount's root: accounts/, blobs/, server/ (static).
+// rootDir is the mount's root: accounts/, blobs/, search/, server/ (static).
 type rootDir struct{ node }
 
 var (
