@@ -25,12 +25,12 @@ var kindOrder = map[string]int{ChangeAdded: 0, ChangeDeleted: 1, ChangeMoved: 2,
 type Change struct {
 	Kind         string   `json:"kind"`
 	ItemID       int      `json:"item"`
-	Type         ItemType `json:"-"` // output names it (String)
+	Type         ItemType `json:"-"`                 // output names it (String)
 	Subject      string   `json:"subject,omitempty"` // messages: the subject (at to, else at from)
 	FromFolderID int      `json:"fromFolderId,omitempty"`
 	FromFolder   string   `json:"fromFolder,omitempty"` // where it was at from (not for added)
 	ToFolderID   int      `json:"toFolderId,omitempty"`
-	ToFolder     string   `json:"toFolder,omitempty"` // where it is at to (not for deleted)
+	ToFolder     string   `json:"toFolder,omitempty"`  // where it is at to (not for deleted)
 	FromFlags    *string  `json:"fromFlags,omitempty"` // reflagged: the flags at from ("" none)
 	ToFlags      *string  `json:"toFlags,omitempty"`   // reflagged: the flags at to
 	FromName     string   `json:"fromName,omitempty"`  // folders: the name at from
