@@ -46,6 +46,7 @@ type CLI struct {
 // backupCmd groups Carbonio's "backup" verbs.
 type backupCmd struct {
 	GetItem              getItemCmd                     `cmd:"" name:"getItem" help:"Show every state of one item (or the state at a date), its blob and the blob's status."`
+	GetChanges           getChangesCmd                  `cmd:"" name:"getChanges" help:"List what changed in one account between two dates: items added, deleted, moved, reflagged; folders renamed, moved, deleted."`
 	DoItemSearch         doItemSearchCmd                `cmd:"" name:"doItemSearch" help:"Search an account's items by text, type, date range and deleted state; or every message's full text (query)."`
 	GetServerConfig      getServerConfigCmd             `cmd:"" name:"getServerConfig" help:"Show backed-up server/global configuration or customizations archives."`
 	GetAccountInfo       getAccountInfoCmd              `cmd:"" name:"getAccountInfo" help:"Show one account's metadata, statistics and damage count."`
