@@ -154,6 +154,13 @@
 // path (as folders/ shows it; the tree of the state's moment for items/ and
 // deleted/), user.cbfs.folder_id its id.
 //
+// # search/
+//
+// search/<query>/ runs the name as a query of the search index (package
+// search; cbctl backup doIndexMessages builds it) and shows the hits as
+// <account>/<folder path>/<id>.eml, each the very file (inode, bytes,
+// attributes) of that state under items/ (searchDir, search.go).
+//
 // # Any size
 //
 // The mount is ready once the accounts are listed (index.RefreshAccounts):
