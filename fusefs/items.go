@@ -81,7 +81,9 @@ var (
 	_ = (fs.NodeOpendirHandler)((*itemDir)(nil))
 )
 
-func (d *itemDir) stateIno(kind uint64, i int) uint64 { return d.fsys.stateIno(kind, d.acct, d.item.ID, i) }
+func (d *itemDir) stateIno(kind uint64, i int) uint64 {
+	return d.fsys.stateIno(kind, d.acct, d.item.ID, i)
+}
 
 // stateIno is the inode of a state's folder or file (kind), the one rule
 // for items/ and search/.

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-		"syscall"
+	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
