@@ -74,10 +74,12 @@ vet:
 test: setup lint
 	go test $(GOFLAGS) -count=1 -timeout 15m ./...
 
-# go vet and staticcheck (its default checks, `unused` among them), pinned
+# gofmt -l (nothing unformatted), go vet and staticcheck (its default
+# checks, `unused` among them), pinned
 # in go.mod's tool block: the version is the module's, not the machine's.
 # Silence a finding only with `//lint:ignore CHECK reason`.
 lint: vet
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt -w these:"; echo "$$unformatted"; exit 1; fi
 	go tool staticcheck ./...
 
 test-short:
