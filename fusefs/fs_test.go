@@ -326,7 +326,7 @@ func TestTreeDamage(t *testing.T) {
 			require.NoError(t, err)
 			it, err := f.ix.Item(a.ID, dm.ItemID)
 			require.NoError(t, err)
-			names := stateDirNames(it.States)
+			names := mailbox.StateDirNames(it.States)
 			meta := f.itemMetaJSON(a, &it, names)
 			var m struct {
 				Status string

@@ -63,7 +63,7 @@ func (d *itemsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if l := it.Latest(); l != nil {
 		mt = l.Start.Time()
 	}
-	c := &itemDir{acct: d.acct, item: it, names: stateDirNames(it.States)}
+	c := &itemDir{acct: d.acct, item: it, names: mailbox.StateDirNames(it.States)}
 	c.init(d.fsys, d.ino(id), true, 0, mt)
 	return newChild(ctx, &d.Inode, c, out), 0
 }
@@ -298,7 +298,7 @@ func (f *FS) contentHealth(it *index.Item, i int) mailbox.ContentHealth {
 		partial = partialName(contentName(it.States[i].Type))
 	}
 	return it.ContentHealth(i, f.blobs.Health, nil, func(k int) string {
-		return "items/" + strconv.Itoa(it.ID) + "/" + stateDirNames(it.States)[k] + "/" + contentName(it.States[k].Type)
+		return "items/" + strconv.Itoa(it.ID) + "/" + mailbox.StateDirNames(it.States)[k] + "/" + contentName(it.States[k].Type)
 	}, partial)
 }
 

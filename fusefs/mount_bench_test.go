@@ -14,6 +14,7 @@ import (
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/mailbox"
 	"github.com/cbfs/cbfs/sample"
 )
 
@@ -84,7 +85,7 @@ func BenchmarkMountedRead(b *testing.B) {
 	_, byName := accountNames(accts)
 	for name, a := range byName {
 		ix.Items(a.ID, func(it *index.Item) bool {
-			dirs := stateDirNames(it.States)
+			dirs := mailbox.StateDirNames(it.States)
 			for i, st := range it.States {
 				if st.Digest == "" || st.Deleted || bp.Blobs.Check(st.Digest) != nil {
 					continue

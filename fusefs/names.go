@@ -11,33 +11,9 @@ import (
 	"github.com/cbfs/cbfs/mailbox"
 )
 
-// stateTimeLayout names state folders and server config folders (UTC).
-const stateTimeLayout = "2006-01-02T15:04:05Z"
-
-// stateDirNames names an item's state folders by start date, in ISO 8601 UTC
-// to the second. States that share a second are named to the millisecond;
-// if that still collides (same millisecond), "~2", "~3"... are appended in
-// state order. The result is parallel to states.
-func stateDirNames(states []index.State) []string {
-	names := make([]string, len(states))
-	bySecond := map[string]int{}
-	for _, s := range states {
-		bySecond[s.Start.Time().Format(stateTimeLayout)]++
-	}
-	used := map[string]int{}
-	for i, s := range states {
-		n := s.Start.Time().Format(stateTimeLayout)
-		if bySecond[n] > 1 {
-			n = s.Start.Time().Format("2006-01-02T15:04:05.000Z")
-		}
-		used[n]++
-		if c := used[n]; c > 1 {
-			n += "~" + strconv.Itoa(c)
-		}
-		names[i] = n
-	}
-	return names
-}
+// stateTimeLayout names server config folders (UTC), as states' folders
+// are (mailbox.StateDirNames).
+const stateTimeLayout = mailbox.StateDirTimeLayout
 
 // contentName is the file name of a state's content in its state folder.
 func contentName(t mailbox.ItemType) string {

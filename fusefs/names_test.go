@@ -34,7 +34,7 @@ func TestStateDirNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := stateDirNames(tt.states)
+			got := mailbox.StateDirNames(tt.states)
 			assert.Equal(t, tt.want, got)
 			seen := map[string]bool{}
 			for _, n := range got {

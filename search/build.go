@@ -308,7 +308,7 @@ func accountStates(ctx context.Context, p *backuppath.Path, id string, acct uint
 		if it == nil {
 			continue
 		}
-		dirs := stateDirNames(it.States)
+		dirs := mailbox.StateDirNames(it.States)
 		message := false
 		for i, s := range it.States {
 			if s.Type != mailbox.TypeMessage {
@@ -342,32 +342,6 @@ func accountStates(ctx context.Context, p *backuppath.Path, id string, acct uint
 		}
 	}
 	return out, items, bad, nil
-}
-
-// stateTimeLayout and stateDirNames name an item's state folders as the
-// mount does (fusefs/names.go, by start date in ISO 8601 UTC; to the
-// millisecond where two share a second; "~2"... where they share that).
-const stateTimeLayout = "2006-01-02T15:04:05Z"
-
-func stateDirNames(states []mailbox.State) []string {
-	names := make([]string, len(states))
-	bySecond := map[string]int{}
-	for _, s := range states {
-		bySecond[s.Start.Time().Format(stateTimeLayout)]++
-	}
-	used := map[string]int{}
-	for i, s := range states {
-		n := s.Start.Time().Format(stateTimeLayout)
-		if bySecond[n] > 1 {
-			n = s.Start.Time().Format("2006-01-02T15:04:05.000Z")
-		}
-		used[n]++
-		if c := used[n]; c > 1 {
-			n += "~" + strconv.Itoa(c)
-		}
-		names[i] = n
-	}
-	return names
 }
 
 // docInfo is what a document keeps besides its words.
