@@ -1,35 +1,20 @@
 package search
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // DefaultFile is where the search index of the Backup Path root lives
-// unless told otherwise: beside the mount's index (cmd/cbfs
-// defaultIndexPath, the same folder rule), outside the Backup Path, named
-// from a hash of root so that two paths never share one:
-// $XDG_CACHE_HOME/cbfs, else /var/cache/cbfs for root, else
-// ~/.cache/cbfs; the file <base>-<hash>.search.
+// unless told otherwise: beside the mount's index (statedir.CacheFile, the
+// one rule), <base>-<hash>.search.
 func DefaultFile(root string) (string, error) {
-	var dir string
-	switch x := os.Getenv("XDG_CACHE_HOME"); {
-	case x != "" && filepath.IsAbs(x):
-		dir = filepath.Join(x, "cbfs")
-	case os.Geteuid() == 0:
-		dir = "/var/cache/cbfs"
-	default:
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache folder for the search index (%w): name one (index_file)", err)
-		}
-		dir = filepath.Join(home, ".cache", "cbfs")
+	f, err := statedir.CacheFile(root, ".search")
+	if err != nil {
+		return "", fmt.Errorf("%w: name the search index (index_file)", err)
 	}
-	sum := sha256.Sum256([]byte(root))
-	return filepath.Join(dir, filepath.Base(root)+"-"+hex.EncodeToString(sum[:8])+".search"), nil
+	return f, nil
 }
 
 // Summary is the report's text: what an operation's result shows.

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"github.com/cbfs/cbfs/index"
 	"github.com/cbfs/cbfs/internal/cli"
 	"github.com/cbfs/cbfs/objstore/s3"
+	"github.com/cbfs/cbfs/statedir"
 )
 
 // mountCmd is `cbfs mount BACKUP_PATH MOUNTPOINT`.
@@ -457,21 +456,11 @@ func unescapeMountinfo(s string) string {
 // serve keeps this index current after each operation that writes its
 // Backup Path, so a mount of a served path finds it built.
 func defaultIndexPath(root string) (string, error) {
-	var dir string
-	switch x := os.Getenv("XDG_CACHE_HOME"); {
-	case x != "" && filepath.IsAbs(x):
-		dir = filepath.Join(x, "cbfs")
-	case os.Geteuid() == 0:
-		dir = "/var/cache/cbfs"
-	default:
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache folder for the index (%w): use --index PATH", err)
-		}
-		dir = filepath.Join(home, ".cache", "cbfs")
+	p, err := statedir.CacheFile(root, ".db")
+	if err != nil {
+		return "", fmt.Errorf("%w: use --index PATH", err)
 	}
-	sum := sha256.Sum256([]byte(root))
-	return filepath.Join(dir, filepath.Base(root)+"-"+hex.EncodeToString(sum[:8])+".db"), nil
+	return p, nil
 }
 
 // mountMemoryLimit is the mount's soft memory limit (debug.SetMemoryLimit)
