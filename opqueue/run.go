@@ -138,11 +138,10 @@ func (q *Queue) finish(runCtx context.Context, report string, err error) {
 	op := rs.op
 	op.Ended = q.now()
 	op.Result = report
-	switch {
-	case err == nil:
-		op.State = Done
-	case rs.stopNote != "" || runCtx.Err() != nil:
-		op.State = Stopped
+	op.State = OutcomeOf(err, rs.stopNote != "" || runCtx.Err() != nil)
+	switch op.State {
+	case Done:
+	case Stopped:
 		op.Error = rs.stopNote
 		if op.Error == "" {
 			op.Error = NoteShutdown
@@ -150,11 +149,7 @@ func (q *Queue) finish(runCtx context.Context, report string, err error) {
 		if !errors.Is(err, context.Canceled) {
 			op.Error += ": " + err.Error()
 		}
-	case errors.Is(err, ErrPartial):
-		op.State = Partial
-		op.Error = err.Error()
 	default:
-		op.State = Failed
 		op.Error = err.Error()
 	}
 	if q.closed {
@@ -165,4 +160,21 @@ func (q *Queue) finish(runCtx context.Context, report string, err error) {
 		q.log.Error("operation queue: cannot record the end of an operation", "id", op.ID, "state", op.State, "err", werr)
 	}
 	q.notifyLocked(op)
+}
+
+// OutcomeOf is the state an operation that returned err ends in, the one
+// rule (the queue, the service's log and its metrics use it): done for
+// nil, stopped when its context ended, partial for an error wrapping
+// ErrPartial, failed otherwise.
+func OutcomeOf(err error, stopped bool) State {
+	switch {
+	case err == nil:
+		return Done
+	case stopped:
+		return Stopped
+	case errors.Is(err, ErrPartial):
+		return Partial
+	default:
+		return Failed
+	}
 }

@@ -53,16 +53,8 @@ func logged(log *slog.Logger, every time.Duration, h opqueue.Handler) opqueue.Ha
 		}
 		defer func() {
 			r := recover()
-			state := opqueue.Done
-			switch {
-			case r != nil:
-				state = opqueue.Failed
-			case err == nil:
-			case ctx.Err() != nil:
-				state = opqueue.Stopped
-			case errors.Is(err, opqueue.ErrPartial):
-				state = opqueue.Partial
-			default:
+			state := opqueue.OutcomeOf(err, ctx.Err() != nil)
+			if r != nil {
 				state = opqueue.Failed
 			}
 			eargs := []any{"state", state, "duration", time.Since(start).Round(time.Millisecond).String()}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -122,16 +121,8 @@ func (m *metricsFile) wrap(handlers map[string]opqueue.Handler) map[string]opque
 			)
 			defer func() {
 				r := recover()
-				state := opqueue.Done
-				switch {
-				case r != nil:
-					state = opqueue.Failed
-				case err == nil:
-				case ctx.Err() != nil:
-					state = opqueue.Stopped
-				case errors.Is(err, opqueue.ErrPartial):
-					state = opqueue.Partial
-				default:
+				state := opqueue.OutcomeOf(err, ctx.Err() != nil)
+				if r != nil {
 					state = opqueue.Failed
 				}
 				pmu.Lock()
