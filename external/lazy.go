@@ -273,18 +273,9 @@ func OpenLazy(ctx context.Context, objs objstore.Store, root string, cacheBytes 
 		return nil
 	}, nil)
 	if err == nil {
-		err = workers.Each(ctx, max(threads, 1), eager, func(id string) error {
-			if err := l.Account(ctx, id); err != nil && ctx.Err() == nil {
-				var ae *ArchiveError
-				if !errors.As(err, &ae) {
-					ae = &ArchiveError{Archive: AccountArchive(id), Account: id, Err: err}
-				}
-				mu.Lock()
-				failed = append(failed, ae)
-				mu.Unlock()
-			}
-			return nil
-		}, nil)
+		var more []*ArchiveError
+		more, err = l.fetchEach(ctx, threads, eager)
+		failed = append(failed, more...)
 	}
 	if err == nil {
 		err = ctx.Err()
@@ -509,22 +500,7 @@ func (l *Lazy) unpackAccount(id, name, version string) error {
 // fetch at once), and returns a *PartialError naming each that failed,
 // or ctx's error.
 func (l *Lazy) All(ctx context.Context, threads int) error {
-	var (
-		mu     sync.Mutex
-		failed []*ArchiveError
-	)
-	err := workers.Each(ctx, max(threads, 1), l.IDs(), func(id string) error {
-		if err := l.Account(ctx, id); err != nil && ctx.Err() == nil {
-			var ae *ArchiveError
-			if !errors.As(err, &ae) {
-				ae = &ArchiveError{Archive: AccountArchive(id), Account: id, Err: err}
-			}
-			mu.Lock()
-			failed = append(failed, ae)
-			mu.Unlock()
-		}
-		return nil
-	}, nil)
+	failed, err := l.fetchEach(ctx, threads, l.IDs())
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -634,4 +610,26 @@ func (l *Lazy) removeMarker(name string) {
 func isDir(p string) bool {
 	fi, err := os.Lstat(p)
 	return err == nil && fi.IsDir()
+}
+
+// fetchEach fetches the archives of ids, threads at a time, and returns
+// each failure as an *ArchiveError (ctx ending is no failure of theirs).
+func (l *Lazy) fetchEach(ctx context.Context, threads int, ids []string) ([]*ArchiveError, error) {
+	var (
+		mu     sync.Mutex
+		failed []*ArchiveError
+	)
+	err := workers.Each(ctx, max(threads, 1), ids, func(id string) error {
+		if err := l.Account(ctx, id); err != nil && ctx.Err() == nil {
+			var ae *ArchiveError
+			if !errors.As(err, &ae) {
+				ae = &ArchiveError{Archive: AccountArchive(id), Account: id, Err: err}
+			}
+			mu.Lock()
+			failed = append(failed, ae)
+			mu.Unlock()
+		}
+		return nil
+	}, nil)
+	return failed, err
 }
