@@ -61,21 +61,22 @@ const (
 
 // RefreshResult says what one Refresh found.
 type RefreshResult struct {
-	Accounts     int      // accounts afterwards
-	Added        []string // names of accounts that appeared
-	Removed      []string // names of accounts that vanished
-	Changed      int      // accounts whose item count, name or status changed
-	Items        int      // items afterwards
-	ItemsRead    int      // item files (re)read
-	ItemsRemoved int      // items whose file disappeared
-	Took         time.Duration
-	At           time.Time
+	Accounts int      // accounts afterwards
+	Added    []string // names of accounts that appeared
+	Removed  []string // names of accounts that vanished
+	Changed  int      // accounts whose item count, name or status changed
+	Items    int      // items of the accounts indexed so far
+	Took     time.Duration
+	At       time.Time
 }
 
 // String is the result as one log line.
 func (r RefreshResult) String() string {
-	s := fmt.Sprintf("%d accounts (%d new, %d gone, %d changed), %d items (%d item files read, %d removed); took %s",
-		r.Accounts, len(r.Added), len(r.Removed), r.Changed, r.Items, r.ItemsRead, r.ItemsRemoved, r.Took.Round(time.Millisecond))
+	// A refresh reads account_info files only: each account's items are
+	// re-read at its next use or by the background indexer, so the line
+	// says so instead of counting item files it never read.
+	s := fmt.Sprintf("%d accounts (%d new, %d gone, %d changed), %d items indexed so far (each account's items are brought up to date at its next use); took %s",
+		r.Accounts, len(r.Added), len(r.Removed), r.Changed, r.Items, r.Took.Round(time.Millisecond))
 	if len(r.Added) > 0 {
 		s += "; new: " + shortList(r.Added)
 	}
@@ -147,7 +148,7 @@ func (f *FS) Refresh(ctx context.Context) (RefreshResult, error) {
 	if err != nil {
 		return RefreshResult{}, fmt.Errorf("list accounts: %w", err)
 	}
-	res := RefreshResult{Accounts: len(after), Items: st.Items, ItemsRead: st.ItemsRead, ItemsRemoved: st.ItemsRemoved}
+	res := RefreshResult{Accounts: len(after), Items: st.Items}
 	old := make(map[string]string, len(before)) // id -> summary
 	oldName := make(map[string]string, len(before))
 	for _, a := range before {

@@ -354,7 +354,7 @@ func (m *serveMount) remount(ctx context.Context) {
 			return
 		}
 		m.log.Info("mount refreshed", "mountpoint", m.mp, "accounts", res.Accounts, "new", len(res.Added), "gone", len(res.Removed),
-			"changed", res.Changed, "items", res.Items, "items_read", res.ItemsRead, "took", res.Took.Round(time.Millisecond))
+			"changed", res.Changed, "items_indexed", res.Items, "took", res.Took.Round(time.Millisecond))
 		return
 	}
 	if m.server != nil {
