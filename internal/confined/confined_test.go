@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -350,5 +352,40 @@ func BenchmarkOpen(b *testing.B) {
 		for b.Loop() {
 			read(Open(root, "items/ab/abcdef"))
 		}
+	})
+}
+
+// TestEachName: the same names as ReadDir, over more than one getdents
+// answer (names of up to 255 bytes), with ReadDir's refusals.
+func TestEachName(t *testing.T) {
+	modes(t, func(t *testing.T) {
+		root := tree(t)
+		big := filepath.Join(root, "big")
+		must(t, os.Mkdir(big, 0o755))
+		for i := range 3000 {
+			name := strconv.Itoa(i)
+			if i%7 == 0 {
+				name += "-" + strings.Repeat("x", 250-len(name))
+			}
+			must(t, os.WriteFile(filepath.Join(big, name), nil, 0o644))
+		}
+		for _, rel := range []string{".", "sub", "big"} {
+			ents, err := ReadDir(root, rel)
+			wantErr(t, err, nil)
+			var want, got []string
+			for _, e := range ents {
+				want = append(want, e.Name())
+			}
+			wantErr(t, EachName(root, rel, func(name []byte) { got = append(got, string(name)) }), nil)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: EachName gave %d names, ReadDir %d (first %q vs %q)", rel, len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+			}
+		}
+		none := func([]byte) { t.Error("a name from a refused folder") }
+		wantErr(t, EachName(root, "linkdir", none), ErrSymlink)
+		wantErr(t, EachName(root, "linkdir-out", none), ErrSymlink)
+		wantErr(t, EachName(root, "ok.txt", none), syscall.ENOTDIR)
+		wantErr(t, EachName(root, "..", none), ErrOutside)
 	})
 }
