@@ -289,7 +289,7 @@ type serveMount struct {
 	debug      bool
 	allowOther bool
 	log        *slog.Logger
-	life       context.Context // the service's: the background indexer's life
+	bg         *background // the one background indexer (the service's life), across remounts
 }
 
 func startServeMount(ctx context.Context, s operations.Settings, dir string, debug, allowOther bool, log *slog.Logger) (*serveMount, error) {
@@ -312,7 +312,8 @@ func startServeMount(ctx context.Context, s operations.Settings, dir string, deb
 	if err != nil {
 		return nil, fmt.Errorf("--mount: %w", err)
 	}
-	m := &serveMount{mp: mp, bp: bp, ix: ix, dbPath: dbPath, debug: debug, allowOther: allowOther, log: log, life: ctx}
+	m := &serveMount{mp: mp, bp: bp, ix: ix, dbPath: dbPath, debug: debug, allowOther: allowOther, log: log,
+		bg: startBackground(ctx, ix, io.Discard, false)}
 	if err := m.mount(ctx); err != nil {
 		ix.Close()
 		return nil, err
@@ -335,8 +336,8 @@ func (m *serveMount) mount(ctx context.Context) error {
 		return fmt.Errorf("--mount: %w", err)
 	}
 	m.server, m.fsys = server, fsys
-	bg := startBackground(m.life, m.ix, io.Discard, true)
-	fsys.OnRefreshed(bg.kick)
+	fsys.OnRefreshed(m.bg.kick)
+	m.bg.kick() // a remount's new accounts too; never a second indexer
 	go server.Wait()
 	m.log.Info("mounted", "backup-path", m.bp.Root, "mountpoint", m.mp, "accounts", st.Accounts, "items", st.Items)
 	return nil
