@@ -52,10 +52,11 @@ type Want struct {
 type Sequence struct {
 	load func() ([]Want, error)
 
-	once  sync.Once
-	wants []Want
-	pos   map[int]int // Key -> position in wants
-	err   error
+	lmu    sync.Mutex // the list: loaded once, until Forget
+	loaded bool
+	wants  []Want
+	pos    map[int]int // Key -> position in wants
+	err    error
 
 	mu   sync.Mutex
 	next int // first position not yet handed out
@@ -66,15 +67,29 @@ func NewSequence(load func() ([]Want, error)) *Sequence {
 	return &Sequence{load: load}
 }
 
-func (s *Sequence) list() error {
-	s.once.Do(func() {
+// list returns the Sequence's list, loading it on first use (and on the
+// first use after Forget). The slices returned are never changed.
+func (s *Sequence) list() ([]Want, map[int]int, error) {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if !s.loaded {
 		s.wants, s.err = s.load()
 		s.pos = make(map[int]int, len(s.wants))
 		for k, w := range s.wants {
 			s.pos[w.Key] = k
 		}
-	})
-	return s.err
+		s.loaded = true
+	}
+	return s.wants, s.pos, s.err
+}
+
+// Forget drops the list (its memory: a folder of 100,000 files lists
+// 100,000 Wants); the next use loads it again. How far read-ahead went is
+// kept. For a caller whose own listing was dropped.
+func (s *Sequence) Forget() {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	s.loaded, s.wants, s.pos, s.err = false, nil, nil, nil
 }
 
 // job is one blob to fetch ahead.
@@ -197,12 +212,13 @@ func (c *Cache) fetch(j job) error {
 // is not wanted any more).
 func (c *Cache) plan(h *hint) (jobs []job, jump bool) {
 	s := h.seq
-	if s.list() != nil {
+	wants, pos, err := s.list()
+	if err != nil {
 		return nil, false
 	}
 	start := 0
 	if h.after >= 0 {
-		k, ok := s.pos[h.after]
+		k, ok := pos[h.after]
 		if !ok {
 			return nil, false
 		}
@@ -217,8 +233,8 @@ func (c *Cache) plan(h *hint) (jobs []job, jump bool) {
 	small, window := c.opt.SmallBlob, c.PrefetchBytes()
 	var ahead int64
 	k := start
-	for ; k < len(s.wants) && k < start+prefetchFiles; k++ {
-		w := s.wants[k]
+	for ; k < len(wants) && k < start+prefetchFiles; k++ {
+		w := wants[k]
 		if w.Size > 0 {
 			ahead += min(w.Size, small)
 		}

@@ -57,7 +57,9 @@
 // blobs are immutable), so caching is long and explicit: entry, attribute and negative-entry timeouts are
 // Options.Timeout (1 hour by default); every file is opened with
 // FOPEN_KEEP_CACHE, so its pages survive close and reopen; every folder is
-// opened with FOPEN_CACHE_DIR, so the kernel keeps listings too. Files
+// opened with FOPEN_CACHE_DIR, so the kernel keeps listings too (the
+// mount's own copies of listed folders' files are kept within
+// Options.ListingFiles, least recently used dropped: listings.go). Files
 // whose size is a guess (blobs/, or an index that did not know the size)
 // are opened with FOPEN_DIRECT_IO instead, so a wrong st_size never cuts or
 // pads their content.

@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"strconv"
@@ -125,12 +126,28 @@ type folderDir struct {
 	fid  int    // folder id; 0 until resolved (the view's root)
 	path string // folder path, "" for the root
 
-	once   sync.Once
-	loaded atomic.Bool // files and byName are set (read-only from then on)
+	mu     sync.Mutex              // one listing made at a time
+	list   atomic.Pointer[listing] // nil until listed, and once dropped
+	lru    *list.Element           // in fsys.lists (under its mutex)
+	listed int                     // files counted there (under its mutex)
+	ra     raSeq                   // read-ahead list (readahead.go)
+}
+
+// listing is a folder's files as listed, never changed once made. The
+// folder drops it when the mount's listing budget needs room
+// (listings.go) and makes it again from the index at its next use.
+type listing struct {
 	files  []fileRef
 	byName map[string]int // file name -> index in files
-	err    error
-	ra     raSeq // read-ahead list (readahead.go)
+}
+
+// drop forgets the folder's listing and read-ahead list (listings.add).
+// Those using them keep their copy.
+func (d *folderDir) drop() {
+	d.list.Store(nil)
+	if s := d.ra.get(); s != nil {
+		s.Forget()
+	}
 }
 
 var (
@@ -152,64 +169,80 @@ func (d *folderDir) folder() (*folderNode, error) {
 	return fn, nil
 }
 
-// loadFiles lists the folder's items (once).
-func (d *folderDir) loadFiles() error {
-	d.once.Do(func() {
-		fn, err := d.folder()
+// loadFiles returns the folder's listing, made now if the folder holds
+// none (never listed, or dropped for the budget).
+func (d *folderDir) loadFiles() (*listing, error) {
+	if l := d.list.Load(); l != nil {
+		d.fsys.lists.touch(d)
+		return l, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.list.Load(); l != nil {
+		return l, nil
+	}
+	l, err := d.makeListing()
+	if err != nil {
+		return nil, err
+	}
+	d.list.Store(l)
+	d.fsys.lists.add(d, len(l.files))
+	return l, nil
+}
+
+// makeListing lists the folder's items.
+func (d *folderDir) makeListing() (*listing, error) {
+	fn, err := d.folder()
+	if err != nil {
+		return nil, err
+	}
+	l := &listing{}
+	if !d.v.at.IsZero() {
+		l.files = d.v.items[fn.id]
+	} else {
+		ix, acct := d.v.fsys.ix, d.v.acct.ID
+		ids, err := ix.FolderItems(acct, fn.id)
 		if err != nil {
-			d.err = err
-			return
+			return nil, fmt.Errorf("items of folder %q: %w", d.path, err)
 		}
-		if !d.v.at.IsZero() {
-			d.files = d.v.items[fn.id]
-		} else {
-			ix, acct := d.v.fsys.ix, d.v.acct.ID
-			ids, err := ix.FolderItems(acct, fn.id)
+		l.files = make([]fileRef, 0, len(ids))
+		total, _ := ix.ItemCount(acct) // the account is indexed by now (FolderItems)
+		if len(ids)*scanRatio > total {
+			// A big share of the account: one scan of its items is
+			// much cheaper than a lookup per item.
+			err = ix.Items(acct, func(it *index.Item) bool {
+				if r, ok := latestRef(it, fn.id); ok {
+					l.files = append(l.files, r)
+				}
+				return true
+			})
 			if err != nil {
-				d.err = fmt.Errorf("items of folder %q: %w", d.path, err)
-				return
+				return nil, fmt.Errorf("items of folder %q: %w", d.path, err)
 			}
-			d.files = make([]fileRef, 0, len(ids))
-			total, _ := ix.ItemCount(acct) // the account is indexed by now (FolderItems)
-			if len(ids)*scanRatio > total {
-				// A big share of the account: one scan of its items is
-				// much cheaper than a lookup per item.
-				err = ix.Items(acct, func(it *index.Item) bool {
-					if r, ok := latestRef(it, fn.id); ok {
-						d.files = append(d.files, r)
-					}
-					return true
-				})
-				if err != nil {
-					d.err = fmt.Errorf("items of folder %q: %w", d.path, err)
-					return
-				}
-				ids = nil
+			ids = nil
+		}
+		for _, id := range ids {
+			it, err := ix.Item(acct, id)
+			if err != nil {
+				continue // vanished or unreadable: not a live item of this folder
 			}
-			for _, id := range ids {
-				it, err := ix.Item(acct, id)
-				if err != nil {
-					continue // vanished or unreadable: not a live item of this folder
-				}
-				if r, ok := latestRef(&it, fn.id); ok {
-					d.files = append(d.files, r)
-				}
+			if r, ok := latestRef(&it, fn.id); ok {
+				l.files = append(l.files, r)
 			}
 		}
-		d.byName = make(map[string]int, len(d.files))
-		sub := map[string]bool{}
-		for _, c := range fn.children {
-			sub[c.name] = true
+	}
+	l.byName = make(map[string]int, len(l.files))
+	sub := map[string]bool{}
+	for _, c := range fn.children {
+		sub[c.name] = true
+	}
+	for i, r := range l.files {
+		name := itemFileName(r.id, r.state.Type)
+		if !sub[name] { // a subfolder of the same name wins
+			l.byName[name] = i
 		}
-		for i, r := range d.files {
-			name := itemFileName(r.id, r.state.Type)
-			if !sub[name] { // a subfolder of the same name wins
-				d.byName[name] = i
-			}
-		}
-		d.loaded.Store(true)
-	})
-	return d.err
+	}
+	return l, nil
 }
 
 func (d *folderDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
@@ -217,15 +250,16 @@ func (d *folderDir) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno
 	if err != nil {
 		return nil, errno(err)
 	}
-	if err := d.loadFiles(); err != nil {
+	l, err := d.loadFiles()
+	if err != nil {
 		return nil, errno(err)
 	}
-	out := make([]fuse.DirEntry, 0, len(fn.children)+len(d.byName))
+	out := make([]fuse.DirEntry, 0, len(fn.children)+len(l.byName))
 	for _, c := range fn.children {
 		out = append(out, dirEntry(c.name, true, d.subIno(c.id)))
 	}
-	for name, i := range d.byName {
-		out = append(out, dirEntry(name, false, d.fileIno(d.files[i].id)))
+	for name, i := range l.byName {
+		out = append(out, dirEntry(name, false, d.fileIno(l.files[i].id)))
 	}
 	if d.atMaildir(fn) {
 		out = append(out, dirEntry(maildirName, true, d.v.maildir().ino(0, mdSubDir)))
@@ -254,7 +288,7 @@ func (d *folderDir) fileIno(id int) uint64 {
 
 func (d *folderDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	entries, errno := d.entries(ctx)
-	if errno == 0 && len(d.files) > 0 {
+	if errno == 0 && len(entries) > 0 {
 		d.fsys.blobs.Prefetch(d.sequence(), -1) // a listing is often followed by reads in its order
 	}
 	return openList(entries, errno)
@@ -280,7 +314,7 @@ func (d *folderDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return nil, syscall.ENOENT
 	}
 	var ref fileRef
-	if d.v.at.IsZero() && !d.loaded.Load() {
+	if d.v.at.IsZero() && d.list.Load() == nil {
 		// The latest view, not listed yet: ask the index for this one item.
 		it, err := d.fsys.ix.Item(d.v.acct.ID, id)
 		if err != nil {
@@ -290,14 +324,15 @@ func (d *folderDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 			return nil, syscall.ENOENT
 		}
 	} else {
-		if err := d.loadFiles(); err != nil {
+		l, err := d.loadFiles()
+		if err != nil {
 			return nil, errno(err)
 		}
-		i, ok := d.byName[name]
+		i, ok := l.byName[name]
 		if !ok {
 			return nil, syscall.ENOENT
 		}
-		ref = d.files[i]
+		ref = l.files[i]
 	}
 	file := d.fsys.itemFile(d.v.acct, ref, d.fileIno(id), joinPath(d.path, ""), true, false)
 	file.seq, file.seqKey = d.sequence(), id // opening it reads ahead in this folder

@@ -44,6 +44,10 @@ type Options struct {
 	// NoReadAhead turns off the read-ahead of a folder's next files
 	// (readahead.go).
 	NoReadAhead bool
+	// ListingFiles is how many listed folders' files the mount keeps in
+	// memory, least recently used dropped first (0: DefaultListingFiles;
+	// listings.go).
+	ListingFiles int
 }
 
 // Defaults.
@@ -65,6 +69,7 @@ type FS struct {
 	blobs  *blob.Cache
 	hashed hashedInodes
 	rf     refresher // refresh.go
+	lists  listings  // the folders holding a listing (listings.go)
 }
 
 // New returns the tree of ix's Backup Path.
@@ -83,6 +88,10 @@ func New(ix *index.Index, opt Options) *FS {
 	}
 	bp := ix.BackupPath()
 	f := &FS{ix: ix, bp: bp, store: bp.Blobs, opt: opt}
+	f.lists.max = opt.ListingFiles
+	if f.lists.max <= 0 {
+		f.lists.max = DefaultListingFiles
+	}
 	if fi, err := os.Stat(bp.Root); err == nil {
 		f.mtime = fi.ModTime()
 	}

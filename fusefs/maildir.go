@@ -280,9 +280,10 @@ type mdCurDir struct {
 	tmp   bool // tmp/: see fill
 
 	once   sync.Once
-	fd     *folderDir // the folders/ node of the same folder (not in the tree): its listing
+	fd     *folderDir // the folders/ node of the same folder (not in the tree)
+	list   *listing   // its listing, kept by cur/ (not under the budget: names index it)
 	names  []string
-	byName map[string]int // file name -> index in fd.files
+	byName map[string]int // file name -> index in list.files
 	err    error
 
 	del     *deletedDir        // Deleted Items: the deleted/ node (not in the tree)
@@ -342,12 +343,13 @@ func (c *mdCurDir) load() error {
 		v := c.m.v
 		fd := &folderDir{v: v, fid: c.f.fid, path: c.f.path}
 		fd.init(c.fsys, 0, true, 0, c.mtime)
-		if err := fd.loadFiles(); err != nil {
+		l, err := fd.loadFiles()
+		if err != nil {
 			c.err = err
 			return
 		}
-		c.fd = fd
-		for i, r := range fd.files {
+		c.fd, c.list = fd, l
+		for i, r := range l.files {
 			if r.state.Type != mailbox.TypeMessage && r.state.Type != mailbox.TypeChat {
 				continue
 			}
@@ -393,7 +395,7 @@ func (c *mdCurDir) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHand
 	}
 	out := make([]fuse.DirEntry, 0, len(c.names))
 	for _, n := range c.names {
-		out = append(out, dirEntry(n, false, c.fd.fileIno(c.fd.files[c.byName[n]].id)))
+		out = append(out, dirEntry(n, false, c.fd.fileIno(c.list.files[c.byName[n]].id)))
 	}
 	sortEntries(out)
 	if len(out) > 0 {
@@ -419,7 +421,7 @@ func (c *mdCurDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	ref := c.fd.files[i]
+	ref := c.list.files[i]
 	file := c.fsys.itemFile(c.m.v.acct, ref, c.fd.fileIno(ref.id), c.f.path, true, false)
 	file.seq, file.seqKey = c.fd.sequence(), ref.id
 	return newChild(ctx, &c.Inode, file, out), 0

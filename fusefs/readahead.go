@@ -3,6 +3,7 @@ package fusefs
 import (
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cbfs/cbfs/blob"
 )
@@ -20,30 +21,35 @@ import (
 // raSeq is a folder's read-ahead list, made on first use.
 type raSeq struct {
 	once sync.Once
-	seq  *blob.Sequence
+	seq  atomic.Pointer[blob.Sequence]
 }
+
+// get is the list if it was made (nil otherwise).
+func (r *raSeq) get() *blob.Sequence { return r.seq.Load() }
 
 // sequence is the folder's files' blobs in listing order, for
 // blob.Cache.Prefetch. The list is computed by a read-ahead worker the
-// first time it is needed (it may load the folder's listing).
+// first time it is needed (it may load the folder's listing), and again
+// after the folder's listing was dropped (folderDir.drop).
 func (d *folderDir) sequence() *blob.Sequence {
 	d.ra.once.Do(func() {
-		d.ra.seq = blob.NewSequence(func() ([]blob.Want, error) {
-			if err := d.loadFiles(); err != nil {
+		d.ra.seq.Store(blob.NewSequence(func() ([]blob.Want, error) {
+			l, err := d.loadFiles()
+			if err != nil {
 				return nil, err
 			}
-			names := make([]string, 0, len(d.byName))
-			for name := range d.byName {
+			names := make([]string, 0, len(l.byName))
+			for name := range l.byName {
 				names = append(names, name)
 			}
 			sort.Strings(names)
 			wants := make([]blob.Want, len(names))
 			for k, name := range names {
-				r := d.files[d.byName[name]]
+				r := l.files[l.byName[name]]
 				wants[k] = blob.Want{Key: r.id, Digest: r.cs().Digest, Limit: blob.Limit{Size: max(r.cs().Size, 0)}, Size: r.cs().Size}
 			}
 			return wants, nil
-		})
+		}))
 	})
-	return d.ra.seq
+	return d.ra.get()
 }

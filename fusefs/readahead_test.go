@@ -43,35 +43,38 @@ func biggestFolder(t *testing.T, f *FS) *folderDir {
 	accts, err := f.ix.Accounts()
 	require.NoError(t, err)
 	var best *folderDir
+	n := 0
 	for _, a := range accts {
 		v := &view{fsys: f, acct: a}
 		require.NoError(t, v.load())
 		for id := range v.byID {
 			d := &folderDir{v: v, fid: id}
 			d.init(f, 1, true, 0, zeroTime)
-			if d.loadFiles() != nil {
+			l, err := d.loadFiles()
+			if err != nil {
 				continue
 			}
-			if best == nil || len(d.byName) > len(best.byName) {
-				best = d
+			if best == nil || len(l.byName) > n {
+				best, n = d, len(l.byName)
 			}
 		}
 	}
 	require.NotNil(t, best)
-	require.GreaterOrEqual(t, len(best.byName), 6, "the sample's biggest folder is too small")
+	require.GreaterOrEqual(t, n, 6, "the sample's biggest folder is too small")
 	return best
 }
 
-// listing returns the folder's files in listing order.
-func listing(d *folderDir) []fileRef {
-	names := make([]string, 0, len(d.byName))
-	for n := range d.byName {
+// listed returns the folder's files in listing order.
+func listed(d *folderDir) []fileRef {
+	l, _ := d.loadFiles()
+	names := make([]string, 0, len(l.byName))
+	for n := range l.byName {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	out := make([]fileRef, len(names))
 	for i, n := range names {
-		out[i] = d.files[d.byName[n]]
+		out[i] = l.files[l.byName[n]]
 	}
 	return out
 }
@@ -114,7 +117,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 	const cacheBytes = 256 << 10
 	f, _ := raFS(t, Options{CacheBytes: cacheBytes})
 	d := biggestFolder(t, f)
-	files := listing(d)
+	files := listed(d)
 	jobs := recordJobs(f)
 
 	// Listing the folder fetches its first files, in order, within the
@@ -192,7 +195,7 @@ func TestReadAheadFillsCache(t *testing.T) {
 func TestReadAheadBrokenBlob(t *testing.T) {
 	f, bp := raFS(t, Options{})
 	d := biggestFolder(t, f)
-	files := listing(d)
+	files := listed(d)
 	jobs := recordJobs(f)
 
 	// Break the blob of the third file: cut it short.
@@ -248,7 +251,7 @@ func TestReadAheadBrokenBlob(t *testing.T) {
 func TestReopenVerified(t *testing.T) {
 	f, bp := raFS(t, Options{NoReadAhead: true})
 	d := biggestFolder(t, f)
-	files := listing(d)
+	files := listed(d)
 	type reader interface {
 		Read(context.Context, []byte, int64) (fuse.ReadResult, syscall.Errno)
 	}
