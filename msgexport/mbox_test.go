@@ -109,3 +109,39 @@ func TestMboxDovecot(t *testing.T) {
 	assert.Equal(t, quoted.Replace(lf(tricky)), lf(string(msgs[0].BodySection[0].Bytes)))
 	assert.Equal(t, quoted.Replace(lf(second)), lf(string(msgs[1].BodySection[0].Bytes)))
 }
+
+// FuzzWriteMboxMessage: whatever the message, the mbox text is one
+// "From " line, the message's lines (LF), each mboxrd-quoted, and an
+// empty line; unquoting it gives the message back with CRLF as LF.
+func FuzzWriteMboxMessage(f *testing.F) {
+	f.Add([]byte(tricky))
+	f.Add([]byte("From x\r\n\r\n>From y\rz"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var out bytes.Buffer
+		require.NoError(t, WriteMboxMessage(&out, Sender(b), time.Unix(0, 0), b))
+		s := out.String()
+		first, rest, ok := strings.Cut(s, "\n")
+		require.True(t, ok)
+		require.Equal(t, "From "+Sender(b)+" Thu Jan  1 00:00:00 1970", first)
+		require.True(t, strings.HasSuffix(rest, "\n\n") || rest == "\n", "%q", rest)
+		body := strings.TrimSuffix(rest, "\n")
+		var lines []string
+		for _, l := range strings.SplitAfter(body, "\n") {
+			if l == "" {
+				continue
+			}
+			q := strings.TrimLeft(l, ">")
+			if strings.HasPrefix(q, "From ") {
+				require.True(t, strings.HasPrefix(l, ">"), "a From line left unquoted: %q", l)
+				l = l[1:]
+			}
+			lines = append(lines, l)
+		}
+		want := strings.ReplaceAll(string(b), "\r\n", "\n")
+		if want != "" && !strings.HasSuffix(want, "\n") {
+			want += "\n"
+		}
+		require.Equal(t, want, strings.Join(lines, ""))
+	})
+}

@@ -248,6 +248,18 @@ func Run(ctx context.Context, src *backuppath.Path, dest string, opt Options) (*
 	return res, nil
 }
 
+// CheckFolder says whether the account (id) of src has folder (a path in
+// its tree at at, as Options.Folder) with an error naming it if not: what
+// Run refuses, for a caller that checks before it makes DEST.
+func CheckFolder(src *backuppath.Path, accountID, folder string, at time.Time) error {
+	name := accountID
+	if a, err := src.ReadAccount(accountID); err == nil && a.Name != "" {
+		name = a.Name
+	}
+	_, err := selectAccount(src, &plannedAccount{id: accountID, name: name}, Options{Folder: folder, At: at}, nil, &Result{})
+	return err
+}
+
 // plannedAccount is one account exported: its folder in the export, the
 // items a search chose (nil: all) and, once planned, its messages.
 type plannedAccount struct {
@@ -793,11 +805,10 @@ func WriteMboxMessage(w io.Writer, sender string, date time.Time, b []byte) erro
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
+			line, b = bytes.TrimSuffix(b[:i], []byte("\r")), b[i+1:]
 		} else {
-			b = nil
+			b = nil // the last line, without a line break: a CR ending it is a lone one
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
 		if q := bytes.TrimLeft(line, ">"); bytes.HasPrefix(q, []byte("From ")) {
 			buf.WriteByte('>')
 		}
