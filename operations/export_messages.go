@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/cbfs/cbfs/internal/pathlock"
@@ -49,6 +50,39 @@ func (p *ExportMessagesParams) Check() error {
 		if _, err := search.Parse(p.Query); err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
+	}
+	return nil
+}
+
+// checks what Run would refuse before its destination is made: an
+// account that is not there, a folder it does not have at DATE, a query
+// without a search index.
+func (p *ExportMessagesParams) checks(r *Runner) error {
+	if p.Account == "" && p.Query == "" {
+		return nil
+	}
+	bp, err := r.openPath()
+	if err != nil {
+		return err
+	}
+	if p.Query != "" {
+		file, err := search.DefaultFile(bp.Root)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(file); err != nil {
+			return fmt.Errorf("no search index of %s (%s): build it with doIndexMessages", bp.Root, file)
+		}
+	}
+	if p.Account == "" {
+		return nil
+	}
+	a, err := bp.FindAccount(p.Account)
+	if err != nil {
+		return err
+	}
+	if p.Folder != "" {
+		return msgexport.CheckFolder(bp, a.ID, p.Folder, p.Date.Time())
 	}
 	return nil
 }

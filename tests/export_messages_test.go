@@ -366,7 +366,8 @@ func TestExportMessagesFolderAndDest(t *testing.T) {
 		require.NotEmpty(t, want)
 		assert.ElementsMatch(t, want, sortedKeys(emlFiles(t, dest)), "subfolders %t", tc.sub)
 	}
-	fails(t, 1, "no folder", "backup", "doExportMessages", filepath.Join(dir, "x"), "account", acct, "folder", "NoSuchFolder", "backup_path", root, "--state-dir", st)
+	fails(t, 2, "no folder", "backup", "doExportMessages", filepath.Join(dir, "x"), "account", acct, "folder", "NoSuchFolder", "backup_path", root, "--state-dir", st)
+	require.NoDirExists(t, filepath.Join(dir, "x"), "refused before DEST is made")
 	fails(t, 1, "not empty", "backup", "doExportMessages", all, "backup_path", root, "--state-dir", st)
 
 	// Links planted by a user.
