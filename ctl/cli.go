@@ -63,6 +63,7 @@ type backupCmd struct {
 	DoBackupServerCustomizations doBackupServerCustomizationsCmd `cmd:"" name:"doBackupServerCustomizations" help:"Archive the server's configuration folders (--config-path) into the Backup Path now (an operation)."`
 	DoCoherencyCheck             doCoherencyCheckCmd             `cmd:"" name:"doCoherencyCheck" help:"Verify digests, find orphan, broken, unreadable and missing files (an operation)."`
 	DoIndexMessages              doIndexMessagesCmd              `cmd:"" name:"doIndexMessages" help:"Build or refresh the full-text index of every message, which doItemSearch query searches (an operation)."`
+	DoExportMessages             doExportMessagesCmd             `cmd:"" name:"doExportMessages" help:"Export messages (a query, a folder, an account; as of a date) as mbox or .eml files with a SHA-256 manifest and a report (an operation)."`
 
 	DoExternalRestore     doExternalRestoreCmd     `cmd:"" name:"doExternalRestore" help:"Restore a whole Backup Path into a Maildir or IMAP target (an operation)."`
 	DoRestoreOnNewAccount doRestoreOnNewAccountCmd `cmd:"" name:"doRestoreOnNewAccount" help:"Restore one account, as it was at a date, into a new account (an operation)."`

@@ -296,6 +296,14 @@ func LockDest(srcRoot, dest, op string) (*pathlock.Lock, error) {
 	return pathlock.AcquireDir(d, op, owner)
 }
 
+// OpenDest checks the destination dest of a writer from the Backup Path at
+// srcRoot (doExport, doExportMessages) and opens it, as Run does: given,
+// outside srcRoot, no symbolic link at its name, a folder holding nothing
+// but .cbfs- names (the caller's writer lock), made as the owner of its
+// nearest existing parent when missing. It returns dest made absolute and
+// the folder held open; the caller closes it.
+func OpenDest(srcRoot, dest string) (string, *confined.Dir, error) { return openDest(srcRoot, dest) }
+
 // openDest checks dest (given, not inside src, not a symbolic link, a
 // folder holding nothing but .cbfs- names) and opens it, making it first
 // if it is missing: DEST and any missing folder above it are made with

@@ -5,7 +5,7 @@
 // kong nor the socket protocol.
 //
 // A kind is one struct: SmartScanParams, AccountScanParams, PurgeParams,
-// ExportParams, CoherencyCheckParams, ExternalRestoreParams,
+// ExportParams, ExportMessagesParams, CoherencyCheckParams, ExternalRestoreParams,
 // RestoreOnNewAccountParams, UndeleteParams, ItemRestoreParams. Its fields
 // are its parameters, their tags say the pair name, required, enum and
 // default (Params); Encode and Decode turn it into and from Carbonio's
@@ -16,6 +16,7 @@
 //	doAccountScan      account          scan.Run with Only
 //	doPurge            [purgeDays N]    purge.Run (default: --retention-days)
 //	doExport           destPath [domains d1,d2] [cos c1,c2]   export.Run
+//	doExportMessages   destPath [account A [folder F]] | [query Q] [date D] [format mbox|eml]   msgexport.Run
 //	doCoherencyCheck   [fixBackup true] [fixDoubleGzip check|fix]   coherency.Check
 //	doExternalRestore, doRestoreOnNewAccount, doUndelete, doItemRestore   package restore (restore.go)
 //

@@ -474,6 +474,7 @@ var (
 	_, _ checker  = (*SmartScanParams)(nil), (*AccountScanParams)(nil)
 	_, _ writer   = (*SmartScanParams)(nil), (*AccountScanParams)(nil)
 	_, _ writer   = (*PurgeParams)(nil), (*ExportParams)(nil)
+	_    writer   = (*ExportMessagesParams)(nil)
 	_, _ writer   = (*CoherencyCheckParams)(nil), (*BackupServerCustomizationsParams)(nil)
 	_, _ restorer = (*ExternalRestoreParams)(nil), (*RestoreOnNewAccountParams)(nil)
 	_, _ restorer = (*UndeleteParams)(nil), (*ItemRestoreParams)(nil)

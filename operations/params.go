@@ -53,7 +53,7 @@ type Params interface {
 var registry = []Params{
 	&SmartScanParams{}, &AccountScanParams{}, &PurgeParams{}, &ExportParams{}, &CoherencyCheckParams{},
 	&ExternalRestoreParams{}, &RestoreOnNewAccountParams{}, &UndeleteParams{}, &ItemRestoreParams{},
-	&BackupServerCustomizationsParams{}, &IndexMessagesParams{},
+	&BackupServerCustomizationsParams{}, &IndexMessagesParams{}, &ExportMessagesParams{},
 }
 
 // Kinds lists every kind a Runner handles.

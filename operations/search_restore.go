@@ -31,7 +31,14 @@ func (q *SearchRestore) checkQuery(item int, target func() error) error {
 
 // hits runs the query on the search index of the Backup Path src.
 func (q *SearchRestore) hits(src *backuppath.Path, account string) ([]search.Hit, error) {
-	query, err := search.Parse(q.Query)
+	return searchHits(src, account, q.Query)
+}
+
+// searchHits runs query on the search index of the Backup Path src (of
+// account's items only, when given): every hit, as doItemSearch query
+// finds them (doItemRestore query, doExportMessages query).
+func searchHits(src *backuppath.Path, account, q string) ([]search.Hit, error) {
+	query, err := search.Parse(q)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
