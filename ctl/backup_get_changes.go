@@ -3,9 +3,6 @@ package ctl
 import (
 	"context"
 	"errors"
-	"fmt"
-	"text/tabwriter"
-	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/blob"
@@ -23,25 +20,9 @@ type getChangesCmd struct {
 
 // Help is the long help of getChanges.
 func (c *getChangesCmd) Help() string {
-	return `Compares the account as it was at the moment from with the account at the moment to (each item's state in force then, the rule of the mount's at/<day>/ and every restore) and lists, one line each: items added (live at to, not at from), deleted (live at from, not at to), moved (FOLDER -> FOLDER), reflagged (FLAGS -> FLAGS, "-" for none), and folders renamed, moved or deleted. Folders are shown by their path as the account's folder tree was at each date. What changed and changed back in between is not listed. Both dates follow the same rule: a bare date is the END of that day, so "from 01/03/2024 to 05/03/2024" lists the changes made on 02/03 to 05/03; to include the changes of 01/03, give from 29/02/2024 or a time (from "01/03/2024 00:00:00"). A from after to is a usage error (exit 2). Item files that cannot be read are skipped with a warning and make the exit status 1.
+	return `Compares the account as it was at the moment from with the account at the moment to (each item's state in force then, the rule of the mount's at/<day>/ and every restore) and lists, one line each: items added (live at to, not at from), deleted (live at from, not at to), moved (FOLDER -> FOLDER), reflagged (FLAGS -> FLAGS, "-" for none), and folders renamed, moved or deleted. Folders are shown by their path as the account's folder tree was at each date. What changed and changed back in between is not listed. Both dates follow the same rule: a bare date is the END of that day, so "from 01/03/2024 to 05/03/2024" lists the changes made on 02/03 to 05/03; to include the changes of 01/03, give from 29/02/2024 or a time (from "01/03/2024 00:00:00"). A from after to is a usage error (exit 2). Item files that cannot be read are skipped with a warning and make the exit status 1. A mount shows this report for each day on which the account changed: accounts/<name>/changes/<YYYY-MM-DD>/changes.txt (and changes.json) is getChanges from the end of the day before to the end of that day (UTC), beside the changed messages themselves.
 
 Example: cbctl backup getChanges john@example.com from 01/03/2024 to 05/03/2024 --json`
-}
-
-// changeOut is one change in getChanges's JSON output.
-type changeOut struct {
-	mailbox.Change
-	Type string `json:"type"`
-}
-
-// changesOut is getChanges's JSON output.
-type changesOut struct {
-	Account string      `json:"account"`
-	ID      string      `json:"accountId"`
-	From    time.Time   `json:"from"`
-	To      time.Time   `json:"to"`
-	Changes []changeOut `json:"changes"`
-	Skipped []int       `json:"skippedItems,omitempty"` // item files that could not be read
 }
 
 func (c *getChangesCmd) Run(ctx context.Context, g *Globals) error {
@@ -68,25 +49,20 @@ func (c *getChangesCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	changes, err := mailbox.Changes(items, from, to)
+	out, err := mailbox.NewChangeReport(acct.Name, acct.ID, append(items, bad...), from, to)
 	if errors.Is(err, mailbox.ErrChangesOrder) {
 		return cli.Usagef("from is after to")
 	}
 	if err != nil {
 		return err
 	}
-	out := changesOut{Account: acct.Name, ID: acct.ID, From: from.UTC(), To: to.UTC(), Changes: []changeOut{}}
-	for _, ch := range changes {
-		out.Changes = append(out.Changes, changeOut{Change: ch, Type: ch.Type.String()})
-	}
 	for _, it := range bad {
-		out.Skipped = append(out.Skipped, it.ID)
 		g.warnf("account %s item %d: %s: %s", acct.Name, it.ID, it.ErrClass, it.Err)
 	}
 	if g.JSON {
-		err = printJSON(g.Stdout, out)
+		err = out.JSON(g.Stdout)
 	} else {
-		err = printChanges(g, out)
+		err = out.Text(g.Stdout)
 	}
 	if err != nil {
 		return err
@@ -96,53 +72,6 @@ func (c *getChangesCmd) Run(ctx context.Context, g *Globals) error {
 		return &exitError{code: ExitError}
 	}
 	return nil
-}
-
-// printChanges writes the text listing: a header line, then one line per
-// change, aligned.
-func printChanges(g *Globals, out changesOut) error {
-	fmt.Fprintf(g.Stdout, "account %s: %d change(s) from %s to %s\n", out.Account, len(out.Changes), formatDateZ(out.From), formatDateZ(out.To))
-	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "KIND\tID\tTYPE\tWHAT\tSUBJECT\n")
-	for _, ch := range out.Changes {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", ch.Kind, ch.ItemID, ch.Type, changeWhat(ch.Change), grammar.OneLine(ch.Subject))
-	}
-	return tw.Flush()
-}
-
-// changeWhat is the WHAT column: where the item was and went.
-func changeWhat(ch mailbox.Change) string {
-	folder := func(path string, id int) string {
-		if path == "" {
-			return fmt.Sprint(id)
-		}
-		return path
-	}
-	self := func(path, name string) string {
-		if path == "" {
-			return name
-		}
-		return path
-	}
-	isFolder := ch.Type == mailbox.TypeFolder
-	switch ch.Kind {
-	case mailbox.ChangeAdded:
-		if isFolder {
-			return self(ch.ToPath, ch.ToName)
-		}
-		return folder(ch.ToFolder, ch.ToFolderID)
-	case mailbox.ChangeDeleted:
-		if isFolder {
-			return self(ch.FromPath, ch.FromName)
-		}
-		return folder(ch.FromFolder, ch.FromFolderID)
-	case mailbox.ChangeReflagged:
-		return fmt.Sprintf("%s: %s -> %s", folder(ch.ToFolder, ch.ToFolderID), orDash(*ch.FromFlags), orDash(*ch.ToFlags))
-	}
-	if isFolder { // renamed or moved
-		return self(ch.FromPath, ch.FromName) + " -> " + self(ch.ToPath, ch.ToName)
-	}
-	return folder(ch.FromFolder, ch.FromFolderID) + " -> " + folder(ch.ToFolder, ch.ToFolderID)
 }
 
 // readAccountItems reads every item file of an account, ReadWorkers at a

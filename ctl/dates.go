@@ -26,15 +26,9 @@ func formatDate(t time.Time) string {
 	return lt.Format(grammar.DateLayout)
 }
 
-// formatDateZ is formatDate with the zone's name always (UTC too).
-func formatDateZ(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	lt := t.In(time.Local)
-	name, _ := lt.Zone()
-	return lt.Format(grammar.DateLayout) + " " + name
-}
+// formatDateZ is formatDate with the zone's name always (UTC too):
+// grammar.FormatDateZ, which the mount's text files use too.
+func formatDateZ(t time.Time) string { return grammar.FormatDateZ(t) }
 
 // zoneName names the local zone for table headers ("UTC", "CET").
 func zoneName() string {

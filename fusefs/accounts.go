@@ -107,8 +107,8 @@ func (f *FS) indexXattrs(accountID string) func() []xattr {
 
 // ---- accounts/<name>/ ----
 
-// accountDir holds account.json, folders/, items/, deleted/, at/ and
-// Maildir/ (static).
+// accountDir holds account.json, folders/, items/, deleted/, at/,
+// changes/ and Maildir/ (static).
 type accountDir struct {
 	node
 	acct index.Account
@@ -141,6 +141,10 @@ func (d *accountDir) OnAdd(ctx context.Context) {
 	at := &atDir{acct: a}
 	at.init(f, f.accountIno(a, subAt), true, 0, d.mtime)
 	addStatic(ctx, &d.Inode, "at", at)
+
+	ch := &changesDir{acct: a}
+	ch.init(f, f.accountIno(a, subChanges), true, 0, d.mtime)
+	addStatic(ctx, &d.Inode, "changes", ch)
 
 	addStatic(ctx, &d.Inode, "Maildir", newMaildirDir(&mdView{v: v}))
 }

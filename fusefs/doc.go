@@ -7,6 +7,7 @@
 //	accounts/<name>/items/<itemId>/<start>/{meta.json, message.eml, message.partial.eml}
 //	accounts/<name>/deleted/<itemId>.eml
 //	accounts/<name>/at/<date or date-time>/<folder path>/<itemId>.eml
+//	accounts/<name>/changes/<YYYY-MM-DD>/{changes.txt, changes.json, added/, deleted/, moved/, reflagged/}
 //	accounts/<name>/Maildir/{cur,new,tmp}, .<Folder>/...   a Maildir++ view for a stock Dovecot (also at/<date>/Maildir)
 //	server/config/<date>/{config.json, <section>.json}
 //	server/customizations/<archive>.tar.gz
@@ -28,7 +29,8 @@
 //
 // One file per node kind, as the tree above reads: root.go (/),
 // accounts.go (accounts/, accounts/<name>/), folders.go (folders/ and
-// at/<moment>/, which share one folder node, and at/), items.go (items/,
+// at/<moment>/, which share one folder node, and at/), changes.go
+// (changes/ and below), items.go (items/,
 // items/<id>/, the state folders), deleted.go, server.go (server/ and all
 // below it), blobs.go, maildir.go (the Maildir++ view, whose message files
 // are the folders/ nodes themselves). readahead.go gives a folder's files,
@@ -162,6 +164,21 @@
 // search; cbctl backup doIndexMessages builds it) and shows the hits as
 // <account>/<folder path>/<id>.eml, each the very file (inode, bytes,
 // attributes) of that state under items/ (searchDir, search.go).
+//
+// # changes/
+//
+// accounts/<name>/changes/ lists the account's change days (the UTC days
+// at/ lists, index.ChangeDays); changes/<day>/ holds changes.txt and
+// changes.json, the text and --json output of cbctl backup getChanges
+// from the end of the day before to the end of the day (UTC), rendered by
+// the same code (mailbox.ChangeReport), and added/, deleted/, moved/,
+// reflagged/ with the files of the items changed so: the state live at
+// the day's end (deleted/: at its start), the very file of that state
+// under items/ (inode, bytes, attributes; changes.go). A day is computed
+// once, when first opened: mailbox.Changes over the account's items in the
+// index, then, since the index keeps no subjects, again with the changed
+// items read from their item files, which is getChanges's result without
+// reading every item file. Only that account's shard is used.
 //
 // # Any size
 //

@@ -70,6 +70,7 @@ const (
 	subItems
 	subDeleted
 	subAt
+	subChanges
 )
 
 const (

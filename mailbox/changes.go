@@ -1,9 +1,15 @@
 package mailbox
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"sort"
+	"text/tabwriter"
 	"time"
+
+	"github.com/cbfs/cbfs/internal/grammar"
 )
 
 // Kinds of Change.
@@ -151,4 +157,114 @@ func folderPaths(items []*Item, t time.Time) map[int]string {
 		paths[f.ID] = "/" + f.Path
 	}
 	return paths
+}
+
+// ChangeReport is what changed in one account between two moments, as
+// cbctl's getChanges prints it and the mount's changes/<day>/ serves it
+// (changes.txt: Text; changes.json: JSON), so both say the same thing
+// in the same bytes.
+type ChangeReport struct {
+	Account string           `json:"account"`
+	ID      string           `json:"accountId"`
+	From    time.Time        `json:"from"`
+	To      time.Time        `json:"to"`
+	Changes []ReportedChange `json:"changes"`
+	Skipped []int            `json:"skippedItems,omitempty"` // item files that could not be read
+}
+
+// ReportedChange is one change of a ChangeReport, its item's type named.
+type ReportedChange struct {
+	Change
+	Type string `json:"type"`
+}
+
+// NewChangeReport runs Changes over an account's items (items with Err
+// set are listed in Skipped, by id) and names the account.
+func NewChangeReport(account, accountID string, items []*Item, from, to time.Time) (*ChangeReport, error) {
+	changes, err := Changes(items, from, to)
+	if err != nil {
+		return nil, err
+	}
+	r := &ChangeReport{Account: account, ID: accountID, From: from.UTC(), To: to.UTC(), Changes: []ReportedChange{}}
+	for _, ch := range changes {
+		r.Changes = append(r.Changes, ReportedChange{Change: ch, Type: ch.Type.String()})
+	}
+	for _, it := range items {
+		if it != nil && it.Err != "" {
+			r.Skipped = append(r.Skipped, it.ID)
+		}
+	}
+	sort.Ints(r.Skipped)
+	return r, nil
+}
+
+// JSON writes the report as JSON, indented by two spaces, HTML left
+// unescaped, one final newline (cbctl's --json form).
+func (r *ChangeReport) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("encode JSON output: %w", err)
+	}
+	return nil
+}
+
+// Text writes the report as text: a header line, then one line per
+// change, aligned: KIND, ID, TYPE, WHAT (ChangeWhat), SUBJECT (one line).
+// Dates are in the local zone (grammar.FormatDateZ).
+func (r *ChangeReport) Text(w io.Writer) error {
+	if _, err := fmt.Fprintf(w, "account %s: %d change(s) from %s to %s\n", r.Account, len(r.Changes), grammar.FormatDateZ(r.From), grammar.FormatDateZ(r.To)); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "KIND\tID\tTYPE\tWHAT\tSUBJECT\n")
+	for _, ch := range r.Changes {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", ch.Kind, ch.ItemID, ch.Type, ChangeWhat(ch.Change), grammar.OneLine(ch.Subject))
+	}
+	return tw.Flush()
+}
+
+// ChangeWhat is a change's WHAT column: where the item was and went (a
+// folder by its path, or its id when the tree of that moment lacks it),
+// the flags before and after ("-" for none), or a folder's own path
+// before and after.
+func ChangeWhat(ch Change) string {
+	folder := func(path string, id int) string {
+		if path == "" {
+			return fmt.Sprint(id)
+		}
+		return path
+	}
+	self := func(path, name string) string {
+		if path == "" {
+			return name
+		}
+		return path
+	}
+	orDash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	isFolder := ch.Type == TypeFolder
+	switch ch.Kind {
+	case ChangeAdded:
+		if isFolder {
+			return self(ch.ToPath, ch.ToName)
+		}
+		return folder(ch.ToFolder, ch.ToFolderID)
+	case ChangeDeleted:
+		if isFolder {
+			return self(ch.FromPath, ch.FromName)
+		}
+		return folder(ch.FromFolder, ch.FromFolderID)
+	case ChangeReflagged:
+		return fmt.Sprintf("%s: %s -> %s", folder(ch.ToFolder, ch.ToFolderID), orDash(*ch.FromFlags), orDash(*ch.ToFlags))
+	}
+	if isFolder { // renamed or moved
+		return self(ch.FromPath, ch.FromName) + " -> " + self(ch.ToPath, ch.ToName)
+	}
+	return folder(ch.FromFolder, ch.FromFolderID) + " -> " + folder(ch.ToFolder, ch.ToFolderID)
 }

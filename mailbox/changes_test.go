@@ -2,8 +2,11 @@ package mailbox
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cbfs/cbfs/internal/grammar"
 )
 
 func TestChanges(t *testing.T) {
@@ -135,4 +138,41 @@ func sameChange(a, b Change) bool {
 	}
 	a.FromFlags, a.ToFlags, b.FromFlags, b.ToFlags = nil, nil, nil, nil
 	return a == b
+}
+
+// TestChangeReport: the one text and JSON form of a report (what
+// getChanges prints and the mount's changes/<day>/ serves): a header, the
+// aligned lines with each kind's WHAT, unreadable items listed as skipped.
+func TestChangeReport(t *testing.T) {
+	items := []*Item{
+		NewItem(257, []State{{Start: ms(1, 10), Type: TypeFolder, FolderID: FolderRoot, Name: "Work"}, {Start: ms(8, 10), Type: TypeFolder, FolderID: FolderRoot, Name: "Old"}}),
+		NewItem(300, []State{{Start: ms(1, 10), Type: TypeMessage, FolderID: FolderInbox, Flags: "u", Subject: "hello\nthere"}, {Start: ms(8, 10), Type: TypeMessage, FolderID: 257, Flags: "u"}}),
+		NewItem(301, []State{{Start: ms(1, 10), Type: TypeMessage, FolderID: FolderInbox, Flags: "u", Subject: "flags"}, {Start: ms(8, 10), Type: TypeMessage, FolderID: FolderInbox}}),
+		{ID: 302, Err: "unreadable"},
+	}
+	from, to := ms(5, 0).Time(), ms(10, 0).Time()
+	r, err := NewChangeReport("ann@example.test", "id-1", items, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, js strings.Builder
+	if err := r.Text(&text); err != nil {
+		t.Fatal(err)
+	}
+	want := "account ann@example.test: 3 change(s) from " + grammar.FormatDateZ(from) + " to " + grammar.FormatDateZ(to) + "\n" +
+		"KIND       ID   TYPE     WHAT            SUBJECT\n" +
+		"renamed    257  folder   /Work -> /Old   \n" +
+		"moved      300  message  /Inbox -> /Old  hello there\n" +
+		"reflagged  301  message  /Inbox: u -> -  flags\n"
+	if text.String() != want {
+		t.Errorf("text:\n%s\nwant:\n%s", text.String(), want)
+	}
+	if err := r.JSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"account": "ann@example.test"`, `"accountId": "id-1"`, `"kind": "renamed"`, `"type": "folder"`, `"fromFlags": "u"`, `"toFlags": ""`, "\"skippedItems\": [\n    302\n  ]"} {
+		if !strings.Contains(js.String(), s) {
+			t.Errorf("JSON lacks %s:\n%s", s, js.String())
+		}
+	}
 }

@@ -91,3 +91,15 @@ func ParseMoment(s string) (time.Time, error) {
 	}
 	return DayEnd(t.In(time.Local)).UTC(), nil
 }
+
+// FormatDateZ prints t in Carbonio's layout (DateLayout) in the local zone
+// (TZ; UTC when unset), followed by the zone's name always, UTC too ("-"
+// for the zero time): how cbctl and the mount print a moment in text.
+func FormatDateZ(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	lt := t.In(time.Local)
+	name, _ := lt.Zone()
+	return lt.Format(DateLayout) + " " + name
+}
