@@ -14,14 +14,26 @@
 // golang.org/x/text), and attachment names. Words are folded (case and
 // accents, see Fold) on both sides.
 //
+// An attached message (a message/rfc822 or message/global part: "forward
+// as attachment", a bounce, a digest), and one attached to it in turn, is
+// part of its document: the names and addresses of its From, To and Cc
+// and its Subject are words of the attachment field (attachment: finds a
+// forwarded message by its sender or subject as it finds a file by its
+// name), its body text is body text and its attachments' names are
+// attachment names. from:, to:, cc: and subject: stay the words of the
+// message that was backed up, who sent it and to whom; free text finds
+// both.
+//
 // # Bounds
 //
 // A blob is foreign input. It is streamed through the blob store's
 // verifying reader within the size its state records (blob.Limit), and
 // at most MaxRead decompressed bytes of it are read, MaxText bytes of body
 // text and MaxHTML bytes of one HTML part kept, MaxParts parts and
-// MaxDepth levels walked: a gzip bomb or a 50 MB HTML body costs those
-// bounds and is flagged truncated; an unreadable or broken blob keeps
+// MaxDepth levels walked (an attached message is one level, and its
+// parts count in MaxParts with the rest): a gzip bomb, a chain of
+// messages attached to each other or a 50 MB HTML body costs those bounds
+// and is flagged truncated; an unreadable or broken blob keeps
 // what came before the fault, is flagged broken and is read again by the
 // next build.
 //

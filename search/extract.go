@@ -29,8 +29,8 @@ const (
 	// MaxParts and MaxDepth bound the MIME tree walked.
 	MaxParts = 500
 	MaxDepth = 16
-	// maxHeader bounds each header block (the top one by go-message's
-	// ReadOptions; part headers by MaxRead).
+	// maxHeader bounds each header block (the top one's and an attached
+	// message's by go-message's ReadOptions; part headers by MaxRead).
 	maxHeader = 1 << 20
 	// fieldGap separates two values of one field (two addresses of To, two
 	// body parts): a phrase never spans them.
@@ -237,7 +237,15 @@ func (x *extractor) entity(e *message.Entity, depth int) {
 	if name == "" && params["name"] != "" {
 		name = decodeWord(params["name"])
 	}
-	if disp == "attachment" || name != "" || mt == "message/rfc822" {
+	if mt == "message/rfc822" || mt == "message/global" {
+		x.d.flags |= docAttachment
+		if name != "" {
+			x.d.add(fAttachment, name)
+		}
+		x.attached(e, depth)
+		return
+	}
+	if disp == "attachment" || name != "" {
 		x.d.flags |= docAttachment
 		if name != "" {
 			x.d.add(fAttachment, name)
@@ -261,6 +269,41 @@ func (x *extractor) entity(e *message.Entity, depth int) {
 		}
 		x.body(htmlText(b, MaxText-x.text+1))
 	}
+}
+
+// attached indexes a message attached to (or forwarded in) the one
+// indexed: the names and addresses of its From, To and Cc and its Subject
+// as words of the attachment field, its body text as body text, its own
+// attachments' names as attachment names (and its attached messages the
+// same way). It is one more level of the MIME tree: MaxDepth, MaxParts,
+// MaxText and MaxRead bound it together with the rest of the message.
+func (x *extractor) attached(e *message.Entity, depth int) {
+	if depth+1 >= MaxDepth {
+		x.d.flags |= docTruncated
+		return
+	}
+	inner, err := message.ReadWithOptions(e.Body, &message.ReadOptions{MaxHeaderBytes: maxHeader})
+	if inner == nil {
+		if err != nil && !errors.Is(err, io.EOF) {
+			x.d.flags |= docTruncated // a header that does not end (or too long): nothing of it
+		}
+		return
+	}
+	h := mail.Header{Header: inner.Header}
+	for _, key := range []string{"From", "To", "Cc"} {
+		for _, a := range addresses(h, key) {
+			x.d.add(fAttachment, a)
+		}
+	}
+	s, err := h.Subject()
+	if err != nil {
+		s = h.Get("Subject")
+	}
+	x.d.add(fAttachment, s)
+	outer := x.skipText
+	x.skipText = false // its own text, whatever the part around it
+	x.entity(inner, depth+1)
+	x.skipText = outer
 }
 
 func (x *extractor) body(s string) {

@@ -46,7 +46,7 @@ func fuzzIndex(f *testing.F) *Index {
 // FuzzExtract: any bytes as a message cost a bounded parse and never a
 // panic.
 func FuzzExtract(f *testing.F) {
-	for _, m := range []string{msgInvoice, msgCafe, msgAgenda, msgTravel, msgKoi8, "", "\x00\x01", "Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n"} {
+	for _, m := range []string{msgInvoice, msgCafe, msgAgenda, msgTravel, msgKoi8, msgForwarded, msgForwardedB64, msgForwardedTwice, nested(20, "x"), wide(3, 2), "", "\x00\x01", "Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n"} {
 		f.Add([]byte(m))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -17,7 +17,9 @@ import (
 // The query language (docs/DESIGN.md "Search"):
 //
 //	words and "quoted phrases"        in From, To, Cc, Subject, body text or attachment names
-//	from: to: cc: subject: body: attachment:   a word or "a phrase" in that field
+//	from: to: cc: subject: body: attachment:   a word or "a phrase" in that field (an
+//	                                  attached message's body is body:, its From, To,
+//	                                  Cc and Subject attachment:)
 //	message-id:ID                     the Message-ID (without < >)
 //	account:NAME  folder:PATH         the item's account (name, local part or id) and folder
 //	before:DATE after:DATE on:DATE    the message's Date (else the state's start): before the
