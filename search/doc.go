@@ -12,7 +12,22 @@
 // script or style; one text of a multipart/alternative) decoded from its
 // transfer encoding and charset (go-message with every charset of
 // golang.org/x/text), and attachment names. Words are folded (case and
-// accents, see Fold) on both sides.
+// accents, see Fold; full-width Latin as ASCII) on both sides.
+//
+// Chinese, Japanese and Korean are written without spaces between words
+// (Korean with particles glued on), so a run of Han, Hiragana, Katakana
+// or Hangul characters is cut, as Lucene's CJK analyzer cuts it, into
+// overlapping pairs of characters (bigrams), and each character is kept
+// too (unigrams): a run of n characters takes n positions, bigram and
+// unigram i both at position i. A query cuts its CJK runs the same way
+// and asks for their bigrams as a phrase (東京都庁: 東京 京都 都庁 at
+// consecutive positions), or for the unigram of a single character: 東京
+// is found inside 東京都庁で, 京 in 北京 and 東京. A word is found where
+// its characters stand together, so 京都 is found inside 東京都庁 too: the
+// price of not needing a dictionary. Half-width katakana are indexed as
+// their full-width forms, a voicing mark (half-width or combining, as
+// macOS writes file names) with its kana, and a CJK character ends a word
+// of other letters (Windows版: windows, 版).
 //
 // An attached message (a message/rfc822 or message/global part: "forward
 // as attachment", a bounce, a digest), and one attached to it in turn, is

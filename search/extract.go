@@ -85,15 +85,14 @@ func (d *docTerms) release() {
 
 // add indexes the words of s under field f.
 func (d *docTerms) add(f byte, s string) {
-	words(s, func(w []byte) { d.addWord(f, w) })
-	d.pos[f] += fieldGap
+	base := d.pos[f]
+	n := words(s, false, func(w []byte, p uint32) { d.addWord(f, w, base+p) })
+	d.words += n
+	d.pos[f] = base + n + fieldGap
 }
 
-func (d *docTerms) addWord(f byte, w []byte) {
+func (d *docTerms) addWord(f byte, w []byte, p uint32) {
 	d.key = append(append(d.key[:0], f), w...)
-	p := d.pos[f]
-	d.pos[f]++
-	d.words++
 	if ps, ok := d.terms[string(d.key)]; ok {
 		d.terms[string(d.key)] = append(ps, p)
 		return

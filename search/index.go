@@ -29,7 +29,7 @@ import (
 // FormatVersion is the version of the index file this code writes; an
 // index of another version is rebuilt (docs/FORMAT.md § 18 says what each
 // changed).
-const FormatVersion = 2
+const FormatVersion = 3
 
 const magic = "CBFSSRCH"
 
