@@ -244,7 +244,8 @@ func BenchmarkRefreshNoChange(b *testing.B) {
 // rank, the first 50 hits), by query form.
 func BenchmarkQuery(b *testing.B) {
 	p, _ := corpus100k.path(b)
-	file := filepath.Join(os.TempDir(), "cbfs-search-bench-v1-100k.idx")
+	// Named by the format version: a file of another one does not open.
+	file := filepath.Join(os.TempDir(), fmt.Sprintf("cbfs-search-bench-v1-100k-f%d.idx", FormatVersion))
 	if _, err := os.Stat(file); err != nil {
 		began := time.Now()
 		rep, err := Build(context.Background(), p, file, Options{})
