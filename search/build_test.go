@@ -221,3 +221,26 @@ func TestCorruptIndex(t *testing.T) {
 		t.Errorf("after rebuild: %v", got)
 	}
 }
+
+// TestFileRoot: the Backup Path an index file names, read from its meta
+// alone; a file that is not an index is ErrCorrupt.
+func TestFileRoot(t *testing.T) {
+	ix, _, file := buildCorpus(t)
+	root, err := FileRoot(file)
+	if err != nil || root != ix.Meta().Root || root == "" {
+		t.Fatalf("FileRoot = %q, %v; want %q", root, err, ix.Meta().Root)
+	}
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"empty": nil, "cut": good[:len(good)/2], "text": []byte(strings.Repeat("not an index\n", 20))} {
+		bad := filepath.Join(t.TempDir(), name+".search")
+		if err := os.WriteFile(bad, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if root, err := FileRoot(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %q, %v; want ErrCorrupt", name, root, err)
+		}
+	}
+}
