@@ -52,6 +52,16 @@
 // what came before the fault, is flagged broken and is read again by the
 // next build.
 //
+// # Building
+//
+// Options.Workers goroutines (GOMAXPROCS by default) each read and parse
+// the next blob as soon as they are done with one; one goroutine adds
+// their documents' postings in the blobs' digest order beside them (so
+// postings stay sorted by document), with at most 8 x Workers parsed
+// messages waiting for it. A worker numbers the terms it meets in its own
+// dictionary (at most 1M terms, then it starts again), so that a word of
+// a message costs one map lookup and no allocation.
+//
 // # The file
 //
 // One file outside the Backup Path (cbctl keeps it beside the mount's
