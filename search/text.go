@@ -214,8 +214,8 @@ func words(s string, query bool, fn func(w []byte, pos uint32)) uint32 {
 	if run > 0 {
 		endRun()
 	}
-	if in && len(buf) > 0 {
-		if len(buf) <= MaxWord {
+	if in {
+		if len(buf) > 0 && len(buf) <= MaxWord {
 			fn(buf, pos)
 		}
 		pos++
