@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cbfs/cbfs/backuppath"
@@ -418,59 +417,88 @@ func (b *builder) copyPostings(old *Index, keep []uint32) error {
 }
 
 // index reads and parses the blobs todo, workers at a time, and adds them
-// in todo's order (postings stay sorted by document).
+// in todo's order (postings stay sorted by document). The adding runs
+// beside the workers, never between them: a worker takes the next blob
+// as soon as it is done with one, and at most window parsed messages wait
+// to be added (their memory is bounded).
 func (b *builder) index(ctx context.Context, store *blob.Store, todo []blob.Digest, sizes map[blob.Digest]int64, workers int, docOf map[blob.Digest]uint32, rep *Report, progress func(int, int64)) error {
-	const chunk = 256
+	if len(todo) == 0 {
+		return nil
+	}
 	type result struct {
 		d     *docTerms
 		err   error
 		bytes int64
 	}
-	res := make([]result, chunk)
-	var bytes int64
-	for start := 0; start < len(todo); start += chunk {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := min(chunk, len(todo)-start)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < min(workers, n); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= n {
-						return
-					}
-					d := todo[start+i]
-					res[i] = result{}
-					res[i].d, res[i].bytes, res[i].err = readDoc(store, d, sizes[d])
-				}
-			}()
-		}
-		wg.Wait()
-		for i := 0; i < n; i++ {
-			r := res[i]
-			d := todo[start+i]
-			info := docInfo{digest: string(d), subject: r.d.subject, from: clip(r.d.from, 200), words: r.d.words, flags: r.d.flags, date: r.d.date}
-			if r.err != nil {
-				info.flags |= docBroken
-			}
-			id := b.addDocInfo(info)
-			docOf[d] = id
-			for term, pos := range r.d.terms {
-				b.post(term, id, pos)
-			}
-			bytes += r.bytes
-			r.d.release()
-			res[i] = result{}
-		}
-		rep.BytesRead = bytes
-		progress(start+n, bytes)
+	window := 8 * workers
+	// Message i's result goes to ring[i%window]: message i+window is
+	// handed out only once message i is added (slots), so a slot holds
+	// one result at a time and a worker never waits to put it.
+	ring := make([]chan result, window)
+	for i := range ring {
+		ring[i] = make(chan result, 1)
 	}
-	return nil
+	slots := make(chan struct{}, window)
+	jobs := make(chan int)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	go func() {
+		defer close(jobs)
+		for i := range todo {
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
+				return
+			}
+			select {
+			case jobs <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for w := 0; w < min(workers, len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				d := todo[i]
+				var r result
+				r.d, r.bytes, r.err = readDoc(store, d, sizes[d])
+				ring[i%window] <- r
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	var bytes int64
+	for i, d := range todo {
+		var r result
+		select {
+		case r = <-ring[i%window]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-slots
+		info := docInfo{digest: string(d), subject: r.d.subject, from: clip(r.d.from, 200), words: r.d.words, flags: r.d.flags, date: r.d.date}
+		if r.err != nil {
+			info.flags |= docBroken
+		}
+		id := b.addDocInfo(info)
+		docOf[d] = id
+		for k := range r.d.n {
+			b.post(r.d.names[k], id, r.d.lists[k])
+		}
+		bytes += r.bytes
+		r.d.release()
+		if (i+1)%256 == 0 || i+1 == len(todo) {
+			rep.BytesRead = bytes
+			progress(i+1, bytes)
+		}
+	}
+	return ctx.Err()
 }
 
 // readDoc parses blob d, read within its recorded size and MaxRead.

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,5 +220,59 @@ func TestCorruptIndex(t *testing.T) {
 	}
 	if got := search(t, file, "invoice"); len(got) != 3 {
 		t.Errorf("after rebuild: %v", got)
+	}
+}
+
+// TestFileRoot: the Backup Path an index file names, read from its meta
+// alone; a file that is not an index is ErrCorrupt.
+func TestFileRoot(t *testing.T) {
+	ix, _, file := buildCorpus(t)
+	root, err := FileRoot(file)
+	if err != nil || root != ix.Meta().Root || root == "" {
+		t.Fatalf("FileRoot = %q, %v; want %q", root, err, ix.Meta().Root)
+	}
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"empty": nil, "cut": good[:len(good)/2], "text": []byte(strings.Repeat("not an index\n", 20))} {
+		bad := filepath.Join(t.TempDir(), name+".search")
+		if err := os.WriteFile(bad, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if root, err := FileRoot(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %q, %v; want ErrCorrupt", name, root, err)
+		}
+	}
+}
+
+// TestBuildCancel: a build stopped while it reads messages returns the
+// context's error, leaves no file, and the next build is whole.
+func TestBuildCancel(t *testing.T) {
+	p := writeCorpus(t)
+	for i := 0; i < 300; i++ { // enough messages that the workers are still busy
+		raw := fmt.Sprintf("From: n%d@example.com\r\nSubject: filler %d\r\n\r\nfiller text %d\r\n", i, i, i)
+		addMessage(t, p, bobID, 1000+i, []byte(raw), []mailbox.State{msgState(corpusStart, mailbox.FolderInbox, "", false)})
+	}
+	file := filepath.Join(t.TempDir(), "search.idx")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Build(ctx, p, file, Options{Workers: 2, Progress: func(pr Progress) {
+		if pr.Phase == "messages" && pr.MessagesDone == 0 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Build = %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a stopped build left %s: %v", file, err)
+	}
+	rep, err := Build(context.Background(), p, file, Options{})
+	if err != nil || rep.Indexed != 306 || rep.Broken != 0 {
+		t.Fatalf("next build %+v, %v", rep, err)
+	}
+	if got := search(t, file, "filler 299"); strings.Join(got, ",") != "bob:1299" {
+		t.Errorf("filler 299: %v", got)
 	}
 }

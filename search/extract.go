@@ -7,6 +7,8 @@ import (
 	"mime"
 	"strings"
 	"sync"
+	"time"
+	"unsafe"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // every charset golang.org/x/text knows, for bodies and headers
@@ -29,8 +31,8 @@ const (
 	// MaxParts and MaxDepth bound the MIME tree walked.
 	MaxParts = 500
 	MaxDepth = 16
-	// maxHeader bounds each header block (the top one by go-message's
-	// ReadOptions; part headers by MaxRead).
+	// maxHeader bounds each header block (the top one's and an attached
+	// message's by go-message's ReadOptions; part headers by MaxRead).
 	maxHeader = 1 << 20
 	// fieldGap separates two values of one field (two addresses of To, two
 	// body parts): a phrase never spans them.
@@ -61,8 +63,11 @@ const (
 
 // docTerms is one message's words, field by field, with their positions.
 type docTerms struct {
-	terms   map[string][]uint32 // field byte + folded word -> positions
-	pos     [128]uint32         // next position, by field byte
+	n       int         // terms of the message
+	names   []string    // its terms (field byte + folded word), by slot
+	lists   [][]uint32  // their positions, by slot (capacity kept between messages)
+	dict    *termDict   // while extracting: the terms' slots
+	pos     [128]uint32 // next position, by field byte
 	words   uint32
 	key     []byte
 	subject string
@@ -71,34 +76,97 @@ type docTerms struct {
 	flags   uint32
 }
 
-// docPool keeps docTerms (their maps) between messages.
-var docPool = sync.Pool{New: func() any { return &docTerms{terms: make(map[string][]uint32, 256)} }}
+// termDict numbers the terms one extracting goroutine has met, so that a
+// word costs one map lookup and no allocation once its term is known
+// (the term's string is made once, and shared with the builder's table).
+type termDict struct {
+	ids   map[string]int32
+	names []string
+	slot  []int32 // by id: its slot + 1 in the message being read, 0 if none yet
+	used  []int32 // the ids with a slot
+	buf   []byte  // a part's text (extractor.read)
+}
+
+// maxDictTerms bounds a termDict: past it, it starts again empty.
+const maxDictTerms = 1 << 20
+
+// docPool keeps docTerms (their slices) between messages, dictPool the
+// termDicts.
+var (
+	docPool  = sync.Pool{New: func() any { return &docTerms{} }}
+	dictPool = sync.Pool{New: func() any { return &termDict{ids: make(map[string]int32, 1<<12)} }}
+)
 
 func newDocTerms() *docTerms { return docPool.Get().(*docTerms) }
 
+// attach gives d a termDict for its words; detach gives it back.
+func (d *docTerms) attach() {
+	t := dictPool.Get().(*termDict)
+	if len(t.names) > maxDictTerms {
+		clear(t.ids)
+		t.names, t.slot = t.names[:0], t.slot[:0]
+	}
+	d.dict = t
+}
+
+func (d *docTerms) detach() {
+	t := d.dict
+	for _, id := range t.used {
+		t.slot[id] = 0
+	}
+	t.used = t.used[:0]
+	if cap(t.buf) > 1<<20 { // keep what a usual part needs, not a bomb's
+		t.buf = nil
+	}
+	d.dict = nil
+	dictPool.Put(t)
+}
+
 // release gives d back to the pool; d must not be used after.
 func (d *docTerms) release() {
-	clear(d.terms)
-	*d = docTerms{terms: d.terms, key: d.key[:0]}
+	clear(d.names[:d.n])
+	for i := range d.lists[:d.n] {
+		if cap(d.lists[i]) > 1024 { // a word a message said very often
+			d.lists[i] = nil
+		}
+	}
+	*d = docTerms{names: d.names, lists: d.lists, key: d.key[:0]}
 	docPool.Put(d)
 }
 
 // add indexes the words of s under field f.
 func (d *docTerms) add(f byte, s string) {
-	words(s, func(w []byte) { d.addWord(f, w) })
-	d.pos[f] += fieldGap
+	base := d.pos[f]
+	n := words(s, false, func(w []byte, p uint32) { d.addWord(f, w, base+p) })
+	d.words += n
+	d.pos[f] = base + n + fieldGap
 }
 
-func (d *docTerms) addWord(f byte, w []byte) {
+func (d *docTerms) addWord(f byte, w []byte, p uint32) {
 	d.key = append(append(d.key[:0], f), w...)
-	p := d.pos[f]
-	d.pos[f]++
-	d.words++
-	if ps, ok := d.terms[string(d.key)]; ok {
-		d.terms[string(d.key)] = append(ps, p)
+	t := d.dict
+	id, ok := t.ids[string(d.key)]
+	if !ok {
+		name := string(d.key)
+		id = int32(len(t.names))
+		t.ids[name] = id
+		t.names = append(t.names, name)
+		t.slot = append(t.slot, 0)
+	}
+	if s := t.slot[id]; s != 0 {
+		d.lists[s-1] = append(d.lists[s-1], p)
 		return
 	}
-	d.terms[string(d.key)] = []uint32{p}
+	if d.n < len(d.lists) {
+		d.lists[d.n] = append(d.lists[d.n][:0], p)
+		d.names[d.n] = t.names[id]
+	} else {
+		d.lists = append(d.lists, []uint32{p})
+		d.names = append(d.names, t.names[id])
+	}
+	d.n++
+	t.slot[id] = int32(d.n)
+	t.used = append(t.used, id)
 }
 
 // extractor walks one message within the bounds above.
@@ -114,6 +182,8 @@ type extractor struct {
 func extract(r io.Reader) (*docTerms, error) {
 	cr := &capReader{r: r, left: MaxRead}
 	x := &extractor{d: newDocTerms()}
+	x.d.attach()
+	defer x.d.detach()
 	e, err := message.ReadWithOptions(cr, &message.ReadOptions{MaxHeaderBytes: maxHeader})
 	if e == nil {
 		if cr.err != nil {
@@ -156,12 +226,21 @@ func (x *extractor) headers(h mail.Header) {
 	d.subject = clip(s, 200)
 	d.add(fSubject, s)
 	if id := strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>"); id != "" && len(id) < 1000 {
-		d.key = append(append(d.key[:0], fMessageID), Fold(id)...)
-		d.terms[string(d.key)] = []uint32{0}
+		d.addWord(fMessageID, []byte(Fold(id)), 0)
 	}
-	if t, err := h.Date(); err == nil && !t.IsZero() {
+	if t, err := parseDate(h); err == nil && !t.IsZero() {
 		d.date = t.UnixMilli()
 	}
+}
+
+// parseDate is the Date header: the form nearly every mailer writes
+// first (one parse), else net/mail's many forms (each a failed parse
+// before the one that fits).
+func parseDate(h mail.Header) (time.Time, error) {
+	if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", strings.TrimSpace(h.Get("Date"))); err == nil {
+		return t, nil
+	}
+	return h.Date()
 }
 
 // addresses is the header's addresses as "Name address" strings, or its
@@ -237,7 +316,15 @@ func (x *extractor) entity(e *message.Entity, depth int) {
 	if name == "" && params["name"] != "" {
 		name = decodeWord(params["name"])
 	}
-	if disp == "attachment" || name != "" || mt == "message/rfc822" {
+	if mt == "message/rfc822" || mt == "message/global" {
+		x.d.flags |= docAttachment
+		if name != "" {
+			x.d.add(fAttachment, name)
+		}
+		x.attached(e, depth)
+		return
+	}
+	if disp == "attachment" || name != "" {
 		x.d.flags |= docAttachment
 		if name != "" {
 			x.d.add(fAttachment, name)
@@ -252,15 +339,72 @@ func (x *extractor) entity(e *message.Entity, depth int) {
 	}
 	switch mt {
 	case "text/plain", "":
-		b, _ := io.ReadAll(io.LimitReader(e.Body, int64(MaxText-x.text)+1))
-		x.body(string(b))
+		b := x.read(e.Body, MaxText-x.text+1)
+		if len(b) > 0 {
+			// b is the dictionary's buffer, unchanged until the next read
+			// and not kept: words copy what they keep.
+			x.body(unsafe.String(&b[0], len(b)))
+		}
 	case "text/html":
-		b, _ := io.ReadAll(io.LimitReader(e.Body, MaxHTML+1))
+		b := x.read(e.Body, MaxHTML+1)
 		if len(b) > MaxHTML {
 			x.d.flags |= docTruncated
 		}
 		x.body(htmlText(b, MaxText-x.text+1))
 	}
+}
+
+// attached indexes a message attached to (or forwarded in) the one
+// indexed: the names and addresses of its From, To and Cc and its Subject
+// as words of the attachment field, its body text as body text, its own
+// attachments' names as attachment names (and its attached messages the
+// same way). It is one more level of the MIME tree: MaxDepth, MaxParts,
+// MaxText and MaxRead bound it together with the rest of the message.
+func (x *extractor) attached(e *message.Entity, depth int) {
+	if depth+1 >= MaxDepth {
+		x.d.flags |= docTruncated
+		return
+	}
+	inner, err := message.ReadWithOptions(e.Body, &message.ReadOptions{MaxHeaderBytes: maxHeader})
+	if inner == nil {
+		if err != nil && !errors.Is(err, io.EOF) {
+			x.d.flags |= docTruncated // a header that does not end (or too long): nothing of it
+		}
+		return
+	}
+	h := mail.Header{Header: inner.Header}
+	for _, key := range []string{"From", "To", "Cc"} {
+		for _, a := range addresses(h, key) {
+			x.d.add(fAttachment, a)
+		}
+	}
+	s, err := h.Subject()
+	if err != nil {
+		s = h.Get("Subject")
+	}
+	x.d.add(fAttachment, s)
+	outer := x.skipText
+	x.skipText = false // its own text, whatever the part around it
+	x.entity(inner, depth+1)
+	x.skipText = outer
+}
+
+// read reads at most max bytes of r into the termDict's buffer (reused
+// by the next read).
+func (x *extractor) read(r io.Reader, max int) []byte {
+	t := x.d.dict
+	t.buf = t.buf[:0]
+	for len(t.buf) < max {
+		if len(t.buf) == cap(t.buf) {
+			t.buf = append(t.buf, 0)[:len(t.buf)]
+		}
+		n, err := r.Read(t.buf[len(t.buf):min(cap(t.buf), max)])
+		t.buf = t.buf[:len(t.buf)+n]
+		if err != nil {
+			break
+		}
+	}
+	return t.buf
 }
 
 func (x *extractor) body(s string) {

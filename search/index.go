@@ -27,8 +27,9 @@ import (
 // is found by binary search in termTable, its postings read in place.
 
 // FormatVersion is the version of the index file this code writes; an
-// index of another version is rebuilt.
-const FormatVersion = 1
+// index of another version is rebuilt (docs/FORMAT.md § 18 says what each
+// changed).
+const FormatVersion = 3
 
 const magic = "CBFSSRCH"
 

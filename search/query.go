@@ -17,7 +17,9 @@ import (
 // The query language (docs/DESIGN.md "Search"):
 //
 //	words and "quoted phrases"        in From, To, Cc, Subject, body text or attachment names
-//	from: to: cc: subject: body: attachment:   a word or "a phrase" in that field
+//	from: to: cc: subject: body: attachment:   a word or "a phrase" in that field (an
+//	                                  attached message's body is body:, its From, To,
+//	                                  Cc and Subject attachment:)
 //	message-id:ID                     the Message-ID (without < >)
 //	account:NAME  folder:PATH         the item's account (name, local part or id) and folder
 //	before:DATE after:DATE on:DATE    the message's Date (else the state's start): before the
@@ -26,7 +28,8 @@ import (
 //	a b (a AND b)   a OR b   NOT a, -a   ( ... )
 //
 // Words are compared folded (case and accents ignored, see Fold); a field
-// value of several words is a phrase.
+// value of several words is a phrase, and so is a run of CJK characters
+// (its bigrams, see words).
 
 // ErrQuery is a query that does not parse (wrapped with what was wrong).
 var ErrQuery = errors.New("bad query")
@@ -49,6 +52,7 @@ type notNode struct{ kid node }
 type textNode struct {
 	fields []byte
 	words  []string
+	pos    []uint32 // of each word, relative to the first (queryWords)
 }
 
 type msgIDNode struct{ id string }
@@ -291,20 +295,20 @@ func (p *parser) unary(depth int) (node, error) {
 // atom is one word, phrase or key:value.
 func atom(t qtoken) (node, error) {
 	if f := fieldKeys[t.field]; f != nil {
-		ws := Words(t.value)
+		ws, pos := queryWords(t.value)
 		if len(ws) == 0 {
 			return nil, fmt.Errorf("%w: %s:%s has no word to search", ErrQuery, t.field, t.value)
 		}
-		return &textNode{fields: f, words: ws}, nil
+		return &textNode{fields: f, words: ws, pos: pos}, nil
 	}
 	v := t.value
 	switch t.field {
 	case "":
-		ws := Words(v)
+		ws, pos := queryWords(v)
 		if len(ws) == 0 {
 			return nil, fmt.Errorf("%w: %q has no word to search", ErrQuery, v)
 		}
-		return &textNode{fields: textFields, words: ws}, nil
+		return &textNode{fields: textFields, words: ws, pos: pos}, nil
 	case "message-id", "msgid":
 		return &msgIDNode{id: Fold(strings.Trim(v, "<>"))}, nil
 	case "account", "folder":
@@ -400,7 +404,7 @@ func (e *eval) node(n node, negated bool) set {
 		s.not(e.ix.nStates)
 	case *textNode:
 		for _, f := range n.fields {
-			e.text(s, f, n.words, negated)
+			e.text(s, f, n.words, n.pos, negated)
 		}
 	case *msgIDNode:
 		if t := e.ix.find(string(fMessageID) + n.id); t >= 0 {
@@ -463,20 +467,21 @@ func (e *eval) score(d uint32, f byte, tf uint32, idf float32) {
 }
 
 // text adds the states of the documents holding words (a phrase if more
-// than one) in field f.
-func (e *eval) text(s set, f byte, words []string, negated bool) {
+// than one: word i at start + at[i]) in field f.
+func (e *eval) text(s set, f byte, words []string, at []uint32, negated bool) {
 	if len(words) == 1 {
 		if t := e.ix.find(string(f) + words[0]); t >= 0 {
 			e.postingsDocs(s, t, f, !negated)
 		}
 		return
 	}
-	// A phrase: word k at start+k. The rarest word first gives the
+	// A phrase: word i at start+at[i]. The rarest word first gives the
 	// candidate documents and starts; each other word keeps the starts it
 	// continues.
 	type word struct {
-		t, k int
-		df   uint32
+		t  int
+		k  uint32
+		df uint32
 	}
 	ws := make([]word, len(words))
 	var idf float32
@@ -486,7 +491,7 @@ func (e *eval) text(s set, f byte, words []string, negated bool) {
 			return
 		}
 		_, df, _ := e.ix.termRec(t)
-		ws[k] = word{t, k, df}
+		ws[k] = word{t, at[k], df}
 		idf += e.idf(df)
 	}
 	slices.SortStableFunc(ws, func(a, b word) int { return int(a.df) - int(b.df) })
@@ -523,10 +528,10 @@ func (e *eval) text(s set, f byte, words []string, negated bool) {
 			pos = p.positions(pos[:0])
 			mark := len(nflat)
 			for _, q := range pos {
-				if q < uint32(w.k) {
+				if q < w.k {
 					continue
 				}
-				if st := q - uint32(w.k); n == 0 || containsSorted(prev, st) {
+				if st := q - w.k; n == 0 || containsSorted(prev, st) {
 					nflat = append(nflat, st)
 				}
 			}

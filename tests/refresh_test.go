@@ -27,6 +27,8 @@ import (
 
 	"github.com/cbfs/cbfs/backuppath"
 	"github.com/cbfs/cbfs/index"
+	"github.com/cbfs/cbfs/internal/pathlock"
+	"github.com/cbfs/cbfs/search"
 )
 
 // refreshScan runs a foreground doSmartScan of the Maildir source mail.
@@ -298,8 +300,9 @@ func TestMountRefreshByService(t *testing.T) {
 	assert.Contains(t, p.stderr.String(), "refreshed (cbfs refresh): 2 accounts (1 new")
 }
 
-// TestCachePrune: indexes of vanished Backup Paths go, with their lock and
-// shard folder; one in use, and one of a Backup Path that exists, stay.
+// TestCachePrune: indexes (a mount's *.db, a search index's *.search) of
+// vanished Backup Paths go, with their lock and shard folder; one in use,
+// and one of a Backup Path that exists, stay.
 func TestCachePrune(t *testing.T) {
 	dir := t.TempDir()
 	bin := mountBinary(t, dir)
@@ -316,6 +319,9 @@ func TestCachePrune(t *testing.T) {
 		require.NoError(t, err)
 		_, err = ix.Refresh(context.Background(), nil)
 		require.NoError(t, err)
+		// and its search index beside it (doIndexMessages)
+		_, err = search.Build(context.Background(), bp, filepath.Join(cache, name+".search"), search.Options{})
+		require.NoError(t, err)
 		return root, ix
 	}
 	_, kept := build("kept")
@@ -327,26 +333,34 @@ func TestCachePrune(t *testing.T) {
 	require.NoError(t, os.RemoveAll(goneRoot))
 	busyRoot, busy := build("busy")
 	defer busy.Close()
+	building, err := pathlock.Take(filepath.Join(cache, "busy.search.lock"), "search index build") // a build under way
+	require.NoError(t, err)
+	defer building.Release()
 	require.NoError(t, os.RemoveAll(busyRoot))
 	require.NoError(t, os.WriteFile(filepath.Join(cache, "other.db"), []byte("not an index\n"), 0o600))
 
 	out, err := exec.Command(bin, "cache", "prune", "--dir", cache, "--dry-run").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "would remove "+filepath.Join(cache, "gone.db"))
+	assert.Contains(t, string(out), "would remove "+filepath.Join(cache, "gone.search"))
 	_, err = os.Stat(filepath.Join(cache, "gone.db"))
+	require.NoError(t, err, "a dry run removes nothing")
+	_, err = os.Stat(filepath.Join(cache, "gone.search"))
 	require.NoError(t, err, "a dry run removes nothing")
 
 	out, err = exec.Command(bin, "cache", "prune", "--dir", cache).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Logf("%s", out)
-	for _, f := range []string{"gone.db", "gone.db.lock", "gone.db.d"} {
+	for _, f := range []string{"gone.db", "gone.db.lock", "gone.db.d", "gone.search", "gone.search.lock"} {
 		_, err := os.Stat(filepath.Join(cache, f))
 		assert.ErrorIs(t, err, os.ErrNotExist, "%s removed", f)
 	}
-	for _, f := range []string{"kept.db", "busy.db", "busy.db.lock", "other.db"} {
+	for _, f := range []string{"kept.db", "kept.search", "busy.db", "busy.db.lock", "busy.search", "busy.search.lock", "other.db"} {
 		_, err := os.Stat(filepath.Join(cache, f))
 		assert.NoError(t, err, "%s kept", f)
 	}
 	assert.Contains(t, string(out), "kept "+filepath.Join(cache, "busy.db")+": in use")
-	assert.Contains(t, string(out), "removed 1 index(es), kept 3")
+	assert.Contains(t, string(out), "kept "+filepath.Join(cache, "busy.search")+": in use")
+	assert.Contains(t, string(out), "kept "+filepath.Join(cache, "kept.search")+": Backup Path "+filepath.Join(dir, "kept")+" exists")
+	assert.Contains(t, string(out), "removed 2 index(es), kept 5")
 }

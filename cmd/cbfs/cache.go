@@ -15,6 +15,7 @@ import (
 
 	"github.com/cbfs/cbfs/internal/pathlock"
 	"github.com/cbfs/cbfs/objstore/s3"
+	"github.com/cbfs/cbfs/search"
 )
 
 // cacheCmd is `cbfs cache`: the index cache folder.
@@ -30,7 +31,7 @@ type cachePruneCmd struct {
 
 // Help is the long help of cache prune.
 func (cachePruneCmd) Help() string {
-	return `Each index file (*.db) of the cache folder records the Backup Path it describes. An index whose Backup Path no longer exists, or does not answer within 10 seconds, is removed with what belongs to it: FILE, FILE.lock and the folder FILE.d/. An index in use (its lock held by a running mount or service) is never removed, nor one of an s3:// Backup Path (whose reachability this does not judge), nor a file whose Backup Path cannot be read from it.`
+	return `Each index file of the cache folder (a mount's *.db, a search index's *.search) records the Backup Path it describes. An index whose Backup Path no longer exists, or does not answer within 10 seconds, is removed with what belongs to it: FILE, FILE.lock and the folder FILE.d/. An index in use (its lock held by a running mount, service or search index build) is never removed, nor one of an s3:// Backup Path (whose reachability this does not judge), nor a file whose Backup Path cannot be read from it.`
 }
 
 // pruneStatTimeout bounds the look at one Backup Path (a dead NFS server
@@ -57,7 +58,7 @@ func (c *cachePruneCmd) Run(ctx context.Context) error {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".db") {
+		if e.Type().IsRegular() && (strings.HasSuffix(e.Name(), ".db") || strings.HasSuffix(e.Name(), ".search")) {
 			names = append(names, e.Name())
 		}
 	}
@@ -94,7 +95,11 @@ func (c *cachePruneCmd) Run(ctx context.Context) error {
 
 // pruneVerdict says whether the index file should go, and why.
 func pruneVerdict(ctx context.Context, file string) (string, bool) {
-	root, err := indexRoot(file)
+	rootOf := indexRoot
+	if strings.HasSuffix(file, ".search") {
+		rootOf = search.FileRoot
+	}
+	root, err := rootOf(file)
 	if err != nil {
 		return fmt.Sprintf("cannot tell its Backup Path (%v)", err), false
 	}
@@ -129,8 +134,9 @@ func pruneVerdict(ctx context.Context, file string) (string, bool) {
 	}
 }
 
-// removeIndex removes file, file.lock and file.d/, holding the index's
-// lock meanwhile: an index in use is refused.
+// removeIndex removes file, file.lock and file.d/ (a mount's index has
+// one, a search index not), holding the index's lock meanwhile: an index
+// in use (a mount, a service, a search index build) is refused.
 func removeIndex(file string) error {
 	lock, err := pathlock.Take(file+".lock", "cache prune")
 	var held *pathlock.HeldError
