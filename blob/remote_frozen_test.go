@@ -47,8 +47,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	st.SetRemote(r)
 	c := NewCache(st, CacheOptions{})
 
-	require.NoError(t, syscall.Kill(-srv.PID, syscall.SIGSTOP))
-	t.Cleanup(func() { syscall.Kill(-srv.PID, syscall.SIGCONT) })
+	srv.Freeze(t)
 	start := time.Now()
 	_, err = st.Read(ds[0])
 	require.Error(t, err)

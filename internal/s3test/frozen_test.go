@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,10 +38,7 @@ func TestFrozenStore(t *testing.T) {
 	if _, err := b.PutIfAbsent(ctx, "items/ab/abc", bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(-srv.PID, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-srv.PID, syscall.SIGCONT) })
+	srv.Freeze(t)
 
 	for _, op := range []struct {
 		name string

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -172,6 +173,47 @@ func (s *Server) Kill() {
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	<-done
+}
+
+// Freeze stops the server with SIGSTOP (it still accepts connections, the
+// kernel does, and never answers) and returns once every thread of its
+// process is stopped: kill(2) only queues the signal, and a thread still
+// running for a moment could answer the next request. Cleanup continues
+// it.
+func (s *Server) Freeze(t testing.TB) {
+	t.Helper()
+	if err := syscall.Kill(-s.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-s.PID, syscall.SIGCONT) })
+	deadline := time.Now().Add(5 * time.Second)
+	for !stopped(s.PID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw (pid %d) not stopped 5 s after SIGSTOP", s.PID)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped says whether every thread of process pid is stopped (state T
+// in /proc/<pid>/task/<tid>/stat).
+func stopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 func freePort() (int, error) {
