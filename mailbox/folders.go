@@ -43,6 +43,48 @@ func LastFolderBefore(it *Item, t time.Time) *State {
 	return nil
 }
 
+// NeededFolders is the list of folders a restore or an export names its
+// folders from: each folder item's state chosen by primary (nil: not in
+// that tree), plus the folders that need a name (need: the folders of the
+// items being placed) and their parents where primary gives none: from
+// their last live state (LastFolderBefore), else "unknown_<id>" under the
+// root, as Carbonio's undelete names them. System folders the backup
+// holds no item for are left to FolderTree, which names them.
+func NeededFolders(folders map[int]*Item, primary func(*Item) *State, need []int) []Folder {
+	found := map[int]Folder{}
+	add := func(id int, s *State) { found[id] = Folder{ID: id, ParentID: s.ParentID, Name: s.Name} }
+	for id, it := range folders {
+		if s := primary(it); s != nil {
+			add(id, s)
+		}
+	}
+	queue := append([]int(nil), need...)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if _, ok := found[id]; ok || id == FolderRoot || id == 0 {
+			continue
+		}
+		it, held := folders[id]
+		if _, system := SystemFolderNames[id]; system && !held {
+			continue // FolderTree names it
+		}
+		if held {
+			if s := LastFolderBefore(it, time.Time{}); s != nil {
+				add(id, s)
+				queue = append(queue, s.ParentID)
+				continue
+			}
+		}
+		found[id] = Folder{ID: id, ParentID: FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
+	}
+	list := make([]Folder, 0, len(found))
+	for _, f := range found {
+		list = append(list, f)
+	}
+	return list
+}
+
 // FolderTree completes and names a folder tree from the folders found
 // (ID, ParentID and Name set; Path ignored), with the one naming rule every
 // part of cbfs shows: the mount, cbctl and the restores.

@@ -446,38 +446,11 @@ func selectAccount(src *backuppath.Path, pa *plannedAccount, opt Options, only m
 // that it lacks by their last live state (mailbox.LastFolderBefore), else
 // unknown_<id>; names by mailbox.FolderTree, each component safe.
 func folderPaths(folders map[int]*mailbox.Item, at time.Time, msgs []msg) map[int]string {
-	found := map[int]mailbox.Folder{}
-	for id, it := range folders {
-		if s := mailbox.FolderAt(it, at); s != nil {
-			found[id] = mailbox.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
-		}
-	}
-	var queue []int
+	need := make([]int, 0, len(msgs))
 	for _, m := range msgs {
-		queue = append(queue, m.st.FolderID)
+		need = append(need, m.st.FolderID)
 	}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		if _, ok := found[id]; ok || id == mailbox.FolderRoot {
-			continue
-		}
-		if _, system := mailbox.SystemFolderNames[id]; system && folders[id] == nil {
-			continue // FolderTree names it
-		}
-		if it, ok := folders[id]; ok {
-			if s := mailbox.LastFolderBefore(it, time.Time{}); s != nil {
-				found[id] = mailbox.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
-				queue = append(queue, s.ParentID)
-				continue
-			}
-		}
-		found[id] = mailbox.Folder{ID: id, ParentID: mailbox.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
-	}
-	list := make([]mailbox.Folder, 0, len(found))
-	for _, f := range found {
-		list = append(list, f)
-	}
+	list := mailbox.NeededFolders(folders, func(it *mailbox.Item) *mailbox.State { return mailbox.FolderAt(it, at) }, need)
 	out := map[int]string{}
 	for _, f := range mailbox.FolderTree(list) {
 		if f.Path == "" {

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/cbfs/cbfs/mailbox"
@@ -41,48 +40,17 @@ type tree struct {
 // Carbonio's undelete names them). Names and paths follow mailbox.FolderTree,
 // so a restored folder has the same path as in the mounted tree.
 func buildTree(folders map[int]*mailbox.Item, primary folderRule, need map[int]bool) *tree {
-	found := map[int]mailbox.Folder{}
-	add := func(id int, s *mailbox.State) {
-		found[id] = mailbox.Folder{ID: id, ParentID: s.ParentID, Name: s.Name}
-	}
+	inPrimary := map[int]bool{}
 	for id, it := range folders {
-		if s := primary(it); s != nil {
-			add(id, s)
+		if primary(it) != nil {
+			inPrimary[id] = true
 		}
 	}
-	inPrimary := make(map[int]bool, len(found))
-	for id := range found {
-		inPrimary[id] = true
-	}
-	last := lastLiveBefore(0)
-	var queue []int
+	ids := make([]int, 0, len(need))
 	for id := range need {
-		queue = append(queue, id)
+		ids = append(ids, id)
 	}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		if _, ok := found[id]; ok || id == mailbox.FolderRoot || id == 0 {
-			continue
-		}
-		if _, system := mailbox.SystemFolderNames[id]; system {
-			if _, ok := folders[id]; !ok {
-				continue // FolderTree names it
-			}
-		}
-		if it, ok := folders[id]; ok {
-			if s := last(it); s != nil {
-				add(id, s)
-				queue = append(queue, s.ParentID)
-				continue
-			}
-		}
-		found[id] = mailbox.Folder{ID: id, ParentID: mailbox.FolderRoot, Name: "unknown_" + strconv.Itoa(id)}
-	}
-	list := make([]mailbox.Folder, 0, len(found))
-	for _, f := range found {
-		list = append(list, f)
-	}
+	list := mailbox.NeededFolders(folders, primary, ids)
 	t := &tree{paths: map[int][]string{}}
 	named := mailbox.FolderTree(list)
 	inboxPath := ""
