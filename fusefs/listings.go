@@ -35,7 +35,9 @@ type listings struct {
 func (l *listings) add(d *folderDir, n int) {
 	var dropped []*folderDir
 	l.mu.Lock()
-	if d.lru != nil { // cannot happen: a folder lists itself only when it holds none
+	if d.lru != nil {
+		// Rare: a drop ran late (after its folder had been listed and
+		// added again), so the folder is counted without a listing.
 		l.lru.Remove(d.lru)
 		l.files -= d.listed
 	}
