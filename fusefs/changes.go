@@ -195,7 +195,7 @@ func (d *changesDay) load() error {
 			if ch.Kind == mailbox.ChangeDeleted {
 				at = d.from
 			}
-			ref, ok := liveRef(it, at)
+			ref, ok := stateRef(it, it.ShownAt(at))
 			if !ok {
 				continue
 			}
@@ -203,27 +203,6 @@ func (d *changesDay) load() error {
 		}
 	})
 	return d.err
-}
-
-// liveRef is the file of the state of it live at t, if it has content:
-// the state folder's content file under items/<id>/ (stateDir.content).
-func liveRef(it *mailbox.Item, t time.Time) (fileRef, bool) {
-	s := it.LiveAt(t)
-	idx := -1
-	for i := range it.States {
-		if &it.States[i] == s {
-			idx = i
-		}
-	}
-	c := it.ContentIndex(idx)
-	if c < 0 || !it.States[idx].Type.HasContent() {
-		return fileRef{}, false
-	}
-	ref := fileRef{id: it.ID, state: it.States[idx], idx: idx}
-	if c != idx {
-		ref.content = &it.States[c]
-	}
-	return ref, true
 }
 
 func (d *changesDay) kindKey(kind string) string { return d.key + "/" + kind }

@@ -143,6 +143,21 @@ var (
 	_ = (fs.NodeOpendirHandler)((*stateDir)(nil))
 )
 
+// stateRef is the content file of state idx of it, the file
+// items/<id>/<state>/ shows (and search/ and changes/ show again), if the
+// state has content.
+func stateRef(it *index.Item, idx int) (fileRef, bool) {
+	c := it.ContentIndex(idx)
+	if c < 0 || !it.States[idx].Type.HasContent() {
+		return fileRef{}, false
+	}
+	ref := fileRef{id: it.ID, state: it.States[idx], idx: idx}
+	if c != idx {
+		ref.content = &it.States[c]
+	}
+	return ref, true
+}
+
 // content is the state's content file name and the state holding its blob,
 // or "" if the state has no content.
 func (d *stateDir) content() (string, int) {
@@ -182,13 +197,10 @@ func (d *stateDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 		js.xa = f.itemXattrs(d.acct, d.item, d.idx)
 		return newChild(ctx, &d.Inode, js, out), 0
 	}
-	cname, c := d.content()
-	if cname == "" {
+	cname, _ := d.content()
+	ref, ok := stateRef(d.item, d.idx)
+	if cname == "" || !ok {
 		return nil, syscall.ENOENT
-	}
-	ref := fileRef{id: d.item.ID, state: s, idx: d.idx}
-	if c != d.idx {
-		ref.content = &d.item.States[c]
 	}
 	switch name {
 	case cname:

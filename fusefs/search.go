@@ -178,13 +178,9 @@ func (f *FS) searchFile(h search.Hit) (*blobFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := it.ContentIndex(idx)
-	if c < 0 {
+	ref, ok := stateRef(&it, idx)
+	if !ok {
 		return nil, fmt.Errorf("account %s: item %d: state %d has no content: %w", h.Account, h.ItemID, idx, index.ErrNotFound)
-	}
-	ref := fileRef{id: it.ID, state: it.States[idx], idx: idx}
-	if c != idx {
-		ref.content = &it.States[c]
 	}
 	return f.itemFile(acct, ref, f.stateIno(kindStateContent, acct, it.ID, idx), "", false, it.States[idx].Deleted), nil
 }
