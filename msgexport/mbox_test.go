@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cbfs/cbfs/internal/dovecot"
+	"github.com/cbfs/cbfs/mailbox"
 )
 
 // A message whose body has lines an mbox reader would take for a
@@ -144,4 +145,38 @@ func FuzzWriteMboxMessage(f *testing.F) {
 		}
 		require.Equal(t, want, strings.Join(lines, ""))
 	})
+}
+
+// TestFolderPathsUnique: folders whose names meet once made safe (control
+// characters, names cut at 200 bytes) still get a file each.
+func TestFolderPathsUnique(t *testing.T) {
+	long := strings.Repeat("x", 250)
+	folder := func(id int, name string) *mailbox.Item {
+		return &mailbox.Item{ID: id, States: []mailbox.State{{Start: 1, Type: mailbox.TypeFolder, FolderID: mailbox.FolderRoot, ParentID: mailbox.FolderRoot, Name: name}}}
+	}
+	folders := map[int]*mailbox.Item{}
+	for id, name := range map[int]string{300: "a\x01", 301: "a\x02", 302: "a_", 303: long + "1", 304: long + "2", 305: "unknown_900"} {
+		folders[id] = folder(id, name)
+	}
+	var msgs []msg
+	for id := range folders {
+		msgs = append(msgs, msg{itemID: id + 100, st: &mailbox.State{FolderID: id}})
+	}
+	msgs = append(msgs, msg{itemID: 1000, st: &mailbox.State{FolderID: 900}}) // a folder the backup does not hold
+	paths := folderPaths(folders, time.Time{}, msgs)
+	seen := map[string]int{}
+	for id, p := range paths {
+		if other, dup := seen[p]; dup {
+			t.Errorf("folders %d and %d both export as %q", other, id, p)
+		}
+		seen[p] = id
+		if len(p) > maxComponent {
+			t.Errorf("folder %d: %d bytes: %q", id, len(p), p)
+		}
+	}
+	for _, m := range msgs {
+		if paths[m.st.FolderID] == "" {
+			t.Errorf("folder %d has no path", m.st.FolderID)
+		}
+	}
 }

@@ -451,8 +451,27 @@ func folderPaths(folders map[int]*mailbox.Item, at time.Time, msgs []msg) map[in
 		need = append(need, m.st.FolderID)
 	}
 	list := mailbox.NeededFolders(folders, func(it *mailbox.Item) *mailbox.State { return mailbox.FolderAt(it, at) }, need)
+	named := mailbox.FolderTree(list)
+	sort.SliceStable(named, func(i, j int) bool {
+		if named[i].Path != named[j].Path {
+			return named[i].Path < named[j].Path
+		}
+		return named[i].ID < named[j].ID
+	})
 	out := map[int]string{}
-	for _, f := range mailbox.FolderTree(list) {
+	used := map[string]bool{}
+	// Names FolderTree keeps apart may meet again once made safe (control
+	// characters replaced, long names cut): the second folder gets its id,
+	// or its mbox file would replace the first one's.
+	place := func(id int, parts []string) {
+		p := strings.Join(parts, "/")
+		if used[p] {
+			parts[len(parts)-1] = withID(parts[len(parts)-1], id)
+			p = strings.Join(parts, "/")
+		}
+		used[p], out[id] = true, p
+	}
+	for _, f := range named {
 		if f.Path == "" {
 			continue
 		}
@@ -460,15 +479,29 @@ func folderPaths(folders map[int]*mailbox.Item, at time.Time, msgs []msg) map[in
 		for i := range parts {
 			parts[i] = safeComponent(parts[i])
 		}
-		out[f.ID] = strings.Join(parts, "/")
+		place(f.ID, parts)
 	}
 	for _, m := range msgs { // the root, or a folder FolderTree could not place
 		if _, ok := out[m.st.FolderID]; !ok {
-			out[m.st.FolderID] = "unknown_" + strconv.Itoa(m.st.FolderID)
+			place(m.st.FolderID, []string{"unknown_" + strconv.Itoa(m.st.FolderID)})
 		}
 	}
 	return out
 }
+
+// withID is safe name s with " (<id>)" appended, within safeComponent's
+// length.
+func withID(s string, id int) string {
+	suffix := " (" + strconv.Itoa(id) + ")"
+	for len(s)+len(suffix) > maxComponent {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s + suffix
+}
+
+// maxComponent is the longest name safeComponent makes, in bytes.
+const maxComponent = 200
 
 // safeComponent makes s one safe file name: control characters and a
 // leading "." become "_", at most 200 bytes (room for ".mbox" and a
@@ -483,7 +516,7 @@ func safeComponent(s string) string {
 	if strings.HasPrefix(s, ".") || s == "" {
 		s = "_" + s
 	}
-	for len(s) > 200 {
+	for len(s) > maxComponent {
 		_, n := utf8.DecodeLastRuneInString(s)
 		s = s[:len(s)-n]
 	}
